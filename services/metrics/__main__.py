@@ -1,0 +1,7 @@
+import uvicorn
+
+from services.metrics.app import create_app
+from services.metrics.settings import MetricsSettings
+
+settings = MetricsSettings()
+uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)

@@ -1,0 +1,141 @@
+"""Who is calling: the identity the gateway forwards, and what each role may do.
+
+The gateway authenticates API keys and forwards the identity in headers, together with an
+internal token only the platform knows. Services trust those headers only when the token is
+right, and refuse every other request (`InternalTokenMiddleware`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import Depends, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.errors import PROBLEM_BASE, PermissionDenied, Unauthorized
+
+INTERNAL_TOKEN_HEADER = "x-herald-internal-token"
+WORKSPACE_HEADER = "x-herald-workspace-id"
+ROLE_HEADER = "x-herald-role"
+PRINCIPAL_HEADER = "x-herald-principal-id"
+TIMEZONE_HEADER = "x-herald-workspace-timezone"
+
+Role = Literal["owner", "admin", "editor", "reviewer", "analyst"]
+ROLES: tuple[Role, ...] = ("owner", "admin", "editor", "reviewer", "analyst")
+
+# What each role may do, in one table. Services name the permission, never the roles.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "workspace.manage": frozenset({"owner"}),
+    "members.manage": frozenset({"owner", "admin"}),
+    "api_keys.manage": frozenset({"owner", "admin"}),
+    "webhooks.manage": frozenset({"owner", "admin"}),
+    "channels.manage": frozenset({"owner", "admin"}),
+    "channels.read": frozenset(ROLES),
+    "posts.read": frozenset(ROLES),
+    "posts.write": frozenset({"owner", "admin", "editor"}),
+    "posts.approve": frozenset({"owner", "admin", "reviewer"}),
+    "scheduler.settings": frozenset({"owner", "admin"}),
+    "inbox.read": frozenset({"owner", "admin", "editor", "reviewer", "analyst"}),
+    "inbox.respond": frozenset({"owner", "admin", "editor"}),
+    "inbox.moderate": frozenset({"owner", "admin", "editor"}),
+    "inbox.rules": frozenset({"owner", "admin"}),
+    "analytics.read": frozenset(ROLES),
+    "links.write": frozenset({"owner", "admin", "editor"}),
+    "conversions.write": frozenset({"owner", "admin", "editor"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    workspace_id: UUID
+    role: Role
+    principal_id: str
+    timezone: str = "UTC"
+
+    def can(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+
+def tokens_match(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class InternalTokenMiddleware:
+    """Refuses any request that did not come through the gateway (or another service).
+
+    Paths in `open_prefixes` stay reachable: health and metrics for the orchestrator, network
+    webhooks (they prove themselves with the network's signature) and public short links.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: str, open_prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.token = token.encode()
+        self.open_prefixes = open_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.open_prefixes):
+            await self.app(scope, receive, send)
+            return
+        given = b""
+        for name, value in scope["headers"]:
+            if name == INTERNAL_TOKEN_HEADER.encode():
+                given = value
+                break
+        if given and hmac.compare_digest(given, self.token):
+            await self.app(scope, receive, send)
+            return
+        body = (
+            b'{"type":"' + PROBLEM_BASE.encode() + b'unauthorized","title":"Unauthorized",'
+            b'"status":401,"detail":"This service is reached through the gateway."}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def current_principal(request: Request) -> Principal:
+    headers = request.headers
+    workspace = headers.get(WORKSPACE_HEADER)
+    role = headers.get(ROLE_HEADER)
+    if not workspace or role not in ROLES:
+        raise Unauthorized("An API key is required (Authorization: Bearer <key>).")
+    try:
+        workspace_id = UUID(workspace)
+    except ValueError as exc:
+        raise Unauthorized("The forwarded workspace is not valid.") from exc
+    return Principal(
+        workspace_id=workspace_id,
+        role=role,  # checked against ROLES above
+        principal_id=headers.get(PRINCIPAL_HEADER, "unknown"),
+        timezone=headers.get(TIMEZONE_HEADER, "UTC"),
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that lets the call through only for roles holding `permission`."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if not principal.can(permission):
+            raise PermissionDenied(
+                f"The role '{principal.role}' may not do this ({permission})."
+            )
+        return principal
+
+    return check

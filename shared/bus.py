@@ -1,0 +1,201 @@
+"""RabbitMQ: one durable topic exchange, quorum queues with dead-lettering, confirmed publishes.
+
+Connections are supervised here rather than left to aio-pika's robust reconnects, which have
+known gaps (a failed first connect is never retried; consumers are not always restored): the
+consumer loop reconnects, redeclares and resumes by itself, and the publisher reconnects on
+the next publish after a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+)
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    routing_key: str
+    body: bytes
+    message_id: str
+    correlation_id: str | None = None
+    headers: dict[str, str] | None = None
+
+
+class Bus:
+    def __init__(
+        self,
+        *,
+        url: str,
+        exchange: str,
+        prefetch: int = 64,
+        delivery_limit: int = 10,
+        name: str = "herald",
+    ) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.prefetch = prefetch
+        self.delivery_limit = delivery_limit
+        self.name = name
+        self._conn: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._lock = asyncio.Lock()
+        self._consumers: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.consuming: dict[str, bool] = {}
+
+    async def _connect(self) -> AbstractConnection:
+        return await aio_pika.connect(
+            self.url, client_properties={"connection_name": self.name}, timeout=10
+        )
+
+    async def publisher_exchange(self) -> AbstractExchange:
+        async with self._lock:
+            if self._exchange is not None and self._conn and not self._conn.is_closed:
+                return self._exchange
+            await self._drop_publisher()
+            self._conn = await self._connect()
+            self._channel = await self._conn.channel(publisher_confirms=True)
+            self._exchange = await self._channel.declare_exchange(
+                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            return self._exchange
+
+    async def _drop_publisher(self) -> None:
+        conn, self._conn, self._channel, self._exchange = self._conn, None, None, None
+        if conn is not None and not conn.is_closed:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publishes persistently and returns once the broker confirmed every message.
+
+        The publishes are pipelined on one channel, so they reach the exchange in order and
+        the confirms come back together. Any failure drops the connection and raises: the
+        caller keeps its rows and tries again.
+        """
+        if not messages:
+            return
+        exchange = await self.publisher_exchange()
+        try:
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(
+                            m.body,
+                            message_id=m.message_id,
+                            correlation_id=m.correlation_id,
+                            content_type="application/json",
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                            headers=m.headers or {},  # type: ignore[arg-type]
+                        ),
+                        routing_key=m.routing_key,
+                    )
+                    for m in messages
+                )
+            )
+        except BaseException:
+            await self._drop_publisher()
+            raise
+
+    async def is_reachable(self) -> bool:
+        try:
+            await asyncio.wait_for(self.publisher_exchange(), 5)
+            return True
+        except Exception:  # noqa: BLE001  (readiness only reports)
+            return False
+
+    def consume(
+        self, *, queue: str, routing_keys: Sequence[str], handler: MessageHandler
+    ) -> None:
+        """Starts a supervised consumer on `queue` bound to `routing_keys`."""
+        task = asyncio.create_task(
+            self._consume_forever(queue, list(routing_keys), handler), name=f"consume:{queue}"
+        )
+        self._consumers.append(task)
+
+    async def declare_queue(
+        self, channel: AbstractChannel, queue: str, routing_keys: Sequence[str]
+    ) -> aio_pika.abc.AbstractQueue:
+        exchange = await channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        dead_exchange = await channel.declare_exchange(
+            f"{queue}.dead", aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        dead_queue = await channel.declare_queue(
+            f"{queue}.dead", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead_queue.bind(dead_exchange)
+        q = await channel.declare_queue(
+            queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self.delivery_limit,
+                "x-dead-letter-exchange": f"{queue}.dead",
+            },
+        )
+        for key in routing_keys:
+            await q.bind(exchange, routing_key=key)
+        return q
+
+    async def _consume_forever(
+        self, queue: str, routing_keys: list[str], handler: MessageHandler
+    ) -> None:
+        delay = 0.2
+        while not self._stopping:
+            conn: AbstractConnection | None = None
+            try:
+                conn = await self._connect()
+                lost = asyncio.Event()
+                conn.close_callbacks.add(lambda *_, lost=lost: lost.set())
+                channel = await conn.channel()
+                await channel.set_qos(prefetch_count=self.prefetch)
+                q = await self.declare_queue(channel, queue, routing_keys)
+                await q.consume(handler)
+                self.consuming[queue] = True
+                delay = 0.2
+                log.info("consuming %s", queue)
+                await lost.wait()
+                log.warning("connection for %s lost; reconnecting", queue)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001  (reconnect whatever the cause)
+                log.warning("consumer %s: %s; retrying in %.1fs", queue, exc, delay)
+            finally:
+                self.consuming[queue] = False
+                if conn is not None and not conn.is_closed:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def stop_consuming(self) -> None:
+        self._stopping = True
+        for task in self._consumers:
+            task.cancel()
+        for task in self._consumers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._consumers.clear()
+
+    async def close(self) -> None:
+        await self.stop_consuming()
+        async with self._lock:
+            await self._drop_publisher()

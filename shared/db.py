@@ -1,0 +1,170 @@
+"""Database access: the engine, the one commit point, bus tables and LISTEN/NOTIFY wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata(schema: str) -> MetaData:
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, *, pool_size: int = 10, application_name: str = "herald") -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@contextlib.asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """The one commit point: requests, consumers and loops all go through here.
+
+    Domain code only flushes; what it did is committed together, or not at all.
+    """
+    async with sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def asyncpg_dsn(url: str) -> str:
+    """SQLAlchemy's `postgresql+asyncpg://` URL in the form asyncpg itself takes."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@dataclass(frozen=True)
+class BusTables:
+    outbox: Table
+    processed_messages: Table
+    notify_channel: str
+
+
+def bus_tables(metadata: MetaData) -> BusTables:
+    """The outbox and the idempotency record, in the service's own schema."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(always=False), primary_key=True),
+        Column("event_id", PG_UUID(as_uuid=True), nullable=False),
+        Column("routing_key", String(200), nullable=False),
+        Column("body", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+    )
+    processed = Table(
+        "processed_messages",
+        metadata,
+        Column("consumer", String(200), nullable=False),
+        Column("message_id", Text, nullable=False),
+        Column(
+            "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
+        PrimaryKeyConstraint("consumer", "message_id"),
+    )
+    return BusTables(
+        outbox=outbox, processed_messages=processed, notify_channel=f"{metadata.schema}_outbox"
+    )
+
+
+class Notifier:
+    """Wakes a sleeping loop early when PostgreSQL says `NOTIFY <channel>`.
+
+    Keeps its own connection and reconnects on loss; while disconnected, loops simply fall
+    back to their poll interval, so a lost notification costs latency, never work.
+    """
+
+    def __init__(self, url: str, channels: list[str]) -> None:
+        self.dsn = asyncpg_dsn(url)
+        self.channels = channels
+        self.events = {name: asyncio.Event() for name in channels}
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _on_notify(self, _conn: object, _pid: int, channel: str, _payload: str) -> None:
+        event = self.events.get(channel)
+        if event is not None:
+            event.set()
+
+    async def _keep_listening(self) -> None:
+        while True:
+            try:
+                self._conn = await asyncpg.connect(self.dsn)
+                for name in self.channels:
+                    await self._conn.add_listener(name, self._on_notify)
+                # Anything that happened while we were away is found by the next drain.
+                for event in self.events.values():
+                    event.set()
+                lost = asyncio.Event()
+                self._conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001  (reconnect whatever the cause)
+                log.warning("notify listener lost: %s", exc)
+            await asyncio.sleep(1.0)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_listening(), name="notifier")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._conn is not None and not self._conn.is_closed():
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    async def wait(self, channel: str, timeout: float) -> None:  # noqa: ASYNC109
+        event = self.events[channel]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+        event.clear()

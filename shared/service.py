@@ -1,0 +1,197 @@
+"""What every service is made of: the runtime (db, bus, outbox, loops) and the app shell.
+
+A service's `app.py` builds a `Runtime` from its settings and tables, starts it in the app's
+lifespan with its subscriptions and loops, and includes its routers. Nothing is created at
+import time, so a test builds as many apps as it likes, each with its own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.auth import InternalTokenMiddleware
+from shared.bus import Bus
+from shared.consumer import IdempotentConsumer, Subscription
+from shared.db import BusTables, Notifier, make_engine, make_sessionmaker, unit_of_work
+from shared.errors import install_error_handlers
+from shared.logs import configure_logging
+from shared.observability import ServiceMetrics, health_router, mount_observability
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Worker = Callable[[], Coroutine[Any, Any, None]]
+
+ALWAYS_OPEN = ("/healthz", "/readyz", "/metrics")
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    tables: BusTables
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    outbox: Outbox
+    metrics: ServiceMetrics
+    notifier: Notifier
+    relay: OutboxRelay
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls, settings: ServiceSettings, *, tables: BusTables, notify_channels: Sequence[str] = ()
+    ) -> Runtime:
+        name = settings.service_name
+        engine = make_engine(
+            settings.database_url, pool_size=settings.database_pool_size, application_name=name
+        )
+        bus = Bus(
+            url=settings.amqp_url,
+            exchange=settings.exchange_name,
+            prefetch=settings.prefetch,
+            delivery_limit=settings.delivery_limit,
+            name=name,
+        )
+        notifier = Notifier(settings.database_url, [tables.notify_channel, *notify_channels])
+        metrics = ServiceMetrics(name)
+        relay = OutboxRelay(
+            engine=engine, tables=tables, bus=bus, notifier=notifier, batch=settings.outbox_batch
+        )
+        return cls(
+            settings=settings,
+            tables=tables,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            bus=bus,
+            outbox=Outbox(tables),
+            metrics=metrics,
+            notifier=notifier,
+            relay=relay,
+        )
+
+    def spawn(self, worker: Worker, name: str) -> None:
+        self.tasks.append(asyncio.create_task(self._supervise(worker, name), name=name))
+
+    async def _supervise(self, worker: Worker, name: str) -> None:
+        # A loop that crashes is restarted: a transient database or broker error must not
+        # leave a replica running without its dispatcher or relay.
+        while True:
+            try:
+                await worker()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker %s crashed; restarting", name)
+                await asyncio.sleep(1.0)
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self,
+        *,
+        subscriptions: Sequence[Subscription] = (),
+        workers: Sequence[tuple[str, Worker]] = (),
+    ) -> AsyncIterator[Runtime]:
+        if self.settings.run_workers:
+            self.notifier.start()
+            self.spawn(self.relay.run, "outbox-relay")
+            for sub in subscriptions:
+                consumer = IdempotentConsumer(
+                    name=f"{self.settings.service_name}.{sub.purpose}",
+                    handlers=sub.handlers,
+                    sessions=self.sessions,
+                    tables=self.tables,
+                    metrics=self.metrics,
+                )
+                self.bus.consume(
+                    queue=self.settings.queue_name(sub.purpose),
+                    routing_keys=list(sub.handlers),
+                    handler=consumer,
+                )
+            for name, worker in workers:
+                self.spawn(worker, name)
+        try:
+            yield self
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop taking work, hand back what is unacknowledged, flush the outbox, close."""
+        await self.bus.stop_consuming()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        if self.settings.run_workers:
+            try:
+                await asyncio.wait_for(self.relay.drain(), 5)
+            except Exception as exc:  # noqa: BLE001  (rows stay for the next start)
+                log.warning("outbox not flushed at shutdown: %s", exc)
+        await self.notifier.stop()
+        await self.bus.close()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, bool]:
+        database = True
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
+        except Exception:  # noqa: BLE001  (readiness only reports)
+            database = False
+        return {"database": database, "broker": await self.bus.is_reachable()}
+
+
+def service_app(
+    *,
+    runtime: Runtime,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]],
+    open_prefixes: tuple[str, ...] = (),
+    version: str = "0.1.0",
+) -> FastAPI:
+    settings = runtime.settings
+    configure_logging(settings.service_name, settings.log_level)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(
+        InternalTokenMiddleware,
+        token=settings.internal_token,
+        open_prefixes=ALWAYS_OPEN + open_prefixes,
+    )
+    mount_observability(app, runtime.metrics)
+    app.include_router(health_router(metrics=runtime.metrics, checks=runtime.readiness))
+    return app
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with unit_of_work(get_runtime(request).sessions) as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

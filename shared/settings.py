@@ -1,0 +1,77 @@
+"""Settings every service shares.
+
+Each service subclasses `ServiceSettings` with its own env prefix (``SCHEDULER_`` …). Values
+that are usually the same for the whole platform (broker URL, internal token) may also be given
+once with the ``HERALD_`` prefix; the service's own prefix wins.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+PLACEHOLDER_SECRETS = {"", "change-me", "dev-internal-token", "dev-admin-token"}
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str = "postgresql+asyncpg://postgres@localhost:5432/herald"
+    database_pool_size: int = 10
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    exchange: str = "herald"
+    # Prepended to the exchange and every queue name, so test runs and benchmarks on one broker
+    # never see each other's messages.
+    bus_prefix: str = ""
+    prefetch: int = 64
+    delivery_limit: int = 10
+    internal_token: str = "dev-internal-token"
+    log_level: str = "INFO"
+    # Background loops (relay, dispatcher, consumers) can be switched off for API-only tests.
+    run_workers: bool = True
+    outbox_batch: int = 500
+
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> ServiceSettings:
+        if self.port == 0:
+            self.port = self.default_port
+        if self.environment not in {"development", "test"} and (
+            self.internal_token in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError(
+                f"{self.service_name}: internal_token must be set to a real secret "
+                f"outside development (environment={self.environment!r})"
+            )
+        return self
+
+    @property
+    def exchange_name(self) -> str:
+        return f"{self.bus_prefix}{self.exchange}"
+
+    def queue_name(self, purpose: str) -> str:
+        return f"{self.bus_prefix}{self.service_name}.{purpose}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        platform_env = EnvSettingsSource(settings_cls, env_prefix="HERALD_")
+        return (init_settings, env_settings, platform_env, dotenv_settings, file_secret_settings)
