@@ -20,7 +20,9 @@ AnalystDep = Annotated[Principal, Depends(require("analytics.read"))]
 
 
 @router.get("/posts/{post_id}", response_model=PostAnalytics)
-async def post_analytics(post_id: UUID, principal: AnalystDep, session: SessionDep) -> PostAnalytics:
+async def post_analytics(
+    post_id: UUID, principal: AnalystDep, session: SessionDep
+) -> PostAnalytics:
     rows = (
         await session.scalars(
             select(TrackedPost).where(
