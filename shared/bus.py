@@ -58,6 +58,8 @@ class Bus:
         self._consumers: list[asyncio.Task[None]] = []
         self._stopping = False
         self.consuming: dict[str, bool] = {}
+        # How many times each consumer (re)attached; operators and tests read it.
+        self.attached: dict[str, int] = {}
 
     async def _connect(self) -> AbstractConnection:
         return await aio_pika.connect(
@@ -170,6 +172,7 @@ class Bus:
                 q = await self.declare_queue(channel, queue, routing_keys)
                 await q.consume(handler)
                 self.consuming[queue] = True
+                self.attached[queue] = self.attached.get(queue, 0) + 1
                 delay = 0.2
                 log.info("consuming %s", queue)
                 await lost.wait()
