@@ -1,0 +1,46 @@
+# Herald: `make run` starts the platform, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format asyncapi openapi bench bench-quick faults clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m deploy.runner $(if $(REPLICAS),--replicas "$(REPLICAS)")
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+
+asyncapi: $(STAMP)
+	$(PY) -m shared.asyncapi docs/asyncapi.yaml
+
+openapi: $(STAMP)
+	$(PY) -m services.gateway.openapi docs/openapi.json
+
+bench: $(STAMP)
+	$(PY) -m bench $(if $(PROFILE),--profile)
+
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
+
+faults: $(STAMP)
+	$(PY) -m pytest tests/faults -m "faults or not faults" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache
