@@ -1,0 +1,93 @@
+"""`make bench`: every benchmark against its same-run baseline; one table and one JSON file.
+
+python -m bench [--quick] [--profile] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+
+from bench.context import bench_context
+from bench.harness import Figure
+
+BENCHMARKS = [
+    "bench.bench_bus",
+]
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def print_table(figures: list[Figure], skipped: dict[str, str]) -> None:
+    header = f"{'benchmark':<12} {'figure':<48} {'value':>12} {'baseline':>12} {'ratio':>7}  goal"
+    print(header)
+    print("-" * len(header))
+    for f in figures:
+        print(
+            f"{f.benchmark:<12} {f.metric[:48]:<48} {fmt(f.value):>12} {fmt(f.baseline):>12} "
+            f"{fmt(f.ratio):>7}  {f.goal}"
+        )
+        if f.rounds:
+            print(
+                f"{'':<12} {'  ' + f.unit + ', rounds min/max':<48} "
+                f"{fmt(min(f.rounds)):>12} {fmt(max(f.rounds)):>12}"
+            )
+    for name, why in skipped.items():
+        print(f"{name:<12} not run: {why}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--only", nargs="*")
+    args = parser.parse_args()
+    figures: list[Figure] = []
+    skipped: dict[str, str] = {}
+    started = time.monotonic()
+    async with bench_context(quick=args.quick, profile=args.profile) as ctx:
+        for module_name in BENCHMARKS:
+            short = module_name.split(".")[-1].removeprefix("bench_")
+            if args.only and short not in args.only:
+                continue
+            module = importlib.import_module(module_name)
+            t0 = time.monotonic()
+            print(f"… {short}", file=sys.stderr, flush=True)
+            try:
+                figures += await module.run(ctx)
+            except Exception as exc:  # noqa: BLE001  (one failing benchmark must not hide the rest)
+                traceback.print_exc()
+                skipped[short] = f"failed: {exc}"
+            print(f"  {short} took {time.monotonic() - t0:.0f}s", file=sys.stderr, flush=True)
+        results = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "cpus": __import__("os").cpu_count(),
+            },
+            "quick": args.quick,
+            "seconds": round(time.monotonic() - started, 1),
+            "figures": [f.as_dict() for f in figures],
+            "not_run": skipped,
+        }
+        (ctx.results_dir / "latest.json").write_text(json.dumps(results, indent=2))
+    print_table(figures, skipped)
+    print(f"\nwrote bench/results/latest.json ({results['seconds']} s)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
