@@ -194,4 +194,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit finishes before the response is sent, so a client never
+# reads a 201 for work that then failed to commit, nor races its own next request.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
