@@ -20,6 +20,8 @@ from bench.harness import Figure
 
 BENCHMARKS = [
     "bench.bench_bus",
+    "bench.bench_gateway",
+    "bench.bench_e2e",
 ]
 
 

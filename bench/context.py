@@ -7,8 +7,9 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -24,6 +25,7 @@ class BenchContext:
     database: str
     bus_prefix: str
     results_dir: Path
+    _platform: Any = field(default=None, repr=False)
 
     @property
     def database_url(self) -> str:
@@ -37,6 +39,33 @@ class BenchContext:
 
     def rounds(self, full: int = 5, quick: int = 3) -> int:
         return quick if self.quick else full
+
+    async def platform(self) -> Any:
+        """The whole platform as separate processes on free ports, started once per run."""
+        if self._platform is None:
+            from bench.harness import free_port
+            from deploy.runner import PORTS, Platform, PlatformConfig
+
+            platform = Platform(
+                PlatformConfig(
+                    database=self.database,
+                    pg_url=self.pg_url,
+                    amqp_url=self.amqp_url,
+                    bus_prefix=self.bus_prefix,
+                    internal_token="bench-internal-token",
+                    admin_token="bench-admin-token",
+                    ports={name: free_port() for name in PORTS},
+                    environment="development",
+                    log_dir=self.results_dir / "logs",
+                    extra_env={
+                        name: {f"{name.upper()}_LOG_LEVEL": "WARNING"}
+                        for name in ("gateway", "scheduler", "publisher", "inbox", "metrics")
+                    },
+                )
+            )
+            await platform.start()
+            self._platform = platform
+        return self._platform
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +91,8 @@ async def bench_context(*, quick: bool, profile: bool) -> AsyncIterator[BenchCon
                 await asyncio.to_thread(upgrade, service, ctx.database_url)
         yield ctx
     finally:
+        if ctx._platform is not None:
+            ctx._platform.stop()
         admin = await asyncpg.connect(pg_url + "/postgres")
         await admin.execute(f'DROP DATABASE IF EXISTS "{ctx.database}" WITH (FORCE)')
         await admin.close()
