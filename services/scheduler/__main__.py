@@ -1,0 +1,7 @@
+import uvicorn
+
+from services.scheduler.app import create_app
+from services.scheduler.settings import SchedulerSettings
+
+settings = SchedulerSettings()
+uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)

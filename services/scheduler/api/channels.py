@@ -1,0 +1,56 @@
+"""A channel's posting slots: the weekly times its queue fills."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduler.api.deps import LookupDep, ReaderDep, WriterDep
+from services.scheduler.channels import ChannelLookup, channels_for
+from services.scheduler.models import Channel
+from services.scheduler.schemas import SlotIn, SlotOut
+from services.scheduler.slots import channel_slots, parse_slot_time, replace_slots
+from shared.auth import Principal
+from shared.errors import NotFound
+from shared.service import SessionDep
+
+router = APIRouter(prefix="/v1/channels", tags=["slots"])
+
+
+async def _channel(
+    session: AsyncSession, *, principal: Principal, channel_id: UUID, lookup: ChannelLookup
+) -> Channel:
+    found = await channels_for(
+        session, principal=principal, channel_ids=[channel_id], lookup=lookup
+    )
+    if channel_id not in found:
+        raise NotFound(f"No channel {channel_id} in this workspace.", field="channel_id")
+    return found[channel_id]
+
+
+@router.get("/{channel_id}/slots", response_model=list[SlotOut])
+async def read_slots(
+    channel_id: UUID, principal: ReaderDep, session: SessionDep, lookup: LookupDep
+) -> list[SlotOut]:
+    await _channel(session, principal=principal, channel_id=channel_id, lookup=lookup)
+    slots = await channel_slots(session, channel_id=channel_id)
+    return [SlotOut(weekday=s.weekday, time=s.time, cap=s.cap) for s in slots]
+
+
+@router.put("/{channel_id}/slots", response_model=list[SlotOut])
+async def write_slots(
+    channel_id: UUID,
+    body: list[SlotIn],
+    principal: WriterDep,
+    session: SessionDep,
+    lookup: LookupDep,
+) -> list[SlotOut]:
+    channel = await _channel(session, principal=principal, channel_id=channel_id, lookup=lookup)
+    triples = [
+        (slot.weekday, parse_slot_time(slot.time, field=f"[{index}].time"), slot.cap)
+        for index, slot in enumerate(body)
+    ]
+    slots = await replace_slots(session, channel=channel, slots=triples)
+    return [SlotOut(weekday=s.weekday, time=s.time, cap=s.cap) for s in slots]

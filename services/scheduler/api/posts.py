@@ -1,0 +1,209 @@
+"""Posts: plan, check and read them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Response
+
+from services.scheduler.api.deps import (
+    ApproverDep,
+    LookupDep,
+    ReaderDep,
+    SettingsDep,
+    WriterDep,
+)
+from services.scheduler.lifecycle import (
+    approve,
+    cancel,
+    edit,
+    parse_if_match,
+    reject,
+    submit,
+    transitions,
+)
+from services.scheduler.posts import create_post, load_post, post_out, validate_post
+from services.scheduler.schemas import (
+    PostIn,
+    PostOut,
+    PostPatch,
+    ReviewIn,
+    TransitionOut,
+    ValidationOut,
+)
+from shared.errors import PreconditionRequired
+from shared.service import RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/v1/posts", tags=["posts"])
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@router.post("", response_model=PostOut, status_code=201)
+async def create(
+    body: PostIn,
+    principal: WriterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    lookup: LookupDep,
+    response: Response,
+) -> PostOut:
+    post, targets = await create_post(
+        session,
+        principal=principal,
+        body=body,
+        lookup=lookup,
+        outbox=runtime.outbox,
+        notify_horizon=settings.dispatch_max_sleep,
+        defaults=settings.workspace_defaults,
+    )
+    response.headers["ETag"] = etag(post.version)
+    response.headers["Location"] = f"/v1/posts/{post.id}"
+    return post_out(post, targets)
+
+
+@router.post("/validate", response_model=ValidationOut)
+async def validate(
+    body: PostIn, principal: WriterDep, session: SessionDep, lookup: LookupDep
+) -> ValidationOut:
+    return await validate_post(session, principal=principal, body=body, lookup=lookup)
+
+
+@router.get("/{post_id}", response_model=PostOut)
+async def get(
+    post_id: UUID, principal: ReaderDep, session: SessionDep, response: Response
+) -> PostOut:
+    post, targets = await load_post(session, workspace_id=principal.workspace_id, post_id=post_id)
+    response.headers["ETag"] = etag(post.version)
+    return post_out(post, targets)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+@router.patch("/{post_id}", response_model=PostOut)
+async def update(
+    post_id: UUID,
+    patch: PostPatch,
+    principal: WriterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    lookup: LookupDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PostOut:
+    expected = parse_if_match(if_match)
+    if expected is None:
+        expected = patch.version
+    if expected is None:
+        raise PreconditionRequired(
+            "Send If-Match with the post's ETag (or its version) so no edit is lost.",
+            field="If-Match",
+        )
+    post, targets = await edit(
+        session,
+        principal=principal,
+        post_id=post_id,
+        patch=patch,
+        expected_version=expected,
+        lookup=lookup,
+        outbox=runtime.outbox,
+        notify_horizon=settings.dispatch_max_sleep,
+        defaults=settings.workspace_defaults,
+    )
+    response.headers["ETag"] = etag(post.version)
+    return post_out(post, targets)
+
+
+@router.delete("/{post_id}", response_model=PostOut)
+async def cancel_post(
+    post_id: UUID,
+    principal: WriterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PostOut:
+    post, targets = await cancel(
+        session,
+        principal=principal,
+        post_id=post_id,
+        expected_version=parse_if_match(if_match),
+        outbox=runtime.outbox,
+    )
+    response.headers["ETag"] = etag(post.version)
+    return post_out(post, targets)
+
+
+@router.post("/{post_id}/submit", response_model=PostOut)
+async def submit_post(
+    post_id: UUID,
+    principal: WriterDep,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PostOut:
+    post, targets = await submit(
+        session, principal=principal, post_id=post_id, expected_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(post.version)
+    return post_out(post, targets)
+
+
+@router.post("/{post_id}/approve", response_model=PostOut)
+async def approve_post(
+    post_id: UUID,
+    principal: ApproverDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    response: Response,
+    review: ReviewIn | None = None,
+    if_match: IfMatch = None,
+) -> PostOut:
+    post, targets = await approve(
+        session,
+        principal=principal,
+        post_id=post_id,
+        comment=review.comment if review else None,
+        expected_version=parse_if_match(if_match),
+        outbox=runtime.outbox,
+        notify_horizon=settings.dispatch_max_sleep,
+    )
+    response.headers["ETag"] = etag(post.version)
+    return post_out(post, targets)
+
+
+@router.post("/{post_id}/reject", response_model=PostOut)
+async def reject_post(
+    post_id: UUID,
+    principal: ApproverDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    review: ReviewIn | None = None,
+    if_match: IfMatch = None,
+) -> PostOut:
+    post, targets = await reject(
+        session,
+        principal=principal,
+        post_id=post_id,
+        comment=review.comment if review else None,
+        expected_version=parse_if_match(if_match),
+        outbox=runtime.outbox,
+    )
+    response.headers["ETag"] = etag(post.version)
+    return post_out(post, targets)
+
+
+@router.get("/{post_id}/transitions", response_model=list[TransitionOut])
+async def post_transitions(
+    post_id: UUID, principal: ReaderDep, session: SessionDep
+) -> list[TransitionOut]:
+    rows = await transitions(session, workspace_id=principal.workspace_id, post_id=post_id)
+    return [TransitionOut.model_validate(row, from_attributes=True) for row in rows]

@@ -1,0 +1,134 @@
+"""The channels a workspace may target: a read model of the publisher's `channel.*` events."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from uuid import UUID
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduler.models import Channel
+from shared.auth import (
+    INTERNAL_TOKEN_HEADER,
+    PRINCIPAL_HEADER,
+    ROLE_HEADER,
+    TIMEZONE_HEADER,
+    WORKSPACE_HEADER,
+    Principal,
+)
+from shared.events import ChannelFacts
+
+log = logging.getLogger(__name__)
+
+
+async def record_channel(session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts) -> None:
+    """Creates or refreshes a channel from a `channel.connected/updated/needs_reauth` event."""
+    values = {
+        "workspace_id": workspace_id,
+        "network": facts.network,
+        "external_id": facts.external_id,
+        "name": facts.name,
+        # No zone on the channel: the workspace's applies when a post is planned.
+        "timezone": facts.timezone or "",
+        "status": facts.status,
+        "disconnected": False,
+    }
+    await session.execute(
+        pg_insert(Channel)
+        .values(id=facts.channel_id, **values)
+        .on_conflict_do_update(index_elements=[Channel.id], set_=values)
+    )
+
+
+async def forget_channel(session: AsyncSession, *, channel_id: UUID) -> None:
+    channel = await session.get(Channel, channel_id)
+    if channel is not None:
+        channel.disconnected = True
+        channel.status = "disconnected"
+
+
+@dataclass(frozen=True)
+class ChannelLookup:
+    """Asks the publisher about a channel the read model has not heard of yet.
+
+    The caller's identity is forwarded, so the publisher answers only for channels of the
+    caller's workspace: a 200 is proof of ownership, anything else means "not yours".
+    """
+
+    publisher_url: str
+    internal_token: str
+    timeout: float = 5.0
+
+    async def fetch(self, *, channel_id: UUID, principal: Principal) -> dict[str, str] | None:
+        headers = {
+            INTERNAL_TOKEN_HEADER: self.internal_token,
+            WORKSPACE_HEADER: str(principal.workspace_id),
+            ROLE_HEADER: principal.role,
+            PRINCIPAL_HEADER: principal.principal_id,
+            TIMEZONE_HEADER: principal.timezone,
+        }
+        url = f"{self.publisher_url.rstrip('/')}/v1/channels/{channel_id}"
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            # The publisher being away must not block planning for known channels; an
+            # unknown one is then refused like any other unknown channel.
+            log.warning("channel lookup for %s failed: %s", channel_id, exc)
+            return None
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        if not isinstance(body, dict) or str(body.get("id")) != str(channel_id):
+            return None
+        return body
+
+
+async def channels_for(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    channel_ids: list[UUID],
+    lookup: ChannelLookup | None,
+) -> dict[UUID, Channel]:
+    """The caller's channels among `channel_ids`; others (unknown, foreign) are left out.
+
+    A channel missing from the read model is looked up once over HTTP and remembered, so a
+    post created a moment after `POST /v1/channels` does not race the `channel.connected`
+    event.
+    """
+    rows = (await session.scalars(select(Channel).where(Channel.id.in_(channel_ids)))).all()
+    found = {row.id: row for row in rows}
+    for channel_id in channel_ids:
+        if channel_id in found or lookup is None:
+            continue
+        body = await lookup.fetch(channel_id=channel_id, principal=principal)
+        if body is None or not body.get("network"):
+            continue
+        await session.execute(
+            pg_insert(Channel)
+            .values(
+                id=channel_id,
+                workspace_id=principal.workspace_id,
+                network=str(body["network"]),
+                external_id=str(body.get("external_id") or ""),
+                name=str(body.get("name") or ""),
+                timezone=str(body.get("timezone") or ""),
+                status=str(body.get("status") or "active"),
+                disconnected=False,
+            )
+            # The event may have landed meanwhile; it is the better source, keep it.
+            .on_conflict_do_nothing(index_elements=[Channel.id])
+        )
+        channel = await session.get(Channel, channel_id, populate_existing=True)
+        if channel is not None:
+            found[channel_id] = channel
+    return {
+        channel_id: channel
+        for channel_id, channel in found.items()
+        if channel.workspace_id == principal.workspace_id and not channel.disconnected
+    }

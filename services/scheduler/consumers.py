@@ -1,0 +1,90 @@
+"""Bus handlers of the scheduler: the channels it may target, and how publishing went."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduler.channels import forget_channel, record_channel
+from services.scheduler.posts import mark_failed, mark_published
+from services.scheduler.slots import record_best_times
+from shared.consumer import Subscription
+from shared.events import (
+    BestTimesUpdated,
+    ChannelDisconnected,
+    ChannelFacts,
+    Envelope,
+    PostPublished,
+    PostPublishFailed,
+)
+from shared.service import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def on_channel_facts(session: AsyncSession, envelope: Envelope) -> None:
+    data = envelope.parsed()
+    assert isinstance(data, ChannelFacts)
+    if envelope.workspace_id is None:
+        log.error("%s %s without a workspace; ignored", envelope.type, envelope.id)
+        return
+    await record_channel(session, workspace_id=envelope.workspace_id, facts=data)
+
+
+async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
+    data = envelope.parsed()
+    assert isinstance(data, ChannelDisconnected)
+    await forget_channel(session, channel_id=data.channel_id)
+
+
+async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
+    data = envelope.parsed()
+    assert isinstance(data, PostPublished)
+    found = await mark_published(
+        session,
+        target_id=data.target_id,
+        external_id=data.external_id,
+        url=data.url,
+        published_at=data.published_at,
+    )
+    if not found:
+        log.warning("post.published for unknown target %s", data.target_id)
+
+
+async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> None:
+    data = envelope.parsed()
+    assert isinstance(data, PostPublishFailed)
+    found = await mark_failed(
+        session, target_id=data.target_id, error=f"{data.error_class}: {data.error}"
+    )
+    if not found:
+        log.warning("post.publish_failed for unknown target %s", data.target_id)
+
+
+async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
+    data = envelope.parsed()
+    assert isinstance(data, BestTimesUpdated)
+    await record_best_times(session, data=data)
+
+
+def subscriptions(runtime: Runtime) -> list[Subscription]:
+    return [
+        Subscription(
+            purpose="channels",
+            handlers={
+                "channel.connected": on_channel_facts,
+                "channel.updated": on_channel_facts,
+                "channel.needs_reauth": on_channel_facts,
+                "channel.disconnected": on_channel_disconnected,
+                "best_times.updated": on_best_times,
+            },
+        ),
+        Subscription(
+            purpose="outcomes",
+            handlers={
+                "post.published": on_post_published,
+                "post.publish_failed": on_post_publish_failed,
+            },
+        ),
+    ]

@@ -1,0 +1,460 @@
+"""A post's life before it goes out: review, approval, last-minute edits and cancellation.
+
+draft → in_review → approved / changes_requested → scheduled → publishing → published / failed,
+plus canceled and missed. Until the dispatcher claims a target (`publishing`), everything can
+still change, guarded by the post's version; after that a change is a clear 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduler.channels import ChannelLookup
+from services.scheduler.models import Post, Target, Transition
+from services.scheduler.posts import (
+    check_variants,
+    load_post,
+    media_json,
+    plan_times,
+    raise_for_problems,
+    record_transition,
+    resolve_channels,
+    summarize,
+    wake_dispatcher_if_needed,
+)
+from services.scheduler.schemas import MediaIn, PostIn, PostPatch, ScheduleIn, TargetIn
+from services.scheduler.workspaces import Defaults, workspace_settings
+from shared.auth import Principal
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events import (
+    Envelope,
+    PostApproved,
+    PostCanceled,
+    PostRejected,
+    PostRescheduled,
+    PostScheduled,
+    TargetRef,
+)
+from shared.outbox import Outbox
+
+# Statuses in which a target is still only a plan.
+EDITABLE = frozenset({"draft", "in_review", "changes_requested", "approved", "scheduled"})
+CLAIMED = frozenset({"publishing", "published", "failed", "missed"})
+
+
+def _check_version(post: Post, expected: int | None) -> None:
+    if expected is not None and expected != post.version:
+        raise Conflict(
+            f"The post changed meanwhile (version {post.version}, you sent {expected}); "
+            "reload it and try again.",
+            field="version",
+            extra={"current_version": post.version},
+        )
+
+
+def _refuse_if_claimed(targets: Sequence[Target]) -> None:
+    claimed = [t for t in targets if t.status in CLAIMED]
+    if claimed:
+        raise Conflict(
+            f"{len(claimed)} target(s) were already claimed for publishing "
+            f"(status {claimed[0].status}); the post can no longer be changed.",
+            field="targets",
+        )
+
+
+def _set_status(
+    session: AsyncSession,
+    *,
+    post: Post,
+    targets: Sequence[Target],
+    status: str,
+    by: str,
+    comment: str | None = None,
+) -> None:
+    previous = post.status
+    for target in targets:
+        if target.status in EDITABLE:
+            target.status = status
+    post.status = status
+    post.version += 1
+    post.updated_at = datetime.now(UTC)
+    record_transition(
+        session, post_id=post.id, from_status=previous, to_status=status, by=by, comment=comment
+    )
+
+
+def _refs(targets: Sequence[Target]) -> list[TargetRef]:
+    return [
+        TargetRef(target_id=t.id, channel_id=t.channel_id, network=t.network, due_at=t.due_at)
+        for t in targets
+    ]
+
+
+async def submit(
+    session: AsyncSession, *, principal: Principal, post_id: UUID, expected_version: int | None
+) -> tuple[Post, list[Target]]:
+    """Asks for review: draft or changes_requested → in_review."""
+    post, targets = await load_post(
+        session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
+    )
+    _check_version(post, expected_version)
+    if post.status not in {"draft", "changes_requested"}:
+        raise Conflict(f"A post that is {post.status} cannot be submitted.", field="status")
+    _set_status(session, post=post, targets=targets, status="in_review", by=principal.principal_id)
+    return post, targets
+
+
+async def approve(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post_id: UUID,
+    comment: str | None,
+    expected_version: int | None,
+    outbox: Outbox,
+    notify_horizon: float,
+) -> tuple[Post, list[Target]]:
+    """in_review → scheduled (when it has a time) or approved (a time still to be chosen).
+
+    The role check is the route's (`posts.approve`); this only guards the state.
+    """
+    post, targets = await load_post(
+        session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
+    )
+    _check_version(post, expected_version)
+    if post.status != "in_review":
+        raise Conflict(
+            f"Only a post in review can be approved (it is {post.status}).", field="status"
+        )
+    now = datetime.now(UTC)
+    scheduled = post.schedule is not None
+    if scheduled:
+        if post.schedule and post.schedule.get("now"):
+            for target in targets:
+                target.due_at = now
+        late = [t for t in targets if t.due_at is not None and t.due_at <= now]
+        if late:
+            raise Conflict(
+                "The planned time passed while the post waited for review; "
+                "give it a new time (PATCH schedule) and submit it again.",
+                field="schedule.at",
+            )
+    by = principal.principal_id
+    _set_status(session, post=post, targets=targets, status="approved", by=by, comment=comment)
+    events = [
+        Envelope.of(
+            PostApproved(post_id=post.id, by=by, comment=comment),
+            workspace_id=post.workspace_id,
+        )
+    ]
+    if scheduled:
+        _set_status(session, post=post, targets=targets, status="scheduled", by=by)
+        events.append(
+            Envelope.of(
+                PostScheduled(post_id=post.id, targets=_refs(targets)),
+                workspace_id=post.workspace_id,
+            )
+        )
+        await wake_dispatcher_if_needed(
+            session, due_times=[t.due_at for t in targets], horizon=notify_horizon
+        )
+    await outbox.add(session, *events)
+    return post, targets
+
+
+async def reject(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post_id: UUID,
+    comment: str | None,
+    expected_version: int | None,
+    outbox: Outbox,
+) -> tuple[Post, list[Target]]:
+    """in_review → changes_requested, with the reviewer's comment."""
+    post, targets = await load_post(
+        session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
+    )
+    _check_version(post, expected_version)
+    if post.status != "in_review":
+        raise Conflict(
+            f"Only a post in review can be rejected (it is {post.status}).", field="status"
+        )
+    by = principal.principal_id
+    _set_status(
+        session, post=post, targets=targets, status="changes_requested", by=by, comment=comment
+    )
+    await outbox.add(
+        session,
+        Envelope.of(
+            PostRejected(post_id=post.id, by=by, comment=comment),
+            workspace_id=post.workspace_id,
+        ),
+    )
+    return post, targets
+
+
+async def edit(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post_id: UUID,
+    patch: PostPatch,
+    expected_version: int | None,
+    lookup: ChannelLookup | None,
+    outbox: Outbox,
+    notify_horizon: float,
+    defaults: Defaults,
+) -> tuple[Post, list[Target]]:
+    """Changes copy, variants, channels, tags or the time of a post nobody has claimed yet.
+
+    The post row is locked and its version compared, so of two concurrent edits based on the
+    same version one wins and the other gets a 409. The merged post is checked exactly as a
+    new one would be. When the targets or the schedule change, every due time is planned again
+    from the (new) schedule. In a workspace that requires approval, an edit by someone who may
+    not approve sends an approved or scheduled post back to review.
+    """
+    post, targets = await load_post(
+        session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
+    )
+    _check_version(post, expected_version)
+    _refuse_if_claimed(targets)
+    if post.status == "canceled":
+        raise Conflict("A canceled post cannot be changed.", field="status")
+    given = patch.model_fields_set
+    schedule_changed = "schedule" in given
+    schedule = (
+        patch.schedule
+        if schedule_changed
+        else (ScheduleIn.model_validate(post.schedule) if post.schedule else None)
+    )
+    merged = PostIn(
+        text=patch.text if patch.text is not None else post.text,
+        media=patch.media
+        if patch.media is not None
+        else [MediaIn.model_validate(m) for m in post.media or []],
+        targets=patch.targets
+        if patch.targets is not None
+        else [
+            TargetIn(
+                channel_id=t.channel_id,
+                text=t.text,
+                media=[MediaIn.model_validate(m) for m in t.media] if t.media is not None else None,
+                options=t.options or {},
+            )
+            for t in targets
+        ],
+        schedule=schedule,
+        tags=patch.tags if patch.tags is not None else list(post.tags or []),
+        campaign=patch.campaign if "campaign" in given else post.campaign,
+    )
+    channels = await resolve_channels(session, principal=principal, body=merged, lookup=lookup)
+    raise_for_problems(check_variants(body=merged, channels=channels))
+
+    replan = schedule_changed or patch.targets is not None
+    now = datetime.now(UTC)
+    times = (
+        await plan_times(
+            session,
+            schedule=merged.schedule,
+            channels=channels,
+            principal=principal,
+            now=now,
+            post_id=post.id,
+        )
+        if replan
+        else [(t.due_at, t.timezone) for t in targets]
+    )
+    was_scheduled = post.status == "scheduled"
+    before = {t.channel_id: (t.id, t.due_at) for t in targets}
+
+    # Keep the target (and its id) of every channel that stays; add and drop the others.
+    by_channel = {t.channel_id: t for t in targets}
+    kept_ids = {target_in.channel_id for target_in in merged.targets}
+    dropped = [t for t in targets if t.channel_id not in kept_ids]
+    if dropped:
+        await session.execute(delete(Target).where(Target.id.in_([t.id for t in dropped])))
+    new_targets: list[Target] = []
+    for index, (target_in, channel, (due_at, tz_name)) in enumerate(
+        zip(merged.targets, channels, times, strict=True)
+    ):
+        target = by_channel.get(target_in.channel_id)
+        if target is None:
+            target = Target(
+                id=uuid.uuid4(),
+                post_id=post.id,
+                workspace_id=post.workspace_id,
+                channel_id=channel.id,
+                network=channel.network,
+                status=post.status,
+                options={},
+            )
+            session.add(target)
+        target.position = index
+        target.text = target_in.text
+        target.media = media_json(target_in.media)
+        target.options = target_in.options
+        target.due_at = due_at
+        target.timezone = tz_name
+        new_targets.append(target)
+
+    post.text = merged.text
+    post.media = media_json(merged.media) or []
+    post.tags = list(dict.fromkeys(tag.strip() for tag in merged.tags if tag.strip()))
+    post.campaign = merged.campaign
+    if schedule_changed:
+        post.schedule = (
+            merged.schedule.model_dump(mode="json", exclude_defaults=True)
+            if merged.schedule
+            else None
+        )
+    post.version += 1
+    post.updated_at = now
+
+    ws = await workspace_settings(session, workspace_id=post.workspace_id, defaults=defaults)
+    needs_review = ws.approval_required and not principal.can("posts.approve")
+    by = principal.principal_id
+    if merged.schedule is None:
+        status = post.status if post.status in {"in_review", "changes_requested"} else "draft"
+    elif post.status == "changes_requested" or (needs_review and post.status != "draft"):
+        # Back to (or still in) review; changes requested stay so until resubmitted.
+        status = "changes_requested" if post.status == "changes_requested" else "in_review"
+    elif needs_review:
+        status = "in_review"
+    elif ws.approval_required and post.status == "in_review":
+        # An approver's edit is not an approval; that stays an explicit act.
+        status = "in_review"
+    else:
+        status = "scheduled"
+    for target in new_targets:
+        target.status = status
+    if status != post.status:
+        record_transition(
+            session,
+            post_id=post.id,
+            from_status=post.status,
+            to_status=status,
+            by=by,
+            comment="edited",
+        )
+        post.status = status
+    await session.flush()
+
+    events: list[Envelope] = []
+    if status == "scheduled":
+        moved = [
+            t for t in new_targets if t.channel_id in before and before[t.channel_id][1] != t.due_at
+        ]
+        added = [t for t in new_targets if t.channel_id not in before]
+        if not was_scheduled:
+            events.append(
+                Envelope.of(
+                    PostScheduled(post_id=post.id, targets=_refs(new_targets)),
+                    workspace_id=post.workspace_id,
+                )
+            )
+        else:
+            if moved:
+                events.append(
+                    Envelope.of(
+                        PostRescheduled(post_id=post.id, targets=_refs(moved)),
+                        workspace_id=post.workspace_id,
+                    )
+                )
+            if added:
+                events.append(
+                    Envelope.of(
+                        PostScheduled(post_id=post.id, targets=_refs(added)),
+                        workspace_id=post.workspace_id,
+                    )
+                )
+        await wake_dispatcher_if_needed(
+            session, due_times=[t.due_at for t in new_targets], horizon=notify_horizon
+        )
+    # Targets that were on the calendar and no longer are.
+    off = [t.id for t in dropped] if was_scheduled else []
+    if was_scheduled and status != "scheduled":
+        off += [t.id for t in new_targets if t.channel_id in before]
+    if off:
+        events.append(
+            Envelope.of(
+                PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
+            )
+        )
+    await outbox.add(session, *events)
+    return post, new_targets
+
+
+async def cancel(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post_id: UUID,
+    expected_version: int | None,
+    outbox: Outbox,
+) -> tuple[Post, list[Target]]:
+    """Cancels every target not yet claimed. A target being published right now is a 409;
+    targets already published or failed stay as they are."""
+    post, targets = await load_post(
+        session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
+    )
+    _check_version(post, expected_version)
+    publishing = [t for t in targets if t.status == "publishing"]
+    if publishing:
+        raise Conflict(
+            f"{len(publishing)} target(s) are being published right now and cannot be canceled.",
+            field="targets",
+        )
+    open_targets = [t for t in targets if t.status in EDITABLE]
+    if not open_targets:
+        raise Conflict(f"Nothing left to cancel (the post is {post.status}).", field="status")
+    by = principal.principal_id
+    for target in open_targets:
+        target.status = "canceled"
+    previous = post.status
+    post.status = summarize([t.status for t in targets])
+    post.version += 1
+    post.updated_at = datetime.now(UTC)
+    record_transition(session, post_id=post.id, from_status=previous, to_status="canceled", by=by)
+    await outbox.add(
+        session,
+        Envelope.of(
+            PostCanceled(post_id=post.id, target_ids=[t.id for t in open_targets]),
+            workspace_id=post.workspace_id,
+        ),
+    )
+    return post, targets
+
+
+async def transitions(
+    session: AsyncSession, *, workspace_id: UUID, post_id: UUID
+) -> list[Transition]:
+    owner = await session.scalar(
+        select(Post.id).where(Post.id == post_id, Post.workspace_id == workspace_id)
+    )
+    if owner is None:
+        raise NotFound(f"No post {post_id} in this workspace.", field="post_id")
+    return list(
+        (
+            await session.scalars(
+                select(Transition).where(Transition.post_id == post_id).order_by(Transition.id)
+            )
+        ).all()
+    )
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`If-Match: "3"` (or `W/"3"`, or `3`) → 3; `*` or absent → no precondition."""
+    if value is None or value.strip() == "*":
+        return None
+    raw = value.strip().removeprefix("W/").strip('"')
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValidationFailed("If-Match must be the post's ETag.", field="If-Match") from exc

@@ -1,0 +1,173 @@
+"""Tables of the `scheduler` schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import bus_tables, service_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata("scheduler")
+
+
+BUS = bus_tables(Base.metadata)
+
+
+class Channel(Base):
+    """What the scheduler knows of a connected channel (a read model fed by `channel.*`)."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    network: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(300), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    # A disconnected channel is kept (its posts still name it) but may no longer be targeted.
+    disconnected: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class WorkspaceSettings(Base):
+    """A workspace's scheduler settings; a missing row means the service defaults."""
+
+    __tablename__ = "workspace_settings"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_after_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Post(Base):
+    """A piece of content planned for one or more channels."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    status: Mapped[str] = mapped_column(String(30))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text, default="")
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    # The schedule as asked for (`{"at", "timezone"}`, `{"now": true}` …), kept so an edit of
+    # the text does not lose how the time was chosen.
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Target(Base):
+    """One post on one channel: its variant, its due time and how publishing went."""
+
+    __tablename__ = "targets"
+    __table_args__ = (
+        # The dispatcher's work queue: only scheduled rows, in due order.
+        Index(
+            "ix_scheduler_targets_due",
+            "due_at",
+            postgresql_where=text("status = 'scheduled'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    network: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # The variant: None means "the post's base copy / media".
+    text: Mapped[str | None] = mapped_column(Text)
+    media: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    status: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The IANA zone the due time was planned in; with due_at it gives the local time.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Transition(Base):
+    """Every change of a post's status: who, when, why. Never updated, only added."""
+
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
+    target_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Slot(Base):
+    """A posting slot of a channel: a weekday and a wall-clock time in the channel's zone."""
+
+    __tablename__ = "slots"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    # Monday is 0, as in Python's `date.weekday()`.
+    weekday: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "HH:MM", local to the channel's zone.
+    time: Mapped[str] = mapped_column(String(5), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    # How many posts of this channel may share one slot.
+    cap: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class BestTimes(Base):
+    """A channel's best hours to post, as metrics last computed them (`best_times.updated`)."""
+
+    __tablename__ = "best_times"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # [{"weekday": 0-6, "hour": 0-23, "score": float}]
+    slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,0 +1,169 @@
+"""Request and response models of the scheduler API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class MediaIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2000)
+    kind: Literal["image", "video", "gif"] = "image"
+    alt: str | None = Field(default=None, max_length=2000)
+    size_bytes: int | None = Field(default=None, ge=0)
+    mime: str | None = None
+    duration_s: float | None = Field(default=None, ge=0)
+
+
+class TargetIn(BaseModel):
+    channel_id: UUID
+    # None: the post's base copy and media.
+    text: str | None = None
+    media: list[MediaIn] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScheduleIn(BaseModel):
+    """One of `{"at", "timezone"}` or `{"now": true}`."""
+
+    at: datetime | None = None
+    timezone: str | None = None
+    now: bool = False
+    queue: bool = False
+    best: bool = False
+    rrule: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ScheduleIn:
+        ways = [self.at is not None, self.now, self.queue, self.best]
+        if sum(ways) != 1:
+            raise ValueError('give exactly one of "at", "now": true, "queue": true, "best": true')
+        return self
+
+
+class PostIn(BaseModel):
+    text: str = Field(default="", max_length=100_000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=40)
+    targets: list[TargetIn] = Field(min_length=1, max_length=50)
+    schedule: ScheduleIn | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    campaign: str | None = Field(default=None, max_length=200)
+
+
+class TargetOut(BaseModel):
+    id: UUID
+    channel_id: UUID
+    network: str
+    status: str
+    due_at: datetime | None
+    # The due time on the wall clock it was planned in.
+    local_due_at: datetime | None = None
+    timezone: str | None
+    published_at: datetime | None
+    external_id: str | None
+    url: str | None
+    error: str | None
+    text: str | None
+    media: list[MediaIn] | None
+    options: dict[str, Any]
+
+
+class PostOut(BaseModel):
+    id: UUID
+    status: str
+    version: int
+    text: str
+    media: list[MediaIn]
+    tags: list[str]
+    campaign: str | None
+    schedule: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    targets: list[TargetOut]
+
+
+class TargetCheck(BaseModel):
+    channel_id: UUID
+    network: str
+    length: int
+    limit: int
+    counting: str
+    valid: bool
+    problems: list[dict[str, str]]
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    targets: list[TargetCheck]
+
+
+class PostPatch(BaseModel):
+    """Only the fields given change; `"schedule": null` takes a post off the calendar."""
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=40)
+    # The whole new list: channels kept keep their target, new ones are added, others removed.
+    targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
+    schedule: ScheduleIn | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    campaign: str | None = Field(default=None, max_length=200)
+    # An alternative to If-Match for clients that cannot set headers.
+    version: int | None = None
+
+
+class ReviewIn(BaseModel):
+    comment: str | None = Field(default=None, max_length=5000)
+
+
+class TransitionOut(BaseModel):
+    target_id: UUID | None
+    from_status: str | None
+    to_status: str
+    by: str
+    comment: str | None
+    at: datetime
+
+
+class WorkspaceSettingsIn(BaseModel):
+    approval_required: bool | None = None
+    # Targets found later than this after their due time are marked missed, not published.
+    missed_after_seconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+
+
+class WorkspaceSettingsOut(BaseModel):
+    approval_required: bool
+    missed_after_seconds: int
+
+
+class SlotIn(BaseModel):
+    weekday: int = Field(ge=0, le=6, description="0 is Monday")
+    time: str = Field(description="HH:MM in the channel's timezone")
+    cap: int = Field(default=1, ge=1, le=100)
+
+
+class SlotOut(BaseModel):
+    weekday: int
+    time: str
+    cap: int
+
+
+class CalendarItem(BaseModel):
+    post_id: UUID
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    status: str
+    due_at: datetime
+    local_due_at: datetime | None
+    timezone: str | None
+    text: str
+    tags: list[str]
+    campaign: str | None
+
+
+class CalendarPage(BaseModel):
+    items: list[CalendarItem]
+    next_cursor: str | None

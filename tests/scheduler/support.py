@@ -1,0 +1,152 @@
+"""Helpers for the scheduler's tests: a running app with a client, channels, a bus listener."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aio_pika
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from services.scheduler.app import create_app
+from services.scheduler.channels import record_channel
+from services.scheduler.models import Post, Target
+from services.scheduler.settings import SchedulerSettings
+from shared.bus import Bus, OutgoingMessage
+from shared.db import unit_of_work
+from shared.events import ChannelConnected, Envelope, EventData
+from tests.conftest import AMQP_URL
+from tests.support.servers import lifespan
+
+
+@dataclass
+class Scheduler:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: SchedulerSettings
+
+    @property
+    def runtime(self):  # noqa: ANN201  (shared.service.Runtime)
+        return self.app.state.runtime
+
+    async def add_channel(
+        self,
+        *,
+        workspace_id: uuid.UUID,
+        network: str = "x",
+        timezone: str = "UTC",
+        channel_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Records a channel the way the `channel.connected` consumer does."""
+        channel_id = channel_id or uuid.uuid4()
+        facts = ChannelConnected(
+            channel_id=channel_id,
+            network=network,
+            external_id=f"acct-{channel_id.hex[:8]}",
+            name="Test channel",
+            timezone=timezone,
+            status="active",
+        )
+        async with unit_of_work(self.runtime.sessions) as session:
+            await record_channel(session, workspace_id=workspace_id, facts=facts)
+        return channel_id
+
+    async def count(self, model: type[Post] | type[Target]) -> int:
+        async with self.runtime.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@contextlib.asynccontextmanager
+async def running_scheduler(settings: SchedulerSettings) -> AsyncIterator[Scheduler]:
+    app = create_app(settings)
+    async with lifespan(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://scheduler") as client:
+            yield Scheduler(app=app, client=client, settings=settings)
+
+
+async def wait_consuming(scheduler: Scheduler, *purposes: str) -> None:
+    for purpose in purposes:
+        queue = scheduler.settings.queue_name(purpose)
+        for _ in range(200):
+            if scheduler.runtime.bus.consuming.get(queue):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"{queue} never started consuming")
+
+
+@dataclass
+class Listener:
+    """A test queue on the test's exchange, collecting every envelope of the given types."""
+
+    envelopes: list[Envelope] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def of(self, event_type: str) -> list[Envelope]:
+        return [e for e in self.envelopes if e.type == event_type]
+
+    async def wait_for(self, predicate: Callable[[Listener], bool], within: float = 10.0) -> None:
+        async with asyncio.timeout(within):
+            while not predicate(self):
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+@contextlib.asynccontextmanager
+async def listening(exchange: str, *event_types: str) -> AsyncIterator[Listener]:
+    listener = Listener()
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for event_type in event_types:
+            await queue.bind(ex, routing_key=event_type)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                listener.envelopes.append(Envelope.model_validate_json(message.body))
+                listener.arrived.set()
+
+        await queue.consume(on_message)
+        yield listener
+
+
+async def publish(exchange: str, *events: tuple[EventData, uuid.UUID | None]) -> None:
+    """Puts events on the bus as another service's outbox relay would."""
+    bus = Bus(url=AMQP_URL, exchange=exchange)
+    try:
+        messages = []
+        for data, workspace_id in events:
+            envelope = Envelope.of(data, workspace_id=workspace_id)
+            messages.append(
+                OutgoingMessage(
+                    routing_key=envelope.type,
+                    body=envelope.model_dump_json().encode(),
+                    message_id=str(envelope.id),
+                )
+            )
+        await bus.publish(messages)
+    finally:
+        await bus.close()
+
+
+async def eventually(check: Callable[[], object], within: float = 10.0) -> None:
+    """Retries an async check until it stops raising AssertionError."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                await result
+            return
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)

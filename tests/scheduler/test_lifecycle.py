@@ -1,0 +1,272 @@
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from services.scheduler.models import Post
+from services.scheduler.settings import SchedulerSettings
+from tests.conftest import identity
+from tests.scheduler.support import eventually, listening, running_scheduler
+
+FUTURE = {"at": "2030-05-01T09:00:00", "timezone": "UTC"}
+
+
+def soon(seconds: float) -> dict[str, str]:
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    return {"at": at.replace(tzinfo=None).isoformat(), "timezone": "UTC"}
+
+
+async def test_approval_by_role_with_every_transition_recorded(make_settings):
+    settings = make_settings(SchedulerSettings)
+    workspace = uuid.uuid4()
+    events = ("post.approved", "post.rejected", "post.scheduled")
+    async with (
+        listening(settings.exchange_name, *events) as heard,
+        running_scheduler(settings) as s,
+    ):
+        channel = await s.add_channel(workspace_id=workspace)
+        editor, reviewer = identity(workspace, "editor"), identity(workspace, "reviewer")
+        r = await s.client.put(
+            "/v1/scheduler/settings", json={"approval_required": True}, headers=editor
+        )
+        assert r.status_code == 403
+        r = await s.client.put(
+            "/v1/scheduler/settings",
+            json={"approval_required": True},
+            headers=identity(workspace, "admin"),
+        )
+        assert r.json() == {"approval_required": True, "missed_after_seconds": 3600}
+
+        body = {"text": "launch", "targets": [{"channel_id": str(channel)}], "schedule": FUTURE}
+        r = await s.client.post("/v1/posts", json=body, headers=editor)
+        post = r.json()
+        assert r.status_code == 201 and post["status"] == "in_review"
+        assert post["targets"][0]["status"] == "in_review"
+        pid = post["id"]
+
+        r = await s.client.post(f"/v1/posts/{pid}/approve", headers=editor)
+        assert r.status_code == 403
+        assert r.headers["content-type"] == "application/problem+json"
+
+        r = await s.client.post(
+            f"/v1/posts/{pid}/reject", json={"comment": "tone it down"}, headers=reviewer
+        )
+        assert r.status_code == 200 and r.json()["status"] == "changes_requested"
+
+        r = await s.client.patch(
+            f"/v1/posts/{pid}",
+            json={"text": "launch (calmer)"},
+            headers={**editor, "If-Match": r.headers["etag"]},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "changes_requested"
+        r = await s.client.post(f"/v1/posts/{pid}/submit", headers=editor)
+        assert r.json()["status"] == "in_review"
+        r = await s.client.post(
+            f"/v1/posts/{pid}/approve", json={"comment": "good"}, headers=reviewer
+        )
+        assert r.status_code == 200 and r.json()["status"] == "scheduled"
+        assert r.json()["targets"][0]["status"] == "scheduled"
+
+        r = await s.client.get(f"/v1/posts/{pid}/transitions", headers=editor)
+        steps = [(t["from_status"], t["to_status"], t["by"], t["comment"]) for t in r.json()]
+        assert steps == [
+            (None, "in_review", "key-editor", None),
+            ("in_review", "changes_requested", "key-reviewer", "tone it down"),
+            ("changes_requested", "in_review", "key-editor", None),
+            ("in_review", "approved", "key-reviewer", "good"),
+            ("approved", "scheduled", "key-reviewer", None),
+        ]
+        await heard.wait_for(lambda h: len(h.envelopes) == 3)
+        assert [e.type for e in heard.envelopes] == [
+            "post.rejected",
+            "post.approved",
+            "post.scheduled",
+        ]
+        assert heard.of("post.rejected")[0].data["comment"] == "tone it down"
+
+        # Someone who may approve plans directly.
+        r = await s.client.post("/v1/posts", json=body, headers=identity(workspace, "owner"))
+        assert r.json()["status"] == "scheduled"
+
+
+async def test_concurrent_edits_one_wins_one_conflicts(make_settings):
+    settings = make_settings(SchedulerSettings, run_workers=False)
+    workspace = uuid.uuid4()
+    async with running_scheduler(settings) as s:
+        channel = await s.add_channel(workspace_id=workspace)
+        r = await s.client.post(
+            "/v1/posts",
+            json={"text": "v1", "targets": [{"channel_id": str(channel)}], "schedule": FUTURE},
+            headers=identity(workspace),
+        )
+        pid, tag = r.json()["id"], r.headers["etag"]
+        r = await s.client.patch(
+            f"/v1/posts/{pid}", json={"text": "x"}, headers=identity(workspace)
+        )
+        assert r.status_code == 428
+
+        results = await asyncio.gather(
+            *(
+                s.client.patch(
+                    f"/v1/posts/{pid}",
+                    json={"text": text},
+                    headers={**identity(workspace), "If-Match": tag},
+                )
+                for text in ("mine", "theirs")
+            )
+        )
+        codes = sorted(r.status_code for r in results)
+        assert codes == [200, 409], [r.text for r in results]
+        loser = next(r for r in results if r.status_code == 409)
+        assert loser.headers["content-type"] == "application/problem+json"
+        assert loser.json()["current_version"] == 2
+        winner = next(r for r in results if r.status_code == 200)
+        got = await s.client.get(f"/v1/posts/{pid}", headers=identity(workspace))
+        assert got.json()["text"] == winner.json()["text"]
+        assert got.json()["version"] == 2
+
+
+async def test_reschedule_and_change_channels_until_claimed(make_settings):
+    settings = make_settings(SchedulerSettings)
+    workspace = uuid.uuid4()
+    async with (
+        listening(
+            settings.exchange_name, "post.rescheduled", "post.scheduled", "post.canceled"
+        ) as heard,
+        running_scheduler(settings) as s,
+    ):
+        x = await s.add_channel(workspace_id=workspace, network="x")
+        li = await s.add_channel(
+            workspace_id=workspace, network="linkedin", timezone="Europe/London"
+        )
+        r = await s.client.post(
+            "/v1/posts",
+            json={"text": "hi", "targets": [{"channel_id": str(x)}], "schedule": FUTURE},
+            headers=identity(workspace),
+        )
+        post = r.json()
+        x_target = post["targets"][0]["id"]
+        r = await s.client.patch(
+            f"/v1/posts/{post['id']}",
+            json={
+                "schedule": {"at": "2030-05-02T10:00:00", "timezone": "Europe/London"},
+                "targets": [
+                    {"channel_id": str(x)},
+                    {"channel_id": str(li), "text": "for LinkedIn"},
+                ],
+            },
+            headers={**identity(workspace), "If-Match": r.headers["etag"]},
+        )
+        assert r.status_code == 200, r.text
+        targets = {t["channel_id"]: t for t in r.json()["targets"]}
+        assert targets[str(x)]["id"] == x_target  # kept, not replaced
+        assert targets[str(x)]["due_at"].startswith("2030-05-02T09:00:00")
+        assert targets[str(li)]["text"] == "for LinkedIn"
+        await heard.wait_for(lambda h: len(h.envelopes) == 3)
+        assert heard.of("post.rescheduled")[0].data["targets"][0]["target_id"] == x_target
+
+        # Take LinkedIn off again: its target leaves the calendar.
+        r = await s.client.patch(
+            f"/v1/posts/{post['id']}",
+            json={"targets": [{"channel_id": str(x)}], "version": r.json()["version"]},
+            headers=identity(workspace),
+        )
+        assert r.status_code == 200, r.text
+        await heard.wait_for(lambda h: len(h.of("post.canceled")) == 1)
+        assert heard.of("post.canceled")[0].data["target_ids"] == [targets[str(li)]["id"]]
+
+        # Due now: once the dispatcher claims it, edits and cancels are refused.
+        r = await s.client.patch(
+            f"/v1/posts/{post['id']}",
+            json={"schedule": {"now": True}},
+            headers={**identity(workspace), "If-Match": r.headers["etag"]},
+        )
+        assert r.status_code == 200
+
+        async def claimed() -> None:
+            got = await s.client.get(f"/v1/posts/{post['id']}", headers=identity(workspace))
+            assert got.json()["status"] == "publishing"
+
+        await eventually(claimed)
+        got = await s.client.get(f"/v1/posts/{post['id']}", headers=identity(workspace))
+        r = await s.client.patch(
+            f"/v1/posts/{post['id']}",
+            json={"text": "too late"},
+            headers={**identity(workspace), "If-Match": got.headers["etag"]},
+        )
+        assert r.status_code == 409 and r.json()["field"] == "targets"
+        r = await s.client.delete(f"/v1/posts/{post['id']}", headers=identity(workspace))
+        assert r.status_code == 409
+
+
+async def test_cancel_keeps_a_post_from_going_out(make_settings):
+    settings = make_settings(SchedulerSettings)
+    workspace = uuid.uuid4()
+    async with (
+        listening(settings.exchange_name, "post.due", "post.canceled") as heard,
+        running_scheduler(settings) as s,
+    ):
+        channel = await s.add_channel(workspace_id=workspace)
+        r = await s.client.post(
+            "/v1/posts",
+            json={"text": "oops", "targets": [{"channel_id": str(channel)}], "schedule": soon(1.5)},
+            headers=identity(workspace),
+        )
+        pid = r.json()["id"]
+        r = await s.client.delete(f"/v1/posts/{pid}", headers=identity(workspace, "reviewer"))
+        assert r.status_code == 403
+        r = await s.client.delete(
+            f"/v1/posts/{pid}", headers={**identity(workspace), "If-Match": '"1"'}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "canceled"
+        assert r.json()["targets"][0]["status"] == "canceled"
+        await asyncio.sleep(2.5)
+        assert heard.of("post.due") == []
+        assert len(heard.of("post.canceled")) == 1
+        r = await s.client.delete(f"/v1/posts/{pid}", headers=identity(workspace))
+        assert r.status_code == 409
+
+
+async def test_approval_after_the_planned_time_asks_for_a_new_one(make_settings):
+    settings = make_settings(SchedulerSettings, run_workers=False, default_approval_required=True)
+    workspace = uuid.uuid4()
+    async with running_scheduler(settings) as s:
+        channel = await s.add_channel(workspace_id=workspace)
+        r = await s.client.post(
+            "/v1/posts",
+            json={"text": "t", "targets": [{"channel_id": str(channel)}], "schedule": soon(0.5)},
+            headers=identity(workspace, "editor"),
+        )
+        assert r.json()["status"] == "in_review"
+        await asyncio.sleep(0.8)
+        r = await s.client.post(
+            f"/v1/posts/{r.json()['id']}/approve", headers=identity(workspace, "reviewer")
+        )
+        assert r.status_code == 409 and r.json()["field"] == "schedule.at"
+
+
+async def test_validate_is_a_dry_run_with_lengths_and_problems(make_settings):
+    settings = make_settings(SchedulerSettings, run_workers=False)
+    workspace = uuid.uuid4()
+    async with running_scheduler(settings) as s:
+        x = await s.add_channel(workspace_id=workspace, network="x")
+        bsky = await s.add_channel(workspace_id=workspace, network="bluesky")
+        # A URL counts 23 on X; the family emoji is one grapheme on Bluesky, 2 on X.
+        text = "שָׁלוֹם 👨‍👩‍👧‍👦 https://example.com/a/very/long/path/that/keeps/going"
+        r = await s.client.post(
+            "/v1/posts/validate",
+            json={
+                "text": text,
+                "targets": [{"channel_id": str(x)}, {"channel_id": str(bsky), "text": "é" * 301}],
+            },
+            headers=identity(workspace),
+        )
+        assert r.status_code == 200, r.text
+        result = r.json()
+        assert result["valid"] is False
+        on_x, on_bsky = result["targets"]
+        assert on_x["limit"] == 280 and on_x["problems"] == [] and on_x["length"] < 60
+        assert on_bsky["length"] == 301 and on_bsky["limit"] == 300
+        assert on_bsky["problems"][0]["code"] == "text_too_long"
+        assert await s.count(Post) == 0
