@@ -1,0 +1,40 @@
+"""The network adapters, one per network, sharing one pooled HTTP client."""
+
+from __future__ import annotations
+
+import httpx
+
+from services.publisher.adapters.base import Adapter
+from services.publisher.adapters.mastodon import MastodonAdapter
+from services.publisher.adapters.x import XAdapter
+from services.publisher.settings import PublisherSettings
+
+ADAPTERS: dict[str, type[Adapter]] = {
+    "x": XAdapter,
+    "mastodon": MastodonAdapter,
+}
+
+
+class Adapters:
+    """Built in the app's lifespan: the pooled client lives as long as the process."""
+
+    def __init__(self, settings: PublisherSettings) -> None:
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            headers={"User-Agent": "Herald/0.1 (+https://herald.dev)"},
+        )
+        self.by_network: dict[str, Adapter] = {
+            network: cls(
+                client=self.client,
+                base_url=settings.base_url(network, cls.real_url),
+                app=settings.network_apps.get(network),
+            )
+            for network, cls in ADAPTERS.items()
+        }
+
+    def get(self, network: str) -> Adapter | None:
+        return self.by_network.get(network)
+
+    async def close(self) -> None:
+        await self.client.aclose()

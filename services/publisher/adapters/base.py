@@ -1,0 +1,178 @@
+"""What every network adapter offers, and the error classes the publisher acts on."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+
+from services.publisher.settings import NetworkApp
+
+ErrorClass = Literal[
+    "auth_expired",
+    "rate_limited",
+    "content_rejected",
+    "duplicate",
+    "media_error",
+    "transient",
+    "unknown_outcome",
+]
+# Retrying cannot change these answers: the post fails at once with the network's message.
+PERMANENT: frozenset[str] = frozenset({"content_rejected", "duplicate", "media_error"})
+
+
+class NetworkError(Exception):
+    def __init__(
+        self,
+        error_class: ErrorClass,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{error_class}: {message}")
+        self.error_class: ErrorClass = error_class
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, kw_only=True)
+class Account:
+    external_id: str
+    name: str
+    username: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelRef:
+    """The account a call acts for."""
+
+    external_id: str
+    username: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """A post to publish. `key` is stable across attempts (the job id): networks that take a
+    caller-chosen id or idempotency key get it, so a resend cannot create a second post."""
+
+    key: str
+    target_id: str
+    text: str
+    media: list[dict[str, Any]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Published:
+    external_id: str
+    url: str | None
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Seconds until the network accepts calls again, from whichever header it uses."""
+    headers = response.headers
+    now = time.time()
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value)
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - now)
+    for name in ("x-rate-limit-reset", "ratelimit-reset"):
+        value = headers.get(name)
+        if value and value.isdigit():
+            return max(0.0, int(value) - now)
+    value = headers.get("x-ratelimit-reset")  # Mastodon: an ISO 8601 instant
+    if value:
+        try:
+            return max(0.0, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - now)
+        except ValueError:
+            pass
+    return None
+
+
+class Adapter:
+    network: ClassVar[str]
+    real_url: ClassVar[str]
+    # True when resending after an unknown outcome is safe because the network recognises the
+    # repeat itself (an idempotency key or a caller-chosen record key); otherwise the adapter
+    # must look the post up (`find_published`) before any resend.
+    idempotent: ClassVar[bool] = False
+
+    def __init__(self, *, client: httpx.AsyncClient, base_url: str, app: NetworkApp | None):
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.app = app
+
+    def url(self, path: str, credentials: dict[str, Any] | None = None) -> str:
+        return self.base_url + path
+
+    async def verify(self, credentials: dict[str, Any]) -> Account:
+        raise NotImplementedError
+
+    async def publish(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> Published:
+        raise NotImplementedError
+
+    async def find_published(
+        self,
+        credentials: dict[str, Any],
+        *,
+        channel: ChannelRef,
+        post: Outgoing,
+        since: datetime,
+        until: datetime,
+    ) -> Published | None:
+        """Looks for a post an earlier attempt may have created (networks without
+        idempotency). Raises NetworkError when the lookup itself fails: "not found" must
+        only ever mean the network said so."""
+        raise NotImplementedError
+
+    async def insights(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
+    ) -> dict[str, dict[str, tuple[str, float | None]]]:
+        """Per post: our metric name → (the network's metric name, value). A metric the
+        network did not report is absent, never 0."""
+        raise NotImplementedError
+
+    def expires_at(self, credentials: dict[str, Any]) -> datetime | None:
+        value = credentials.get("expires_at")
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, UTC)
+        return None
+
+    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
+        """New credentials from the refresh token, or None when this network cannot refresh
+        (the channel must then be reconnected). Raises NetworkError(auth_expired) when the
+        network refuses the refresh token."""
+        return None
+
+    async def call(
+        self, method: str, url: str, *, write: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """Sends one request, turning transport failures into error classes.
+
+        A write whose request may have reached the network (the connection broke or timed out
+        after sending) is an unknown outcome; one that never left (connect failures, a full
+        pool) is a plain transient error.
+        """
+        try:
+            return await self.client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise NetworkError("transient", f"{self.network} unreachable: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            kind: ErrorClass = "unknown_outcome" if write else "transient"
+            raise NetworkError(kind, f"{self.network} did not answer: {exc!r}") from exc
+
+
+def bearer(credentials: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}

@@ -1,0 +1,186 @@
+"""X (API v2). No idempotency key exists, so an unknown outcome is settled by looking the
+post up on the account's timeline before anything is sent again."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from services.publisher.adapters.base import (
+    Account,
+    Adapter,
+    ChannelRef,
+    NetworkError,
+    Outgoing,
+    Published,
+    bearer,
+    retry_after_seconds,
+)
+
+URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
+DUPLICATE = "duplicate content"
+X_METRICS = {
+    "views": "impression_count",
+    "likes": "like_count",
+    "replies": "reply_count",
+    "shares": "retweet_count",
+    "quotes": "quote_count",
+    "bookmarks": "bookmark_count",
+}
+
+
+def comparable(text: str) -> str:
+    # X rewrites links to t.co and may trim whitespace, so compare what it cannot change.
+    text = URL_RE.sub("", unicodedata.normalize("NFC", text))
+    return " ".join(text.split())
+
+
+class XAdapter(Adapter):
+    network = "x"
+    real_url = "https://api.x.com"
+
+    def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = {}
+        detail = ""
+        if isinstance(body, dict):
+            errors = body.get("errors") or []
+            detail = str(
+                body.get("detail")
+                or (errors[0].get("message") if errors and isinstance(errors[0], dict) else "")
+                or body.get("title")
+                or ""
+            )
+        detail = detail or response.reason_phrase
+        status = response.status_code
+        if status == 401:
+            return NetworkError("auth_expired", detail, status=status)
+        if status == 429:
+            return NetworkError(
+                "rate_limited", detail, status=status, retry_after=retry_after_seconds(response)
+            )
+        if status == 403 and DUPLICATE in detail:
+            return NetworkError("duplicate", detail, status=status)
+        if status >= 500:
+            # A 5xx on a create may come after X stored the post.
+            kind = "unknown_outcome" if write else "transient"
+            return NetworkError(kind, detail, status=status)
+        if "media" in detail.lower():
+            return NetworkError("media_error", detail, status=status)
+        return NetworkError("content_rejected", detail, status=status)
+
+    async def verify(self, credentials: dict[str, Any]) -> Account:
+        r = await self.call("GET", self.url("/2/users/me"), headers=bearer(credentials))
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        data = r.json()["data"]
+        return Account(external_id=str(data["id"]), name=data["name"], username=data["username"])
+
+    async def publish(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> Published:
+        body: dict[str, Any] = {"text": post.text}
+        reply_to = post.options.get("in_reply_to")
+        if reply_to:
+            body["reply"] = {"in_reply_to_tweet_id": str(reply_to)}
+        if post.media:
+            raise NetworkError("media_error", "media on X is not supported by this publisher yet")
+        r = await self.call(
+            "POST", self.url("/2/tweets"), write=True, json=body, headers=bearer(credentials)
+        )
+        if r.status_code not in (200, 201):
+            raise self.classify(r, write=True)
+        tweet_id = str(r.json()["data"]["id"])
+        return Published(external_id=tweet_id, url=self.post_url(channel, tweet_id))
+
+    def post_url(self, channel: ChannelRef, tweet_id: str) -> str:
+        return f"https://x.com/{channel.username or 'i'}/status/{tweet_id}"
+
+    async def find_published(
+        self,
+        credentials: dict[str, Any],
+        *,
+        channel: ChannelRef,
+        post: Outgoing,
+        since: datetime,
+        until: datetime,
+    ) -> Published | None:
+        wanted = comparable(post.text)
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "tweet.fields": "created_at",
+            "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        path = f"/2/users/{channel.external_id}/tweets"
+        for _page in range(5):
+            r = await self.call("GET", self.url(path), params=params, headers=bearer(credentials))
+            if r.status_code != 200:
+                raise self.classify(r, write=False)
+            page = r.json()
+            for tweet in page.get("data") or []:
+                created = datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00"))
+                if since <= created <= until and comparable(tweet["text"]) == wanted:
+                    return Published(
+                        external_id=str(tweet["id"]), url=self.post_url(channel, tweet["id"])
+                    )
+            token = (page.get("meta") or {}).get("next_token")
+            if not token:
+                return None
+            params["pagination_token"] = token
+        return None
+
+    async def insights(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
+    ) -> dict[str, dict[str, tuple[str, float | None]]]:
+        found: dict[str, dict[str, tuple[str, float | None]]] = {}
+        for start in range(0, len(external_ids), 100):  # X takes at most 100 ids a call
+            batch = external_ids[start : start + 100]
+            r = await self.call(
+                "GET", self.url("/2/tweets"),
+                params={"ids": ",".join(batch), "tweet.fields": "public_metrics"},
+                headers=bearer(credentials),
+            )
+            if r.status_code != 200:
+                raise self.classify(r, write=False)
+            for tweet in r.json().get("data") or []:
+                counts = tweet.get("public_metrics") or {}
+                found[str(tweet["id"])] = {
+                    ours: (theirs, counts[theirs])
+                    for ours, theirs in X_METRICS.items()
+                    if counts.get(theirs) is not None
+                }
+        return found
+
+    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
+        token = credentials.get("refresh_token")
+        if not token or self.app is None:
+            return None
+        r = await self.call(
+            "POST",
+            self.url("/2/oauth2/token"),
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": token,
+                "client_id": self.app.client_id,
+            },
+            auth=(self.app.client_id, self.app.client_secret),
+        )
+        if r.status_code in (400, 401):
+            raise NetworkError("auth_expired", r.text, status=r.status_code)
+        if r.status_code != 200:
+            raise NetworkError("transient", r.text, status=r.status_code)
+        issued = r.json()
+        return {
+            **credentials,
+            "access_token": issued["access_token"],
+            "refresh_token": issued.get("refresh_token", token),
+            "expires_at": int(time.time() + int(issued.get("expires_in", 7200))),
+            "scope": issued.get("scope", credentials.get("scope")),
+        }

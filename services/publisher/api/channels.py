@@ -1,0 +1,89 @@
+"""Channels: connected network accounts."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from services.publisher import channels
+from services.publisher.api.deps import AdaptersDep, KeyringDep, ManagerDep, ReaderDep
+from services.publisher.models import Channel
+from services.publisher.schemas import ChannelIn, ChannelList, ChannelOut, ChannelPatch
+from shared.service import RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+
+def out(channel: Channel) -> ChannelOut:
+    return ChannelOut.model_validate(channel, from_attributes=True)
+
+
+@router.post("", response_model=ChannelOut, status_code=201)
+async def connect(
+    body: ChannelIn,
+    principal: ManagerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    adapters: AdaptersDep,
+    keyring: KeyringDep,
+    response: Response,
+) -> ChannelOut:
+    channel, created = await channels.connect_channel(
+        session,
+        workspace_id=principal.workspace_id,
+        network=body.network,
+        credentials=body.credentials,
+        name=body.name,
+        timezone=body.timezone or principal.timezone,
+        adapters=adapters,
+        keyring=keyring,
+        outbox=runtime.outbox,
+    )
+    if not created:
+        response.status_code = 200
+    return out(channel)
+
+
+@router.get("", response_model=ChannelList)
+async def list_channels(principal: ReaderDep, session: SessionDep) -> ChannelList:
+    rows = await channels.list_channels(session, workspace_id=principal.workspace_id)
+    return ChannelList(items=[out(c) for c in rows])
+
+
+@router.get("/{channel_id}", response_model=ChannelOut)
+async def get_channel(channel_id: UUID, principal: ReaderDep, session: SessionDep) -> ChannelOut:
+    return out(
+        await channels.get_channel(
+            session, workspace_id=principal.workspace_id, channel_id=channel_id
+        )
+    )
+
+
+@router.patch("/{channel_id}", response_model=ChannelOut)
+async def update_channel(
+    channel_id: UUID,
+    body: ChannelPatch,
+    principal: ManagerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> ChannelOut:
+    channel = await channels.update_channel(
+        session,
+        workspace_id=principal.workspace_id,
+        channel_id=channel_id,
+        changes=body.model_dump(exclude_unset=True, exclude_none=True),
+        outbox=runtime.outbox,
+    )
+    return out(channel)
+
+
+@router.delete("/{channel_id}", status_code=204)
+async def disconnect(
+    channel_id: UUID, principal: ManagerDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    await channels.disconnect_channel(
+        session, workspace_id=principal.workspace_id, channel_id=channel_id,
+        outbox=runtime.outbox,
+    )
+    return Response(status_code=204)

@@ -1,0 +1,47 @@
+"""Bus handlers of the publisher."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.publisher.adapters import Adapters
+from services.publisher.insights import collect_metrics
+from services.publisher.jobs import record_due
+from services.publisher.sending import Credentials
+from shared.consumer import Subscription
+from shared.events import Envelope, MetricsCollect, PostDue
+from shared.service import Runtime
+
+
+def subscriptions(
+    runtime: Runtime, *, adapters: Adapters, credentials: Credentials
+) -> list[Subscription]:
+    async def on_post_due(session: AsyncSession, envelope: Envelope) -> None:
+        # Only recorded here: the network is called by the publishing loop, outside this
+        # transaction, so a slow network never holds a message or a database connection.
+        data = envelope.parsed()
+        assert isinstance(data, PostDue) and envelope.workspace_id
+        await record_due(
+            session,
+            workspace_id=envelope.workspace_id,
+            due=data,
+            correlation_id=envelope.correlation_id,
+        )
+
+    async def on_metrics_collect(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, MetricsCollect)
+        await collect_metrics(
+            session,
+            workspace_id=envelope.workspace_id,
+            request=data,
+            adapters=adapters,
+            credentials=credentials,
+            outbox=runtime.outbox,
+            causation_id=envelope.id,
+        )
+
+    return [
+        Subscription(purpose="posts", handlers={"post.due": on_post_due}),
+        Subscription(purpose="metrics", handlers={"metrics.collect": on_metrics_collect}),
+    ]

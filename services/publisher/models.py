@@ -1,0 +1,101 @@
+"""Tables of the `publisher` schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import bus_tables, service_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata("publisher")
+
+
+BUS = bus_tables(Base.metadata)
+
+
+class Channel(Base):
+    """A connected network account and its (encrypted) credentials."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("workspace_id", "network", "external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    network: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # active | needs_reauth
+    status: Mapped[str] = mapped_column(String(20), server_default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(64))
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PublishJob(Base):
+    """One target of a post to publish, and where its attempts stand.
+
+    status: pending (waiting for `next_attempt_at`), sending (a replica holds the lease and may
+    be talking to the network), waiting (the channel needs reauthorisation), published, failed.
+    """
+
+    __tablename__ = "publish_jobs"
+    __table_args__ = (
+        Index(
+            "ix_publisher_publish_jobs_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), unique=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_attempt: Mapped[int] = mapped_column(Integer, server_default="1")
+    correlation_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the last send began: the window a lookup searches after an unknown outcome.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last send may have reached the network: look before sending again.
+    reconcile: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    error_class: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,286 @@
+"""The publishing loop: claim due jobs, talk to the network outside any transaction, settle.
+
+Each attempt is three steps. (1) Claim: the job becomes `sending` under a lease, and that is
+committed before the network is called, so a process that dies mid-call leaves a trace.
+(2) Talk to the network, holding no database transaction. (3) Settle the outcome in a new
+transaction, only if the lease is still ours. A job found `sending` with an expired lease had
+an unknown outcome; it is reconciled (looked up, or resent under the network's own
+idempotency) before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from services.publisher import jobs
+from services.publisher.adapters import Adapters
+from services.publisher.adapters.base import (
+    PERMANENT,
+    Adapter,
+    ChannelRef,
+    NetworkError,
+    Outgoing,
+    Published,
+)
+from services.publisher.channels import mark_needs_reauth, seal, unseal
+from services.publisher.crypto import Keyring
+from services.publisher.models import Channel, PublishJob
+from services.publisher.settings import PublisherSettings
+from shared.db import unit_of_work
+from shared.service import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class NeedsReauth(Exception):
+    """The channel's token is dead and cannot be refreshed: a person must reconnect it."""
+
+
+class ChannelGone(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Attempt:
+    job_id: uuid.UUID
+    lease_token: uuid.UUID
+    channel_id: uuid.UUID
+    network: str
+    post: Outgoing
+    reconcile: bool
+    sent_at: datetime
+    attempts: int
+
+
+class Credentials:
+    """Opens a channel's credentials and refreshes them, one replica at a time."""
+
+    def __init__(self, *, runtime: Runtime, keyring: Keyring, settings: PublisherSettings):
+        self.runtime = runtime
+        self.keyring = keyring
+        self.settings = settings
+
+    async def current(self, *, channel_id: uuid.UUID, adapter: Adapter
+                      ) -> tuple[Channel, dict[str, Any]]:
+        async with unit_of_work(self.runtime.sessions) as session:
+            channel = await session.get(Channel, channel_id)
+            if channel is None:
+                raise ChannelGone(str(channel_id))
+            if channel.status == "needs_reauth":
+                raise NeedsReauth(channel.status_reason or "the channel needs reconnecting")
+            creds = unseal(channel, keyring=self.keyring)
+        margin = timedelta(seconds=self.settings.refresh_margin_seconds)
+        expires = channel.token_expires_at
+        if expires is not None and expires - margin <= datetime.now(UTC):
+            creds = await self.refresh(channel_id=channel_id, adapter=adapter, stale=creds)
+        return channel, creds
+
+    async def refresh(self, *, channel_id: uuid.UUID, adapter: Adapter,
+                      stale: dict[str, Any]) -> dict[str, Any]:
+        # The row lock serialises replicas: refresh tokens rotate, and two replicas redeeming
+        # the same one would leave one of them (and then the channel) locked out.
+        async with unit_of_work(self.runtime.sessions) as session:
+            channel = await session.scalar(
+                select(Channel).where(Channel.id == channel_id).with_for_update()
+            )
+            if channel is None:
+                raise ChannelGone(str(channel_id))
+            creds = unseal(channel, keyring=self.keyring)
+            if creds.get("access_token") != stale.get("access_token"):
+                return creds  # another replica refreshed it while we waited for the lock
+            try:
+                fresh = await adapter.refresh(creds)
+            except NetworkError as exc:
+                if exc.error_class != "auth_expired":
+                    raise
+                fresh = None
+                reason = f"{adapter.network} refused the refresh token: {exc.message}"
+            else:
+                reason = f"{adapter.network} token expired and cannot be refreshed"
+            if fresh is not None:
+                seal(channel, fresh, keyring=self.keyring, adapter=adapter)
+                channel.updated_at = datetime.now(UTC)
+                return fresh
+            await mark_needs_reauth(
+                session, channel=channel, reason=reason, outbox=self.runtime.outbox
+            )
+        # Raised after the commit, so the status change and its event are kept.
+        raise NeedsReauth(reason)
+
+
+class PublishLoop:
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        settings: PublisherSettings,
+        adapters: Adapters,
+        keyring: Keyring,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.adapters = adapters
+        self.credentials = Credentials(runtime=runtime, keyring=keyring, settings=settings)
+        self.limit = asyncio.Semaphore(settings.publish_concurrency)
+        self.outcomes = runtime.metrics.counter(
+            "publisher_attempts_total", "Publish attempts by outcome", ["network", "outcome"]
+        )
+
+    async def run(self) -> None:
+        while True:
+            claimed = await self.run_once()
+            if claimed < self.settings.publish_batch:
+                await self.runtime.notifier.wait(jobs.NOTIFY_CHANNEL, self.settings.poll_seconds)
+
+    async def run_once(self) -> int:
+        async with unit_of_work(self.runtime.sessions) as session:
+            claimed = await jobs.claim_due(
+                session,
+                now=datetime.now(UTC),
+                lease_seconds=self.settings.lease_seconds,
+                batch=self.settings.publish_batch,
+            )
+            attempts = [self.attempt_of(job) for job in claimed]
+        # Committed: every claimed job now reads `sending` before any network call starts.
+        await asyncio.gather(*(self.settle(a) for a in attempts))
+        return len(attempts)
+
+    @staticmethod
+    def attempt_of(job: PublishJob) -> Attempt:
+        assert job.lease_token is not None and job.sent_at is not None
+        return Attempt(
+            job_id=job.id,
+            lease_token=job.lease_token,
+            channel_id=job.channel_id,
+            network=job.network,
+            post=Outgoing(
+                key=str(job.id), target_id=str(job.target_id), text=job.text,
+                media=list(job.media), options=dict(job.options),
+            ),
+            reconcile=job.reconcile,
+            sent_at=job.sent_at,
+            attempts=job.attempts,
+        )
+
+    async def settle(self, attempt: Attempt) -> None:
+        async with self.limit:
+            try:
+                outcome: Published | BaseException = await self.talk(attempt)
+            except (NetworkError, NeedsReauth, ChannelGone, Exhausted) as exc:
+                outcome = exc
+            except Exception as exc:  # noqa: BLE001  (an adapter bug must not lose the job)
+                log.exception("publishing %s failed unexpectedly", attempt.job_id)
+                outcome = NetworkError("unknown_outcome", f"unexpected error: {exc!r}")
+        try:
+            await self.record(attempt, outcome)
+        except Exception:
+            # The job stays `sending`; when its lease runs out it is reconciled, not resent.
+            log.exception("could not record the outcome of %s", attempt.job_id)
+
+    async def talk(self, attempt: Attempt) -> Published:
+        adapter = self.adapters.get(attempt.network)
+        if adapter is None:
+            raise NetworkError("content_rejected", f"{attempt.network} is not supported")
+        channel, creds = await self.credentials.current(
+            channel_id=attempt.channel_id, adapter=adapter
+        )
+        ref = ChannelRef(external_id=channel.external_id, username=channel.username)
+        if attempt.reconcile and not adapter.idempotent:
+            found = await self.look_up(adapter, creds, ref, attempt)
+            if found is not None:
+                return found
+            if attempt.attempts > self.settings.max_attempts:
+                raise Exhausted("gave up; the post was not found on the network")
+        try:
+            return await adapter.publish(creds, channel=ref, post=attempt.post)
+        except NetworkError as exc:
+            if exc.error_class == "auth_expired":
+                # An expired-token answer: refresh once and try again with the new token.
+                creds = await self.credentials.refresh(
+                    channel_id=attempt.channel_id, adapter=adapter, stale=creds
+                )
+                return await adapter.publish(creds, channel=ref, post=attempt.post)
+            if exc.error_class == "duplicate" and attempt.reconcile:
+                # The network says we already posted this: an earlier attempt got through
+                # after all, later than the lookup could see.
+                found = await self.look_up(adapter, creds, ref, attempt)
+                if found is not None:
+                    return found
+            raise
+
+    async def look_up(
+        self, adapter: Adapter, creds: dict[str, Any], ref: ChannelRef, attempt: Attempt
+    ) -> Published | None:
+        slack = timedelta(seconds=self.settings.reconcile_slack_seconds)
+        return await adapter.find_published(
+            creds, channel=ref, post=attempt.post,
+            since=attempt.sent_at - slack, until=datetime.now(UTC) + slack,
+        )
+
+    async def record(self, attempt: Attempt, outcome: Published | BaseException) -> None:
+        outbox = self.runtime.outbox
+        async with unit_of_work(self.runtime.sessions) as session:
+            job = await jobs.held(session, job_id=attempt.job_id, lease_token=attempt.lease_token)
+            if job is None:
+                log.warning("lost the lease on %s before recording its outcome", attempt.job_id)
+                return
+            if isinstance(outcome, Published):
+                await jobs.mark_published(session, job=job, published=outcome, outbox=outbox)
+            elif isinstance(outcome, NeedsReauth):
+                await jobs.mark_waiting(session, job=job, reason=str(outcome))
+            elif isinstance(outcome, ChannelGone):
+                await jobs.mark_failed(
+                    session, job=job, error_class="channel_disconnected",
+                    error="The channel was disconnected before the post went out.",
+                    outbox=outbox,
+                )
+            elif isinstance(outcome, Exhausted):
+                await jobs.mark_failed(
+                    session, job=job, error_class="unknown_outcome", error=str(outcome),
+                    outbox=outbox,
+                )
+            elif isinstance(outcome, NetworkError):
+                await self.record_error(session, job=job, error=outcome)
+        self.outcomes.labels(attempt.network, outcome_name(outcome)).inc()
+
+    async def record_error(self, session: Any, *, job: PublishJob, error: NetworkError) -> None:
+        outbox = self.runtime.outbox
+        unknown = error.error_class == "unknown_outcome"
+        if error.error_class in PERMANENT or (
+            job.attempts >= self.settings.max_attempts and not unknown
+        ):
+            await jobs.mark_failed(
+                session, job=job, error_class=error.error_class, error=error.message,
+                outbox=outbox,
+            )
+            return
+        # An unknown outcome is never failed blind: the next attempt looks first.
+        delay = jobs.backoff_delay(
+            attempts=job.attempts,
+            base=self.settings.backoff_base_seconds,
+            cap=self.settings.backoff_max_seconds,
+            retry_after=error.retry_after,
+        )
+        await jobs.schedule_retry(
+            session, job=job, error_class=error.error_class, error=error.message,
+            delay=delay, reconcile=unknown,
+        )
+
+
+class Exhausted(Exception):
+    pass
+
+
+def outcome_name(outcome: Published | BaseException) -> str:
+    if isinstance(outcome, Published):
+        return "published"
+    if isinstance(outcome, NetworkError):
+        return outcome.error_class
+    return type(outcome).__name__.lower()

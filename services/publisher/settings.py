@@ -1,0 +1,81 @@
+import base64
+import binascii
+from typing import ClassVar
+
+from pydantic import BaseModel, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+# Only good for development and tests: a key everyone can read in the source.
+DEVELOPMENT_KEY_ID = "dev-1"
+DEVELOPMENT_KEY = base64.b64encode(b"herald-development-key-32-bytes!").decode()
+
+
+class NetworkApp(BaseModel):
+    """The app registered with a network (OAuth client), as the operator configured it."""
+
+    client_id: str
+    client_secret: str = ""
+
+
+class PublisherSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PUBLISHER_", extra="ignore")
+
+    service_name: ClassVar[str] = "publisher"
+    default_port: ClassVar[int] = 8002
+
+    # When set, every adapter talks to `{sandbox_url}/{network}` instead of the real host.
+    sandbox_url: str | None = None
+    # network → {"client_id", "client_secret"}, given as JSON (PUBLISHER_NETWORK_APPS).
+    network_apps: dict[str, NetworkApp] = {}
+    # key id → base64 of a 32-byte AES key (PUBLISHER_ENCRYPTION_KEYS, JSON). New secrets are
+    # sealed with `active_key_id`; older ids stay listed until every row is re-sealed.
+    encryption_keys: dict[str, str] = {DEVELOPMENT_KEY_ID: DEVELOPMENT_KEY}
+    active_key_id: str = DEVELOPMENT_KEY_ID
+
+    http_timeout_seconds: float = 30.0
+    # Publish jobs one replica claims per look, and how many calls it has in flight at once.
+    publish_batch: int = 50
+    publish_concurrency: int = 20
+    # How long a claimed job is ours. Must outlast the longest network call: a replica that
+    # found the lease expired while we were still waiting for the network would look the post
+    # up too early, find nothing, and publish it a second time.
+    lease_seconds: float = 120.0
+    poll_seconds: float = 1.0
+    max_attempts: int = 8
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 1800.0
+    # How far around an attempt's start a lookup searches for a post it may have created.
+    reconcile_slack_seconds: float = 120.0
+    # Tokens are refreshed when they expire within this margin.
+    refresh_margin_seconds: float = 300.0
+
+    @model_validator(mode="after")
+    def _keys(self) -> "PublisherSettings":
+        if self.active_key_id not in self.encryption_keys:
+            raise ValueError(
+                f"active_key_id {self.active_key_id!r} is not among encryption_keys"
+            )
+        for key_id, value in self.encryption_keys.items():
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"encryption key {key_id!r} is not base64") from exc
+            if len(raw) != 32:
+                raise ValueError(f"encryption key {key_id!r} must be 32 bytes, not {len(raw)}")
+        if self.environment not in {"development", "test"} and (
+            self.encryption_keys.get(self.active_key_id) == DEVELOPMENT_KEY
+        ):
+            raise ValueError(
+                "publisher: encryption_keys must hold a real key outside development "
+                f"(environment={self.environment!r}); the development key is public"
+            )
+        if self.lease_seconds <= self.http_timeout_seconds:
+            raise ValueError("lease_seconds must be longer than http_timeout_seconds")
+        return self
+
+    def base_url(self, network: str, real: str) -> str:
+        if self.sandbox_url:
+            return f"{self.sandbox_url.rstrip('/')}/{network}"
+        return real
