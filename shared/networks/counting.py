@@ -1,8 +1,8 @@
 """How each network measures text, and the entities (URLs, hashtags, mentions) it sees in it.
 
-Counts are exact reimplementations of what the networks document (see NETWORKS.md, "Text
-length rules"), so a post that passes here is not refused for length by the network. The
-scheduler and the publisher both count through this module; nothing else should.
+Counts follow what the networks document (see NETWORKS.md, "Text length rules"), so a post
+that passes here is not refused for length by the network. The scheduler and the publisher
+both count through this module; nothing else should.
 """
 
 from __future__ import annotations
