@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -62,6 +63,10 @@ class ServiceMetrics:
         return Gauge(name, doc, labels or [], registry=self.registry)
 
 
+def new_traceparent() -> str:
+    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+
+
 class RequestContextMiddleware:
     """Accepts or generates `X-Request-Id`, echoes it, and times every request."""
 
@@ -81,6 +86,10 @@ class RequestContextMiddleware:
             elif name == b"traceparent":
                 traceparent = value.decode("latin-1")[:200]
         request_id = request_id or uuid.uuid4().hex
+        # Every request belongs to a trace: a caller's W3C traceparent is kept, otherwise one
+        # starts here; it rides on every event the request causes, so one post can be
+        # followed through every service's logs.
+        traceparent = traceparent or new_traceparent()
         request_id_var.set(request_id)
         correlation_id_var.set(request_id)
         traceparent_var.set(traceparent)
@@ -123,7 +132,6 @@ def health_router(
                 content=b'{"status":"ready"}', media_type="application/json", status_code=200
             )
         failing = ", ".join(name for name, ok in results.items() if not ok)
-        import json
 
         body = {
             "type": "https://herald.dev/problems/unavailable",
