@@ -1,0 +1,225 @@
+"""Conversations: the inbox itself."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Query
+from sqlalchemy import and_, exists, func, or_, select
+
+from services.inbox import sentiment
+from services.inbox.api.deps import ReaderDep, ResponderDep
+from services.inbox.handling import (
+    UNSET,
+    add_note,
+    find_conversation,
+    request_reply,
+    update_conversation,
+)
+from services.inbox.models import Conversation, Message, Note
+from services.inbox.schemas import (
+    ConversationDetail,
+    ConversationItem,
+    ConversationPage,
+    ConversationPatch,
+    MessageOut,
+    NoteIn,
+    NoteOut,
+    ReplyIn,
+)
+from shared.auth import Principal
+from shared.errors import ValidationFailed
+from shared.service import RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+
+# VADER's cut-offs, as SQL conditions on the conversation's latest score.
+SENTIMENT_FILTERS = {
+    "positive": lambda: Conversation.sentiment >= 0.05,
+    "negative": lambda: Conversation.sentiment <= -0.05,
+    "neutral": lambda: or_(
+        Conversation.sentiment.is_(None),
+        and_(Conversation.sentiment > -0.05, Conversation.sentiment < 0.05),
+    ),
+}
+
+
+def encode_cursor(at: datetime, id_: UUID) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([at.isoformat(), str(id_)])).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), UUID(id_)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("The cursor is not one this API gave out.", field="cursor") from exc
+
+
+def item(conversation: Conversation) -> ConversationItem:
+    return ConversationItem(
+        id=conversation.id,
+        network=conversation.network,
+        kind=conversation.kind,
+        status=conversation.status,
+        channel_id=conversation.channel_id,
+        post_id=conversation.post_id,
+        author=conversation.author,
+        last_message_at=conversation.last_message_at,
+        sentiment=sentiment.label(conversation.sentiment),
+        sentiment_score=conversation.sentiment,
+        priority=conversation.priority,
+        tags=list(conversation.tags),
+        assignee=conversation.assignee,
+    )
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    principal: ReaderDep,
+    session: SessionDep,
+    status: Literal["open", "pending", "resolved"] | None = None,
+    network: str | None = None,
+    kind: Literal["comment", "mention", "dm"] | None = None,
+    channel_id: UUID | None = None,
+    post_id: UUID | None = None,
+    sentiment: Literal["positive", "neutral", "negative"] | None = None,
+    priority: str | None = None,
+    tag: str | None = None,
+    assignee: str | None = None,
+    q: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ConversationPage:
+    query = select(Conversation).where(Conversation.workspace_id == principal.workspace_id)
+    equal = {
+        Conversation.status: status,
+        Conversation.network: network,
+        Conversation.kind: kind,
+        Conversation.channel_id: channel_id,
+        Conversation.post_id: post_id,
+        Conversation.priority: priority,
+        Conversation.assignee: assignee,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(column == value)
+    if sentiment is not None:
+        query = query.where(SENTIMENT_FILTERS[sentiment]())
+    if tag is not None:
+        query = query.where(Conversation.tags.contains([tag]))
+    if q:
+        query = query.where(
+            exists().where(
+                Message.conversation_id == Conversation.id,
+                Message.search.op("@@")(func.plainto_tsquery("simple", q)),
+            )
+        )
+    if cursor:
+        at, id_ = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Conversation.last_message_at < at,
+                and_(Conversation.last_message_at == at, Conversation.id < id_),
+            )
+        )
+    rows = (
+        await session.scalars(
+            query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
+                limit + 1
+            )
+        )
+    ).all()
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor(page[-1].last_message_at, page[-1].id) if len(rows) > limit else None
+    )
+    return ConversationPage(items=[item(c) for c in page], next_cursor=next_cursor)
+
+
+async def detail(
+    session: SessionDep, *, principal: Principal, conversation_id: UUID
+) -> ConversationDetail:
+    conversation = await find_conversation(
+        session, principal=principal, conversation_id=conversation_id
+    )
+    messages = (
+        await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.sent_at, Message.created_at)
+        )
+    ).all()
+    notes = (
+        await session.scalars(
+            select(Note).where(Note.conversation_id == conversation.id).order_by(Note.created_at)
+        )
+    ).all()
+    return ConversationDetail(
+        **item(conversation).model_dump(),
+        post_external_id=conversation.post_external_id,
+        first_message_at=conversation.first_message_at,
+        created_at=conversation.created_at,
+        first_response_at=conversation.first_response_at,
+        resolved_at=conversation.resolved_at,
+        messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+        notes=[NoteOut.model_validate(n, from_attributes=True) for n in notes],
+    )
+
+
+@router.get("/{conversation_id}", response_model=ConversationDetail)
+async def get_conversation(
+    conversation_id: UUID, principal: ReaderDep, session: SessionDep
+) -> ConversationDetail:
+    return await detail(session, principal=principal, conversation_id=conversation_id)
+
+
+@router.patch("/{conversation_id}", response_model=ConversationDetail)
+async def patch_conversation(
+    conversation_id: UUID,
+    body: ConversationPatch,
+    principal: ResponderDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> ConversationDetail:
+    await update_conversation(
+        session,
+        outbox=runtime.outbox,
+        principal=principal,
+        conversation_id=conversation_id,
+        status=body.status,
+        assignee=body.assignee if "assignee" in body.model_fields_set else UNSET,
+        tags=body.tags,
+        priority=body.priority,
+    )
+    await session.flush()
+    return await detail(session, principal=principal, conversation_id=conversation_id)
+
+
+@router.post("/{conversation_id}/notes", response_model=NoteOut, status_code=201)
+async def post_note(
+    conversation_id: UUID, body: NoteIn, principal: ResponderDep, session: SessionDep
+) -> NoteOut:
+    note = await add_note(
+        session, principal=principal, conversation_id=conversation_id, text=body.text
+    )
+    return NoteOut.model_validate(note, from_attributes=True)
+
+
+@router.post("/{conversation_id}/replies", response_model=MessageOut, status_code=202)
+async def post_reply(
+    conversation_id: UUID,
+    body: ReplyIn,
+    principal: ResponderDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> MessageOut:
+    reply = await request_reply(
+        session, outbox=runtime.outbox, principal=principal,
+        conversation_id=conversation_id, text=body.text,
+    )
+    return MessageOut.model_validate(reply, from_attributes=True)

@@ -1,0 +1,66 @@
+"""Bus handlers of the inbox service."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inbox.handling import reply_failed, reply_sent
+from services.inbox.readmodels import forget_channel, remember_channel, remember_published_post
+from shared.consumer import Subscription
+from shared.events import (
+    ChannelDisconnected,
+    ChannelFacts,
+    Envelope,
+    PostPublished,
+    ReplyFailed,
+    ReplySent,
+)
+from shared.service import Runtime
+
+
+def subscriptions(runtime: Runtime) -> list[Subscription]:
+    async def on_channel(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, ChannelFacts) and envelope.workspace_id
+        await remember_channel(session, workspace_id=envelope.workspace_id, facts=data)
+
+    async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, ChannelDisconnected)
+        await forget_channel(session, channel_id=data.channel_id)
+
+    async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, PostPublished) and envelope.workspace_id
+        await remember_published_post(
+            session, workspace_id=envelope.workspace_id, published=data
+        )
+
+    async def on_reply_sent(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, ReplySent)
+        await reply_sent(
+            session, outbox=runtime.outbox, workspace_id=envelope.workspace_id, sent=data
+        )
+
+    async def on_reply_failed(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, ReplyFailed)
+        await reply_failed(session, failed=data)
+
+    return [
+        Subscription(
+            purpose="channels",
+            handlers={
+                "channel.connected": on_channel,
+                "channel.updated": on_channel,
+                "channel.needs_reauth": on_channel,
+                "channel.disconnected": on_channel_disconnected,
+            },
+        ),
+        Subscription(purpose="posts", handlers={"post.published": on_post_published}),
+        Subscription(
+            purpose="replies",
+            handlers={"reply.sent": on_reply_sent, "reply.failed": on_reply_failed},
+        ),
+    ]

@@ -1,0 +1,157 @@
+"""Threading messages into conversations and linking them to the Herald posts they answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inbox import sentiment
+from services.inbox.models import Channel, Conversation, Message, PublishedPost
+from services.inbox.normalise import Item
+from shared.events import Envelope, MessageReceived
+from shared.outbox import Outbox
+
+
+async def ingest_item(
+    session: AsyncSession, *, outbox: Outbox, channel: Channel, item: Item, receipt_id: int | None
+) -> uuid.UUID | None:
+    """Stores one audience message in its conversation; None when it was already there."""
+    known = await session.scalar(
+        select(Message.id).where(
+            Message.channel_id == channel.channel_id, Message.external_id == item.external_id
+        )
+    )
+    if known is not None:
+        return None
+    conversation = await _conversation_for(session, channel=channel, item=item)
+    score = sentiment.score(text=item.text)
+    message_id = await session.scalar(
+        pg_insert(Message)
+        .values(
+            id=uuid.uuid4(),
+            conversation_id=conversation.id,
+            workspace_id=channel.workspace_id,
+            channel_id=channel.channel_id,
+            network=channel.network,
+            kind=item.kind,
+            direction="inbound",
+            external_id=item.external_id,
+            parent_external_id=item.parent_external_id,
+            author_id=item.author_id,
+            author_name=item.author_name,
+            author_handle=item.author_handle,
+            text=item.text,
+            language=item.language,
+            sentiment=score,
+            sent_at=item.sent_at,
+            receipt_id=receipt_id,
+            search=func.to_tsvector("simple", item.text),
+        )
+        .on_conflict_do_nothing(index_elements=[Message.channel_id, Message.external_id])
+        .returning(Message.id)
+    )
+    if message_id is None:
+        return None
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(
+            last_message_at=func.greatest(Conversation.last_message_at, item.sent_at),
+            sentiment=score,
+            # Someone wrote again: a resolved conversation needs attention again.
+            status="open",
+        )
+    )
+    await outbox.add(
+        session,
+        Envelope.of(
+            MessageReceived(
+                message_id=message_id,
+                conversation_id=conversation.id,
+                channel_id=channel.channel_id,
+                post_id=conversation.post_id,
+                network=channel.network,
+                kind=item.kind,
+                sentiment=score,
+                received_at=datetime.now(UTC),
+            ),
+            workspace_id=channel.workspace_id,
+        ),
+    )
+    return message_id
+
+
+async def _conversation_for(
+    session: AsyncSession, *, channel: Channel, item: Item
+) -> Conversation:
+    if item.parent_external_id:
+        # A reply to a message we hold (theirs or ours) continues that thread.
+        parent = await session.scalar(
+            select(Conversation)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(
+                Message.channel_id == channel.channel_id,
+                Message.external_id == item.parent_external_id,
+            )
+        )
+        if parent is not None:
+            return parent
+    thread_key = f"dm:{item.partner_id}" if item.kind == "dm" else f"{item.kind}:{item.external_id}"
+    post_id = None
+    if item.post_external_id:
+        post_id = await session.scalar(
+            select(PublishedPost.post_id).where(
+                PublishedPost.network == channel.network,
+                PublishedPost.external_id == item.post_external_id,
+                PublishedPost.workspace_id == channel.workspace_id,
+            )
+        )
+    await session.execute(
+        pg_insert(Conversation)
+        .values(
+            id=uuid.uuid4(),
+            workspace_id=channel.workspace_id,
+            channel_id=channel.channel_id,
+            network=channel.network,
+            kind=item.kind,
+            thread_key=thread_key,
+            post_id=post_id,
+            post_external_id=item.post_external_id,
+            author={"id": item.author_id, "name": item.author_name, "handle": item.author_handle},
+            last_message_at=item.sent_at,
+            first_message_at=item.sent_at,
+        )
+        .on_conflict_do_nothing(index_elements=[Conversation.channel_id, Conversation.thread_key])
+    )
+    conversation = await session.scalar(
+        select(Conversation).where(
+            Conversation.channel_id == channel.channel_id, Conversation.thread_key == thread_key
+        )
+    )
+    assert conversation is not None
+    return conversation
+
+
+async def link_post(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    network: str,
+    external_id: str,
+    post_id: uuid.UUID,
+) -> None:
+    """Conversations that arrived before their post's `post.published` get linked now."""
+    await session.execute(
+        update(Conversation)
+        .where(
+            Conversation.workspace_id == workspace_id,
+            Conversation.network == network,
+            Conversation.post_external_id == external_id,
+            Conversation.post_id.is_(None),
+        )
+        .values(post_id=post_id)
+    )

@@ -1,0 +1,220 @@
+"""What the team does with a conversation: status, assignment, tags, notes and replies.
+
+Every action is written to `activity` with the principal who did it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inbox.models import Activity, Channel, Conversation, Message, Note
+from shared.auth import Principal
+from shared.errors import Conflict, NotFound
+from shared.events import (
+    ConversationAssigned,
+    ConversationReplied,
+    ConversationResolved,
+    Envelope,
+    ReplyFailed,
+    ReplyRequested,
+    ReplySent,
+)
+from shared.outbox import Outbox
+
+UNSET: Any = object()
+
+
+async def find_conversation(
+    session: AsyncSession, *, principal: Principal, conversation_id: uuid.UUID, lock: bool = False
+) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.id == conversation_id, Conversation.workspace_id == principal.workspace_id
+    )
+    if lock:
+        query = query.with_for_update()
+    conversation = await session.scalar(query)
+    if conversation is None:
+        raise NotFound(f"No conversation {conversation_id} in this workspace.")
+    return conversation
+
+
+async def _record(
+    session: AsyncSession, *, conversation_id: uuid.UUID, actor: str, action: str,
+    detail: dict[str, Any],
+) -> None:
+    session.add(Activity(conversation_id=conversation_id, actor=actor, action=action,
+                         detail=detail))
+    await session.flush()
+
+
+async def update_conversation(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    status: str | None = None,
+    assignee: str | None = UNSET,
+    tags: list[str] | None = None,
+    priority: str | None = None,
+) -> Conversation:
+    conversation = await find_conversation(
+        session, principal=principal, conversation_id=conversation_id, lock=True
+    )
+    now = datetime.now(UTC)
+    events: list[Any] = []
+    changes: dict[str, Any] = {}
+    if status is not None and status != conversation.status:
+        changes["status"] = [conversation.status, status]
+        conversation.status = status
+        if status == "resolved":
+            conversation.resolved_at = now
+            events.append(
+                ConversationResolved(
+                    conversation_id=conversation.id,
+                    resolution_seconds=(now - conversation.first_message_at).total_seconds(),
+                    resolved_at=now,
+                )
+            )
+    if assignee is not UNSET and assignee != conversation.assignee:
+        changes["assignee"] = [conversation.assignee, assignee]
+        conversation.assignee = assignee
+        events.append(ConversationAssigned(conversation_id=conversation.id, assignee=assignee))
+    if tags is not None:
+        # Kept in the order given, once each: tags are labels, not a bag.
+        unique = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+        if unique != list(conversation.tags):
+            changes["tags"] = [list(conversation.tags), unique]
+            conversation.tags = unique
+    if priority is not None and priority != conversation.priority:
+        changes["priority"] = [conversation.priority, priority]
+        conversation.priority = priority
+    if changes:
+        await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                      action="updated", detail=changes)
+        await outbox.add(
+            session,
+            *(Envelope.of(e, workspace_id=conversation.workspace_id) for e in events),
+        )
+    return conversation
+
+
+async def add_note(
+    session: AsyncSession, *, principal: Principal, conversation_id: uuid.UUID, text: str
+) -> Note:
+    conversation = await find_conversation(
+        session, principal=principal, conversation_id=conversation_id
+    )
+    note = Note(conversation_id=conversation.id, workspace_id=conversation.workspace_id,
+                author=principal.principal_id, text=text)
+    session.add(note)
+    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                  action="noted", detail={})
+    await session.refresh(note)
+    return note
+
+
+async def request_reply(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    text: str,
+) -> Message:
+    """Records the team's answer as `sending` and asks the publisher to send it."""
+    conversation = await find_conversation(
+        session, principal=principal, conversation_id=conversation_id
+    )
+    channel = await session.get(Channel, conversation.channel_id)
+    if channel is None or channel.status == "disconnected":
+        raise Conflict("The channel of this conversation is no longer connected.",
+                       field="channel_id")
+    # Answer the latest thing the person said, so the reply lands in the right thread.
+    last = await session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
+        .order_by(Message.sent_at.desc())
+        .limit(1)
+    )
+    now = datetime.now(UTC)
+    reply = Message(
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        workspace_id=conversation.workspace_id,
+        channel_id=conversation.channel_id,
+        network=conversation.network,
+        kind=conversation.kind,
+        direction="outbound",
+        text=text,
+        delivery_status="sending",
+        sent_by=principal.principal_id,
+        sent_at=now,
+        author_id=channel.external_id,
+        author_name=channel.name,
+    )
+    session.add(reply)
+    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                  action="replied", detail={"reply_id": str(reply.id)})
+    await outbox.add(
+        session,
+        Envelope.of(
+            ReplyRequested(
+                reply_id=reply.id,
+                conversation_id=conversation.id,
+                channel_id=conversation.channel_id,
+                network=conversation.network,
+                text=text,
+                in_reply_to=last.external_id if last and conversation.kind != "dm" else None,
+                kind=conversation.kind,  # type: ignore[arg-type]
+                recipient_id=conversation.author.get("id") if conversation.kind == "dm" else None,
+                root_id=conversation.post_external_id,
+            ),
+            workspace_id=conversation.workspace_id,
+        ),
+    )
+    return reply
+
+
+async def reply_sent(
+    session: AsyncSession, *, outbox: Outbox, workspace_id: uuid.UUID | None, sent: ReplySent
+) -> None:
+    reply = await session.scalar(
+        select(Message).where(Message.id == sent.reply_id).with_for_update()
+    )
+    if reply is None or reply.delivery_status == "sent":
+        return
+    reply.external_id = sent.external_id
+    reply.delivery_status = "sent"
+    reply.error = None
+    reply.sent_at = sent.sent_at
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.id == reply.conversation_id).with_for_update()
+    )
+    assert conversation is not None
+    first = None
+    if conversation.first_response_at is None:
+        conversation.first_response_at = sent.sent_at
+        first = (sent.sent_at - conversation.first_message_at).total_seconds()
+    conversation.last_message_at = max(conversation.last_message_at, sent.sent_at)
+    await outbox.add(
+        session,
+        Envelope.of(
+            ConversationReplied(conversation_id=conversation.id, first_response_seconds=first,
+                                replied_at=sent.sent_at),
+            workspace_id=workspace_id or conversation.workspace_id,
+        ),
+    )
+
+
+async def reply_failed(session: AsyncSession, *, failed: ReplyFailed) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == failed.reply_id, Message.delivery_status == "sending")
+        .values(delivery_status="failed", error=f"{failed.error_class}: {failed.error}")
+    )

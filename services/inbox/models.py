@@ -1,0 +1,212 @@
+"""Tables of the `inbox` schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import bus_tables, service_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata("inbox")
+
+
+BUS = bus_tables(Base.metadata)
+
+# Woken by the webhook receiver (and by read-model updates that make parked receipts routable).
+RECEIPTS_CHANNEL = "inbox_receipts"
+
+
+class Receipt(Base):
+    """A webhook exactly as the network sent it, kept before anything is made of it.
+
+    `event_key` is the network's own identity of the event(s) in it, so a redelivery of the
+    same event is recognised and stored once.
+    """
+
+    __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("network", "event_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    network: Mapped[str] = mapped_column(String(20))
+    event_key: Mapped[str] = mapped_column(String(300))
+    # The account the event is for (X for_user_id, Meta page id …): routes it to a channel.
+    account_id: Mapped[str | None] = mapped_column(String(200))
+    # pending → processed | unrouted (no channel known yet) | unknown (shape not understood)
+    # | failed (gave up after retries)
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+
+Index(
+    "ix_inbox_receipts_pending",
+    Receipt.id,
+    postgresql_where=Receipt.status == "pending",
+)
+Index("ix_inbox_receipts_unrouted", Receipt.network, Receipt.account_id,
+      postgresql_where=Receipt.status == "unrouted")
+
+
+class Channel(Base):
+    """Read model of the publisher's channels: which workspace a network account belongs to."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("network", "external_id"),)
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    network: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300), server_default="")
+    status: Mapped[str] = mapped_column(String(30), server_default="active")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PublishedPost(Base):
+    """Read model of `post.published`: a network post id → the Herald post it came from."""
+
+    __tablename__ = "published_posts"
+    __table_args__ = (UniqueConstraint("network", "external_id"),)
+
+    target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Conversation(Base):
+    """A thread with one person: a comment and its replies, a mention, or a DM exchange."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "thread_key"),
+        Index("ix_inbox_conversations_list", "workspace_id", "last_message_at", "id"),
+        Index("ix_inbox_conversations_post", "network", "post_external_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    # What makes messages belong together on the network (root comment id, DM partner …).
+    thread_key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    # The network post the thread hangs under, kept so a later `post.published` can link it.
+    post_external_id: Mapped[str | None] = mapped_column(String(200))
+    author: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    priority: Mapped[str] = mapped_column(String(10), server_default="normal")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Response-time tracking: when the team first answered, and when it was last resolved.
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Message(Base):
+    """One comment, mention or DM, inbound from the audience or outbound from the team."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id"),
+        Index("ix_inbox_messages_search", "search", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    direction: Mapped[str] = mapped_column(String(10), server_default="inbound")
+    # Null for an outbound reply until the network gives it an id (`reply.sent`).
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    parent_external_id: Mapped[str | None] = mapped_column(String(200))
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    author_name: Mapped[str | None] = mapped_column(String(300))
+    author_handle: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text, server_default="")
+    language: Mapped[str | None] = mapped_column(String(20))
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    # Outbound only: sending → sent | failed.
+    delivery_status: Mapped[str | None] = mapped_column(String(10))
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_by: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    receipt_id: Mapped[int | None] = mapped_column(BigInteger)
+    # 'simple' config: messages come in every language; stemming one would mangle the rest.
+    search: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Note(Base):
+    """An internal note on a conversation: seen by the team, never sent to the network."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Activity(Base):
+    """Who did what to a conversation (status, assignment, tags, replies, notes)."""
+
+    __tablename__ = "activity"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

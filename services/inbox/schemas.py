@@ -1,0 +1,85 @@
+"""Request and response models of the inbox API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConversationItem(BaseModel):
+    id: UUID
+    network: str
+    kind: str
+    status: str
+    channel_id: UUID
+    post_id: UUID | None
+    author: dict[str, Any]
+    last_message_at: datetime
+    # negative | neutral | positive, from the latest message; the score itself beside it.
+    sentiment: str
+    sentiment_score: float | None
+    priority: str
+    tags: list[str]
+    assignee: str | None
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationItem]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    id: UUID
+    kind: str
+    direction: str
+    external_id: str | None
+    parent_external_id: str | None
+    author_id: str | None
+    author_name: str | None
+    author_handle: str | None
+    text: str
+    language: str | None
+    sentiment: float | None
+    delivery_status: str | None
+    error: str | None
+    sent_by: str | None
+    sent_at: datetime
+
+
+class NoteOut(BaseModel):
+    id: UUID
+    conversation_id: UUID
+    author: str
+    text: str
+    created_at: datetime
+
+
+class ConversationDetail(ConversationItem):
+    post_external_id: str | None
+    first_message_at: datetime
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    messages: list[MessageOut]
+    notes: list[NoteOut]
+
+
+class ConversationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["open", "pending", "resolved"] | None = None
+    # Explicit null unassigns; leaving the field out leaves the assignee as it is.
+    assignee: str | None = Field(default=None, max_length=200)
+    tags: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=50)
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
