@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.metrics import consumers
-from services.metrics.api import posts
+from services.metrics.api import best_times, links, posts, reports
+from services.metrics.best_times import BestTimesLoop
+from services.metrics.collection import COLLECT_CHANNEL, CollectionLoop
 from services.metrics.models import BUS
 from services.metrics.settings import MetricsSettings
 from shared.service import Runtime, service_app
@@ -16,11 +18,17 @@ from shared.service import Runtime, service_app
 
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     settings = settings or MetricsSettings()
-    runtime = Runtime.create(settings, tables=BUS)
+    runtime = Runtime.create(settings, tables=BUS, notify_channels=[COLLECT_CHANNEL])
+    collector = CollectionLoop(runtime, settings)
+    best = BestTimesLoop(runtime, settings)
+    subscriptions = consumers.subscriptions(runtime, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.running(subscriptions=consumers.subscriptions(runtime)):
+        async with runtime.running(
+            subscriptions=subscriptions,
+            workers=[("collector", collector.run), ("best-times", best.run)],
+        ):
             yield
 
     app = service_app(
@@ -30,5 +38,11 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         open_prefixes=("/l/",),
     )
+    app.state.settings = settings
+    app.state.collector = collector
+    app.state.best_times = best
     app.include_router(posts.router)
+    app.include_router(reports.router)
+    app.include_router(best_times.router)
+    app.include_router(links.router)
     return app

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -23,6 +37,7 @@ class TrackedPost(Base):
     """A published post whose numbers this service follows (one row per post target)."""
 
     __tablename__ = "tracked_posts"
+    __table_args__ = (Index("ix_tracked_posts_channel_external", "channel_id", "external_id"),)
 
     target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
     post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
@@ -32,5 +47,201 @@ class TrackedPost(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
     campaign: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Channel(Base):
+    """What this service knows of a channel (from `channel.*`): owner and timezone."""
+
+    __tablename__ = "channels"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    network: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300), server_default="")
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    status: Mapped[str] = mapped_column(String(30), server_default="active")
+    # Account numbers (followers) are collected daily; this is when the next one is due.
+    account_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when new samples arrive, cleared when the best-times grid is recomputed.
+    best_times_dirty: Mapped[bool] = mapped_column(server_default="false")
+
+
+class Collection(Base):
+    """One planned fetch of one post target's numbers: a row of the collection work queue."""
+
+    __tablename__ = "collections"
+    __table_args__ = (
+        Index("ix_collections_due", "due_at", postgresql_where="status = 'pending'"),
+        Index("ix_collections_sent", "sent_at", postgresql_where="status = 'sent'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("tracked_posts.target_id", ondelete="CASCADE"), index=True
+    )
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Seconds after publishing this step stands for; NULL for an on-demand refresh.
+    offset_seconds: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+
+
+class Sample(Base):
+    """One number as the network reported it at one moment (the raw time series).
+
+    `subject_id` is the post target for post numbers and the channel for account numbers.
+    `value` NULL means the network had no figure; `delta` is the growth since the subject's
+    previous known value, which is what rollups add up.
+    """
+
+    __tablename__ = "samples"
+    __table_args__ = (
+        Index("ix_samples_subject_metric_time", "subject_id", "metric", "collected_at"),
+        Index("ix_samples_workspace_time", "workspace_id", "collected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    subject_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    metric: Mapped[str] = mapped_column(String(60))
+    network_metric: Mapped[str] = mapped_column(String(120))
+    value: Mapped[float | None] = mapped_column(Float)
+    delta: Mapped[float | None] = mapped_column(Float)
+    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LatestValue(Base):
+    """The newest known value of each metric of each subject (what totals read)."""
+
+    __tablename__ = "latest_values"
+    __table_args__ = (Index("ix_latest_values_workspace_metric", "workspace_id", "metric"),)
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    network: Mapped[str] = mapped_column(String(20))
+    network_metric: Mapped[str] = mapped_column(String(120))
+    value: Mapped[float | None] = mapped_column(Float)
+    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class _Rollup:
+    subject_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    total: Mapped[float] = mapped_column(Float, server_default="0")
+    samples: Mapped[int] = mapped_column(Integer, server_default="0")
+    missing: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class HourlyRollup(_Rollup, Base):
+    """Sum of sample deltas per subject, metric and UTC hour."""
+
+    __tablename__ = "rollups_hourly"
+    __table_args__ = (Index("ix_rollups_hourly_workspace_bucket", "workspace_id", "bucket"),)
+
+
+class DailyRollup(_Rollup, Base):
+    """Sum of sample deltas per subject, metric and UTC day (reports over months read this)."""
+
+    __tablename__ = "rollups_daily"
+    __table_args__ = (Index("ix_rollups_daily_workspace_bucket", "workspace_id", "bucket"),)
+
+
+class BestTimes(Base):
+    """A channel's last computed best-times grid."""
+
+    __tablename__ = "best_times"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    grid: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InboxMessage(Base):
+    """A message the inbox received (from `message.received`), for inbox reports."""
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (Index("ix_inbox_messages_workspace_time", "workspace_id", "received_at"),)
+
+    message_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InboxResponse(Base):
+    """A conversation's first answer from the team (from `conversation.replied`)."""
+
+    __tablename__ = "inbox_responses"
+    __table_args__ = (Index("ix_inbox_responses_workspace_time", "workspace_id", "replied_at"),)
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    first_response_seconds: Mapped[float | None] = mapped_column(Float)
+    replied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Link(Base):
+    """A short link: `/l/{code}` redirects to `url` (the destination with its UTM parameters)."""
+
+    __tablename__ = "links"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    destination: Mapped[str] = mapped_column(Text)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    utm: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Click(Base):
+    __tablename__ = "clicks"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("links.id", ondelete="CASCADE"), index=True
+    )
+    clicked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    referrer: Mapped[str | None] = mapped_column(Text)
+    agent: Mapped[str] = mapped_column(String(10))
+
+
+class Conversion(Base):
+    __tablename__ = "conversions"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    link_id: Mapped[uuid.UUID | None] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("links.id", ondelete="SET NULL"), index=True
+    )
+    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(100), server_default="conversion")
+    value: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,20 +1,24 @@
-"""Which posts this service measures."""
+"""Which posts and channels this service measures."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.models import TrackedPost
-from shared.events import PostPublished
+from services.metrics.collection import schedule_collections
+from services.metrics.models import Channel, Collection, TrackedPost
+from shared.events import ChannelDisconnected, PostPublished
+from shared.events.catalogue import ChannelFacts
 
 
 async def track_published_post(
-    session: AsyncSession, *, workspace_id: UUID, published: PostPublished
+    session: AsyncSession, *, workspace_id: UUID, published: PostPublished, now: datetime
 ) -> None:
-    await session.execute(
+    inserted = await session.execute(
         pg_insert(TrackedPost)
         .values(
             target_id=published.target_id,
@@ -25,7 +29,69 @@ async def track_published_post(
             external_id=published.external_id,
             url=published.url,
             campaign=published.campaign,
+            tags=published.tags,
             published_at=published.published_at,
         )
         .on_conflict_do_nothing(index_elements=[TrackedPost.target_id])
+        .returning(TrackedPost.target_id)
+    )
+    if inserted.first() is None:
+        return
+    await schedule_collections(
+        session, target_id=published.target_id, published_at=published.published_at
+    )
+    # A post may arrive before its channel's `channel.connected`; the channel is known enough
+    # to own the post and to have its followers collected. Its timezone comes later.
+    await session.execute(
+        pg_insert(Channel)
+        .values(
+            channel_id=published.channel_id,
+            workspace_id=workspace_id,
+            network=published.network,
+            external_id="",
+            account_due_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Channel.channel_id])
+    )
+
+
+async def record_channel(
+    session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts, now: datetime
+) -> None:
+    values = {
+        "workspace_id": workspace_id,
+        "network": facts.network,
+        "external_id": facts.external_id,
+        "name": facts.name,
+        "timezone": facts.timezone,
+        "status": facts.status,
+    }
+    await session.execute(
+        pg_insert(Channel)
+        .values(channel_id=facts.channel_id, account_due_at=now, **values)
+        .on_conflict_do_update(
+            index_elements=[Channel.channel_id],
+            set_={
+                **values,
+                "account_due_at": func.coalesce(Channel.account_due_at, now),
+                # The grid is drawn in the channel's zone: a new zone means a new grid.
+                "best_times_dirty": Channel.best_times_dirty
+                | (Channel.timezone != facts.timezone),
+            },
+        )
+    )
+
+
+async def forget_channel(session: AsyncSession, *, data: ChannelDisconnected) -> None:
+    # Its history stays for reports; only the collecting stops.
+    await session.execute(
+        update(Channel)
+        .where(Channel.channel_id == data.channel_id)
+        .values(status="disconnected", account_due_at=None)
+    )
+    targets = select(TrackedPost.target_id).where(TrackedPost.channel_id == data.channel_id)
+    await session.execute(
+        update(Collection)
+        .where(Collection.target_id.in_(targets), Collection.status.in_(("pending", "sent")))
+        .values(status="canceled")
     )

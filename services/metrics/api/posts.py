@@ -1,39 +1,68 @@
-"""Per-post analytics."""
+"""Per-post analytics and on-demand collection."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
-from services.metrics.models import TrackedPost
-from services.metrics.schemas import PostAnalytics, TrackedTarget
-from shared.auth import Principal, require
-from shared.errors import NotFound
+from services.metrics.api.deps import AnalystDep, RefreshDep
+from services.metrics.api.render import csv_response, png_response, wants
+from services.metrics.charts import line_chart_png
+from services.metrics.collection import request_refresh
+from services.metrics.reports import check_metric, post_report
+from services.metrics.schemas import PostAnalytics, RefreshAccepted
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
-AnalystDep = Annotated[Principal, Depends(require("analytics.read"))]
 
-
-@router.get("/posts/{post_id}", response_model=PostAnalytics)
+@router.get(
+    "/posts/{post_id}",
+    response_model=PostAnalytics,
+    responses={200: {"content": {"text/csv": {}, "image/png": {}}}},
+)
 async def post_analytics(
-    post_id: UUID, principal: AnalystDep, session: SessionDep
-) -> PostAnalytics:
-    rows = (
-        await session.scalars(
-            select(TrackedPost).where(
-                TrackedPost.post_id == post_id,
-                TrackedPost.workspace_id == principal.workspace_id,
-            )
-        )
-    ).all()
-    if not rows:
-        raise NotFound(f"No published post {post_id} in this workspace.", field="post_id")
-    return PostAnalytics(
-        post_id=post_id,
-        targets=[TrackedTarget.model_validate(row, from_attributes=True) for row in rows],
+    post_id: UUID,
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    metric: Annotated[str | None, Query(description="Only this common metric")] = None,
+) -> PostAnalytics | Response:
+    if metric is not None:
+        check_metric(metric)
+    report = await post_report(
+        session, workspace_id=principal.workspace_id, post_id=post_id, metric=metric
     )
+    if wants(request, "text/csv"):
+        rows = [
+            (t["target_id"], t["network"], s["metric"], s["network_metric"],
+             p["at"].isoformat(), p["value"])
+            for t in report["targets"] for s in t["series"] for p in s["points"]
+        ]
+        return csv_response(
+            columns=("target_id", "network", "metric", "network_metric", "collected_at", "value"),
+            rows=rows, filename=f"post-{post_id}.csv",
+        )
+    if wants(request, "image/png"):
+        # One line per target of the chosen metric (views unless asked otherwise).
+        chosen = metric or "views"
+        lines = [
+            [(p["at"].timestamp(), p["value"]) for p in s["points"] if p["value"] is not None]
+            for t in report["targets"] for s in t["series"] if s["metric"] == chosen
+        ]
+        return png_response(line_chart_png(lines))
+    return PostAnalytics.model_validate(report)
+
+
+@router.post("/posts/{post_id}/refresh", status_code=202, response_model=RefreshAccepted)
+async def refresh_post(
+    post_id: UUID, principal: RefreshDep, session: SessionDep
+) -> RefreshAccepted:
+    targets = await request_refresh(
+        session, workspace_id=principal.workspace_id, post_id=post_id, now=datetime.now(UTC)
+    )
+    return RefreshAccepted(post_id=post_id, targets=targets)

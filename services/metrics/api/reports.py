@@ -1,0 +1,115 @@
+"""Reports over a range: summary, top posts, inbox figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from services.metrics.api.deps import AnalystDep, SettingsDep
+from services.metrics.api.render import csv_response, wants
+from services.metrics.inbox import inbox_report
+from services.metrics.reports import (
+    Filters,
+    check_channel,
+    check_metric,
+    report_range,
+    summary_report,
+    top_posts,
+)
+from services.metrics.schemas import InboxReport, Summary, TopPost, TopPosts
+from shared.errors import ValidationFailed
+from shared.service import SessionDep
+
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+
+NETWORKS = ("facebook", "instagram", "x", "linkedin", "tiktok", "youtube", "threads",
+            "mastodon", "bluesky")
+
+FromQ = Annotated[datetime | None, Query(alias="from", description="Start (UTC if no offset)")]
+ToQ = Annotated[datetime | None, Query(alias="to", description="End, exclusive")]
+ChannelQ = Annotated[UUID | None, Query()]
+NetworkQ = Annotated[str | None, Query()]
+CSV = {200: {"content": {"text/csv": {}}}}
+
+
+async def _filters(
+    session: SessionDep, *, workspace_id: UUID, channel_id: UUID | None, network: str | None,
+    campaign: str | None = None, tag: str | None = None,
+) -> Filters:
+    if network is not None and network not in NETWORKS:
+        raise ValidationFailed(f"Unknown network {network!r}.", field="network")
+    if channel_id is not None:
+        await check_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    return Filters(channel_id=channel_id, network=network, campaign=campaign, tag=tag)
+
+
+@router.get("/summary", response_model=Summary, responses=CSV)
+async def summary(
+    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
+    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+) -> Summary | Response:
+    rng = report_range(start=start, end=end, now=datetime.now(UTC),
+                       max_days=settings.max_report_days)
+    filters = await _filters(session, workspace_id=principal.workspace_id,
+                             channel_id=channel_id, network=network, campaign=campaign, tag=tag)
+    report = await summary_report(session, workspace_id=principal.workspace_id, rng=rng,
+                                  filters=filters)
+    if wants(request, "text/csv"):
+        head = ["from", "to", "posts_with_data", "engagements", "engagement_rate", "views",
+                "reach", "followers_gained"]
+        row = {**report, "from": rng.start.isoformat(), "to": rng.end.isoformat()}
+        return csv_response(columns=head, rows=[row], filename="summary.csv")
+    return Summary.model_validate(report)
+
+
+@router.get("/top-posts", response_model=TopPosts, responses=CSV)
+async def top(
+    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
+    metric: Annotated[str, Query()] = "engagements",
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+) -> TopPosts | Response:
+    check_metric(metric)
+    rng = None
+    if start is not None or end is not None:
+        rng = report_range(start=start, end=end, now=datetime.now(UTC),
+                           max_days=settings.max_report_days)
+    filters = await _filters(session, workspace_id=principal.workspace_id,
+                             channel_id=channel_id, network=network, campaign=campaign, tag=tag)
+    items = await top_posts(session, workspace_id=principal.workspace_id, metric=metric,
+                            limit=limit, rng=rng, filters=filters)
+    if wants(request, "text/csv"):
+        rows = [{**i, "networks": " ".join(i["networks"]),
+                 "published_at": i["published_at"].isoformat()} for i in items]
+        return csv_response(
+            columns=["post_id", "metric", "value", "published_at", "networks", "campaign"],
+            rows=rows, filename="top-posts.csv",
+        )
+    return TopPosts(items=[TopPost.model_validate(i) for i in items])
+
+
+@router.get("/inbox", response_model=InboxReport, responses=CSV)
+async def inbox(
+    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
+    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
+) -> InboxReport | Response:
+    rng = report_range(start=start, end=end, now=datetime.now(UTC),
+                       max_days=settings.max_report_days)
+    filters = await _filters(session, workspace_id=principal.workspace_id,
+                             channel_id=channel_id, network=network)
+    report = await inbox_report(session, workspace_id=principal.workspace_id, start=rng.start,
+                                end=rng.end, channel_id=filters.channel_id,
+                                network=filters.network)
+    if wants(request, "text/csv"):
+        columns = ["day", "messages", "comments", "mentions", "dms", "sentiment", "positive",
+                   "negative"]
+        return csv_response(columns=columns, rows=report["days"], filename="inbox.csv")
+    return InboxReport.model_validate(report)
+
+

@@ -1,0 +1,180 @@
+"""Best time to post: which hours of the week a channel's audience answers.
+
+Each post scores the engagement rate it earned (engagements / views; plain engagements on
+networks that report no views), filed under the weekday and hour it went out in the
+channel's own timezone. A cell's score is its posts' mean shrunk towards the channel's mean
+(`prior_posts` imaginary posts at the mean), so one lucky post cannot crown an hour; the
+sample size of every cell is shown next to its score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.metrics.models import BestTimes, Channel, LatestValue, TrackedPost
+from services.metrics.settings import MetricsSettings
+from services.metrics.vocabulary import ENGAGEMENT_METRICS
+from shared.db import unit_of_work
+from shared.errors import NotFound
+from shared.events import BestSlot, BestTimesUpdated, Envelope
+from shared.outbox import Outbox
+from shared.service import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown timezone %r; using UTC", name)
+        return ZoneInfo("UTC")
+
+
+async def compute_best_times(
+    session: AsyncSession, *, channel_id: UUID, prior_posts: float, slot_count: int,
+    now: datetime,
+) -> dict[str, Any]:
+    channel = await session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound(f"No channel {channel_id}.", field="channel_id")
+    zone = _zone(channel.timezone)
+    engagements = func.sum(LatestValue.value).filter(LatestValue.metric.in_(ENGAGEMENT_METRICS))
+    views = func.max(LatestValue.value).filter(LatestValue.metric == "views")
+    rows = (
+        await session.execute(
+            select(TrackedPost.published_at, engagements.label("engagements"),
+                   views.label("views"))
+            .join(LatestValue, LatestValue.subject_id == TrackedPost.target_id)
+            .where(TrackedPost.channel_id == channel_id)
+            .group_by(TrackedPost.target_id, TrackedPost.published_at)
+        )
+    ).all()
+    rated = [r for r in rows if r.views and r.engagements is not None]
+    if rated:
+        basis = "engagement_rate"
+        scored = [(r.published_at, float(r.engagements) / float(r.views)) for r in rated]
+    else:
+        basis = "engagements"
+        scored = [(r.published_at, float(r.engagements)) for r in rows
+                  if r.engagements is not None]
+    sums = [[0.0] * 24 for _ in range(7)]
+    counts = [[0] * 24 for _ in range(7)]
+    for published_at, value in scored:
+        local = published_at.astimezone(zone)
+        sums[local.weekday()][local.hour] += value
+        counts[local.weekday()][local.hour] += 1
+    mean = sum(v for _, v in scored) / len(scored) if scored else None
+    grid = []
+    for day in range(7):
+        row = []
+        for hour in range(24):
+            n = counts[day][hour]
+            if mean is None:
+                score = 0.0
+            else:
+                score = (sums[day][hour] + prior_posts * mean) / (n + prior_posts)
+            row.append({
+                "weekday": day,
+                "hour": hour,
+                "score": score,
+                "rate": sums[day][hour] / n if n else None,
+                "posts": n,
+            })
+        grid.append(row)
+    # Only hours that were actually tried can be recommended.
+    tried = sorted((c for row in grid for c in row if c["posts"]),
+                   key=lambda c: (-c["score"], c["weekday"], c["hour"]))
+    slots = [{"weekday": c["weekday"], "hour": c["hour"], "score": c["score"],
+              "posts": c["posts"]} for c in tried[:slot_count]]
+    return {
+        "channel_id": channel_id,
+        "workspace_id": channel.workspace_id,
+        "timezone": str(zone.key),
+        "basis": basis,
+        "channel_mean": mean,
+        "posts": len(scored),
+        "prior_posts": prior_posts,
+        "grid": grid,
+        "slots": slots,
+        "computed_at": now,
+    }
+
+
+async def publish_best_times(
+    session: AsyncSession, *, outbox: Outbox, report: dict[str, Any]
+) -> None:
+    """Keeps the grid and tells the scheduler (`best_times.updated`)."""
+    values = {
+        "workspace_id": report["workspace_id"],
+        "timezone": report["timezone"],
+        "grid": {"basis": report["basis"], "channel_mean": report["channel_mean"],
+                 "posts": report["posts"],
+                 "cells": [[[c["score"], c["posts"]] for c in row] for row in report["grid"]]},
+        "slots": report["slots"],
+        "computed_at": report["computed_at"],
+    }
+    await session.execute(
+        pg_insert(BestTimes)
+        .values(channel_id=report["channel_id"], **values)
+        .on_conflict_do_update(index_elements=[BestTimes.channel_id], set_=values)
+    )
+    await outbox.add(
+        session,
+        Envelope.of(
+            BestTimesUpdated(
+                channel_id=report["channel_id"],
+                timezone=report["timezone"],
+                slots=[BestSlot(weekday=s["weekday"], hour=s["hour"], score=s["score"])
+                       for s in report["slots"]],
+            ),
+            workspace_id=report["workspace_id"],
+        ),
+    )
+
+
+class BestTimesLoop:
+    """Recomputes the channels whose numbers changed since their last grid."""
+
+    def __init__(self, runtime: Runtime, settings: MetricsSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+
+    async def run_once(self, *, now: datetime, batch: int = 50) -> int:
+        async with unit_of_work(self.runtime.sessions) as session:
+            channels = (
+                await session.scalars(
+                    select(Channel)
+                    .where(Channel.best_times_dirty.is_(True))
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for channel in channels:
+                report = await compute_best_times(
+                    session, channel_id=channel.channel_id,
+                    prior_posts=self.settings.best_times_prior_posts,
+                    slot_count=self.settings.best_times_slots, now=now,
+                )
+                if report["posts"]:
+                    await publish_best_times(session, outbox=self.runtime.outbox, report=report)
+                channel.best_times_dirty = False
+            await session.flush()
+        return len(channels)
+
+    async def run(self) -> None:
+        while True:
+            async with self.runtime.engine.connect() as conn:
+                now: datetime = await conn.scalar(select(func.now()))
+            done = await self.run_once(now=now)
+            if done < 50:
+                await asyncio.sleep(self.settings.best_times_interval_seconds)

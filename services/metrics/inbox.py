@@ -1,0 +1,122 @@
+"""Inbox figures: what the audience said and how fast the team answered (from inbox events)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.metrics.models import InboxMessage, InboxResponse
+from shared.events import ConversationReplied, MessageReceived
+
+# Sentiment is a score in [-1, 1]; beyond these it counts as clearly positive or negative.
+POSITIVE, NEGATIVE = 0.25, -0.25
+
+
+async def record_message(
+    session: AsyncSession, *, workspace_id: UUID, message: MessageReceived
+) -> None:
+    await session.execute(
+        pg_insert(InboxMessage)
+        .values(
+            message_id=message.message_id,
+            workspace_id=workspace_id,
+            conversation_id=message.conversation_id,
+            channel_id=message.channel_id,
+            network=message.network,
+            kind=message.kind,
+            sentiment=message.sentiment,
+            received_at=message.received_at,
+        )
+        .on_conflict_do_nothing(index_elements=[InboxMessage.message_id])
+    )
+
+
+async def record_reply(
+    session: AsyncSession, *, workspace_id: UUID, reply: ConversationReplied
+) -> None:
+    # Only the first answer of a conversation says how long the audience waited.
+    if reply.first_response_seconds is None:
+        return
+    await session.execute(
+        pg_insert(InboxResponse)
+        .values(
+            conversation_id=reply.conversation_id,
+            workspace_id=workspace_id,
+            first_response_seconds=reply.first_response_seconds,
+            replied_at=reply.replied_at,
+        )
+        .on_conflict_do_nothing(index_elements=[InboxResponse.conversation_id])
+    )
+
+
+async def inbox_report(
+    session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime,
+    channel_id: UUID | None = None, network: str | None = None,
+) -> dict[str, Any]:
+    day = func.date_trunc("day", InboxMessage.received_at, "UTC").label("day")
+    filters = [
+        InboxMessage.workspace_id == workspace_id,
+        InboxMessage.received_at >= start,
+        InboxMessage.received_at < end,
+    ]
+    if channel_id is not None:
+        filters.append(InboxMessage.channel_id == channel_id)
+    if network is not None:
+        filters.append(InboxMessage.network == network)
+    rows = (
+        await session.execute(
+            select(
+                day,
+                func.count().label("messages"),
+                func.count().filter(InboxMessage.kind == "comment").label("comments"),
+                func.count().filter(InboxMessage.kind == "mention").label("mentions"),
+                func.count().filter(InboxMessage.kind == "dm").label("dms"),
+                func.avg(InboxMessage.sentiment).label("sentiment"),
+                func.sum(case((InboxMessage.sentiment >= POSITIVE, 1), else_=0)).label("positive"),
+                func.sum(case((InboxMessage.sentiment <= NEGATIVE, 1), else_=0)).label("negative"),
+            )
+            .where(*filters)
+            .group_by(day)
+            .order_by(day)
+        )
+    ).all()
+    response = (
+        await session.execute(
+            select(
+                func.count().label("n"),
+                func.percentile_cont(0.5).within_group(InboxResponse.first_response_seconds),
+                func.percentile_cont(0.9).within_group(InboxResponse.first_response_seconds),
+            ).where(
+                InboxResponse.workspace_id == workspace_id,
+                InboxResponse.replied_at >= start,
+                InboxResponse.replied_at < end,
+            )
+        )
+    ).one()
+    days = [
+        {
+            "day": r.day.date().isoformat(),
+            "messages": r.messages,
+            "comments": r.comments,
+            "mentions": r.mentions,
+            "dms": r.dms,
+            "sentiment": None if r.sentiment is None else round(float(r.sentiment), 4),
+            "positive": int(r.positive or 0),
+            "negative": int(r.negative or 0),
+        }
+        for r in rows
+    ]
+    return {
+        "volume": sum(d["messages"] for d in days),
+        "days": days,
+        "responses": response[0],
+        "first_response_p50_seconds": None if response[1] is None else float(response[1]),
+        "first_response_p90_seconds": None if response[2] is None else float(response[2]),
+    }
+
+
