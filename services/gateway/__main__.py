@@ -1,0 +1,7 @@
+import uvicorn
+
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
+
+settings = GatewaySettings()
+uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)

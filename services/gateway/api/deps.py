@@ -1,0 +1,69 @@
+"""Dependencies of the gateway's own endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.gateway.keys import Authenticator, KeyIdentity
+from services.gateway.settings import GatewaySettings
+from shared.auth import PERMISSIONS, tokens_match
+from shared.errors import Unauthorized
+
+# auto_error=False: a missing header is our own 401 problem, not FastAPI's 403.
+_bearer = HTTPBearer(auto_error=False, scheme_name="apiKey")
+_admin_bearer = HTTPBearer(auto_error=False, scheme_name="adminToken")
+
+
+def get_settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.runtime.settings
+    return settings
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+
+
+async def current_key(
+    request: Request,
+    authenticator: AuthenticatorDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> KeyIdentity:
+    known: KeyIdentity | None = request.scope.get("state", {}).get("identity")
+    if known is not None:
+        return known
+    return await authenticator.authenticate(request.headers.get("authorization"))
+
+
+KeyDep = Annotated[KeyIdentity, Depends(current_key)]
+
+
+def allowed(permission: str) -> Callable[[KeyIdentity], Coroutine[Any, Any, KeyIdentity]]:
+    """The calling key, if its role holds `permission` (403 otherwise)."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    async def check(key: KeyDep) -> KeyIdentity:
+        return key.require(permission)
+
+    return check
+
+
+async def platform_admin(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_bearer)],
+) -> None:
+    given = credentials.credentials if credentials else None
+    if not tokens_match(given, settings.admin_token):
+        raise Unauthorized("The platform admin token is required (Authorization: Bearer ...).")
+
+
+AdminDep = Depends(platform_admin)

@@ -1,0 +1,108 @@
+"""The gateway: the front door. Authenticates, routes, merges every service's OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.middleware import Middleware
+
+from services.gateway.api import api_keys, docs, workspaces
+from services.gateway.idempotency import IdempotencyMiddleware
+from services.gateway.janitor import janitor
+from services.gateway.keys import Authenticator, KeyCache
+from services.gateway.models import BUS
+from services.gateway.openapi import MergedOpenApi
+from services.gateway.proxy import Forwarder, proxy_endpoint
+from services.gateway.ratelimit import RateLimitMiddleware
+from services.gateway.settings import GatewaySettings
+from shared.service import Runtime, service_app
+
+TITLE = "Herald API"
+DESCRIPTION = (
+    "Plan, publish, answer and measure across the social networks. Every `/v1` call takes "
+    "`Authorization: Bearer <api key>`; errors are RFC 9457 problem+json."
+)
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# FastAPI's own schema and docs routes; the gateway serves the merged ones instead.
+_BUILTIN_DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    runtime = Runtime.create(settings, tables=BUS)
+    authenticator = Authenticator(
+        sessions=runtime.sessions,
+        cache=KeyCache(ttl=settings.key_cache_seconds, size=settings.key_cache_size),
+    )
+    forwarder = Forwarder(settings=settings, authenticator=authenticator)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        forwarder.open()
+        try:
+            async with runtime.running(workers=[("janitor", janitor(runtime, settings))]):
+                yield
+        finally:
+            await forwarder.close()
+
+    app = service_app(
+        runtime=runtime,
+        title=TITLE,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # The gateway is the front door: it checks API keys itself, route by route.
+        open_prefixes=("/",),
+    )
+    app.router.routes = [
+        r for r in app.router.routes if getattr(r, "path", None) not in _BUILTIN_DOCS
+    ]
+    # Innermost of the middlewares (after request ids and metrics): a refused or replayed
+    # request still gets its X-Request-Id, and a 429 never reserves an idempotency key.
+    app.user_middleware += [
+        Middleware(
+            RateLimitMiddleware,
+            sessions=runtime.sessions,
+            authenticator=authenticator,
+            admin_token=settings.admin_token,
+            key_limit=settings.rate_limit_per_key,
+            workspace_limit=settings.rate_limit_per_workspace,
+            window_seconds=settings.rate_limit_window_seconds,
+        ),
+        Middleware(
+            IdempotencyMiddleware,
+            sessions=runtime.sessions,
+            authenticator=authenticator,
+            admin_token=settings.admin_token,
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            lock_for=timedelta(seconds=settings.idempotency_lock_seconds),
+            max_body=settings.idempotency_max_body,
+        ),
+    ]
+    app.state.authenticator = authenticator
+    app.state.forwarder = forwarder
+
+    def own_document() -> dict[str, Any]:
+        return get_openapi(
+            title=TITLE, version=app.version, description=DESCRIPTION, routes=app.routes
+        )
+
+    app.state.openapi = MergedOpenApi(
+        own=own_document,
+        upstreams=settings.upstreams(),
+        internal_token=settings.internal_token,
+        ttl=settings.openapi_cache_seconds,
+        fetch_timeout=settings.openapi_fetch_timeout,
+    )
+    app.include_router(docs.router)
+    app.include_router(workspaces.router)
+    app.include_router(api_keys.router)
+    # Last: whatever the gateway does not answer itself goes to the owning service.
+    app.add_api_route(
+        "/{path:path}", proxy_endpoint, methods=PROXY_METHODS, include_in_schema=False
+    )
+    return app

@@ -1,0 +1,57 @@
+"""Small ASGI helpers for the gateway's middlewares (they answer before any route runs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import Scope, Send
+
+from services.gateway.keys import Authenticator, KeyIdentity, bearer_token
+from shared.auth import tokens_match
+from shared.errors import PROBLEM_JSON, DomainError
+
+ADMIN = "admin"
+
+
+async def send_problem(send: Send, scope: Scope, error: DomainError,
+                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps(error.problem(scope.get("path"))).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *[(k.lower().encode(), v.encode()) for k, v in error.headers.items()],
+        *(extra_headers or []),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def caller_of(
+    scope: Scope, *, authenticator: Authenticator, admin_token: str
+) -> KeyIdentity | str | None:
+    """The key's identity, `ADMIN` for the platform token, or None (anonymous or invalid).
+
+    The identity is kept in the request state so the route does not look the key up again.
+    """
+    state: dict[str, Any] = scope.setdefault("state", {})
+    if "identity" in state:
+        known: KeyIdentity = state["identity"]
+        return known
+    authorization = header(scope, b"authorization")
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    if tokens_match(token, admin_token):
+        return ADMIN
+    identity = await authenticator.identify(authorization)
+    if identity is not None:
+        state["identity"] = identity
+    return identity

@@ -1,0 +1,337 @@
+"""One OpenAPI document for the whole platform, merged from every service's own.
+
+Each service describes its endpoints; the gateway keeps every path a client can reach through
+it (the route table decides which service a path belongs to), merges the components, renames a
+component two services define differently (`Metrics` + name) and rewrites the references to it,
+and adds the security schemes and the problem+json error shape.
+
+    python -m services.gateway.openapi docs/openapi.json      # `make openapi`
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.gateway.routes import resolve
+from shared.auth import INTERNAL_TOKEN_HEADER
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "apiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A workspace API key (`hk_live_…`): `Authorization: Bearer <key>`.",
+    },
+    "adminToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The platform operator's token (HERALD_ADMIN_TOKEN).",
+    },
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "An RFC 9457 problem detail.",
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "The offending field, for bad input."},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "code": {"type": "string"},
+                },
+            },
+        },
+    },
+    "required": ["type", "title", "status"],
+}
+
+REFRESH_FLOOR_SECONDS = 2.0
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _rewrite_refs(node: Any, section: str, renames: dict[str, str]) -> Any:
+    prefix = f"#/components/{section}/"
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(prefix):
+                name = value[len(prefix):]
+                out[key] = prefix + renames.get(name, name)
+            else:
+                out[key] = _rewrite_refs(value, section, renames)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(item, section, renames) for item in node]
+    return node
+
+
+def _rewrite_all(node: Any, renames: dict[str, dict[str, str]]) -> Any:
+    for section, names in renames.items():
+        if names:
+            node = _rewrite_refs(node, section, names)
+    return node
+
+
+def _refs(node: Any, found: set[tuple[str, str]]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/"):
+            section, _, name = ref[len("#/components/"):].partition("/")
+            found.add((section, name))
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _refs(item, found)
+
+
+def _reachable(
+    paths: dict[str, Any], components: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The components the kept paths use, directly or through other components."""
+    todo: set[tuple[str, str]] = set()
+    _refs(paths, todo)
+    kept: set[tuple[str, str]] = set()
+    while todo:
+        section, name = todo.pop()
+        if (section, name) in kept or name not in components.get(section, {}):
+            continue
+        kept.add((section, name))
+        _refs(components[section][name], todo)
+    out: dict[str, dict[str, Any]] = {}
+    for section, entries in components.items():
+        if section == "securitySchemes":
+            continue  # the gateway states how clients authenticate, not the services
+        out[section] = {n: v for n, v in entries.items() if (section, n) in kept}
+    return out
+
+
+def _prefixed(service: str, name: str, taken: dict[str, Any]) -> str:
+    base = service[:1].upper() + service[1:] + name
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}{n}", n + 1
+    return candidate
+
+
+def merge_documents(*, own: Document, services: dict[str, Document]) -> Document:
+    """Merges `services` (by service name) into a copy of the gateway's own document."""
+    merged = copy.deepcopy(own)
+    merged["openapi"] = own.get("openapi", "3.1.0")
+    paths: dict[str, Any] = merged.setdefault("paths", {})
+    components: dict[str, dict[str, Any]] = merged.setdefault("components", {})
+    tags = {t["name"]: t for t in merged.get("tags", [])}
+    operation_ids = {
+        op.get("operationId")
+        for item in paths.values()
+        for method, op in item.items()
+        if method in HTTP_METHODS and isinstance(op, dict)
+    }
+    dropped: list[str] = []
+    for service, doc in sorted(services.items()):
+        doc = copy.deepcopy(doc)
+        kept_paths: dict[str, Any] = {}
+        for path, item in doc.get("paths", {}).items():
+            route = resolve(path)
+            if route is None or route.service != service:
+                # Not reachable through the gateway: documenting it would be a lie.
+                dropped.append(f"{service}:{path}")
+            else:
+                kept_paths[path] = item
+        theirs = _reachable(kept_paths, doc.get("components", {}))
+        # Rename what differs from a same-named component already merged. Renaming changes
+        # the references inside other components, which may make them differ in turn: repeat
+        # until nothing new needs a name of its own.
+        renames: dict[str, dict[str, str]] = {section: {} for section in theirs}
+        while True:
+            rewritten = _rewrite_all(theirs, renames)
+            changed = False
+            for section, entries in rewritten.items():
+                existing = components.get(section, {})
+                for name, value in entries.items():
+                    if name in renames[section]:
+                        continue
+                    if name in existing and existing[name] != value:
+                        taken = {**existing, **entries}
+                        renames[section][name] = _prefixed(service, name, taken)
+                        changed = True
+            if not changed:
+                break
+        theirs = _rewrite_all(theirs, renames)
+        for section, entries in theirs.items():
+            target = components.setdefault(section, {})
+            for name, value in entries.items():
+                target[renames[section].get(name, name)] = value
+        for path, item in kept_paths.items():
+            route = resolve(path)
+            assert route is not None
+            item = _rewrite_all(item, renames)
+            for method, op in item.items():
+                if method not in HTTP_METHODS or not isinstance(op, dict):
+                    continue
+                op_id = op.get("operationId")
+                if op_id in operation_ids:
+                    op["operationId"] = f"{service}_{op_id}"
+                operation_ids.add(op.get("operationId"))
+                if route.auth == "none":
+                    op["security"] = []
+                elif route.auth == "optional":
+                    op["security"] = [{"apiKey": []}, {}]
+            if path in paths:
+                paths[path].update(item)
+            else:
+                paths[path] = item
+        for tag in doc.get("tags", []):
+            tags.setdefault(tag["name"], tag)
+    if dropped:
+        log.warning("paths not routed by the gateway, left out: %s", ", ".join(dropped))
+    components.setdefault("schemas", {}).setdefault("Problem", PROBLEM_SCHEMA)
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    _add_problem_responses(paths)
+    merged["security"] = [{"apiKey": []}]
+    if tags:
+        merged["tags"] = sorted(tags.values(), key=lambda t: t["name"])
+    merged["paths"] = dict(sorted(paths.items()))
+    return merged
+
+
+def _add_problem_responses(paths: dict[str, Any]) -> None:
+    problem = {
+        "description": "An error, as RFC 9457 problem+json.",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for item in paths.values():
+        for method, op in item.items():
+            if method in HTTP_METHODS and isinstance(op, dict):
+                op.setdefault("responses", {}).setdefault("default", problem)
+
+
+async def fetch_documents(
+    client: httpx.AsyncClient, *, upstreams: dict[str, str], internal_token: str, per_service: float
+) -> tuple[dict[str, Document], list[str]]:
+    """Every reachable service's document, and the names of those that did not answer."""
+
+    async def one(service: str, base: str) -> tuple[str, Document | None]:
+        try:
+            response = await client.get(
+                f"{base}/openapi.json",
+                headers={INTERNAL_TOKEN_HEADER: internal_token},
+                timeout=per_service,
+            )
+            response.raise_for_status()
+            return service, response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("openapi of %s unavailable: %r", service, exc)
+            return service, None
+
+    results = await asyncio.gather(*(one(s, u) for s, u in upstreams.items()))
+    docs = {service: doc for service, doc in results if doc is not None}
+    missing = [service for service, doc in results if doc is None]
+    return docs, missing
+
+
+class MergedOpenApi:
+    """The merged document, rebuilt when older than `ttl` (sooner while a service is missing)."""
+
+    def __init__(
+        self,
+        *,
+        own: Callable[[], Document],
+        upstreams: dict[str, str],
+        internal_token: str,
+        ttl: float,
+        fetch_timeout: float,
+    ) -> None:
+        self.own = own
+        self.upstreams = upstreams
+        self.internal_token = internal_token
+        self.ttl = ttl
+        self.fetch_timeout = fetch_timeout
+        self._doc: Document | None = None
+        self._expires = 0.0
+        self._built = 0.0
+        self._lock = asyncio.Lock()
+
+    async def document(self, client: httpx.AsyncClient, *, refresh: bool = False) -> Document:
+        # Anyone may ask for a refresh; at most one rebuild every few seconds keeps that cheap.
+        if refresh and time.monotonic() - self._built < REFRESH_FLOOR_SECONDS:
+            refresh = False
+        if self._doc is not None and not refresh and time.monotonic() < self._expires:
+            return self._doc
+        async with self._lock:
+            # Whoever waited on the lock finds the document another request just built.
+            if self._doc is not None and time.monotonic() < self._expires and not refresh:
+                return self._doc
+            docs, missing = await fetch_documents(
+                client,
+                upstreams=self.upstreams,
+                internal_token=self.internal_token,
+                per_service=self.fetch_timeout,
+            )
+            doc = merge_documents(own=self.own(), services=docs)
+            if missing:
+                doc["x-herald-unavailable-services"] = missing
+            self._doc = doc
+            self._built = time.monotonic()
+            self._expires = time.monotonic() + (min(self.ttl, 10.0) if missing else self.ttl)
+            return doc
+
+
+async def build_merged() -> Document:
+    """The merged document of the services configured by env (`GATEWAY_*_URL`)."""
+    from services.gateway.app import create_app
+    from services.gateway.settings import GatewaySettings
+
+    settings = GatewaySettings()
+    app = create_app(settings)
+    merged: MergedOpenApi = app.state.openapi
+    async with httpx.AsyncClient() as client:
+        return await merged.document(client, refresh=True)
+
+
+def write_merged(path: Path) -> Document:
+    doc = asyncio.run(build_merged())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return doc
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0] if args else "docs/openapi.json")
+    doc = write_merged(target)
+    missing = doc.get("x-herald-unavailable-services", [])
+    print(f"wrote {target} ({len(doc['paths'])} paths)")
+    if missing:
+        print(f"warning: not running, so not included: {', '.join(missing)}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

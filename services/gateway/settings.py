@@ -1,0 +1,73 @@
+from typing import ClassVar
+
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    service_name: ClassVar[str] = "gateway"
+    default_port: ClassVar[int] = 8000
+
+    # The platform operator's token: the only way to create a workspace. `HERALD_ADMIN_TOKEN`
+    # works too (the platform-wide fallback of ServiceSettings).
+    admin_token: str = "dev-admin-token"
+
+    # Where the owning services answer.
+    scheduler_url: str = "http://127.0.0.1:8001"
+    publisher_url: str = "http://127.0.0.1:8002"
+    inbox_url: str = "http://127.0.0.1:8003"
+    metrics_url: str = "http://127.0.0.1:8004"
+
+    # Visible start of every API key, so a leaked key is recognisable in logs and by scanners.
+    api_key_prefix: str = "hk_live_"
+    # How long a replica trusts an authenticated key without asking the database again. A key
+    # revoked on another replica keeps working here for at most this long.
+    key_cache_seconds: float = 30.0
+    key_cache_size: int = 10_000
+
+    # Upstream calls: one pooled client for the whole process.
+    upstream_connect_timeout: float = 5.0
+    upstream_read_timeout: float = 60.0
+    upstream_max_connections: int = 500
+
+    # The merged OpenAPI document is rebuilt at most this often (and on `?refresh=true`).
+    openapi_cache_seconds: float = 300.0
+    openapi_fetch_timeout: float = 5.0
+
+    # Idempotency-Key: how long a key is remembered, how long a request may stay in flight
+    # before another may take its key over (its process died), and the largest body kept.
+    idempotency_ttl_hours: float = 24.0
+    idempotency_lock_seconds: float = 120.0
+    idempotency_max_body: int = 10 * 1024 * 1024
+
+    # Requests per window, per API key and per workspace (a workspace may have its own, set
+    # with PATCH /v1/workspaces/{id}).
+    rate_limit_per_key: int = 600
+    rate_limit_per_workspace: int = 1200
+    rate_limit_window_seconds: int = 60
+
+    # How often expired idempotency records and old rate-limit windows are deleted.
+    janitor_interval_seconds: float = 60.0
+
+    @model_validator(mode="after")
+    def _admin_token_is_real(self) -> "GatewaySettings":
+        if self.environment not in {"development", "test"} and (
+            self.admin_token in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError(
+                "gateway: admin_token (GATEWAY_ADMIN_TOKEN or HERALD_ADMIN_TOKEN) must be set "
+                f"to a real secret outside development (environment={self.environment!r})"
+            )
+        return self
+
+    def upstreams(self) -> dict[str, str]:
+        return {
+            "scheduler": self.scheduler_url.rstrip("/"),
+            "publisher": self.publisher_url.rstrip("/"),
+            "inbox": self.inbox_url.rstrip("/"),
+            "metrics": self.metrics_url.rstrip("/"),
+        }
