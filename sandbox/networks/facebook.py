@@ -1,5 +1,256 @@
+"""Facebook Pages (Graph API): ``https://graph.facebook.com`` ↔ ``{public_url}/facebook``."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+from typing import Any
 
-router = APIRouter()
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from sandbox import errors
+from sandbox.core import Sandbox
+from sandbox.http import json
+from sandbox.networks import meta
+from sandbox.networks.common import expires_at
+from sandbox.state import Account, Post
+
+NETWORK = "facebook"
+MAX_CHARS = 63206
+MESSAGING_WINDOW = 24 * 3600
+INSIGHTS = {
+    "post_media_view": "views",
+    "post_impressions": "views",
+    "post_impressions_unique": "reach",
+    "post_total_media_view_unique": "reach",
+    "post_engaged_users": "likes",
+    "post_clicks": "clicks",
+    "post_reactions_like_total": "likes",
+    "post_reactions_by_type_total": "reactions",
+}
+
+
+def make_account(sb: Sandbox, name: str | None) -> Account:
+    n = sb.state.seq()
+    return sb.state.add_account(Account(
+        network=NETWORK, id=sb.state.numeric_id("10"), name=name or f"Sandbox Page {n}",
+        username=f"sandboxpage{n}", created_at=time.time(),
+    ))
+
+
+def external_id(account: Account) -> str:
+    return account.id
+
+
+def credentials(sb: Sandbox, account: Account) -> dict[str, Any]:
+    issued = meta.issue(sb, NETWORK, account)
+    return {"access_token": issued["access_token"], "page_id": account.id,
+            "expires_at": expires_at(issued["expires_in"])}
+
+
+def _comment_payload(page: Account, post: Post, comment: Post) -> dict[str, Any]:
+    now = int(time.time())
+    return {"object": "page", "entry": [{"id": page.id, "time": now, "changes": [{
+        "field": "feed",
+        "value": {
+            "from": {"id": comment.author_id, "name": comment.author_name},
+            "post": {"id": post.extra.get("root", post.id), "status_type": "mobile_status_update",
+                     "is_published": True},
+            "message": comment.text,
+            "post_id": post.extra.get("root", post.id),
+            "comment_id": comment.id,
+            "created_time": int(comment.created_at),
+            "item": "comment",
+            "parent_id": post.id,
+            "verb": "add",
+        },
+    }]}]}
+
+
+def _add_comment(sb: Sandbox, parent: Post, text: str, author_id: str, author_name: str,
+                 account_id: str | None) -> Post:
+    root = parent.extra.get("root", parent.id)
+    comment_id = f"{root.split('_')[-1]}_{sb.state.numeric_id('1')}"
+    comment = sb.state.add_post(Post(
+        network=NETWORK, id=comment_id, account_id=account_id, text=text,
+        created_at=time.time(), kind="comment" if account_id is None else "reply",
+        reply_to=parent.id, author_id=author_id, author_name=author_name,
+        url=f"https://www.facebook.com/{comment_id}", extra={"root": root},
+    ))
+    parent.metrics["replies"] = parent.metrics.get("replies", 0.0) + 1
+    return comment
+
+
+def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, Any]:
+    page_id = post.account_id or post.author_id
+    page = sb.state.accounts[NETWORK][page_id]
+    fan = sb.state.fan(NETWORK, author)
+    comment = _add_comment(sb, post, text, fan.id, fan.name, None)
+    delivery = sb.deliveries.send(NETWORK, "feed", _comment_payload(page, post, comment))
+    return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
+
+
+def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[str, Any]:
+    fan = sb.state.fan(NETWORK, author)
+    psid = "2" + fan.id[1:]
+    now = time.time()
+    mid = f"m_{sb.state.numeric_id('')}"
+    sb.state.kv[NETWORK][("inbound", account.id, psid)] = now
+    payload = {"object": "page", "entry": [{"id": account.id, "time": int(now * 1000),
+               "messaging": [{"sender": {"id": psid}, "recipient": {"id": account.id},
+                              "timestamp": int(now * 1000),
+                              "message": {"mid": mid, "text": text}}]}]}
+    delivery = sb.deliveries.send(NETWORK, "messages", payload)
+    return {"id": mid, "sender": psid, "text": text, "delivery_id": delivery["id"]}
+
+
+def _post_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": post.id}
+    wanted = fields or {"message", "created_time"}
+    if "message" in wanted:
+        out["message"] = post.text
+    if "created_time" in wanted:
+        out["created_time"] = meta.graph_time(post.created_at)
+    if "permalink_url" in wanted:
+        out["permalink_url"] = post.url
+    if "from" in wanted:
+        out["from"] = {"id": post.author_id, "name": post.author_name}
+    if "shares" in wanted and post.count("shares"):
+        out["shares"] = {"count": post.count("shares")}
+    if "parent_id" in wanted and post.reply_to:
+        out["parent_id"] = post.reply_to
+    if "attachments" in wanted and post.media:
+        out["attachments"] = {"data": [{"media_type": "photo", "url": m.get("url")}
+                                       for m in post.media]}
+    return out
+
+
+def _fields(p: dict[str, Any]) -> set[str]:
+    raw = str(p.get("fields", ""))
+    return {f.split("{")[0].split(".")[0].strip() for f in raw.split(",") if f.strip()}
+
+
+def _publish(sb: Sandbox, page: Account, text: str, media: list[dict[str, Any]],
+             link: str | None) -> Post:
+    if len(text) > MAX_CHARS:
+        raise errors.graph_error("(#100) Param message must be at most 63206 characters", 100)
+    if not text and not media and not link:
+        raise errors.graph_error("(#100) Missing message or attachment", 100)
+    if sb.state.is_repeat(NETWORK, page.id, text, None):
+        raise errors.graph_error("(#506) Duplicate status message", 506)
+    post_id = f"{page.id}_{sb.state.numeric_id('1')}"
+    return sb.state.add_post(Post(
+        network=NETWORK, id=post_id, account_id=page.id, text=text, created_at=time.time(),
+        media=media, url=f"https://www.facebook.com/{post_id}", author_id=page.id,
+        author_name=page.name, extra={"link": link, "short_id": post_id.split("_")[1]},
+    ))
+
+
+async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
+                 p: dict[str, Any]) -> Response:
+    account = meta.auth(sb, NETWORK, request, p)
+    node = account.id if segments[0] == "me" else segments[0]
+    edge = segments[1] if len(segments) > 1 else None
+    posts = sb.state.posts[NETWORK]
+
+    if node == account.id:
+        if edge is None and method == "GET":
+            return json({"id": account.id, "name": account.name,
+                         **({"category": "Brand"} if "category" in _fields(p) else {})})
+        if edge == "accounts" and method == "GET":
+            return json({"data": [{"id": account.id, "name": account.name,
+                                   "access_token": p.get("access_token") or "",
+                                   "category": "Brand", "tasks": ["CREATE_CONTENT", "MODERATE",
+                                                                  "MESSAGING"]}]})
+        if edge == "feed" and method == "POST":
+            post = _publish(sb, account, str(p.get("message", "")), [], p.get("link"))
+            return json({"id": post.id})
+        if edge == "photos" and method == "POST":
+            url = p.get("url")
+            if not url:
+                raise errors.graph_error("(#324) Requires upload file", 324)
+            media = [{"id": sb.state.numeric_id("3"), "kind": "image", "url": url,
+                      "digest": f"url:{url}"}]
+            post = _publish(sb, account, str(p.get("caption") or p.get("message") or ""),
+                            media, None)
+            return json({"id": media[0]["id"], "post_id": post.id})
+        if edge in ("feed", "posts", "published_posts") and method == "GET":
+            mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
+                    if not x.deleted and x.kind == "post"]
+            limit = int(p.get("limit", 25))
+            return json({"data": [_post_view(sb, x, _fields(p)) for x in mine[:limit]],
+                         "paging": {}})
+        if edge == "messages" and method == "POST":
+            return _send_message(sb, account, p)
+        if edge == "insights" and method == "GET":
+            mine = sb.state.account_posts(NETWORK, account.id)
+            views = sum(x.count("views") for x in mine)
+            return json({"data": [{"name": m, "period": "day", "values": [{"value": views}],
+                                   "id": f"{account.id}/insights/{m}/day"}
+                                  for m in meta.metric_list(p, segments)]})
+        raise meta.unsupported(method, segments)
+
+    post = posts.get(node)
+    if post is None or post.deleted or (
+        post.account_id != account.id and post.extra.get("root", "").split("_")[0] != account.id
+    ):
+        raise meta.unsupported(method, segments)
+    if edge is None:
+        if method == "DELETE":
+            post.deleted = True
+            return json({"success": True})
+        if method == "POST" and "message" in p:
+            post.text = str(p["message"])
+            return json({"success": True})
+        return json(_post_view(sb, post, _fields(p)))
+    if edge == "comments":
+        if method == "POST":
+            message = str(p.get("message", ""))
+            if not message and not p.get("attachment_url"):
+                raise errors.graph_error("(#100) Missing message", 100)
+            comment = _add_comment(sb, post, message, account.id, account.name, account.id)
+            return json({"id": comment.id})
+        items = [x for x in posts.values() if x.reply_to == post.id and not x.deleted]
+        out: dict[str, Any] = {"data": [
+            {"id": x.id, "message": x.text, "created_time": meta.graph_time(x.created_at),
+             "from": {"id": x.author_id, "name": x.author_name}} for x in items]}
+        if "summary" in str(p.get("summary", "")) or p.get("summary") == "true":
+            out["summary"] = {"total_count": len(items), "order": "chronological"}
+        return json(out)
+    if edge == "insights":
+        return meta.insights_response(post, meta.metric_list(p, segments), INSIGHTS)
+    if edge == "reactions":
+        return json({"data": [], "summary": {"total_count": post.count("likes")}})
+    raise meta.unsupported(method, segments)
+
+
+def _send_message(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    def obj(value: Any) -> dict[str, Any]:
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return {}
+        return value if isinstance(value, dict) else {}
+
+    recipient = str(obj(p.get("recipient")).get("id", ""))
+    message = obj(p.get("message"))
+    if not recipient or not message.get("text"):
+        raise errors.graph_error("(#100) The parameter recipient is required", 100)
+    last = sb.state.kv[NETWORK].get(("inbound", page.id, recipient))
+    if p.get("messaging_type", "RESPONSE") == "RESPONSE" and (
+        last is None or time.time() - last > MESSAGING_WINDOW
+    ):
+        raise errors.graph_error(
+            "(#10) This message is sent outside of allowed window.", 10, subcode=2018278,
+            type_="OAuthException",
+        )
+    mid = f"m_{sb.state.numeric_id('')}"
+    sb.state.kv[NETWORK].setdefault(("sent", page.id), []).append(
+        {"mid": mid, "to": recipient, "text": message["text"], "at": time.time()}
+    )
+    return json({"recipient_id": recipient, "message_id": mid})
+
+
+router = meta.graph_router(NETWORK, handle)

@@ -1,5 +1,270 @@
+"""Instagram (Graph API with Instagram Login): ``https://graph.instagram.com`` (and
+``graph.facebook.com`` for Business accounts) ↔ ``{public_url}/instagram``."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+import time
+from typing import Any
 
-router = APIRouter()
+from fastapi import Request
+from fastapi.responses import Response
+
+from sandbox import errors
+from sandbox.core import Sandbox
+from sandbox.http import json
+from sandbox.media import kind_from_url
+from sandbox.networks import meta
+from sandbox.networks.common import expires_at, slug
+from sandbox.state import Account, Post
+
+NETWORK = "instagram"
+MAX_CAPTION = 2200
+MAX_HASHTAGS = 30
+MAX_MENTIONS = 20
+DAILY_LIMIT = 50
+INSIGHTS = {
+    "views": "views", "impressions": "views", "reach": "reach", "likes": "likes",
+    "comments": "replies", "shares": "shares", "saved": "saves",
+    "total_interactions": "likes",
+}
+
+
+def make_account(sb: Sandbox, name: str | None) -> Account:
+    n = sb.state.seq()
+    display = name or f"Sandbox Instagram {n}"
+    return sb.state.add_account(Account(
+        network=NETWORK, id=sb.state.numeric_id("178414"), name=display,
+        username=f"{slug(display, 'user')[:12]}{n}", created_at=time.time(),
+    ))
+
+
+def external_id(account: Account) -> str:
+    return account.id
+
+
+def credentials(sb: Sandbox, account: Account) -> dict[str, Any]:
+    issued = meta.issue(sb, NETWORK, account)
+    return {"access_token": issued["access_token"], "ig_user_id": account.id,
+            "expires_at": expires_at(issued["expires_in"])}
+
+
+def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, Any]:
+    top = post if post.kind == "post" else None
+    media_post = top or sb.state.posts[NETWORK][post.extra["media_id"]]
+    owner = sb.state.accounts[NETWORK][media_post.account_id or ""]
+    fan = sb.state.fan(NETWORK, author)
+    comment = _comment(sb, media_post, None if top else post, text, fan.id, fan.username)
+    value: dict[str, Any] = {
+        "from": {"id": fan.id, "username": fan.username},
+        "media": {"id": media_post.id,
+                  "media_product_type": media_post.extra.get("product", "FEED")},
+        "id": comment.id,
+        "text": text,
+    }
+    if not top:
+        value["parent_id"] = post.id
+    payload = {"object": "instagram", "entry": [{
+        "id": owner.id, "time": int(time.time()),
+        "changes": [{"field": "comments", "value": value}],
+    }]}
+    delivery = sb.deliveries.send(NETWORK, "comments", payload)
+    return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
+
+
+def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[str, Any]:
+    fan = sb.state.fan(NETWORK, author)
+    igsid = "9" + fan.id[1:]
+    now = time.time()
+    mid = f"aWdfZAG1faXRlbToxOk{sb.state.numeric_id('')}"
+    sb.state.kv[NETWORK][("inbound", account.id, igsid)] = now
+    payload = {"object": "instagram", "entry": [{"id": account.id, "time": int(now * 1000),
+               "messaging": [{"sender": {"id": igsid}, "recipient": {"id": account.id},
+                              "timestamp": int(now * 1000),
+                              "message": {"mid": mid, "text": text}}]}]}
+    delivery = sb.deliveries.send(NETWORK, "messages", payload)
+    return {"id": mid, "sender": igsid, "text": text, "delivery_id": delivery["id"]}
+
+
+def _comment(sb: Sandbox, media_post: Post, parent: Post | None, text: str, author_id: str,
+             username: str, account_id: str | None = None) -> Post:
+    comment = sb.state.add_post(Post(
+        network=NETWORK, id=sb.state.numeric_id("179"), account_id=account_id, text=text,
+        created_at=time.time(), kind="comment" if account_id is None else "reply",
+        reply_to=(parent or media_post).id, author_id=author_id, author_username=username,
+        author_name=username, extra={"media_id": media_post.id},
+    ))
+    media_post.metrics["replies"] = media_post.metrics.get("replies", 0.0) + 1
+    return comment
+
+
+def _containers(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = sb.state.kv[NETWORK].setdefault("containers", {})
+    return found
+
+
+def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
+    caption = str(p.get("caption", ""))
+    if len(caption) > MAX_CAPTION:
+        raise errors.graph_error("The caption is too long.", 100, subcode=2207004)
+    if len(re.findall(r"#\w+", caption)) > MAX_HASHTAGS:
+        raise errors.graph_error("Too many hashtags.", 100, subcode=2207004)
+    if len(re.findall(r"@\w+", caption)) > MAX_MENTIONS:
+        raise errors.graph_error("Too many mentions.", 100, subcode=2207004)
+    media_type = str(p.get("media_type", "IMAGE")).upper()
+    carousel_item = str(p.get("is_carousel_item", "false")).lower() == "true"
+    status = "IN_PROGRESS"
+    error = None
+    media: list[dict[str, Any]] = []
+    if media_type == "CAROUSEL":
+        children = [c for c in str(p.get("children", "")).split(",") if c]
+        if not 2 <= len(children) <= 10:
+            raise errors.graph_error("Carousel must have between 2 and 10 children", 100,
+                                     subcode=2207030)
+        for child in children:
+            item = _containers(sb).get(child)
+            if item is None or not item["carousel_item"] or item["account_id"] != account.id:
+                raise errors.graph_error(f"Invalid child {child}", 100, subcode=2207031)
+            media.extend(item["media"])
+    else:
+        url = p.get("video_url") if media_type in ("REELS", "VIDEO", "STORIES") and p.get(
+            "video_url") else p.get("image_url")
+        if not url:
+            raise errors.graph_error("(#100) The parameter image_url is required.", 100)
+        kind = "video" if p.get("video_url") else "image"
+        mime = kind_from_url(str(url))
+        if kind == "image" and mime not in (None, "image/jpeg"):
+            # Instagram takes JPEG only; the failure surfaces when the container is polled.
+            status = "ERROR"
+            error = "2207083: Only JPEG images are supported."
+        media.append({"id": sb.state.numeric_id("178"), "kind": kind, "url": url,
+                      "mime": mime or "", "digest": f"url:{url}"})
+    container_id = sb.state.numeric_id("180")
+    _containers(sb)[container_id] = {
+        "account_id": account.id, "status": status, "polls": 0, "caption": caption,
+        "media": media, "media_type": media_type, "carousel_item": carousel_item,
+        "error": error, "published": None,
+    }
+    return json({"id": container_id})
+
+
+def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
+    creation_id = str(p.get("creation_id", ""))
+    container = _containers(sb).get(creation_id)
+    if container is None or container["account_id"] != account.id:
+        raise errors.graph_error("Media ID is not available", 9007, subcode=2207027)
+    if container["published"]:
+        raise errors.graph_error("The media has already been published", 9007,
+                                 subcode=2207027)
+    if container["status"] != "FINISHED":
+        raise errors.graph_error("The media is not ready for publishing, please wait for a "
+                                 "moment", 9007, subcode=2207027)
+    if meta.day_usage(sb, NETWORK, account.id) >= DAILY_LIMIT:
+        raise errors.graph_error("Application request limit reached", 9, subcode=2207042)
+    media_id = sb.state.numeric_id("179")
+    product = {"REELS": "REELS", "STORIES": "STORY"}.get(container["media_type"], "FEED")
+    sb.state.add_post(Post(
+        network=NETWORK, id=media_id, account_id=account.id, text=container["caption"],
+        created_at=time.time(), media=container["media"],
+        url=f"https://www.instagram.com/p/{media_id[-11:]}/", author_id=account.id,
+        author_name=account.name, author_username=account.username,
+        extra={"product": product, "media_type": container["media_type"]},
+    ))
+    container["published"] = media_id
+    container["status"] = "PUBLISHED"
+    return json({"id": media_id})
+
+
+def _media_view(post: Post, fields: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": post.id}
+    values = {
+        "caption": post.text, "media_type": post.extra.get("media_type", "IMAGE"),
+        "media_product_type": post.extra.get("product", "FEED"), "permalink": post.url,
+        "timestamp": meta.graph_time(post.created_at), "like_count": post.count("likes"),
+        "comments_count": post.count("replies"), "username": post.author_username,
+        "media_url": post.media[0].get("url") if post.media else None,
+    }
+    for name in fields or {"id"}:
+        if name in values:
+            out[name] = values[name]
+    return out
+
+
+async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
+                 p: dict[str, Any]) -> Response:
+    account = meta.auth(sb, NETWORK, request, p)
+    node = account.id if segments[0] == "me" else segments[0]
+    edge = segments[1] if len(segments) > 1 else None
+    fields = {f.strip() for f in str(p.get("fields", "")).split(",") if f.strip()}
+
+    if node == account.id:
+        if edge is None and method == "GET":
+            out: dict[str, Any] = {"id": account.id, "username": account.username}
+            if not fields or "user_id" in fields:
+                out["user_id"] = account.id
+            if "name" in fields:
+                out["name"] = account.name
+            if "followers_count" in fields:
+                out["followers_count"] = int(account.extra.get("followers", 0))
+            if "media_count" in fields:
+                out["media_count"] = len(sb.state.by_account.get((NETWORK, account.id), ()))
+            return json(out)
+        if edge == "media" and method == "POST":
+            return _create_container(sb, account, p)
+        if edge == "media" and method == "GET":
+            mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
+                    if not x.deleted and x.kind == "post"]
+            return json({"data": [_media_view(x, fields) for x in mine[:25]], "paging": {}})
+        if edge == "media_publish" and method == "POST":
+            return _publish(sb, account, p)
+        if edge == "content_publishing_limit" and method == "GET":
+            return json({"data": [{
+                "quota_usage": meta.day_usage(sb, NETWORK, account.id),
+                "config": {"quota_total": DAILY_LIMIT, "quota_duration": 86400},
+            }]})
+        if edge == "messages" and method == "POST":
+            return json({"recipient_id": "", "message_id": f"m_{sb.state.numeric_id('')}"})
+        raise meta.unsupported(method, segments)
+
+    container = _containers(sb).get(node)
+    if container is not None and container["account_id"] == account.id and edge is None:
+        status = meta.container_status(sb, container)
+        out = {"id": node, "status_code": status}
+        if "status" in fields:
+            out["status"] = container["error"] and f"Error: {container['error']}" or status
+        return json(out)
+
+    post = sb.state.posts[NETWORK].get(node)
+    if post is None or post.deleted:
+        raise meta.unsupported(method, segments)
+    media_post = post if post.kind == "post" else sb.state.posts[NETWORK][post.extra["media_id"]]
+    if media_post.account_id != account.id:
+        raise meta.unsupported(method, segments)
+    if edge is None:
+        if post.kind != "post":
+            return json({"id": post.id, "text": post.text, "timestamp":
+                         meta.graph_time(post.created_at),
+                         "from": {"id": post.author_id, "username": post.author_username}})
+        return json(_media_view(post, fields))
+    if edge == "insights" and post.kind == "post":
+        return meta.insights_response(post, meta.metric_list(p, segments), INSIGHTS,
+                                      empty_until_measured=True)
+    if edge == "comments" and method == "GET":
+        items = [x for x in sb.state.posts[NETWORK].values()
+                 if x.reply_to == post.id and not x.deleted]
+        return json({"data": [{"id": x.id, "text": x.text, "username": x.author_username,
+                               "timestamp": meta.graph_time(x.created_at)} for x in items]})
+    if edge in ("comments", "replies") and method == "POST":
+        message = str(p.get("message", ""))
+        if not message:
+            raise errors.graph_error("(#100) The parameter message is required", 100)
+        if edge == "replies" and (post.kind == "post" or post.reply_to != media_post.id):
+            raise errors.graph_error("Replies are allowed on top-level comments only", 100)
+        parent = None if post.kind == "post" else post
+        reply = _comment(sb, media_post, parent, message, account.id, account.username,
+                         account.id)
+        return json({"id": reply.id})
+    raise meta.unsupported(method, segments)
+
+
+router = meta.graph_router(NETWORK, handle)

@@ -1,5 +1,235 @@
+"""Threads API: ``https://graph.threads.net`` ↔ ``{public_url}/threads``."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+from typing import Any
 
-router = APIRouter()
+from fastapi import Request
+from fastapi.responses import Response
+
+from sandbox import errors
+from sandbox.core import Sandbox
+from sandbox.http import json
+from sandbox.networks import meta
+from sandbox.networks.common import expires_at, slug
+from sandbox.state import Account, Post
+
+NETWORK = "threads"
+MAX_CHARS = 500
+POST_LIMIT = 250
+REPLY_LIMIT = 1000
+INSIGHTS = {"views": "views", "likes": "likes", "replies": "replies", "reposts": "shares",
+            "quotes": "quotes", "shares": "shares"}
+
+
+def make_account(sb: Sandbox, name: str | None) -> Account:
+    n = sb.state.seq()
+    display = name or f"Sandbox Threads {n}"
+    return sb.state.add_account(Account(
+        network=NETWORK, id=sb.state.numeric_id("26"), name=display,
+        username=f"{slug(display, 'user')[:12]}{n}", created_at=time.time(),
+    ))
+
+
+def external_id(account: Account) -> str:
+    return account.id
+
+
+def credentials(sb: Sandbox, account: Account) -> dict[str, Any]:
+    issued = meta.issue(sb, NETWORK, account)
+    return {"access_token": issued["access_token"], "user_id": account.id,
+            "expires_at": expires_at(issued["expires_in"])}
+
+
+def _root(sb: Sandbox, post: Post) -> Post:
+    posts = sb.state.posts[NETWORK]
+    while post.reply_to and post.reply_to in posts:
+        post = posts[post.reply_to]
+    return post
+
+
+def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, Any]:
+    root = _root(sb, post)
+    fan = sb.state.fan(NETWORK, author)
+    reply = sb.state.add_post(Post(
+        network=NETWORK, id=sb.state.numeric_id("18"), account_id=None, text=text,
+        created_at=time.time(), kind="comment", reply_to=post.id, author_id=fan.id,
+        author_name=fan.name, author_username=fan.username,
+        url=f"https://www.threads.net/@{fan.username}/post/",
+    ))
+    reply.url += reply.id
+    post.metrics["replies"] = post.metrics.get("replies", 0.0) + 1
+    payload = {
+        "app_id": sb.state.apps[NETWORK].client_id,
+        "topic": "moderate",
+        "target_id": root.account_id,
+        "time": int(time.time()),
+        "values": {"field": "replies", "value": {
+            "id": reply.id, "username": fan.username, "text": text, "media_type": "TEXT_POST",
+            "permalink": reply.url, "replied_to": {"id": post.id},
+            "root_post": {"id": root.id, "owner_id": root.account_id,
+                          "username": root.author_username},
+            "shortcode": reply.id[-11:], "timestamp": meta.graph_time(reply.created_at),
+        }},
+    }
+    delivery = sb.deliveries.send(NETWORK, "replies", payload)
+    return {"id": reply.id, "text": text, "delivery_id": delivery["id"]}
+
+
+def _containers(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = sb.state.kv[NETWORK].setdefault("containers", {})
+    return found
+
+
+def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
+    media_type = str(p.get("media_type", "TEXT")).upper()
+    text = str(p.get("text", ""))
+    if len(text.encode("utf-8")) > MAX_CHARS and len(text) > MAX_CHARS:
+        raise errors.graph_error("Param text must be at most 500 characters long.", 100)
+    media: list[dict[str, Any]] = []
+    if media_type in ("IMAGE", "VIDEO"):
+        url = p.get("image_url") if media_type == "IMAGE" else p.get("video_url")
+        if not url:
+            raise errors.graph_error(f"(#100) The parameter {media_type.lower()}_url is "
+                                     "required.", 100)
+        media.append({"id": sb.state.numeric_id("17"), "kind": media_type.lower(), "url": url,
+                      "digest": f"url:{url}"})
+    elif media_type == "CAROUSEL":
+        children = [c for c in str(p.get("children", "")).split(",") if c]
+        if not 2 <= len(children) <= 20:
+            raise errors.graph_error("A carousel needs 2 to 20 children", 100)
+        for child in children:
+            item = _containers(sb).get(child)
+            if item is None or item["account_id"] != account.id:
+                raise errors.graph_error(f"Invalid child {child}", 100)
+            media.extend(item["media"])
+    elif media_type != "TEXT":
+        raise errors.graph_error("(#100) Invalid media_type", 100)
+    elif not text:
+        raise errors.graph_error("(#100) The parameter text is required.", 100)
+    reply_to = p.get("reply_to_id")
+    if reply_to and str(reply_to) not in sb.state.posts[NETWORK]:
+        raise errors.graph_error("Invalid reply_to_id", 100)
+    container_id = sb.state.numeric_id("17")
+    _containers(sb)[container_id] = {
+        "account_id": account.id, "status": "IN_PROGRESS", "polls": 0, "text": text,
+        "media": media, "media_type": media_type, "reply_to": reply_to, "published": None,
+        "error": None,
+    }
+    return json({"id": container_id})
+
+
+def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
+    creation_id = str(p.get("creation_id", ""))
+    container = _containers(sb).get(creation_id)
+    if container is None or container["account_id"] != account.id:
+        raise errors.graph_error("Media ID is not available", 24, subcode=4279009)
+    if container["published"]:
+        raise errors.graph_error("The media has already been published", 24, subcode=4279009)
+    if container["status"] != "FINISHED":
+        raise errors.graph_error("The media is not ready for publishing, please wait for a "
+                                 "moment", 24, subcode=4279009)
+    reply_to = container["reply_to"]
+    kind = "reply" if reply_to else "post"
+    limit = REPLY_LIMIT if reply_to else POST_LIMIT
+    if meta.day_usage(sb, NETWORK, account.id, kind) >= limit:
+        raise errors.graph_error("Application request limit reached", 9, subcode=2207042)
+    media_id = sb.state.numeric_id("18")
+    parent = sb.state.posts[NETWORK].get(str(reply_to)) if reply_to else None
+    if parent is not None:
+        parent.metrics["replies"] = parent.metrics.get("replies", 0.0) + 1
+    sb.state.add_post(Post(
+        network=NETWORK, id=media_id, account_id=account.id, text=container["text"],
+        created_at=time.time(), media=container["media"],
+        url=f"https://www.threads.net/@{account.username}/post/{media_id[-11:]}",
+        reply_to=parent.id if parent else None, author_id=account.id,
+        author_name=account.name, author_username=account.username,
+        extra={"media_type": container["media_type"]},
+    ))
+    container["published"] = media_id
+    container["status"] = "PUBLISHED"
+    return json({"id": media_id})
+
+
+def _thread_view(post: Post, fields: set[str]) -> dict[str, Any]:
+    values = {
+        "text": post.text, "media_type": post.extra.get("media_type", "TEXT_POST"),
+        "permalink": post.url, "timestamp": meta.graph_time(post.created_at),
+        "username": post.author_username, "is_reply": post.reply_to is not None,
+        "shortcode": post.id[-11:], "hide_status": post.extra.get("hide_status", "NOT_HUSHED"),
+    }
+    out: dict[str, Any] = {"id": post.id}
+    for name in fields:
+        if name in values:
+            out[name] = values[name]
+    return out
+
+
+async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
+                 p: dict[str, Any]) -> Response:
+    account = meta.auth(sb, NETWORK, request, p)
+    node = account.id if segments[0] == "me" else segments[0]
+    edge = segments[1] if len(segments) > 1 else None
+    fields = {f.strip() for f in str(p.get("fields", "")).split(",") if f.strip()}
+
+    if node == account.id:
+        if edge is None and method == "GET":
+            out: dict[str, Any] = {"id": account.id, "username": account.username}
+            if "name" in fields:
+                out["name"] = account.name
+            return json(out)
+        if edge == "threads" and method == "POST":
+            return _create(sb, account, p)
+        if edge == "threads_publish" and method == "POST":
+            return _publish(sb, account, p)
+        if edge in ("threads", "replies") and method == "GET":
+            want_replies = edge == "replies"
+            mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
+                    if not x.deleted and (x.reply_to is not None) == want_replies]
+            return json({"data": [_thread_view(x, fields) for x in mine[:25]], "paging": {}})
+        if edge == "threads_publishing_limit" and method == "GET":
+            return json({"data": [{
+                "quota_usage": meta.day_usage(sb, NETWORK, account.id),
+                "config": {"quota_total": POST_LIMIT, "quota_duration": 86400},
+                "reply_quota_usage": meta.day_usage(sb, NETWORK, account.id, "reply"),
+                "reply_config": {"quota_total": REPLY_LIMIT, "quota_duration": 86400},
+            }]})
+        raise meta.unsupported(method, segments)
+
+    container = _containers(sb).get(node)
+    if container is not None and container["account_id"] == account.id and edge is None:
+        status = meta.container_status(sb, container)
+        return json({"id": node, "status": status, "status_code": status,
+                     **({"error_message": container["error"]} if container["error"] else {})})
+
+    post = sb.state.posts[NETWORK].get(node)
+    if post is None or post.deleted:
+        raise meta.unsupported(method, segments)
+    root = _root(sb, post)
+    if root.account_id != account.id:
+        raise meta.unsupported(method, segments)
+    if edge is None:
+        if method == "DELETE":
+            post.deleted = True
+            return json({"success": True})
+        return json(_thread_view(post, fields or {"text"}))
+    if edge == "insights":
+        return meta.insights_response(post, meta.metric_list(p, segments), INSIGHTS)
+    if edge in ("replies", "conversation") and method == "GET":
+        posts = sb.state.posts[NETWORK].values()
+        if edge == "replies":
+            items = [x for x in posts if x.reply_to == post.id and not x.deleted]
+        else:
+            items = [x for x in posts if x.reply_to and not x.deleted
+                     and _root(sb, x).id == post.id]
+        return json({"data": [_thread_view(x, fields or {"text", "username", "timestamp"})
+                              for x in items], "paging": {}})
+    if edge == "manage_reply" and method == "POST":
+        hide = str(p.get("hide", "true")).lower() == "true"
+        post.extra["hide_status"] = "HIDDEN" if hide else "UNHUSHED"
+        return json({"success": True})
+    raise meta.unsupported(method, segments)
+
+
+router = meta.graph_router(NETWORK, handle)

@@ -96,7 +96,9 @@ def receiver(world: tuple[httpx.AsyncClient, Receiver]) -> Receiver:
     return world[1]
 
 
-async def new_account(client: httpx.AsyncClient, network: str, name: str = "Acme") -> dict[str, Any]:
+async def new_account(
+    client: httpx.AsyncClient, network: str, name: str = "Acme"
+) -> dict[str, Any]:
     resp = await client.post(f"/_sandbox/{network}/accounts", json={"name": name})
     assert resp.status_code == 201, resp.text
     return resp.json()

@@ -1,0 +1,150 @@
+"""What Facebook, Instagram and Threads share: Graph-style routing, tokens, errors, insights."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from sandbox import errors, oauth
+from sandbox.core import Sandbox, sandbox_of
+from sandbox.http import bearer, json, params
+from sandbox.state import Account, Post
+
+VERSION = re.compile(r"^v\d+\.\d+$")
+
+Handler = Callable[[Sandbox, Request, str, list[str], dict[str, Any]], Awaitable[Response]]
+
+
+def graph_router(network: str, handle: Handler) -> APIRouter:
+    router = APIRouter(tags=[network])
+    router.include_router(oauth.authorize_router(network, require_pkce=False))
+
+    async def token(request: Request) -> Response:
+        return await _token(network, request)
+
+    for path in ("/oauth/access_token", "/{version}/oauth/access_token", "/access_token",
+                 "/{version}/access_token", "/refresh_access_token",
+                 "/{version}/refresh_access_token"):
+        router.add_api_route(path, token, methods=["GET", "POST"], include_in_schema=False)
+
+    @router.api_route("/{path:path}", methods=["GET", "POST", "DELETE"])
+    async def graph(path: str, request: Request) -> Response:
+        segments = [s for s in path.split("/") if s]
+        if segments and VERSION.match(segments[0]):
+            segments = segments[1:]
+        if not segments:
+            raise errors.graph_error("Unsupported request", 100, type_="GraphMethodException")
+        sb = sandbox_of(request)
+        return await handle(sb, request, request.method, segments, await params(request))
+
+    return router
+
+
+def auth(sb: Sandbox, network: str, request: Request, p: dict[str, Any]) -> Account:
+    value = p.get("access_token") or bearer(request)
+    if not value:
+        raise errors.graph_error("An active access token must be used to query information "
+                                 "about the current user.", 2500)
+    return sb.authenticate(network, str(value))
+
+
+def unsupported(method: str, segments: list[str]) -> errors.NetError:
+    node = segments[0]
+    return errors.graph_error(
+        f"Unsupported {method.lower()} request. Object with ID '{node}' does not exist, cannot "
+        "be loaded due to missing permissions, or does not support this operation.",
+        100, subcode=33, type_="GraphMethodException",
+    )
+
+
+def issue(sb: Sandbox, network: str, account: Account) -> dict[str, Any]:
+    ttl = sb.settings.long_token_ttl_seconds
+    tok = sb.state.issue(network, account.id, ttl=ttl, prefix=_prefix(network))
+    return {"access_token": tok.value, "token_type": "bearer", "expires_in": ttl}
+
+
+def _prefix(network: str) -> str:
+    return {"facebook": "EAAG", "instagram": "IGAA", "threads": "THAA"}[network]
+
+
+async def _token(network: str, request: Request) -> Response:
+    sb = sandbox_of(request)
+    p = await params(request)
+    grant = p.get("grant_type")
+    try:
+        if "code" in p:
+            client_id, secret = oauth.client_credentials(request, p)
+            oauth.check_client(sb, network, client_id, secret)
+            account, _ = oauth.redeem_code(
+                sb, network, code=str(p["code"]), client_id=client_id,
+                redirect_uri=p.get("redirect_uri"), verifier=p.get("code_verifier"),
+            )
+            out = issue(sb, network, account)
+            if network in ("instagram", "threads"):
+                out["user_id"] = account.id
+            return json(out)
+        if grant in ("fb_exchange_token", "ig_exchange_token", "th_exchange_token",
+                     "ig_refresh_token", "th_refresh_token"):
+            current = p.get("fb_exchange_token") or p.get("access_token")
+            account = sb.authenticate(network, str(current or ""))
+            return json(issue(sb, network, account))
+    except oauth.OAuthFailure as exc:
+        raise errors.graph_error(f"Error validating verification code: {exc.description}",
+                                 100, subcode=36007) from exc
+    raise errors.graph_error("Unsupported grant_type", 100)
+
+
+def insights_response(post: Post, metrics: list[str], mapping: dict[str, str],
+                      *, empty_until_measured: bool = False) -> Response:
+    if empty_until_measured and "_age_hours" not in post.metrics:
+        return json({"data": []})
+    data = []
+    for name in metrics:
+        source = mapping.get(name)
+        if source is None:
+            raise errors.graph_error(
+                f"(#100) metric[0] must be one of the following values: {', '.join(mapping)}",
+                100,
+            )
+        value: Any = (
+            {"like": post.count("likes")} if source == "reactions" else post.count(source)
+        )
+        data.append({
+            "name": name, "period": "lifetime", "values": [{"value": value}],
+            "title": name.replace("_", " ").title(), "description": "",
+            "id": f"{post.id}/insights/{name}/lifetime",
+        })
+    return json({"data": data})
+
+
+def metric_list(p: dict[str, Any], segments: list[str]) -> list[str]:
+    if len(segments) > 2:
+        return [segments[2]]
+    return [m.strip() for m in str(p.get("metric", "")).split(",") if m.strip()]
+
+
+def container_status(sb: Sandbox, container: dict[str, Any]) -> str:
+    """IN_PROGRESS for the first poll(s), then FINISHED, as a media fetch would take."""
+    if container["status"] == "IN_PROGRESS":
+        container["polls"] += 1
+        if container["polls"] > sb.settings.processing_polls:
+            container["status"] = "FINISHED"
+    status: str = container["status"]
+    return status
+
+
+def day_usage(sb: Sandbox, network: str, account_id: str, kind: str = "post") -> int:
+    since = time.time() - 86400
+    return sum(
+        1 for p in sb.state.account_posts(network, account_id)
+        if p.created_at >= since and (p.reply_to is None) == (kind == "post")
+    )
+
+
+def graph_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(ts))
