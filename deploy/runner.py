@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,6 +64,9 @@ class PlatformConfig:
     environment: str = "development"
     log_dir: Path | None = None
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Extra replicas listen on the service's port + 100 × replica, or, when this is set (tests
+    # that run beside other platforms), on any free port.
+    replica_ports_free: bool = False
 
     @property
     def database_url(self) -> str:
@@ -71,6 +75,13 @@ class PlatformConfig:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class DependencyMissing(RuntimeError):
@@ -186,7 +197,10 @@ class Platform:
         return env
 
     def start_process(self, name: str, replica: int = 0) -> Process:
-        port = self.config.ports[name] + 100 * replica
+        if replica and self.config.replica_ports_free:
+            port = free_port()
+        else:
+            port = self.config.ports[name] + 100 * replica
         module = "sandbox" if name == "sandbox" else f"services.{name}"
         out: Any = None
         if self.config.log_dir is not None:

@@ -28,6 +28,7 @@ def platform_config(
         ports={name: free_port() for name in PORTS},
         environment="test",
         log_dir=tmp_path,
+        replica_ports_free=True,
     )
 
 
