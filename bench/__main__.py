@@ -21,7 +21,11 @@ from bench.harness import Figure
 BENCHMARKS = [
     "bench.bench_bus",
     "bench.bench_gateway",
+    "bench.bench_ingest",
     "bench.bench_e2e",
+    "bench.bench_dispatch",
+    "bench.bench_samples",
+    "bench.bench_analytics",
 ]
 
 

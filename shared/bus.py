@@ -115,6 +115,28 @@ class Bus:
             await self._drop_publisher()
             raise
 
+    async def queue_depths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Messages waiting in each queue (a passive declare; absent queues are left out)."""
+        depths: dict[str, int] = {}
+        try:
+            await self.publisher_exchange()
+            assert self._conn is not None
+            channel = await self._conn.channel()
+            try:
+                for name in queues:
+                    try:
+                        queue = await channel.declare_queue(name, passive=True)
+                    except Exception:  # noqa: BLE001  (not declared yet)
+                        channel = await self._conn.channel()
+                        continue
+                    depths[name] = queue.declaration_result.message_count or 0
+            finally:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+        except Exception as exc:  # noqa: BLE001  (a gauge must never take the service down)
+            log.debug("queue depth unavailable: %s", exc)
+        return depths
+
     async def is_reachable(self) -> bool:
         try:
             await asyncio.wait_for(self.publisher_exchange(), 5)

@@ -10,7 +10,9 @@ but before delete can cause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import zlib
 
 from sqlalchemy import delete, func, select, text
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.bus import Bus, OutgoingMessage
 from shared.db import BusTables, Notifier
 from shared.events.envelope import Envelope
+from shared.observability import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class OutboxRelay:
         notifier: Notifier,
         batch: int = 500,
         idle_poll: float = 1.0,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.table = tables.outbox
@@ -65,6 +69,7 @@ class OutboxRelay:
         self.notifier = notifier
         self.batch = batch
         self.idle_poll = idle_poll
+        self.metrics = metrics
         # One advisory lock per schema keeps the order: the oldest rows go first, always.
         self.lock_key = zlib.crc32(f"outbox:{self.table.schema}".encode())
         self.published = 0
@@ -96,6 +101,8 @@ class OutboxRelay:
             )
             await conn.execute(delete(self.table).where(self.table.c.id.in_([r.id for r in rows])))
         self.published += len(rows)
+        if self.metrics is not None:
+            self.metrics.outbox_published.inc(len(rows))
         return len(rows)
 
     async def drain(self) -> int:
@@ -108,15 +115,24 @@ class OutboxRelay:
 
     async def run(self) -> None:
         delay = 0.2
+        measured = 0.0
         while True:
             try:
                 await self.drain()
                 delay = 0.2
+                # The backlog is what operators alert on when the broker is away; counting
+                # the (normally tiny) table every few seconds is cheap enough.
+                if self.metrics is not None and time.monotonic() - measured > 5:
+                    self.metrics.outbox_backlog.set(await self.backlog())
+                    measured = time.monotonic()
                 await self.notifier.wait(self.channel, self.idle_poll)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001  (the rows stay; try again shortly)
                 log.warning("outbox relay: %s; retrying in %.1fs", exc, delay)
+                if self.metrics is not None:
+                    with contextlib.suppress(Exception):
+                        self.metrics.outbox_backlog.set(await self.backlog())
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

@@ -66,7 +66,12 @@ class Runtime:
         notifier = Notifier(settings.database_url, [tables.notify_channel, *notify_channels])
         metrics = ServiceMetrics(name)
         relay = OutboxRelay(
-            engine=engine, tables=tables, bus=bus, notifier=notifier, batch=settings.outbox_batch
+            engine=engine,
+            tables=tables,
+            bus=bus,
+            notifier=notifier,
+            batch=settings.outbox_batch,
+            metrics=metrics,
         )
         return cls(
             settings=settings,
@@ -121,10 +126,23 @@ class Runtime:
                 )
             for name, worker in workers:
                 self.spawn(worker, name)
+            queues = [self.settings.queue_name(sub.purpose) for sub in subscriptions]
+            if queues:
+                self.spawn(lambda: self._watch_queues(queues), "queue-depth")
         try:
             yield self
         finally:
             await self.shutdown()
+
+    async def _watch_queues(self, queues: list[str], every: float = 10.0) -> None:
+        """Publishes each of this service's queues' depth: the signal to scale consumers on."""
+        depth = self.metrics.gauge(
+            "herald_queue_depth", "Messages ready in this service's queues", ["queue"]
+        )
+        while True:
+            for queue, count in (await self.bus.queue_depths(queues)).items():
+                depth.labels(queue).set(count)
+            await asyncio.sleep(every)
 
     async def shutdown(self) -> None:
         """Stop taking work, hand back what is unacknowledged, flush the outbox, close."""

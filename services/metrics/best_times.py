@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,18 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def best_times_query(channel_id: UUID) -> Select[Any]:
+    """Each post target of the channel: when it went out, its engagements and its views."""
+    engagements = func.sum(LatestValue.value).filter(LatestValue.metric.in_(ENGAGEMENT_METRICS))
+    views = func.max(LatestValue.value).filter(LatestValue.metric == "views")
+    return (
+        select(TrackedPost.published_at, engagements.label("engagements"), views.label("views"))
+        .join(LatestValue, LatestValue.subject_id == TrackedPost.target_id)
+        .where(TrackedPost.channel_id == channel_id)
+        .group_by(TrackedPost.target_id, TrackedPost.published_at)
+    )
+
+
 async def compute_best_times(
     session: AsyncSession, *, channel_id: UUID, prior_posts: float, slot_count: int,
     now: datetime,
@@ -48,17 +60,7 @@ async def compute_best_times(
     if channel is None:
         raise NotFound(f"No channel {channel_id}.", field="channel_id")
     zone = _zone(channel.timezone)
-    engagements = func.sum(LatestValue.value).filter(LatestValue.metric.in_(ENGAGEMENT_METRICS))
-    views = func.max(LatestValue.value).filter(LatestValue.metric == "views")
-    rows = (
-        await session.execute(
-            select(TrackedPost.published_at, engagements.label("engagements"),
-                   views.label("views"))
-            .join(LatestValue, LatestValue.subject_id == TrackedPost.target_id)
-            .where(TrackedPost.channel_id == channel_id)
-            .group_by(TrackedPost.target_id, TrackedPost.published_at)
-        )
-    ).all()
+    rows = (await session.execute(best_times_query(channel_id))).all()
     rated = [r for r in rows if r.views and r.engagements is not None]
     if rated:
         basis = "engagement_rate"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.inbox import record_message, record_reply
+from services.metrics.inbox import record_message, record_reply, record_resolution
 from services.metrics.ingest import ingest_fetched
 from services.metrics.settings import MetricsSettings
 from services.metrics.tracking import forget_channel, record_channel, track_published_post
@@ -14,6 +14,7 @@ from shared.consumer import Subscription
 from shared.events import (
     ChannelDisconnected,
     ConversationReplied,
+    ConversationResolved,
     Envelope,
     MessageReceived,
     MetricsFetched,
@@ -67,6 +68,11 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         assert isinstance(data, ConversationReplied) and envelope.workspace_id
         await record_reply(session, workspace_id=envelope.workspace_id, reply=data)
 
+    async def on_conversation_resolved(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, ConversationResolved) and envelope.workspace_id
+        await record_resolution(session, workspace_id=envelope.workspace_id, resolved=data)
+
     return [
         Subscription(purpose="posts", handlers={"post.published": on_post_published}),
         Subscription(
@@ -84,6 +90,7 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
             handlers={
                 "message.received": on_message_received,
                 "conversation.replied": on_conversation_replied,
+                "conversation.resolved": on_conversation_resolved,
             },
         ),
     ]

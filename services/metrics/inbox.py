@@ -10,8 +10,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.models import InboxMessage, InboxResponse
-from shared.events import ConversationReplied, MessageReceived
+from services.metrics.models import InboxMessage, InboxResolution, InboxResponse
+from shared.events import ConversationReplied, ConversationResolved, MessageReceived
 
 # Sentiment is a score in [-1, 1]; beyond these it counts as clearly positive or negative.
 POSITIVE, NEGATIVE = 0.25, -0.25
@@ -51,6 +51,24 @@ async def record_reply(
             replied_at=reply.replied_at,
         )
         .on_conflict_do_nothing(index_elements=[InboxResponse.conversation_id])
+    )
+
+
+async def record_resolution(
+    session: AsyncSession, *, workspace_id: UUID, resolved: ConversationResolved
+) -> None:
+    # A conversation reopened and resolved again counts each time it was resolved.
+    await session.execute(
+        pg_insert(InboxResolution)
+        .values(
+            conversation_id=resolved.conversation_id,
+            resolved_at=resolved.resolved_at,
+            workspace_id=workspace_id,
+            resolution_seconds=resolved.resolution_seconds,
+        )
+        .on_conflict_do_nothing(
+            index_elements=[InboxResolution.conversation_id, InboxResolution.resolved_at]
+        )
     )
 
 
@@ -98,6 +116,19 @@ async def inbox_report(
             )
         )
     ).one()
+    resolution = (
+        await session.execute(
+            select(
+                func.count().label("n"),
+                func.percentile_cont(0.5).within_group(InboxResolution.resolution_seconds),
+                func.percentile_cont(0.9).within_group(InboxResolution.resolution_seconds),
+            ).where(
+                InboxResolution.workspace_id == workspace_id,
+                InboxResolution.resolved_at >= start,
+                InboxResolution.resolved_at < end,
+            )
+        )
+    ).one()
     days = [
         {
             "day": r.day.date().isoformat(),
@@ -117,6 +148,9 @@ async def inbox_report(
         "responses": response[0],
         "first_response_p50_seconds": None if response[1] is None else float(response[1]),
         "first_response_p90_seconds": None if response[2] is None else float(response[2]),
+        "resolutions": resolution[0],
+        "resolution_p50_seconds": None if resolution[1] is None else float(resolution[1]),
+        "resolution_p90_seconds": None if resolution[2] is None else float(resolution[2]),
     }
 
 

@@ -12,10 +12,10 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.collection import mark_answered
@@ -110,21 +110,16 @@ async def ingest_fetched(
 
     subjects = {subject for subject, *_ in resolved}
     known: dict[tuple[UUID, str], _Known] = {}
+    driver = await _driver(session)
     if subjects:
         # Locked so two deliveries for the same post cannot both compute growth from the same
         # previous value.
-        rows = (
-            await session.scalars(
-                select(LatestValue)
-                .where(LatestValue.subject_id.in_(subjects))
-                .order_by(LatestValue.subject_id, LatestValue.metric)
-                .with_for_update()
-            )
-        ).all()
-        known = {
-            (r.subject_id, r.metric): _Known(r.value, r.collected_at, r.network_metric)
-            for r in rows
-        }
+        rows = await driver.fetch(
+            f"SELECT subject_id, metric, value, collected_at, network_metric FROM {_LATEST} "
+            "WHERE subject_id = ANY($1::uuid[]) ORDER BY subject_id, metric FOR UPDATE",
+            list(subjects),
+        )
+        known = {(r[0], r[1]): _Known(r[2], r[3], r[4]) for r in rows}
 
     records = []
     hourly: dict[tuple[UUID, str, datetime], list[float]] = defaultdict(lambda: [0.0, 0, 0])
@@ -165,11 +160,14 @@ async def ingest_fetched(
             agg[2] += 1 if value is None else 0
 
     if records:
-        await copy_samples(session, records=records)
-        await _upsert_latest(session, workspace_id=workspace_id, channel_id=channel_id,
+        await driver.copy_records_to_table(
+            Sample.__tablename__, schema_name=Sample.__table__.schema, columns=SAMPLE_COLUMNS,
+            records=records,
+        )
+        await _upsert_latest(driver, workspace_id=workspace_id, channel_id=channel_id,
                              network=network, touched=touched, post_of=post_of)
         for model, store in ((HourlyRollup, hourly), (DailyRollup, daily)):
-            await _add_rollups(session, model=model, store=store, workspace_id=workspace_id,
+            await _add_rollups(driver, model=model, store=store, workspace_id=workspace_id,
                                channel_id=channel_id, network=network, post_of=post_of)
 
     await mark_answered(session, target_ids=answered, now=now)
@@ -185,12 +183,22 @@ async def ingest_fetched(
     return IngestResult(stored=len(records), unmatched=unmatched)
 
 
-async def copy_samples(session: AsyncSession, *, records: list[tuple[object, ...]]) -> None:
-    """Appends samples with COPY on the session's own connection (same transaction)."""
+async def _driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session (same transaction).
+
+    The bulk writes below go straight to it: compiling a multi-row INSERT through SQLAlchemy
+    costs more than PostgreSQL takes to run it, and `unnest` arrays send each column once.
+    """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    return driver
+
+
+async def copy_samples(session: AsyncSession, *, records: list[tuple[object, ...]]) -> None:
+    """Appends samples with COPY on the session's own connection (same transaction)."""
+    driver = await _driver(session)
     await driver.copy_records_to_table(
         Sample.__tablename__,
         schema_name=Sample.__table__.schema,
@@ -199,8 +207,28 @@ async def copy_samples(session: AsyncSession, *, records: list[tuple[object, ...
     )
 
 
+def _table(model: type[Any]) -> str:
+    return f"{model.__table__.schema}.{model.__tablename__}"
+
+
+_LATEST = _table(LatestValue)
+
+_UPSERT_LATEST = f"""
+INSERT INTO {_LATEST} AS lv
+    (subject_id, metric, workspace_id, channel_id, post_id, network, network_metric, value,
+     collected_at)
+SELECT s, m, $3::uuid, $4::uuid, p, $5::text, nm, v, at
+FROM unnest($1::uuid[], $2::text[], $6::uuid[], $7::text[], $8::float8[], $9::timestamptz[])
+    AS t(s, m, p, nm, v, at)
+ON CONFLICT (subject_id, metric) DO UPDATE
+SET value = excluded.value, network_metric = excluded.network_metric,
+    collected_at = excluded.collected_at
+WHERE lv.collected_at <= excluded.collected_at
+"""
+
+
 async def _upsert_latest(
-    session: AsyncSession,
+    driver: Any,
     *,
     workspace_id: UUID,
     channel_id: UUID,
@@ -210,38 +238,41 @@ async def _upsert_latest(
 ) -> None:
     if not touched:
         return
-    rows = [
-        {
-            "subject_id": subject,
-            "metric": metric,
-            "workspace_id": workspace_id,
-            "channel_id": channel_id,
-            "post_id": post_of[subject],
-            "network": network,
-            "network_metric": k.network_metric,
-            "value": k.value,
-            "collected_at": k.collected_at,
-        }
-        for (subject, metric), k in sorted(touched.items(), key=lambda kv: (str(kv[0][0]),
-                                                                              kv[0][1]))
-    ]
-    for chunk in _chunks(rows):
-        stmt = pg_insert(LatestValue).values(chunk)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[LatestValue.subject_id, LatestValue.metric],
-                set_={
-                    "value": stmt.excluded.value,
-                    "network_metric": stmt.excluded.network_metric,
-                    "collected_at": stmt.excluded.collected_at,
-                },
-                where=LatestValue.collected_at <= stmt.excluded.collected_at,
-            )
-        )
+    # A fixed order keeps concurrent upserts of overlapping rows from deadlocking.
+    ordered = sorted(touched.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+    await driver.execute(
+        _UPSERT_LATEST,
+        [subject for (subject, _), _ in ordered],
+        [metric for (_, metric), _ in ordered],
+        workspace_id,
+        channel_id,
+        network,
+        [post_of[subject] for (subject, _), _ in ordered],
+        [k.network_metric for _, k in ordered],
+        [k.value for _, k in ordered],
+        [k.collected_at for _, k in ordered],
+    )
+
+
+def _rollup_upsert(model: type[HourlyRollup] | type[DailyRollup]) -> str:
+    return f"""
+INSERT INTO {_table(model)} AS r
+    (subject_id, metric, bucket, workspace_id, channel_id, post_id, network, total, samples,
+     missing)
+SELECT s, m, b, $4::uuid, $5::uuid, p, $6::text, t, n, x
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $7::uuid[], $8::float8[], $9::int4[],
+            $10::int4[]) AS u(s, m, b, p, t, n, x)
+ON CONFLICT (subject_id, metric, bucket) DO UPDATE
+SET total = r.total + excluded.total, samples = r.samples + excluded.samples,
+    missing = r.missing + excluded.missing
+"""
+
+
+_ROLLUP_UPSERTS = {model: _rollup_upsert(model) for model in (HourlyRollup, DailyRollup)}
 
 
 async def _add_rollups(
-    session: AsyncSession,
+    driver: Any,
     *,
     model: type[HourlyRollup] | type[DailyRollup],
     store: dict[tuple[UUID, str, datetime], list[float]],
@@ -250,39 +281,20 @@ async def _add_rollups(
     network: str,
     post_of: dict[UUID, UUID | None],
 ) -> None:
-    rows = [
-        {
-            "subject_id": subject,
-            "metric": metric,
-            "bucket": bucket,
-            "workspace_id": workspace_id,
-            "channel_id": channel_id,
-            "post_id": post_of[subject],
-            "network": network,
-            "total": agg[0],
-            "samples": int(agg[1]),
-            "missing": int(agg[2]),
-        }
-        # A fixed order keeps concurrent upserts of overlapping rows from deadlocking.
-        for (subject, metric, bucket), agg in sorted(store.items(),
-                                                      key=lambda kv: (str(kv[0][0]), kv[0][1],
-                                                                      kv[0][2]))
-    ]
-    table = model.__table__
-    for chunk in _chunks(rows):
-        stmt = pg_insert(model).values(chunk)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[table.c.subject_id, table.c.metric, table.c.bucket],
-                set_={
-                    "total": table.c.total + stmt.excluded.total,
-                    "samples": table.c.samples + stmt.excluded.samples,
-                    "missing": table.c.missing + stmt.excluded.missing,
-                },
-            )
-        )
-
-
-def _chunks(rows: list[dict[str, object]], size: int = 2000) -> list[list[dict[str, object]]]:
-    # PostgreSQL takes at most 32767 parameters per statement; a row here has about ten.
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
+    if not store:
+        return
+    # A fixed order keeps concurrent upserts of overlapping rows from deadlocking.
+    ordered = sorted(store.items(), key=lambda kv: kv[0])
+    await driver.execute(
+        _ROLLUP_UPSERTS[model],
+        [k[0] for k, _ in ordered],
+        [k[1] for k, _ in ordered],
+        [k[2] for k, _ in ordered],
+        workspace_id,
+        channel_id,
+        network,
+        [post_of[k[0]] for k, _ in ordered],
+        [agg[0] for _, agg in ordered],
+        [int(agg[1]) for _, agg in ordered],
+        [int(agg[2]) for _, agg in ordered],
+    )

@@ -48,6 +48,10 @@ class TrackedPost(Base):
     url: Mapped[str | None] = mapped_column(Text)
     campaign: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    # What the post carried ("text", "image", "video", "gif"); NULL when the event did not say.
+    content_type: Mapped[str | None] = mapped_column(String(20))
+    # Hashtags of the published text, lower-cased, without the '#'.
+    hashtags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -203,6 +207,18 @@ class InboxResponse(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
     first_response_seconds: Mapped[float | None] = mapped_column(Float)
     replied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InboxResolution(Base):
+    """A conversation marked resolved (from `conversation.resolved`); one row per resolution."""
+
+    __tablename__ = "inbox_resolutions"
+    __table_args__ = (Index("ix_inbox_resolutions_workspace_time", "workspace_id", "resolved_at"),)
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    resolution_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class Link(Base):

@@ -258,3 +258,71 @@ async def top_posts(
         }
         for row in (await session.execute(query)).all()
     ]
+
+
+CONTENT_GROUPS = ("content_type", "hashtag")
+
+
+async def content_report(
+    session: AsyncSession, *, workspace_id: UUID, rng: Range, filters: Filters, by: str,
+) -> list[dict[str, Any]]:
+    """Growth within the range per content type ("text", "image", "video", …) or hashtag.
+
+    A post counts under each of its hashtags, so hashtag rows do not add up to the whole.
+    Posts whose content type nobody reported are grouped as "unknown"; posts without
+    hashtags are left out of the hashtag comparison.
+    """
+    per_target: dict[UUID, dict[str, Any]] = {}
+    for model, piece in _pieces(rng):
+        query = (
+            select(TrackedPost.target_id, TrackedPost.post_id, TrackedPost.content_type,
+                   TrackedPost.hashtags, model.metric, func.sum(model.total).label("total"))
+            .join(TrackedPost, TrackedPost.target_id == model.subject_id)
+            .where(model.workspace_id == workspace_id, model.bucket >= piece.start,
+                   model.bucket < piece.end, TrackedPost.workspace_id == workspace_id)
+            .group_by(TrackedPost.target_id, model.metric)
+        )
+        if filters.channel_id is not None:
+            query = query.where(TrackedPost.channel_id == filters.channel_id)
+        if filters.network is not None:
+            query = query.where(TrackedPost.network == filters.network)
+        if filters.campaign is not None:
+            query = query.where(TrackedPost.campaign == filters.campaign)
+        if filters.tag is not None:
+            query = query.where(TrackedPost.tags.contains([filters.tag]))
+        for row in (await session.execute(query)).all():
+            entry = per_target.setdefault(row.target_id, {
+                "post_id": row.post_id,
+                "keys": ([row.content_type or "unknown"] if by == "content_type"
+                         else list(row.hashtags or [])),
+                "metrics": defaultdict(float),
+            })
+            entry["metrics"][row.metric] += float(row.total or 0.0)
+    groups: dict[str, dict[str, Any]] = {}
+    for entry in per_target.values():
+        values = entry["metrics"]
+        engagements = sum(values.get(m, 0.0) for m in ENGAGEMENT_METRICS)
+        views = values.get("views", 0.0)
+        for key in entry["keys"]:
+            g = groups.setdefault(key, {"posts": set(), "engagements": 0.0, "views": 0.0,
+                                        "rated_engagements": 0.0, "rated_views": 0.0})
+            g["posts"].add(entry["post_id"])
+            g["engagements"] += engagements
+            g["views"] += views
+            if views > 0:
+                g["rated_engagements"] += engagements
+                g["rated_views"] += views
+    items = [
+        {
+            "key": key,
+            "posts": len(g["posts"]),
+            "engagements": g["engagements"],
+            "views": g["views"],
+            "engagements_per_post": g["engagements"] / len(g["posts"]),
+            "engagement_rate": (g["rated_engagements"] / g["rated_views"]
+                                if g["rated_views"] else None),
+        }
+        for key, g in groups.items()
+    ]
+    items.sort(key=lambda i: (-i["engagements_per_post"], i["key"]))
+    return items

@@ -87,6 +87,27 @@ class InboxReport(BaseModel):
     responses: int
     first_response_p50_seconds: float | None
     first_response_p90_seconds: float | None
+    resolutions: int = 0
+    resolution_p50_seconds: float | None = None
+    resolution_p90_seconds: float | None = None
+
+
+class ContentGroup(BaseModel):
+    key: str
+    posts: int
+    engagements: float
+    views: float
+    engagements_per_post: float
+    engagement_rate: float | None
+
+
+class ContentComparison(BaseModel):
+    from_: datetime = Field(alias="from", serialization_alias="from")
+    to: datetime
+    group_by: Literal["content_type", "hashtag"]
+    items: list[ContentGroup]
+
+    model_config = {"populate_by_name": True}
 
 
 class Cell(BaseModel):

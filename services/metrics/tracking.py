@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from uuid import UUID
 
@@ -13,6 +14,20 @@ from services.metrics.collection import schedule_collections
 from services.metrics.models import Channel, Collection, TrackedPost
 from shared.events import ChannelDisconnected, PostPublished
 from shared.events.catalogue import ChannelFacts
+
+# A hashtag starts after a space or the start of the text (so "a#b" and "&#39;" are not tags)
+# and runs over letters, digits and underscores in any script.
+HASHTAG = re.compile(r"(?<![\w&#])#(\w{1,100})")
+
+
+def hashtags(text: str | None) -> list[str]:
+    """The text's hashtags, lower-cased, first appearance first, each once."""
+    seen: dict[str, None] = {}
+    for match in HASHTAG.finditer(text or ""):
+        tag = match.group(1).lower()
+        if not tag.isdigit():  # "#1" is a rank, not a tag
+            seen.setdefault(tag, None)
+    return list(seen)
 
 
 async def track_published_post(
@@ -30,6 +45,8 @@ async def track_published_post(
             url=published.url,
             campaign=published.campaign,
             tags=published.tags,
+            content_type=published.media_kind,
+            hashtags=hashtags(published.text),
             published_at=published.published_at,
         )
         .on_conflict_do_nothing(index_elements=[TrackedPost.target_id])

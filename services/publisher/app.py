@@ -33,7 +33,8 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         try:
             async with runtime.running(
                 subscriptions=consumers.subscriptions(
-                    runtime, adapters=adapters, credentials=loop.credentials
+                    runtime, adapters=adapters, credentials=loop.credentials,
+                    settings=settings,
                 ),
                 workers=[("publish-loop", loop.run)],
             ):

@@ -109,6 +109,7 @@ async def connect_channel(
             Channel.external_id == account.external_id,
         )
     )
+    credentials = account.credentials or credentials
     now = datetime.now(UTC)
     if existing is not None:
         seal(existing, credentials, keyring=keyring, adapter=adapter)

@@ -6,15 +6,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters import Adapters
 from services.publisher.insights import collect_metrics
-from services.publisher.jobs import record_due
+from services.publisher.jobs import record_due, record_reply
+from services.publisher.polling import fetch_inbox
 from services.publisher.sending import Credentials
+from services.publisher.settings import PublisherSettings
 from shared.consumer import Subscription
-from shared.events import Envelope, MetricsCollect, PostDue
+from shared.events import Envelope, InboxFetch, MetricsCollect, PostDue, ReplyRequested
 from shared.service import Runtime
 
 
 def subscriptions(
-    runtime: Runtime, *, adapters: Adapters, credentials: Credentials
+    runtime: Runtime, *, adapters: Adapters, credentials: Credentials,
+    settings: PublisherSettings,
 ) -> list[Subscription]:
     async def on_post_due(session: AsyncSession, envelope: Envelope) -> None:
         # Only recorded here: the network is called by the publishing loop, outside this
@@ -28,6 +31,21 @@ def subscriptions(
             correlation_id=envelope.correlation_id,
         )
 
+    async def on_reply_requested(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, ReplyRequested) and envelope.workspace_id
+        await record_reply(session, workspace_id=envelope.workspace_id, request=data,
+                           correlation_id=envelope.correlation_id)
+
+    async def on_inbox_fetch(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, InboxFetch)
+        await fetch_inbox(
+            session, workspace_id=envelope.workspace_id, request=data, adapters=adapters,
+            credentials=credentials, outbox=runtime.outbox, causation_id=envelope.id,
+            runtime=runtime, settings=settings,
+        )
+
     async def on_metrics_collect(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, MetricsCollect)
@@ -39,9 +57,13 @@ def subscriptions(
             credentials=credentials,
             outbox=runtime.outbox,
             causation_id=envelope.id,
+            runtime=runtime,
+            settings=settings,
         )
 
     return [
         Subscription(purpose="posts", handlers={"post.due": on_post_due}),
+        Subscription(purpose="replies", handlers={"reply.requested": on_reply_requested}),
+        Subscription(purpose="inbox", handlers={"inbox.fetch": on_inbox_fetch}),
         Subscription(purpose="metrics", handlers={"metrics.collect": on_metrics_collect}),
     ]

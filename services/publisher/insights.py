@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters import Adapters
 from services.publisher.adapters.base import ChannelRef, NetworkError
+from services.publisher.budgets import take_or_wait
 from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
+from services.publisher.settings import PublisherSettings
 from shared.events import Envelope, MetricsCollect, MetricsFetched, Sample
 from shared.outbox import Outbox
+from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,8 @@ async def collect_metrics(
     credentials: Credentials,
     outbox: Outbox,
     causation_id: uuid.UUID,
+    runtime: Runtime,
+    settings: PublisherSettings,
 ) -> None:
     """Reads are safe to repeat, so the network is asked right here: a redelivery after a
     failure simply asks again. Transient errors raise (the message is retried); a channel
@@ -38,6 +43,8 @@ async def collect_metrics(
             channel_id=request.channel_id, adapter=adapter
         )
         ref = ChannelRef(external_id=channel.external_id, username=channel.username)
+        await take_or_wait(runtime, settings, network=request.network,
+                           channel_id=request.channel_id, action="read")
         by_id = {item.external_id: item for item in request.posts}
         try:
             found = await adapter.insights(creds, channel=ref, external_ids=list(by_id))

@@ -12,10 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters.base import Published
 from services.publisher.models import PublishJob
-from shared.events import Envelope, PostDue, PostPublished, PostPublishFailed
+from shared.events import (
+    Envelope,
+    PostDue,
+    PostPublished,
+    PostPublishFailed,
+    ReplyFailed,
+    ReplyRequested,
+    ReplySent,
+)
 from shared.outbox import Outbox
 
 NOTIFY_CHANNEL = "publisher_jobs"
+FIRST_COMMENT = uuid.UUID("5f0c3a4e-8f43-4c1e-9a55-3c1f0e0c2b7d")
+
+
+def first_comment_id(target_id: uuid.UUID) -> uuid.UUID:
+    """The first comment's own job key, fixed by its post target (one comment per target)."""
+    return uuid.uuid5(FIRST_COMMENT, str(target_id))
 
 
 async def record_due(
@@ -67,6 +81,59 @@ async def record_due(
             return False
     await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
     return True
+
+
+async def record_reply(
+    session: AsyncSession, *, workspace_id: uuid.UUID, request: ReplyRequested,
+    correlation_id: str | None,
+) -> bool:
+    """Records a reply to send, once per `reply_id` (a redelivered request is skipped)."""
+    now = datetime.now(UTC)
+    options = {
+        "in_reply_to": request.in_reply_to,
+        "reply_kind": request.kind,
+        "recipient_id": request.recipient_id,
+        "root_id": request.root_id,
+    }
+    inserted = await session.scalar(
+        pg_insert(PublishJob)
+        .values(
+            id=uuid.uuid4(), kind="reply", target_id=request.reply_id,
+            post_id=request.conversation_id, channel_id=request.channel_id,
+            workspace_id=workspace_id, network=request.network, text=request.text, media=[],
+            options={k: v for k, v in options.items() if v is not None}, due_at=now,
+            correlation_id=correlation_id, status="pending", next_attempt_at=now,
+            created_at=now, updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[PublishJob.target_id])
+        .returning(PublishJob.id)
+    )
+    if inserted is None:
+        return False
+    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return True
+
+
+async def record_first_comment(session: AsyncSession, *, job: PublishJob, external_id: str,
+                               now: datetime) -> None:
+    """Queues the post's first comment as a job of its own: its retries never hold back the
+    post's `post.published`, and a redelivery cannot add a second comment."""
+    comment = str(job.options.get("first_comment") or "").strip()
+    if not comment:
+        return
+    await session.execute(
+        pg_insert(PublishJob)
+        .values(
+            id=uuid.uuid4(), kind="first_comment", target_id=first_comment_id(job.target_id),
+            post_id=job.post_id, channel_id=job.channel_id, workspace_id=job.workspace_id,
+            network=job.network, text=comment, media=[],
+            options={"in_reply_to": external_id, "root_id": external_id}, due_at=now,
+            correlation_id=job.correlation_id, status="pending", next_attempt_at=now,
+            created_at=now, updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[PublishJob.target_id])
+    )
+    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
 async def claim_due(
@@ -124,6 +191,17 @@ async def mark_published(
     job.reconcile = False
     job.error_class = job.error = None
     await session.flush()
+    if job.kind == "first_comment":
+        return
+    if job.kind == "reply":
+        await outbox.add(session, Envelope.of(
+            ReplySent(reply_id=job.target_id, conversation_id=job.post_id,
+                      channel_id=job.channel_id, external_id=published.external_id,
+                      sent_at=now),
+            workspace_id=job.workspace_id, correlation_id=job.correlation_id,
+        ))
+        return
+    await record_first_comment(session, job=job, external_id=published.external_id, now=now)
     await outbox.add(
         session,
         Envelope.of(
@@ -146,6 +224,15 @@ async def mark_failed(
     job.lease_token = job.lease_until = None
     job.updated_at = now
     await session.flush()
+    if job.kind == "first_comment":
+        return
+    if job.kind == "reply":
+        await outbox.add(session, Envelope.of(
+            ReplyFailed(reply_id=job.target_id, conversation_id=job.post_id,
+                        channel_id=job.channel_id, error_class=error_class, error=error),
+            workspace_id=job.workspace_id, correlation_id=job.correlation_id,
+        ))
+        return
     await outbox.add(
         session,
         Envelope.of(

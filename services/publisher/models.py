@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Index,
@@ -56,7 +57,10 @@ class Channel(Base):
 
 
 class PublishJob(Base):
-    """One target of a post to publish, and where its attempts stand.
+    """One write to a network, and where its attempts stand: a post target (`kind` "post"), a
+    reply the inbox asked for ("reply", `target_id` = the reply id, `post_id` = the
+    conversation), or the first comment under a published post ("first_comment"). All three
+    need the same care (a lease, reconciliation of unknown outcomes, retries), so they share it.
 
     status: pending (waiting for `next_attempt_at`), sending (a replica holds the lease and may
     be talking to the network), waiting (the channel needs reauthorisation), published, failed.
@@ -73,6 +77,7 @@ class PublishJob(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
     target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), server_default="post")
     post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
     channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
@@ -99,3 +104,39 @@ class PublishJob(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RateSpend(Base):
+    """What a token (or an app) spent against one of its network's budgets: a sliding log, so a
+    rolling cap such as Instagram's 50 posts in 24 hours is kept exactly by every replica."""
+
+    __tablename__ = "rate_spends"
+    __table_args__ = (Index("ix_publisher_rate_spends_key_at", "budget_key", "spent_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    budget_key: Mapped[str] = mapped_column(String(300))
+    spent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cost: Mapped[int] = mapped_column(Integer)
+
+
+class InboxCursor(Base):
+    """Where polling a channel's notifications stopped last time."""
+
+    __tablename__ = "inbox_cursors"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OAuthState(Base):
+    """An authorization started by `connect`, waiting for its callback."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(100), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_verifier: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.publisher import jobs
+from services.publisher import budgets, jobs
 from services.publisher.adapters import Adapters
 from services.publisher.adapters.base import (
     PERMANENT,
@@ -57,6 +57,11 @@ class Attempt:
     reconcile: bool
     sent_at: datetime
     attempts: int
+    kind: str = "post"
+
+    @property
+    def action(self) -> budgets.Action:
+        return "reply" if self.kind == "reply" else "post"
 
 
 class Credentials:
@@ -167,13 +172,22 @@ class PublishLoop:
             reconcile=job.reconcile,
             sent_at=job.sent_at,
             attempts=job.attempts,
+            kind=job.kind,
         )
 
     async def settle(self, attempt: Attempt) -> None:
         async with self.limit:
             try:
+                wait = await budgets.take(
+                    self.runtime, self.settings, network=attempt.network,
+                    channel_id=attempt.channel_id,
+                    action=attempt.action,
+                )
+                if wait > 0:
+                    raise budgets.BudgetExhausted(wait)
                 outcome: Published | BaseException = await self.talk(attempt)
-            except (NetworkError, NeedsReauth, ChannelGone, Exhausted) as exc:
+            except (NetworkError, NeedsReauth, ChannelGone, Exhausted,
+                    budgets.BudgetExhausted) as exc:
                 outcome = exc
             except Exception as exc:  # noqa: BLE001  (an adapter bug must not lose the job)
                 log.exception("publishing %s failed unexpectedly", attempt.job_id)
@@ -233,6 +247,13 @@ class PublishLoop:
                 return
             if isinstance(outcome, Published):
                 await jobs.mark_published(session, job=job, published=outcome, outbox=outbox)
+            elif isinstance(outcome, budgets.BudgetExhausted):
+                # Not an attempt: nothing was sent. The job waits for the window to free.
+                job.attempts = max(0, job.attempts - 1)
+                await jobs.schedule_retry(
+                    session, job=job, error_class="rate_limited", error=str(outcome),
+                    delay=outcome.wait, reconcile=False,
+                )
             elif isinstance(outcome, NeedsReauth):
                 await jobs.mark_waiting(session, job=job, reason=str(outcome))
             elif isinstance(outcome, ChannelGone):

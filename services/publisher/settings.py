@@ -1,6 +1,6 @@
 import base64
 import binascii
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -17,6 +17,19 @@ class NetworkApp(BaseModel):
 
     client_id: str
     client_secret: str = ""
+
+
+class BudgetRule(BaseModel):
+    """A network's cap: at most `limit` (each call costing `cost`) per rolling window."""
+
+    name: str
+    limit: int
+    window_seconds: float
+    # Which calls spend from it: "post" (posts and first comments), "reply", "read" (polling,
+    # insights, lookups).
+    actions: list[str]
+    scope: Literal["token", "app"] = "token"
+    cost: int = 1
 
 
 class PublisherSettings(ServiceSettings):
@@ -50,6 +63,12 @@ class PublisherSettings(ServiceSettings):
     reconcile_slack_seconds: float = 120.0
     # Tokens are refreshed when they expire within this margin.
     refresh_margin_seconds: float = 300.0
+
+    # network → budgets replacing the built-in ones (PUBLISHER_RATE_BUDGETS, JSON).
+    rate_budgets: dict[str, list[BudgetRule]] = {}
+    # A read (insights, polling) that must wait longer than this for its budget gives the
+    # message back to the queue instead of holding it.
+    budget_wait_max_seconds: float = 30.0
 
     @model_validator(mode="after")
     def _keys(self) -> "PublisherSettings":

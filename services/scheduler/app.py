@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -14,6 +15,7 @@ from services.scheduler.api import posts
 from services.scheduler.api import settings as settings_api
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.dispatch import dispatcher
+from services.scheduler.ical import FEED_PATH
 from services.scheduler.models import BUS
 from services.scheduler.posts import DUE_CHANNEL
 from services.scheduler.settings import SchedulerSettings
@@ -28,6 +30,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         batch=settings.dispatch_batch,
         max_sleep=settings.dispatch_max_sleep,
         default_missed_after=settings.default_missed_after_seconds,
+        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
 
     @asynccontextmanager
@@ -43,6 +46,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         title="Herald scheduler",
         description="The content calendar: posts, variants, approvals, slots and due times.",
         lifespan=lifespan,
+        open_prefixes=(FEED_PATH,),
     )
     app.state.channel_lookup = ChannelLookup(
         publisher_url=settings.publisher_url,
@@ -53,5 +57,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
     app.include_router(posts.router)
     app.include_router(settings_api.router)
     app.include_router(channels_api.router)
+    app.include_router(channels_api.queue_router)
     app.include_router(calendar_api.router)
+    app.include_router(calendar_api.feed_router)
     return app

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import forget_channel, record_channel
+from services.scheduler.evergreen import recycle
 from services.scheduler.posts import mark_failed, mark_published
 from services.scheduler.slots import record_best_times
 from shared.consumer import Subscription
@@ -18,7 +20,10 @@ from shared.events import (
     PostPublished,
     PostPublishFailed,
 )
+from shared.outbox import Outbox
 from shared.service import Runtime
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +43,25 @@ async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> 
     await forget_channel(session, channel_id=data.channel_id)
 
 
-async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, PostPublished)
-    found = await mark_published(
-        session,
-        target_id=data.target_id,
-        external_id=data.external_id,
-        url=data.url,
-        published_at=data.published_at,
-    )
-    if not found:
-        log.warning("post.published for unknown target %s", data.target_id)
+def published_handler(outbox: Outbox) -> Handler:
+    async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, PostPublished)
+        found = await mark_published(
+            session,
+            target_id=data.target_id,
+            external_id=data.external_id,
+            url=data.url,
+            published_at=data.published_at,
+        )
+        if not found:
+            log.warning("post.published for unknown target %s", data.target_id)
+            return
+        await recycle(
+            session, target_id=data.target_id, published_at=data.published_at, outbox=outbox
+        )
+
+    return on_post_published
 
 
 async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> None:
@@ -83,7 +95,7 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
         Subscription(
             purpose="outcomes",
             handlers={
-                "post.published": on_post_published,
+                "post.published": published_handler(runtime.outbox),
                 "post.publish_failed": on_post_publish_failed,
             },
         ),

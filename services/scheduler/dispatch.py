@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from prometheus_client import Counter, Histogram
@@ -14,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Post, Target, WorkspaceSettings
 from services.scheduler.posts import DUE_CHANNEL, record_transition, summarize
+from services.scheduler.recurrence import extend, is_recurring
 from shared.db import unit_of_work
-from shared.events import Envelope, MediaItem, PostDue, PostMissed
+from shared.events import Envelope, MediaItem, PostDue, PostMissed, PostScheduled, TargetRef
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -75,6 +77,7 @@ async def claim_due(
     batch: int,
     default_missed_after: int,
     metrics: DispatchMetrics | None = None,
+    recurrence_horizon: timedelta = timedelta(days=60),
 ) -> int:
     """Claims up to `batch` due targets and writes their `post.due` in the same transaction.
 
@@ -86,7 +89,7 @@ async def claim_due(
     now: datetime = await session.scalar(select(func.now()))
     rows = (
         await session.execute(
-            select(Target, Post.text, Post.media)
+            select(Target, Post.text, Post.media, Post.schedule)
             .join(Post, Post.id == Target.post_id)
             .where(Target.status == "scheduled", Target.due_at <= now)
             .order_by(Target.due_at)
@@ -103,8 +106,12 @@ async def claim_due(
     )
     envelopes: list[Envelope] = []
     touched_posts: set[UUID] = set()
+    # A claimed occurrence of a recurring post makes room for the next ones (per channel).
+    series: dict[UUID, dict[UUID, tuple[Target, dict[str, Any]]]] = defaultdict(dict)
     for row in rows:
         target: Target = row.Target
+        if is_recurring(row.schedule):
+            series[target.post_id][target.channel_id] = (target, row.schedule)
         assert target.due_at is not None
         late = now - target.due_at
         touched_posts.add(target.post_id)
@@ -161,6 +168,32 @@ async def claim_due(
         post = await session.get(Post, post_id, with_for_update=True)
         if post is None:
             continue
+        # Under the post's lock, so two replicas claiming occurrences of the same series
+        # cannot both add the next one.
+        added: list[Target] = []
+        for template, schedule in series.get(post_id, {}).values():
+            added += await extend(
+                session, template=template, schedule=schedule, now=now, horizon=recurrence_horizon
+            )
+        if added:
+            await session.flush()
+            envelopes.append(
+                Envelope.of(
+                    PostScheduled(
+                        post_id=post_id,
+                        targets=[
+                            TargetRef(
+                                target_id=t.id,
+                                channel_id=t.channel_id,
+                                network=t.network,
+                                due_at=t.due_at,
+                            )
+                            for t in added
+                        ],
+                    ),
+                    workspace_id=post.workspace_id,
+                )
+            )
         statuses = (
             await session.scalars(select(Target.status).where(Target.post_id == post_id))
         ).all()
@@ -175,7 +208,12 @@ async def next_due(session: AsyncSession) -> datetime | None:
 
 
 def dispatcher(
-    runtime: Runtime, *, batch: int, max_sleep: float, default_missed_after: int
+    runtime: Runtime,
+    *,
+    batch: int,
+    max_sleep: float,
+    default_missed_after: int,
+    recurrence_horizon: timedelta = timedelta(days=60),
 ) -> DispatcherLoop:
     return DispatcherLoop(
         runtime=runtime,
@@ -183,6 +221,7 @@ def dispatcher(
         max_sleep=max_sleep,
         default_missed_after=default_missed_after,
         metrics=DispatchMetrics.register(runtime),
+        recurrence_horizon=recurrence_horizon,
     )
 
 
@@ -193,6 +232,7 @@ class DispatcherLoop:
     max_sleep: float
     default_missed_after: int
     metrics: DispatchMetrics
+    recurrence_horizon: timedelta = timedelta(days=60)
 
     async def drain(self) -> int:
         """Claims batches until nothing is due; returns how many targets were handled."""
@@ -205,6 +245,7 @@ class DispatcherLoop:
                     batch=self.batch,
                     default_missed_after=self.default_missed_after,
                     metrics=self.metrics,
+                    recurrence_horizon=self.recurrence_horizon,
                 )
             total += n
             if n < self.batch:

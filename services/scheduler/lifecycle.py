@@ -28,6 +28,7 @@ from services.scheduler.posts import (
     summarize,
     wake_dispatcher_if_needed,
 )
+from services.scheduler.recurrence import is_recurring
 from services.scheduler.schemas import MediaIn, PostIn, PostPatch, ScheduleIn, TargetIn
 from services.scheduler.workspaces import Defaults, workspace_settings
 from shared.auth import Principal
@@ -224,6 +225,12 @@ async def edit(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
     )
     _check_version(post, expected_version)
+    if is_recurring(post.schedule) or (patch.schedule is not None and patch.schedule.rrule):
+        # Each occurrence is a row of its own; editing the series is not offered.
+        raise Conflict(
+            "A recurring post cannot be edited; cancel it (DELETE) and plan it again.",
+            field="schedule.rrule",
+        )
     _refuse_if_claimed(targets)
     if post.status == "canceled":
         raise Conflict("A canceled post cannot be changed.", field="status")

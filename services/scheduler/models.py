@@ -81,6 +81,9 @@ class Post(Base):
     # The schedule as asked for (`{"at", "timezone"}`, `{"now": true}` …), kept so an edit of
     # the text does not lose how the time was chosen.
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Evergreen: once published, the post goes back into its channels' queues, no sooner than
+    # this many days after it last went out. None: published once.
+    evergreen_gap_days: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -171,3 +174,13 @@ class BestTimes(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class CalendarFeed(Base):
+    """A workspace's secret iCalendar feed token (the URL is the credential; rotatable)."""
+
+    __tablename__ = "calendar_feeds"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.models import Channel, Post, Target, Transition
+from services.scheduler.recurrence import add_occurrences, first_occurrence, occurrences
 from services.scheduler.schemas import (
+    EvergreenIn,
     MediaIn,
     PostIn,
     PostOut,
@@ -191,8 +194,6 @@ async def plan_times(
     """
     if schedule is None:
         return [(None, None) for _ in channels]
-    if schedule.rrule:
-        raise ValidationFailed("Recurring schedules are not supported yet.", field="schedule.rrule")
     explicit = zone(schedule.timezone, field="schedule.timezone") if schedule.timezone else None
     planned: list[tuple[datetime | None, str | None]] = []
     for channel in channels:
@@ -202,7 +203,11 @@ async def plan_times(
             tz = zone(channel.timezone, field="schedule.timezone")
         else:
             tz = zone(principal.timezone or "UTC", field="schedule.timezone")
-        if schedule.now:
+        if schedule.rrule:
+            # A recurring post: its first occurrence here; the others are added as rows by
+            # `recurrence.add_occurrences` / `recurrence.extend`.
+            planned.append((first_occurrence(schedule, tz, now=now), tz.key))
+        elif schedule.now:
             planned.append((now, tz.key))
         elif schedule.queue:
             due_at = await next_free_slot(
@@ -287,8 +292,12 @@ async def create_post(
     outbox: Outbox,
     notify_horizon: float,
     defaults: Defaults,
+    recurrence_horizon: timedelta = timedelta(days=60),
 ) -> tuple[Post, list[Target]]:
     """Saves a post with one target per channel; scheduled when `body.schedule` is given.
+
+    A recurring post gets one target row per channel and occurrence due within
+    `recurrence_horizon` (at least the first); the dispatcher adds the later ones.
 
     In a workspace that requires approval, a post planned by someone who may not approve
     waits `in_review` with its times kept; approval puts it on the calendar. Everything is
@@ -320,6 +329,7 @@ async def create_post(
         schedule=body.schedule.model_dump(mode="json", exclude_defaults=True)
         if body.schedule
         else None,
+        evergreen_gap_days=body.evergreen.min_gap_days if body.evergreen else None,
         created_by=principal.principal_id,
         created_at=now,
         updated_at=now,
@@ -348,6 +358,16 @@ async def create_post(
     # The post row first: the targets reference it.
     await session.flush()
     session.add_all(targets)
+    if body.schedule is not None and body.schedule.rrule:
+        for first in list(targets):
+            assert first.due_at is not None and first.timezone is not None
+            later = occurrences(
+                body.schedule,
+                ZoneInfo(first.timezone),
+                after=first.due_at,
+                until=now + recurrence_horizon,
+            )
+            targets += add_occurrences(session, template=first, instants=later, status=status)
     record_transition(session, post_id=post.id, to_status=status, by=principal.principal_id)
     await session.flush()
     if status == "scheduled":
@@ -386,7 +406,9 @@ async def load_post(
         raise NotFound(f"No post {post_id} in this workspace.", field="post_id")
     targets = (
         await session.scalars(
-            select(Target).where(Target.post_id == post_id).order_by(Target.position)
+            select(Target)
+            .where(Target.post_id == post_id)
+            .order_by(Target.position, Target.due_at.nulls_first(), Target.id)
         )
     ).all()
     return post, list(targets)
@@ -402,6 +424,9 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
         tags=list(post.tags or []),
         campaign=post.campaign,
         schedule=post.schedule,
+        evergreen=EvergreenIn(min_gap_days=post.evergreen_gap_days)
+        if post.evergreen_gap_days
+        else None,
         created_at=post.created_at,
         updated_at=post.updated_at,
         targets=[
@@ -428,6 +453,8 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
 
 async def refresh_post_status(session: AsyncSession, *, post_id: UUID) -> None:
     """Brings the post's summary status and version in line with its targets."""
+    # Sessions do not autoflush: the targets' new statuses must reach the query below.
+    await session.flush()
     post = await session.get(Post, post_id, with_for_update=True)
     if post is None:
         return

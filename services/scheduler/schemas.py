@@ -27,21 +27,36 @@ class TargetIn(BaseModel):
 
 
 class ScheduleIn(BaseModel):
-    """One of `{"at", "timezone"}` or `{"now": true}`."""
+    """One of `{"at", "timezone"}`, `{"now": true}`, `{"queue": true}`, `{"best": true}` or
+    `{"rrule", "at", "timezone", "exdates"?, "until"?, "count"?}` (a recurring post whose first
+    occurrence is `at`; `exdates`, `until` are wall-clock times in `timezone`)."""
 
     at: datetime | None = None
     timezone: str | None = None
     now: bool = False
     queue: bool = False
     best: bool = False
-    rrule: str | None = None
+    rrule: str | None = Field(default=None, max_length=1000)
+    exdates: list[datetime] = Field(default_factory=list, max_length=1000)
+    until: datetime | None = None
+    count: int | None = Field(default=None, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _one_way(self) -> ScheduleIn:
         ways = [self.at is not None, self.now, self.queue, self.best]
         if sum(ways) != 1:
             raise ValueError('give exactly one of "at", "now": true, "queue": true, "best": true')
+        if self.rrule is not None and self.at is None:
+            raise ValueError('a recurring schedule ("rrule") needs "at", its first occurrence')
+        if self.rrule is None and (self.exdates or self.until is not None or self.count):
+            raise ValueError('"exdates", "until" and "count" only go with "rrule"')
         return self
+
+
+class EvergreenIn(BaseModel):
+    """Re-queue the post into its channels' free slots after each publication."""
+
+    min_gap_days: int = Field(ge=1, le=3650)
 
 
 class PostIn(BaseModel):
@@ -51,6 +66,7 @@ class PostIn(BaseModel):
     schedule: ScheduleIn | None = None
     tags: list[str] = Field(default_factory=list, max_length=50)
     campaign: str | None = Field(default=None, max_length=200)
+    evergreen: EvergreenIn | None = None
 
 
 class TargetOut(BaseModel):
@@ -80,6 +96,7 @@ class PostOut(BaseModel):
     tags: list[str]
     campaign: str | None
     schedule: dict[str, Any] | None
+    evergreen: EvergreenIn | None = None
     created_at: datetime
     updated_at: datetime
     targets: list[TargetOut]
@@ -167,3 +184,28 @@ class CalendarItem(BaseModel):
 class CalendarPage(BaseModel):
     items: list[CalendarItem]
     next_cursor: str | None
+
+
+class QueueItem(BaseModel):
+    post_id: UUID
+    target_id: UUID
+    status: str
+    due_at: datetime
+    local_due_at: datetime | None
+    timezone: str | None
+    text: str
+
+
+class QueueOrder(BaseModel):
+    """The channel's queued posts, every one of them, in the wanted order."""
+
+    post_ids: list[UUID] = Field(max_length=10_000)
+
+
+class CalendarFeedOut(BaseModel):
+    url: str
+
+
+class ImportOut(BaseModel):
+    created: int
+    posts: list[PostOut]

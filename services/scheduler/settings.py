@@ -21,6 +21,10 @@ class SchedulerSettings(ServiceSettings):
     # The longest a dispatcher sleeps without looking. Producers NOTIFY only for targets due
     # within this horizon, since anything later is found by the next look anyway.
     dispatch_max_sleep: float = 30.0
+    # Occurrences of a recurring post that exist as rows ahead of time (the calendar shows them).
+    recurrence_horizon_days: int = 60
+    # Public base URL of the API (the gateway), for the iCalendar feed URL; empty: a path only.
+    public_url: str = ""
     # Defaults of a workspace that has not changed its scheduler settings.
     default_missed_after_seconds: int = 3600
     default_approval_required: bool = False

@@ -65,6 +65,9 @@ class PostPublished(EventData):
     text: str | None = None
     tags: list[str] = Field(default_factory=list)
     campaign: str | None = None
+    # "text" (no media), "image", "video" or "gif" (the first media item's kind); None when
+    # the publisher did not say.
+    media_kind: str | None = None
 
 
 @event("post.publish_failed")
@@ -216,6 +219,20 @@ class ReplyFailed(EventData):
     error: str
 
 
+@event("comment.moderation_requested")
+class CommentModerationRequested(EventData):
+    """Please hide, unhide or delete this audience comment on its network."""
+
+    moderation_id: UUID
+    message_id: UUID
+    conversation_id: UUID
+    channel_id: UUID
+    network: str
+    external_id: str
+    action: Literal["hide", "unhide", "delete"]
+    requested_by: str
+
+
 @event("inbox.fetch")
 class InboxFetch(EventData):
     """Please poll this channel's notifications."""
@@ -223,6 +240,8 @@ class InboxFetch(EventData):
     channel_id: UUID
     network: str
     post_external_ids: list[str] = Field(default_factory=list)
+    # Where the previous fetch of this channel stopped (the `cursor` of its `inbox.fetched`).
+    cursor: str | None = None
 
 
 class FetchedItem(BaseModel):

@@ -19,7 +19,7 @@ async def sandbox_url() -> AsyncIterator[str]:
 async def publisher_settings(
     make_settings: Callable[..., Any], sandbox_url: str
 ) -> Callable[..., PublisherSettings]:
-    apps = await network_apps(sandbox_url, "x", "mastodon")
+    apps = await network_apps(sandbox_url, "x", "mastodon", "bluesky", "facebook")
 
     def build(**overrides: Any) -> PublisherSettings:
         values: dict[str, Any] = {

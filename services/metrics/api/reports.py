@@ -16,11 +16,19 @@ from services.metrics.reports import (
     Filters,
     check_channel,
     check_metric,
+    content_report,
     report_range,
     summary_report,
     top_posts,
 )
-from services.metrics.schemas import InboxReport, Summary, TopPost, TopPosts
+from services.metrics.schemas import (
+    ContentComparison,
+    ContentGroup,
+    InboxReport,
+    Summary,
+    TopPost,
+    TopPosts,
+)
 from shared.errors import ValidationFailed
 from shared.service import SessionDep
 
@@ -92,6 +100,53 @@ async def top(
             rows=rows, filename="top-posts.csv",
         )
     return TopPosts(items=[TopPost.model_validate(i) for i in items])
+
+
+CONTENT_COLUMNS = ["key", "posts", "engagements", "views", "engagements_per_post",
+                   "engagement_rate"]
+
+
+async def _content(
+    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep, *,
+    by: str, start: datetime | None, end: datetime | None, channel_id: UUID | None,
+    network: str | None, campaign: str | None, tag: str | None,
+) -> ContentComparison | Response:
+    rng = report_range(start=start, end=end, now=datetime.now(UTC),
+                       max_days=settings.max_report_days)
+    filters = await _filters(session, workspace_id=principal.workspace_id,
+                             channel_id=channel_id, network=network, campaign=campaign, tag=tag)
+    items = await content_report(session, workspace_id=principal.workspace_id, rng=rng,
+                                 filters=filters, by=by)
+    if wants(request, "text/csv"):
+        columns = [by if c == "key" else c for c in CONTENT_COLUMNS]
+        rows = [{by if k == "key" else k: v for k, v in i.items()} for i in items]
+        return csv_response(columns=columns, rows=rows, filename=f"{by}s.csv")
+    return ContentComparison(from_=rng.start, to=rng.end, group_by=by,  # type: ignore[arg-type]
+                             items=[ContentGroup.model_validate(i) for i in items])
+
+
+@router.get("/content-types", response_model=ContentComparison, responses=CSV)
+async def content_types(
+    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
+    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+) -> ContentComparison | Response:
+    """Engagement in the range per content type of the posts (text, image, video, gif)."""
+    return await _content(request, principal, session, settings, by="content_type",
+                          start=start, end=end, channel_id=channel_id, network=network,
+                          campaign=campaign, tag=tag)
+
+
+@router.get("/hashtags", response_model=ContentComparison, responses=CSV)
+async def hashtags(
+    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
+    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+) -> ContentComparison | Response:
+    """Engagement in the range per hashtag of the posts' text (a post counts under each)."""
+    return await _content(request, principal, session, settings, by="hashtag",
+                          start=start, end=end, channel_id=channel_id, network=network,
+                          campaign=campaign, tag=tag)
 
 
 @router.get("/inbox", response_model=InboxReport, responses=CSV)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 
 from services.publisher.adapters.base import Adapter
+from services.publisher.adapters.bluesky import BlueskyAdapter
+from services.publisher.adapters.facebook import FacebookAdapter
 from services.publisher.adapters.mastodon import MastodonAdapter
 from services.publisher.adapters.x import XAdapter
 from services.publisher.settings import PublisherSettings
@@ -12,6 +14,8 @@ from services.publisher.settings import PublisherSettings
 ADAPTERS: dict[str, type[Adapter]] = {
     "x": XAdapter,
     "mastodon": MastodonAdapter,
+    "bluesky": BlueskyAdapter,
+    "facebook": FacebookAdapter,
 }
 
 
@@ -19,6 +23,7 @@ class Adapters:
     """Built in the app's lifespan: the pooled client lives as long as the process."""
 
     def __init__(self, settings: PublisherSettings) -> None:
+        self.settings = settings
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),

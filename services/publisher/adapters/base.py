@@ -46,6 +46,9 @@ class Account:
     external_id: str
     name: str
     username: str | None = None
+    # What to store for the channel when it differs from what the user gave (a session opened
+    # from an app password, a page token found from a user token).
+    credentials: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,10 +71,36 @@ class Outgoing:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+    @property
+    def reply_to(self) -> str | None:
+        """The post or comment this write answers (replies and first comments)."""
+        value = self.options.get("in_reply_to")
+        return str(value) if value else None
+
+    @property
+    def is_dm(self) -> bool:
+        return self.options.get("reply_kind") == "dm"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Published:
     external_id: str
     url: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notification:
+    """One item polled from a network's notifications, already normalised."""
+
+    external_id: str
+    kind: Literal["comment", "mention", "dm"]
+    text: str
+    author_id: str
+    author_name: str | None
+    created_at: datetime
+    parent_external_id: str | None = None
+    post_external_id: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -106,6 +135,8 @@ class Adapter:
     # repeat itself (an idempotency key or a caller-chosen record key); otherwise the adapter
     # must look the post up (`find_published`) before any resend.
     idempotent: ClassVar[bool] = False
+    # Comments and mentions reach Herald by polling (`notifications`), not by webhook.
+    polls_notifications: ClassVar[bool] = False
 
     def __init__(self, *, client: httpx.AsyncClient, base_url: str, app: NetworkApp | None):
         self.client = client
@@ -136,6 +167,32 @@ class Adapter:
         idempotency). Raises NetworkError when the lookup itself fails: "not found" must
         only ever mean the network said so."""
         raise NotImplementedError
+
+    async def notifications(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, cursor: str | None
+    ) -> tuple[list[Notification], str | None]:
+        """What arrived since `cursor` (oldest first) and the cursor to keep for next time."""
+        raise NotImplementedError
+
+    async def fetch_media(self, item: dict[str, Any]) -> tuple[bytes, str]:
+        """The bytes of a post's media item and its MIME type. A URL that answers 4xx is a
+        media error (retrying will not change it); anything else is transient."""
+        url = str(item.get("url") or "")
+        try:
+            r = await self.client.get(url, follow_redirects=True)
+        except httpx.TransportError as exc:
+            raise NetworkError("transient", f"could not fetch media {url}: {exc!r}") from exc
+        if 400 <= r.status_code < 500:
+            raise NetworkError("media_error", f"media {url} answered {r.status_code}",
+                               status=r.status_code)
+        if r.status_code != 200:
+            raise NetworkError("transient", f"media {url} answered {r.status_code}",
+                               status=r.status_code)
+        mime = r.headers.get("content-type", "").split(";")[0].strip()
+        if not mime:
+            mime = {"video": "video/mp4", "gif": "image/gif"}.get(item.get("kind", ""),
+                                                                   "image/jpeg")
+        return r.content, mime
 
     async def insights(
         self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]

@@ -3,7 +3,11 @@ same request is simply sent again with the same key (the job id)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import html
+import re
+from datetime import datetime
+from typing import Any, Literal
 
 import httpx
 
@@ -12,11 +16,20 @@ from services.publisher.adapters.base import (
     Adapter,
     ChannelRef,
     NetworkError,
+    Notification,
     Outgoing,
     Published,
     bearer,
     retry_after_seconds,
 )
+
+TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(content: str) -> str:
+    content = re.sub(r"<br\s*/?>|</p><p>", "\n", content)
+    return html.unescape(TAG.sub("", content)).strip()
+
 
 MASTODON_METRICS = {
     "likes": "favourites_count",
@@ -29,6 +42,7 @@ class MastodonAdapter(Adapter):
     network = "mastodon"
     real_url = "https://mastodon.social"
     idempotent = True
+    polls_notifications = True
 
     def url(self, path: str, credentials: dict[str, Any] | None = None) -> str:
         # Each account lives on its own instance; the sandbox stands in for all of them.
@@ -73,14 +87,13 @@ class MastodonAdapter(Adapter):
     async def publish(
         self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
     ) -> Published:
+        # A direct message is answered with a direct status in its thread.
+        visibility = "direct" if post.is_dm else post.options.get("visibility", "public")
+        body: dict[str, Any] = {"status": post.text, "visibility": visibility}
         if post.media:
-            raise NetworkError(
-                "media_error", "media on Mastodon is not supported by this publisher yet"
-            )
-        body: dict[str, Any] = {
-            "status": post.text,
-            "visibility": post.options.get("visibility", "public"),
-        }
+            if len(post.media) > 4:
+                raise NetworkError("media_error", "Mastodon takes at most 4 attachments")
+            body["media_ids"] = [await self.upload(credentials, m) for m in post.media]
         if post.options.get("spoiler_text"):
             body["spoiler_text"] = post.options["spoiler_text"]
         if post.options.get("in_reply_to"):
@@ -96,6 +109,85 @@ class MastodonAdapter(Adapter):
             raise self.classify(r, write=True)
         status = r.json()
         return Published(external_id=str(status["id"]), url=status.get("url"))
+
+    async def upload(self, credentials: dict[str, Any], item: dict[str, Any]) -> str:
+        """`POST /api/v2/media`; a 202 means still processing, polled until it has a URL."""
+        data, mime = await self.fetch_media(item)
+        ext = mime.split("/")[-1]
+        r = await self.call(
+            "POST", self.url("/api/v2/media", credentials), headers=bearer(credentials),
+            data={"description": item.get("alt") or ""},
+            files={"file": (f"upload.{ext}", data, mime)},
+        )
+        if r.status_code not in (200, 202):
+            raise self.classify(r, write=False)
+        media_id = str(r.json()["id"])
+        for _ in range(60):
+            if r.status_code == 200:
+                return media_id
+            await asyncio.sleep(0.5)
+            r = await self.call("GET", self.url(f"/api/v1/media/{media_id}", credentials),
+                                headers=bearer(credentials))
+            if r.status_code not in (200, 206):
+                raise self.classify(r, write=False)
+        raise NetworkError("transient", "Mastodon is still processing the media")
+
+    async def notifications(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, cursor: str | None
+    ) -> tuple[list[Notification], str | None]:
+        """Mentions (replies and direct messages are mentions too). With a cursor, pages
+        forward from it with `min_id` along the Link header's `prev`; without one, reads the
+        newest pages back along `next`. The cursor kept is the newest notification id."""
+        url: str | None = self.url("/api/v1/notifications", credentials)
+        params: dict[str, Any] | None = {"types[]": "mention", "limit": 80}
+        if cursor:
+            params["min_id"] = cursor
+        found: dict[str, dict[str, Any]] = {}
+        for _page in range(20):
+            if url is None:
+                break
+            r = await self.call("GET", url, params=params, headers=bearer(credentials))
+            if r.status_code != 200:
+                raise self.classify(r, write=False)
+            page = r.json()
+            if not page:
+                break
+            for n in page:
+                found[str(n["id"])] = n
+            links = r.links
+            url = (links.get("prev" if cursor else "next") or {}).get("url")
+            params = None
+            if url and self.base_url != self.real_url and self.base_url not in url:
+                # The sandbox names its public address in links; keep talking where we are.
+                url = self.base_url + "/api/v1/notifications?" + url.split("?", 1)[1]
+        ordered = sorted(found.values(), key=lambda n: int(n["id"]))
+        items = [item for n in ordered if (item := self.normalise(n)) is not None]
+        newest = str(ordered[-1]["id"]) if ordered else cursor
+        return items, newest
+
+    @staticmethod
+    def normalise(n: dict[str, Any]) -> Notification | None:
+        status = n.get("status")
+        if not status:
+            return None
+        account = n.get("account") or status.get("account") or {}
+        kind: Literal["comment", "mention", "dm"] = "mention"
+        if status.get("visibility") == "direct":
+            kind = "dm"
+        elif status.get("in_reply_to_id"):
+            kind = "comment"
+        return Notification(
+            external_id=str(status["id"]),
+            kind=kind,
+            text=html_to_text(status.get("content") or ""),
+            author_id=str(account.get("id", "")),
+            author_name=account.get("display_name") or account.get("acct"),
+            created_at=datetime.fromisoformat(status["created_at"].replace("Z", "+00:00")),
+            parent_external_id=status.get("in_reply_to_id"),
+            post_external_id=status.get("in_reply_to_id"),
+            raw={"notification_id": n["id"], "acct": account.get("acct"),
+                 "visibility": status.get("visibility")},
+        )
 
     async def insights(
         self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]

@@ -3,6 +3,7 @@ post up on the account's timeline before anything is sent again."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import unicodedata
@@ -24,6 +25,7 @@ from services.publisher.adapters.base import (
 
 URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 DUPLICATE = "duplicate content"
+CHUNK_BYTES = 1024 * 1024
 X_METRICS = {
     "views": "impression_count",
     "likes": "like_count",
@@ -86,12 +88,15 @@ class XAdapter(Adapter):
     async def publish(
         self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
     ) -> Published:
+        if post.is_dm:
+            return await self.direct_message(credentials, post=post)
         body: dict[str, Any] = {"text": post.text}
-        reply_to = post.options.get("in_reply_to")
-        if reply_to:
-            body["reply"] = {"in_reply_to_tweet_id": str(reply_to)}
+        if post.reply_to:
+            body["reply"] = {"in_reply_to_tweet_id": post.reply_to}
         if post.media:
-            raise NetworkError("media_error", "media on X is not supported by this publisher yet")
+            if len(post.media) > 4:
+                raise NetworkError("media_error", "X takes at most 4 images or one video")
+            body["media"] = {"media_ids": [await self.upload(credentials, m) for m in post.media]}
         r = await self.call(
             "POST", self.url("/2/tweets"), write=True, json=body, headers=bearer(credentials)
         )
@@ -99,6 +104,66 @@ class XAdapter(Adapter):
             raise self.classify(r, write=True)
         tweet_id = str(r.json()["data"]["id"])
         return Published(external_id=tweet_id, url=self.post_url(channel, tweet_id))
+
+    async def direct_message(self, credentials: dict[str, Any], *, post: Outgoing) -> Published:
+        recipient = post.options.get("recipient_id")
+        if not recipient:
+            raise NetworkError("content_rejected", "a direct message needs a recipient")
+        r = await self.call(
+            "POST", self.url(f"/2/dm_conversations/with/{recipient}/messages"), write=True,
+            json={"text": post.text}, headers=bearer(credentials),
+        )
+        if r.status_code not in (200, 201):
+            raise self.classify(r, write=True)
+        return Published(external_id=str(r.json()["data"]["dm_event_id"]), url=None)
+
+    async def upload(self, credentials: dict[str, Any], item: dict[str, Any]) -> str:
+        """Chunked upload (initialize, append, finalize), then polls until X has processed
+        a video. Returns the media id."""
+        data, mime = await self.fetch_media(item)
+        kind = item.get("kind", "image")
+        category = {"video": "tweet_video", "gif": "tweet_gif"}.get(kind, "tweet_image")
+        auth = bearer(credentials)
+        r = await self.call("POST", self.url("/2/media/upload/initialize"), headers=auth,
+                            json={"media_type": mime, "total_bytes": len(data),
+                                  "media_category": category})
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        media_id = str(r.json()["data"]["id"])
+        for index, start in enumerate(range(0, len(data), CHUNK_BYTES)):
+            r = await self.call(
+                "POST", self.url(f"/2/media/upload/{media_id}/append"), headers=auth,
+                data={"segment_index": str(index)},
+                files={"media": ("chunk", data[start : start + CHUNK_BYTES],
+                                 "application/octet-stream")},
+            )
+            if r.status_code not in (200, 204):
+                raise self.classify(r, write=False)
+        r = await self.call("POST", self.url(f"/2/media/upload/{media_id}/finalize"),
+                            headers=auth)
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        info = r.json()["data"].get("processing_info")
+        for _ in range(60):
+            if not info or info.get("state") == "succeeded":
+                break
+            if info.get("state") == "failed":
+                raise NetworkError("media_error", f"X could not process the media: {info}")
+            await asyncio.sleep(min(5.0, float(info.get("check_after_secs", 1))))
+            r = await self.call("GET", self.url("/2/media/upload"), headers=auth,
+                                params={"media_id": media_id, "command": "STATUS"})
+            if r.status_code != 200:
+                raise self.classify(r, write=False)
+            info = r.json()["data"].get("processing_info")
+        else:
+            raise NetworkError("transient", "X is still processing the media")
+        if item.get("alt"):
+            r = await self.call("POST", self.url("/2/media/metadata"), headers=auth,
+                                json={"id": media_id,
+                                      "metadata": {"alt_text": {"text": item["alt"]}}})
+            if r.status_code != 200:
+                raise self.classify(r, write=False)
+        return media_id
 
     def post_url(self, channel: ChannelRef, tweet_id: str) -> str:
         return f"https://x.com/{channel.username or 'i'}/status/{tweet_id}"
@@ -112,6 +177,8 @@ class XAdapter(Adapter):
         since: datetime,
         until: datetime,
     ) -> Published | None:
+        if post.is_dm:
+            return await self.find_message(credentials, post=post, since=since, until=until)
         wanted = comparable(post.text)
         params: dict[str, Any] = {
             "max_results": 100,
@@ -134,6 +201,18 @@ class XAdapter(Adapter):
             if not token:
                 return None
             params["pagination_token"] = token
+        return None
+
+    async def find_message(self, credentials: dict[str, Any], *, post: Outgoing,
+                           since: datetime, until: datetime) -> Published | None:
+        r = await self.call("GET", self.url("/2/dm_events"), headers=bearer(credentials),
+                            params={"dm_event.fields": "created_at,sender_id,text"})
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        for event in r.json().get("data") or []:
+            created = datetime.fromisoformat(event["created_at"].replace("Z", "+00:00"))
+            if since <= created <= until and event.get("text") == post.text:
+                return Published(external_id=str(event["id"]), url=None)
         return None
 
     async def insights(

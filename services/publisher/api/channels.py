@@ -6,8 +6,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from services.publisher import channels
-from services.publisher.api.deps import AdaptersDep, KeyringDep, ManagerDep, ReaderDep
+from services.publisher import channels, oauth
+from services.publisher.api.deps import (
+    AdaptersDep,
+    KeyringDep,
+    ManagerDep,
+    ReaderDep,
+    SettingsDep,
+)
 from services.publisher.models import Channel
 from services.publisher.schemas import ChannelIn, ChannelList, ChannelOut, ChannelPatch
 from shared.service import RuntimeDep, SessionDep
@@ -38,6 +44,31 @@ async def connect(
         timezone=body.timezone or principal.timezone,
         adapters=adapters,
         keyring=keyring,
+        outbox=runtime.outbox,
+    )
+    if not created:
+        response.status_code = 200
+    return out(channel)
+
+
+@router.get("/connect/{network}")
+async def connect_oauth(
+    network: str, redirect_uri: str, principal: ManagerDep, session: SessionDep,
+    adapters: AdaptersDep, settings: SettingsDep,
+) -> dict[str, str]:
+    url = await oauth.start(session, workspace_id=principal.workspace_id, network=network,
+                            redirect_uri=redirect_uri, adapters=adapters, settings=settings)
+    return {"authorize_url": url}
+
+
+@router.get("/callback/{network}", response_model=ChannelOut, status_code=201)
+async def oauth_callback(
+    network: str, code: str, state: str, principal: ManagerDep, session: SessionDep,
+    runtime: RuntimeDep, adapters: AdaptersDep, keyring: KeyringDep, response: Response,
+) -> ChannelOut:
+    channel, created = await oauth.finish(
+        session, workspace_id=principal.workspace_id, network=network, code=code,
+        state=state, timezone=principal.timezone, adapters=adapters, keyring=keyring,
         outbox=runtime.outbox,
     )
     if not created:

@@ -6,14 +6,19 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
 
-from services.scheduler.api.deps import ReaderDep
+from services.scheduler.api.deps import ReaderDep, SettingsDep
 from services.scheduler.calendar import calendar
-from services.scheduler.schemas import CalendarPage
+from services.scheduler.ical import FEED_PATH, feed, feed_token
+from services.scheduler.schemas import CalendarFeedOut, CalendarPage
+from shared.auth import Principal, require
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
+# Served without the internal token (an open prefix): the token in the URL is the credential.
+feed_router = APIRouter(tags=["calendar"])
+ManagerDep = Annotated[Principal, Depends(require("scheduler.settings"))]
 
 
 @router.get("", response_model=CalendarPage)
@@ -42,4 +47,36 @@ async def read_calendar(
         campaign=campaign,
         limit=limit,
         cursor=cursor,
+    )
+
+
+def _feed_url(settings_url: str, token: str) -> str:
+    return f"{settings_url.rstrip('/')}{FEED_PATH}?token={token}"
+
+
+@router.get("/feed", response_model=CalendarFeedOut)
+async def read_feed_url(
+    principal: ReaderDep, session: SessionDep, settings: SettingsDep
+) -> CalendarFeedOut:
+    """The workspace's secret iCalendar URL (created on first ask)."""
+    token = await feed_token(session, workspace_id=principal.workspace_id)
+    return CalendarFeedOut(url=_feed_url(settings.public_url, token))
+
+
+@router.post("/feed/rotate", response_model=CalendarFeedOut)
+async def rotate_feed_url(
+    principal: ManagerDep, session: SessionDep, settings: SettingsDep
+) -> CalendarFeedOut:
+    """A new secret URL; the old one stops working at once."""
+    token = await feed_token(session, workspace_id=principal.workspace_id, rotate=True)
+    return CalendarFeedOut(url=_feed_url(settings.public_url, token))
+
+
+@feed_router.get(FEED_PATH, response_class=Response)
+async def read_feed(session: SessionDep, token: str = "") -> Response:
+    body = await feed(session, token=token)
+    return Response(
+        content=body.encode(),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
     )

@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scheduler.api.deps import LookupDep, ReaderDep, WriterDep
 from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.models import Channel
-from services.scheduler.schemas import SlotIn, SlotOut
+from services.scheduler.queue import queue_items, queued_targets, reorder
+from services.scheduler.schemas import QueueItem, QueueOrder, SlotIn, SlotOut
 from services.scheduler.slots import channel_slots, parse_slot_time, replace_slots
 from shared.auth import Principal
 from shared.errors import NotFound
-from shared.service import SessionDep
+from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/channels", tags=["slots"])
+queue_router = APIRouter(prefix="/v1/channels", tags=["queue"])
 
 
 async def _channel(
@@ -54,3 +56,41 @@ async def write_slots(
     ]
     slots = await replace_slots(session, channel=channel, slots=triples)
     return [SlotOut(weekday=s.weekday, time=s.time, cap=s.cap) for s in slots]
+
+
+@queue_router.get("/{channel_id}/queue", response_model=list[QueueItem])
+async def read_queue(
+    channel_id: UUID, principal: ReaderDep, session: SessionDep, lookup: LookupDep
+) -> list[QueueItem]:
+    """The posts waiting in the channel's slots, soonest first."""
+    channel = await _channel(session, principal=principal, channel_id=channel_id, lookup=lookup)
+    return queue_items(await queued_targets(session, channel=channel))
+
+
+@queue_router.put("/{channel_id}/queue", response_model=list[QueueItem])
+async def reorder_queue(
+    channel_id: UUID,
+    body: QueueOrder | list[UUID],
+    principal: WriterDep,
+    session: SessionDep,
+    lookup: LookupDep,
+    runtime: RuntimeDep,
+) -> list[QueueItem]:
+    """Reassigns the queue's slot times to its posts in the order given (a list of post ids,
+    or `{"post_ids": [...]}`)."""
+    channel = await _channel(session, principal=principal, channel_id=channel_id, lookup=lookup)
+    post_ids = body.post_ids if isinstance(body, QueueOrder) else body
+    return await reorder(session, channel=channel, post_ids=post_ids, outbox=runtime.outbox)
+
+
+@queue_router.post("/{channel_id}/queue/shuffle", response_model=list[QueueItem])
+async def shuffle_queue(
+    channel_id: UUID,
+    principal: WriterDep,
+    session: SessionDep,
+    lookup: LookupDep,
+    runtime: RuntimeDep,
+) -> list[QueueItem]:
+    """Hands the queue's slot times out again in a random order."""
+    channel = await _channel(session, principal=principal, channel_id=channel_id, lookup=lookup)
+    return await reorder(session, channel=channel, post_ids=None, outbox=runtime.outbox)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from services.scheduler.api.deps import (
     ApproverDep,
@@ -14,6 +15,7 @@ from services.scheduler.api.deps import (
     SettingsDep,
     WriterDep,
 )
+from services.scheduler.imports import import_posts
 from services.scheduler.lifecycle import (
     approve,
     cancel,
@@ -25,6 +27,7 @@ from services.scheduler.lifecycle import (
 )
 from services.scheduler.posts import create_post, load_post, post_out, validate_post
 from services.scheduler.schemas import (
+    ImportOut,
     PostIn,
     PostOut,
     PostPatch,
@@ -32,7 +35,7 @@ from services.scheduler.schemas import (
     TransitionOut,
     ValidationOut,
 )
-from shared.errors import PreconditionRequired
+from shared.errors import PreconditionRequired, ValidationFailed
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
@@ -60,10 +63,67 @@ async def create(
         outbox=runtime.outbox,
         notify_horizon=settings.dispatch_max_sleep,
         defaults=settings.workspace_defaults,
+        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
     response.headers["ETag"] = etag(post.version)
     response.headers["Location"] = f"/v1/posts/{post.id}"
     return post_out(post, targets)
+
+
+@router.post(
+    "/import",
+    response_model=ImportOut,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            }
+        }
+    },
+)
+async def import_csv(
+    request: Request,
+    principal: WriterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    lookup: LookupDep,
+) -> ImportOut:
+    """A CSV of posts (one row per post and channel) as `text/csv` or a multipart `file`;
+    all rows or none."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationFailed("Send the CSV as the multipart field 'file'.", field="file")
+        data = await upload.read()
+    else:
+        data = await request.body()
+    try:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("The CSV must be UTF-8.", field="body") from exc
+    created = await import_posts(
+        session,
+        principal=principal,
+        raw=raw,
+        lookup=lookup,
+        outbox=runtime.outbox,
+        notify_horizon=settings.dispatch_max_sleep,
+        defaults=settings.workspace_defaults,
+        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
+    )
+    return ImportOut(
+        created=len(created), posts=[post_out(post, targets) for post, targets in created]
+    )
 
 
 @router.post("/validate", response_model=ValidationOut)

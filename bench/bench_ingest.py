@@ -1,0 +1,109 @@
+"""Webhook ingest: signed X events per second accepted durably by the inbox, against bare uvicorn.
+
+The inbox runs as its own process (`python -m services.inbox`) on the run's database and bus
+prefix. Every request is a different event, signed as X signs it, so each 200 means one new
+receipt committed to PostgreSQL. The bare endpoint gets the same bodies from the same load
+generator in the same round.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sys
+from pathlib import Path
+
+import asyncpg
+import orjson
+
+from bench.context import BenchContext
+from bench.harness import Figure, free_port, load, median, process
+
+NAME = "ingest"
+SECRET = "bench-x-consumer-secret"
+ACCOUNT = "1500000000000000001"
+
+
+def body_file(path: Path, *, first_id: int, count: int) -> Path:
+    """One signed X mention per line, each with its own tweet id (and so its own receipt)."""
+    key = SECRET.encode()
+    with path.open("wb") as f:
+        for n in range(first_id, first_id + count):
+            body = orjson.dumps({
+                "for_user_id": ACCOUNT,
+                "tweet_create_events": [{
+                    "id_str": str(n), "text": f"@brand question number {n}, please help",
+                    "created_at": "Mon Nov 23 14:00:00 +0000 2026",
+                    "user": {"id_str": "1700000000000000001", "screen_name": "fan",
+                             "name": "A Fan"},
+                }],
+            })
+            signature = "sha256=" + base64.b64encode(
+                hmac.new(key, body, hashlib.sha256).digest()).decode()
+            line = {"headers": {"x-twitter-webhooks-signature": signature,
+                                "Content-Type": "application/json"},
+                    "body": body.decode()}
+            f.write(json.dumps(line).encode() + b"\n")
+    return path
+
+
+async def receipts(ctx: BenchContext) -> int:
+    conn = await asyncpg.connect(ctx.asyncpg_dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM inbox.receipts"))
+    finally:
+        await conn.close()
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    seconds = 3 if ctx.quick else 5
+    connections = 32
+    # More distinct events per round than the inbox can take in `seconds`, so none repeats.
+    per_round = 40_000 if ctx.quick else 60_000
+    work = ctx.results_dir / "ingest"
+    work.mkdir(parents=True, exist_ok=True)
+    inbox_port, bare_port = free_port(), free_port()
+    env = {
+        "INBOX_DATABASE_URL": ctx.database_url,
+        "INBOX_AMQP_URL": ctx.amqp_url,
+        "INBOX_BUS_PREFIX": ctx.bus_prefix,
+        "INBOX_PORT": str(inbox_port),
+        "INBOX_LOG_LEVEL": "WARNING",
+        "INBOX_NETWORK_APPS": json.dumps({"x": {"client_secret": SECRET}}),
+    }
+    ingest, bare, ingest_p99, bare_p99 = [], [], [], []
+    log = ctx.results_dir / "logs" / "bench-ingest-inbox.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    async with (
+        process([sys.executable, "-m", "services.inbox"], env=env,
+                ready_url=f"http://127.0.0.1:{inbox_port}/healthz", log=log),
+        process([sys.executable, "-m", "bench.bare", str(bare_port)],
+                ready_url=f"http://127.0.0.1:{bare_port}/"),
+    ):
+        for n in range(ctx.rounds()):
+            bodies = body_file(work / f"round{n}.jsonl",
+                               first_id=1_900_000_000_000_000_000 + n * per_round,
+                               count=per_round)
+            before = await receipts(ctx)
+            i = await load(f"http://127.0.0.1:{inbox_port}/hooks/x", method="POST",
+                           body_file=bodies, seconds=seconds, connections=connections,
+                           requests=per_round)
+            stored = await receipts(ctx) - before
+            if i["errors"] or stored != i["requests"]:
+                raise RuntimeError(f"ingest round {n}: {i}, {stored} receipts stored")
+            b = await load(f"http://127.0.0.1:{bare_port}/", method="POST", body_file=bodies,
+                           seconds=seconds, connections=connections, requests=per_round)
+            ingest.append(i["rps"])
+            bare.append(b["rps"])
+            ingest_p99.append(i["p99_ms"])
+            bare_p99.append(b["p99_ms"])
+    return [
+        Figure(NAME, "signed X webhooks stored durably", "events/s", median(ingest),
+               "bare uvicorn, same bodies", median(bare), "≥ 0.5",
+               rounds=ingest, baseline_rounds=bare),
+        Figure(NAME, "ingest latency p99", "ms", median(ingest_p99), "bare uvicorn p99",
+               median(bare_p99), "informational", higher_is_better=False,
+               rounds=ingest_p99, baseline_rounds=bare_p99),
+    ]

@@ -1,0 +1,206 @@
+"""Facebook Pages (Graph API), and the Graph error and usage rules Instagram and Threads share.
+
+Graph has no idempotency key, so an unknown outcome is settled by reading the page's feed (or
+the comments under the parent, for replies) before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from services.publisher.adapters.base import (
+    Account,
+    Adapter,
+    ChannelRef,
+    NetworkError,
+    Outgoing,
+    Published,
+    retry_after_seconds,
+)
+
+GRAPH_VERSION = "v21.0"
+# Throttling codes, often answered as 400/403 rather than 429.
+THROTTLED = {4, 17, 32, 613, 80001, 80002, 80004}
+FACEBOOK_METRICS = {
+    "views": "post_media_view",
+    "reach": "post_total_media_view_unique",
+    "clicks": "post_clicks",
+    "likes": "post_reactions_like_total",
+}
+
+
+def usage_wait(response: httpx.Response) -> float | None:
+    """Seconds until Meta lets the app or page call again, from its usage headers: None
+    while every counter is under 100 %."""
+    wait: float | None = None
+    for name in ("x-business-use-case-usage", "x-app-usage", "x-page-usage"):
+        raw = response.headers.get(name)
+        if not raw:
+            continue
+        try:
+            usage = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        entries: list[dict[str, Any]] = []
+        if isinstance(usage, dict) and "call_count" in usage:
+            entries = [usage]
+        elif isinstance(usage, dict):
+            entries = [e for v in usage.values() if isinstance(v, list) for e in v]
+        for entry in entries:
+            minutes = entry.get("estimated_time_to_regain_access")
+            full = any(
+                isinstance(entry.get(k), int | float) and entry[k] >= 100
+                for k in ("call_count", "total_cputime", "total_time")
+            )
+            if minutes:
+                wait = max(wait or 0.0, float(minutes) * 60)
+            elif full:
+                wait = max(wait or 0.0, 60.0)
+    return wait
+
+
+def graph_error(network: str, response: httpx.Response, *, write: bool) -> NetworkError:
+    try:
+        err = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        err = {}
+    code = err.get("code")
+    message = str(err.get("message") or response.reason_phrase)
+    status = response.status_code
+    if code == 190 or status == 401:
+        return NetworkError("auth_expired", message, status=status)
+    if code in THROTTLED or status == 429:
+        wait = usage_wait(response) or retry_after_seconds(response)
+        return NetworkError("rate_limited", message, status=status, retry_after=wait)
+    if code == 506 or "duplicate" in message.lower():
+        return NetworkError("duplicate", message, status=status)
+    if status >= 500 or code in (1, 2) or err.get("is_transient"):
+        return NetworkError("unknown_outcome" if write else "transient", message,
+                            status=status)
+    if code in (324, 352, 9004, 36000, 36001, 36003) or "media" in message.lower():
+        return NetworkError("media_error", message, status=status)
+    return NetworkError("content_rejected", f"{network}: {message}", status=status)
+
+
+def graph_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+
+
+class FacebookAdapter(Adapter):
+    network = "facebook"
+    real_url = "https://graph.facebook.com"
+
+    def graph(self, path: str) -> str:
+        return f"{self.base_url}/{GRAPH_VERSION}/{path.lstrip('/')}"
+
+    @staticmethod
+    def auth(credentials: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
+
+    async def get(self, credentials: dict[str, Any], path: str, **params: Any) -> Any:
+        r = await self.call("GET", self.graph(path), params=params, headers=self.auth(credentials))
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=False)
+        return r.json()
+
+    async def verify(self, credentials: dict[str, Any]) -> Account:
+        page = str(credentials.get("page_id") or "me")
+        data = await self.get(credentials, page, fields="id,name")
+        creds = {**credentials, "page_id": str(data["id"])}
+        return Account(external_id=str(data["id"]), name=data["name"], credentials=creds)
+
+    async def publish(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> Published:
+        if post.is_dm:
+            return await self.message(credentials, channel=channel, post=post)
+        if post.reply_to:
+            path, body = f"{post.reply_to}/comments", {"message": post.text}
+        elif post.media:
+            if len(post.media) > 1 or post.media[0].get("kind") != "image":
+                raise NetworkError(
+                    "media_error", "this publisher sends one image per Facebook post"
+                )
+            path = f"{channel.external_id}/photos"
+            body = {"url": post.media[0]["url"], "caption": post.text}
+        else:
+            path, body = f"{channel.external_id}/feed", {"message": post.text}
+            if post.options.get("link"):
+                body["link"] = str(post.options["link"])
+        r = await self.call("POST", self.graph(path), write=True, data=body,
+                            headers=self.auth(credentials))
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=True)
+        data = r.json()
+        post_id = str(data.get("post_id") or data["id"])
+        return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    async def message(self, credentials: dict[str, Any], *, channel: ChannelRef,
+                      post: Outgoing) -> Published:
+        r = await self.call(
+            "POST", self.graph(f"{channel.external_id}/messages"), write=True,
+            json={"recipient": {"id": post.options.get("recipient_id")},
+                  "messaging_type": "RESPONSE", "message": {"text": post.text}},
+            headers=self.auth(credentials),
+        )
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=True)
+        return Published(external_id=str(r.json()["message_id"]), url=None)
+
+    async def find_published(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing,
+        since: datetime, until: datetime,
+    ) -> Published | None:
+        if post.is_dm:
+            return None  # Messenger cannot be searched: a lost DM answer stays unknown
+        if post.reply_to:
+            items = (await self.get(credentials, f"{post.reply_to}/comments",
+                                    fields="id,message,created_time,from"))["data"]
+            items = [c for c in items if (c.get("from") or {}).get("id") == channel.external_id]
+        else:
+            items = (await self.get(credentials, f"{channel.external_id}/feed",
+                                    fields="id,message,created_time", limit=100))["data"]
+        for item in items:
+            created = graph_time(item["created_time"])
+            if since <= created <= until and (item.get("message") or "") == post.text:
+                return Published(external_id=str(item["id"]),
+                                 url=f"https://www.facebook.com/{item['id']}")
+        return None
+
+    async def insights(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
+    ) -> dict[str, dict[str, tuple[str, float | None]]]:
+        found: dict[str, dict[str, tuple[str, float | None]]] = {}
+        by_name = {theirs: ours for ours, theirs in FACEBOOK_METRICS.items()}
+        for post_id in external_ids:
+            data = (await self.get(credentials, f"{post_id}/insights",
+                                   metric=",".join(FACEBOOK_METRICS.values())))["data"]
+            found[post_id] = {
+                by_name[m["name"]]: (m["name"], m["values"][0]["value"])
+                for m in data if m["name"] in by_name and m.get("values")
+            }
+        return found
+
+    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
+        """Exchanges the current long-lived token for a fresh one (it must still be valid)."""
+        if self.app is None or not credentials.get("access_token"):
+            return None
+        r = await self.call(
+            "GET", self.graph("oauth/access_token"),
+            params={"grant_type": "fb_exchange_token", "client_id": self.app.client_id,
+                    "client_secret": self.app.client_secret,
+                    "fb_exchange_token": credentials["access_token"]},
+        )
+        if r.status_code != 200:
+            error = graph_error(self.network, r, write=False)
+            if error.error_class in ("auth_expired", "content_rejected"):
+                raise NetworkError("auth_expired", error.message, status=r.status_code)
+            raise error
+        issued = r.json()
+        return {**credentials, "access_token": issued["access_token"],
+                "expires_at": int(time.time() + int(issued.get("expires_in", 5_184_000)))}
