@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware import Middleware
 
-from services.gateway.api import api_keys, docs, workspaces
+from services.gateway import consumers
+from services.gateway.api import api_keys, docs, members, webhooks, workspaces
+from services.gateway.delivery import delivery_worker
 from services.gateway.idempotency import IdempotencyMiddleware
 from services.gateway.janitor import janitor
 from services.gateway.keys import Authenticator, KeyCache
@@ -20,12 +22,21 @@ from services.gateway.openapi import MergedOpenApi
 from services.gateway.proxy import Forwarder, proxy_endpoint
 from services.gateway.ratelimit import RateLimitMiddleware
 from services.gateway.settings import GatewaySettings
+from services.gateway.webhook_events import openapi_webhooks
+from services.gateway.webhooks import NOTIFY_CHANNEL
 from shared.service import Runtime, service_app
 
 TITLE = "Herald API"
 DESCRIPTION = (
     "Plan, publish, answer and measure across the social networks. Every `/v1` call takes "
-    "`Authorization: Bearer <api key>`; errors are RFC 9457 problem+json."
+    "`Authorization: Bearer <api key>`; errors are RFC 9457 problem+json.\n\n"
+    "**Roles.** A key has one role: `owner`, `admin`, `editor`, `reviewer` or `analyst`. "
+    "What each role may do is one table, published as `docs/roles.md` (generated from the "
+    "code every service enforces); nobody grants a role above their own.\n\n"
+    "**Client webhooks.** Subscribe with `POST /v1/webhooks`; the payloads are in the "
+    "`webhooks` section. Deliveries are signed per the Standard Webhooks spec and retried "
+    "after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days); a "
+    "subscription that fails for 5 days is disabled until re-enabled with PATCH."
 )
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # FastAPI's own schema and docs routes; the gateway serves the merged ones instead.
@@ -34,7 +45,7 @@ _BUILTIN_DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    runtime = Runtime.create(settings, tables=BUS)
+    runtime = Runtime.create(settings, tables=BUS, notify_channels=[NOTIFY_CHANNEL])
     authenticator = Authenticator(
         sessions=runtime.sessions,
         cache=KeyCache(ttl=settings.key_cache_seconds, size=settings.key_cache_size),
@@ -45,7 +56,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         forwarder.open()
         try:
-            async with runtime.running(workers=[("janitor", janitor(runtime, settings))]):
+            async with runtime.running(
+                subscriptions=consumers.subscriptions(runtime),
+                workers=[
+                    ("janitor", janitor(runtime, settings)),
+                    ("webhook-delivery", delivery_worker(runtime, settings)),
+                ],
+            ):
                 yield
         finally:
             await forwarder.close()
@@ -87,9 +104,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.forwarder = forwarder
 
     def own_document() -> dict[str, Any]:
-        return get_openapi(
+        doc = get_openapi(
             title=TITLE, version=app.version, description=DESCRIPTION, routes=app.routes
         )
+        hooks, schemas = openapi_webhooks()
+        doc["webhooks"] = hooks
+        doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        return doc
 
     app.state.openapi = MergedOpenApi(
         own=own_document,
@@ -101,6 +122,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(docs.router)
     app.include_router(workspaces.router)
     app.include_router(api_keys.router)
+    app.include_router(members.router)
+    app.include_router(webhooks.router)
     # Last: whatever the gateway does not answer itself goes to the owning service.
     app.add_api_route(
         "/{path:path}", proxy_endpoint, methods=PROXY_METHODS, include_in_schema=False

@@ -37,6 +37,8 @@ class KeyIdentity:
     timezone: str
     # The workspace's own request limit per window, when the operator set one.
     rate_limit: int | None = None
+    # The member the key belongs to (None for keys issued outside of membership).
+    member_id: UUID | None = None
 
     def principal(self) -> Principal:
         return Principal(
@@ -77,6 +79,7 @@ async def issue_key(
     role: Role,
     prefix: str,
     created_by: str | None,
+    member_id: UUID | None = None,
 ) -> tuple[ApiKey, str]:
     """Creates a key; returns the row and the secret, which is never available again."""
     secret = new_secret(prefix)
@@ -88,6 +91,7 @@ async def issue_key(
         display_prefix=secret[: len(prefix) + 6],
         secret_hash=hash_secret(secret),
         created_by=created_by,
+        member_id=member_id,
     )
     session.add(key)
     await session.flush()
@@ -149,7 +153,7 @@ async def find_identity(session: AsyncSession, *, secret_hash: str) -> KeyIdenti
         await session.execute(
             select(
                 ApiKey.id, ApiKey.workspace_id, ApiKey.role, Workspace.timezone,
-                Workspace.rate_limit,
+                Workspace.rate_limit, ApiKey.member_id,
             )
             .join(Workspace, Workspace.id == ApiKey.workspace_id)
             .where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
@@ -163,6 +167,7 @@ async def find_identity(session: AsyncSession, *, secret_hash: str) -> KeyIdenti
         role=row.role,
         timezone=row.timezone,
         rate_limit=row.rate_limit,
+        member_id=row.member_id,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -63,3 +64,142 @@ class WorkspaceOut(BaseModel):
     timezone: str
     rate_limit: int | None
     created_at: datetime
+
+
+# --- client webhooks ------------------------------------------------------------------------
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/herald"])
+    events: list[str] = Field(
+        min_length=1, max_length=50, examples=[["post.published", "post.publish_failed"]],
+        description="Event types of the catalogue, or `*` for every one.",
+    )
+    secret: str | None = Field(
+        default=None, max_length=200,
+        description="Your own signing secret (`whsec_` + base64 of 24 to 64 bytes); one is "
+        "generated when absent.",
+    )
+
+
+class WebhookChange(BaseModel):
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    events: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    enabled: bool | None = Field(
+        default=None, description="`true` re-enables a subscription disabled after failures."
+    )
+
+
+class WebhookOut(BaseModel):
+    id: UUID
+    url: str
+    events: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    failing_since: datetime | None = Field(
+        description="Start of the current run of failed attempts; null when healthy."
+    )
+    secret_rotation_ends_at: datetime | None = Field(
+        description="Until then, the previous secret signs too."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing secret (`whsec_…`). Shown once: store it now.")
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookOut]
+    next_cursor: str | None
+
+
+class SecretRotation(BaseModel):
+    secret: str | None = Field(
+        default=None, max_length=200, description="Your own new secret; generated when absent."
+    )
+    overlap_seconds: int | None = Field(
+        default=None, ge=0, le=7 * 24 * 3600,
+        description="How long the old secret keeps signing too (default 24 h).",
+    )
+
+
+class WebhookAttemptOut(BaseModel):
+    attempt: int
+    attempted_at: datetime
+    succeeded: bool
+    status_code: int | None
+    error: str | None
+    response_snippet: str | None = Field(description="The first 1000 characters answered.")
+    duration_ms: int
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: UUID
+    message_id: str = Field(description="The `webhook-id` header (the event id).")
+    event_type: str
+    status: str = Field(description="pending, succeeded or failed (retries exhausted).")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    replay_of: UUID | None
+    created_at: datetime
+    payload: dict[str, Any]
+    attempt_log: list[WebhookAttemptOut]
+
+
+class WebhookDeliveryPage(BaseModel):
+    items: list[WebhookDeliveryOut]
+    next_cursor: str | None
+
+
+# --- members --------------------------------------------------------------------------------
+
+
+class InvitationCreate(BaseModel):
+    email: str = Field(
+        min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$",
+        examples=["dana@example.com"],
+    )
+    role: Role
+
+
+class InvitationCreated(BaseModel):
+    id: UUID
+    email: str
+    role: Role
+    expires_at: datetime
+    token: str = Field(description="Send it to the invitee. Shown once: it is stored hashed.")
+
+
+class InvitationAccept(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class MemberOut(BaseModel):
+    id: UUID
+    email: str
+    name: str | None
+    role: Role
+    invited_by: str | None
+    created_at: datetime
+
+
+class MemberJoined(BaseModel):
+    member: MemberOut
+    workspace_id: UUID
+    api_key: str = Field(description="The member's first API key. Shown once: store it now.")
+    api_key_id: UUID
+
+
+class MemberChange(BaseModel):
+    role: Role
+
+
+class MemberPage(BaseModel):
+    items: list[MemberOut]
+    next_cursor: str | None

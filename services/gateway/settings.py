@@ -1,6 +1,6 @@
 from typing import ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
@@ -53,6 +53,28 @@ class GatewaySettings(ServiceSettings):
     # How often expired idempotency records and old rate-limit windows are deleted.
     janitor_interval_seconds: float = 60.0
 
+    # Client webhooks. After a failed attempt, the next waits the next entry of this schedule
+    # (5 s, 5 min, 30 min, 2 h, 5 h, then 10 h twelve times: 18 attempts over about 5.3 days).
+    webhook_retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000] + [36000] * 12
+    )
+    # A subscription whose every attempt failed for this long (no success in between) is
+    # disabled, with the reason; PATCH {"enabled": true} turns it back on.
+    webhook_disable_after_hours: float = 120.0
+    # How long a rotated-out secret keeps signing next to the new one (default of the request).
+    webhook_secret_overlap_hours: float = 24.0
+    webhook_timeout_seconds: float = 15.0
+    # A claimed delivery is left alone by other replicas for this long (longer than a send).
+    webhook_lease_seconds: float = 60.0
+    webhook_batch: int = 100
+    webhook_concurrency: int = 20
+    webhook_poll_seconds: float = 5.0
+    # Plain-http endpoint URLs. None: allowed only in development and test.
+    webhook_allow_http: bool | None = None
+
+    # Members: how long an invitation token stays valid.
+    invitation_ttl_days: float = 7.0
+
     @model_validator(mode="after")
     def _admin_token_is_real(self) -> "GatewaySettings":
         if self.environment not in {"development", "test"} and (
@@ -71,3 +93,9 @@ class GatewaySettings(ServiceSettings):
             "inbox": self.inbox_url.rstrip("/"),
             "metrics": self.metrics_url.rstrip("/"),
         }
+
+    @property
+    def webhook_http_allowed(self) -> bool:
+        if self.webhook_allow_http is None:
+            return self.environment in {"development", "test"}
+        return self.webhook_allow_http

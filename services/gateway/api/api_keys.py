@@ -45,6 +45,8 @@ async def post_api_key(
         role=body.role,
         prefix=settings.api_key_prefix,
         created_by=str(caller.key_id),
+        # A member's keys are theirs: removing the member revokes them all.
+        member_id=caller.member_id,
     )
     return ApiKeyCreated(**_out(key).model_dump(), api_key=secret)
 

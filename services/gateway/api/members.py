@@ -1,0 +1,143 @@
+"""Members: invitations by email token, acceptance (no key needed), list, role, removal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.gateway.api.deps import SettingsDep, allowed
+from services.gateway.keys import KeyIdentity
+from services.gateway.members import accept, change_role, invite, list_members, remove
+from services.gateway.models import Member
+from services.gateway.pagination import decode_cursor, encode_cursor
+from services.gateway.schemas import (
+    InvitationAccept,
+    InvitationCreate,
+    InvitationCreated,
+    MemberChange,
+    MemberJoined,
+    MemberOut,
+    MemberPage,
+)
+from shared.service import SessionDep
+
+router = APIRouter(prefix="/v1/members", tags=["members"])
+
+ManagerDep = Annotated[KeyIdentity, Depends(allowed("members.manage"))]
+
+
+def _out(member: Member) -> MemberOut:
+    return MemberOut(
+        id=member.id,
+        email=member.email,
+        name=member.name,
+        role=member.role,  # type: ignore[arg-type]  (checked on the way in)
+        invited_by=member.invited_by,
+        created_at=member.created_at,
+    )
+
+
+@router.post(
+    "/invitations",
+    response_model=InvitationCreated,
+    status_code=201,
+    summary="Invite someone by email",
+    description="Returns a token to pass on to the invitee (shown once, valid 7 days). "
+    "Nobody invites to a role above their own.",
+)
+async def post_invitation(
+    body: InvitationCreate, caller: ManagerDep, session: SessionDep, settings: SettingsDep
+) -> InvitationCreated:
+    invitation, token = await invite(
+        session,
+        workspace_id=caller.workspace_id,
+        email=body.email,
+        role=body.role,
+        by_role=caller.role,
+        by=str(caller.key_id),
+        ttl=timedelta(days=settings.invitation_ttl_days),
+        now=datetime.now(UTC),
+    )
+    return InvitationCreated(
+        id=invitation.id,
+        email=invitation.email,
+        role=body.role,
+        expires_at=invitation.expires_at,
+        token=token,
+    )
+
+
+@router.post(
+    "/accept",
+    response_model=MemberJoined,
+    status_code=201,
+    summary="Accept an invitation (no API key needed)",
+    description="The invitation token proves who is calling. Returns the new member and "
+    "their first API key, with the invited role (shown once).",
+    openapi_extra={"security": []},
+)
+async def post_accept(
+    body: InvitationAccept, session: SessionDep, settings: SettingsDep
+) -> MemberJoined:
+    member, key, secret = await accept(
+        session,
+        token=body.token,
+        name=body.name,
+        key_prefix=settings.api_key_prefix,
+        now=datetime.now(UTC),
+    )
+    return MemberJoined(
+        member=_out(member), workspace_id=member.workspace_id, api_key=secret, api_key_id=key.id
+    )
+
+
+@router.get("", response_model=MemberPage, summary="List members")
+async def get_members(
+    caller: ManagerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> MemberPage:
+    rows = await list_members(
+        session, workspace_id=caller.workspace_id, limit=limit + 1, after=decode_cursor(cursor)
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return MemberPage(items=[_out(m) for m in page], next_cursor=next_cursor)
+
+
+@router.patch(
+    "/{member_id}",
+    response_model=MemberOut,
+    summary="Change a member's role (and so the role of every key of theirs)",
+)
+async def patch_member(
+    member_id: UUID, body: MemberChange, caller: ManagerDep, session: SessionDep, request: Request
+) -> MemberOut:
+    member, _ = await change_role(
+        session,
+        workspace_id=caller.workspace_id,
+        member_id=member_id,
+        role=body.role,
+        by_role=caller.role,
+    )
+    # This replica at once; the others when their key cache expires (key_cache_seconds).
+    request.app.state.authenticator.cache.forget_workspace(caller.workspace_id)
+    return _out(member)
+
+
+@router.delete(
+    "/{member_id}", status_code=204, summary="Remove a member and revoke their API keys"
+)
+async def delete_member(
+    member_id: UUID, caller: ManagerDep, session: SessionDep, request: Request
+) -> Response:
+    revoked = await remove(
+        session, workspace_id=caller.workspace_id, member_id=member_id, by_role=caller.role
+    )
+    for secret_hash in revoked:
+        request.app.state.authenticator.cache.revoked(secret_hash)
+    return Response(status_code=204)

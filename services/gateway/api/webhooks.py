@@ -1,0 +1,273 @@
+"""Client webhooks: subscriptions, their delivery log, replay, test ping, secret rotation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from services.gateway.api.deps import SettingsDep, allowed
+from services.gateway.keys import KeyIdentity
+from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from services.gateway.pagination import decode_cursor, encode_cursor
+from services.gateway.schemas import (
+    SecretRotation,
+    WebhookAttemptOut,
+    WebhookChange,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryOut,
+    WebhookDeliveryPage,
+    WebhookOut,
+    WebhookPage,
+)
+from services.gateway.webhook_events import RETRY_SCHEDULE_TEXT, SIGNATURE_TEXT
+from services.gateway.webhooks import (
+    create_subscription,
+    delete_subscription,
+    etag,
+    get_subscription,
+    list_deliveries,
+    list_subscriptions,
+    replay,
+    rotate_secret,
+    send_test,
+    update_subscription,
+)
+from shared.service import SessionDep
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+ManagerDep = Annotated[KeyIdentity, Depends(allowed("webhooks.manage"))]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _out(subscription: WebhookSubscription) -> WebhookOut:
+    return WebhookOut(
+        id=subscription.id,
+        url=subscription.url,
+        events=subscription.events,
+        enabled=subscription.enabled,
+        disabled_reason=subscription.disabled_reason,
+        disabled_at=subscription.disabled_at,
+        failing_since=subscription.failing_since,
+        secret_rotation_ends_at=(
+            subscription.previous_secret_expires_at if subscription.previous_secret else None
+        ),
+        created_at=subscription.created_at,
+        updated_at=subscription.updated_at,
+    )
+
+
+def _delivery(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> WebhookDeliveryOut:
+    return WebhookDeliveryOut(
+        id=delivery.id,
+        message_id=delivery.message_id,
+        event_type=delivery.event_type,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
+        last_attempt_at=delivery.last_attempt_at,
+        last_status_code=delivery.last_status_code,
+        replay_of=delivery.replay_of,
+        created_at=delivery.created_at,
+        payload=json.loads(delivery.body),
+        attempt_log=[WebhookAttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+    )
+
+
+@router.post(
+    "",
+    response_model=WebhookCreated,
+    status_code=201,
+    summary="Subscribe an endpoint to events",
+    description=SIGNATURE_TEXT + " " + RETRY_SCHEDULE_TEXT + " The payloads are described "
+    "in this document's `webhooks` section.",
+)
+async def post_webhook(
+    body: WebhookCreate, caller: ManagerDep, session: SessionDep, settings: SettingsDep,
+    response: Response,
+) -> WebhookCreated:
+    subscription = await create_subscription(
+        session,
+        workspace_id=caller.workspace_id,
+        url=body.url,
+        events=body.events,
+        secret=body.secret,
+        allow_http=settings.webhook_http_allowed,
+        now=datetime.now(UTC),
+    )
+    response.headers["ETag"] = etag(subscription)
+    return WebhookCreated(**_out(subscription).model_dump(), secret=subscription.secret)
+
+
+@router.get("", response_model=WebhookPage, summary="List webhook subscriptions")
+async def get_webhooks(
+    caller: ManagerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> WebhookPage:
+    rows = await list_subscriptions(
+        session, workspace_id=caller.workspace_id, limit=limit + 1, after=decode_cursor(cursor)
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return WebhookPage(items=[_out(s) for s in page], next_cursor=next_cursor)
+
+
+@router.get("/{webhook_id}", response_model=WebhookOut, summary="A webhook subscription")
+async def get_webhook(
+    webhook_id: UUID, caller: ManagerDep, session: SessionDep, response: Response
+) -> WebhookOut:
+    subscription = await get_subscription(
+        session, workspace_id=caller.workspace_id, subscription_id=webhook_id
+    )
+    response.headers["ETag"] = etag(subscription)
+    return _out(subscription)
+
+
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookOut,
+    summary="Change the URL or events, or enable / disable",
+    description="`If-Match` with the ETag refuses the change (412) when the subscription "
+    "changed meanwhile. `{\"enabled\": true}` re-enables a subscription disabled after "
+    "persistent failures; deliveries still pending resume.",
+)
+async def patch_webhook(
+    webhook_id: UUID,
+    body: WebhookChange,
+    caller: ManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> WebhookOut:
+    subscription = await update_subscription(
+        session,
+        workspace_id=caller.workspace_id,
+        subscription_id=webhook_id,
+        if_match=if_match,
+        url=body.url,
+        events=body.events,
+        enabled=body.enabled,
+        allow_http=settings.webhook_http_allowed,
+        now=datetime.now(UTC),
+    )
+    response.headers["ETag"] = etag(subscription)
+    return _out(subscription)
+
+
+@router.delete("/{webhook_id}", status_code=204, summary="Delete a subscription and its log")
+async def delete_webhook(webhook_id: UUID, caller: ManagerDep, session: SessionDep) -> Response:
+    await delete_subscription(
+        session, workspace_id=caller.workspace_id, subscription_id=webhook_id
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookCreated,
+    summary="Replace the signing secret, with an overlap window",
+    description="The new secret signs from now on. During the overlap (default 24 h) every "
+    "delivery carries two signatures in `webhook-signature`, one per secret, separated by a "
+    "space, so receivers can switch at their own pace.",
+)
+async def post_rotate_secret(
+    webhook_id: UUID,
+    caller: ManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: SecretRotation | None = None,
+) -> WebhookCreated:
+    body = body or SecretRotation()
+    overlap = (
+        timedelta(seconds=body.overlap_seconds)
+        if body.overlap_seconds is not None
+        else timedelta(hours=settings.webhook_secret_overlap_hours)
+    )
+    subscription = await rotate_secret(
+        session,
+        workspace_id=caller.workspace_id,
+        subscription_id=webhook_id,
+        secret=body.secret,
+        overlap=overlap,
+        now=datetime.now(UTC),
+    )
+    return WebhookCreated(**_out(subscription).model_dump(), secret=subscription.secret)
+
+
+@router.post(
+    "/{webhook_id}/test",
+    response_model=WebhookDeliveryOut,
+    status_code=202,
+    summary="Send a `webhook.test` ping",
+    description="Queues a signed `webhook.test` delivery now, whatever the subscribed events; "
+    "its outcome appears in the delivery log.",
+)
+async def post_test(
+    webhook_id: UUID, caller: ManagerDep, session: SessionDep
+) -> WebhookDeliveryOut:
+    delivery = await send_test(
+        session, workspace_id=caller.workspace_id, subscription_id=webhook_id,
+        now=datetime.now(UTC),
+    )
+    await session.refresh(delivery)
+    return _delivery(delivery, [])
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=WebhookDeliveryPage,
+    summary="The delivery log, newest first, with every attempt",
+)
+async def get_deliveries(
+    webhook_id: UUID,
+    caller: ManagerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+    status: Literal["pending", "succeeded", "failed"] | None = None,
+) -> WebhookDeliveryPage:
+    rows = await list_deliveries(
+        session,
+        workspace_id=caller.workspace_id,
+        subscription_id=webhook_id,
+        status=status,
+        limit=limit + 1,
+        before=decode_cursor(cursor),
+    )
+    page = rows[:limit]
+    next_cursor = (
+        encode_cursor(page[-1][0].created_at, page[-1][0].id) if len(rows) > limit else None
+    )
+    return WebhookDeliveryPage(
+        items=[_delivery(d, attempts) for d, attempts in page], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/replay",
+    response_model=WebhookDeliveryOut,
+    status_code=202,
+    summary="Send a delivery again",
+    description="Queues a new delivery of the same message (same `webhook-id` and body, "
+    "freshly signed), whatever became of the original.",
+)
+async def post_replay(
+    webhook_id: UUID, delivery_id: UUID, caller: ManagerDep, session: SessionDep
+) -> WebhookDeliveryOut:
+    delivery = await replay(
+        session,
+        workspace_id=caller.workspace_id,
+        subscription_id=webhook_id,
+        delivery_id=delivery_id,
+        now=datetime.now(UTC),
+    )
+    await session.refresh(delivery)
+    return _delivery(delivery, [])

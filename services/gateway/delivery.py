@@ -1,0 +1,274 @@
+"""Sending client webhooks: claim due deliveries, sign, POST, record, retry or give up.
+
+A delivery is claimed with `FOR UPDATE SKIP LOCKED` and leased (its `next_attempt_at` moved
+`lease` ahead) in a short transaction; the HTTP call runs outside any transaction; the outcome
+is recorded in another. A replica that dies mid-send leaves the lease to expire, and another
+replica sends again (receivers deduplicate on `webhook-id`).
+
+Every decision takes `now` from the caller, so tests drive the schedule without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from services.gateway.settings import GatewaySettings
+from services.gateway.webhooks import NOTIFY_CHANNEL, SECRET_PREFIX
+from shared.db import unit_of_work
+from shared.service import Runtime, Worker
+
+log = logging.getLogger(__name__)
+
+SNIPPET_CHARS = 1000
+USER_AGENT = "Herald-Webhooks/1"
+
+
+def sign(secret: str, *, message_id: str, timestamp: int, body: str) -> str:
+    """`v1,<base64 HMAC-SHA256>` per the Standard Webhooks spec."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.{body}".encode()
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signing_secrets(subscription: WebhookSubscription, now: datetime) -> list[str]:
+    """The current secret, plus the rotated-out one while its overlap window lasts."""
+    found = [subscription.secret]
+    expires = subscription.previous_secret_expires_at
+    if subscription.previous_secret and expires is not None and now < expires:
+        found.append(subscription.previous_secret)
+    return found
+
+
+def signed_headers(
+    secrets: Sequence[str], *, message_id: str, timestamp: int, body: str
+) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            sign(s, message_id=message_id, timestamp=timestamp, body=body) for s in secrets
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Policy:
+    schedule: tuple[float, ...]
+    disable_after: timedelta
+    lease: timedelta
+    timeout: float
+    batch: int
+    concurrency: int
+
+    @classmethod
+    def of(cls, settings: GatewaySettings) -> Policy:
+        return cls(
+            schedule=tuple(settings.webhook_retry_schedule_seconds),
+            disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+            lease=timedelta(seconds=settings.webhook_lease_seconds),
+            timeout=settings.webhook_timeout_seconds,
+            batch=settings.webhook_batch,
+            concurrency=settings.webhook_concurrency,
+        )
+
+    def next_delay(self, attempts_made: int) -> timedelta | None:
+        """The wait after the `attempts_made`-th failed attempt; None once retries are spent."""
+        if attempts_made > len(self.schedule):
+            return None
+        return timedelta(seconds=self.schedule[attempts_made - 1])
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: UUID
+    subscription_id: UUID
+    url: str
+    message_id: str
+    body: str
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    succeeded: bool
+    status_code: int | None
+    error: str | None
+    snippet: str | None
+    duration_ms: int
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, policy: Policy
+) -> list[Job]:
+    """Due deliveries of enabled subscriptions, leased to this caller."""
+    rows = (
+        await session.execute(
+            select(WebhookDelivery, WebhookSubscription)
+            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+            .where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookSubscription.enabled.is_(True),
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(policy.batch)
+            .with_for_update(of=WebhookDelivery, skip_locked=True)
+        )
+    ).all()
+    jobs = []
+    for delivery, subscription in rows:
+        delivery.next_attempt_at = now + policy.lease
+        jobs.append(
+            Job(
+                delivery_id=delivery.id,
+                subscription_id=subscription.id,
+                url=subscription.url,
+                message_id=delivery.message_id,
+                body=delivery.body,
+                secrets=tuple(signing_secrets(subscription, now)),
+            )
+        )
+    await session.flush()
+    return jobs
+
+
+async def send(client: httpx.AsyncClient, job: Job, *, time_limit: float) -> Outcome:
+    # The header carries the wall clock: receivers compare it with theirs to refuse replays.
+    timestamp = int(time.time())
+    headers = signed_headers(
+        job.secrets, message_id=job.message_id, timestamp=timestamp, body=job.body
+    )
+    started = time.perf_counter()
+    try:
+        response = await client.post(
+            job.url, content=job.body.encode(), headers=headers, timeout=time_limit
+        )
+    except httpx.HTTPError as exc:
+        return Outcome(
+            succeeded=False,
+            status_code=None,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+            snippet=None,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+        )
+    return Outcome(
+        succeeded=200 <= response.status_code < 300,
+        status_code=response.status_code,
+        error=None,
+        snippet=response.text[:SNIPPET_CHARS] or None,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )
+
+
+async def record(
+    session: AsyncSession, *, job: Job, outcome: Outcome, now: datetime, policy: Policy
+) -> WebhookDelivery:
+    delivery = await session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
+    subscription = await session.get(
+        WebhookSubscription, job.subscription_id, with_for_update=True
+    )
+    if delivery is None or subscription is None:  # deleted while in flight
+        raise LookupError(job.delivery_id)
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = outcome.status_code
+    session.add(
+        WebhookAttempt(
+            id=uuid.uuid4(),
+            delivery_id=delivery.id,
+            attempt=delivery.attempts,
+            attempted_at=now,
+            succeeded=outcome.succeeded,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            response_snippet=outcome.snippet,
+            duration_ms=outcome.duration_ms,
+        )
+    )
+    if outcome.succeeded:
+        delivery.status = "succeeded"
+        delivery.next_attempt_at = None
+        subscription.failing_since = None
+    else:
+        delay = policy.next_delay(delivery.attempts)
+        if delay is None:
+            delivery.status = "failed"
+            delivery.next_attempt_at = None
+        else:
+            delivery.next_attempt_at = now + delay
+        if subscription.failing_since is None:
+            subscription.failing_since = now
+        elif subscription.enabled and now - subscription.failing_since >= policy.disable_after:
+            hours = policy.disable_after.total_seconds() / 3600
+            last = (
+                f"HTTP {outcome.status_code}" if outcome.status_code is not None
+                else outcome.error or "no answer"
+            )
+            subscription.enabled = False
+            subscription.disabled_at = now
+            subscription.disabled_reason = (
+                f"Every delivery attempt failed for {hours:g} hours (last: {last})."
+            )[:500]
+            subscription.version += 1
+    await session.flush()
+    return delivery
+
+
+async def deliver_due(
+    sessions: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    *,
+    now: datetime,
+    policy: Policy,
+) -> int:
+    """One pass: claims what is due at `now`, sends it, records it. Returns how many."""
+    async with unit_of_work(sessions) as session:
+        jobs = await claim_due(session, now=now, policy=policy)
+    if not jobs:
+        return 0
+    gate = asyncio.Semaphore(policy.concurrency)
+
+    async def one(job: Job) -> None:
+        async with gate:
+            outcome = await send(client, job, time_limit=policy.timeout)
+        try:
+            async with unit_of_work(sessions) as session:
+                await record(session, job=job, outcome=outcome, now=now, policy=policy)
+        except LookupError:
+            log.info("delivery %s vanished while in flight", job.delivery_id)
+
+    await asyncio.gather(*(one(job) for job in jobs))
+    return len(jobs)
+
+
+def delivery_worker(runtime: Runtime, settings: GatewaySettings) -> Worker:
+    policy = Policy.of(settings)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            while True:
+                sent = await deliver_due(
+                    runtime.sessions, client, now=datetime.now(UTC), policy=policy
+                )
+                if sent < policy.batch:
+                    await runtime.notifier.wait(NOTIFY_CHANNEL, settings.webhook_poll_seconds)
+
+    return run

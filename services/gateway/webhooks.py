@@ -1,0 +1,394 @@
+"""Client webhook subscriptions: what a workspace wants to hear about, and where.
+
+Every lookup is by (workspace, id): another workspace's subscription does not exist here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from services.gateway.webhook_events import ALL_EVENTS, PUBLIC_EVENTS, TEST_EVENT
+from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from shared.events import Envelope
+
+SECRET_PREFIX = "whsec_"
+NOTIFY_CHANNEL = "gateway_webhooks_due"
+
+
+def new_webhook_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_secret(secret: str) -> str:
+    """A caller's own secret: `whsec_` and base64 of 24 to 64 random bytes."""
+    raw = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed(
+            "The secret must be 'whsec_' followed by base64.", field="secret"
+        ) from exc
+    if not 24 <= len(key) <= 64:
+        raise ValidationFailed(
+            "The secret must carry 24 to 64 bytes (base64 after 'whsec_').", field="secret"
+        )
+    return SECRET_PREFIX + raw
+
+
+def check_url(url: str, *, allow_http: bool) -> str:
+    parts = urlsplit(url)
+    schemes = {"https", "http"} if allow_http else {"https"}
+    if parts.scheme not in schemes or not parts.hostname:
+        wanted = "an http(s)" if allow_http else "an https"
+        raise ValidationFailed(f"The endpoint must be {wanted} URL.", field="url")
+    if parts.username or parts.password:
+        raise ValidationFailed("The endpoint URL may not carry credentials.", field="url")
+    return url
+
+
+def check_events(events: list[str]) -> list[str]:
+    if not events:
+        raise ValidationFailed("Subscribe to at least one event (or '*').", field="events")
+    unknown = [e for e in events if e != ALL_EVENTS and e not in PUBLIC_EVENTS]
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown event(s): {', '.join(unknown)}. Known: {', '.join(PUBLIC_EVENTS)}, or '*'.",
+            field="events",
+        )
+    return sorted(set(events))
+
+
+async def create_subscription(
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    url: str,
+    events: list[str],
+    secret: str | None,
+    allow_http: bool,
+    now: datetime,
+) -> WebhookSubscription:
+    subscription = WebhookSubscription(
+        id=uuid.uuid4(),
+        workspace_id=workspace_id,
+        url=check_url(url, allow_http=allow_http),
+        events=check_events(events),
+        secret=check_secret(secret) if secret else new_webhook_secret(),
+        enabled=True,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+async def get_subscription(
+    session: AsyncSession, *, workspace_id: UUID, subscription_id: UUID, lock: bool = False
+) -> WebhookSubscription:
+    query = select(WebhookSubscription).where(
+        WebhookSubscription.id == subscription_id,
+        WebhookSubscription.workspace_id == workspace_id,
+    )
+    if lock:
+        query = query.with_for_update()
+    subscription = await session.scalar(query)
+    if subscription is None:
+        raise NotFound(f"No webhook subscription {subscription_id} in this workspace.", field="id")
+    return subscription
+
+
+async def list_subscriptions(
+    session: AsyncSession, *, workspace_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+) -> list[WebhookSubscription]:
+    query = select(WebhookSubscription).where(WebhookSubscription.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where((WebhookSubscription.created_at, WebhookSubscription.id) > after)
+    query = query.order_by(WebhookSubscription.created_at, WebhookSubscription.id).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+def etag(subscription: WebhookSubscription) -> str:
+    return f'"{subscription.version}"'
+
+
+async def update_subscription(
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    subscription_id: UUID,
+    if_match: str | None,
+    url: str | None,
+    events: list[str] | None,
+    enabled: bool | None,
+    allow_http: bool,
+    now: datetime,
+) -> WebhookSubscription:
+    subscription = await get_subscription(
+        session, workspace_id=workspace_id, subscription_id=subscription_id, lock=True
+    )
+    if if_match is not None and if_match.strip() not in (etag(subscription), "*"):
+        raise PreconditionFailed(
+            "The subscription changed since you read it; fetch it again.", field="If-Match"
+        )
+    if url is not None:
+        subscription.url = check_url(url, allow_http=allow_http)
+    if events is not None:
+        subscription.events = check_events(events)
+    if enabled is True and not subscription.enabled:
+        subscription.enabled = True
+        subscription.disabled_reason = None
+        subscription.disabled_at = None
+        subscription.failing_since = None
+    elif enabled is False and subscription.enabled:
+        subscription.enabled = False
+        subscription.disabled_reason = "Disabled by request."
+        subscription.disabled_at = now
+    subscription.version += 1
+    subscription.updated_at = now
+    await session.flush()
+    if subscription.enabled:
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return subscription
+
+
+async def delete_subscription(
+    session: AsyncSession, *, workspace_id: UUID, subscription_id: UUID
+) -> None:
+    subscription = await get_subscription(
+        session, workspace_id=workspace_id, subscription_id=subscription_id, lock=True
+    )
+    await session.delete(subscription)
+    await session.flush()
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    subscription_id: UUID,
+    secret: str | None,
+    overlap: timedelta,
+    now: datetime,
+) -> WebhookSubscription:
+    """A new secret signs from now on; the old one also signs until `now + overlap`."""
+    subscription = await get_subscription(
+        session, workspace_id=workspace_id, subscription_id=subscription_id, lock=True
+    )
+    new = check_secret(secret) if secret else new_webhook_secret()
+    if new == subscription.secret:
+        raise ValidationFailed("The new secret must differ from the current one.", field="secret")
+    if overlap > timedelta(0):
+        subscription.previous_secret = subscription.secret
+        subscription.previous_secret_expires_at = now + overlap
+    else:
+        subscription.previous_secret = None
+        subscription.previous_secret_expires_at = None
+    subscription.secret = new
+    subscription.version += 1
+    subscription.updated_at = now
+    await session.flush()
+    return subscription
+
+
+def payload(
+    *, message_id: str, event_type: str, timestamp: datetime, workspace_id: UUID, data: dict
+) -> str:
+    return json.dumps(
+        {
+            "id": message_id,
+            "type": event_type,
+            "timestamp": timestamp.isoformat().replace("+00:00", "Z"),
+            "workspace_id": str(workspace_id),
+            "data": data,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+async def fan_out(session: AsyncSession, envelope: Envelope) -> int:
+    """One pending delivery per enabled subscription of the event's workspace that wants it.
+
+    Runs inside the consumer's transaction, with its idempotency record.
+    """
+    if envelope.workspace_id is None or envelope.type not in PUBLIC_EVENTS:
+        return 0
+    subscriptions = (
+        await session.scalars(
+            select(WebhookSubscription).where(
+                WebhookSubscription.workspace_id == envelope.workspace_id,
+                WebhookSubscription.enabled.is_(True),
+                or_(
+                    WebhookSubscription.events.contains([envelope.type]),
+                    WebhookSubscription.events.contains([ALL_EVENTS]),
+                ),
+            )
+        )
+    ).all()
+    if not subscriptions:
+        return 0
+    body = payload(
+        message_id=str(envelope.id),
+        event_type=envelope.type,
+        timestamp=envelope.occurred_at,
+        workspace_id=envelope.workspace_id,
+        data=envelope.data,
+    )
+    for subscription in subscriptions:
+        session.add(
+            WebhookDelivery(
+                id=uuid.uuid4(),
+                subscription_id=subscription.id,
+                workspace_id=envelope.workspace_id,
+                message_id=str(envelope.id),
+                event_type=envelope.type,
+                body=body,
+                status="pending",
+                attempts=0,
+                next_attempt_at=envelope.occurred_at,
+            )
+        )
+    await session.flush()
+    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return len(subscriptions)
+
+
+def _refuse_if_disabled(subscription: WebhookSubscription) -> None:
+    if not subscription.enabled:
+        raise Conflict(
+            "The subscription is disabled"
+            + (f" ({subscription.disabled_reason})" if subscription.disabled_reason else "")
+            + "; PATCH it with {\"enabled\": true} first.",
+        )
+
+
+async def send_test(
+    session: AsyncSession, *, workspace_id: UUID, subscription_id: UUID, now: datetime
+) -> WebhookDelivery:
+    subscription = await get_subscription(
+        session, workspace_id=workspace_id, subscription_id=subscription_id
+    )
+    _refuse_if_disabled(subscription)
+    message_id = str(uuid.uuid4())
+    delivery = WebhookDelivery(
+        id=uuid.uuid4(),
+        subscription_id=subscription.id,
+        workspace_id=workspace_id,
+        message_id=message_id,
+        event_type=TEST_EVENT,
+        body=payload(
+            message_id=message_id,
+            event_type=TEST_EVENT,
+            timestamp=now,
+            workspace_id=workspace_id,
+            data={
+                "subscription_id": str(subscription.id),
+                "message": "A test ping from Herald: your endpoint is reachable.",
+            },
+        ),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return delivery
+
+
+async def replay(
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    subscription_id: UUID,
+    delivery_id: UUID,
+    now: datetime,
+) -> WebhookDelivery:
+    """A new delivery of the same message (same `webhook-id`, same body), due now."""
+    subscription = await get_subscription(
+        session, workspace_id=workspace_id, subscription_id=subscription_id
+    )
+    _refuse_if_disabled(subscription)
+    original = await get_delivery(
+        session,
+        workspace_id=workspace_id,
+        subscription_id=subscription_id,
+        delivery_id=delivery_id,
+    )
+    again = WebhookDelivery(
+        id=uuid.uuid4(),
+        subscription_id=subscription.id,
+        workspace_id=workspace_id,
+        message_id=original.message_id,
+        event_type=original.event_type,
+        body=original.body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        replay_of=original.id,
+    )
+    session.add(again)
+    await session.flush()
+    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return again
+
+
+async def get_delivery(
+    session: AsyncSession, *, workspace_id: UUID, subscription_id: UUID, delivery_id: UUID
+) -> WebhookDelivery:
+    delivery = await session.scalar(
+        select(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.subscription_id == subscription_id,
+            WebhookDelivery.workspace_id == workspace_id,
+        )
+    )
+    if delivery is None:
+        raise NotFound(f"No delivery {delivery_id} for this subscription.", field="delivery_id")
+    return delivery
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    subscription_id: UUID,
+    status: str | None,
+    limit: int,
+    before: tuple[datetime, UUID] | None,
+) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
+    """Newest first, with every attempt of each delivery."""
+    await get_subscription(session, workspace_id=workspace_id, subscription_id=subscription_id)
+    query = select(WebhookDelivery).where(
+        WebhookDelivery.subscription_id == subscription_id,
+        WebhookDelivery.workspace_id == workspace_id,
+    )
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if before is not None:
+        query = query.where((WebhookDelivery.created_at, WebhookDelivery.id) < before)
+    query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+    deliveries = list((await session.scalars(query.limit(limit))).all())
+    attempts: dict[UUID, list[WebhookAttempt]] = {d.id: [] for d in deliveries}
+    if deliveries:
+        rows = await session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(list(attempts)))
+            .order_by(WebhookAttempt.attempt)
+        )
+        for attempt in rows:
+            attempts[attempt.delivery_id].append(attempt)
+    return [(d, attempts[d.id]) for d in deliveries]
