@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox.handling import reply_failed, reply_sent
+from services.inbox.polling import record_fetched
 from services.inbox.readmodels import forget_channel, remember_channel, remember_published_post
+from services.inbox.settings import InboxSettings
 from shared.consumer import Subscription
 from shared.events import (
     ChannelDisconnected,
     ChannelFacts,
     Envelope,
+    InboxFetched,
     PostPublished,
     ReplyFailed,
     ReplySent,
@@ -19,6 +24,13 @@ from shared.service import Runtime
 
 
 def subscriptions(runtime: Runtime) -> list[Subscription]:
+    settings = runtime.settings
+    assert isinstance(settings, InboxSettings)
+
+    async def on_fetched(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, InboxFetched)
+        await record_fetched(session, outbox=runtime.outbox, fetched=data)
     async def on_channel(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelFacts) and envelope.workspace_id
@@ -33,7 +45,8 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
         data = envelope.parsed()
         assert isinstance(data, PostPublished) and envelope.workspace_id
         await remember_published_post(
-            session, workspace_id=envelope.workspace_id, published=data
+            session, workspace_id=envelope.workspace_id, published=data,
+            fresh_for=timedelta(hours=settings.poll_fresh_post_hours),
         )
 
     async def on_reply_sent(session: AsyncSession, envelope: Envelope) -> None:
@@ -59,6 +72,7 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
             },
         ),
         Subscription(purpose="posts", handlers={"post.published": on_post_published}),
+        Subscription(purpose="polls", handlers={"inbox.fetched": on_fetched}),
         Subscription(
             purpose="replies",
             handlers={"reply.sent": on_reply_sent, "reply.failed": on_reply_failed},

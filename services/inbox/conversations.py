@@ -9,8 +9,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inbox import sentiment
-from services.inbox.models import Channel, Conversation, Message, PublishedPost
+from services.inbox import rules, sentiment
+from services.inbox.handling import can_moderate, request_moderation
+from services.inbox.models import Activity, Channel, Conversation, Message, PublishedPost
 from services.inbox.normalise import Item
 from shared.events import Envelope, MessageReceived
 from shared.outbox import Outbox
@@ -28,7 +29,11 @@ async def ingest_item(
     if known is not None:
         return None
     conversation = await _conversation_for(session, channel=channel, item=item)
-    score = sentiment.score(text=item.text)
+    keywords = await rules.workspace_keywords(session, workspace_id=channel.workspace_id)
+    score = sentiment.score(text=item.text, keywords=keywords)
+    outcome = rules.apply(
+        await rules.workspace_rules(session, workspace_id=channel.workspace_id), item.text
+    )
     message_id = await session.scalar(
         pg_insert(Message)
         .values(
@@ -56,16 +61,46 @@ async def ingest_item(
     )
     if message_id is None:
         return None
-    await session.execute(
-        update(Conversation)
+    # Locked: concurrent workers may add to the same thread; tags and priority merge.
+    conversation = await session.scalar(
+        select(Conversation)
         .where(Conversation.id == conversation.id)
-        .values(
-            last_message_at=func.greatest(Conversation.last_message_at, item.sent_at),
-            sentiment=score,
-            # Someone wrote again: a resolved conversation needs attention again.
-            status="open",
-        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
+    assert conversation is not None
+    conversation.last_message_at = max(conversation.last_message_at, item.sent_at)
+    conversation.sentiment = score
+    # Someone wrote again: a resolved conversation needs attention again.
+    conversation.status = "open"
+    # Automatic priority only ever raises: a person's choice is not undone by a message.
+    conversation.priority = sentiment.higher(
+        conversation.priority,
+        sentiment.higher(
+            sentiment.priority_for(score, high_below=sentiment.PRIORITY_HIGH_BELOW,
+                                   urgent_below=sentiment.PRIORITY_URGENT_BELOW),
+            outcome.priority,
+        ),
+    )
+    new_tags = [t for t in outcome.tags if t not in conversation.tags]
+    if new_tags:
+        conversation.tags = [*conversation.tags, *new_tags]
+    if conversation.assignee is None and outcome.assignee:
+        conversation.assignee = outcome.assignee
+    if outcome.rule_ids:
+        session.add(Activity(conversation_id=conversation.id, actor="rules", action="rules",
+                             detail={"message_id": str(message_id),
+                                     "rules": [str(r) for r in outcome.rule_ids]}))
+    if (
+        outcome.hide_by is not None
+        and item.kind == "comment"
+        and can_moderate(channel.network, "hide")
+    ):
+        message = await session.get(Message, message_id)
+        assert message is not None
+        await request_moderation(session, outbox=outbox, message=message, action="hide",
+                                 requested_by=f"rule:{outcome.hide_by}")
+    await session.flush()
     await outbox.add(
         session,
         Envelope.of(

@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inbox.models import Activity, Channel, Conversation, Message, Note
+from services.inbox import saved_replies
+from services.inbox.models import Activity, Channel, Conversation, Message, Moderation, Note
 from shared.auth import Principal
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import (
+    CommentModerationRequested,
     ConversationAssigned,
     ConversationReplied,
     ConversationResolved,
@@ -125,7 +127,8 @@ async def request_reply(
     outbox: Outbox,
     principal: Principal,
     conversation_id: uuid.UUID,
-    text: str,
+    text: str | None = None,
+    saved_reply_id: uuid.UUID | None = None,
 ) -> Message:
     """Records the team's answer as `sending` and asks the publisher to send it."""
     conversation = await find_conversation(
@@ -135,6 +138,15 @@ async def request_reply(
     if channel is None or channel.status == "disconnected":
         raise Conflict("The channel of this conversation is no longer connected.",
                        field="channel_id")
+    if saved_reply_id is not None:
+        saved = await saved_replies.find(session, principal=principal, reply_id=saved_reply_id)
+        text = saved_replies.render(
+            saved.text,
+            saved_replies.variables_for(conversation=conversation, channel=channel,
+                                        principal=principal),
+        )
+    if not text or not text.strip():
+        raise ValidationFailed("A reply needs text or a saved reply.", field="text")
     # Answer the latest thing the person said, so the reply lands in the right thread.
     last = await session.scalar(
         select(Message)
@@ -218,3 +230,85 @@ async def reply_failed(session: AsyncSession, *, failed: ReplyFailed) -> None:
         .where(Message.id == failed.reply_id, Message.delivery_status == "sending")
         .values(delivery_status="failed", error=f"{failed.error_class}: {failed.error}")
     )
+
+
+# What each network lets a page or account do to the audience's comments under its posts
+# (NETWORKS.md and the networks' docs): Facebook `is_hidden` / DELETE, Instagram `hide` /
+# DELETE, Threads `manage_reply`, X hidden replies, YouTube `comments.setModerationStatus`
+# (heldForReview / published / rejected); LinkedIn lets an organization delete comments on
+# its posts (unconfirmed); TikTok, Mastodon and Bluesky offer none of these to an account.
+MODERATION: dict[str, frozenset[str]] = {
+    "facebook": frozenset({"hide", "unhide", "delete"}),
+    "instagram": frozenset({"hide", "unhide", "delete"}),
+    "threads": frozenset({"hide", "unhide"}),
+    "x": frozenset({"hide", "unhide"}),
+    "youtube": frozenset({"hide", "unhide", "delete"}),
+    "linkedin": frozenset({"delete"}),
+}
+MODERATED_STATE = {"hide": "hide_requested", "unhide": "unhide_requested",
+                   "delete": "delete_requested"}
+
+
+def can_moderate(network: str, action: str) -> bool:
+    return action in MODERATION.get(network, frozenset())
+
+
+async def request_moderation(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    message: Message,
+    action: str,
+    requested_by: str,
+) -> Moderation:
+    """Asks the publisher to hide, unhide or delete an audience comment on its network."""
+    if message.direction != "inbound" or message.kind != "comment" or not message.external_id:
+        raise ValidationFailed("Only comments from the audience can be hidden or deleted.",
+                               field="message_id")
+    if not can_moderate(message.network, action):
+        raise Conflict(f"{message.network} does not let an account {action} comments.",
+                       field="action")
+    moderation = Moderation(id=uuid.uuid4(), message_id=message.id,
+                            workspace_id=message.workspace_id, action=action,
+                            requested_by=requested_by)
+    session.add(moderation)
+    message.moderation = MODERATED_STATE[action]
+    await _record(session, conversation_id=message.conversation_id, actor=requested_by,
+                  action=f"moderation.{action}", detail={"message_id": str(message.id)})
+    await outbox.add(
+        session,
+        Envelope.of(
+            CommentModerationRequested(
+                moderation_id=moderation.id, message_id=message.id,
+                conversation_id=message.conversation_id, channel_id=message.channel_id,
+                network=message.network, external_id=message.external_id, action=action,  # type: ignore[arg-type]
+                requested_by=requested_by,
+            ),
+            workspace_id=message.workspace_id,
+        ),
+    )
+    return moderation
+
+
+async def moderate(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    action: str,
+) -> Message:
+    conversation = await find_conversation(
+        session, principal=principal, conversation_id=conversation_id
+    )
+    message = await session.scalar(
+        select(Message)
+        .where(Message.id == message_id, Message.conversation_id == conversation.id)
+        .with_for_update()
+    )
+    if message is None:
+        raise NotFound(f"No message {message_id} in this conversation.")
+    await request_moderation(session, outbox=outbox, message=message, action=action,
+                             requested_by=principal.principal_id)
+    return message

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -170,6 +171,9 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, server_default="")
     language: Mapped[str | None] = mapped_column(String(20))
     sentiment: Mapped[float | None] = mapped_column(Float)
+    # Audience comments only: hide_requested | hidden … as far as the inbox knows; the
+    # publisher acts on `comment.moderation_requested`.
+    moderation: Mapped[str | None] = mapped_column(String(20))
     # Outbound only: sending → sent | failed.
     delivery_status: Mapped[str | None] = mapped_column(String(10))
     error: Mapped[str | None] = mapped_column(Text)
@@ -210,3 +214,99 @@ class Activity(Base):
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PollState(Base):
+    """Per channel of a network without push: when to ask the publisher to poll it next."""
+
+    __tablename__ = "poll_states"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    network: Mapped[str] = mapped_column(String(20))
+    # Where the last fetch stopped, handed back to the publisher with the next request.
+    cursor: Mapped[str | None] = mapped_column(Text)
+    # While a post of the channel is young, its comments come fast: poll more often.
+    fresh_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_poll_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PolledPost(Base):
+    """A post of a polled channel whose comments are fetched (YouTube comments are per video)."""
+
+    __tablename__ = "polled_posts"
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SavedReply(Base):
+    """A canned answer with variables ({author}, {channel} …) filled in when it is used."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Moderation(Base):
+    """A request to hide, unhide or delete an audience comment on its network."""
+
+    __tablename__ = "moderations"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    action: Mapped[str] = mapped_column(String(10))
+    # Who asked: a principal, or `rule:<id>` for an automatic spam hide.
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class WorkspaceKeywords(Base):
+    """A workspace's own sentiment words, in any language: term → weight (VADER's −4…4)."""
+
+    __tablename__ = "keywords"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    terms: Mapped[dict[str, float]] = mapped_column(JSONB, server_default="{}")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Rule(Base):
+    """Keyword or regex pattern → tag, priority, assignee, auto-hide; applied on ingest."""
+
+    __tablename__ = "rules"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    match: Mapped[str] = mapped_column(String(10))  # keyword | regex
+    pattern: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    priority: Mapped[str | None] = mapped_column(String(10))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    hide: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -7,9 +7,12 @@ deduplicate and the account that routes the receipt); `normalise` runs in the wo
 from __future__ import annotations
 
 import hashlib
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+import orjson
 
 Kind = Literal["comment", "mention", "dm"]
 
@@ -55,6 +58,12 @@ def identify(network: str, payload: Any, body: bytes) -> Identity:
         return _x_identify(payload, body)
     if network in META:
         return _meta_identify(network, payload, body)
+    if network == "linkedin":
+        return _linkedin_identify(payload, body)
+    if network == "tiktok":
+        return _tiktok_identify(payload, body)
+    if network == "youtube":
+        return _youtube_identify(payload, body)
     return unknown_identity(body)
 
 
@@ -63,7 +72,26 @@ def normalise(network: str, payload: dict[str, Any]) -> list[Item]:
         return _x_items(payload)
     if network in META:
         return _meta_items(network, payload)
+    if network == "linkedin":
+        return _linkedin_items(payload)
+    if network == "tiktok":
+        return _tiktok_items(payload)
+    # YouTube pushes uploads only (no audience messages); its comments arrive by polling.
     return []
+
+
+class UnreadableBody(ValueError):
+    """The body is not in the format the network sends (JSON, or Atom XML for YouTube)."""
+
+
+def decode(network: str, body: bytes) -> Any:
+    """The payload of a webhook body, in the format its network uses."""
+    if network == "youtube":
+        return parse_atom(body)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise UnreadableBody("not valid JSON") from exc
 
 
 META = ("facebook", "instagram", "threads")
@@ -297,3 +325,173 @@ def _str(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+# --- LinkedIn (organization social action notifications) --------------------------------------
+
+LINKEDIN_KINDS: dict[str, Kind] = {"COMMENT": "comment", "SHARE_MENTION": "mention",
+                                   "COMMENT_MENTION": "mention"}
+
+
+def _linkedin_notifications(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    notes = payload.get("notifications")
+    return [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
+
+
+def _linkedin_identify(payload: dict[str, Any], body: bytes) -> Identity:
+    notes = _linkedin_notifications(payload)
+    account = _str(notes[0].get("organizationalEntity")) if notes else None
+    ids = [
+        f"{n.get('action')}:{_str(n.get('generatedActivity'))}"
+        for n in notes
+        if n.get("action") in LINKEDIN_KINDS and _str(n.get("generatedActivity"))
+    ]
+    if not ids:
+        return unknown_identity(body, account)
+    return Identity(",".join(sorted(ids)), account, True)
+
+
+def _linkedin_items(payload: dict[str, Any]) -> list[Item]:
+    items: list[Item] = []
+    for note in _linkedin_notifications(payload):
+        kind = LINKEDIN_KINDS.get(str(note.get("action")))
+        external_id = _str(note.get("generatedActivity"))
+        if kind is None or external_id is None:
+            continue
+        decorated = note.get("decoratedGeneratedActivity") or {}
+        detail = decorated.get("comment") or decorated.get("share") or {}
+        author = _str(note.get("actor") or detail.get("owner")) or ""
+        if author == _str(note.get("organizationalEntity")):
+            continue
+        post = _str(note.get("sourcePost") or detail.get("entity"))
+        items.append(
+            Item(
+                external_id=external_id, kind=kind, text=detail.get("text") or "",
+                author_id=author, author_name=detail.get("fullName"),
+                sent_at=_epoch(note.get("lastModifiedAt")),
+                parent_external_id=_str(detail.get("parentComment")) or post,
+                post_external_id=post if kind == "comment" else None, raw=note,
+            )
+        )
+    return items
+
+
+# --- TikTok ------------------------------------------------------------------------------------
+
+
+def _tiktok_content(payload: dict[str, Any]) -> dict[str, Any]:
+    # `content` is a JSON document inside a string.
+    content = payload.get("content")
+    if isinstance(content, str):
+        try:
+            content = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            return {}
+    return content if isinstance(content, dict) else {}
+
+
+# TikTok documents no comment webhook; "comment.create" follows its envelope (unconfirmed) as
+# the sandbox sends it. Other events (authorization.removed, video.publish.*) are kept as
+# receipts and counted, but make no messages.
+TIKTOK_MESSAGE_EVENTS = {"comment.create"}
+
+
+def _tiktok_identify(payload: dict[str, Any], body: bytes) -> Identity:
+    account = _str(payload.get("user_openid"))
+    event_name = _str(payload.get("event"))
+    content = _tiktok_content(payload)
+    comment = _str(content.get("comment_id"))
+    if event_name in TIKTOK_MESSAGE_EVENTS and comment:
+        return Identity(f"{event_name}:{comment}", account, True)
+    if event_name and payload.get("create_time") is not None:
+        # No event id exists: the event, its account, its time and its content identify it,
+        # and stay the same across TikTok's retries.
+        digest = hashlib.sha256(str(payload.get("content")).encode()).hexdigest()[:32]
+        key = f"{event_name}:{account}:{payload.get('create_time')}:{digest}"
+        return Identity(key, account, False)
+    return unknown_identity(body, account)
+
+
+def _tiktok_items(payload: dict[str, Any]) -> list[Item]:
+    if payload.get("event") not in TIKTOK_MESSAGE_EVENTS:
+        return []
+    content = _tiktok_content(payload)
+    user = content.get("user") or {}
+    external_id = _str(content.get("comment_id"))
+    author = _str(user.get("open_id"))
+    if not external_id or not author or author == _str(payload.get("user_openid")):
+        return []
+    video = _str(content.get("video_id"))
+    return [
+        Item(
+            external_id=external_id, kind="comment", text=content.get("text") or "",
+            author_id=author, author_name=user.get("display_name"),
+            sent_at=_epoch(content.get("create_time") or payload.get("create_time")),
+            parent_external_id=_str(content.get("parent_comment_id")) or video,
+            post_external_id=video, raw=content,
+        )
+    ]
+
+
+# --- YouTube (WebSub Atom feed of a channel's uploads) -----------------------------------------
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+YT = "{http://www.youtube.com/xml/schemas/2015}"
+TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}"
+
+
+def parse_atom(body: bytes) -> dict[str, Any]:
+    """The uploads and deletions a YouTube WebSub notification announces."""
+    # Entity declarations are how XML bombs work; a feed never needs them.
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise UnreadableBody("document type declarations are not accepted")
+    try:
+        root = ET.fromstring(body)  # noqa: S314  (no DTDs reach this point)
+    except ET.ParseError as exc:
+        raise UnreadableBody("not well-formed XML") from exc
+    if root.tag != f"{ATOM}feed":
+        raise UnreadableBody("not an Atom feed")
+    uploads = []
+    for entry in root.findall(f"{ATOM}entry"):
+        link = entry.find(f"{ATOM}link")
+        uploads.append({
+            "video_id": entry.findtext(f"{YT}videoId"),
+            "channel_id": entry.findtext(f"{YT}channelId"),
+            "title": entry.findtext(f"{ATOM}title"),
+            "published": entry.findtext(f"{ATOM}published"),
+            "updated": entry.findtext(f"{ATOM}updated"),
+            "url": link.get("href") if link is not None else None,
+        })
+    deleted = []
+    for gone in root.findall(f"{TOMBSTONE}deleted-entry"):
+        uri = gone.findtext(f"{TOMBSTONE}by/{ATOM}uri") or ""
+        deleted.append({
+            "video_id": (gone.get("ref") or "").removeprefix("yt:video:"),
+            "when": gone.get("when"),
+            "channel_id": uri.rsplit("/", 1)[-1] or None,
+        })
+    return {"uploads": uploads, "deleted": deleted}
+
+
+def _youtube_identify(payload: dict[str, Any], body: bytes) -> Identity:
+    uploads = [u for u in payload.get("uploads", []) if u.get("video_id")]
+    deleted = [d for d in payload.get("deleted", []) if d.get("video_id")]
+    account = next(
+        (x.get("channel_id") for x in [*uploads, *deleted] if x.get("channel_id")), None
+    )
+    # The same video is announced again when its title or description changes: `updated`
+    # tells those apart, while a redelivery of one notification stays one receipt.
+    ids = [f"video:{u['video_id']}@{u.get('updated') or ''}" for u in uploads]
+    ids += [f"deleted:{d['video_id']}" for d in deleted]
+    if not ids:
+        return unknown_identity(body, account)
+    return Identity(",".join(sorted(ids)), account, True)
+
+
+def youtube_uploads(payload: dict[str, Any]) -> list[tuple[str, datetime]]:
+    """(video id, published time) of each upload a notification announces."""
+    return [
+        (u["video_id"], _epoch(u.get("published")))
+        for u in payload.get("uploads", [])
+        if u.get("video_id")
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy import update
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox.conversations import link_post
 from services.inbox.models import Channel, PublishedPost
+from services.inbox.polling import ensure_polled, note_post
 from services.inbox.receipts import requeue_unrouted
 from shared.events import ChannelFacts, PostPublished
 
@@ -30,6 +32,7 @@ async def remember_channel(
         .on_conflict_do_update(index_elements=[Channel.channel_id], set_=values)
     )
     await requeue_unrouted(session, network=facts.network, account_id=facts.external_id)
+    await ensure_polled(session, channel_id=facts.channel_id, network=facts.network)
 
 
 async def forget_channel(session: AsyncSession, *, channel_id: UUID) -> None:
@@ -40,7 +43,7 @@ async def forget_channel(session: AsyncSession, *, channel_id: UUID) -> None:
 
 
 async def remember_published_post(
-    session: AsyncSession, *, workspace_id: UUID, published: PostPublished
+    session: AsyncSession, *, workspace_id: UUID, published: PostPublished, fresh_for: timedelta
 ) -> None:
     await session.execute(
         pg_insert(PublishedPost)
@@ -62,4 +65,12 @@ async def remember_published_post(
         network=published.network,
         external_id=published.external_id,
         post_id=published.post_id,
+    )
+    await note_post(
+        session,
+        channel_id=published.channel_id,
+        network=published.network,
+        external_id=published.external_id,
+        published_at=published.published_at,
+        fresh_for=fresh_for,
     )

@@ -8,23 +8,23 @@ which claims receipts with SKIP LOCKED so any number of replicas share them.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-import orjson
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox.conversations import ingest_item
 from services.inbox.models import RECEIPTS_CHANNEL, Channel, Receipt
-from services.inbox.normalise import Identity, identify, normalise
+from services.inbox.normalise import Identity, decode, identify, normalise, youtube_uploads
+from services.inbox.polling import note_post
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 
 async def store_receipt(
-    session: AsyncSession, *, network: str, identity: Identity, body: bytes
+    session: AsyncSession, *, network: str, identity: Identity, body: bytes, notify: bool = True
 ) -> bool:
     """Keeps the raw webhook once per network event; False when it is a redelivery."""
     status = "pending" if identity.understood else "unknown"
@@ -40,7 +40,7 @@ async def store_receipt(
         .on_conflict_do_nothing(index_elements=[Receipt.network, Receipt.event_key])
         .returning(Receipt.id)
     )
-    if inserted is not None and status == "pending":
+    if notify and inserted is not None and status == "pending":
         # Delivered on commit only, so the worker never looks before the row is visible.
         await session.execute(text(f"NOTIFY {RECEIPTS_CHANNEL}"))
     return inserted is not None
@@ -62,7 +62,12 @@ async def requeue_unrouted(session: AsyncSession, *, network: str, account_id: s
 
 
 async def process_receipts(
-    session: AsyncSession, *, outbox: Outbox, batch: int, max_attempts: int
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    batch: int,
+    max_attempts: int,
+    fresh_for: timedelta = timedelta(hours=24),
 ) -> int:
     """Claims up to `batch` pending receipts and makes messages of them; returns how many."""
     rows = (
@@ -81,7 +86,7 @@ async def process_receipts(
             async with session.begin_nested():
                 outcome = await _process_one(
                     session, outbox=outbox, receipt_id=row.id, network=row.network,
-                    account_id=row.account_id, body=row.body,
+                    account_id=row.account_id, body=row.body, fresh_for=fresh_for,
                 )
         except Exception as exc:  # noqa: BLE001  (recorded on the receipt, retried, then given up)
             log.exception("receipt %s could not be processed", row.id)
@@ -112,8 +117,9 @@ async def _process_one(
     network: str,
     account_id: str | None,
     body: bytes,
+    fresh_for: timedelta,
 ) -> str:
-    payload = orjson.loads(body)
+    payload = decode(network, body)
     if not identify(network, payload, body).understood:
         return "unknown"
     channel = None
@@ -128,6 +134,12 @@ async def _process_one(
     if channel is None:
         # Parked, not dropped: `channel.connected` may simply not have reached us yet.
         return "unrouted"
+    if network == "youtube":
+        # A new upload: its comments are polled from now on, often while it is young.
+        for video_id, published_at in youtube_uploads(payload):
+            await note_post(session, channel_id=channel.channel_id, network=network,
+                            external_id=video_id, published_at=published_at,
+                            fresh_for=fresh_for)
     for item in normalise(network, payload):
         await ingest_item(session, outbox=outbox, channel=channel, item=item,
                           receipt_id=receipt_id)

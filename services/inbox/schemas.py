@@ -43,6 +43,7 @@ class MessageOut(BaseModel):
     text: str
     language: str | None
     sentiment: float | None
+    moderation: str | None = None
     delivery_status: str | None
     error: str | None
     sent_by: str | None
@@ -82,4 +83,86 @@ class NoteIn(BaseModel):
 
 
 class ReplyIn(BaseModel):
+    """Either `text`, or a saved reply whose variables are filled in for this conversation."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=10_000)
+    saved_reply_id: UUID | None = None
+
+
+class SavedReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    # Variables: {author}, {author_handle}, {channel}, {network}, {agent}.
     text: str = Field(min_length=1, max_length=10_000)
+
+
+class SavedReplyPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    text: str | None = Field(default=None, min_length=1, max_length=10_000)
+
+
+class SavedReplyOut(BaseModel):
+    id: UUID
+    name: str
+    text: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SavedReplyList(BaseModel):
+    items: list[SavedReplyOut]
+    variables: dict[str, str]
+
+
+class ModerationIn(BaseModel):
+    action: Literal["hide", "unhide", "delete"]
+
+
+class KeywordIn(BaseModel):
+    # A word or phrase in any language; `*` at either end matches the rest of the word.
+    term: str = Field(min_length=1, max_length=100)
+    # VADER's scale: −4 (most negative) … 4 (most positive).
+    weight: float = Field(ge=-4, le=4)
+
+
+class KeywordsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keywords: list[KeywordIn] = Field(max_length=2000)
+
+
+class KeywordsOut(BaseModel):
+    keywords: list[KeywordIn]
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    # keyword: comma-separated terms (whole words, `*` wildcards, any language, any case);
+    # regex: a regular expression, case-insensitive.
+    match: Literal["keyword", "regex"] = "keyword"
+    pattern: str = Field(min_length=1, max_length=2000)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=20
+    )
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    assignee: str | None = Field(default=None, max_length=200)
+    # Ask the network to hide a matching comment (spam), where the network allows it.
+    hide: bool = False
+    enabled: bool = True
+    position: int = 0
+
+
+class RuleOut(RuleIn):
+    id: UUID
+    created_by: str
+    created_at: datetime
+
+
+class RuleList(BaseModel):
+    items: list[RuleOut]

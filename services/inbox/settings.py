@@ -28,5 +28,21 @@ class InboxSettings(ServiceSettings):
     # when no NOTIFY wakes it.
     receipt_batch: int = 100
     receipt_idle_poll: float = 2.0
+    # Stored receipts wake the worker at most this often (one NOTIFY per burst).
+    receipt_wake_interval: float = 0.02
     # A receipt whose processing keeps failing is given up after this many attempts.
     receipt_max_attempts: int = 5
+    # TikTok signs a timestamp with every event; one further from now than this is refused
+    # as a replay (or a clock gone wrong).
+    tiktok_signature_tolerance_seconds: float = 300.0
+    # Polling (Mastodon, Bluesky, YouTube comments): a channel with a post younger than
+    # `poll_fresh_post_hours` is polled every `poll_fresh_interval_seconds`, others every
+    # `poll_stale_interval_seconds`. Posts up to `poll_post_window_days` old are named in each
+    # request (YouTube comments are fetched per video). The loop looks every
+    # `poll_tick_seconds` for due channels, `poll_batch` at a time.
+    poll_fresh_interval_seconds: float = 60.0
+    poll_stale_interval_seconds: float = 900.0
+    poll_fresh_post_hours: float = 24.0
+    poll_post_window_days: float = 7.0
+    poll_tick_seconds: float = 5.0
+    poll_batch: int = 200

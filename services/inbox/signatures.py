@@ -42,3 +42,66 @@ def meta_signature_ok(*, secret: str, body: bytes, header: str | None) -> bool:
 def verify_token_ok(*, expected: str, given: str | None) -> bool:
     # An empty configured token would let anyone subscribe us to anything.
     return bool(expected) and given is not None and _same(given, expected)
+
+
+def linkedin_challenge_response(*, secret: str, challenge_code: str) -> str:
+    """LinkedIn's endpoint validation: hex HMAC-SHA256 of the challengeCode."""
+    return hmac.new(secret.encode(), challenge_code.encode(), hashlib.sha256).hexdigest()
+
+
+LINKEDIN_PREFIX = "hmacsha256="
+
+
+def linkedin_signature_ok(*, secret: str, body: bytes, header: str | None) -> bool:
+    """X-LI-Signature: hex HMAC-SHA256(client secret, raw body).
+
+    LinkedIn's documentation shows the value both with and without the `hmacsha256=` prefix,
+    so both forms are accepted; the HMAC itself always covers the body alone.
+    """
+    if not header:
+        return False
+    given = header.strip()
+    if given[: len(LINKEDIN_PREFIX)].lower() == LINKEDIN_PREFIX:
+        given = given[len(LINKEDIN_PREFIX):]
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return _same(given.lower(), expected)
+
+
+class StaleSignature(Exception):
+    """The signature's timestamp is outside the allowed tolerance (a replay, or a bad clock)."""
+
+
+def tiktok_signature_ok(
+    *, secret: str, body: bytes, header: str | None, now: float, tolerance: float
+) -> bool:
+    """TikTok-Signature: `t=<unix seconds>,s=<hex HMAC-SHA256(secret, "{t}." + raw body)>`.
+
+    Raises StaleSignature when the signature is right but its timestamp is too far from `now`.
+    """
+    if not header:
+        return False
+    parts: dict[str, str] = {}
+    for piece in header.split(","):
+        key, sep, value = piece.strip().partition("=")
+        if sep:
+            parts.setdefault(key.strip(), value.strip())
+    stamp, given = parts.get("t", ""), parts.get("s", "")
+    if not stamp.isdigit() or not given:
+        return False
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not _same(given.lower(), expected):
+        return False
+    if abs(now - int(stamp)) > tolerance:
+        raise StaleSignature(stamp)
+    return True
+
+
+def websub_signature_ok(*, secret: str, body: bytes, header: str | None) -> bool:
+    """WebSub's X-Hub-Signature: `<sha1|sha256|sha384|sha512>=<hex HMAC(hub.secret, body)>`."""
+    if not header:
+        return False
+    method, sep, given = header.strip().partition("=")
+    if not sep or method not in ("sha1", "sha256", "sha384", "sha512"):
+        return False
+    expected = hmac.new(secret.encode(), body, method).hexdigest()
+    return _same(given.lower(), expected)

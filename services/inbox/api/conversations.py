@@ -12,11 +12,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import and_, exists, func, or_, select
 
 from services.inbox import sentiment
-from services.inbox.api.deps import ReaderDep, ResponderDep
+from services.inbox.api.deps import ModeratorDep, ReaderDep, ResponderDep
 from services.inbox.handling import (
     UNSET,
     add_note,
     find_conversation,
+    moderate,
     request_reply,
     update_conversation,
 )
@@ -27,6 +28,7 @@ from services.inbox.schemas import (
     ConversationPage,
     ConversationPatch,
     MessageOut,
+    ModerationIn,
     NoteIn,
     NoteOut,
     ReplyIn,
@@ -218,8 +220,33 @@ async def post_reply(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> MessageOut:
+    if (body.text is None) == (body.saved_reply_id is None):
+        raise ValidationFailed("Give either text or saved_reply_id.", field="text")
     reply = await request_reply(
         session, outbox=runtime.outbox, principal=principal,
-        conversation_id=conversation_id, text=body.text,
+        conversation_id=conversation_id, text=body.text, saved_reply_id=body.saved_reply_id,
     )
     return MessageOut.model_validate(reply, from_attributes=True)
+
+
+@router.post(
+    "/{conversation_id}/messages/{message_id}/moderation",
+    response_model=MessageOut,
+    status_code=202,
+    summary="Hide, unhide or delete an audience comment on its network",
+)
+async def post_moderation(
+    conversation_id: UUID,
+    message_id: UUID,
+    body: ModerationIn,
+    principal: ModeratorDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> MessageOut:
+    """Emits `comment.moderation_requested`; the message shows `<action>_requested` until the
+    publisher acts on it (the publisher does not report back yet)."""
+    message = await moderate(
+        session, outbox=runtime.outbox, principal=principal,
+        conversation_id=conversation_id, message_id=message_id, action=body.action,
+    )
+    return MessageOut.model_validate(message, from_attributes=True)

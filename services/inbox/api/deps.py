@@ -47,3 +47,5 @@ def get_counters(request: Request) -> InboxCounters:
 
 CountersDep = Annotated[InboxCounters, Depends(get_counters)]
 ResponderDep = Annotated[Principal, Depends(require("inbox.respond"))]
+ModeratorDep = Annotated[Principal, Depends(require("inbox.moderate"))]
+RulesDep = Annotated[Principal, Depends(require("inbox.rules"))]

@@ -6,19 +6,26 @@ signature over the raw body, and nothing is stored unless it does.
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.inbox.api.deps import CountersDep, SettingsDep
-from services.inbox.normalise import META, identify
+from services.inbox.normalise import META, UnreadableBody, identify, parse_atom
 from services.inbox.receipts import store_receipt
 from services.inbox.settings import InboxSettings, NetworkApp
 from services.inbox.signatures import (
+    StaleSignature,
+    linkedin_challenge_response,
+    linkedin_signature_ok,
     meta_signature_ok,
+    tiktok_signature_ok,
     verify_token_ok,
+    websub_signature_ok,
     x_crc_response,
     x_signature_ok,
 )
@@ -64,12 +71,19 @@ def parse_json(body: bytes) -> Any:
 
 
 async def accept(
-    runtime: RuntimeDep, counters: CountersDep, *, network: str, payload: Any, body: bytes
+    runtime: RuntimeDep, counters: CountersDep, *, network: str, payload: Any, body: bytes,
+    request: Request,
 ) -> JSONResponse:
     identity = identify(network, payload, body)
     # Our own transaction rather than the request dependency: the 200 must mean "committed".
+    # No NOTIFY in this transaction: PostgreSQL serialises the commits of every transaction
+    # that notifies (one global queue lock), which capped ingest at a few hundred a second.
+    # The app wakes the worker after commit instead, coalescing a burst into one NOTIFY.
     async with unit_of_work(runtime.sessions) as session:
-        stored = await store_receipt(session, network=network, identity=identity, body=body)
+        stored = await store_receipt(session, network=network, identity=identity, body=body,
+                                     notify=False)
+    if stored and identity.understood:
+        request.app.state.receipts_waiting.set()
     outcome = "duplicate" if not stored else ("stored" if identity.understood else "unknown")
     counters.receipts.labels(network, outcome).inc()
     return JSONResponse({"ok": True, "duplicate": not stored})
@@ -95,7 +109,94 @@ async def x_events(
     header = request.headers.get("x-twitter-webhooks-signature")
     if not x_signature_ok(secret=app.client_secret, body=body, header=header):
         raise refused(counters, "x", "The x-twitter-webhooks-signature is missing or wrong.")
-    return await accept(runtime, counters, network="x", payload=parse_json(body), body=body)
+    return await accept(runtime, counters, network="x", payload=parse_json(body), body=body,
+                        request=request)
+
+
+@router.get("/linkedin", summary="LinkedIn endpoint validation (challengeCode)")
+async def linkedin_validate(challengeCode: str, settings: SettingsDep) -> dict[str, str]:  # noqa: N803
+    app = network_app(settings, "linkedin")
+    return {
+        "challengeCode": challengeCode,
+        "challengeResponse": linkedin_challenge_response(
+            secret=app.client_secret, challenge_code=challengeCode
+        ),
+    }
+
+
+@router.post("/linkedin", summary="LinkedIn organization social action notifications")
+async def linkedin_events(
+    request: Request, settings: SettingsDep, runtime: RuntimeDep, counters: CountersDep
+) -> JSONResponse:
+    app = network_app(settings, "linkedin")
+    body = await raw_body(request, limit=settings.max_body_bytes)
+    # With or without the `hmacsha256=` prefix: LinkedIn's docs show both (see signatures.py).
+    header = request.headers.get("x-li-signature")
+    if not linkedin_signature_ok(secret=app.client_secret, body=body, header=header):
+        raise refused(counters, "linkedin", "The X-LI-Signature is missing or wrong.")
+    return await accept(runtime, counters, network="linkedin", payload=parse_json(body),
+                        body=body, request=request)
+
+
+@router.post("/tiktok", summary="TikTok webhook events")
+async def tiktok_events(
+    request: Request, settings: SettingsDep, runtime: RuntimeDep, counters: CountersDep
+) -> JSONResponse:
+    app = network_app(settings, "tiktok")
+    body = await raw_body(request, limit=settings.max_body_bytes)
+    header = request.headers.get("tiktok-signature")
+    try:
+        ok = tiktok_signature_ok(
+            secret=app.client_secret, body=body, header=header, now=time.time(),
+            tolerance=settings.tiktok_signature_tolerance_seconds,
+        )
+    except StaleSignature:
+        raise refused(counters, "tiktok", "The TikTok-Signature timestamp is too old.") from None
+    if not ok:
+        raise refused(counters, "tiktok", "The TikTok-Signature is missing or wrong.")
+    return await accept(runtime, counters, network="tiktok", payload=parse_json(body), body=body,
+                        request=request)
+
+
+@router.get("/youtube", summary="YouTube WebSub verification (hub.challenge)")
+async def youtube_verify(request: Request, settings: SettingsDep) -> PlainTextResponse:
+    app = network_app(settings, "youtube")
+    query = request.query_params
+    topic = query.get("hub.topic", "")
+    if query.get("hub.mode") not in ("subscribe", "unsubscribe") or "hub.challenge" not in query:
+        raise BadRequest("Not a WebSub verification request.", field="hub.mode")
+    # Only YouTube channel feeds are subscribed to; a hub asking about anything else did not
+    # get that subscription from us. A verify token, when configured, must match as well.
+    parts = urlsplit(topic)
+    if parts.path != "/xml/feeds/videos.xml" or "channel_id" not in parse_qs(parts.query):
+        raise NotFound("We did not subscribe to this topic.")
+    if app.verify_token and not verify_token_ok(
+        expected=app.verify_token, given=query.get("hub.verify_token")
+    ):
+        raise PermissionDenied("The hub.verify_token does not match.")
+    return PlainTextResponse(query["hub.challenge"])
+
+
+@router.post("/youtube", summary="YouTube WebSub upload notifications (Atom)")
+async def youtube_events(
+    request: Request, settings: SettingsDep, runtime: RuntimeDep, counters: CountersDep
+) -> JSONResponse:
+    app = network_app(settings, "youtube")
+    body = await raw_body(request, limit=settings.max_body_bytes)
+    # `client_secret` is the hub.secret Herald subscribed with; the hub signs every
+    # notification with it. WebSub asks subscribers to answer 2xx to a bad signature and
+    # ignore the body; we answer 401 instead, like every other receiver here, so a forged
+    # delivery is visible in the hub's and our own logs. Nothing is stored either way.
+    header = request.headers.get("x-hub-signature")
+    if not websub_signature_ok(secret=app.client_secret, body=body, header=header):
+        raise refused(counters, "youtube", "The X-Hub-Signature is missing or wrong.")
+    try:
+        payload = parse_atom(body)
+    except UnreadableBody as exc:
+        raise BadRequest(f"The notification is not a YouTube Atom feed: {exc}.",
+                         field="body") from exc
+    return await accept(runtime, counters, network="youtube", payload=payload, body=body,
+                        request=request)
 
 
 def meta_network(network: str) -> str:
@@ -128,4 +229,5 @@ async def meta_events(
     header = request.headers.get("x-hub-signature-256")
     if not meta_signature_ok(secret=app.client_secret, body=body, header=header):
         raise refused(counters, network, "The X-Hub-Signature-256 is missing or wrong.")
-    return await accept(runtime, counters, network=network, payload=parse_json(body), body=body)
+    return await accept(runtime, counters, network=network, payload=parse_json(body), body=body,
+                        request=request)

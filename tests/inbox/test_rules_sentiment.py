@@ -1,0 +1,97 @@
+"""Sentiment with workspace keywords in any language; rules applied on ingest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.inbox.sentiment import Keywords, score
+from tests.conftest import identity
+from tests.inbox.conftest import Inbox, x_sign
+from tests.inbox.test_handling import of_type
+from tests.inbox.test_x_webhooks import ACCOUNT, delivery, tweet
+
+
+def test_keywords_score_hebrew_and_icelandic_and_emoji() -> None:
+    keywords = Keywords.of({"*נורא": -3.0, "frábær*": 3.0})
+    assert score(text="השירות נורא") == 0.0  # VADER alone knows no Hebrew
+    assert score(text="השירות נורא", keywords=keywords) < -0.05
+    assert score(text="והשירות היה ממש נורא", keywords=keywords) < -0.05  # prefix ו
+    assert score(text="Þetta er FRÁBÆRT!", keywords=keywords) > 0.05
+    assert score(text="Frábær þjónusta", keywords=keywords) > 0.05  # another inflection
+    assert score(text="unfrábær words stay whole", keywords=keywords) == 0.0
+    assert score(text="😡😡") < -0.05 and score(text="👍") > 0.05
+    # Mixed languages add up on VADER's scale.
+    assert score(text="I love it but נורא", keywords=keywords) < score(text="I love it")
+
+
+async def post(inbox: Inbox, tweet_id: str, text: str) -> None:
+    body = delivery(tweet(tweet_id, text))
+    r = await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))
+    assert r.status_code == 200, r.text
+
+
+async def by_text(inbox: Inbox, n: int) -> dict[str, dict[str, Any]]:
+    async def enough() -> Any:
+        items = (await inbox.conversations())["items"]
+        return items if len(items) >= n else None
+
+    items = await inbox.wait_for(enough)
+    out = {}
+    for item in items:
+        detail = (await inbox.client.get(f"/v1/conversations/{item['id']}",
+                                         headers=identity(inbox.workspace_id))).json()
+        out[detail["messages"][0]["text"]] = detail
+    return out
+
+
+async def test_keywords_and_rules_through_the_api(inbox: Inbox) -> None:
+    owner = identity(inbox.workspace_id)
+    r = await inbox.client.put("/v1/inbox/keywords", headers=owner, json={"keywords": [
+        {"term": "נורא", "weight": -3}, {"term": "frábært", "weight": 3}]})
+    assert r.status_code == 200, r.text
+    assert (await inbox.client.put("/v1/inbox/keywords", headers=identity(
+        inbox.workspace_id, "editor"), json={"keywords": []})).status_code == 403
+    rules = [
+        {"name": "refunds", "match": "keyword", "pattern": "refund*, money back",
+         "tags": ["billing"], "assignee": "billing-team", "priority": "high"},
+        {"name": "spam", "match": "regex", "pattern": r"(buy|cheap)\s+followers",
+         "tags": ["spam"], "hide": True},
+        {"name": "vip", "match": "regex", "pattern": "(a+)+$", "tags": ["never"]},
+    ]
+    for rule in rules:
+        r = await inbox.client.post("/v1/inbox/rules", headers=owner, json=rule)
+        assert r.status_code == 201, r.text
+    bad = await inbox.client.post("/v1/inbox/rules", headers=owner, json={
+        "name": "broken", "match": "regex", "pattern": "(unclosed"})
+    assert bad.status_code == 422 and bad.json()["field"] == "pattern"
+    listed = (await inbox.client.get("/v1/inbox/rules", headers=owner)).json()["items"]
+    assert [x["name"] for x in listed] == ["refunds", "spam", "vip"]
+
+    seen = await inbox.spy()
+    await inbox.connect_channel(network="x", external_id=ACCOUNT)
+    await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
+    await post(inbox, "1800000000000000401", "השירות שלכם נורא")
+    await post(inbox, "1800000000000000402", "Þjónustan var frábært")
+    await post(inbox, "1800000000000000403", "I want a REFUND now")
+    await post(inbox, "1800000000000000404", "Buy   cheap followers here")
+    # A pathological regex against a long input is cut off by the time limit, not hanging.
+    await post(inbox, "1800000000000000405", "a" * 5000 + "!")
+    got = await by_text(inbox, 5)
+
+    hebrew = got["השירות שלכם נורא"]
+    assert hebrew["sentiment"] == "negative" and hebrew["priority"] == "high"
+    assert got["Þjónustan var frábært"]["sentiment"] == "positive"
+    refund = got["I want a REFUND now"]
+    assert refund["tags"] == ["billing"] and refund["assignee"] == "billing-team"
+    assert refund["priority"] == "high"
+    spam = got["Buy   cheap followers here"]
+    assert spam["tags"] == ["spam"]
+    assert spam["messages"][0]["moderation"] == "hide_requested"
+    [hide] = await inbox.wait_for(lambda: of_type(seen, "comment.moderation_requested"))
+    assert hide.data["action"] == "hide" and hide.data["requested_by"].startswith("rule:")
+    assert got["a" * 5000 + "!"]["tags"] == []
+
+    # Filters over what the rules and sentiment decided.
+    assert len((await inbox.conversations(tag="billing"))["items"]) == 1
+    assert len((await inbox.conversations(priority="high"))["items"]) == 2
+    assert len((await inbox.conversations(sentiment="negative"))["items"]) >= 1
