@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(PY) -m deploy.runner $(if $(REPLICAS),--replicas "$(REPLICAS)")
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -40,7 +40,7 @@ bench-quick: $(STAMP)
 	$(PY) -m bench --quick
 
 faults: $(STAMP)
-	$(PY) -m pytest tests/faults -m "faults or not faults" $(PYTEST_ARGS)
+	HERALD_FAULT_POSTS=$${HERALD_FAULT_POSTS:-1000} $(PY) -m pytest tests/faults -m faults $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache

@@ -37,6 +37,10 @@ class OutgoingMessage:
 
 
 class Bus:
+    # Every queue this process declared: lets a test run remove exactly its own queues
+    # without asking the broker to list all of them.
+    declared_queues: set[str] = set()
+
     def __init__(
         self,
         *,
@@ -177,6 +181,7 @@ class Bus:
         )
         for key in routing_keys:
             await q.bind(exchange, routing_key=key)
+        Bus.declared_queues.update({queue, f"{queue}.dead"})
         return q
 
     async def _consume_forever(

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from deploy.runner import PORTS, Platform, PlatformConfig
-from tests.conftest import AMQP_URL, INTERNAL_TOKEN
+from tests.conftest import AMQP_URL, INTERNAL_TOKEN, delete_bus_objects
 from tests.support.servers import free_port
 
 ADMIN_TOKEN = "test-admin-token"
@@ -40,3 +40,4 @@ async def platform(database_url: str, bus_prefix: str, tmp_path) -> AsyncIterato
         yield running
     finally:
         running.stop()
+        await delete_bus_objects(bus_prefix, kinds=("queues",))
