@@ -85,8 +85,9 @@ class Bus:
     async def _drop_publisher(self) -> None:
         conn, self._conn, self._channel, self._exchange = self._conn, None, None, None
         if conn is not None and not conn.is_closed:
+            # Bounded: a broker that stopped answering must not hold a shutdown forever.
             with contextlib.suppress(Exception):
-                await conn.close()
+                await asyncio.wait_for(conn.close(), 5)
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publishes persistently and returns once the broker confirmed every message.
@@ -212,7 +213,7 @@ class Bus:
                 self.consuming[queue] = False
                 if conn is not None and not conn.is_closed:
                     with contextlib.suppress(Exception):
-                        await conn.close()
+                        await asyncio.wait_for(conn.close(), 5)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 

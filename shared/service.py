@@ -160,7 +160,8 @@ class Runtime:
                 log.warning("outbox not flushed at shutdown: %s", exc)
         await self.notifier.stop()
         await self.bus.close()
-        await self.engine.dispose()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.engine.dispose(), 10)
 
     async def readiness(self) -> dict[str, bool]:
         database = True
