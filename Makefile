@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(PY) -m deploy.runner $(if $(REPLICAS),--replicas "$(REPLICAS)")
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults" --reruns 1 --timeout 240 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
