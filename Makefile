@@ -33,14 +33,19 @@ asyncapi: $(STAMP)
 openapi: $(STAMP)
 	$(PY) -m services.gateway.openapi docs/openapi.json
 
+# PROFILE=1 profiles every benchmark; PROFILE="ingest e2e" only those (py-spy flame graphs in
+# bench/results/profile-<benchmark>-<process>.svg).
 bench: $(STAMP)
-	$(PY) -m bench $(if $(PROFILE),--profile)
+	$(PY) -m bench $(if $(PROFILE),--profile $(filter-out 1 yes true,$(PROFILE)))
 
 bench-quick: $(STAMP)
 	$(PY) -m bench --quick
 
+# Every fault scenario at full size; the summary at the end gives each one's lost, duplicated,
+# late and recovered counts and its time to recover. (`make test` runs tests/faults/test_smoke.py.)
 faults: $(STAMP)
-	HERALD_FAULT_POSTS=$${HERALD_FAULT_POSTS:-1000} $(PY) -m pytest tests/faults -m faults $(PYTEST_ARGS)
+	HERALD_FAULT_POSTS=$${HERALD_FAULT_POSTS:-1000} $(PY) -m pytest tests/faults -m faults \
+		--timeout 1500 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache

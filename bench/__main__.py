@@ -1,6 +1,10 @@
 """`make bench`: every benchmark against its same-run baseline; one table and one JSON file.
 
-python -m bench [--quick] [--profile] [--only NAME ...]
+python -m bench [--quick] [--profile [NAME ...]] [--only NAME ...]
+
+`--profile` writes a py-spy flame graph per process (each service the benchmark drives, and
+the bench process) to bench/results/profile-<benchmark>-<process>.svg: for every benchmark
+run, or only the NAMEs given.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ import traceback
 from datetime import UTC, datetime
 
 from bench.context import bench_context
-from bench.harness import Figure
+from bench.harness import PROFILES, Figure
 
 BENCHMARKS = [
     "bench.bench_bus",
     "bench.bench_gateway",
     "bench.bench_ingest",
     "bench.bench_e2e",
+    "bench.bench_publish",
     "bench.bench_dispatch",
     "bench.bench_samples",
     "bench.bench_analytics",
@@ -58,13 +63,15 @@ def print_table(figures: list[Figure], skipped: dict[str, str]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", nargs="*", metavar="NAME")
     parser.add_argument("--only", nargs="*")
     args = parser.parse_args()
     figures: list[Figure] = []
     skipped: dict[str, str] = {}
     started = time.monotonic()
-    async with bench_context(quick=args.quick, profile=args.profile) as ctx:
+    profile = args.profile is not None
+    async with bench_context(quick=args.quick, profile=profile) as ctx:
+        PROFILES.configure(args.profile, ctx.results_dir)
         for module_name in BENCHMARKS:
             short = module_name.split(".")[-1].removeprefix("bench_")
             if args.only and short not in args.only:
@@ -73,7 +80,8 @@ async def main() -> None:
             t0 = time.monotonic()
             print(f"… {short}", file=sys.stderr, flush=True)
             try:
-                figures += await module.run(ctx)
+                async with PROFILES.running(short, ctx._platform):
+                    figures += await module.run(ctx)
             except Exception as exc:  # noqa: BLE001  (one failing benchmark must not hide the rest)
                 traceback.print_exc()
                 skipped[short] = f"failed: {exc}"
@@ -89,10 +97,17 @@ async def main() -> None:
             "seconds": round(time.monotonic() - started, 1),
             "figures": [f.as_dict() for f in figures],
             "not_run": skipped,
+            "profiles": [
+                str(p.relative_to(ctx.results_dir.parent.parent)) for p in PROFILES.written
+            ],
         }
         (ctx.results_dir / "latest.json").write_text(json.dumps(results, indent=2))
     print_table(figures, skipped)
     print(f"\nwrote bench/results/latest.json ({results['seconds']} s)")
+    if profile:
+        print("profiles (open in a browser):" if PROFILES.written else "no profile was written")
+        for path in results["profiles"]:
+            print(f"  {path}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,21 @@
-"""Requests per second through the gateway against the same requests straight to the service."""
+"""Requests per second through the gateway against the same requests straight to the service.
+
+The gateway measured is a replica of the platform's own, started here with the per-key limit
+raised: the default policy (600 requests a minute per key) would turn the load into 429s, while
+the counting itself (the part worth measuring) runs exactly as in production. With `--profile`,
+py-spy samples that replica during one extra round and the flame graph and the top functions
+land in bench/results/.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
+import subprocess
 import sys
+
+import httpx
 
 from bench.context import BenchContext
 from bench.harness import Figure, free_port, load, median, process
@@ -16,6 +29,9 @@ from shared.auth import (
 )
 
 NAME = "gateway"
+CONNECTIONS = 16
+# Far above what the load can reach: the limits are counted, never hit.
+HIGH_LIMIT = 10**9
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
@@ -30,26 +46,47 @@ async def run(ctx: BenchContext) -> list[Figure]:
         PRINCIPAL_HEADER: "bench",
         TIMEZONE_HEADER: "UTC",
     }
+    async with httpx.AsyncClient(base_url=platform.config.url("gateway"), timeout=10) as admin:
+        r = await admin.patch(
+            f"/v1/workspaces/{t.workspace_id}",
+            json={"rate_limit": HIGH_LIMIT},
+            headers={"Authorization": f"Bearer {platform.config.admin_token}"},
+        )
+        r.raise_for_status()
+    gateway_port = free_port()
+    gateway_env = platform.service_env("gateway", gateway_port)
+    gateway_env.update(GATEWAY_RATE_LIMIT_PER_KEY=str(HIGH_LIMIT), GATEWAY_LOG_LEVEL="WARNING")
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
     through, direct, bare = [], [], []
     p50_added, p99_added = [], []
-    port = free_port()
-    async with process(
-        [sys.executable, "-m", "bench.bare", str(port)], ready_url=f"http://127.0.0.1:{port}/"
+    bare_port = free_port()
+    async with (
+        process(
+            [sys.executable, "-m", "bench.bare", str(bare_port)],
+            ready_url=f"http://127.0.0.1:{bare_port}/",
+        ),
+        process(
+            [sys.executable, "-m", "services.gateway"],
+            env=gateway_env,
+            ready_url=f"{gateway_url}/readyz",
+            log=ctx.results_dir / "logs" / "bench-gateway.log",
+        ) as gateway,
     ):
+        # One untimed call warms the key cache and the upstream connection pool.
+        await load(gateway_url + path, headers=t.auth, seconds=0.5, connections=2)
         for _ in range(ctx.rounds()):
             d = await load(
                 platform.config.url("publisher") + path,
                 headers=direct_headers,
                 seconds=seconds,
-                connections=16,
+                connections=CONNECTIONS,
             )
             g = await load(
-                platform.config.url("gateway") + path,
-                headers=t.auth,
-                seconds=seconds,
-                connections=16,
+                gateway_url + path, headers=t.auth, seconds=seconds, connections=CONNECTIONS
             )
-            b = await load(f"http://127.0.0.1:{port}/", seconds=seconds, connections=16)
+            b = await load(
+                f"http://127.0.0.1:{bare_port}/", seconds=seconds, connections=CONNECTIONS
+            )
             if g["errors"] or d["errors"]:
                 raise RuntimeError(f"errors during the run: gateway {g}, direct {d}")
             through.append(g["rps"])
@@ -57,6 +94,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
             bare.append(b["rps"])
             p50_added.append(g["p50_ms"] - d["p50_ms"])
             p99_added.append(g["p99_ms"] - d["p99_ms"])
+        if ctx.profile:
+            await profile_round(ctx, gateway.pid, gateway_url + path, t.auth, seconds)
     return [
         Figure(
             NAME,
@@ -102,3 +141,40 @@ async def run(ctx: BenchContext) -> list[Figure]:
             rounds=bare,
         ),
     ]
+
+
+async def profile_round(
+    ctx: BenchContext, pid: int, url: str, headers: dict[str, str], seconds: float
+) -> None:
+    """py-spy on the gateway during one more round: a flame graph and the hottest functions."""
+    spy = shutil.which("py-spy") or str(
+        __import__("pathlib").Path(sys.executable).with_name("py-spy")
+    )
+    out = ctx.results_dir / "gateway-profile"
+    duration = str(int(seconds) + 1)
+    common = [spy, "record", "--pid", str(pid), "--duration", duration, "--rate", "200"]
+    flame = await asyncio.create_subprocess_exec(
+        *common,
+        "--format",
+        "flamegraph",
+        "-o",
+        f"{out}.svg",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    await load(url, headers=headers, seconds=seconds, connections=CONNECTIONS)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(flame.wait(), 30)
+    raw = await asyncio.create_subprocess_exec(
+        *common,
+        "--format",
+        "raw",
+        "-o",
+        f"{out}.txt",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    await load(url, headers=headers, seconds=seconds, connections=CONNECTIONS)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(raw.wait(), 30)
+    print(f"  gateway profile: {out}.svg, {out}.txt", file=sys.stderr)

@@ -4,6 +4,10 @@ The inbox runs as its own process (`python -m services.inbox`) on the run's data
 prefix. Every request is a different event, signed as X signs it, so each 200 means one new
 receipt committed to PostgreSQL. The bare endpoint gets the same bodies from the same load
 generator in the same round.
+
+Two shapes are measured: one inbox process doing everything (receivers and the receipt
+worker on one event loop), and a receivers-only inbox (INBOX_RUN_WORKERS=false) with the
+receipt processing in a second inbox process, as a deployment would scale out ingest.
 """
 
 from __future__ import annotations
@@ -57,6 +61,31 @@ async def receipts(ctx: BenchContext) -> int:
         await conn.close()
 
 
+async def measure(
+    ctx: BenchContext, *, url: str, bare_url: str, work: Path, first_id: int, per_round: int,
+    seconds: float, connections: int,
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Rounds of inbox then bare with the same bodies; each inbox 200 checked against the
+    receipts table."""
+    ingest, bare, ingest_p99, bare_p99 = [], [], [], []
+    for n in range(ctx.rounds()):
+        bodies = body_file(work / f"round{n}.jsonl", first_id=first_id + n * per_round,
+                           count=per_round)
+        before = await receipts(ctx)
+        i = await load(url, method="POST", body_file=bodies, seconds=seconds,
+                       connections=connections, requests=per_round)
+        stored = await receipts(ctx) - before
+        if i["errors"] or stored != i["requests"]:
+            raise RuntimeError(f"ingest round {n}: {i}, {stored} receipts stored")
+        b = await load(bare_url, method="POST", body_file=bodies, seconds=seconds,
+                       connections=connections, requests=per_round)
+        ingest.append(i["rps"])
+        bare.append(b["rps"])
+        ingest_p99.append(i["p99_ms"])
+        bare_p99.append(b["p99_ms"])
+    return ingest, bare, ingest_p99, bare_p99
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
     seconds = 3 if ctx.quick else 5
     connections = 32
@@ -64,7 +93,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     per_round = 40_000 if ctx.quick else 60_000
     work = ctx.results_dir / "ingest"
     work.mkdir(parents=True, exist_ok=True)
-    inbox_port, bare_port = free_port(), free_port()
+    inbox_port, worker_port, bare_port = free_port(), free_port(), free_port()
     env = {
         "INBOX_DATABASE_URL": ctx.database_url,
         "INBOX_AMQP_URL": ctx.amqp_url,
@@ -73,37 +102,44 @@ async def run(ctx: BenchContext) -> list[Figure]:
         "INBOX_LOG_LEVEL": "WARNING",
         "INBOX_NETWORK_APPS": json.dumps({"x": {"client_secret": SECRET}}),
     }
-    ingest, bare, ingest_p99, bare_p99 = [], [], [], []
     log = ctx.results_dir / "logs" / "bench-ingest-inbox.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    async with (
-        process([sys.executable, "-m", "services.inbox"], env=env,
-                ready_url=f"http://127.0.0.1:{inbox_port}/healthz", log=log),
-        process([sys.executable, "-m", "bench.bare", str(bare_port)],
-                ready_url=f"http://127.0.0.1:{bare_port}/"),
-    ):
-        for n in range(ctx.rounds()):
-            bodies = body_file(work / f"round{n}.jsonl",
-                               first_id=1_900_000_000_000_000_000 + n * per_round,
-                               count=per_round)
-            before = await receipts(ctx)
-            i = await load(f"http://127.0.0.1:{inbox_port}/hooks/x", method="POST",
-                           body_file=bodies, seconds=seconds, connections=connections,
-                           requests=per_round)
-            stored = await receipts(ctx) - before
-            if i["errors"] or stored != i["requests"]:
-                raise RuntimeError(f"ingest round {n}: {i}, {stored} receipts stored")
-            b = await load(f"http://127.0.0.1:{bare_port}/", method="POST", body_file=bodies,
-                           seconds=seconds, connections=connections, requests=per_round)
-            ingest.append(i["rps"])
-            bare.append(b["rps"])
-            ingest_p99.append(i["p99_ms"])
-            bare_p99.append(b["p99_ms"])
+    url = f"http://127.0.0.1:{inbox_port}/hooks/x"
+    bare_url = f"http://127.0.0.1:{bare_port}/"
+    common = {"bare_url": bare_url, "work": work, "per_round": per_round, "seconds": seconds,
+              "connections": connections}
+    async with process([sys.executable, "-m", "bench.bare", str(bare_port)],
+                       ready_url=f"http://127.0.0.1:{bare_port}/"):
+        # One inbox process doing everything: receivers and the receipt worker share a loop.
+        async with process([sys.executable, "-m", "services.inbox"], env=env,
+                           ready_url=f"http://127.0.0.1:{inbox_port}/healthz", log=log):
+            ingest, bare, ingest_p99, bare_p99 = await measure(
+                ctx, url=url, first_id=1_900_000_000_000_000_000, **common)
+        # The scaled-out shape: a receivers-only replica (INBOX_RUN_WORKERS=false) in front,
+        # receipt processing in a separate worker process.
+        async with (
+            process([sys.executable, "-m", "services.inbox"],
+                    env={**env, "INBOX_RUN_WORKERS": "false"},
+                    ready_url=f"http://127.0.0.1:{inbox_port}/healthz", log=log),
+            process([sys.executable, "-m", "services.inbox"],
+                    env={**env, "INBOX_PORT": str(worker_port)},
+                    ready_url=f"http://127.0.0.1:{worker_port}/healthz", log=log),
+        ):
+            split, split_bare, split_p99, split_bare_p99 = await measure(
+                ctx, url=url, first_id=1_950_000_000_000_000_000, **common)
     return [
         Figure(NAME, "signed X webhooks stored durably", "events/s", median(ingest),
                "bare uvicorn, same bodies", median(bare), "≥ 0.5",
-               rounds=ingest, baseline_rounds=bare),
+               rounds=ingest, baseline_rounds=bare,
+               notes="one inbox process: receivers and receipt worker together"),
         Figure(NAME, "ingest latency p99", "ms", median(ingest_p99), "bare uvicorn p99",
                median(bare_p99), "informational", higher_is_better=False,
                rounds=ingest_p99, baseline_rounds=bare_p99),
+        Figure(NAME, "same, receivers apart from the receipt worker", "events/s",
+               median(split), "bare uvicorn, same bodies", median(split_bare), "≥ 0.5",
+               rounds=split, baseline_rounds=split_bare,
+               notes="receivers-only inbox (INBOX_RUN_WORKERS=false) + a worker process"),
+        Figure(NAME, "ingest latency p99, receivers apart", "ms", median(split_p99),
+               "bare uvicorn p99", median(split_bare_p99), "informational",
+               higher_is_better=False, rounds=split_p99, baseline_rounds=split_bare_p99),
     ]

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.busadmin import delete_bus_objects
 from shared.migrations import ROOT, SERVICES, upgrade
 
 
@@ -65,6 +66,9 @@ class BenchContext:
             )
             await platform.start()
             self._platform = platform
+            from bench.harness import PROFILES
+
+            PROFILES.attach_platform(platform)
         return self._platform
 
 
@@ -96,7 +100,5 @@ async def bench_context(*, quick: bool, profile: bool) -> AsyncIterator[BenchCon
         admin = await asyncpg.connect(pg_url + "/postgres")
         await admin.execute(f'DROP DATABASE IF EXISTS "{ctx.database}" WITH (FORCE)')
         await admin.close()
-        from tests.conftest import delete_bus_objects
-
         with contextlib.suppress(Exception):
-            await delete_bus_objects(ctx.bus_prefix)
+            await delete_bus_objects(ctx.amqp_url, ctx.bus_prefix)

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -59,6 +61,119 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+class Profiles:
+    """py-spy flame graphs of the processes a benchmark drives (`python -m bench --profile`).
+
+    While a benchmark runs, every service process it starts (or the platform it uses) gets a
+    `py-spy record` attached, and so does the bench process itself (for benchmarks that run
+    the code under test in-process, like the dispatcher). Each writes
+    `bench/results/profile-<benchmark>-<process>.svg` when its process ends or the benchmark
+    does. py-spy samples without stopping the process (`--nonblocking`), so the figures of a
+    profiled run move little, but they are not the figures to quote.
+    """
+
+    def __init__(self) -> None:
+        self.only: set[str] | None = None
+        self.results_dir = ROOT / "bench" / "results"
+        self.benchmark: str | None = None
+        self.recorders: list[tuple[Path, subprocess.Popen[bytes]]] = []
+        self.written: list[Path] = []
+
+    def configure(self, names: list[str] | None, results_dir: Path) -> None:
+        """`names` None: off; empty: every benchmark; otherwise only those."""
+        self.only = None if names is None else set(names)
+        self.results_dir = results_dir
+
+    @property
+    def active(self) -> bool:
+        return (
+            self.benchmark is not None
+            and self.only is not None
+            and (not self.only or self.benchmark in self.only)
+        )
+
+    def attach(self, label: str, pid: int) -> None:
+        if not self.active:
+            return
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(py_spy).exists():
+            raise RuntimeError("--profile needs py-spy (pip install py-spy; dev dependency)")
+        taken = {p for p, _ in self.recorders}
+        path = self.results_dir / f"profile-{self.benchmark}-{label}.svg"
+        n = 1
+        while path in taken:  # the same service started again within one benchmark
+            n += 1
+            path = self.results_dir / f"profile-{self.benchmark}-{label}-{n}.svg"
+        log = self.results_dir / "logs" / f"py-spy-{self.benchmark}-{label}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--output",
+                    str(path),
+                    "--format",
+                    "flamegraph",
+                    "--rate",
+                    "100",
+                    "--nonblocking",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.recorders.append((path, popen))
+
+    def attach_platform(self, platform: Any) -> None:
+        for (name, replica), proc in platform.processes.items():
+            self.attach(name if not replica else f"{name}-{replica}", proc.popen.pid)
+
+    async def finish(self) -> None:
+        """Stops the recorders still running (SIGINT makes py-spy write its file)."""
+        for _, popen in self.recorders:
+            if popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    popen.send_signal(signal.SIGINT)
+        for path, popen in self.recorders:
+            try:
+                await asyncio.to_thread(popen.wait, 60)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait()
+            if path.exists() and b"No valid input" in path.read_bytes()[:2000]:
+                # py-spy saw the process busy not once (it records CPU, not waiting).
+                path.unlink()
+            if path.exists() and path not in self.written:
+                self.written.append(path)
+        self.recorders.clear()
+
+    @contextlib.asynccontextmanager
+    async def running(self, benchmark: str, platform: Any = None) -> AsyncIterator[None]:
+        self.benchmark = benchmark
+        try:
+            self.attach("bench", os.getpid())
+            if platform is not None:
+                self.attach_platform(platform)
+            yield
+        finally:
+            await self.finish()
+            self.benchmark = None
+
+
+PROFILES = Profiles()
+
+
+def service_of(args: list[str]) -> str | None:
+    """`inbox` for `python -m services.inbox`: the processes worth a profile."""
+    for i, arg in enumerate(args[:-1]):
+        if arg == "-m" and args[i + 1].startswith("services."):
+            return args[i + 1].split(".")[1]
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,6 +211,11 @@ async def process(
                     if time.monotonic() > deadline:
                         raise TimeoutError(ready_url)
                     await asyncio.sleep(0.1)
+        service = service_of(args)
+        if service is not None:
+            if not ready_url:
+                await asyncio.sleep(1)  # py-spy needs the interpreter up to attach
+            PROFILES.attach(service, popen.pid)
         yield popen
     finally:
         popen.terminate()

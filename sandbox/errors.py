@@ -180,6 +180,11 @@ def rate_limited(
     elif network == "tiktok":
         err = tiktok_error(status or 429, "rate_limit_exceeded",
                            "API rate limit was exceeded. Please try again later.")
+    elif network == "youtube" and status == 429:
+        # A burst limit, not the daily quota (which Google answers with 403 quotaExceeded).
+        err = google_error(429, "rateLimitExceeded",
+                           "The request cannot be completed because you have exceeded your "
+                           "rate limit.")
     elif network == "youtube":
         err = google_error(status or 403, "quotaExceeded",
                            "The request cannot be completed because you have exceeded your "

@@ -24,4 +24,6 @@ class SandboxSettings(BaseSettings):
     fault_hang_seconds: float = 60.0
     # Polls of an Instagram/Threads container or TikTok/X media before it reports finished.
     processing_polls: int = 1
+    # YouTube's per-project daily quota in units (an upload costs 1,600); load tests raise it.
+    youtube_daily_quota: int = 10_000
     log_level: str = "warning"

@@ -8,7 +8,7 @@ right, and refuse every other request (`InternalTokenMiddleware`).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -71,9 +71,21 @@ class InternalTokenMiddleware:
     webhooks (they prove themselves with the network's signature) and public short links.
     """
 
-    def __init__(self, app: ASGIApp, *, token: str, open_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None = None,
+        tokens: Sequence[str] = (),
+        open_prefixes: tuple[str, ...],
+    ) -> None:
         self.app = app
-        self.token = token.encode()
+        # Several tokens are accepted while one is being rotated: the current one and those
+        # still sent by processes not yet restarted with it.
+        accepted = [t for t in ((token,) if token else ()) + tuple(tokens) if t]
+        if not accepted:
+            raise ValueError("InternalTokenMiddleware needs at least one token")
+        self.tokens = tuple(dict.fromkeys(t.encode() for t in accepted))
         self.open_prefixes = open_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,7 +97,11 @@ class InternalTokenMiddleware:
             if name == INTERNAL_TOKEN_HEADER.encode():
                 given = value
                 break
-        if given and hmac.compare_digest(given, self.token):
+        # Every accepted token is compared, so the time taken does not tell which one matched.
+        matched = False
+        for token in self.tokens:
+            matched |= hmac.compare_digest(given, token)
+        if given and matched:
             await self.app(scope, receive, send)
             return
         body = (

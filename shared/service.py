@@ -26,6 +26,7 @@ from shared.errors import install_error_handlers
 from shared.logs import configure_logging
 from shared.observability import ServiceMetrics, health_router, mount_observability
 from shared.outbox import Outbox, OutboxRelay
+from shared.pagination import LinkHeaderMiddleware
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -192,9 +193,11 @@ def service_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    # Innermost: every list page with a next_cursor gets its `Link` header.
+    app.add_middleware(LinkHeaderMiddleware)
     app.add_middleware(
         InternalTokenMiddleware,
-        token=settings.internal_token,
+        tokens=settings.internal_tokens,
         open_prefixes=ALWAYS_OPEN + open_prefixes,
     )
     mount_observability(app, runtime.metrics)

@@ -38,7 +38,11 @@ class ServiceSettings(BaseSettings):
     bus_prefix: str = ""
     prefetch: int = 64
     delivery_limit: int = 10
+    # The token this process sends on internal calls, and accepts.
     internal_token: str = "dev-internal-token"
+    # Comma-separated tokens accepted besides `internal_token` while it is rotated
+    # (docs/operations.md): the next token before processes switch to it, the previous one after.
+    accepted_internal_tokens: str = ""
     log_level: str = "INFO"
     # Background loops (relay, dispatcher, consumers) can be switched off for API-only tests.
     run_workers: bool = True
@@ -48,14 +52,20 @@ class ServiceSettings(BaseSettings):
     def _defaults_and_secrets(self) -> ServiceSettings:
         if self.port == 0:
             self.port = self.default_port
-        if self.environment not in {"development", "test"} and (
-            self.internal_token in PLACEHOLDER_SECRETS
+        if self.environment not in {"development", "test"} and any(
+            token in PLACEHOLDER_SECRETS for token in (self.internal_token, *self.internal_tokens)
         ):
             raise ValueError(
                 f"{self.service_name}: internal_token must be set to a real secret "
                 f"outside development (environment={self.environment!r})"
             )
         return self
+
+    @property
+    def internal_tokens(self) -> tuple[str, ...]:
+        """Every internal token this process accepts, the one it sends first."""
+        extra = (t.strip() for t in self.accepted_internal_tokens.split(","))
+        return tuple(dict.fromkeys([self.internal_token, *(t for t in extra if t)]))
 
     @property
     def exchange_name(self) -> str:

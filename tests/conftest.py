@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -22,6 +20,7 @@ import aio_pika
 import asyncpg
 import pytest
 
+from shared import busadmin
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,
     PRINCIPAL_HEADER,
@@ -94,31 +93,9 @@ async def _bus_cleanup() -> AsyncIterator[str]:
     await delete_bus_objects(prefix)
 
 
-async def delete_bus_objects(
-    prefix: str, kinds: tuple[str, ...] = ("queues", "exchanges")
-) -> None:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        return
-    names: dict[str, list[str]] = {"queues": [], "exchanges": []}
-    for kind in kinds:
-        try:
-            out = await asyncio.to_thread(
-                subprocess.run, [ctl, "-q", f"list_{kind}", "name"], capture_output=True,
-                text=True, timeout=60,
-            )
-        except subprocess.TimeoutExpired:
-            return
-        names[kind] = [n for n in out.stdout.split() if n.startswith(prefix)]
-    if not names["queues"] and not names["exchanges"]:
-        return
-    connection = await aio_pika.connect(AMQP_URL, timeout=15)
-    async with connection:
-        channel = await connection.channel()
-        for queue in names["queues"]:
-            await channel.queue_delete(queue)
-        for exchange in names["exchanges"]:
-            await channel.exchange_delete(exchange)
+async def delete_bus_objects(prefix: str, kinds: tuple[str, ...] = ("queues", "exchanges")) -> None:
+    """The run's queues and exchanges on the test broker (see shared.busadmin)."""
+    await busadmin.delete_bus_objects(AMQP_URL, prefix, kinds)
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import re
 import time
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
 from sandbox import errors
 from sandbox.core import Sandbox
 from sandbox.http import json
-from sandbox.media import kind_from_url
 from sandbox.networks import meta
 from sandbox.networks.common import expires_at, slug
 from sandbox.state import Account, Post
@@ -23,6 +23,7 @@ MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
 MAX_MENTIONS = 20
 DAILY_LIMIT = 50
+MESSAGING_WINDOW = 24 * 3600
 INSIGHTS = {
     "views": "views", "impressions": "views", "reach": "reach", "likes": "likes",
     "comments": "replies", "shares": "shares", "saved": "saves",
@@ -105,16 +106,18 @@ def _containers(sb: Sandbox) -> dict[str, dict[str, Any]]:
 
 def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     caption = str(p.get("caption", ""))
+    # Caption refusals are invalid parameters (code 100); 2207004 is Instagram's "image too
+    # large", so it is not used here (unconfirmed: the exact caption subcode).
     if len(caption) > MAX_CAPTION:
-        raise errors.graph_error("The caption is too long.", 100, subcode=2207004)
+        raise errors.graph_error("The caption is too long.", 100)
     if len(re.findall(r"#\w+", caption)) > MAX_HASHTAGS:
-        raise errors.graph_error("Too many hashtags.", 100, subcode=2207004)
+        raise errors.graph_error("Too many hashtags.", 100)
     if len(re.findall(r"@\w+", caption)) > MAX_MENTIONS:
-        raise errors.graph_error("Too many mentions.", 100, subcode=2207004)
+        raise errors.graph_error("Too many mentions.", 100)
     media_type = str(p.get("media_type", "IMAGE")).upper()
     carousel_item = str(p.get("is_carousel_item", "false")).lower() == "true"
-    status = "IN_PROGRESS"
     error = None
+    extra_polls = 0
     media: list[dict[str, Any]] = []
     if media_type == "CAROUSEL":
         children = [c for c in str(p.get("children", "")).split(",") if c]
@@ -127,23 +130,35 @@ def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Respo
                 raise errors.graph_error(f"Invalid child {child}", 100, subcode=2207031)
             media.extend(item["media"])
     else:
-        url = p.get("video_url") if media_type in ("REELS", "VIDEO", "STORIES") and p.get(
-            "video_url") else p.get("image_url")
+        video = media_type in ("REELS", "VIDEO", "STORIES") and bool(p.get("video_url"))
+        url = p.get("video_url") if video else p.get("image_url")
         if not url:
-            raise errors.graph_error("(#100) The parameter image_url is required.", 100)
-        kind = "video" if p.get("video_url") else "image"
-        mime = kind_from_url(str(url))
-        if kind == "image" and mime not in (None, "image/jpeg"):
+            name = "video_url" if media_type in ("REELS", "VIDEO") else "image_url"
+            raise errors.graph_error(f"(#100) The parameter {name} is required.", 100)
+        kind = "video" if video else "image"
+        fetched, mime = meta.sample_mime(str(url))
+        if not fetched and kind == "image":
+            # Images are downloaded while the container is created.
+            raise errors.graph_error(
+                "Only photo or video can be accepted as media type.", 9004, subcode=2207052,
+            )
+        if not fetched:
+            # Videos are downloaded afterwards: the failure shows when the container is polled.
+            error = "2207052: The media could not be fetched from the URI provided."
+        elif kind == "image" and mime not in (None, "image/jpeg"):
             # Instagram takes JPEG only; the failure surfaces when the container is polled.
-            status = "ERROR"
             error = "2207083: Only JPEG images are supported."
+        elif kind == "video" and mime is not None and not mime.startswith("video/"):
+            error = "2207026: The video format is not supported."
+        if kind == "video":
+            extra_polls = meta.VIDEO_EXTRA_POLLS
         media.append({"id": sb.state.numeric_id("178"), "kind": kind, "url": url,
                       "mime": mime or "", "digest": f"url:{url}"})
     container_id = sb.state.numeric_id("180")
     _containers(sb)[container_id] = {
-        "account_id": account.id, "status": status, "polls": 0, "caption": caption,
+        "account_id": account.id, "status": "IN_PROGRESS", "polls": 0, "caption": caption,
         "media": media, "media_type": media_type, "carousel_item": carousel_item,
-        "error": error, "published": None,
+        "error": error, "published": None, "extra_polls": extra_polls,
     }
     return json({"id": container_id})
 
@@ -159,16 +174,27 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     if container["status"] != "FINISHED":
         raise errors.graph_error("The media is not ready for publishing, please wait for a "
                                  "moment", 9007, subcode=2207027)
+    if container["carousel_item"]:
+        raise errors.graph_error("A carousel item cannot be published on its own", 100,
+                                 subcode=2207028)
     if meta.day_usage(sb, NETWORK, account.id) >= DAILY_LIMIT:
-        raise errors.graph_error("Application request limit reached", 9, subcode=2207042)
+        raise errors.graph_error(
+            "You reached maximum number of posts that is allowed to be published by Content "
+            "Publishing API.", 9, subcode=2207042,
+        )
     media_id = sb.state.numeric_id("179")
     product = {"REELS": "REELS", "STORIES": "STORY"}.get(container["media_type"], "FEED")
+    # What the media listing calls it: IMAGE, VIDEO (reels included) or CAROUSEL_ALBUM.
+    if container["media_type"] == "CAROUSEL":
+        listed_type = "CAROUSEL_ALBUM"
+    else:
+        listed_type = "VIDEO" if container["media"][0]["kind"] == "video" else "IMAGE"
     sb.state.add_post(Post(
         network=NETWORK, id=media_id, account_id=account.id, text=container["caption"],
         created_at=time.time(), media=container["media"],
         url=f"https://www.instagram.com/p/{media_id[-11:]}/", author_id=account.id,
         author_name=account.name, author_username=account.username,
-        extra={"product": product, "media_type": container["media_type"]},
+        extra={"product": product, "media_type": listed_type},
     ))
     container["published"] = media_id
     container["status"] = "PUBLISHED"
@@ -214,7 +240,7 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if edge == "media" and method == "GET":
             mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
                     if not x.deleted and x.kind == "post"]
-            return json({"data": [_media_view(x, fields) for x in mine[:25]], "paging": {}})
+            return meta.page_of(request, p, mine, lambda x: _media_view(x, fields))
         if edge == "media_publish" and method == "POST":
             return _publish(sb, account, p)
         if edge == "content_publishing_limit" and method == "GET":
@@ -223,7 +249,7 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
                 "config": {"quota_total": DAILY_LIMIT, "quota_duration": 86400},
             }]})
         if edge == "messages" and method == "POST":
-            return json({"recipient_id": "", "message_id": f"m_{sb.state.numeric_id('')}"})
+            return _send_message(sb, account, p)
         raise meta.unsupported(method, segments)
 
     container = _containers(sb).get(node)
@@ -249,10 +275,14 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
     if edge == "insights" and post.kind == "post":
         return meta.insights_response(post, meta.metric_list(p, segments), INSIGHTS,
                                       empty_until_measured=True)
-    if edge == "comments" and method == "GET":
+    if edge in ("comments", "replies") and method == "GET":
+        # A media's comments are its top-level comments; a comment's replies hang under it.
+        if (edge == "comments") != (post.kind == "post"):
+            raise meta.unsupported(method, segments)
         items = [x for x in sb.state.posts[NETWORK].values()
                  if x.reply_to == post.id and not x.deleted]
         return json({"data": [{"id": x.id, "text": x.text, "username": x.author_username,
+                               "from": {"id": x.author_id, "username": x.author_username},
                                "timestamp": meta.graph_time(x.created_at)} for x in items]})
     if edge in ("comments", "replies") and method == "POST":
         message = str(p.get("message", ""))
@@ -265,6 +295,32 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
                          account.id)
         return json({"id": reply.id})
     raise meta.unsupported(method, segments)
+
+
+def _send_message(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
+    """A reply to someone who wrote to the account within the standard messaging window."""
+
+    def obj(value: Any) -> dict[str, Any]:
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return {}
+        return value if isinstance(value, dict) else {}
+
+    recipient = str(obj(p.get("recipient")).get("id", ""))
+    message = obj(p.get("message"))
+    if not recipient or not message.get("text"):
+        raise errors.graph_error("(#100) The parameter recipient is required", 100)
+    last = sb.state.kv[NETWORK].get(("inbound", account.id, recipient))
+    if last is None or time.time() - last > MESSAGING_WINDOW:
+        raise errors.graph_error("(#10) This message is sent outside of allowed window.", 10,
+                                 subcode=2534022)
+    mid = f"aWdfZAG1faXRlbToxOk{sb.state.numeric_id('')}"
+    sb.state.kv[NETWORK].setdefault(("sent", account.id), []).append(
+        {"mid": mid, "to": recipient, "text": message["text"], "at": time.time()}
+    )
+    return json({"recipient_id": recipient, "message_id": mid})
 
 
 router = meta.graph_router(NETWORK, handle)

@@ -223,11 +223,46 @@ async def create_post(request: Request) -> Response:
 
 
 def _post_view(post: Post) -> dict[str, Any]:
-    return {"id": post.id, "author": post.author_id, "commentary": post.text,
-            "visibility": post.visibility, "lifecycleState": "PUBLISHED",
-            "createdAt": int(post.created_at * 1000),
-            "publishedAt": int(post.created_at * 1000),
-            "distribution": {"feedDistribution": "MAIN_FEED"}}
+    view: dict[str, Any] = {
+        "id": post.id, "author": post.author_id, "commentary": post.text,
+        "visibility": post.visibility, "lifecycleState": "PUBLISHED",
+        "createdAt": int(post.created_at * 1000),
+        "publishedAt": int(post.created_at * 1000),
+        "lastModifiedAt": int(post.created_at * 1000),
+        "distribution": {"feedDistribution": "MAIN_FEED"},
+    }
+    refs = [{"id": m["id"], "altText": m.get("alt", "")} for m in post.media]
+    if len(refs) == 1:
+        view["content"] = {"media": refs[0]}
+    elif refs:
+        view["content"] = {"multiImage": {"images": refs}}
+    return view
+
+
+@router.get("/rest/posts")
+async def find_posts(request: Request) -> Response:
+    """Posts API "find by author": the author's posts, newest first."""
+    sb = sandbox_of(request)
+    account = sb.authenticate(NETWORK, bearer(request))
+    _restli(request)
+    q = request.query_params
+    if q.get("q") != "author":
+        raise errors.linkedin_error(400, "ILLEGAL_ARGUMENT", "Finder q=author is required")
+    author = unquote(q.get("author", ""))
+    if author not in (account.extra["urn"], account.extra["person_urn"]):
+        raise errors.linkedin_error(403, "ACCESS_DENIED",
+                                    f"Not enough permissions to read posts of {author}", 100)
+    try:
+        start = max(0, int(q.get("start", 0)))
+        count = min(100, max(1, int(q.get("count", 10))))
+    except ValueError as exc:
+        raise errors.linkedin_error(400, "ILLEGAL_ARGUMENT", "start/count") from exc
+    posts = [p for p in sb.state.account_posts(NETWORK, account.id)
+             if p.kind == "post" and not p.deleted and p.author_id == author]
+    posts.sort(key=lambda p: p.created_at, reverse=True)
+    page = posts[start : start + count]
+    return json({"paging": {"start": start, "count": count, "total": len(posts), "links": []},
+                 "elements": [_post_view(p) for p in page]})
 
 
 @router.api_route("/rest/posts/{urn:path}", methods=["GET", "DELETE"])
@@ -315,6 +350,13 @@ async def initialize_image(request: Request) -> Response:
     sb = sandbox_of(request)
     account = sb.authenticate(NETWORK, bearer(request))
     _restli(request)
+    if request.query_params.get("action") != "initializeUpload":
+        raise errors.linkedin_error(400, "ILLEGAL_ARGUMENT", "action=initializeUpload required")
+    body = await json_body(request) or {}
+    owner = (body.get("initializeUploadRequest") or {}).get("owner")
+    if owner not in (account.extra["urn"], account.extra["person_urn"]):
+        raise errors.linkedin_error(403, "ACCESS_DENIED",
+                                    f"Not enough permissions to upload as {owner}", 100)
     image_id = sb.state.numeric_id("D4")
     urn = f"urn:li:image:{image_id}"
     sb.state.media[NETWORK][urn] = Media(id=urn, network=NETWORK, account_id=account.id,
@@ -342,3 +384,108 @@ async def upload_image(image_id: str, request: Request) -> Response:
     item.digest = hashlib.sha256(data).hexdigest()
     item.status = "succeeded"
     return Response(status_code=201)
+
+
+@router.get("/rest/images/{urn:path}")
+async def image_status(urn: str, request: Request) -> Response:
+    sb = sandbox_of(request)
+    account = sb.authenticate(NETWORK, bearer(request))
+    _restli(request)
+    item = sb.state.media[NETWORK].get(unquote(urn))
+    if item is None or item.account_id != account.id:
+        raise errors.linkedin_error(404, "NOT_FOUND", f"Image {urn} not found")
+    status = "AVAILABLE" if item.status == "succeeded" else "WAITING_UPLOAD"
+    return json({"id": item.id, "status": status, "owner": account.extra["urn"]})
+
+
+# Videos API: initializeUpload → PUT each part (ETag) → finalizeUpload → poll until AVAILABLE.
+VIDEO_PART = 4 * 1024 * 1024
+
+
+@router.post("/rest/videos")
+async def video_action(request: Request) -> Response:
+    sb = sandbox_of(request)
+    account = sb.authenticate(NETWORK, bearer(request))
+    _restli(request)
+    action = request.query_params.get("action")
+    body = await json_body(request) or {}
+    if action == "initializeUpload":
+        spec = body.get("initializeUploadRequest") or {}
+        if spec.get("owner") not in (account.extra["urn"], account.extra["person_urn"]):
+            raise errors.linkedin_error(403, "ACCESS_DENIED",
+                                        f"Not enough permissions to upload as "
+                                        f"{spec.get('owner')}", 100)
+        try:
+            size = int(spec["fileSizeBytes"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                        "/initializeUploadRequest/fileSizeBytes :: field is "
+                                        "required but not found") from exc
+        video_id = sb.state.numeric_id("D5")
+        urn = f"urn:li:video:{video_id}"
+        sb.state.media[NETWORK][urn] = Media(id=urn, network=NETWORK, account_id=account.id,
+                                             kind="video", mime="", size=size, digest="",
+                                             status="WAITING_UPLOAD")
+        base = sb.base_url(NETWORK)
+        instructions = [
+            {"uploadUrl": f"{base}/dms-uploads/video/{video_id}/{first}",
+             "firstByte": first, "lastByte": min(size, first + VIDEO_PART) - 1}
+            for first in range(0, size, VIDEO_PART)
+        ]
+        return json({"value": {"uploadUrlsExpireAt": int((time.time() + 3600) * 1000),
+                               "video": urn, "uploadInstructions": instructions,
+                               "uploadToken": ""}})
+    if action == "finalizeUpload":
+        spec = body.get("finalizeUploadRequest") or {}
+        item = sb.state.media[NETWORK].get(str(spec.get("video")))
+        if item is None or item.account_id != account.id:
+            raise errors.linkedin_error(404, "NOT_FOUND", f"Video {spec.get('video')} not found")
+        parts = [item.chunks[k] for k in sorted(item.chunks)]
+        etags = [hashlib.md5(p).hexdigest() for p in parts]  # noqa: S324 (an ETag, not security)
+        if list(spec.get("uploadedPartIds") or []) != etags or sum(map(len, parts)) != item.size:
+            raise errors.linkedin_error(400, "BAD_REQUEST",
+                                        "Video upload is incomplete or uploadedPartIds do not "
+                                        "match the uploaded parts")
+        blob = b"".join(parts)
+        found = sniff(blob)
+        item.chunks = {}
+        if found is None or found[0] != "video":
+            item.status = "PROCESSING_FAILED"
+            return Response(status_code=200)
+        item.mime = found[1]
+        item.digest = hashlib.sha256(blob).hexdigest()
+        item.status = "PROCESSING"
+        return Response(status_code=200)
+    raise errors.linkedin_error(400, "ILLEGAL_ARGUMENT", f"Unknown action {action}")
+
+
+@router.put("/dms-uploads/video/{video_id}/{first}")
+async def upload_video_part(video_id: str, first: int, request: Request) -> Response:
+    sb = sandbox_of(request)
+    sb.authenticate(NETWORK, bearer(request))
+    item = sb.state.media[NETWORK].get(f"urn:li:video:{video_id}")
+    if item is None or item.status != "WAITING_UPLOAD":
+        raise errors.linkedin_error(404, "NOT_FOUND", "Upload not found")
+    data = await request.body()
+    if not data or first % VIDEO_PART or len(data) > VIDEO_PART:
+        raise errors.linkedin_error(400, "BAD_REQUEST", "Part does not match the instructions")
+    item.chunks[first] = data
+    return Response(status_code=200,
+                    headers={"ETag": hashlib.md5(data).hexdigest()})  # noqa: S324
+
+
+@router.get("/rest/videos/{urn:path}")
+async def video_status(urn: str, request: Request) -> Response:
+    sb = sandbox_of(request)
+    account = sb.authenticate(NETWORK, bearer(request))
+    _restli(request)
+    item = sb.state.media[NETWORK].get(unquote(urn))
+    if item is None or item.account_id != account.id:
+        raise errors.linkedin_error(404, "NOT_FOUND", f"Video {urn} not found")
+    if item.status == "PROCESSING":
+        item.polls += 1
+        if item.polls > sb.settings.processing_polls:
+            item.status = "succeeded"
+    status = "AVAILABLE" if item.status == "succeeded" else item.status
+    return json({"id": item.id, "status": status, "owner": account.extra["urn"],
+                 "duration": 1 if status == "AVAILABLE" else 0})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 from sandbox import errors, oauth
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import bearer, json, params
+from sandbox.media import SAMPLES, kind_from_url
 from sandbox.state import Account, Post
 
 VERSION = re.compile(r"^v\d+\.\d+$")
@@ -129,13 +131,55 @@ def metric_list(p: dict[str, Any], segments: list[str]) -> list[str]:
 
 
 def container_status(sb: Sandbox, container: dict[str, Any]) -> str:
-    """IN_PROGRESS for the first poll(s), then FINISHED, as a media fetch would take."""
+    """IN_PROGRESS for the first poll(s), then FINISHED (or ERROR when the media turned out
+    unusable), as a media fetch would take. Videos take a few polls more than images."""
     if container["status"] == "IN_PROGRESS":
         container["polls"] += 1
-        if container["polls"] > sb.settings.processing_polls:
-            container["status"] = "FINISHED"
+        if container["polls"] > sb.settings.processing_polls + container.get("extra_polls", 0):
+            container["status"] = "ERROR" if container.get("error") else "FINISHED"
     status: str = container["status"]
     return status
+
+
+VIDEO_EXTRA_POLLS = 2
+
+
+def sample_mime(url: str) -> tuple[bool, str | None]:
+    """Whether the network could fetch `url`, and the MIME type of what it would get.
+
+    The sandbox's own samples (``/_sandbox/media/{name}``) are known without a fetch, so a
+    name that is not a sample is a failed download; any other URL is judged by its name.
+    """
+    path = url.split("?", 1)[0]
+    if "/_sandbox/media/" in path:
+        sample = SAMPLES.get(path.rsplit("/", 1)[-1])
+        return (sample is not None, sample[0] if sample else None)
+    return True, kind_from_url(url)
+
+
+def page_of(request: Request, p: dict[str, Any], items: list[Post],
+            view: Callable[[Post], dict[str, Any]]) -> Response:
+    """A Graph edge listing, newest first: `since`/`until` (unix seconds), `limit` (25 by
+    default, 100 at most) and cursor paging with `paging.cursors` and `paging.next`."""
+    since, until = p.get("since"), p.get("until")
+    if since is not None and str(since).isdigit():
+        items = [x for x in items if x.created_at >= int(str(since))]
+    if until is not None and str(until).isdigit():
+        items = [x for x in items if x.created_at <= int(str(until)) + 1]
+    try:
+        limit = max(1, min(100, int(p.get("limit", 25))))
+        offset = int(base64.urlsafe_b64decode(str(p.get("after") or "MA==")).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.graph_error("(#100) Invalid paging parameters", 100) from exc
+    chunk = items[offset : offset + limit]
+    paging: dict[str, Any] = {}
+    if chunk:
+        after = base64.urlsafe_b64encode(str(offset + len(chunk)).encode()).decode()
+        before = base64.urlsafe_b64encode(str(offset).encode()).decode()
+        paging["cursors"] = {"before": before, "after": after}
+        if offset + len(chunk) < len(items):
+            paging["next"] = str(request.url.include_query_params(after=after))
+    return json({"data": [view(x) for x in chunk], "paging": paging})
 
 
 def day_usage(sb: Sandbox, network: str, account_id: str, kind: str = "post") -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import Any
 
 from fastapi import Request
@@ -19,6 +20,9 @@ NETWORK = "threads"
 MAX_CHARS = 500
 POST_LIMIT = 250
 REPLY_LIMIT = 1000
+# What a published container is called in listings.
+LISTED_TYPES = {"TEXT": "TEXT_POST", "IMAGE": "IMAGE", "VIDEO": "VIDEO",
+                "CAROUSEL": "CAROUSEL_ALBUM"}
 INSIGHTS = {"views": "views", "likes": "likes", "replies": "replies", "reposts": "shares",
             "quotes": "quotes", "shares": "shares"}
 
@@ -82,26 +86,48 @@ def _containers(sb: Sandbox) -> dict[str, dict[str, Any]]:
     return found
 
 
+def text_length(text: str) -> int:
+    """Threads' count: an emoji costs its UTF-8 bytes, any other code point one."""
+    total = 0
+    for char in text:
+        emoji = unicodedata.category(char) == "So" or 0x1F000 <= ord(char) <= 0x1FAFF
+        total += len(char.encode("utf-8")) if emoji else 1
+    return total
+
+
 def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     media_type = str(p.get("media_type", "TEXT")).upper()
     text = str(p.get("text", ""))
-    if len(text.encode("utf-8")) > MAX_CHARS and len(text) > MAX_CHARS:
+    carousel_item = str(p.get("is_carousel_item", "false")).lower() == "true"
+    if text_length(text) > MAX_CHARS:
         raise errors.graph_error("Param text must be at most 500 characters long.", 100)
     media: list[dict[str, Any]] = []
+    error = None
+    extra_polls = 0
     if media_type in ("IMAGE", "VIDEO"):
         url = p.get("image_url") if media_type == "IMAGE" else p.get("video_url")
         if not url:
             raise errors.graph_error(f"(#100) The parameter {media_type.lower()}_url is "
                                      "required.", 100)
+        fetched, mime = meta.sample_mime(str(url))
+        # Threads fetches the media after the container is made; a failure shows in the
+        # container's status (unconfirmed: the exact error_message wording).
+        if not fetched:
+            error = f"FAILED_DOWNLOADING_{media_type}"
+        elif mime is not None and not mime.startswith(media_type.lower() + "/"):
+            error = f"FAILED_PROCESSING_{media_type}"
+        if media_type == "VIDEO":
+            extra_polls = meta.VIDEO_EXTRA_POLLS
         media.append({"id": sb.state.numeric_id("17"), "kind": media_type.lower(), "url": url,
-                      "digest": f"url:{url}"})
+                      "digest": f"url:{url}", **({"alt": p["alt_text"]} if p.get("alt_text")
+                                                 else {})})
     elif media_type == "CAROUSEL":
         children = [c for c in str(p.get("children", "")).split(",") if c]
         if not 2 <= len(children) <= 20:
             raise errors.graph_error("A carousel needs 2 to 20 children", 100)
         for child in children:
             item = _containers(sb).get(child)
-            if item is None or item["account_id"] != account.id:
+            if item is None or item["account_id"] != account.id or not item["carousel_item"]:
                 raise errors.graph_error(f"Invalid child {child}", 100)
             media.extend(item["media"])
     elif media_type != "TEXT":
@@ -115,7 +141,7 @@ def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     _containers(sb)[container_id] = {
         "account_id": account.id, "status": "IN_PROGRESS", "polls": 0, "text": text,
         "media": media, "media_type": media_type, "reply_to": reply_to, "published": None,
-        "error": None,
+        "error": error, "extra_polls": extra_polls, "carousel_item": carousel_item,
     }
     return json({"id": container_id})
 
@@ -130,6 +156,8 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     if container["status"] != "FINISHED":
         raise errors.graph_error("The media is not ready for publishing, please wait for a "
                                  "moment", 24, subcode=4279009)
+    if container["carousel_item"]:
+        raise errors.graph_error("A carousel item cannot be published on its own", 100)
     reply_to = container["reply_to"]
     kind = "reply" if reply_to else "post"
     limit = REPLY_LIMIT if reply_to else POST_LIMIT
@@ -145,20 +173,23 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
         url=f"https://www.threads.net/@{account.username}/post/{media_id[-11:]}",
         reply_to=parent.id if parent else None, author_id=account.id,
         author_name=account.name, author_username=account.username,
-        extra={"media_type": container["media_type"]},
+        extra={"media_type": LISTED_TYPES.get(container["media_type"], "TEXT_POST")},
     ))
     container["published"] = media_id
     container["status"] = "PUBLISHED"
     return json({"id": media_id})
 
 
-def _thread_view(post: Post, fields: set[str]) -> dict[str, Any]:
-    values = {
+def _thread_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {
         "text": post.text, "media_type": post.extra.get("media_type", "TEXT_POST"),
         "permalink": post.url, "timestamp": meta.graph_time(post.created_at),
         "username": post.author_username, "is_reply": post.reply_to is not None,
         "shortcode": post.id[-11:], "hide_status": post.extra.get("hide_status", "NOT_HUSHED"),
     }
+    if post.reply_to is not None:
+        values["replied_to"] = {"id": post.reply_to}
+        values["root_post"] = {"id": _root(sb, post).id}
     out: dict[str, Any] = {"id": post.id}
     for name in fields:
         if name in values:
@@ -187,7 +218,7 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
             want_replies = edge == "replies"
             mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
                     if not x.deleted and (x.reply_to is not None) == want_replies]
-            return json({"data": [_thread_view(x, fields) for x in mine[:25]], "paging": {}})
+            return meta.page_of(request, p, mine, lambda x: _thread_view(sb, x, fields))
         if edge == "threads_publishing_limit" and method == "GET":
             return json({"data": [{
                 "quota_usage": meta.day_usage(sb, NETWORK, account.id),
@@ -213,7 +244,7 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if method == "DELETE":
             post.deleted = True
             return json({"success": True})
-        return json(_thread_view(post, fields or {"text"}))
+        return json(_thread_view(sb, post, fields or {"text"}))
     if edge == "insights":
         return meta.insights_response(post, meta.metric_list(p, segments), INSIGHTS)
     if edge in ("replies", "conversation") and method == "GET":
@@ -223,7 +254,7 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         else:
             items = [x for x in posts if x.reply_to and not x.deleted
                      and _root(sb, x).id == post.id]
-        return json({"data": [_thread_view(x, fields or {"text", "username", "timestamp"})
+        return json({"data": [_thread_view(sb, x, fields or {"text", "username", "timestamp"})
                               for x in items], "paging": {}})
     if edge == "manage_reply" and method == "POST":
         hide = str(p.get("hide", "true")).lower() == "true"

@@ -24,6 +24,12 @@ MAX_CAPTION = 2200
 REFRESH_TTL = 365 * 24 * 3600
 PRIVACY = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+MB = 1024 * 1024
+# Media transfer guide: chunks of 5–64 MB (the last up to 128 MB); under 5 MB, one whole chunk.
+MIN_CHUNK, MAX_CHUNK, MAX_LAST_CHUNK = 5 * MB, 64 * MB, 128 * MB
+MAX_PHOTOS, MAX_PHOTO_TITLE, MAX_PHOTO_DESCRIPTION = 35, 90, 4000
+# TikTok goes on processing an upload whether or not anyone polls its status.
+PROCESSING_SECONDS = 1.0
 
 router = APIRouter(tags=["tiktok"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=True))
@@ -166,8 +172,14 @@ async def video_init(request: Request) -> Response:
     if source.get("source") == "FILE_UPLOAD":
         try:
             record["size"] = int(source["video_size"])
+            chunk = int(source["chunk_size"])
+            chunks = int(source["total_chunk_count"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise errors.tiktok_error(400, "invalid_params", "video_size is required") from exc
+            raise errors.tiktok_error(
+                400, "invalid_params",
+                "video_size, chunk_size and total_chunk_count are required") from exc
+        _check_chunks(record["size"], chunk, chunks)
+        record["chunk_size"] = chunk
         out["upload_url"] = f"{sb.base_url(NETWORK)}/upload/?upload_id={publish_id}"
     elif source.get("source") == "PULL_FROM_URL":
         url = str(source.get("video_url", ""))
@@ -175,10 +187,60 @@ async def video_init(request: Request) -> Response:
             raise errors.tiktok_error(400, "invalid_params", "video_url is invalid")
         record["status"] = "PROCESSING_DOWNLOAD"
         record["digest"] = f"url:{url}"
+        record["ready_at"] = time.time() + PROCESSING_SECONDS
     else:
         raise errors.tiktok_error(400, "invalid_params", "source_info.source is invalid")
     _publishes(sb)[publish_id] = record
     return ok(out)
+
+
+def _check_chunks(size: int, chunk: int, chunks: int) -> None:
+    if size <= 0:
+        raise errors.tiktok_error(400, "invalid_params", "video_size is invalid")
+    if size < MIN_CHUNK or chunk == size:
+        valid = chunk == size and chunks == 1 and size <= MAX_LAST_CHUNK
+    else:
+        last = size - chunk * (chunks - 1)
+        valid = (MIN_CHUNK <= chunk <= MAX_CHUNK and chunks == size // chunk
+                 and chunk <= last <= MAX_LAST_CHUNK)
+    if not valid:
+        raise errors.tiktok_error(400, "invalid_params",
+                                  "The chunk_size or total_chunk_count is invalid")
+
+
+@router.post("/v2/post/publish/content/init/")
+async def content_init(request: Request) -> Response:
+    """Photo posts: TikTok pulls the images from their URLs, so publishing starts here."""
+    sb = sandbox_of(request)
+    account = _auth(sb, request)
+    body = await json_body(request) or {}
+    post_info = body.get("post_info") or {}
+    source = body.get("source_info") or {}
+    if body.get("media_type") != "PHOTO":
+        raise errors.tiktok_error(400, "invalid_params", "media_type must be PHOTO")
+    mode = body.get("post_mode")
+    if mode not in ("DIRECT_POST", "MEDIA_UPLOAD"):
+        raise errors.tiktok_error(400, "invalid_params", "post_mode is invalid")
+    if mode == "DIRECT_POST" and post_info.get("privacy_level") not in PRIVACY:
+        raise errors.tiktok_error(400, "invalid_params",
+                                  "privacy_level must be one of the creator_info options")
+    if len(str(post_info.get("title", ""))) > MAX_PHOTO_TITLE or len(
+            str(post_info.get("description", ""))) > MAX_PHOTO_DESCRIPTION:
+        raise errors.tiktok_error(400, "invalid_params", "title or description is too long")
+    images = [str(u) for u in source.get("photo_images") or []]
+    if (source.get("source") != "PULL_FROM_URL" or not 1 <= len(images) <= MAX_PHOTOS
+            or not all(u.startswith(("http://", "https://")) for u in images)):
+        raise errors.tiktok_error(400, "invalid_params",
+                                  "photo_images must be 1 to 35 URLs pulled from the web")
+    if not 0 <= int(source.get("photo_cover_index") or 0) < len(images):
+        raise errors.tiktok_error(400, "invalid_params", "photo_cover_index is out of range")
+    publish_id = f"p_pub_url~v2.{sb.state.numeric_id('7')}"
+    _publishes(sb)[publish_id] = {
+        "account_id": account.id, "post_info": post_info, "status": "PROCESSING_DOWNLOAD",
+        "polls": 0, "data": {}, "size": 0, "received": 0, "inbox": mode == "MEDIA_UPLOAD",
+        "post_id": None, "photos": images, "ready_at": time.time() + PROCESSING_SECONDS,
+    }
+    return ok({"publish_id": publish_id})
 
 
 @router.put("/upload/")
@@ -207,7 +269,18 @@ async def upload(request: Request) -> Response:
     else:
         record["status"] = "PROCESSING_DOWNLOAD"
         record["digest"] = hashlib.sha256(blob).hexdigest()
+        record["ready_at"] = time.time() + PROCESSING_SECONDS
     return Response(status_code=201)
+
+
+def _advance(sb: Sandbox, record: dict[str, Any], *, polled: bool) -> None:
+    if record["status"] != "PROCESSING_DOWNLOAD":
+        return
+    if polled:
+        record["polls"] += 1
+    if (record["polls"] > sb.settings.processing_polls
+            or time.time() >= record.get("ready_at", float("inf"))):
+        _finish(sb, sb.state.accounts[NETWORK][record["account_id"]], record)
 
 
 @router.post("/v2/post/publish/status/fetch/")
@@ -218,10 +291,7 @@ async def status_fetch(request: Request) -> Response:
     record = _publishes(sb).get(str(body.get("publish_id", "")))
     if record is None or record["account_id"] != account.id:
         raise errors.tiktok_error(400, "invalid_publish_id", "publish_id does not exist")
-    if record["status"] == "PROCESSING_DOWNLOAD":
-        record["polls"] += 1
-        if record["polls"] > sb.settings.processing_polls:
-            _finish(sb, account, record)
+    _advance(sb, record, polled=True)
     out: dict[str, Any] = {"status": record["status"], "uploaded_bytes": record["received"]}
     if record["status"] == "FAILED":
         out["fail_reason"] = record.get("fail_reason", "internal")
@@ -236,11 +306,17 @@ def _finish(sb: Sandbox, account: Account, record: dict[str, Any]) -> None:
         return
     info = record["post_info"]
     video_id = sb.state.numeric_id("73")
+    photos = record.get("photos")
+    # A photo post's caption is its description; a video's is its title.
+    text = str(info.get("description", "")) if photos else str(info.get("title", ""))
+    media = ([{"id": f"{video_id}-{i}", "kind": "image", "url": url}
+              for i, url in enumerate(photos)] if photos
+             else [{"id": video_id, "kind": "video", "digest": record["digest"]}])
     sb.state.add_post(Post(
-        network=NETWORK, id=video_id, account_id=account.id, text=str(info.get("title", "")),
-        created_at=time.time(),
-        media=[{"id": video_id, "kind": "video", "digest": record["digest"]}],
-        url=f"https://www.tiktok.com/@{account.username}/video/{video_id}",
+        network=NETWORK, id=video_id, account_id=account.id, text=text,
+        created_at=time.time(), media=media,
+        url=f"https://www.tiktok.com/@{account.username}/{'photo' if photos else 'video'}/"
+            f"{video_id}",
         author_id=account.id, author_name=account.name, author_username=account.username,
         visibility=str(info.get("privacy_level")), extra={"privacy": info.get("privacy_level")},
     ))
@@ -266,3 +342,35 @@ async def video_query(request: Request) -> Response:
                   "comment_count": post.count("replies"), "share_count": post.count("shares")}
         videos.append({k: v for k, v in values.items() if k in fields})
     return ok({"videos": videos, "cursor": 0, "has_more": False})
+
+
+@router.post("/v2/video/list/")
+async def video_list(request: Request) -> Response:
+    """The user's videos, newest first; `cursor` is the create time (ms) to page below."""
+    sb = sandbox_of(request)
+    account = _auth(sb, request)
+    fields = set(request.query_params.get("fields", "id").split(","))
+    body = await json_body(request) or {}
+    try:
+        max_count = min(20, max(1, int(body.get("max_count", 10))))
+        cursor = int(body.get("cursor") or 0)
+    except (TypeError, ValueError) as exc:
+        raise errors.tiktok_error(400, "invalid_params", "max_count/cursor") from exc
+    for record in list(_publishes(sb).values()):
+        if record["account_id"] == account.id:
+            _advance(sb, record, polled=False)
+    posts = [p for p in sb.state.account_posts(NETWORK, account.id)
+             if p.kind == "post" and not p.deleted
+             and (not cursor or int(p.created_at * 1000) < cursor)]
+    posts.sort(key=lambda p: p.created_at, reverse=True)
+    page = posts[:max_count]
+    videos = []
+    for post in page:
+        values = {"id": post.id, "title": post.text, "video_description": post.text,
+                  "create_time": int(post.created_at), "share_url": post.url,
+                  "duration": 1, "view_count": post.count("views"),
+                  "like_count": post.count("likes"), "comment_count": post.count("replies"),
+                  "share_count": post.count("shares")}
+        videos.append({k: v for k, v in values.items() if k in fields})
+    next_cursor = int(page[-1].created_at * 1000) if page else cursor
+    return ok({"videos": videos, "cursor": next_cursor, "has_more": len(posts) > max_count})

@@ -20,10 +20,11 @@ from sandbox.networks.common import expires_at, iso
 from sandbox.state import Account, Post
 
 NETWORK = "youtube"
-DAILY_QUOTA = 10_000
 # Sources disagree on an upload's cost (1,600 or 100); the higher figure is the safer guess.
 COSTS = {"upload": 1600, "list": 1, "insert": 50}
 RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+# `bytes */N` with no body asks how much of an interrupted upload arrived.
+STATUS_QUERY = re.compile(r"bytes \*/(\d+|\*)")
 
 router = APIRouter(tags=["youtube"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=False))
@@ -92,8 +93,9 @@ def _spend(sb: Sandbox, kind: str) -> None:
     day = int(time.time() // 86400)
     used: dict[int, int] = sb.state.kv[NETWORK].setdefault("quota", {})
     cost = COSTS[kind]
-    if used.get(day, 0) + cost > DAILY_QUOTA:
-        raise errors.rate_limited(NETWORK, DAILY_QUOTA, (day + 1) * 86400)
+    quota = sb.settings.youtube_daily_quota
+    if used.get(day, 0) + cost > quota:
+        raise errors.rate_limited(NETWORK, quota, (day + 1) * 86400)
     used[day] = used.get(day, 0) + cost
 
 
@@ -144,9 +146,63 @@ async def channels(request: Request) -> Response:
                         "publishedAt": iso(account.created_at)},
             "statistics": {"viewCount": str(sum(v.count("views") for v in videos)),
                            "subscriberCount": str(int(account.extra.get("followers", 0))),
-                           "hiddenSubscriberCount": False, "videoCount": str(len(videos))}}
+                           "hiddenSubscriberCount": False, "videoCount": str(len(videos))},
+            "contentDetails": {"relatedPlaylists": {"likes": "",
+                                                    "uploads": _uploads_playlist(account.id)}}}
     return json({"kind": "youtube#channelListResponse",
                  "pageInfo": {"totalResults": 1, "resultsPerPage": 5}, "items": [item]})
+
+
+def _uploads_playlist(channel_id: str) -> str:
+    return "UU" + channel_id[2:]
+
+
+@router.get("/youtube/v3/playlistItems")
+async def playlist_items(request: Request) -> Response:
+    """Only the uploads playlist exists here: the owner sees every upload, newest first."""
+    sb = sandbox_of(request)
+    account = _auth(sb, request)
+    _spend(sb, "list")
+    q = request.query_params
+    playlist = q.get("playlistId", "")
+    owner = next((a for a in sb.state.accounts[NETWORK].values()
+                  if _uploads_playlist(a.id) == playlist), None)
+    if owner is None:
+        raise errors.google_error(404, "playlistNotFound", "The playlist identified with the "
+                                  "request's playlistId parameter cannot be found.")
+    mine = owner.id == account.id
+    videos = [p for p in sb.state.account_posts(NETWORK, owner.id)
+              if p.kind == "post" and not p.deleted and (mine or p.visibility == "public")]
+    videos.sort(key=lambda p: p.created_at, reverse=True)
+    try:
+        limit = min(50, max(0, int(q.get("maxResults", 5))))
+    except ValueError:
+        limit = 5
+    token = q.get("pageToken") or "0"
+    start = int(token) if token.isdigit() else 0
+    parts = set(q.get("part", "").split(","))
+    items = []
+    for video in videos[start : start + limit]:
+        item: dict[str, Any] = {"kind": "youtube#playlistItem", "etag": video.id[::-1],
+                                "id": f"{playlist}.{video.id}"}
+        if "snippet" in parts:
+            item["snippet"] = {
+                "publishedAt": iso(video.created_at), "channelId": owner.id,
+                "title": video.extra.get("title", ""), "description": video.text,
+                "channelTitle": owner.name, "playlistId": playlist,
+                "resourceId": {"kind": "youtube#video", "videoId": video.id},
+            }
+        if "contentDetails" in parts:
+            item["contentDetails"] = {"videoId": video.id,
+                                      "videoPublishedAt": iso(video.created_at)}
+        if "status" in parts:
+            item["status"] = {"privacyStatus": video.visibility}
+        items.append(item)
+    out: dict[str, Any] = {"kind": "youtube#playlistItemListResponse", "items": items,
+                           "pageInfo": {"totalResults": len(videos), "resultsPerPage": limit}}
+    if start + limit < len(videos):
+        out["nextPageToken"] = str(start + limit)
+    return json(out)
 
 
 def _validate_snippet(snippet: dict[str, Any]) -> None:
@@ -199,7 +255,17 @@ async def upload_bytes(request: Request) -> Response:
     if session is None:
         raise errors.google_error(404, "notFound", "Upload session not found")
     data = await request.body()
-    match = RANGE.match(request.headers.get("content-range", ""))
+    content_range = request.headers.get("content-range", "")
+    if session.get("video_id"):
+        # Already complete: the answer is the finished upload's, as often as it is asked.
+        post = sb.state.posts[NETWORK][session["video_id"]]
+        return json(_video(post, {"snippet", "status"}))
+    if STATUS_QUERY.match(content_range) and not data:
+        if session["received"] == 0:
+            return Response(status_code=308)
+        return Response(status_code=308,
+                        headers={"Range": f"bytes=0-{session['received'] - 1}"})
+    match = RANGE.match(content_range)
     total = None
     if match:
         first = int(match.group(1))
@@ -217,7 +283,7 @@ async def upload_bytes(request: Request) -> Response:
     if found is None or found[0] != "video":
         raise errors.google_error(400, "invalidVideo", "The uploaded file is not a video.")
     account = sb.state.accounts[NETWORK][session["account_id"]]
-    del _sessions(sb)[request.query_params["upload_id"]]
+    session["chunks"] = {}
     body = session["body"]
     snippet = body.get("snippet") or {}
     status = body.get("status") or {}
@@ -231,6 +297,7 @@ async def upload_bytes(request: Request) -> Response:
         extra={"title": snippet.get("title", ""), "tags": snippet.get("tags", []),
                "category": snippet.get("categoryId", "22")},
     ))
+    session["video_id"] = post.id
     return json(_video(post, {"snippet", "status"}))
 
 
@@ -347,3 +414,33 @@ async def insert_comment(request: Request) -> Response:
         sb.state.posts[NETWORK][video_id].metrics.get("replies", 0.0) + 1
     )
     return json(_comment_resource(reply, video_id))
+
+
+@router.post("/youtube/v3/commentThreads")
+async def insert_comment_thread(request: Request) -> Response:
+    """commentThreads.insert: a new top-level comment on a video."""
+    sb = sandbox_of(request)
+    account = _auth(sb, request)
+    _spend(sb, "insert")
+    body = await json_body(request) or {}
+    snippet = body.get("snippet") or {}
+    video = sb.state.posts[NETWORK].get(str(snippet.get("videoId", "")))
+    top = ((snippet.get("topLevelComment") or {}).get("snippet") or {})
+    text = str(top.get("textOriginal", ""))
+    if video is None or video.kind != "post" or video.deleted:
+        raise errors.google_error(404, "videoNotFound",
+                                  "The video identified by the videoId parameter could not "
+                                  "be found.")
+    if not text:
+        raise errors.google_error(400, "commentTextRequired", "The comment text is required.")
+    comment = sb.state.add_post(Post(
+        network=NETWORK, id="Ug" + secrets.token_urlsafe(18), account_id=account.id,
+        text=text, created_at=time.time(), kind="reply", reply_to=video.id,
+        author_id=account.id, author_name=account.name,
+        extra={"video_id": video.id, "channel_id": video.account_id, "is_reply": False},
+    ))
+    video.metrics["replies"] = video.metrics.get("replies", 0.0) + 1
+    return json({"kind": "youtube#commentThread", "etag": comment.id[-8:], "id": comment.id,
+                 "snippet": {"channelId": video.account_id, "videoId": video.id,
+                             "topLevelComment": _comment_resource(comment, video.id),
+                             "canReply": True, "totalReplyCount": 0, "isPublic": True}})

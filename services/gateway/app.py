@@ -19,7 +19,7 @@ from services.gateway.janitor import janitor
 from services.gateway.keys import Authenticator, KeyCache
 from services.gateway.models import BUS
 from services.gateway.openapi import MergedOpenApi
-from services.gateway.proxy import Forwarder, proxy_endpoint
+from services.gateway.proxy import Forwarder, ProxyMiddleware, proxy_endpoint
 from services.gateway.ratelimit import RateLimitMiddleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhook_events import openapi_webhooks
@@ -78,8 +78,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.router.routes = [
         r for r in app.router.routes if getattr(r, "path", None) not in _BUILTIN_DOCS
     ]
-    # Innermost of the middlewares (after request ids and metrics): a refused or replayed
-    # request still gets its X-Request-Id, and a 429 never reserves an idempotency key.
+    # Inside request ids and metrics: a refused or replayed request still gets its
+    # X-Request-Id, and a 429 never reserves an idempotency key. Innermost, forwarding: what a
+    # service owns never reaches the router below.
     app.user_middleware += [
         Middleware(
             RateLimitMiddleware,
@@ -99,6 +100,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             lock_for=timedelta(seconds=settings.idempotency_lock_seconds),
             max_body=settings.idempotency_max_body,
         ),
+        Middleware(ProxyMiddleware, forwarder=forwarder),
     ]
     app.state.authenticator = authenticator
     app.state.forwarder = forwarder
@@ -124,7 +126,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(api_keys.router)
     app.include_router(members.router)
     app.include_router(webhooks.router)
-    # Last: whatever the gateway does not answer itself goes to the owning service.
+    # Last: ProxyMiddleware forwards what the route table knows before routing; this answers
+    # the rest (and any forwarded path should the middleware be absent) with a 404.
     app.add_api_route(
         "/{path:path}", proxy_endpoint, methods=PROXY_METHODS, include_in_schema=False
     )

@@ -79,7 +79,7 @@ def _rewrite_refs(node: Any, section: str, renames: dict[str, str]) -> Any:
         out = {}
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith(prefix):
-                name = value[len(prefix):]
+                name = value[len(prefix) :]
                 out[key] = prefix + renames.get(name, name)
             else:
                 out[key] = _rewrite_refs(value, section, renames)
@@ -100,7 +100,7 @@ def _refs(node: Any, found: set[tuple[str, str]]) -> None:
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/components/"):
-            section, _, name = ref[len("#/components/"):].partition("/")
+            section, _, name = ref[len("#/components/") :].partition("/")
             found.add((section, name))
         for value in node.values():
             _refs(value, found)
@@ -212,6 +212,7 @@ def merge_documents(*, own: Document, services: dict[str, Document]) -> Document
     components.setdefault("schemas", {}).setdefault("Problem", PROBLEM_SCHEMA)
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     _add_problem_responses(paths)
+    _drop_unused_components(merged)
     merged["security"] = [{"apiKey": []}]
     if tags:
         merged["tags"] = sorted(tags.values(), key=lambda t: t["name"])
@@ -220,16 +221,52 @@ def merge_documents(*, own: Document, services: dict[str, Document]) -> Document
 
 
 def _add_problem_responses(paths: dict[str, Any]) -> None:
+    """Every error as it is really sent: problem+json, validation errors included.
+
+    FastAPI documents its own `HTTPValidationError` shape for 422, which no service sends
+    (shared.errors renders every validation error as a problem with `field` and `errors`); a
+    redirect has no JSON body, only a `Location`.
+    """
     problem = {
         "description": "An error, as RFC 9457 problem+json.",
         "content": {
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
         },
     }
+    invalid = {
+        "description": "The request is not valid: `field` names the first offending field, "
+        "`errors` lists them all.",
+        "content": problem["content"],
+    }
     for item in paths.values():
         for method, op in item.items():
-            if method in HTTP_METHODS and isinstance(op, dict):
-                op.setdefault("responses", {}).setdefault("default", problem)
+            if method not in HTTP_METHODS or not isinstance(op, dict):
+                continue
+            responses = op.setdefault("responses", {})
+            responses.setdefault("default", problem)
+            if "422" in responses:
+                responses["422"] = copy.deepcopy(invalid)
+            for status, response in responses.items():
+                if status.startswith("3") and isinstance(response, dict):
+                    response.pop("content", None)
+                    response.setdefault(
+                        "headers",
+                        {"Location": {"description": "Where to go.", "schema": {"type": "string"}}},
+                    )
+
+
+def _drop_unused_components(doc: Document) -> None:
+    """Components no path, webhook or other kept component refers to (e.g. the replaced
+    `HTTPValidationError`)."""
+    components = doc.get("components", {})
+    roots = {"paths": doc.get("paths", {}), "webhooks": doc.get("webhooks", {})}
+    kept = _reachable(roots, components)
+    for section, entries in components.items():
+        if section in ("securitySchemes",):
+            continue
+        for name in list(entries):
+            if name not in kept.get(section, {}):
+                del entries[name]
 
 
 async def fetch_documents(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.gateway.asgi import send_problem
 from services.gateway.keys import Authenticator, KeyIdentity
 from services.gateway.routes import Route, resolve
 from services.gateway.settings import GatewaySettings
@@ -44,9 +47,20 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Headers the gateway sets itself on the way up.
-_REPLACED = frozenset({b"host", b"x-request-id", b"traceparent", b"x-forwarded-for",
-                       b"x-forwarded-proto", b"x-forwarded-host"})
+_REPLACED = frozenset(
+    {
+        b"host",
+        b"x-request-id",
+        b"traceparent",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+    }
+)
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_OWN_RESPONSE_HEADERS = frozenset({b"x-request-id", b"date", b"server"})
+_RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 class GatewayTimeout(DomainError):
@@ -89,8 +103,10 @@ def upstream_headers(
     headers += [
         (b"x-request-id", (request_id_var.get() or secrets.token_hex(16)).encode("latin-1")),
         (b"traceparent", traceparent.encode("latin-1")),
-        (b"x-forwarded-for",
-         (f"{forwarded_for}, {client}" if forwarded_for else client).encode("latin-1")),
+        (
+            b"x-forwarded-for",
+            (f"{forwarded_for}, {client}" if forwarded_for else client).encode("latin-1"),
+        ),
         (b"x-forwarded-proto", request.url.scheme.encode("latin-1")),
         (b"x-forwarded-host", request.headers.get("host", "").encode("latin-1")),
         (INTERNAL_TOKEN_HEADER.encode(), internal_token.encode()),
@@ -113,6 +129,7 @@ def make_client(settings: GatewaySettings) -> httpx.AsyncClient:
         limits=httpx.Limits(
             max_connections=settings.upstream_max_connections,
             max_keepalive_connections=settings.upstream_max_connections,
+            keepalive_expiry=settings.upstream_keepalive_seconds,
         ),
         # Redirects are the client's business (a short link's 302 must reach the reader).
         follow_redirects=False,
@@ -155,12 +172,10 @@ class Forwarder:
             return await self.authenticator.identify(authorization)
         return await self.authenticator.authenticate(authorization)
 
-    async def forward(self, request: Request) -> Response:
-        path = request.url.path
-        route = resolve(path)
-        if route is None:
-            raise NotFound(f"No such endpoint: {request.method} {path}.")
+    async def send_upstream(self, request: Request, route: Route) -> httpx.Response:
+        """The owning service's answer, headers read and body still to stream."""
         identity = await self.identity_for(request, route)
+        path = request.url.path
         raw_path = request.scope.get("raw_path") or path.encode()
         url = self.upstreams[route.service] + raw_path.decode("latin-1")
         if request.scope.get("query_string"):
@@ -177,7 +192,14 @@ class Forwarder:
             content=request.stream() if has_body else None,
         )
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
+            try:
+                return await self.client.send(upstream_request, stream=True)
+            except _STALE_CONNECTION:
+                # A pooled connection the service closed just as it was reused. A request
+                # that is idempotent and has no body to replay is sent once more, on a new one.
+                if has_body or request.method not in _RETRYABLE:
+                    raise
+                return await self.client.send(upstream_request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             log.warning("%s unreachable: %r", route.service, exc)
             raise Unavailable(
@@ -189,17 +211,75 @@ class Forwarder:
         except httpx.HTTPError as exc:
             log.warning("%s failed: %r", route.service, exc)
             raise BadGateway(f"The {route.service} service gave no valid answer.") from exc
+
+    async def forward(self, request: Request) -> Response:
+        path = request.url.path
+        route = resolve(path)
+        if route is None:
+            raise NotFound(f"No such endpoint: {request.method} {path}.")
+        upstream = await self.send_upstream(request, route)
         response = StreamingResponse(
             upstream.aiter_raw(),
             status_code=upstream.status_code,
             background=BackgroundTask(upstream.aclose),
         )
-        response.raw_headers = [
-            (name, value)
-            for name, value in upstream.headers.raw
-            if name.lower() not in HOP_BY_HOP and name.lower() != b"x-request-id"
-        ]
+        response.raw_headers = downstream_headers(upstream)
         return response
+
+
+def downstream_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
+    # The gateway's server sets its own Date and Server, and its own X-Request-Id.
+    return [
+        (name, value)
+        for name, value in upstream.headers.raw
+        if (lower := name.lower()) not in HOP_BY_HOP and lower not in _OWN_RESPONSE_HEADERS
+    ]
+
+
+@dataclass(frozen=True)
+class ProxiedRoute:
+    """What the request metrics label a forwarded request with (the route table's pattern)."""
+
+    path: str
+
+
+class ProxyMiddleware:
+    """Sends what the route table owns straight to the service, past FastAPI's router.
+
+    It sits innermost, after request ids, rate limits and idempotency, so forwarded requests
+    get all of those; only the routing, dependency and response machinery that the gateway's
+    own endpoints need is skipped. The body is streamed back chunk by chunk as it arrives.
+    """
+
+    def __init__(self, app: ASGIApp, *, forwarder: Forwarder) -> None:
+        self.app = app
+        self.forwarder = forwarder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = resolve(scope["path"]) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = ProxiedRoute(route.pattern)
+        try:
+            upstream = await self.forwarder.send_upstream(Request(scope, receive), route)
+        except DomainError as exc:
+            await send_problem(send, scope, exc)
+            return
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": upstream.status_code,
+                    "headers": downstream_headers(upstream),
+                }
+            )
+            async for chunk in upstream.aiter_raw():
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await upstream.aclose()
 
 
 async def proxy_endpoint(request: Request) -> Response:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from services.inbox import consumers
-from services.inbox.api import conversations, hooks, rules, saved_replies
+from services.inbox import consumers, crisis
+from services.inbox.api import alerts, conversations, hooks, rules, saved_replies
 from services.inbox.api.deps import InboxCounters
+from services.inbox.api.fastpath import HookFastPath
+from services.inbox.intake import ReceiptWriter
 from services.inbox.models import BUS, RECEIPTS_CHANNEL
 from services.inbox.polling import request_due_fetches
 from services.inbox.receipts import process_receipts
@@ -20,10 +22,25 @@ from services.inbox.settings import InboxSettings
 from shared.db import unit_of_work
 from shared.service import Runtime, service_app
 
+Clock = Callable[[], datetime]
 
-def create_app(settings: InboxSettings | None = None) -> FastAPI:
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clock) -> FastAPI:
+    """`clock` is the time receipt retries and crisis windows are measured by (the wall clock
+    unless a caller, such as a test replaying a day of traffic, supplies its own)."""
     settings = settings or InboxSettings()
     runtime = Runtime.create(settings, tables=BUS, notify_channels=[RECEIPTS_CHANNEL])
+    counters = InboxCounters.create(runtime.metrics)
+    writer = ReceiptWriter(
+        settings.database_url,
+        connections=settings.intake_connections,
+        max_batch=settings.intake_max_batch,
+        wake_interval=settings.receipt_wake_interval,
+    )
 
     async def receipt_worker() -> None:
         while True:
@@ -33,22 +50,36 @@ def create_app(settings: InboxSettings | None = None) -> FastAPI:
                     outbox=runtime.outbox,
                     batch=settings.receipt_batch,
                     max_attempts=settings.receipt_max_attempts,
+                    now=clock(),
+                    retry_first=settings.receipt_retry_seconds,
+                    retry_most=settings.receipt_retry_max_seconds,
                     fresh_for=timedelta(hours=settings.poll_fresh_post_hours),
                 )
+            if claimed:
+                # New messages may have tipped a scope into (or out of) a crisis.
+                crisis_due.set()
             if claimed < settings.receipt_batch:
                 await runtime.notifier.wait(RECEIPTS_CHANNEL, settings.receipt_idle_poll)
 
-    receipts_waiting = asyncio.Event()
+    crisis_due = asyncio.Event()
 
-    async def receipt_waker() -> None:
-        # One NOTIFY per burst of stored receipts, from outside the receivers' transactions,
-        # so any replica's worker wakes at once.
+    async def crisis_worker() -> None:
         while True:
-            await receipts_waiting.wait()
-            receipts_waiting.clear()
+            started = asyncio.get_running_loop().time()
             async with unit_of_work(runtime.sessions) as session:
-                await session.execute(text(f"NOTIFY {RECEIPTS_CHANNEL}"))
-            await asyncio.sleep(settings.receipt_wake_interval)
+                result = await crisis.evaluate(session, outbox=runtime.outbox, now=clock())
+            counters.crisis_evaluations.labels(
+                "skipped" if result is None else "done"
+            ).inc()
+            # A storm keeps the receipt worker busy; one evaluation per interval is enough.
+            pause = settings.crisis_min_interval_seconds - (
+                asyncio.get_running_loop().time() - started
+            )
+            if pause > 0:
+                await asyncio.sleep(pause)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(crisis_due.wait(), settings.crisis_tick_seconds)
+            crisis_due.clear()
 
     async def poll_worker() -> None:
         while True:
@@ -67,12 +98,19 @@ def create_app(settings: InboxSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.running(
-            subscriptions=consumers.subscriptions(runtime),
-            workers=[("receipts", receipt_worker), ("polls", poll_worker),
-                     ("receipt-waker", receipt_waker)],
-        ):
-            yield
+        # The receivers store through the writer whether or not this process also runs the
+        # workers: a receivers-only replica (INBOX_RUN_WORKERS=false) leaves processing to
+        # others, which the writer's NOTIFY wakes.
+        await writer.start()
+        try:
+            async with runtime.running(
+                subscriptions=consumers.subscriptions(runtime),
+                workers=[("receipts", receipt_worker), ("polls", poll_worker),
+                         ("crisis", crisis_worker)],
+            ):
+                yield
+        finally:
+            await writer.stop()
 
     app = service_app(
         runtime=runtime,
@@ -81,10 +119,14 @@ def create_app(settings: InboxSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         open_prefixes=("/hooks/",),
     )
-    app.state.counters = InboxCounters.create(runtime.metrics)
-    app.state.receipts_waiting = receipts_waiting
+    app.state.counters = counters
+    if settings.hooks_fast_path:
+        app.add_middleware(HookFastPath, settings=settings, writer=writer,
+                           counters=counters, metrics=runtime.metrics)
+    app.state.receipt_writer = writer
     app.include_router(hooks.router)
     app.include_router(conversations.router)
     app.include_router(saved_replies.router)
     app.include_router(rules.router)
+    app.include_router(alerts.router)
     return app

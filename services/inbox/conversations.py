@@ -70,6 +70,10 @@ async def ingest_item(
     )
     assert conversation is not None
     conversation.last_message_at = max(conversation.last_message_at, item.sent_at)
+    # Arrival, not the network's timestamp: a late delivery of an old comment is still news
+    # to the team (the unread filter compares this with when the thread was last read).
+    conversation.last_inbound_at = datetime.now(UTC)
+    conversation.version += 1
     conversation.sentiment = score
     # Someone wrote again: a resolved conversation needs attention again.
     conversation.status = "open"
@@ -188,5 +192,5 @@ async def link_post(
             Conversation.post_external_id == external_id,
             Conversation.post_id.is_(None),
         )
-        .values(post_id=post_id)
+        .values(post_id=post_id, version=Conversation.version + 1)
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.inbox import saved_replies
 from services.inbox.models import Activity, Channel, Conversation, Message, Moderation, Note
 from shared.auth import Principal
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import (
     CommentModerationRequested,
     ConversationAssigned,
@@ -45,6 +45,26 @@ async def find_conversation(
     return conversation
 
 
+def etag(conversation: Conversation) -> str:
+    return f'"{conversation.version}"'
+
+
+def etag_matches(if_match: str | None, conversation: Conversation) -> bool:
+    """RFC 9110 If-Match: absent or `*` always matches; otherwise any listed tag must be the
+    current one (weak tags compared by their value)."""
+    if if_match is None or if_match.strip() == "*":
+        return True
+    current = etag(conversation)
+    return any(tag.strip().removeprefix("W/") == current for tag in if_match.split(","))
+
+
+def is_unread(conversation: Conversation) -> bool:
+    """Something from the audience arrived after the team last marked the thread read."""
+    if conversation.last_inbound_at is None:
+        return False
+    return conversation.read_at is None or conversation.last_inbound_at > conversation.read_at
+
+
 async def _record(
     session: AsyncSession, *, conversation_id: uuid.UUID, actor: str, action: str,
     detail: dict[str, Any],
@@ -64,10 +84,18 @@ async def update_conversation(
     assignee: str | None = UNSET,
     tags: list[str] | None = None,
     priority: str | None = None,
+    read: bool | None = None,
+    if_match: str | None = None,
 ) -> Conversation:
     conversation = await find_conversation(
         session, principal=principal, conversation_id=conversation_id, lock=True
     )
+    if not etag_matches(if_match, conversation):
+        raise PreconditionFailed(
+            "The conversation changed since you read it (a new message or a teammate's "
+            "change); fetch it again.",
+            field="If-Match",
+        )
     now = datetime.now(UTC)
     events: list[Any] = []
     changes: dict[str, Any] = {}
@@ -96,7 +124,14 @@ async def update_conversation(
     if priority is not None and priority != conversation.priority:
         changes["priority"] = [conversation.priority, priority]
         conversation.priority = priority
+    if read is True and is_unread(conversation):
+        changes["read"] = [False, True]
+        conversation.read_at = now
+    elif read is False and not is_unread(conversation):
+        changes["read"] = [True, False]
+        conversation.read_at = None
     if changes:
+        conversation.version += 1
         await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
                       action="updated", detail=changes)
         await outbox.add(
@@ -110,10 +145,11 @@ async def add_note(
     session: AsyncSession, *, principal: Principal, conversation_id: uuid.UUID, text: str
 ) -> Note:
     conversation = await find_conversation(
-        session, principal=principal, conversation_id=conversation_id
+        session, principal=principal, conversation_id=conversation_id, lock=True
     )
     note = Note(conversation_id=conversation.id, workspace_id=conversation.workspace_id,
                 author=principal.principal_id, text=text)
+    conversation.version += 1
     session.add(note)
     await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
                   action="noted", detail={})
@@ -132,7 +168,7 @@ async def request_reply(
 ) -> Message:
     """Records the team's answer as `sending` and asks the publisher to send it."""
     conversation = await find_conversation(
-        session, principal=principal, conversation_id=conversation_id
+        session, principal=principal, conversation_id=conversation_id, lock=True
     )
     channel = await session.get(Channel, conversation.channel_id)
     if channel is None or channel.status == "disconnected":
@@ -171,6 +207,9 @@ async def request_reply(
         author_name=channel.name,
     )
     session.add(reply)
+    # Answering a thread means it has been read.
+    conversation.read_at = now
+    conversation.version += 1
     await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
                   action="replied", detail={"reply_id": str(reply.id)})
     await outbox.add(
@@ -214,6 +253,7 @@ async def reply_sent(
         conversation.first_response_at = sent.sent_at
         first = (sent.sent_at - conversation.first_message_at).total_seconds()
     conversation.last_message_at = max(conversation.last_message_at, sent.sent_at)
+    conversation.version += 1
     await outbox.add(
         session,
         Envelope.of(
@@ -300,7 +340,7 @@ async def moderate(
     action: str,
 ) -> Message:
     conversation = await find_conversation(
-        session, principal=principal, conversation_id=conversation_id
+        session, principal=principal, conversation_id=conversation_id, lock=True
     )
     message = await session.scalar(
         select(Message)
@@ -311,4 +351,5 @@ async def moderate(
         raise NotFound(f"No message {message_id} in this conversation.")
     await request_moderation(session, outbox=outbox, message=message, action=action,
                              requested_by=principal.principal_id)
+    conversation.version += 1
     return message

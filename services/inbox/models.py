@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
@@ -63,6 +64,8 @@ class Receipt(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    # After a failed attempt the receipt waits until then (growing backoff) before the next.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 
@@ -140,6 +143,12 @@ class Conversation(Base):
     # Response-time tracking: when the team first answered, and when it was last resolved.
     first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The latest message from the audience, and when the team last marked the thread read:
+    # unread while the first is later than the second.
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by every change (the team's or a new message): the ETag of the conversation.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -150,6 +159,8 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "external_id"),
         Index("ix_inbox_messages_search", "search", postgresql_using="gin"),
+        # Crisis detection counts a workspace's recent messages by time.
+        Index("ix_inbox_messages_workspace_sent", "workspace_id", "sent_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
@@ -310,3 +321,56 @@ class Rule(Base):
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CrisisSettings(Base):
+    """A workspace's crisis thresholds; a workspace without a row uses the defaults."""
+
+    __tablename__ = "crisis_settings"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    # The recent window that is compared with the baseline before it.
+    window_minutes: Mapped[int] = mapped_column(Integer)
+    baseline_hours: Mapped[float] = mapped_column(Float)
+    # Raised when the window holds at least `min_messages` messages, at least `volume_factor`
+    # times the baseline's rate, and a negative share of at least `negative_share` that is
+    # also `negative_share_rise` above the baseline's own share.
+    min_messages: Mapped[int] = mapped_column(Integer)
+    volume_factor: Mapped[float] = mapped_column(Float)
+    negative_share: Mapped[float] = mapped_column(Float)
+    negative_share_rise: Mapped[float] = mapped_column(Float)
+    # Resolved once the condition has not held for this long.
+    calm_minutes: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Alert(Base):
+    """A crisis: a channel's (or the whole workspace's) negative volume well above its baseline."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # One open alert per scope at a time; a resolved one may be followed by a new one.
+        Index("ux_inbox_alerts_open_scope", "workspace_id", "scope",
+              unique=True, postgresql_where=text("status = 'open'")),
+        Index("ix_inbox_alerts_list", "workspace_id", "detected_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    # "workspace", or the channel id: what the counts were taken over.
+    scope: Mapped[str] = mapped_column(String(40))
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(10), server_default="open")  # open | resolved
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The last evaluation at which the condition still held.
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The counts that raised it, and the worst ones seen while it was open.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    peak: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    latest: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -8,42 +8,19 @@ which claims receipts with SKIP LOCKED so any number of replicas share them.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox.conversations import ingest_item
 from services.inbox.models import RECEIPTS_CHANNEL, Channel, Receipt
-from services.inbox.normalise import Identity, decode, identify, normalise, youtube_uploads
+from services.inbox.normalise import decode, identify, normalise, youtube_uploads
 from services.inbox.polling import note_post
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-
-async def store_receipt(
-    session: AsyncSession, *, network: str, identity: Identity, body: bytes, notify: bool = True
-) -> bool:
-    """Keeps the raw webhook once per network event; False when it is a redelivery."""
-    status = "pending" if identity.understood else "unknown"
-    inserted = await session.scalar(
-        pg_insert(Receipt)
-        .values(
-            network=network,
-            event_key=identity.event_key,
-            account_id=identity.account_id,
-            status=status,
-            body=body,
-        )
-        .on_conflict_do_nothing(index_elements=[Receipt.network, Receipt.event_key])
-        .returning(Receipt.id)
-    )
-    if notify and inserted is not None and status == "pending":
-        # Delivered on commit only, so the worker never looks before the row is visible.
-        await session.execute(text(f"NOTIFY {RECEIPTS_CHANNEL}"))
-    return inserted is not None
 
 
 async def requeue_unrouted(session: AsyncSession, *, network: str, account_id: str) -> None:
@@ -61,50 +38,85 @@ async def requeue_unrouted(session: AsyncSession, *, network: str, account_id: s
         await session.execute(text(f"NOTIFY {RECEIPTS_CHANNEL}"))
 
 
+def retry_delay(attempts: int, *, first: float, most: float) -> timedelta:
+    """How long a receipt that failed `attempts` times waits: doubling, capped."""
+    return timedelta(seconds=min(most, first * 2 ** max(0, attempts - 1)))
+
+
 async def process_receipts(
     session: AsyncSession,
     *,
     outbox: Outbox,
     batch: int,
     max_attempts: int,
+    now: datetime,
+    retry_first: float = 5.0,
+    retry_most: float = 900.0,
     fresh_for: timedelta = timedelta(hours=24),
 ) -> int:
-    """Claims up to `batch` pending receipts and makes messages of them; returns how many."""
+    """Claims up to `batch` pending receipts that are due and makes messages of them; returns
+    how many were claimed.
+
+    A receipt that fails is not lost and not retried at once: it stays pending with its error
+    and `next_attempt_at` pushed out (doubling each time), until `max_attempts` failures make
+    it `failed`.
+    """
     rows = (
         await session.execute(
             select(Receipt.id, Receipt.network, Receipt.account_id, Receipt.body,
                    Receipt.attempts)
-            .where(Receipt.status == "pending")
+            .where(
+                Receipt.status == "pending",
+                or_(Receipt.next_attempt_at.is_(None), Receipt.next_attempt_at <= now),
+            )
             .order_by(Receipt.id)
             .limit(batch)
             .with_for_update(skip_locked=True)
         )
     ).all()
-    for row in rows:
-        try:
-            # A savepoint per receipt: one that cannot be processed must not undo the others.
-            async with session.begin_nested():
+    outcomes: dict[str, list[int]] = defaultdict(list)
+    try:
+        # The whole batch under one savepoint first: the usual case, at the cost of one
+        # savepoint instead of one per receipt.
+        async with session.begin_nested():
+            for row in rows:
                 outcome = await _process_one(
                     session, outbox=outbox, receipt_id=row.id, network=row.network,
                     account_id=row.account_id, body=row.body, fresh_for=fresh_for,
                 )
-        except Exception as exc:  # noqa: BLE001  (recorded on the receipt, retried, then given up)
-            log.exception("receipt %s could not be processed", row.id)
-            attempts = row.attempts + 1
-            await session.execute(
-                update(Receipt)
-                .where(Receipt.id == row.id)
-                .values(
-                    attempts=attempts,
-                    error=f"{type(exc).__name__}: {exc}"[:2000],
-                    status="failed" if attempts >= max_attempts else "pending",
+                outcomes[outcome].append(row.id)
+    except Exception:  # noqa: BLE001  (the receipt at fault is found one by one below)
+        outcomes.clear()
+        for row in rows:
+            try:
+                # A savepoint per receipt: one that cannot be processed must not undo the
+                # others.
+                async with session.begin_nested():
+                    outcome = await _process_one(
+                        session, outbox=outbox, receipt_id=row.id, network=row.network,
+                        account_id=row.account_id, body=row.body, fresh_for=fresh_for,
+                    )
+            except Exception as exc:  # noqa: BLE001  (recorded, retried later, then given up)
+                log.exception("receipt %s could not be processed", row.id)
+                attempts = row.attempts + 1
+                await session.execute(
+                    update(Receipt)
+                    .where(Receipt.id == row.id)
+                    .values(
+                        attempts=attempts,
+                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                        status="failed" if attempts >= max_attempts else "pending",
+                        next_attempt_at=now + retry_delay(attempts, first=retry_first,
+                                                          most=retry_most),
+                    )
                 )
-            )
-            continue
+                continue
+            outcomes[outcome].append(row.id)
+    for outcome, ids in outcomes.items():
         await session.execute(
             update(Receipt)
-            .where(Receipt.id == row.id)
-            .values(status=outcome, processed_at=datetime.now(UTC), error=None)
+            .where(Receipt.id.in_(ids))
+            .values(status=outcome, processed_at=now, error=None, next_attempt_at=None)
         )
     return len(rows)
 

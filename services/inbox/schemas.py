@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.inbox.crisis import DEFAULTS
+
 
 class ConversationItem(BaseModel):
     id: UUID
@@ -24,6 +26,8 @@ class ConversationItem(BaseModel):
     priority: str
     tags: list[str]
     assignee: str | None
+    # Something from the audience arrived since the team last read the thread.
+    unread: bool = False
 
 
 class ConversationPage(BaseModel):
@@ -64,6 +68,8 @@ class ConversationDetail(ConversationItem):
     created_at: datetime
     first_response_at: datetime | None
     resolved_at: datetime | None
+    # The ETag: PATCH with `If-Match` refuses (412) when the conversation changed meanwhile.
+    version: int
     messages: list[MessageOut]
     notes: list[NoteOut]
 
@@ -76,6 +82,8 @@ class ConversationPatch(BaseModel):
     assignee: str | None = Field(default=None, max_length=200)
     tags: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=50)
     priority: Literal["low", "normal", "high", "urgent"] | None = None
+    # true marks the thread read (for the whole team), false unread again.
+    read: bool | None = None
 
 
 class NoteIn(BaseModel):
@@ -166,3 +174,44 @@ class RuleOut(RuleIn):
 
 class RuleList(BaseModel):
     items: list[RuleOut]
+
+
+class AlertOut(BaseModel):
+    id: UUID
+    # "workspace", or the channel id the counts were taken over.
+    scope: str
+    channel_id: UUID | None
+    status: str
+    detected_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    # The counts that raised it: window and baseline counts, negative share, sample messages.
+    evidence: dict[str, Any]
+    # The worst figures seen while it was open, and the latest evaluation's.
+    peak: dict[str, Any]
+    latest: dict[str, Any]
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None
+
+
+class CrisisSettingsIn(BaseModel):
+    """A workspace's crisis thresholds; a field left out takes its default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_minutes: int = Field(default=DEFAULTS.window_minutes, ge=1, le=24 * 60)
+    baseline_hours: float = Field(default=DEFAULTS.baseline_hours, gt=0, le=24 * 30)
+    min_messages: int = Field(default=DEFAULTS.min_messages, ge=1, le=1_000_000)
+    volume_factor: float = Field(default=DEFAULTS.volume_factor, ge=0, le=1000)
+    negative_share: float = Field(default=DEFAULTS.negative_share, ge=0, le=1)
+    negative_share_rise: float = Field(default=DEFAULTS.negative_share_rise, ge=0, le=1)
+    calm_minutes: int = Field(default=DEFAULTS.calm_minutes, ge=0, le=7 * 24 * 60)
+    enabled: bool = DEFAULTS.enabled
+
+
+class CrisisSettingsOut(CrisisSettingsIn):
+    # False while the workspace runs on the defaults.
+    customised: bool

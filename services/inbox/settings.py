@@ -30,8 +30,24 @@ class InboxSettings(ServiceSettings):
     receipt_idle_poll: float = 2.0
     # Stored receipts wake the worker at most this often (one NOTIFY per burst).
     receipt_wake_interval: float = 0.02
-    # A receipt whose processing keeps failing is given up after this many attempts.
+    # The receivers' writes: concurrent webhooks are committed together, up to
+    # `intake_max_batch` per statement, on `intake_connections` connections of their own.
+    intake_connections: int = 2
+    intake_max_batch: int = 500
+    # Signed events are verified and stored in front of the framework's routing (see
+    # api/fastpath.py); off, every delivery goes through the regular routes.
+    hooks_fast_path: bool = True
+    # A receipt whose processing fails is tried again after `receipt_retry_seconds`, doubling
+    # with each further failure up to `receipt_retry_max_seconds`, and given up (status
+    # `failed`, kept with its error) after `receipt_max_attempts` attempts.
     receipt_max_attempts: int = 5
+    receipt_retry_seconds: float = 5.0
+    receipt_retry_max_seconds: float = 900.0
+    # Crisis detection runs every `crisis_tick_seconds`, and soon after new messages arrive
+    # (at most once per `crisis_min_interval_seconds`). Thresholds are per workspace
+    # (`PUT /v1/alerts/settings`).
+    crisis_tick_seconds: float = 15.0
+    crisis_min_interval_seconds: float = 1.0
     # TikTok signs a timestamp with every event; one further from now than this is refused
     # as a replay (or a clock gone wrong).
     tiktok_signature_tolerance_seconds: float = 300.0

@@ -106,6 +106,7 @@ async def compute_best_times(
         "channel_mean": mean,
         "posts": len(scored),
         "prior_posts": prior_posts,
+        "slot_count": slot_count,
         "grid": grid,
         "slots": slots,
         "computed_at": now,
@@ -120,8 +121,10 @@ async def publish_best_times(
         "workspace_id": report["workspace_id"],
         "timezone": report["timezone"],
         "grid": {"basis": report["basis"], "channel_mean": report["channel_mean"],
-                 "posts": report["posts"],
-                 "cells": [[[c["score"], c["posts"]] for c in row] for row in report["grid"]]},
+                 "posts": report["posts"], "prior_posts": report["prior_posts"],
+                 "slot_count": report["slot_count"],
+                 "cells": [[[c["score"], c["posts"], c["rate"]] for c in row]
+                           for row in report["grid"]]},
         "slots": report["slots"],
         "computed_at": report["computed_at"],
     }
@@ -142,6 +145,51 @@ async def publish_best_times(
             workspace_id=report["workspace_id"],
         ),
     )
+
+
+def stored_grid_query(channel_id: UUID) -> Select[Any]:
+    return (
+        select(Channel.best_times_dirty, Channel.timezone, BestTimes)
+        .join(BestTimes, BestTimes.channel_id == Channel.channel_id)
+        .where(Channel.channel_id == channel_id)
+    )
+
+
+async def current_best_times(
+    session: AsyncSession, *, channel_id: UUID, prior_posts: float, slot_count: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The channel's grid as the loop last stored it, while it is still current.
+
+    It is current when no numbers arrived since (the channel is not dirty) and it was drawn
+    in the channel's zone with the same prior; otherwise it is computed now. Reading the kept
+    grid is one primary-key lookup instead of a pass over every post of the channel.
+    """
+    row = (await session.execute(stored_grid_query(channel_id))).first()
+    if row is not None:
+        stored: BestTimes = row.BestTimes
+        grid = stored.grid
+        cells = grid.get("cells")
+        if (not row.best_times_dirty and stored.timezone == str(_zone(row.timezone).key)
+                and grid.get("prior_posts") == prior_posts and cells
+                and grid.get("slot_count") == slot_count):
+            return {
+                "channel_id": channel_id,
+                "workspace_id": stored.workspace_id,
+                "timezone": stored.timezone,
+                "basis": grid["basis"],
+                "channel_mean": grid["channel_mean"],
+                "posts": grid["posts"],
+                "prior_posts": prior_posts,
+                "slot_count": slot_count,
+                "grid": [[{"weekday": day, "hour": hour, "score": c[0], "posts": c[1],
+                           "rate": c[2]} for hour, c in enumerate(cells_row)]
+                         for day, cells_row in enumerate(cells)],
+                "slots": stored.slots,
+                "computed_at": stored.computed_at,
+            }
+    return await compute_best_times(session, channel_id=channel_id, prior_posts=prior_posts,
+                                    slot_count=slot_count, now=now)
 
 
 class BestTimesLoop:

@@ -9,18 +9,18 @@ transaction as the samples so they always equal them.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.collection import mark_answered
 from services.metrics.models import (
     Channel,
+    ChannelDailyRollup,
+    ChannelHourlyRollup,
+    Collection,
     DailyRollup,
     HourlyRollup,
     LatestValue,
@@ -63,33 +63,31 @@ async def ingest_fetched(
     channel_id, network = fetched.channel_id, fetched.network
     external_ids = {s.external_id for s in fetched.samples if s.external_id}
     post_ids = {s.post_id for s in fetched.samples if s.post_id and not s.external_id}
-    by_external: dict[str, TrackedPost] = {}
-    by_post: dict[UUID, TrackedPost] = {}
+    # (target_id, post_id) of each tracked post the samples name.
+    by_external: dict[str, tuple[UUID, UUID]] = {}
+    by_post: dict[UUID, tuple[UUID, UUID]] = {}
+    driver = await _driver(session)
     if external_ids or post_ids:
-        targets = (
-            await session.scalars(
-                select(TrackedPost).where(
-                    TrackedPost.channel_id == channel_id,
-                    TrackedPost.workspace_id == workspace_id,
-                    or_(
-                        TrackedPost.external_id.in_(external_ids),
-                        TrackedPost.post_id.in_(post_ids),
-                    ),
-                )
-            )
-        ).all()
-        by_external = {t.external_id: t for t in targets}
-        by_post = {t.post_id: t for t in targets}
+        targets = await driver.fetch(
+            f"SELECT target_id, post_id, external_id FROM {_table(TrackedPost)} "
+            "WHERE channel_id = $1 AND workspace_id = $2 "
+            "AND (external_id = ANY($3::text[]) OR post_id = ANY($4::uuid[]))",
+            channel_id, workspace_id, list(external_ids), list(post_ids),
+        )
+        by_external = {t[2]: (t[0], t[1]) for t in targets}
+        by_post = {t[1]: (t[0], t[1]) for t in targets}
 
     # (subject, post_id, common name, sample) in time order, so deltas chain correctly.
     resolved: list[tuple[UUID, UUID | None, str, FetchedSample]] = []
     unmatched = 0
     answered: set[UUID] = set()
     account_seen = False
+    names: dict[tuple[str, str | None], str] = {}
     for sample in sorted(fetched.samples, key=lambda s: s.collected_at):
-        metric = common_name(
+        name_key = (sample.network_metric, sample.metric)
+        metric = names.get(name_key) or names.setdefault(name_key, common_name(
             network=network, network_metric=sample.network_metric, metric=sample.metric
-        )
+        ))
         if sample.external_id or sample.post_id:
             if sample.external_id:
                 target = by_external.get(sample.external_id)
@@ -99,8 +97,8 @@ async def ingest_fetched(
             if target is None:
                 unmatched += 1
                 continue
-            answered.add(target.target_id)
-            resolved.append((target.target_id, target.post_id, metric, sample))
+            answered.add(target[0])
+            resolved.append((target[0], target[1], metric, sample))
         else:
             account_seen = True
             resolved.append((channel_id, None, metric, sample))
@@ -110,7 +108,6 @@ async def ingest_fetched(
 
     subjects = {subject for subject, *_ in resolved}
     known: dict[tuple[UUID, str], _Known] = {}
-    driver = await _driver(session)
     if subjects:
         # Locked so two deliveries for the same post cannot both compute growth from the same
         # previous value.
@@ -121,9 +118,14 @@ async def ingest_fetched(
         )
         known = {(r[0], r[1]): _Known(r[2], r[3], r[4]) for r in rows}
 
-    records = []
-    hourly: dict[tuple[UUID, str, datetime], list[float]] = defaultdict(lambda: [0.0, 0, 0])
-    daily: dict[tuple[UUID, str, datetime], list[float]] = defaultdict(lambda: [0.0, 0, 0])
+    # One entry per sample, in time order: what the single write statement below stores.
+    subjects_of: list[UUID] = []
+    posts_of: list[UUID | None] = []
+    metrics_of: list[str] = []
+    names_of: list[str] = []
+    values_of: list[float | None] = []
+    deltas_of: list[float | None] = []
+    times_of: list[datetime] = []
     post_of: dict[UUID, UUID | None] = {}
     touched: dict[tuple[UUID, str], _Known] = {}
     for subject, post_id, metric, sample in resolved:
@@ -145,42 +147,41 @@ async def ingest_fetched(
             known[key] = touched[key] = _Known(value, at, network_metric)
         elif prev is None:
             known[key] = touched[key] = _Known(None, at, network_metric)
-        records.append(
-            (workspace_id, channel_id, subject, post_id, network, metric, network_metric,
-             value, delta, at)
-        )
+        subjects_of.append(subject)
+        posts_of.append(post_id)
+        metrics_of.append(metric)
+        names_of.append(network_metric)
+        values_of.append(value)
+        deltas_of.append(delta)
+        times_of.append(at)
         post_of[subject] = post_id
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        day = hour.replace(hour=0)
-        for bucket_key, store in (((subject, metric, hour), hourly), ((subject, metric, day),
-                                                                       daily)):
-            agg = store[bucket_key]
-            agg[0] += delta or 0.0
-            agg[1] += 1
-            agg[2] += 1 if value is None else 0
 
-    if records:
-        await driver.copy_records_to_table(
-            Sample.__tablename__, schema_name=Sample.__table__.schema, columns=SAMPLE_COLUMNS,
-            records=records,
-        )
-        await _upsert_latest(driver, workspace_id=workspace_id, channel_id=channel_id,
-                             network=network, touched=touched, post_of=post_of)
-        for model, store in ((HourlyRollup, hourly), (DailyRollup, daily)):
-            await _add_rollups(driver, model=model, store=store, workspace_id=workspace_id,
-                               channel_id=channel_id, network=network, post_of=post_of)
-
-    await mark_answered(session, target_ids=answered, now=now)
-    changes: dict[str, object] = {}
-    if account_seen:
-        changes["account_due_at"] = now + account_interval
-    if answered:
-        changes["best_times_dirty"] = True
-    if changes:
-        await session.execute(
-            update(Channel).where(Channel.channel_id == channel_id).values(**changes)
-        )
-    return IngestResult(stored=len(records), unmatched=unmatched)
+    # A fixed order of the latest rows keeps concurrent upserts from deadlocking.
+    latest = sorted(touched.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+    await driver.execute(
+        _WRITE,
+        workspace_id,
+        channel_id,
+        network,
+        subjects_of,
+        posts_of,
+        metrics_of,
+        names_of,
+        values_of,
+        deltas_of,
+        times_of,
+        [subject for (subject, _), _ in latest],
+        [metric for (_, metric), _ in latest],
+        [post_of[subject] for (subject, _), _ in latest],
+        [k.network_metric for _, k in latest],
+        [k.value for _, k in latest],
+        [k.collected_at for _, k in latest],
+        sorted(answered),
+        now,
+        now + account_interval if account_seen else None,
+        bool(answered),
+    )
+    return IngestResult(stored=len(subjects_of), unmatched=unmatched)
 
 
 async def _driver(session: AsyncSession) -> Any:
@@ -196,105 +197,85 @@ async def _driver(session: AsyncSession) -> Any:
     return driver
 
 
-async def copy_samples(session: AsyncSession, *, records: list[tuple[object, ...]]) -> None:
-    """Appends samples with COPY on the session's own connection (same transaction)."""
-    driver = await _driver(session)
-    await driver.copy_records_to_table(
-        Sample.__tablename__,
-        schema_name=Sample.__table__.schema,
-        columns=SAMPLE_COLUMNS,
-        records=records,
-    )
-
-
 def _table(model: type[Any]) -> str:
     return f"{model.__table__.schema}.{model.__tablename__}"
 
 
 _LATEST = _table(LatestValue)
 
-_UPSERT_LATEST = f"""
-INSERT INTO {_LATEST} AS lv
-    (subject_id, metric, workspace_id, channel_id, post_id, network, network_metric, value,
-     collected_at)
-SELECT s, m, $3::uuid, $4::uuid, p, $5::text, nm, v, at
-FROM unnest($1::uuid[], $2::text[], $6::uuid[], $7::text[], $8::float8[], $9::timestamptz[])
-    AS t(s, m, p, nm, v, at)
-ON CONFLICT (subject_id, metric) DO UPDATE
-SET value = excluded.value, network_metric = excluded.network_metric,
-    collected_at = excluded.collected_at
-WHERE lv.collected_at <= excluded.collected_at
-"""
 
-
-async def _upsert_latest(
-    driver: Any,
-    *,
-    workspace_id: UUID,
-    channel_id: UUID,
-    network: str,
-    touched: dict[tuple[UUID, str], _Known],
-    post_of: dict[UUID, UUID | None],
-) -> None:
-    if not touched:
-        return
-    # A fixed order keeps concurrent upserts of overlapping rows from deadlocking.
-    ordered = sorted(touched.items(), key=lambda kv: (kv[0][0], kv[0][1]))
-    await driver.execute(
-        _UPSERT_LATEST,
-        [subject for (subject, _), _ in ordered],
-        [metric for (_, metric), _ in ordered],
-        workspace_id,
-        channel_id,
-        network,
-        [post_of[subject] for (subject, _), _ in ordered],
-        [k.network_metric for _, k in ordered],
-        [k.value for _, k in ordered],
-        [k.collected_at for _, k in ordered],
-    )
-
-
-def _rollup_upsert(model: type[HourlyRollup] | type[DailyRollup]) -> str:
+def _rollup_cte(name: str, model: type[Any], grain: str) -> str:
+    """Adds the samples' deltas into a per-post rollup, one row per subject, metric, bucket."""
     return f"""
-INSERT INTO {_table(model)} AS r
-    (subject_id, metric, bucket, workspace_id, channel_id, post_id, network, total, samples,
-     missing)
-SELECT s, m, b, $4::uuid, $5::uuid, p, $6::text, t, n, x
-FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $7::uuid[], $8::float8[], $9::int4[],
-            $10::int4[]) AS u(s, m, b, p, t, n, x)
-ON CONFLICT (subject_id, metric, bucket) DO UPDATE
-SET total = r.total + excluded.total, samples = r.samples + excluded.samples,
-    missing = r.missing + excluded.missing
+{name} AS (
+    INSERT INTO {_table(model)} AS r
+        (subject_id, metric, bucket, workspace_id, channel_id, post_id, network, total,
+         samples, missing)
+    SELECT subject, metric, date_trunc('{grain}', at, 'UTC'), $1::uuid, $2::uuid,
+           min(post::text)::uuid, $3::text, coalesce(sum(delta), 0), count(*),
+           count(*) FILTER (WHERE value IS NULL)
+    FROM s GROUP BY subject, metric, date_trunc('{grain}', at, 'UTC')
+    ORDER BY 1, 2, 3
+    ON CONFLICT (subject_id, metric, bucket) DO UPDATE
+    SET total = r.total + excluded.total, samples = r.samples + excluded.samples,
+        missing = r.missing + excluded.missing
+)"""
+
+
+def _channel_rollup_cte(name: str, model: type[Any], grain: str) -> str:
+    """The same sums per channel (every subject of a message is of its channel)."""
+    return f"""
+{name} AS (
+    INSERT INTO {_table(model)} AS r
+        (channel_id, metric, bucket, workspace_id, network, total, samples, missing)
+    SELECT $2::uuid, metric, date_trunc('{grain}', at, 'UTC'), $1::uuid, $3::text,
+           coalesce(sum(delta), 0), count(*), count(*) FILTER (WHERE value IS NULL)
+    FROM s GROUP BY metric, date_trunc('{grain}', at, 'UTC')
+    ORDER BY 1, 2, 3
+    ON CONFLICT (channel_id, metric, bucket) DO UPDATE
+    SET total = r.total + excluded.total, samples = r.samples + excluded.samples,
+        missing = r.missing + excluded.missing
+)"""
+
+
+# Everything one `metrics.fetched` stores, in one statement and one round trip: the raw
+# samples, the latest values, the per-post and per-channel hourly and daily rollups (sums of
+# the same rows, so they always equal them), the answered collections and the channel's
+# flags. Each column travels once, as an array.
+_WRITE = f"""
+WITH s AS (
+    SELECT * FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::float8[],
+                         $9::float8[], $10::timestamptz[])
+        AS s(subject, post, metric, network_metric, value, delta, at)
+),
+stored AS (
+    INSERT INTO {_table(Sample)} ({", ".join(SAMPLE_COLUMNS)})
+    SELECT $1::uuid, $2::uuid, subject, post, $3::text, metric, network_metric, value, delta,
+           at
+    FROM s
+),
+latest AS (
+    INSERT INTO {_LATEST} AS lv
+        (subject_id, metric, workspace_id, channel_id, post_id, network, network_metric,
+         value, collected_at)
+    SELECT subject, metric, $1::uuid, $2::uuid, post, $3::text, network_metric, value, at
+    FROM unnest($11::uuid[], $12::text[], $13::uuid[], $14::text[], $15::float8[],
+                $16::timestamptz[]) AS t(subject, metric, post, network_metric, value, at)
+    ON CONFLICT (subject_id, metric) DO UPDATE
+    SET value = excluded.value, network_metric = excluded.network_metric,
+        collected_at = excluded.collected_at
+    WHERE lv.collected_at <= excluded.collected_at
+),
+{_rollup_cte("hourly", HourlyRollup, "hour")},
+{_rollup_cte("daily", DailyRollup, "day")},
+{_channel_rollup_cte("channel_hourly", ChannelHourlyRollup, "hour")},
+{_channel_rollup_cte("channel_daily", ChannelDailyRollup, "day")},
+answered AS (
+    UPDATE {_table(Collection)} SET status = 'done', answered_at = $18
+    WHERE target_id = ANY($17::uuid[]) AND status = 'sent'
+)
+UPDATE {_table(Channel)}
+SET account_due_at = coalesce($19::timestamptz, account_due_at),
+    best_times_dirty = best_times_dirty OR $20::bool
+WHERE channel_id = $2::uuid AND ($19::timestamptz IS NOT NULL OR $20::bool)
 """
-
-
-_ROLLUP_UPSERTS = {model: _rollup_upsert(model) for model in (HourlyRollup, DailyRollup)}
-
-
-async def _add_rollups(
-    driver: Any,
-    *,
-    model: type[HourlyRollup] | type[DailyRollup],
-    store: dict[tuple[UUID, str, datetime], list[float]],
-    workspace_id: UUID,
-    channel_id: UUID,
-    network: str,
-    post_of: dict[UUID, UUID | None],
-) -> None:
-    if not store:
-        return
-    # A fixed order keeps concurrent upserts of overlapping rows from deadlocking.
-    ordered = sorted(store.items(), key=lambda kv: kv[0])
-    await driver.execute(
-        _ROLLUP_UPSERTS[model],
-        [k[0] for k, _ in ordered],
-        [k[1] for k, _ in ordered],
-        [k[2] for k, _ in ordered],
-        workspace_id,
-        channel_id,
-        network,
-        [post_of[k[0]] for k, _ in ordered],
-        [agg[0] for _, agg in ordered],
-        [int(agg[1]) for _, agg in ordered],
-        [int(agg[2]) for _, agg in ordered],
-    )

@@ -8,11 +8,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import (
+    CompoundSelect,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    func,
+    literal,
+    null,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.models import (
     Channel,
+    ChannelDailyRollup,
+    ChannelHourlyRollup,
     DailyRollup,
     HourlyRollup,
     LatestValue,
@@ -132,11 +147,13 @@ class Filters:
     tag: str | None = None
 
 
-def _rollup_query(
-    model: type[HourlyRollup] | type[DailyRollup], *, workspace_id: UUID, rng: Range,
-    filters: Filters,
-) -> Select[Any]:
-    query = select(model.subject_id, model.metric, func.sum(model.total).label("total")).where(
+Model = (type[HourlyRollup] | type[DailyRollup] | type[ChannelHourlyRollup]
+         | type[ChannelDailyRollup])
+
+
+def _rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
+    """The rollup rows of one piece of a range, filtered: channel, metric, total."""
+    query = select(model.channel_id, model.metric, model.total).where(
         model.workspace_id == workspace_id, model.bucket >= rng.start, model.bucket < rng.end
     )
     if filters.channel_id is not None:
@@ -144,6 +161,7 @@ def _rollup_query(
     if filters.network is not None:
         query = query.where(model.network == filters.network)
     if filters.campaign is not None or filters.tag is not None:
+        assert model is HourlyRollup or model is DailyRollup
         # Account numbers belong to no campaign or tag; they drop out of such a filter.
         post_filter = [TrackedPost.target_id == model.subject_id]
         if filters.campaign is not None:
@@ -151,25 +169,87 @@ def _rollup_query(
         if filters.tag is not None:
             post_filter.append(TrackedPost.tags.contains([filters.tag]))
         query = query.where(select(literal(1)).where(and_(*post_filter)).exists())
-    return query.group_by(model.subject_id, model.metric)
+    return query
 
 
-def _pieces(rng: Range) -> list[tuple[type[HourlyRollup] | type[DailyRollup], Range]]:
+def _published_posts(*, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
+    query = select(func.count(func.distinct(TrackedPost.post_id))).where(
+        TrackedPost.workspace_id == workspace_id, TrackedPost.published_at >= rng.start,
+        TrackedPost.published_at < rng.end,
+    )
+    if filters.channel_id is not None:
+        query = query.where(TrackedPost.channel_id == filters.channel_id)
+    if filters.network is not None:
+        query = query.where(TrackedPost.network == filters.network)
+    if filters.campaign is not None:
+        query = query.where(TrackedPost.campaign == filters.campaign)
+    if filters.tag is not None:
+        query = query.where(TrackedPost.tags.contains([filters.tag]))
+    return query
+
+
+def _pieces(
+    rng: Range, *, hourly: Any = HourlyRollup, daily: Any = DailyRollup
+) -> list[tuple[Any, Range]]:
     """Whole UTC days read the daily rollup; the ragged hours at either end read the hourly."""
     first_day = rng.start.replace(hour=0, minute=0, second=0, microsecond=0)
     if first_day < rng.start:
         first_day += timedelta(days=1)
     last_day = rng.end.replace(hour=0, minute=0, second=0, microsecond=0)
     if first_day >= last_day:
-        return [(HourlyRollup, rng)]
-    pieces: list[tuple[type[HourlyRollup] | type[DailyRollup], Range]] = [
-        (DailyRollup, Range(first_day, last_day))
-    ]
+        return [(hourly, rng)]
+    pieces: list[tuple[Any, Range]] = [(daily, Range(first_day, last_day))]
     if rng.start < first_day:
-        pieces.append((HourlyRollup, Range(rng.start, first_day)))
+        pieces.append((hourly, Range(rng.start, first_day)))
     if last_day < rng.end:
-        pieces.append((HourlyRollup, Range(last_day, rng.end)))
+        pieces.append((hourly, Range(last_day, rng.end)))
     return pieces
+
+
+def summary_query(
+    *, workspace_id: UUID, rng: Range, filters: Filters
+) -> CompoundSelect[Any]:
+    """The whole summary in one statement, added up where the rows are.
+
+    Without a campaign or tag filter it reads the per-channel rollups (a few rows per channel
+    and day); a campaign or tag needs the per-post ones. The rows of the range are grouped
+    twice in one pass (GROUPING SETS): per metric, which gives the totals, and per channel,
+    which tells which channels report views. The result is one row per metric (`metric`
+    set) and one row of the rate's parts and the posts count (`metric` NULL).
+    """
+    per_post = filters.campaign is not None or filters.tag is not None
+    models = ({} if per_post
+              else {"hourly": ChannelHourlyRollup, "daily": ChannelDailyRollup})
+    parts = [_rollup_rows(model, workspace_id=workspace_id, rng=piece, filters=filters)
+             for model, piece in _pieces(rng, **models)]
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("rows")
+    grouped = (
+        select(
+            rows.c.metric,
+            func.grouping(rows.c.metric).label("per_channel"),
+            func.sum(rows.c.total).label("total"),
+            func.coalesce(
+                func.sum(rows.c.total).filter(rows.c.metric.in_(ENGAGEMENT_METRICS)), 0.0
+            ).label("engagements"),
+            func.sum(rows.c.total).filter(rows.c.metric == "views").label("views"),
+        )
+        .group_by(func.grouping_sets(tuple_(rows.c.metric), tuple_(rows.c.channel_id)))
+        .cte("grouped")
+    )
+    none = null().cast(Float)
+    totals = select(
+        grouped.c.metric, grouped.c.total, null().cast(Integer).label("posts"),
+        none.label("rated_engagements"), none.label("rated_views"),
+    ).where(grouped.c.per_channel == 0)
+    rated = grouped.c.views > 0
+    published = _published_posts(workspace_id=workspace_id, rng=rng, filters=filters)
+    overall = select(
+        null().cast(String).label("metric"), none.label("total"),
+        published.scalar_subquery().label("posts"),
+        func.sum(grouped.c.engagements).filter(rated).label("rated_engagements"),
+        func.sum(grouped.c.views).filter(rated).label("rated_views"),
+    ).where(grouped.c.per_channel == 1)
+    return union_all(totals, overall)
 
 
 async def summary_report(
@@ -177,31 +257,26 @@ async def summary_report(
 ) -> dict[str, Any]:
     """Growth within the range, from the rollups (hour precision at the edges).
 
-    Engagement rate = engagements / views over the posts that report views, so networks
-    without impressions (Mastodon, Bluesky) neither inflate nor dilute it.
+    Engagement rate = engagements / views over the channels that report views in the range,
+    so networks without impressions (Mastodon, Bluesky) neither inflate nor dilute it.
+    `posts_published` counts the posts published within the range.
     """
-    per_subject: dict[UUID, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for model, piece in _pieces(rng):
-        query = _rollup_query(model, workspace_id=workspace_id, rng=piece, filters=filters)
-        for row in (await session.execute(query)).all():
-            per_subject[row.subject_id][row.metric] += float(row.total or 0.0)
-    metrics: dict[str, float] = defaultdict(float)
-    rated_engagements = rated_views = 0.0
+    metrics: dict[str, float] = {}
     posts = 0
-    for values in per_subject.values():
-        engagements = sum(values.get(m, 0.0) for m in ENGAGEMENT_METRICS)
-        for name, value in values.items():
-            metrics[name] += value
-        if "followers" not in values:
-            posts += 1
-        if values.get("views", 0.0) > 0:
-            rated_engagements += engagements
-            rated_views += values["views"]
+    rated_engagements = rated_views = 0.0
+    query = summary_query(workspace_id=workspace_id, rng=rng, filters=filters)
+    for row in (await session.execute(query)).all():
+        if row.metric is not None:
+            metrics[row.metric] = float(row.total or 0.0)
+        else:
+            posts = int(row.posts or 0)
+            rated_engagements = float(row.rated_engagements or 0.0)
+            rated_views = float(row.rated_views or 0.0)
     engagements = sum(metrics.get(m, 0.0) for m in ENGAGEMENT_METRICS)
     return {
         "from": rng.start,
         "to": rng.end,
-        "posts_with_data": posts,
+        "posts_published": posts,
         "engagements": engagements,
         "engagement_rate": (rated_engagements / rated_views) if rated_views else None,
         "views": metrics.get("views", 0.0),

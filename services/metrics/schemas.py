@@ -46,7 +46,7 @@ class RefreshAccepted(BaseModel):
 class Summary(BaseModel):
     from_: datetime = Field(alias="from", serialization_alias="from")
     to: datetime
-    posts_with_data: int
+    posts_published: int
     engagements: float
     engagement_rate: float | None
     views: float

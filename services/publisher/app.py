@@ -27,13 +27,13 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapters = Adapters(settings)
         app.state.adapters = adapters
-        loop = PublishLoop(
-            runtime=runtime, settings=settings, adapters=adapters, keyring=keyring
-        )
+        loop = PublishLoop(runtime=runtime, settings=settings, adapters=adapters, keyring=keyring)
         try:
             async with runtime.running(
                 subscriptions=consumers.subscriptions(
-                    runtime, adapters=adapters, credentials=loop.credentials,
+                    runtime,
+                    adapters=adapters,
+                    credentials=loop.credentials,
                     settings=settings,
                 ),
                 workers=[("publish-loop", loop.run)],

@@ -31,9 +31,7 @@ def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed(
-            f"{timezone!r} is not an IANA time zone.", field="timezone"
-        ) from exc
+        raise ValidationFailed(f"{timezone!r} is not an IANA time zone.", field="timezone") from exc
     return timezone
 
 
@@ -51,8 +49,9 @@ def adapter_for(adapters: Adapters, network: str) -> Adapter:
     return adapter
 
 
-def seal(channel: Channel, credentials: dict[str, Any], *, keyring: Keyring,
-         adapter: Adapter) -> None:
+def seal(
+    channel: Channel, credentials: dict[str, Any], *, keyring: Keyring, adapter: Adapter
+) -> None:
     channel.key_id, channel.credentials = keyring.seal(credentials, context=str(channel.id))
     channel.token_expires_at = adapter.expires_at(credentials)
 

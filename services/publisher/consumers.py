@@ -16,7 +16,10 @@ from shared.service import Runtime
 
 
 def subscriptions(
-    runtime: Runtime, *, adapters: Adapters, credentials: Credentials,
+    runtime: Runtime,
+    *,
+    adapters: Adapters,
+    credentials: Credentials,
     settings: PublisherSettings,
 ) -> list[Subscription]:
     async def on_post_due(session: AsyncSession, envelope: Envelope) -> None:
@@ -34,16 +37,26 @@ def subscriptions(
     async def on_reply_requested(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ReplyRequested) and envelope.workspace_id
-        await record_reply(session, workspace_id=envelope.workspace_id, request=data,
-                           correlation_id=envelope.correlation_id)
+        await record_reply(
+            session,
+            workspace_id=envelope.workspace_id,
+            request=data,
+            correlation_id=envelope.correlation_id,
+        )
 
     async def on_inbox_fetch(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, InboxFetch)
         await fetch_inbox(
-            session, workspace_id=envelope.workspace_id, request=data, adapters=adapters,
-            credentials=credentials, outbox=runtime.outbox, causation_id=envelope.id,
-            runtime=runtime, settings=settings,
+            session,
+            workspace_id=envelope.workspace_id,
+            request=data,
+            adapters=adapters,
+            credentials=credentials,
+            outbox=runtime.outbox,
+            causation_id=envelope.id,
+            runtime=runtime,
+            settings=settings,
         )
 
     async def on_metrics_collect(session: AsyncSession, envelope: Envelope) -> None:

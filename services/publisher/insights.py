@@ -39,12 +39,11 @@ async def collect_metrics(
     if adapter is None or not request.posts:
         return
     try:
-        channel, creds = await credentials.current(
-            channel_id=request.channel_id, adapter=adapter
-        )
+        channel, creds = await credentials.current(channel_id=request.channel_id, adapter=adapter)
         ref = ChannelRef(external_id=channel.external_id, username=channel.username)
-        await take_or_wait(runtime, settings, network=request.network,
-                           channel_id=request.channel_id, action="read")
+        await take_or_wait(
+            runtime, settings, network=request.network, channel_id=request.channel_id, action="read"
+        )
         by_id = {item.external_id: item for item in request.posts}
         try:
             found = await adapter.insights(creds, channel=ref, external_ids=list(by_id))
@@ -75,8 +74,7 @@ async def collect_metrics(
     await outbox.add(
         session,
         Envelope.of(
-            MetricsFetched(channel_id=request.channel_id, network=request.network,
-                           samples=samples),
+            MetricsFetched(channel_id=request.channel_id, network=request.network, samples=samples),
             workspace_id=workspace_id,
             causation_id=causation_id,
         ),

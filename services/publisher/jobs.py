@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -72,8 +73,14 @@ async def record_due(
                 PublishJob.due_attempt < due.attempt,
             )
             .values(
-                status="pending", due_attempt=due.attempt, attempts=0, next_attempt_at=now,
-                text=due.text, error_class=None, error=None, updated_at=now,
+                status="pending",
+                due_attempt=due.attempt,
+                attempts=0,
+                next_attempt_at=now,
+                text=due.text,
+                error_class=None,
+                error=None,
+                updated_at=now,
             )
             .returning(PublishJob.id)
         )
@@ -84,7 +91,10 @@ async def record_due(
 
 
 async def record_reply(
-    session: AsyncSession, *, workspace_id: uuid.UUID, request: ReplyRequested,
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    request: ReplyRequested,
     correlation_id: str | None,
 ) -> bool:
     """Records a reply to send, once per `reply_id` (a redelivered request is skipped)."""
@@ -98,12 +108,22 @@ async def record_reply(
     inserted = await session.scalar(
         pg_insert(PublishJob)
         .values(
-            id=uuid.uuid4(), kind="reply", target_id=request.reply_id,
-            post_id=request.conversation_id, channel_id=request.channel_id,
-            workspace_id=workspace_id, network=request.network, text=request.text, media=[],
-            options={k: v for k, v in options.items() if v is not None}, due_at=now,
-            correlation_id=correlation_id, status="pending", next_attempt_at=now,
-            created_at=now, updated_at=now,
+            id=uuid.uuid4(),
+            kind="reply",
+            target_id=request.reply_id,
+            post_id=request.conversation_id,
+            channel_id=request.channel_id,
+            workspace_id=workspace_id,
+            network=request.network,
+            text=request.text,
+            media=[],
+            options={k: v for k, v in options.items() if v is not None},
+            due_at=now,
+            correlation_id=correlation_id,
+            status="pending",
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=[PublishJob.target_id])
         .returning(PublishJob.id)
@@ -114,8 +134,9 @@ async def record_reply(
     return True
 
 
-async def record_first_comment(session: AsyncSession, *, job: PublishJob, external_id: str,
-                               now: datetime) -> None:
+async def record_first_comment(
+    session: AsyncSession, *, job: PublishJob, external_id: str, now: datetime
+) -> None:
     """Queues the post's first comment as a job of its own: its retries never hold back the
     post's `post.published`, and a redelivery cannot add a second comment."""
     comment = str(job.options.get("first_comment") or "").strip()
@@ -124,12 +145,22 @@ async def record_first_comment(session: AsyncSession, *, job: PublishJob, extern
     await session.execute(
         pg_insert(PublishJob)
         .values(
-            id=uuid.uuid4(), kind="first_comment", target_id=first_comment_id(job.target_id),
-            post_id=job.post_id, channel_id=job.channel_id, workspace_id=job.workspace_id,
-            network=job.network, text=comment, media=[],
-            options={"in_reply_to": external_id, "root_id": external_id}, due_at=now,
-            correlation_id=job.correlation_id, status="pending", next_attempt_at=now,
-            created_at=now, updated_at=now,
+            id=uuid.uuid4(),
+            kind="first_comment",
+            target_id=first_comment_id(job.target_id),
+            post_id=job.post_id,
+            channel_id=job.channel_id,
+            workspace_id=job.workspace_id,
+            network=job.network,
+            text=comment,
+            media=[],
+            options={"in_reply_to": external_id, "root_id": external_id},
+            due_at=now,
+            correlation_id=job.correlation_id,
+            status="pending",
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=[PublishJob.target_id])
     )
@@ -169,13 +200,34 @@ async def claim_due(
     return jobs
 
 
-async def held(session: AsyncSession, *, job_id: uuid.UUID, lease_token: uuid.UUID
-               ) -> PublishJob | None:
+async def renew_lease(
+    session: AsyncSession, *, job_id: uuid.UUID, lease_token: uuid.UUID, lease_seconds: float
+) -> bool:
+    """Pushes the lease out again; False when it is no longer ours."""
+    kept = await session.scalar(
+        update(PublishJob)
+        .where(
+            PublishJob.id == job_id,
+            PublishJob.lease_token == lease_token,
+            PublishJob.status == "sending",
+        )
+        .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease_seconds))
+        .returning(PublishJob.id)
+    )
+    return kept is not None
+
+
+async def held(
+    session: AsyncSession, *, job_id: uuid.UUID, lease_token: uuid.UUID
+) -> PublishJob | None:
     """The job, if this replica still holds it; None when the lease was lost meanwhile."""
     job: PublishJob | None = await session.scalar(
         select(PublishJob)
-        .where(PublishJob.id == job_id, PublishJob.lease_token == lease_token,
-               PublishJob.status == "sending")
+        .where(
+            PublishJob.id == job_id,
+            PublishJob.lease_token == lease_token,
+            PublishJob.status == "sending",
+        )
         .with_for_update()
     )
     return job
@@ -194,26 +246,48 @@ async def mark_published(
     if job.kind == "first_comment":
         return
     if job.kind == "reply":
-        await outbox.add(session, Envelope.of(
-            ReplySent(reply_id=job.target_id, conversation_id=job.post_id,
-                      channel_id=job.channel_id, external_id=published.external_id,
-                      sent_at=now),
-            workspace_id=job.workspace_id, correlation_id=job.correlation_id,
-        ))
+        await outbox.add(
+            session,
+            Envelope.of(
+                ReplySent(
+                    reply_id=job.target_id,
+                    conversation_id=job.post_id,
+                    channel_id=job.channel_id,
+                    external_id=published.external_id,
+                    sent_at=now,
+                ),
+                workspace_id=job.workspace_id,
+                correlation_id=job.correlation_id,
+            ),
+        )
         return
     await record_first_comment(session, job=job, external_id=published.external_id, now=now)
     await outbox.add(
         session,
         Envelope.of(
             PostPublished(
-                post_id=job.post_id, target_id=job.target_id, channel_id=job.channel_id,
-                network=job.network, external_id=published.external_id, url=published.url,
-                published_at=now, due_at=job.due_at, text=job.text,
+                post_id=job.post_id,
+                target_id=job.target_id,
+                channel_id=job.channel_id,
+                network=job.network,
+                external_id=published.external_id,
+                url=published.url,
+                published_at=now,
+                due_at=job.due_at,
+                text=job.text,
+                media_kind=media_kind(job.media),
             ),
             workspace_id=job.workspace_id,
             correlation_id=job.correlation_id,
         ),
     )
+
+
+def media_kind(media: list[dict[str, Any]] | None) -> str:
+    """What the post showed: "text" without media, else its first item's kind."""
+    if not media:
+        return "text"
+    return str(media[0].get("kind") or "image")
 
 
 async def mark_failed(
@@ -227,18 +301,32 @@ async def mark_failed(
     if job.kind == "first_comment":
         return
     if job.kind == "reply":
-        await outbox.add(session, Envelope.of(
-            ReplyFailed(reply_id=job.target_id, conversation_id=job.post_id,
-                        channel_id=job.channel_id, error_class=error_class, error=error),
-            workspace_id=job.workspace_id, correlation_id=job.correlation_id,
-        ))
+        await outbox.add(
+            session,
+            Envelope.of(
+                ReplyFailed(
+                    reply_id=job.target_id,
+                    conversation_id=job.post_id,
+                    channel_id=job.channel_id,
+                    error_class=error_class,
+                    error=error,
+                ),
+                workspace_id=job.workspace_id,
+                correlation_id=job.correlation_id,
+            ),
+        )
         return
     await outbox.add(
         session,
         Envelope.of(
             PostPublishFailed(
-                post_id=job.post_id, target_id=job.target_id, channel_id=job.channel_id,
-                network=job.network, error_class=error_class, error=error, failed_at=now,
+                post_id=job.post_id,
+                target_id=job.target_id,
+                channel_id=job.channel_id,
+                network=job.network,
+                error_class=error_class,
+                error=error,
+                failed_at=now,
             ),
             workspace_id=job.workspace_id,
             correlation_id=job.correlation_id,
@@ -247,14 +335,18 @@ async def mark_failed(
 
 
 def backoff_delay(
-    *, attempts: int, base: float, cap: float, retry_after: float | None,
+    *,
+    attempts: int,
+    base: float,
+    cap: float,
+    retry_after: float | None,
     rng: random.Random | None = None,
 ) -> float:
     """Exponential backoff with jitter; a network's own "come back at" wins when it gave one."""
     rng = rng or random.Random()
     if retry_after is not None:
         return retry_after + rng.uniform(0, min(5.0, 0.1 * retry_after + 0.5))
-    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    ceiling = min(cap, base * 2.0 ** max(0, attempts - 1))
     # "Equal jitter": never less than half the step, so retries still back off.
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 

@@ -41,14 +41,19 @@ class OAuthFlow:
 
 
 FLOWS: dict[str, OAuthFlow] = {
-    "x": OAuthFlow("https://x.com/i/oauth2/authorize", "/2/oauth2/token",
-                   "tweet.read tweet.write users.read dm.read dm.write media.write "
-                   "offline.access", pkce=True),
+    "x": OAuthFlow(
+        "https://x.com/i/oauth2/authorize",
+        "/2/oauth2/token",
+        "tweet.read tweet.write users.read dm.read dm.write media.write offline.access",
+        pkce=True,
+    ),
     "mastodon": OAuthFlow("/oauth/authorize", "/oauth/token", "read write push", pkce=False),
-    "facebook": OAuthFlow("https://www.facebook.com/v21.0/dialog/oauth",
-                          "/v21.0/oauth/access_token",
-                          "pages_manage_posts,pages_read_engagement,pages_messaging",
-                          pkce=False),
+    "facebook": OAuthFlow(
+        "https://www.facebook.com/v21.0/dialog/oauth",
+        "/v21.0/oauth/access_token",
+        "pages_manage_posts,pages_read_engagement,pages_messaging",
+        pkce=False,
+    ),
 }
 
 
@@ -63,47 +68,75 @@ def flow_for(adapters: Adapters, network: str) -> OAuthFlow:
     return flow
 
 
-def authorize_base(settings: PublisherSettings, network: str, flow: OAuthFlow,
-                   api_base: str) -> str:
+def authorize_base(
+    settings: PublisherSettings, network: str, flow: OAuthFlow, api_base: str
+) -> str:
     if settings.sandbox_url or not flow.authorize.startswith("https://"):
         return api_base + "/oauth/authorize"
     return flow.authorize
 
 
 async def start(
-    session: AsyncSession, *, workspace_id: uuid.UUID, network: str, redirect_uri: str,
-    adapters: Adapters, settings: PublisherSettings,
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    network: str,
+    redirect_uri: str,
+    adapters: Adapters,
+    settings: PublisherSettings,
 ) -> str:
     flow = flow_for(adapters, network)
     adapter = adapters.get(network)
     assert adapter is not None
     if adapter.app is None:
-        raise ValidationFailed(f"No {network} app is configured on this Herald.",
-                               field="network")
+        raise ValidationFailed(f"No {network} app is configured on this Herald.", field="network")
     if not redirect_uri.startswith(("https://", "http://")):
         raise ValidationFailed("redirect_uri must be an absolute URL.", field="redirect_uri")
     state = secrets.token_urlsafe(24)
-    params = {"response_type": "code", "client_id": adapter.app.client_id,
-              "redirect_uri": redirect_uri, "scope": flow.scope, "state": state}
+    params = {
+        "response_type": "code",
+        "client_id": adapter.app.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": flow.scope,
+        "state": state,
+    }
     verifier = None
     if flow.pkce:
         verifier = secrets.token_urlsafe(48)
-        params["code_challenge"] = base64.urlsafe_b64encode(
-            hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        params["code_challenge"] = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .decode()
+            .rstrip("=")
+        )
         params["code_challenge_method"] = "S256"
     now = datetime.now(UTC)
     await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
-    session.add(OAuthState(state=state, workspace_id=workspace_id, network=network,
-                           redirect_uri=redirect_uri, code_verifier=verifier,
-                           expires_at=now + STATE_TTL))
+    session.add(
+        OAuthState(
+            state=state,
+            workspace_id=workspace_id,
+            network=network,
+            redirect_uri=redirect_uri,
+            code_verifier=verifier,
+            expires_at=now + STATE_TTL,
+        )
+    )
     await session.flush()
     base = authorize_base(settings, network, flow, adapter.base_url)
     return f"{base}?{urlencode(params)}"
 
 
 async def finish(
-    session: AsyncSession, *, workspace_id: uuid.UUID, network: str, code: str, state: str,
-    timezone: str, adapters: Adapters, keyring: Keyring, outbox: Outbox,
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    network: str,
+    code: str,
+    state: str,
+    timezone: str,
+    adapters: Adapters,
+    keyring: Keyring,
+    outbox: Outbox,
 ) -> tuple[Channel, bool]:
     flow = flow_for(adapters, network)
     adapter = adapters.get(network)
@@ -111,24 +144,36 @@ async def finish(
     pending = await session.scalar(
         select(OAuthState).where(OAuthState.state == state).with_for_update()
     )
-    if (pending is None or pending.workspace_id != workspace_id or pending.network != network
-            or pending.expires_at < datetime.now(UTC)):
-        raise ValidationFailed("Unknown or expired state; start the connection again.",
-                               field="state")
+    if (
+        pending is None
+        or pending.workspace_id != workspace_id
+        or pending.network != network
+        or pending.expires_at < datetime.now(UTC)
+    ):
+        raise ValidationFailed(
+            "Unknown or expired state; start the connection again.", field="state"
+        )
     await session.delete(pending)
-    form: dict[str, Any] = {"grant_type": "authorization_code", "code": code,
-                            "redirect_uri": pending.redirect_uri,
-                            "client_id": adapter.app.client_id}
+    form: dict[str, Any] = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": pending.redirect_uri,
+        "client_id": adapter.app.client_id,
+    }
     if pending.code_verifier:
         form["code_verifier"] = pending.code_verifier
     try:
-        r = await adapter.client.post(adapter.base_url + flow.token, data=form,
-                                      auth=(adapter.app.client_id, adapter.app.client_secret))
+        r = await adapter.client.post(
+            adapter.base_url + flow.token,
+            data=form,
+            auth=(adapter.app.client_id, adapter.app.client_secret),
+        )
     except httpx.TransportError as exc:
         raise BadGateway(f"{network} could not be reached to finish connecting.") from exc
     if r.status_code != 200:
-        raise ValidationFailed(f"{network} refused the authorization code: {r.text[:300]}",
-                               field="code")
+        raise ValidationFailed(
+            f"{network} refused the authorization code: {r.text[:300]}", field="code"
+        )
     issued = r.json()
     credentials: dict[str, Any] = {"access_token": issued["access_token"]}
     if issued.get("refresh_token"):
@@ -140,6 +185,13 @@ async def finish(
     if network == "mastodon" and not adapters.settings.sandbox_url:
         credentials["instance_url"] = adapter.base_url
     return await connect_channel(
-        session, workspace_id=workspace_id, network=network, credentials=credentials,
-        name=None, timezone=timezone, adapters=adapters, keyring=keyring, outbox=outbox,
+        session,
+        workspace_id=workspace_id,
+        network=network,
+        credentials=credentials,
+        name=None,
+        timezone=timezone,
+        adapters=adapters,
+        keyring=keyring,
+        outbox=outbox,
     )

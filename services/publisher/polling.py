@@ -42,17 +42,15 @@ async def fetch_inbox(
         log.info("%s has no notifications to poll", request.network)
         return
     stored = await session.scalar(
-        select(InboxCursor).where(InboxCursor.channel_id == request.channel_id)
-        .with_for_update()
+        select(InboxCursor).where(InboxCursor.channel_id == request.channel_id).with_for_update()
     )
     cursor = stored.cursor if stored else None
     try:
-        channel, creds = await credentials.current(
-            channel_id=request.channel_id, adapter=adapter
-        )
+        channel, creds = await credentials.current(channel_id=request.channel_id, adapter=adapter)
         ref = ChannelRef(external_id=channel.external_id, username=channel.username)
-        await take_or_wait(runtime, settings, network=request.network,
-                           channel_id=request.channel_id, action="read")
+        await take_or_wait(
+            runtime, settings, network=request.network, channel_id=request.channel_id, action="read"
+        )
         try:
             items, new_cursor = await adapter.notifications(creds, channel=ref, cursor=cursor)
         except NetworkError as exc:
@@ -69,20 +67,31 @@ async def fetch_inbox(
     await session.execute(
         pg_insert(InboxCursor)
         .values(channel_id=request.channel_id, cursor=new_cursor, updated_at=now)
-        .on_conflict_do_update(index_elements=[InboxCursor.channel_id],
-                               set_={"cursor": new_cursor, "updated_at": now})
+        .on_conflict_do_update(
+            index_elements=[InboxCursor.channel_id], set_={"cursor": new_cursor, "updated_at": now}
+        )
     )
     await outbox.add(
         session,
         Envelope.of(
             InboxFetched(
-                channel_id=request.channel_id, network=request.network, cursor=new_cursor,
-                items=[FetchedItem(
-                    external_id=i.external_id, kind=i.kind, text=i.text, author_id=i.author_id,
-                    author_name=i.author_name, created_at=i.created_at,
-                    parent_external_id=i.parent_external_id,
-                    post_external_id=i.post_external_id, raw=i.raw,
-                ) for i in items],
+                channel_id=request.channel_id,
+                network=request.network,
+                cursor=new_cursor,
+                items=[
+                    FetchedItem(
+                        external_id=i.external_id,
+                        kind=i.kind,
+                        text=i.text,
+                        author_id=i.author_id,
+                        author_name=i.author_name,
+                        created_at=i.created_at,
+                        parent_external_id=i.parent_external_id,
+                        post_external_id=i.post_external_id,
+                        raw=i.raw,
+                    )
+                    for i in items
+                ],
             ),
             workspace_id=workspace_id,
             causation_id=causation_id,

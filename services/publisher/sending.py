@@ -71,9 +71,16 @@ class Credentials:
         self.runtime = runtime
         self.keyring = keyring
         self.settings = settings
+        self.refresh_failures = runtime.metrics.counter(
+            "herald_publisher_token_refresh_failures_total",
+            "Token refreshes that failed, by network and error class (auth_expired: the "
+            "network refused or the token cannot be refreshed; the channel needs reauth)",
+            ["network", "error_class"],
+        )
 
-    async def current(self, *, channel_id: uuid.UUID, adapter: Adapter
-                      ) -> tuple[Channel, dict[str, Any]]:
+    async def current(
+        self, *, channel_id: uuid.UUID, adapter: Adapter
+    ) -> tuple[Channel, dict[str, Any]]:
         async with unit_of_work(self.runtime.sessions) as session:
             channel = await session.get(Channel, channel_id)
             if channel is None:
@@ -87,8 +94,9 @@ class Credentials:
             creds = await self.refresh(channel_id=channel_id, adapter=adapter, stale=creds)
         return channel, creds
 
-    async def refresh(self, *, channel_id: uuid.UUID, adapter: Adapter,
-                      stale: dict[str, Any]) -> dict[str, Any]:
+    async def refresh(
+        self, *, channel_id: uuid.UUID, adapter: Adapter, stale: dict[str, Any]
+    ) -> dict[str, Any]:
         # The row lock serialises replicas: refresh tokens rotate, and two replicas redeeming
         # the same one would leave one of them (and then the channel) locked out.
         async with unit_of_work(self.runtime.sessions) as session:
@@ -103,16 +111,18 @@ class Credentials:
             try:
                 fresh = await adapter.refresh(creds)
             except NetworkError as exc:
+                self.refresh_failures.labels(adapter.network, exc.error_class).inc()
                 if exc.error_class != "auth_expired":
                     raise
-                fresh = None
                 reason = f"{adapter.network} refused the refresh token: {exc.message}"
             else:
+                if fresh is not None:
+                    seal(channel, fresh, keyring=self.keyring, adapter=adapter)
+                    channel.updated_at = datetime.now(UTC)
+                    return fresh
+                # No refresh token (or none the adapter can use): as dead as a refused one.
+                self.refresh_failures.labels(adapter.network, "auth_expired").inc()
                 reason = f"{adapter.network} token expired and cannot be refreshed"
-            if fresh is not None:
-                seal(channel, fresh, keyring=self.keyring, adapter=adapter)
-                channel.updated_at = datetime.now(UTC)
-                return fresh
             await mark_needs_reauth(
                 session, channel=channel, reason=reason, outbox=self.runtime.outbox
             )
@@ -133,28 +143,52 @@ class PublishLoop:
         self.settings = settings
         self.adapters = adapters
         self.credentials = Credentials(runtime=runtime, keyring=keyring, settings=settings)
-        self.limit = asyncio.Semaphore(settings.publish_concurrency)
+        self.running: set[asyncio.Task[None]] = set()
+        # outcome: published, retrying, failed, waiting (channel needs reauth), deferred (our
+        # own rate-limit budget; nothing was sent) or lease_lost (not recorded by us);
+        # error_class: the class of the error that decided it, "" when published.
         self.outcomes = runtime.metrics.counter(
-            "publisher_attempts_total", "Publish attempts by outcome", ["network", "outcome"]
+            "herald_publisher_attempts_total",
+            "Publish attempts (posts, replies, first comments) by network, outcome and error class",
+            ["network", "outcome", "error_class"],
         )
 
     async def run(self) -> None:
-        while True:
-            claimed = await self.run_once()
-            if claimed < self.settings.publish_batch:
-                await self.runtime.notifier.wait(jobs.NOTIFY_CHANNEL, self.settings.poll_seconds)
+        """Keeps up to `publish_concurrency` attempts in flight, claiming only as many jobs as
+        there are free slots: a claimed job's lease then covers its own attempt, never time
+        spent queueing behind others, and one slow network does not hold back a batch."""
+        try:
+            while True:
+                free = self.settings.publish_concurrency - len(self.running)
+                claimed = await self.run_once(limit=free) if free > 0 else 0
+                if claimed and claimed == free:
+                    # Busy: claim again as soon as an attempt ends.
+                    await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await self.runtime.notifier.wait(
+                        jobs.NOTIFY_CHANNEL, self.settings.poll_seconds
+                    )
+        finally:
+            # Attempts cut short stay `sending`; they are reconciled once their lease ends.
+            for task in self.running:
+                task.cancel()
+            await asyncio.gather(*self.running, return_exceptions=True)
 
-    async def run_once(self) -> int:
+    async def run_once(self, *, limit: int | None = None) -> int:
+        """Claims due jobs (at most `limit`) and starts their attempts; returns how many."""
         async with unit_of_work(self.runtime.sessions) as session:
             claimed = await jobs.claim_due(
                 session,
                 now=datetime.now(UTC),
                 lease_seconds=self.settings.lease_seconds,
-                batch=self.settings.publish_batch,
+                batch=min(limit or self.settings.publish_batch, self.settings.publish_batch),
             )
             attempts = [self.attempt_of(job) for job in claimed]
         # Committed: every claimed job now reads `sending` before any network call starts.
-        await asyncio.gather(*(self.settle(a) for a in attempts))
+        for attempt in attempts:
+            task = asyncio.create_task(self.settle(attempt))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
         return len(attempts)
 
     @staticmethod
@@ -166,8 +200,11 @@ class PublishLoop:
             channel_id=job.channel_id,
             network=job.network,
             post=Outgoing(
-                key=str(job.id), target_id=str(job.target_id), text=job.text,
-                media=list(job.media), options=dict(job.options),
+                key=str(job.id),
+                target_id=str(job.target_id),
+                text=job.text,
+                media=list(job.media),
+                options=dict(job.options),
             ),
             reconcile=job.reconcile,
             sent_at=job.sent_at,
@@ -176,27 +213,58 @@ class PublishLoop:
         )
 
     async def settle(self, attempt: Attempt) -> None:
-        async with self.limit:
+        keeper = asyncio.create_task(self.keep_lease(attempt))
+        try:
+            wait = await budgets.take(
+                self.runtime,
+                self.settings,
+                network=attempt.network,
+                channel_id=attempt.channel_id,
+                action=attempt.action,
+            )
+            if wait > 0:
+                raise budgets.BudgetExhausted(wait)
             try:
-                wait = await budgets.take(
-                    self.runtime, self.settings, network=attempt.network,
-                    channel_id=attempt.channel_id,
-                    action=attempt.action,
+                async with asyncio.timeout(self.settings.attempt_timeout_seconds):
+                    outcome: Published | BaseException = await self.talk(attempt)
+            except TimeoutError:
+                # Cut off mid-flow: a write may have landed, so the next attempt looks first.
+                outcome = NetworkError(
+                    "unknown_outcome",
+                    f"the attempt took longer than {self.settings.attempt_timeout_seconds:.0f} s",
                 )
-                if wait > 0:
-                    raise budgets.BudgetExhausted(wait)
-                outcome: Published | BaseException = await self.talk(attempt)
-            except (NetworkError, NeedsReauth, ChannelGone, Exhausted,
-                    budgets.BudgetExhausted) as exc:
-                outcome = exc
-            except Exception as exc:  # noqa: BLE001  (an adapter bug must not lose the job)
-                log.exception("publishing %s failed unexpectedly", attempt.job_id)
-                outcome = NetworkError("unknown_outcome", f"unexpected error: {exc!r}")
+        except (NetworkError, NeedsReauth, ChannelGone, Exhausted, budgets.BudgetExhausted) as exc:
+            outcome = exc
+        except Exception as exc:  # noqa: BLE001  (an adapter bug must not lose the job)
+            log.exception("publishing %s failed unexpectedly", attempt.job_id)
+            outcome = NetworkError("unknown_outcome", f"unexpected error: {exc!r}")
+        finally:
+            keeper.cancel()
         try:
             await self.record(attempt, outcome)
         except Exception:
             # The job stays `sending`; when its lease runs out it is reconciled, not resent.
             log.exception("could not record the outcome of %s", attempt.job_id)
+
+    async def keep_lease(self, attempt: Attempt) -> None:
+        """Extends the lease while the attempt runs (multi-step flows can outlast one lease),
+        so another replica only takes the job over once this process has stopped."""
+        every = self.settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with unit_of_work(self.runtime.sessions) as session:
+                    kept = await jobs.renew_lease(
+                        session,
+                        job_id=attempt.job_id,
+                        lease_token=attempt.lease_token,
+                        lease_seconds=self.settings.lease_seconds,
+                    )
+            except Exception:  # noqa: BLE001  (retried at the next beat)
+                log.warning("could not extend the lease on %s", attempt.job_id, exc_info=True)
+                continue
+            if not kept:
+                return
 
     async def talk(self, attempt: Attempt) -> Published:
         adapter = self.adapters.get(attempt.network)
@@ -234,54 +302,78 @@ class PublishLoop:
     ) -> Published | None:
         slack = timedelta(seconds=self.settings.reconcile_slack_seconds)
         return await adapter.find_published(
-            creds, channel=ref, post=attempt.post,
-            since=attempt.sent_at - slack, until=datetime.now(UTC) + slack,
+            creds,
+            channel=ref,
+            post=attempt.post,
+            since=attempt.sent_at - slack,
+            until=datetime.now(UTC) + slack,
         )
 
     async def record(self, attempt: Attempt, outcome: Published | BaseException) -> None:
         outbox = self.runtime.outbox
+        error_class = error_class_of(outcome)
         async with unit_of_work(self.runtime.sessions) as session:
             job = await jobs.held(session, job_id=attempt.job_id, lease_token=attempt.lease_token)
             if job is None:
                 log.warning("lost the lease on %s before recording its outcome", attempt.job_id)
-                return
-            if isinstance(outcome, Published):
+                result = "lease_lost"
+            elif isinstance(outcome, Published):
                 await jobs.mark_published(session, job=job, published=outcome, outbox=outbox)
+                result = "published"
             elif isinstance(outcome, budgets.BudgetExhausted):
                 # Not an attempt: nothing was sent. The job waits for the window to free.
                 job.attempts = max(0, job.attempts - 1)
                 await jobs.schedule_retry(
-                    session, job=job, error_class="rate_limited", error=str(outcome),
-                    delay=outcome.wait, reconcile=False,
+                    session,
+                    job=job,
+                    error_class="rate_limited",
+                    error=str(outcome),
+                    delay=outcome.wait,
+                    reconcile=False,
                 )
+                result = "deferred"
             elif isinstance(outcome, NeedsReauth):
                 await jobs.mark_waiting(session, job=job, reason=str(outcome))
+                result = "waiting"
             elif isinstance(outcome, ChannelGone):
                 await jobs.mark_failed(
-                    session, job=job, error_class="channel_disconnected",
+                    session,
+                    job=job,
+                    error_class=error_class,
                     error="The channel was disconnected before the post went out.",
                     outbox=outbox,
                 )
+                result = "failed"
             elif isinstance(outcome, Exhausted):
                 await jobs.mark_failed(
-                    session, job=job, error_class="unknown_outcome", error=str(outcome),
+                    session,
+                    job=job,
+                    error_class=error_class,
+                    error=str(outcome),
                     outbox=outbox,
                 )
+                result = "failed"
             elif isinstance(outcome, NetworkError):
-                await self.record_error(session, job=job, error=outcome)
-        self.outcomes.labels(attempt.network, outcome_name(outcome)).inc()
+                result = await self.record_error(session, job=job, error=outcome)
+            else:
+                raise TypeError(f"unexpected outcome {outcome!r}")
+        self.outcomes.labels(attempt.network, result, error_class).inc()
 
-    async def record_error(self, session: Any, *, job: PublishJob, error: NetworkError) -> None:
+    async def record_error(self, session: Any, *, job: PublishJob, error: NetworkError) -> str:
+        """Fails the job or schedules its retry; returns which ("failed" or "retrying")."""
         outbox = self.runtime.outbox
         unknown = error.error_class == "unknown_outcome"
         if error.error_class in PERMANENT or (
             job.attempts >= self.settings.max_attempts and not unknown
         ):
             await jobs.mark_failed(
-                session, job=job, error_class=error.error_class, error=error.message,
+                session,
+                job=job,
+                error_class=error.error_class,
+                error=error.message,
                 outbox=outbox,
             )
-            return
+            return "failed"
         # An unknown outcome is never failed blind: the next attempt looks first.
         delay = jobs.backoff_delay(
             attempts=job.attempts,
@@ -290,18 +382,32 @@ class PublishLoop:
             retry_after=error.retry_after,
         )
         await jobs.schedule_retry(
-            session, job=job, error_class=error.error_class, error=error.message,
-            delay=delay, reconcile=unknown,
+            session,
+            job=job,
+            error_class=error.error_class,
+            error=error.message,
+            delay=delay,
+            reconcile=unknown,
         )
+        return "retrying"
 
 
 class Exhausted(Exception):
     pass
 
 
-def outcome_name(outcome: Published | BaseException) -> str:
+def error_class_of(outcome: Published | BaseException) -> str:
+    """The error class an outcome is counted under ("" for a published post)."""
     if isinstance(outcome, Published):
-        return "published"
+        return ""
     if isinstance(outcome, NetworkError):
         return outcome.error_class
+    if isinstance(outcome, budgets.BudgetExhausted):
+        return "rate_limited"
+    if isinstance(outcome, NeedsReauth):
+        return "auth_expired"
+    if isinstance(outcome, ChannelGone):
+        return "channel_disconnected"
+    if isinstance(outcome, Exhausted):
+        return "unknown_outcome"
     return type(outcome).__name__.lower()

@@ -48,13 +48,19 @@ class PublisherSettings(ServiceSettings):
     active_key_id: str = DEVELOPMENT_KEY_ID
 
     http_timeout_seconds: float = 30.0
-    # Publish jobs one replica claims per look, and how many calls it has in flight at once.
+    # Publish jobs one replica claims per look at most, and how many attempts it has in
+    # flight at once (it only claims as many as it has free slots). Per replica, this bounds
+    # publishing throughput at publish_concurrency / (time of one attempt).
     publish_batch: int = 50
     publish_concurrency: int = 20
-    # How long a claimed job is ours. Must outlast the longest network call: a replica that
-    # found the lease expired while we were still waiting for the network would look the post
-    # up too early, find nothing, and publish it a second time.
+    # How long a claimed job is ours unless renewed; the attempt renews it every third of
+    # this. Must outlast one network call: a replica that found the lease expired while we
+    # were still waiting for the network would look the post up too early, find nothing, and
+    # publish it a second time.
     lease_seconds: float = 120.0
+    # The lease is extended while an attempt runs; an attempt (every call of a multi-step
+    # flow) still running after this long is cut off and treated as an unknown outcome.
+    attempt_timeout_seconds: float = 900.0
     poll_seconds: float = 1.0
     max_attempts: int = 8
     backoff_base_seconds: float = 5.0
@@ -73,9 +79,7 @@ class PublisherSettings(ServiceSettings):
     @model_validator(mode="after")
     def _keys(self) -> "PublisherSettings":
         if self.active_key_id not in self.encryption_keys:
-            raise ValueError(
-                f"active_key_id {self.active_key_id!r} is not among encryption_keys"
-            )
+            raise ValueError(f"active_key_id {self.active_key_id!r} is not among encryption_keys")
         for key_id, value in self.encryption_keys.items():
             try:
                 raw = base64.b64decode(value, validate=True)
@@ -92,6 +96,8 @@ class PublisherSettings(ServiceSettings):
             )
         if self.lease_seconds <= self.http_timeout_seconds:
             raise ValueError("lease_seconds must be longer than http_timeout_seconds")
+        if self.attempt_timeout_seconds < self.http_timeout_seconds:
+            raise ValueError("attempt_timeout_seconds must be at least http_timeout_seconds")
         return self
 
     def base_url(self, network: str, real: str) -> str:

@@ -10,11 +10,12 @@ from typing import Any
 from uuid import UUID
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.models import Post, Target, WorkspaceSettings
-from services.scheduler.posts import DUE_CHANNEL, record_transition, summarize
+from services.scheduler.models import Target, Transition
+from services.scheduler.posts import DUE_CHANNEL, summarize
 from services.scheduler.recurrence import extend, is_recurring
 from shared.db import unit_of_work
 from shared.events import Envelope, MediaItem, PostDue, PostMissed, PostScheduled, TargetRef
@@ -56,18 +57,44 @@ class DispatchMetrics:
         )
 
 
-async def _missed_thresholds(
-    session: AsyncSession, *, workspace_ids: set[UUID], default_seconds: int
-) -> dict[UUID, timedelta]:
-    rows = (
-        await session.execute(
-            select(WorkspaceSettings.workspace_id, WorkspaceSettings.missed_after_seconds).where(
-                WorkspaceSettings.workspace_id.in_(workspace_ids)
-            )
-        )
-    ).all()
-    found = {row.workspace_id: timedelta(seconds=row.missed_after_seconds) for row in rows}
-    return defaultdict(lambda: timedelta(seconds=default_seconds), found)
+# The claim, in one statement: the due rows (and their posts) locked with SKIP LOCKED, marked
+# `publishing` (or `missed` when found later than the workspace's threshold) and returned with
+# the post's base copy. Posts are locked here too, with SKIP LOCKED: a post being edited right
+# now is passed over until the edit commits (the edit then sees its targets claimed, or the
+# next look claims them), and the dispatcher never waits on a lock, so it cannot deadlock with
+# an edit or a publishing outcome that locks the post first.
+CLAIM_SQL = text(
+    """
+    WITH due AS MATERIALIZED (
+        SELECT t.id, p.text AS post_text, p.media AS post_media, p.schedule AS post_schedule,
+               now() - t.due_at
+                   > coalesce(ws.missed_after_seconds, :default_missed) * interval '1 second'
+                   AS missed
+        FROM scheduler.targets t
+        JOIN scheduler.posts p ON p.id = t.post_id
+        LEFT JOIN scheduler.workspace_settings ws ON ws.workspace_id = t.workspace_id
+        WHERE t.status = 'scheduled' AND t.due_at <= now()
+        ORDER BY t.due_at
+        LIMIT :batch
+        FOR UPDATE OF t, p SKIP LOCKED
+    )
+    UPDATE scheduler.targets t
+    SET status = CASE WHEN due.missed THEN 'missed' ELSE 'publishing' END,
+        claimed_at = CASE WHEN due.missed THEN t.claimed_at ELSE now() END,
+        error = CASE
+            WHEN due.missed
+            THEN 'Not published: found ' || justify_interval(now() - t.due_at)::text
+                 || ' after its due time.'
+            ELSE t.error
+        END,
+        updated_at = now()
+    FROM due
+    WHERE t.id = due.id
+    RETURNING t.id, t.post_id, t.workspace_id, t.channel_id, t.network, t.position, t.text,
+              t.media, t.options, t.status, t.due_at, t.timezone, due.post_text,
+              due.post_media, due.post_schedule, now() AS now
+    """
+).columns(media=JSONB, options=JSONB, post_media=JSONB, post_schedule=JSONB)
 
 
 async def claim_due(
@@ -85,93 +112,84 @@ async def claim_due(
     no other holds, and a claimed row leaves `scheduled` before the lock is released, so it is
     never taken twice. A target due longer ago than its workspace's threshold (downtime)
     becomes `missed` instead of going out hours late.
+
+    A batch costs a fixed handful of statements whatever its size (claim, post summaries,
+    transitions of missed targets, outbox): per-row round trips were what made a burst of
+    due targets late.
     """
-    now: datetime = await session.scalar(select(func.now()))
     rows = (
-        await session.execute(
-            select(Target, Post.text, Post.media, Post.schedule)
-            .join(Post, Post.id == Target.post_id)
-            .where(Target.status == "scheduled", Target.due_at <= now)
-            .order_by(Target.due_at)
-            .limit(batch)
-            .with_for_update(of=Target, skip_locked=True)
-        )
+        await session.execute(CLAIM_SQL, {"batch": batch, "default_missed": default_missed_after})
     ).all()
     if not rows:
         return 0
-    thresholds = await _missed_thresholds(
-        session,
-        workspace_ids={row.Target.workspace_id for row in rows},
-        default_seconds=default_missed_after,
-    )
+    now: datetime = rows[0].now
     envelopes: list[Envelope] = []
-    touched_posts: set[UUID] = set()
+    missed: list[Any] = []
+    post_workspace: dict[UUID, UUID] = {}
     # A claimed occurrence of a recurring post makes room for the next ones (per channel).
-    series: dict[UUID, dict[UUID, tuple[Target, dict[str, Any]]]] = defaultdict(dict)
+    series: dict[UUID, dict[UUID, tuple[UUID, dict[str, Any]]]] = defaultdict(dict)
     for row in rows:
-        target: Target = row.Target
-        if is_recurring(row.schedule):
-            series[target.post_id][target.channel_id] = (target, row.schedule)
-        assert target.due_at is not None
-        late = now - target.due_at
-        touched_posts.add(target.post_id)
-        if late > thresholds[target.workspace_id]:
-            target.status = "missed"
-            target.error = f"Not published: found {late} after its due time."
-            record_transition(
-                session,
-                post_id=target.post_id,
-                target_id=target.id,
-                from_status="scheduled",
-                to_status="missed",
-                by="dispatcher",
-            )
+        post_workspace[row.post_id] = row.workspace_id
+        if is_recurring(row.post_schedule):
+            series[row.post_id][row.channel_id] = (row.id, row.post_schedule)
+        late = now - row.due_at
+        if row.status == "missed":
+            missed.append(row)
             envelopes.append(
                 Envelope.of(
                     PostMissed(
-                        post_id=target.post_id,
-                        target_id=target.id,
-                        channel_id=target.channel_id,
-                        due_at=target.due_at,
+                        post_id=row.post_id,
+                        target_id=row.id,
+                        channel_id=row.channel_id,
+                        due_at=row.due_at,
                         late_by_seconds=late.total_seconds(),
                     ),
-                    workspace_id=target.workspace_id,
+                    workspace_id=row.workspace_id,
                 )
             )
             if metrics:
                 metrics.missed.inc()
             continue
-        target.status = "publishing"
-        target.claimed_at = now
-        media = target.media if target.media is not None else (row.media or [])
+        media = row.media if row.media is not None else (row.post_media or [])
         envelopes.append(
             Envelope.of(
                 PostDue(
-                    post_id=target.post_id,
-                    target_id=target.id,
-                    channel_id=target.channel_id,
-                    network=target.network,
-                    text=target.text if target.text is not None else row.text,
+                    post_id=row.post_id,
+                    target_id=row.id,
+                    channel_id=row.channel_id,
+                    network=row.network,
+                    text=row.text if row.text is not None else row.post_text,
                     media=[MediaItem.model_validate(item) for item in media],
-                    options=target.options or {},
-                    due_at=target.due_at,
+                    options=row.options or {},
+                    due_at=row.due_at,
                 ),
-                workspace_id=target.workspace_id,
+                workspace_id=row.workspace_id,
             )
         )
         if metrics:
             metrics.lateness.observe(max(late.total_seconds(), 0.0))
             metrics.dispatched.inc()
-    await session.flush()
-    # Always in the same order, so two replicas touching the same posts cannot deadlock.
-    for post_id in sorted(touched_posts):
-        post = await session.get(Post, post_id, with_for_update=True)
-        if post is None:
-            continue
-        # Under the post's lock, so two replicas claiming occurrences of the same series
-        # cannot both add the next one.
+    if missed:
+        await session.execute(
+            insert(Transition),
+            [
+                {
+                    "post_id": row.post_id,
+                    "target_id": row.id,
+                    "from_status": "scheduled",
+                    "to_status": "missed",
+                    "by": "dispatcher",
+                }
+                for row in missed
+            ],
+        )
+    # The posts are locked by the claim, so two replicas claiming occurrences of the same
+    # series cannot both add the next one.
+    for post_id, templates in series.items():
         added: list[Target] = []
-        for template, schedule in series.get(post_id, {}).values():
+        for target_id, schedule in templates.values():
+            template = await session.get(Target, target_id)
+            assert template is not None
             added += await extend(
                 session, template=template, schedule=schedule, now=now, horizon=recurrence_horizon
             )
@@ -191,16 +209,42 @@ async def claim_due(
                             for t in added
                         ],
                     ),
-                    workspace_id=post.workspace_id,
+                    workspace_id=post_workspace[post_id],
                 )
             )
-        statuses = (
-            await session.scalars(select(Target.status).where(Target.post_id == post_id))
-        ).all()
-        post.status = summarize(statuses)
-        post.version += 1
+    await _refresh_posts(session, post_ids=sorted(post_workspace))
     await outbox.add(session, *envelopes)
     return len(rows)
+
+
+async def _refresh_posts(session: AsyncSession, *, post_ids: list[UUID]) -> None:
+    """Each post's summary status from its targets', and a new version (an edit based on the
+    version before the claim must get its 409), in two statements for the whole batch."""
+    found = (
+        await session.execute(
+            text(
+                "SELECT post_id, array_agg(DISTINCT status) FROM scheduler.targets "
+                "WHERE post_id = ANY(CAST(:ids AS uuid[])) GROUP BY post_id"
+            ),
+            {"ids": post_ids},
+        )
+    ).all()
+    if not found:
+        return
+    await session.execute(
+        text(
+            """
+            UPDATE scheduler.posts p
+            SET status = v.status, version = p.version + 1, updated_at = now()
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[])) AS v(id, status)
+            WHERE p.id = v.id
+            """
+        ),
+        {
+            "ids": [post_id for post_id, _ in found],
+            "statuses": [summarize(statuses) for _, statuses in found],
+        },
+    )
 
 
 async def next_due(session: AsyncSession) -> datetime | None:

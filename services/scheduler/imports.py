@@ -1,17 +1,21 @@
 """Bulk import: a CSV of posts, one row per post and channel, all or nothing.
 
 Columns (header row, names case-insensitive): `text`, `channel_id` (required), `at`,
-`timezone`, `tags` (separated by `|` or `;`), `campaign`, `media_url`, `media_kind`, `alt`.
-An empty `at` makes a draft. Each row goes through exactly what `POST /v1/posts` does (the
-same model, channel checks, network rules and time rules); every row is checked, and if any
-fails nothing is saved and the 422 lists each problem with its row number (1 is the first
-row after the header) and column.
+`timezone`, `tags` (separated by `|` or `;`), `campaign`, `media_url`, `media_kind`, `alt`,
+`post`. An empty `at` makes a draft. Rows with the same non-empty `post` (any key the file
+chooses) are one post on several channels, each row its channel's variant (text, media), the
+first row's text the base copy; they share the time, so their `at` and `timezone` must agree.
+A row without `post` is a post of its own. Each post goes through exactly what
+`POST /v1/posts` does (the same model, channel checks, network rules and time rules); every
+row is checked, and if any fails nothing is saved and the 422 lists each problem with its row
+number (1 is the first row after the header) and column.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +34,9 @@ from shared.outbox import Outbox
 MAX_ROWS = 2000
 COLUMNS = (
     "text", "channel_id", "at", "timezone", "tags", "campaign", "media_url", "media_kind", "alt",
+    "post",
 )  # fmt: skip
+_TARGET_FIELD = re.compile(r"^targets\[(\d+)\]\.?(.*)$")
 
 
 def _column(field: str) -> str:
@@ -40,6 +46,7 @@ def _column(field: str) -> str:
         ("schedule", "at"),
         ("targets[0].channel_id", "channel_id"),
         ("targets[0].text", "text"),
+        ("targets[0].media", "media_url"),
         ("targets", "channel_id"),
         ("media", "media_url"),
         ("tags", "tags"),
@@ -76,6 +83,15 @@ def parse_rows(raw: str) -> list[dict[str, str]]:
     return rows
 
 
+def _media(row: dict[str, str]) -> list[dict[str, Any]] | None:
+    if not row.get("media_url"):
+        return None
+    media: dict[str, Any] = {"url": row["media_url"], "kind": row.get("media_kind") or "image"}
+    if row.get("alt"):
+        media["alt"] = row["alt"]
+    return [media]
+
+
 def row_body(row: dict[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "text": row.get("text", ""),
@@ -90,12 +106,34 @@ def row_body(row: dict[str, str]) -> dict[str, Any]:
         body["tags"] = [tag.strip() for tag in tags.split("|") if tag.strip()]
     if row.get("campaign"):
         body["campaign"] = row["campaign"]
-    if row.get("media_url"):
-        media: dict[str, Any] = {"url": row["media_url"], "kind": row.get("media_kind") or "image"}
-        if row.get("alt"):
-            media["alt"] = row["alt"]
-        body["media"] = [media]
+    media = _media(row)
+    if media:
+        body["media"] = media
     return body
+
+
+def group_body(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """One post from the rows sharing a `post` key: a target (and variant) per row."""
+    if len(rows) == 1:
+        return row_body(rows[0])
+    body = row_body(rows[0])
+    body.pop("media", None)
+    body["targets"] = [
+        {"channel_id": row.get("channel_id", ""), "text": row.get("text", ""), "media": _media(row)}
+        for row in rows
+    ]
+    tags = [tag for row in rows for tag in row_body(row).get("tags", [])]
+    if tags:
+        body["tags"] = list(dict.fromkeys(tags))
+    return body
+
+
+def _locate(field: str, group: list[tuple[int, dict[str, str]]]) -> tuple[int, str]:
+    """The row and column a field of a group's `POST /v1/posts` body came from."""
+    match = _TARGET_FIELD.match(field)
+    if match and int(match[1]) < len(group):
+        return group[int(match[1])][0], _column(f"targets[0].{match[2]}")
+    return group[0][0], _column(field)
 
 
 async def import_posts(
@@ -113,22 +151,46 @@ async def import_posts(
     (the request's transaction then rolls back whatever rows went in before)."""
     rows = parse_rows(raw)
     errors: list[dict[str, Any]] = []
-    created: list[tuple[Post, list[Target]]] = []
+
+    def problem(number: int, column: str, message: str, code: str) -> None:
+        errors.append(
+            {
+                "row": number,
+                "column": column,
+                "field": f"rows[{number}].{column}",
+                "message": message,
+                "code": code,
+            }
+        )
+
+    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for number, row in enumerate(rows, start=1):
+        groups.setdefault(row.get("post") or f"\0row {number}", []).append((number, row))
+    created: list[tuple[Post, list[Target]]] = []
+    for group in groups.values():
+        first = group[0][1]
+        disagree = [
+            (number, column)
+            for number, row in group[1:]
+            for column in ("at", "timezone")
+            if row.get(column, "") != first.get(column, "")
+        ]
+        for number, column in disagree:
+            problem(
+                number,
+                column,
+                f"Rows of one post share its time; row {group[0][0]} has "
+                f"{column} {first.get(column) or '(empty)'!r}.",
+                "post_time_differs",
+            )
+        if disagree:
+            continue
         try:
-            body = PostIn.model_validate(row_body(row))
+            body = PostIn.model_validate(group_body([row for _, row in group]))
         except ValidationError as exc:
             for err in exc.errors():
-                field = field_path(err.get("loc", ()))
-                errors.append(
-                    {
-                        "row": number,
-                        "column": _column(field),
-                        "field": f"rows[{number}].{_column(field)}",
-                        "message": err.get("msg", "invalid"),
-                        "code": err.get("type", "invalid"),
-                    }
-                )
+                number, column = _locate(field_path(err.get("loc", ())), group)
+                problem(number, column, err.get("msg", "invalid"), err.get("type", "invalid"))
             continue
         try:
             created.append(
@@ -145,16 +207,8 @@ async def import_posts(
             )
         except ValidationFailed as exc:
             for err in exc.errors or [{"field": exc.field or "body", "message": exc.detail}]:
-                column = _column(str(err.get("field") or exc.field or "body"))
-                errors.append(
-                    {
-                        "row": number,
-                        "column": column,
-                        "field": f"rows[{number}].{column}",
-                        "message": err.get("message", exc.detail),
-                        "code": err.get("code", "invalid"),
-                    }
-                )
+                number, column = _locate(str(err.get("field") or exc.field or "body"), group)
+                problem(number, column, err.get("message", exc.detail), err.get("code", "invalid"))
     if errors:
         raise ValidationFailed(
             f"{len({e['row'] for e in errors})} of {len(rows)} row(s) are invalid; "

@@ -2,15 +2,18 @@
 
 draft → in_review → approved / changes_requested → scheduled → publishing → published / failed,
 plus canceled and missed. Until the dispatcher claims a target (`publishing`), everything can
-still change, guarded by the post's version; after that a change is a clear 409.
+still change, guarded by the post's version; after that a change is a clear 409. A recurring
+post stays editable as a series: each edit re-plans the occurrences not yet claimed, and the
+claimed ones keep what they went out with.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +31,7 @@ from services.scheduler.posts import (
     summarize,
     wake_dispatcher_if_needed,
 )
-from services.scheduler.recurrence import is_recurring
+from services.scheduler.recurrence import is_recurring, occurrences
 from services.scheduler.schemas import MediaIn, PostIn, PostPatch, ScheduleIn, TargetIn
 from services.scheduler.workspaces import Defaults, workspace_settings
 from shared.auth import Principal
@@ -201,6 +204,63 @@ async def reject(
     return post, targets
 
 
+def _variant(target: Target) -> TargetIn:
+    return TargetIn(
+        channel_id=target.channel_id,
+        text=target.text,
+        media=[MediaIn.model_validate(m) for m in target.media]
+        if target.media is not None
+        else None,
+        options=target.options or {},
+    )
+
+
+def _merge(post: Post, variants: list[TargetIn], patch: PostPatch) -> PostIn:
+    """The post as it will be: the patch's fields over the stored ones."""
+    given = patch.model_fields_set
+    schedule = (
+        patch.schedule
+        if "schedule" in given
+        else (ScheduleIn.model_validate(post.schedule) if post.schedule else None)
+    )
+    return PostIn(
+        text=patch.text if patch.text is not None else post.text,
+        media=patch.media
+        if patch.media is not None
+        else [MediaIn.model_validate(m) for m in post.media or []],
+        targets=patch.targets if patch.targets is not None else variants,
+        schedule=schedule,
+        tags=patch.tags if patch.tags is not None else list(post.tags or []),
+        campaign=patch.campaign if "campaign" in given else post.campaign,
+    )
+
+
+async def _status_after_edit(
+    session: AsyncSession,
+    *,
+    post: Post,
+    current: str,
+    planned: bool,
+    principal: Principal,
+    defaults: Defaults,
+) -> str:
+    """Where an edited plan stands. In a workspace that requires approval, an edit by someone
+    who may not approve sends an approved or scheduled plan back to review."""
+    ws = await workspace_settings(session, workspace_id=post.workspace_id, defaults=defaults)
+    needs_review = ws.approval_required and not principal.can("posts.approve")
+    if not planned:
+        return current if current in {"in_review", "changes_requested"} else "draft"
+    if current == "changes_requested" or (needs_review and current != "draft"):
+        # Back to (or still in) review; changes requested stay so until resubmitted.
+        return "changes_requested" if current == "changes_requested" else "in_review"
+    if needs_review:
+        return "in_review"
+    if ws.approval_required and current == "in_review":
+        # An approver's edit is not an approval; that stays an explicit act.
+        return "in_review"
+    return "scheduled"
+
+
 async def edit(
     session: AsyncSession,
     *,
@@ -212,6 +272,7 @@ async def edit(
     outbox: Outbox,
     notify_horizon: float,
     defaults: Defaults,
+    recurrence_horizon: timedelta = timedelta(days=60),
 ) -> tuple[Post, list[Target]]:
     """Changes copy, variants, channels, tags or the time of a post nobody has claimed yet.
 
@@ -225,42 +286,27 @@ async def edit(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
     )
     _check_version(post, expected_version)
-    if is_recurring(post.schedule) or (patch.schedule is not None and patch.schedule.rrule):
-        # Each occurrence is a row of its own; editing the series is not offered.
-        raise Conflict(
-            "A recurring post cannot be edited; cancel it (DELETE) and plan it again.",
-            field="schedule.rrule",
-        )
-    _refuse_if_claimed(targets)
     if post.status == "canceled":
         raise Conflict("A canceled post cannot be changed.", field="status")
-    given = patch.model_fields_set
-    schedule_changed = "schedule" in given
-    schedule = (
-        patch.schedule
-        if schedule_changed
-        else (ScheduleIn.model_validate(post.schedule) if post.schedule else None)
-    )
-    merged = PostIn(
-        text=patch.text if patch.text is not None else post.text,
-        media=patch.media
-        if patch.media is not None
-        else [MediaIn.model_validate(m) for m in post.media or []],
-        targets=patch.targets
-        if patch.targets is not None
-        else [
-            TargetIn(
-                channel_id=t.channel_id,
-                text=t.text,
-                media=[MediaIn.model_validate(m) for m in t.media] if t.media is not None else None,
-                options=t.options or {},
-            )
-            for t in targets
-        ],
-        schedule=schedule,
-        tags=patch.tags if patch.tags is not None else list(post.tags or []),
-        campaign=patch.campaign if "campaign" in given else post.campaign,
-    )
+    if is_recurring(post.schedule) or (patch.schedule is not None and patch.schedule.rrule):
+        if not is_recurring(post.schedule):
+            # A one-off post that went out is history; it does not become a series.
+            _refuse_if_claimed(targets)
+        return await _edit_series(
+            session,
+            principal=principal,
+            post=post,
+            targets=targets,
+            patch=patch,
+            lookup=lookup,
+            outbox=outbox,
+            notify_horizon=notify_horizon,
+            defaults=defaults,
+            recurrence_horizon=recurrence_horizon,
+        )
+    _refuse_if_claimed(targets)
+    schedule_changed = "schedule" in patch.model_fields_set
+    merged = _merge(post, [_variant(t) for t in targets], patch)
     channels = await resolve_channels(session, principal=principal, body=merged, lookup=lookup)
     raise_for_problems(check_variants(body=merged, channels=channels))
 
@@ -324,21 +370,15 @@ async def edit(
     post.version += 1
     post.updated_at = now
 
-    ws = await workspace_settings(session, workspace_id=post.workspace_id, defaults=defaults)
-    needs_review = ws.approval_required and not principal.can("posts.approve")
+    status = await _status_after_edit(
+        session,
+        post=post,
+        current=post.status,
+        planned=merged.schedule is not None,
+        principal=principal,
+        defaults=defaults,
+    )
     by = principal.principal_id
-    if merged.schedule is None:
-        status = post.status if post.status in {"in_review", "changes_requested"} else "draft"
-    elif post.status == "changes_requested" or (needs_review and post.status != "draft"):
-        # Back to (or still in) review; changes requested stay so until resubmitted.
-        status = "changes_requested" if post.status == "changes_requested" else "in_review"
-    elif needs_review:
-        status = "in_review"
-    elif ws.approval_required and post.status == "in_review":
-        # An approver's edit is not an approval; that stays an explicit act.
-        status = "in_review"
-    else:
-        status = "scheduled"
     for target in new_targets:
         target.status = status
     if status != post.status:
@@ -465,3 +505,163 @@ def parse_if_match(value: str | None) -> int | None:
         return int(raw)
     except ValueError as exc:
         raise ValidationFailed("If-Match must be the post's ETag.", field="If-Match") from exc
+
+
+async def _edit_series(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post: Post,
+    targets: list[Target],
+    patch: PostPatch,
+    lookup: ChannelLookup | None,
+    outbox: Outbox,
+    notify_horizon: float,
+    defaults: Defaults,
+    recurrence_horizon: timedelta,
+) -> tuple[Post, list[Target]]:
+    """Edits a recurring post: its copy, variants, channels, tags or rule.
+
+    Each occurrence is a row (see `recurrence`). Occurrences already claimed, published,
+    failed or missed keep what they went out with: their copy is written onto them before the
+    post's changes. The occurrences still only planned are planned again from the (new) rule:
+    one that falls at the same instant on the same channel keeps its row and id, the others
+    are removed and the new ones added, and the events say so (`post.canceled` for the
+    removed, `post.scheduled` for the added). A series may also become a one-off post or a
+    draft again (`schedule` without `rrule`, or null); its past occurrences stay.
+
+    No occurrence can be claimed meanwhile: the post row is locked, and the dispatcher claims
+    only targets whose post it can lock.
+    """
+    open_ = [t for t in targets if t.status in EDITABLE]
+    closed = [t for t in targets if t.status not in EDITABLE]
+    # The current variant of each channel: its next planned occurrence's, else its latest.
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def rank(t: Target) -> tuple[int, float]:
+        due = (t.due_at or never).timestamp()
+        return (1, -due) if t.status in EDITABLE else (0, due)
+
+    variants: dict[UUID, Target] = {}
+    for target in sorted(targets, key=lambda t: (t.position, t.channel_id)):
+        best = variants.get(target.channel_id)
+        if best is None or rank(target) > rank(best):
+            variants[target.channel_id] = target
+    by_position = [_variant(t) for t in variants.values()]
+    schedule_changed = "schedule" in patch.model_fields_set
+    merged = _merge(post, by_position, patch)
+    channels = await resolve_channels(session, principal=principal, body=merged, lookup=lookup)
+    raise_for_problems(check_variants(body=merged, channels=channels))
+    now = datetime.now(UTC)
+    firsts = await plan_times(
+        session,
+        schedule=merged.schedule,
+        channels=channels,
+        principal=principal,
+        now=now,
+        post_id=post.id,
+    )
+    current = summarize([t.status for t in open_]) if open_ else "scheduled"
+    status = await _status_after_edit(
+        session,
+        post=post,
+        current=current,
+        planned=merged.schedule is not None,
+        principal=principal,
+        defaults=defaults,
+    )
+    was_scheduled = any(t.status == "scheduled" for t in open_)
+
+    if patch.text is not None or patch.media is not None:
+        for target in closed:
+            if target.text is None:
+                target.text = post.text
+            if target.media is None:
+                target.media = list(post.media or [])
+
+    planned = {(t.channel_id, t.due_at): t for t in open_}
+    kept: list[Target] = []
+    added: list[Target] = []
+    for index, (target_in, channel, (first, tz_name)) in enumerate(
+        zip(merged.targets, channels, firsts, strict=True)
+    ):
+        instants: list[datetime | None] = [first]
+        if merged.schedule is not None and merged.schedule.rrule:
+            assert first is not None and tz_name is not None
+            instants += occurrences(
+                merged.schedule, ZoneInfo(tz_name), after=first, until=now + recurrence_horizon
+            )
+        for due_at in instants:
+            target = planned.pop((channel.id, due_at), None)
+            if target is None:
+                target = Target(
+                    id=uuid.uuid4(),
+                    post_id=post.id,
+                    workspace_id=post.workspace_id,
+                    channel_id=channel.id,
+                    network=channel.network,
+                    due_at=due_at,
+                )
+                session.add(target)
+                added.append(target)
+            else:
+                kept.append(target)
+            target.position = index
+            target.text = target_in.text
+            target.media = media_json(target_in.media)
+            target.options = target_in.options
+            target.timezone = tz_name
+            target.status = status
+    removed = list(planned.values())
+    if removed:
+        await session.execute(delete(Target).where(Target.id.in_([t.id for t in removed])))
+
+    post.text = merged.text
+    post.media = media_json(merged.media) or []
+    post.tags = list(dict.fromkeys(tag.strip() for tag in merged.tags if tag.strip()))
+    post.campaign = merged.campaign
+    if schedule_changed:
+        post.schedule = (
+            merged.schedule.model_dump(mode="json", exclude_defaults=True)
+            if merged.schedule
+            else None
+        )
+    post.version += 1
+    post.updated_at = now
+    if status != current:
+        record_transition(
+            session,
+            post_id=post.id,
+            from_status=current,
+            to_status=status,
+            by=principal.principal_id,
+            comment="series edited",
+        )
+    post.status = summarize([t.status for t in [*closed, *kept, *added]])
+    await session.flush()
+
+    events: list[Envelope] = []
+    if status == "scheduled":
+        fresh = [*kept, *added] if not was_scheduled else added
+        if fresh:
+            events.append(
+                Envelope.of(
+                    PostScheduled(post_id=post.id, targets=_refs(fresh)),
+                    workspace_id=post.workspace_id,
+                )
+            )
+        await wake_dispatcher_if_needed(
+            session, due_times=[t.due_at for t in added], horizon=notify_horizon
+        )
+    off = [t.id for t in removed] if was_scheduled else []
+    if was_scheduled and status != "scheduled":
+        off += [t.id for t in kept]
+    if off:
+        events.append(
+            Envelope.of(
+                PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
+            )
+        )
+    await outbox.add(session, *events)
+    _, after = await load_post(session, workspace_id=post.workspace_id, post_id=post.id)
+    return post, after

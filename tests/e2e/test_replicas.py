@@ -59,7 +59,7 @@ async def test_replicas_share_dispatch_and_publishing_without_duplicates(
             work: dict[str, list[float]] = {"scheduler": [], "publisher": []}
             names = {
                 "scheduler": "herald_scheduler_dispatched_total",
-                "publisher": "publisher_attempts_total",
+                "publisher": "herald_publisher_attempts_total",
             }
             for (name, _replica), proc in platform.processes.items():
                 if name in work:

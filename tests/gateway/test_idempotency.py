@@ -37,7 +37,8 @@ async def test_same_key_and_body_replays_the_first_response(make_settings):
         # Keys belong to a workspace: another one may use the same key for its own request.
         other = await gw.workspace(name="Other")
         theirs = await gw.client.post(
-            "/v1/posts", json={"text": "hi"},
+            "/v1/posts",
+            json={"text": "hi"},
             headers={**bearer(other["api_key"]), "Idempotency-Key": "post-1"},
         )
         assert "idempotent-replayed" not in theirs.headers
@@ -105,7 +106,8 @@ async def test_gateway_own_posts_are_idempotent_too(make_settings):
         assert first.status_code == second.status_code == 201
         assert first.json()["id"] == second.json()["id"]
         bad = await gw.client.post(
-            "/v1/workspaces", json=body,
+            "/v1/workspaces",
+            json=body,
             headers={**bearer(first.json()["api_key"]), "Idempotency-Key": "x" * 300},
         )
         assert bad.status_code == 422

@@ -34,10 +34,18 @@ async def test_workspace_creation_returns_owner_key_once_and_emits_event(make_se
     [
         ({}, {"name": "A", "timezone": "UTC"}, 401, None),
         ({"Authorization": "Bearer wrong"}, {"name": "A", "timezone": "UTC"}, 401, None),
-        ({"Authorization": f"Bearer {ADMIN_TOKEN}"}, {"name": "A", "timezone": "Mars/Base"},
-         422, "timezone"),
-        ({"Authorization": f"Bearer {ADMIN_TOKEN}"}, {"name": "A", "timezone": "localtime"},
-         422, "timezone"),
+        (
+            {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            {"name": "A", "timezone": "Mars/Base"},
+            422,
+            "timezone",
+        ),
+        (
+            {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            {"name": "A", "timezone": "localtime"},
+            422,
+            "timezone",
+        ),
         ({"Authorization": f"Bearer {ADMIN_TOKEN}"}, {"name": "", "timezone": "UTC"}, 422, "name"),
     ],
 )
@@ -79,7 +87,8 @@ async def test_key_lifecycle_and_immediate_revocation(make_settings):
         assert r.status_code == 403
         # Warm the cache, then revoke: the very next call is refused.
         r = await gw.client.post(
-            "/v1/api-keys", json={"name": "x", "role": "analyst"},
+            "/v1/api-keys",
+            json={"name": "x", "role": "analyst"},
             headers=bearer(editor["api_key"]),
         )
         assert r.status_code == 403

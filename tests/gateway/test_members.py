@@ -7,8 +7,9 @@ from tests.gateway.support import Gateway, bearer, running_gateway
 
 
 async def invite(gw: Gateway, key: str, email: str, role: str) -> dict:
-    r = await gw.client.post("/v1/members/invitations", json={"email": email, "role": role},
-                             headers=bearer(key))
+    r = await gw.client.post(
+        "/v1/members/invitations", json={"email": email, "role": role}, headers=bearer(key)
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -38,29 +39,35 @@ async def test_invite_accept_list_change_role_and_remove(make_settings):
         assert (await gw.client.get("/v1/members", headers=bearer(dana))).status_code == 200
         again = await gw.client.post("/v1/members/accept", json={"token": inv["token"]})
         assert again.status_code == 404
-        assert (await gw.client.post("/v1/members/accept", json={"token": "hinv_nope"})
-                ).status_code == 404
+        assert (
+            await gw.client.post("/v1/members/accept", json={"token": "hinv_nope"})
+        ).status_code == 404
 
         members = (await gw.client.get("/v1/members", headers=bearer(owner))).json()["items"]
         assert [(m["email"], m["name"], m["role"]) for m in members] == [
             ("dana@example.com", "Dana", "admin")
         ]
-        dup = await gw.client.post("/v1/members/invitations", headers=bearer(owner),
-                                   json={"email": "dana@example.com", "role": "editor"})
+        dup = await gw.client.post(
+            "/v1/members/invitations",
+            headers=bearer(owner),
+            json={"email": "dana@example.com", "role": "editor"},
+        )
         assert dup.status_code == 409
 
         # Dana's extra keys are hers; a role change applies to all of them.
         extra = (await gw.key(dana, "editor"))["api_key"]
         member_id = joined["member"]["id"]
-        r = await gw.client.patch(f"/v1/members/{member_id}", json={"role": "analyst"},
-                                  headers=bearer(owner))
+        r = await gw.client.patch(
+            f"/v1/members/{member_id}", json={"role": "analyst"}, headers=bearer(owner)
+        )
         assert r.status_code == 200 and r.json()["role"] == "analyst"
         keys = (await gw.client.get("/v1/api-keys", headers=bearer(owner))).json()["items"]
         assert sorted(k["role"] for k in keys) == ["analyst", "analyst", "owner"]
         assert (await gw.client.get("/v1/members", headers=bearer(dana))).status_code == 403
 
-        assert (await gw.client.delete(f"/v1/members/{member_id}",
-                                       headers=bearer(owner))).status_code == 204
+        assert (
+            await gw.client.delete(f"/v1/members/{member_id}", headers=bearer(owner))
+        ).status_code == 204
         for key in (dana, extra):
             r = await gw.client.get("/v1/webhooks", headers=bearer(key))
             assert r.status_code == 401
@@ -70,33 +77,51 @@ async def test_invite_accept_list_change_role_and_remove(make_settings):
 async def test_nobody_grants_above_their_own_role(make_settings):
     async with running_gateway(make_settings, run_workers=False) as gw:
         owner = (await gw.workspace())["api_key"]
-        admin = (await join(gw, (await invite(gw, owner, "a@x.io", "admin"))["token"]))
+        admin = await join(gw, (await invite(gw, owner, "a@x.io", "admin"))["token"])
         admin_key = admin["api_key"]
-        r = await gw.client.post("/v1/members/invitations", headers=bearer(admin_key),
-                                 json={"email": "b@x.io", "role": "owner"})
+        r = await gw.client.post(
+            "/v1/members/invitations",
+            headers=bearer(admin_key),
+            json={"email": "b@x.io", "role": "owner"},
+        )
         assert r.status_code == 403
         owner_member = await join(gw, (await invite(gw, owner, "o@x.io", "owner"))["token"])
         # An admin may neither change nor remove an owner, nor promote to owner.
         oid = owner_member["member"]["id"]
-        assert (await gw.client.patch(f"/v1/members/{oid}", json={"role": "editor"},
-                                      headers=bearer(admin_key))).status_code == 403
-        assert (await gw.client.delete(f"/v1/members/{oid}",
-                                       headers=bearer(admin_key))).status_code == 403
+        assert (
+            await gw.client.patch(
+                f"/v1/members/{oid}", json={"role": "editor"}, headers=bearer(admin_key)
+            )
+        ).status_code == 403
+        assert (
+            await gw.client.delete(f"/v1/members/{oid}", headers=bearer(admin_key))
+        ).status_code == 403
         editor = await join(gw, (await invite(gw, admin_key, "e@x.io", "editor"))["token"])
         eid = editor["member"]["id"]
-        assert (await gw.client.patch(f"/v1/members/{eid}", json={"role": "owner"},
-                                      headers=bearer(admin_key))).status_code == 403
+        assert (
+            await gw.client.patch(
+                f"/v1/members/{eid}", json={"role": "owner"}, headers=bearer(admin_key)
+            )
+        ).status_code == 403
         # Editors do not manage members at all.
-        assert (await gw.client.post("/v1/members/invitations", headers=bearer(
-            editor["api_key"]), json={"email": "z@x.io", "role": "analyst"})).status_code == 403
+        assert (
+            await gw.client.post(
+                "/v1/members/invitations",
+                headers=bearer(editor["api_key"]),
+                json={"email": "z@x.io", "role": "analyst"},
+            )
+        ).status_code == 403
         # Another workspace sees none of it.
         intruder = (await gw.workspace(name="Other"))["api_key"]
-        assert (await gw.client.patch(f"/v1/members/{eid}", json={"role": "analyst"},
-                                      headers=bearer(intruder))).status_code == 404
-        assert (await gw.client.delete(f"/v1/members/{eid}",
-                                       headers=bearer(intruder))).status_code == 404
-        assert (await gw.client.get("/v1/members", headers=bearer(intruder))).json()[
-            "items"] == []
+        assert (
+            await gw.client.patch(
+                f"/v1/members/{eid}", json={"role": "analyst"}, headers=bearer(intruder)
+            )
+        ).status_code == 404
+        assert (
+            await gw.client.delete(f"/v1/members/{eid}", headers=bearer(intruder))
+        ).status_code == 404
+        assert (await gw.client.get("/v1/members", headers=bearer(intruder))).json()["items"] == []
 
 
 async def test_last_owner_is_protected_and_invitations_expire(make_settings):
@@ -106,16 +131,24 @@ async def test_last_owner_is_protected_and_invitations_expire(make_settings):
         boss = await join(gw, (await invite(gw, first, "boss@x.io", "owner"))["token"])
         bid = boss["member"]["id"]
         # The workspace's first key is an owner too, so the member may step down...
-        assert (await gw.client.patch(f"/v1/members/{bid}", json={"role": "admin"},
-                                      headers=bearer(boss["api_key"]))).status_code == 200
+        assert (
+            await gw.client.patch(
+                f"/v1/members/{bid}", json={"role": "admin"}, headers=bearer(boss["api_key"])
+            )
+        ).status_code == 200
         # ...but once the member is the only owner left, they may not.
-        r = await gw.client.patch(f"/v1/members/{bid}", json={"role": "owner"},
-                                  headers=bearer(first))
+        r = await gw.client.patch(
+            f"/v1/members/{bid}", json={"role": "owner"}, headers=bearer(first)
+        )
         assert r.status_code == 200
-        assert (await gw.client.delete(f"/v1/api-keys/{ws['api_key_id']}",
-                                       headers=bearer(boss["api_key"]))).status_code == 204
-        r = await gw.client.patch(f"/v1/members/{bid}", json={"role": "admin"},
-                                  headers=bearer(boss["api_key"]))
+        assert (
+            await gw.client.delete(
+                f"/v1/api-keys/{ws['api_key_id']}", headers=bearer(boss["api_key"])
+            )
+        ).status_code == 204
+        r = await gw.client.patch(
+            f"/v1/members/{bid}", json={"role": "admin"}, headers=bearer(boss["api_key"])
+        )
         assert r.status_code == 409
         r = await gw.client.delete(f"/v1/members/{bid}", headers=bearer(boss["api_key"]))
         assert r.status_code == 409

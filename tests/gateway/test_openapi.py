@@ -24,8 +24,9 @@ def resolve_ref(doc: dict, ref: str) -> dict:
 
 async def service_doc(url: str) -> dict:
     async with httpx.AsyncClient() as client:
-        r = await client.get(f"{url}/openapi.json", headers={"x-herald-internal-token":
-                                                              INTERNAL_TOKEN})
+        r = await client.get(
+            f"{url}/openapi.json", headers={"x-herald-internal-token": INTERNAL_TOKEN}
+        )
         r.raise_for_status()
         return r.json()
 
@@ -70,9 +71,7 @@ async def test_merged_openapi_is_valid_and_loses_no_path(make_settings):
         post_ref = analytics["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         metrics_target = resolve_ref(doc, post_ref)["properties"]["targets"]["items"]["$ref"]
         echo_item = doc["paths"]["/v1/posts/items/{item_id}"]["get"]
-        echo_target = echo_item["responses"]["200"]["content"]["application/json"]["schema"][
-            "$ref"
-        ]
+        echo_target = echo_item["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert metrics_target != echo_target
         assert "external_id" in resolve_ref(doc, metrics_target)["properties"]
         assert "echo" in resolve_ref(doc, echo_target)["properties"]
@@ -117,23 +116,37 @@ def test_component_renames_follow_references_into_other_components():
                 f"/v1/{'posts' if field == 'a' else 'links'}": {
                     "get": {
                         "operationId": "list",
-                        "responses": {"200": {"description": "ok", "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Page"}}
-                        }}},
+                        "responses": {
+                            "200": {
+                                "description": "ok",
+                                "content": {
+                                    "application/json": {
+                                        "schema": {"$ref": "#/components/schemas/Page"}
+                                    }
+                                },
+                            }
+                        },
                     }
                 }
             },
-            "components": {"schemas": {
-                "Page": {"type": "object", "properties": {
-                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
-                }},
-                "Item": {"type": "object", "properties": {field: {"type": "string"}}},
-                "Unused": {"type": "object"},
-            }},
+            "components": {
+                "schemas": {
+                    "Page": {
+                        "type": "object",
+                        "properties": {
+                            "items": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Item"},
+                            }
+                        },
+                    },
+                    "Item": {"type": "object", "properties": {field: {"type": "string"}}},
+                    "Unused": {"type": "object"},
+                }
+            },
         }
 
-    merged = merge_documents(own=own, services={"metrics": service("b"),
-                                                "scheduler": service("a")})
+    merged = merge_documents(own=own, services={"metrics": service("b"), "scheduler": service("a")})
     validate(merged)
     schemas = merged["components"]["schemas"]
     # `Item` differs, so `Page` (which points at it) differs too once rewritten.

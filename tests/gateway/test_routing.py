@@ -117,9 +117,7 @@ async def test_problems_for_unknown_routes_missing_keys_and_dead_upstreams(make_
     dead = f"http://127.0.0.1:{free_port()}"
     async with (
         echo_upstreams("scheduler") as ups,
-        running_gateway(
-            make_settings, run_workers=False, publisher_url=dead, **urls(ups)
-        ) as gw,
+        running_gateway(make_settings, run_workers=False, publisher_url=dead, **urls(ups)) as gw,
     ):
         ws = await gw.workspace()
         key = bearer(ws["api_key"])
@@ -195,8 +193,12 @@ async def test_metrics_answers_through_the_gateway_for_the_right_workspace(
         ws = await gw.workspace()
         other = await gw.workspace(name="Other")
         published = PostPublished(
-            post_id=uuid.uuid4(), target_id=uuid.uuid4(), channel_id=uuid.uuid4(),
-            network="x", external_id="987", url="https://x.com/i/status/987",
+            post_id=uuid.uuid4(),
+            target_id=uuid.uuid4(),
+            channel_id=uuid.uuid4(),
+            network="x",
+            external_id="987",
+            url="https://x.com/i/status/987",
             published_at=datetime.now(UTC),
         )
         envelope = Envelope.of(published, workspace_id=uuid.UUID(ws["id"]))
@@ -204,10 +206,15 @@ async def test_metrics_answers_through_the_gateway_for_the_right_workspace(
         while not runtime.bus.consuming.get(metrics_settings.queue_name("posts")):
             await asyncio.sleep(0.05)
         bus = Bus(url=AMQP_URL, exchange=metrics_settings.exchange_name)
-        await bus.publish([OutgoingMessage(
-            routing_key=envelope.type, body=envelope.model_dump_json().encode(),
-            message_id=str(envelope.id),
-        )])
+        await bus.publish(
+            [
+                OutgoingMessage(
+                    routing_key=envelope.type,
+                    body=envelope.model_dump_json().encode(),
+                    message_id=str(envelope.id),
+                )
+            ]
+        )
         await bus.close()
         path = f"/v1/analytics/posts/{published.post_id}"
         for _ in range(100):

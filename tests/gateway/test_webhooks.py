@@ -54,8 +54,9 @@ async def receiving(status: int = 200) -> AsyncIterator[tuple[Receiver, str]]:
 
 
 async def subscribe(gw: Gateway, key: str, url: str, events: list[str]) -> dict:
-    r = await gw.client.post("/v1/webhooks", json={"url": url, "events": events},
-                             headers=bearer(key))
+    r = await gw.client.post(
+        "/v1/webhooks", json={"url": url, "events": events}, headers=bearer(key)
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -64,8 +65,12 @@ def published(workspace_id: str | uuid.UUID) -> Envelope:
     now = datetime.now(UTC)
     return Envelope.of(
         PostPublished(
-            post_id=uuid.uuid4(), target_id=uuid.uuid4(), channel_id=uuid.uuid4(),
-            network="bluesky", external_id="at://1", url="https://bsky.app/p/1",
+            post_id=uuid.uuid4(),
+            target_id=uuid.uuid4(),
+            channel_id=uuid.uuid4(),
+            network="bluesky",
+            external_id="at://1",
+            url="https://bsky.app/p/1",
             published_at=now,
         ),
         workspace_id=uuid.UUID(str(workspace_id)),
@@ -87,15 +92,21 @@ async def pump(gw: Gateway, now: datetime) -> int:
 async def test_subscriptions_are_validated_listed_changed_and_deleted(make_settings):
     async with running_gateway(make_settings, run_workers=False) as gw:
         owner = (await gw.workspace())["api_key"]
-        r = await gw.client.post("/v1/webhooks", headers=bearer(owner),
-                                 json={"url": "https://x.test/h", "events": ["post.due"]})
+        r = await gw.client.post(
+            "/v1/webhooks",
+            headers=bearer(owner),
+            json={"url": "https://x.test/h", "events": ["post.due"]},
+        )
         assert r.status_code == 422 and r.json()["field"] == "events"
-        r = await gw.client.post("/v1/webhooks", headers=bearer(owner),
-                                 json={"url": "ftp://x.test/h", "events": ["*"]})
+        r = await gw.client.post(
+            "/v1/webhooks", headers=bearer(owner), json={"url": "ftp://x.test/h", "events": ["*"]}
+        )
         assert r.status_code == 422 and r.json()["field"] == "url"
-        r = await gw.client.post("/v1/webhooks", headers=bearer(owner),
-                                 json={"url": "https://x.test/h", "events": ["*"],
-                                       "secret": "whsec_c2hvcnQ="})
+        r = await gw.client.post(
+            "/v1/webhooks",
+            headers=bearer(owner),
+            json={"url": "https://x.test/h", "events": ["*"], "secret": "whsec_c2hvcnQ="},
+        )
         assert r.status_code == 422 and r.json()["field"] == "secret"
 
         sub = await subscribe(gw, owner, "https://x.test/h", ["post.published", "crisis.detected"])
@@ -107,16 +118,23 @@ async def test_subscriptions_are_validated_listed_changed_and_deleted(make_setti
 
         one = await gw.client.get(f"/v1/webhooks/{sub['id']}", headers=bearer(owner))
         tag = one.headers["etag"]
-        stale = await gw.client.patch(f"/v1/webhooks/{sub['id']}", json={"events": ["*"]},
-                                      headers={**bearer(owner), "If-Match": '"999"'})
+        stale = await gw.client.patch(
+            f"/v1/webhooks/{sub['id']}",
+            json={"events": ["*"]},
+            headers={**bearer(owner), "If-Match": '"999"'},
+        )
         assert stale.status_code == 412
-        changed = await gw.client.patch(f"/v1/webhooks/{sub['id']}", json={"events": ["*"]},
-                                        headers={**bearer(owner), "If-Match": tag})
+        changed = await gw.client.patch(
+            f"/v1/webhooks/{sub['id']}",
+            json={"events": ["*"]},
+            headers={**bearer(owner), "If-Match": tag},
+        )
         assert changed.status_code == 200 and changed.json()["events"] == ["*"]
         assert changed.headers["etag"] != tag
 
-        assert (await gw.client.delete(f"/v1/webhooks/{sub['id']}",
-                                       headers=bearer(owner))).status_code == 204
+        assert (
+            await gw.client.delete(f"/v1/webhooks/{sub['id']}", headers=bearer(owner))
+        ).status_code == 204
         gone = await gw.client.get(f"/v1/webhooks/{sub['id']}", headers=bearer(owner))
         assert gone.status_code == 404
 
@@ -145,8 +163,11 @@ async def test_an_event_is_delivered_signed_per_standard_webhooks(make_settings)
         assert datetime.fromisoformat(payload["timestamp"]).tzinfo is not None
         assert set(payload) == {"id", "type", "timestamp", "workspace_id", "data"}
 
-        log = (await gw.client.get(f"/v1/webhooks/{sub['id']}/deliveries",
-                                   headers=bearer(ws["api_key"]))).json()
+        log = (
+            await gw.client.get(
+                f"/v1/webhooks/{sub['id']}/deliveries", headers=bearer(ws["api_key"])
+            )
+        ).json()
         [delivery] = log["items"]
         assert delivery["status"] == "succeeded" and delivery["attempts"] == 1
         [attempt] = delivery["attempt_log"]
@@ -191,8 +212,9 @@ async def test_retries_follow_the_schedule_then_disable_and_can_be_re_enabled(ma
         assert state["enabled"] is False
         assert "failed for 120 hours" in state["disabled_reason"]
         assert "HTTP 500" in state["disabled_reason"]
-        log = (await gw.client.get(f"/v1/webhooks/{sub['id']}/deliveries",
-                                   headers=bearer(key))).json()
+        log = (
+            await gw.client.get(f"/v1/webhooks/{sub['id']}/deliveries", headers=bearer(key))
+        ).json()
         assert [a["status_code"] for a in log["items"][0]["attempt_log"]] == [500] * 18
 
         # Disabled: new events are not queued, replay and test are refused.
@@ -201,8 +223,9 @@ async def test_retries_follow_the_schedule_then_disable_and_can_be_re_enabled(ma
         assert (await gw.client.post(path, headers=bearer(key))).status_code == 409
 
         receiver.status = 204
-        r = await gw.client.patch(f"/v1/webhooks/{sub['id']}", json={"enabled": True},
-                                  headers=bearer(key))
+        r = await gw.client.patch(
+            f"/v1/webhooks/{sub['id']}", json={"enabled": True}, headers=bearer(key)
+        )
         assert r.status_code == 200 and r.json()["enabled"] is True
         assert r.json()["disabled_reason"] is None
         replayed = await gw.client.post(path, headers=bearer(key))
@@ -212,8 +235,9 @@ async def test_retries_follow_the_schedule_then_disable_and_can_be_re_enabled(ma
         body, headers = receiver.got[-1]
         assert Webhook(sub["secret"]).verify(body, headers)["id"] == delivery.message_id
         assert headers["webhook-id"] == delivery.message_id
-        log = (await gw.client.get(f"/v1/webhooks/{sub['id']}/deliveries",
-                                   headers=bearer(key))).json()
+        log = (
+            await gw.client.get(f"/v1/webhooks/{sub['id']}/deliveries", headers=bearer(key))
+        ).json()
         assert log["items"][0]["status"] == "succeeded"
         assert log["items"][0]["id"] == replayed.json()["id"]
 
@@ -237,8 +261,9 @@ async def test_test_ping_and_rotation_overlap(make_settings):
         assert payload["data"]["subscription_id"] == sub["id"]
         assert len(headers["webhook-signature"].split(" ")) == 1
 
-        rotated = await gw.client.post(f"/v1/webhooks/{sub['id']}/rotate-secret",
-                                       headers=bearer(key))
+        rotated = await gw.client.post(
+            f"/v1/webhooks/{sub['id']}/rotate-secret", headers=bearer(key)
+        )
         assert rotated.status_code == 200, rotated.text
         new = rotated.json()["secret"]
         assert new != old
@@ -274,12 +299,16 @@ async def test_delivery_log_is_cursor_paged_newest_first(make_settings):
         path = f"/v1/webhooks/{sub['id']}/deliveries"
         first = (await gw.client.get(path, params={"limit": 2}, headers=bearer(key))).json()
         assert [d["id"] for d in first["items"]] == ids[::-1][:2]
-        second = (await gw.client.get(path, params={"limit": 2, "cursor": first["next_cursor"]},
-                                      headers=bearer(key))).json()
+        second = (
+            await gw.client.get(
+                path, params={"limit": 2, "cursor": first["next_cursor"]}, headers=bearer(key)
+            )
+        ).json()
         assert [d["id"] for d in second["items"]] == ids[:1]
         assert second["next_cursor"] is None
-        pending = (await gw.client.get(path, params={"status": "pending"},
-                                       headers=bearer(key))).json()
+        pending = (
+            await gw.client.get(path, params={"status": "pending"}, headers=bearer(key))
+        ).json()
         assert len(pending["items"]) == 3
 
 
@@ -288,7 +317,7 @@ async def test_another_workspace_gets_404_on_every_webhook_path(make_settings):
         ws = await gw.workspace()
         key = ws["api_key"]
         sub = await subscribe(gw, key, "https://x.test/h", ["*"])
-        ping = (await gw.client.post(f"/v1/webhooks/{sub['id']}/test", headers=bearer(key)))
+        ping = await gw.client.post(f"/v1/webhooks/{sub['id']}/test", headers=bearer(key))
         delivery_id = ping.json()["id"]
         intruder = (await gw.workspace(name="Intruder"))["api_key"]
         base = f"/v1/webhooks/{sub['id']}"
@@ -304,8 +333,7 @@ async def test_another_workspace_gets_404_on_every_webhook_path(make_settings):
         for method, path, body in calls:
             r = await gw.client.request(method, path, json=body, headers=bearer(intruder))
             assert r.status_code == 404, (method, path, r.status_code)
-        assert (await gw.client.get("/v1/webhooks", headers=bearer(intruder))).json()[
-            "items"] == []
+        assert (await gw.client.get("/v1/webhooks", headers=bearer(intruder))).json()["items"] == []
         analyst = (await gw.key(key, "analyst"))["api_key"]
         for method, path, body in calls:
             r = await gw.client.request(method, path, json=body, headers=bearer(analyst))

@@ -9,7 +9,7 @@ import hmac
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -144,24 +144,45 @@ def start_inbox(
 ) -> Callable[..., Any]:
     """Starts the inbox on `inbox_port` with the given app secrets (an async context)."""
 
-    def start(network_apps: dict[str, dict[str, str]] | None = None, **overrides: Any) -> Any:
+    def start(
+        network_apps: dict[str, dict[str, str]] | None = None,
+        clock: ManualClock | None = None,
+        **overrides: Any,
+    ) -> Any:
         settings = make_settings(
             InboxSettings,
             network_apps=network_apps or {"x": {"client_secret": X_SECRET}},
             **overrides,
         )
-        return _running(settings, inbox_port)
+        return _running(settings, inbox_port, clock)
 
     return start
 
 
+class ManualClock:
+    """The inbox's clock, moved by the test: hours of traffic replayed without waiting."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
 class _running:
-    def __init__(self, settings: InboxSettings, port: int) -> None:
+    def __init__(self, settings: InboxSettings, port: int, clock: ManualClock | None) -> None:
         self.settings = settings
         self.port = port
+        self.clock = clock
 
     async def __aenter__(self) -> Inbox:
-        self.app = create_app(self.settings)
+        self.app = (
+            create_app(self.settings, clock=self.clock) if self.clock else create_app(self.settings)
+        )
         self._serve = serve(self.app, port=self.port)
         url = await self._serve.__aenter__()
         self.client = httpx.AsyncClient(base_url=url, timeout=10)

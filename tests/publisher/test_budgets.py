@@ -20,18 +20,17 @@ async def test_two_replicas_share_one_budget_and_the_overflow_waits(
     settings = publisher_settings(rate_budgets={"x": rules})
     first, second = create_app(settings), create_app(settings)
     workspace = uuid.uuid4()
-    async with Tap(settings.exchange_name, ["post.*"]) as tap, lifespan(first), \
-            lifespan(second):
+    async with Tap(settings.exchange_name, ["post.*"]) as tap, lifespan(first), lifespan(second):
         await wait_consuming(first, settings.queue_name("posts"))
         channel = await connect(first, sandbox_url, workspace, network="x")
         dues = [post_due(channel=channel, text=f"Budgeted {i}") for i in range(5)]
-        await send(settings.exchange_name,
-                   *(Envelope.of(d, workspace_id=workspace) for d in dues))
+        await send(settings.exchange_name, *(Envelope.of(d, workspace_id=workspace) for d in dues))
         published = await tap.wait("post.published", count=5, seconds=40)
         assert tap.of("post.publish_failed") == []
         listing = await sandbox_posts(sandbox_url, "x", channel["external_id"])
-        times = sorted(datetime.fromisoformat(p["created_at"].replace("Z", "+00:00"))
-                       for p in listing["items"])
+        times = sorted(
+            datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")) for p in listing["items"]
+        )
         assert len(times) == 5 and listing["duplicates"] == 0
         # Never more than 2 in any 4-second window, whichever replica sent them.
         for i in range(2, 5):
@@ -48,17 +47,56 @@ async def test_a_rolling_daily_cap_frees_as_the_oldest_spend_ages_out(publisher_
     start = datetime(2026, 3, 1, 9, tzinfo=UTC)
     async with app.state.runtime.sessions() as session, session.begin():
         for i in range(50):
-            wait = await spend(session, network="instagram", channel_id=channel, action="post",
-                               rules=[posts], now=start + timedelta(minutes=i))
+            wait = await spend(
+                session,
+                network="instagram",
+                channel_id=channel,
+                action="post",
+                rules=[posts],
+                now=start + timedelta(minutes=i),
+            )
             assert wait == 0
-        wait = await spend(session, network="instagram", channel_id=channel, action="post",
-                           rules=[posts], now=start + timedelta(hours=2))
+        wait = await spend(
+            session,
+            network="instagram",
+            channel_id=channel,
+            action="post",
+            rules=[posts],
+            now=start + timedelta(hours=2),
+        )
         assert wait == timedelta(hours=22).total_seconds()
         # Replies do not spend the post cap; another account has its own purse.
-        assert await spend(session, network="instagram", channel_id=channel, action="reply",
-                           rules=[posts], now=start + timedelta(hours=2)) == 0
-        assert await spend(session, network="instagram", channel_id=uuid.uuid4(),
-                           action="post", rules=[posts], now=start + timedelta(hours=2)) == 0
-        assert await spend(session, network="instagram", channel_id=channel, action="post",
-                           rules=[posts], now=start + timedelta(hours=24, seconds=1)) == 0
+        assert (
+            await spend(
+                session,
+                network="instagram",
+                channel_id=channel,
+                action="reply",
+                rules=[posts],
+                now=start + timedelta(hours=2),
+            )
+            == 0
+        )
+        assert (
+            await spend(
+                session,
+                network="instagram",
+                channel_id=uuid.uuid4(),
+                action="post",
+                rules=[posts],
+                now=start + timedelta(hours=2),
+            )
+            == 0
+        )
+        assert (
+            await spend(
+                session,
+                network="instagram",
+                channel_id=channel,
+                action="post",
+                rules=[posts],
+                now=start + timedelta(hours=24, seconds=1),
+            )
+            == 0
+        )
     assert BudgetRule(name="x", limit=1, window_seconds=1, actions=["read"]).cost == 1

@@ -19,14 +19,16 @@ from tests.publisher.support import (
 from tests.support.servers import lifespan
 
 
-async def connect(app, sandbox_url: str, workspace: uuid.UUID, network: str = "x"
-                  ) -> dict[str, Any]:
+async def connect(
+    app, sandbox_url: str, workspace: uuid.UUID, network: str = "x"
+) -> dict[str, Any]:
     account = await new_account(sandbox_url, network)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://p"
     ) as client:
         r = await client.post(
-            "/v1/channels", json={"network": network, "credentials": account["credentials"]},
+            "/v1/channels",
+            json={"network": network, "credentials": account["credentials"]},
             headers=identity(workspace),
         )
     assert r.status_code == 201, r.text
@@ -60,6 +62,7 @@ async def test_post_due_is_published_once_even_when_delivered_twice(
         assert data["url"].endswith(f"/status/{data['external_id']}")
         assert published[0].workspace_id == workspace
         assert published[0].correlation_id == envelope.correlation_id
+        assert data["media_kind"] == "text"
         listing = await sandbox_posts(sandbox_url, "x", channel["external_id"])
         assert [p["id"] for p in listing["items"]] == [data["external_id"]]
         assert listing["duplicates"] == 0
@@ -75,9 +78,17 @@ async def test_a_send_that_failed_after_the_network_stored_it_is_adopted_not_res
         await wait_consuming(app, settings.queue_name("posts"))
         channel = await connect(app, sandbox_url, workspace)
         # X stores the tweet, then answers 503: the outcome is unknown to us.
-        await put_faults(sandbox_url, {"network": "x", "endpoint": "POST /2/tweets",
-                                       "error_rate": 1.0, "status": 503, "phase": "after",
-                                       "count": 1})
+        await put_faults(
+            sandbox_url,
+            {
+                "network": "x",
+                "endpoint": "POST /2/tweets",
+                "error_rate": 1.0,
+                "status": 503,
+                "phase": "after",
+                "count": 1,
+            },
+        )
         due = post_due(channel=channel, text="Stored, then a 503")
         await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
         published = await tap.wait("post.published")
@@ -99,8 +110,16 @@ async def test_a_publisher_killed_mid_call_reconciles_without_a_second_post(
             await wait_consuming(first, first_settings.queue_name("posts"))
             channel = await connect(first, sandbox_url, workspace)
             # The tweet is stored, then the answer hangs: the process dies while waiting.
-            await put_faults(sandbox_url, {"network": "x", "endpoint": "POST /2/tweets",
-                                           "timeout_rate": 1.0, "phase": "after", "count": 1})
+            await put_faults(
+                sandbox_url,
+                {
+                    "network": "x",
+                    "endpoint": "POST /2/tweets",
+                    "timeout_rate": 1.0,
+                    "phase": "after",
+                    "count": 1,
+                },
+            )
             due = post_due(channel=channel, text="Sent just before the crash")
             await send(first_settings.exchange_name, Envelope.of(due, workspace_id=workspace))
             for _ in range(100):
@@ -150,12 +169,14 @@ async def test_rate_limited_answers_wait_for_the_reset_then_publish(
         # One tweet per 2 s window: the second post is refused with x-rate-limit-reset.
         await put_faults(
             sandbox_url,
-            {"network": "x", "endpoint": "POST /2/tweets",
-             "rate_limit": {"limit": 1, "window_seconds": 2}},
+            {
+                "network": "x",
+                "endpoint": "POST /2/tweets",
+                "rate_limit": {"limit": 1, "window_seconds": 2},
+            },
         )
         dues = [post_due(channel=channel, text=f"Patience {i}") for i in range(2)]
-        await send(settings.exchange_name,
-                   *(Envelope.of(d, workspace_id=workspace) for d in dues))
+        await send(settings.exchange_name, *(Envelope.of(d, workspace_id=workspace) for d in dues))
         published = await tap.wait("post.published", count=2, seconds=30)
         listing = await sandbox_posts(sandbox_url, "x", channel["external_id"])
         assert sorted(p["id"] for p in listing["items"]) == sorted(
@@ -163,9 +184,20 @@ async def test_rate_limited_answers_wait_for_the_reset_then_publish(
         )
         assert listing["duplicates"] == 0
         runtime = app.state.runtime
-        assert runtime.metrics.registry.get_sample_value(
-            "publisher_attempts_total", {"network": "x", "outcome": "rate_limited"}
-        ) >= 1
+        assert (
+            runtime.metrics.registry.get_sample_value(
+                "herald_publisher_attempts_total",
+                {"network": "x", "outcome": "retrying", "error_class": "rate_limited"},
+            )
+            >= 1
+        )
+        assert (
+            runtime.metrics.registry.get_sample_value(
+                "herald_publisher_attempts_total",
+                {"network": "x", "outcome": "published", "error_class": ""},
+            )
+            == 2
+        )
 
 
 async def test_server_errors_before_sending_are_retried(publisher_settings, sandbox_url):
@@ -177,8 +209,13 @@ async def test_server_errors_before_sending_are_retried(publisher_settings, sand
         channel = await connect(app, sandbox_url, workspace)
         await put_faults(
             sandbox_url,
-            {"network": "x", "endpoint": "POST /2/tweets", "error_rate": 1.0, "status": 503,
-             "count": 2},
+            {
+                "network": "x",
+                "endpoint": "POST /2/tweets",
+                "error_rate": 1.0,
+                "status": 503,
+                "count": 2,
+            },
         )
         due = post_due(channel=channel, text="Third time lucky")
         await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))

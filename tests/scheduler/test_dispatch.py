@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from services.scheduler.models import Target
+from services.scheduler.models import Post, Target
 from services.scheduler.settings import SchedulerSettings
 from shared.events import (
     ChannelConnected,
@@ -225,3 +225,102 @@ async def test_targets_late_beyond_the_threshold_are_missed(make_settings):
         async with s.runtime.sessions() as session:
             status = await session.scalar(select(Target.status).where(Target.id == target_id))
         assert status == "missed"
+
+
+async def test_the_missed_threshold_is_the_workspaces_own(make_settings):
+    settings = make_settings(SchedulerSettings, dispatch_max_sleep=1.0)
+    strict, lenient = uuid.uuid4(), uuid.uuid4()
+    async with (
+        listening(settings.exchange_name, "post.due", "post.missed") as heard,
+        running_scheduler(settings) as s,
+    ):
+        r = await s.client.put(
+            "/v1/scheduler/settings", json={"missed_after_seconds": 120}, headers=identity(strict)
+        )
+        assert r.status_code == 200, r.text
+        planned = {}
+        for name, workspace in (("strict", strict), ("lenient", lenient)):
+            channel = await s.add_channel(workspace_id=workspace)
+            for late in ("5min", "30s"):
+                r = await s.client.post(
+                    "/v1/posts",
+                    json={
+                        "text": f"{name} {late}",
+                        "targets": [{"channel_id": str(channel)}],
+                        "schedule": {"at": "2030-01-01T09:00:00", "timezone": "UTC"},
+                    },
+                    headers=identity(workspace),
+                )
+                planned[(name, late)] = uuid.UUID(r.json()["targets"][0]["id"])
+        # As if the scheduler had been down: all four fall due together, in one batch.
+        now = datetime.now(UTC)
+        async with s.runtime.sessions() as session, session.begin():
+            for (_, late), target_id in planned.items():
+                target = await session.get(Target, target_id)
+                target.due_at = now - (
+                    timedelta(minutes=5) if late == "5min" else timedelta(seconds=30)
+                )
+        s.runtime.notifier.events["scheduler_due"].set()
+        await heard.wait_for(lambda h: len(h.of("post.due")) + len(h.of("post.missed")) == 4)
+        missed = {e.data["target_id"] for e in heard.of("post.missed")}
+        # 5 minutes late is too late for a workspace that allows 2; the default allows an hour.
+        assert missed == {str(planned[("strict", "5min")])}
+        assert {e.data["target_id"] for e in heard.of("post.due")} == {
+            str(planned[k]) for k in (("strict", "30s"), ("lenient", "5min"), ("lenient", "30s"))
+        }
+        async with s.runtime.sessions() as session:
+            target = await session.get(Target, planned[("strict", "5min")])
+            assert target.status == "missed" and "after its due time" in target.error
+            r = await s.client.get(
+                f"/v1/posts/{target.post_id}/transitions", headers=identity(strict)
+            )
+            assert [(t["from_status"], t["to_status"], t["by"]) for t in r.json()][-1] == (
+                "scheduled",
+                "missed",
+                "dispatcher",
+            )
+
+
+async def test_a_post_being_edited_is_passed_over_not_waited_for(make_settings):
+    settings = make_settings(SchedulerSettings, dispatch_max_sleep=1.0)
+    workspace = uuid.uuid4()
+    async with (
+        listening(settings.exchange_name, "post.due") as heard,
+        running_scheduler(settings) as s,
+    ):
+        channel = await s.add_channel(workspace_id=workspace)
+        ids = []
+        for text in ("held", "free"):
+            r = await s.client.post(
+                "/v1/posts",
+                json={
+                    "text": text,
+                    "targets": [{"channel_id": str(channel)}],
+                    "schedule": {"at": "2030-01-01T09:00:00", "timezone": "UTC"},
+                },
+                headers=identity(workspace),
+            )
+            ids.append((r.json()["id"], r.json()["targets"][0]["id"]))
+        (held_post, held_target), (_, free_target) = ids
+        async with s.runtime.sessions() as editing:
+            # An edit in progress holds the post's row lock.
+            await editing.execute(
+                select(Post.id).where(Post.id == uuid.UUID(held_post)).with_for_update()
+            )
+            async with s.runtime.sessions() as session, session.begin():
+                for target_id in (held_target, free_target):
+                    target = await session.get(Target, uuid.UUID(target_id))
+                    target.due_at = datetime.now(UTC) - timedelta(seconds=1)
+            s.runtime.notifier.events["scheduler_due"].set()
+            # The other post goes out meanwhile: the dispatcher did not wait on the lock…
+            await heard.wait_for(lambda h: len(h.of("post.due")) >= 1)
+            assert [e.data["target_id"] for e in heard.of("post.due")] == [free_target]
+            async with s.runtime.sessions() as session:
+                status = await session.scalar(
+                    select(Target.status).where(Target.id == uuid.UUID(held_target))
+                )
+            assert status == "scheduled"
+            await editing.rollback()
+        # …and takes the held one as soon as the edit is over.
+        await heard.wait_for(lambda h: len(h.of("post.due")) == 2)
+        assert heard.of("post.due")[1].data["target_id"] == held_target

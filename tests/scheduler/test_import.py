@@ -101,3 +101,47 @@ async def test_csv_import_is_all_or_nothing_with_errors_per_row(make_settings):
             headers={**identity(workspace, "analyst"), "content-type": "text/csv"},
         )
         assert r.status_code == 403
+
+
+async def test_rows_sharing_a_post_key_are_one_post_with_a_variant_per_channel(make_settings):
+    settings = make_settings(SchedulerSettings, run_workers=False)
+    workspace = uuid.uuid4()
+    async with running_scheduler(settings) as s:
+        x = await s.add_channel(workspace_id=workspace, network="x")
+        li = await s.add_channel(workspace_id=workspace, network="linkedin")
+        bsky = await s.add_channel(workspace_id=workspace, network="bluesky")
+        csv = (
+            "post,text,channel_id,at,tags,media_url\n"
+            f"launch,Short for X,{x},2030-07-01T09:00:00,launch,\n"
+            f"launch,A longer story for LinkedIn,{li},2030-07-01T09:00:00,b2b,"
+            "https://cdn.example.com/li.jpg\n"
+            f",On its own,{bsky},2030-07-02T09:00:00,,\n"
+        )
+        headers = {**identity(workspace), "content-type": "text/csv"}
+        r = await s.client.post("/v1/posts/import", content=csv.encode(), headers=headers)
+        assert r.status_code == 201, r.text
+        launch, alone = r.json()["posts"]
+        assert r.json()["created"] == 2
+        assert launch["text"] == "Short for X" and launch["tags"] == ["launch", "b2b"]
+        variants = {t["channel_id"]: t for t in launch["targets"]}
+        assert variants[str(x)]["text"] == "Short for X" and variants[str(x)]["media"] is None
+        assert variants[str(li)]["text"] == "A longer story for LinkedIn"
+        assert variants[str(li)]["media"][0]["url"] == "https://cdn.example.com/li.jpg"
+        assert {t["due_at"][:16] for t in launch["targets"]} == {"2030-07-01T09:00"}
+        assert [t["channel_id"] for t in alone["targets"]] == [str(bsky)]
+        assert await s.count(Post) == 2 and await s.count(Target) == 3
+
+        # The X row of a group over X's limit, and a group whose rows disagree on the time:
+        # each problem names its own row; nothing is saved.
+        bad = (
+            "post,text,channel_id,at\n"
+            f"a,fine,{li},2030-07-01T09:00:00\n"
+            f"a,{'y' * 300},{x},2030-07-01T09:00:00\n"
+            f"b,one,{li},2030-07-01T09:00:00\n"
+            f"b,two,{x},2030-07-01T10:00:00\n"
+        )
+        r = await s.client.post("/v1/posts/import", content=bad.encode(), headers=headers)
+        assert r.status_code == 422, r.text
+        got = sorted((e["row"], e["column"], e["code"]) for e in r.json()["errors"])
+        assert got == [(2, "text", "text_too_long"), (4, "at", "post_time_differs")]
+        assert await s.count(Post) == 2 and await s.count(Target) == 3

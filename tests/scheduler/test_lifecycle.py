@@ -2,6 +2,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.scheduler.models import Post
 from services.scheduler.settings import SchedulerSettings
 from tests.conftest import identity
@@ -270,3 +272,35 @@ async def test_validate_is_a_dry_run_with_lengths_and_problems(make_settings):
         assert on_bsky["length"] == 301 and on_bsky["limit"] == 300
         assert on_bsky["problems"][0]["code"] == "text_too_long"
         assert await s.count(Post) == 0
+
+
+@pytest.mark.parametrize(
+    ("role", "may_approve"),
+    [("owner", True), ("admin", True), ("reviewer", True), ("editor", False), ("analyst", False)],
+)
+async def test_only_reviewers_admins_and_owners_approve(make_settings, role, may_approve):
+    settings = make_settings(SchedulerSettings, run_workers=False)
+    workspace = uuid.uuid4()
+    async with running_scheduler(settings) as s:
+        channel = await s.add_channel(workspace_id=workspace)
+        await s.client.put(
+            "/v1/scheduler/settings",
+            json={"approval_required": True},
+            headers=identity(workspace, "admin"),
+        )
+        body = {"text": "launch", "targets": [{"channel_id": str(channel)}], "schedule": FUTURE}
+        r = await s.client.post("/v1/posts", json=body, headers=identity(workspace, "editor"))
+        assert r.json()["status"] == "in_review"
+        pid = r.json()["id"]
+        r = await s.client.post(
+            f"/v1/posts/{pid}/approve", json={"comment": "ok"}, headers=identity(workspace, role)
+        )
+        got = (await s.client.get(f"/v1/posts/{pid}", headers=identity(workspace))).json()
+        if may_approve:
+            assert r.status_code == 200, r.text
+            assert got["status"] == "scheduled"
+        else:
+            assert r.status_code == 403
+            assert r.headers["content-type"] == "application/problem+json"
+            # Nothing changed: still waiting for a reviewer, same version.
+            assert got["status"] == "in_review" and got["version"] == 1

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import and_, exists, func, or_, select
 
 from services.inbox import sentiment
@@ -17,6 +17,7 @@ from services.inbox.handling import (
     UNSET,
     add_note,
     find_conversation,
+    is_unread,
     moderate,
     request_reply,
     update_conversation,
@@ -77,6 +78,7 @@ def item(conversation: Conversation) -> ConversationItem:
         priority=conversation.priority,
         tags=list(conversation.tags),
         assignee=conversation.assignee,
+        unread=is_unread(conversation),
     )
 
 
@@ -93,6 +95,7 @@ async def list_conversations(
     priority: str | None = None,
     tag: str | None = None,
     assignee: str | None = None,
+    unread: bool | None = None,
     q: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
@@ -114,6 +117,13 @@ async def list_conversations(
         query = query.where(SENTIMENT_FILTERS[sentiment]())
     if tag is not None:
         query = query.where(Conversation.tags.contains([tag]))
+    if unread is not None:
+        unread_sql = and_(
+            Conversation.last_inbound_at.is_not(None),
+            or_(Conversation.read_at.is_(None),
+                Conversation.last_inbound_at > Conversation.read_at),
+        )
+        query = query.where(unread_sql if unread else ~unread_sql)
     if q:
         query = query.where(
             exists().where(
@@ -168,6 +178,7 @@ async def detail(
         created_at=conversation.created_at,
         first_response_at=conversation.first_response_at,
         resolved_at=conversation.resolved_at,
+        version=conversation.version,
         messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
         notes=[NoteOut.model_validate(n, from_attributes=True) for n in notes],
     )
@@ -175,18 +186,31 @@ async def detail(
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def get_conversation(
-    conversation_id: UUID, principal: ReaderDep, session: SessionDep
+    conversation_id: UUID, principal: ReaderDep, session: SessionDep, response: Response
 ) -> ConversationDetail:
-    return await detail(session, principal=principal, conversation_id=conversation_id)
+    out = await detail(session, principal=principal, conversation_id=conversation_id)
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
-@router.patch("/{conversation_id}", response_model=ConversationDetail)
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+@router.patch(
+    "/{conversation_id}",
+    response_model=ConversationDetail,
+    description="Status, assignee, tags, priority, read. With `If-Match` (the ETag of a "
+    "previous GET or PATCH) the change is refused with 412 when the conversation changed "
+    "meanwhile, by a teammate or a new message.",
+)
 async def patch_conversation(
     conversation_id: UUID,
     body: ConversationPatch,
     principal: ResponderDep,
     session: SessionDep,
     runtime: RuntimeDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ConversationDetail:
     await update_conversation(
         session,
@@ -197,9 +221,13 @@ async def patch_conversation(
         assignee=body.assignee if "assignee" in body.model_fields_set else UNSET,
         tags=body.tags,
         priority=body.priority,
+        read=body.read,
+        if_match=if_match,
     )
     await session.flush()
-    return await detail(session, principal=principal, conversation_id=conversation_id)
+    out = await detail(session, principal=principal, conversation_id=conversation_id)
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
 @router.post("/{conversation_id}/notes", response_model=NoteOut, status_code=201)

@@ -13,7 +13,8 @@ from shared.auth import Principal, require
 from shared.observability import ServiceMetrics
 
 
-def get_settings(request: Request) -> InboxSettings:
+async def get_settings(request: Request) -> InboxSettings:
+    # async: a plain `def` dependency would run in a worker thread on every request.
     settings: InboxSettings = request.app.state.runtime.settings
     return settings
 
@@ -27,6 +28,7 @@ class InboxCounters:
     """The inbox's own Prometheus series, registered once per app."""
 
     receipts: Counter
+    crisis_evaluations: Counter
 
     @classmethod
     def create(cls, metrics: ServiceMetrics) -> InboxCounters:
@@ -34,13 +36,18 @@ class InboxCounters:
             receipts=metrics.counter(
                 "herald_inbox_receipts_total",
                 "Webhooks received, by network and outcome "
-                "(stored, duplicate, unknown, rejected)",
+                "(stored, duplicate, unknown, rejected, unavailable)",
                 ["network", "outcome"],
-            )
+            ),
+            crisis_evaluations=metrics.counter(
+                "herald_inbox_crisis_evaluations_total",
+                "Crisis detection passes over the workspaces, by outcome",
+                ["outcome"],
+            ),
         )
 
 
-def get_counters(request: Request) -> InboxCounters:
+async def get_counters(request: Request) -> InboxCounters:
     counters: InboxCounters = request.app.state.counters
     return counters
 

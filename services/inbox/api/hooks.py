@@ -7,6 +7,7 @@ signature over the raw body, and nothing is stored unless it does.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,9 +15,9 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.inbox.api.deps import CountersDep, SettingsDep
+from services.inbox.api.deps import CountersDep, InboxCounters, SettingsDep
+from services.inbox.intake import ReceiptWriter
 from services.inbox.normalise import META, UnreadableBody, identify, parse_atom
-from services.inbox.receipts import store_receipt
 from services.inbox.settings import InboxSettings, NetworkApp
 from services.inbox.signatures import (
     StaleSignature,
@@ -29,9 +30,14 @@ from services.inbox.signatures import (
     x_crc_response,
     x_signature_ok,
 )
-from shared.db import unit_of_work
-from shared.errors import BadRequest, DomainError, NotFound, PermissionDenied, Unauthorized
-from shared.service import RuntimeDep
+from shared.errors import (
+    BadRequest,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    Unauthorized,
+    Unavailable,
+)
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
 
@@ -70,28 +76,123 @@ def parse_json(body: bytes) -> Any:
         raise BadRequest("The webhook body is not valid JSON.", field="body") from exc
 
 
-async def accept(
-    runtime: RuntimeDep, counters: CountersDep, *, network: str, payload: Any, body: bytes,
-    request: Request,
-) -> JSONResponse:
+async def store_event(
+    writer: ReceiptWriter, counters: InboxCounters, *, network: str, payload: Any, body: bytes
+) -> bool:
+    """Stores a verified event; True when it is new. Raises Unavailable if it cannot be kept."""
     identity = identify(network, payload, body)
-    # Our own transaction rather than the request dependency: the 200 must mean "committed".
-    # No NOTIFY in this transaction: PostgreSQL serialises the commits of every transaction
-    # that notifies (one global queue lock), which capped ingest at a few hundred a second.
-    # The app wakes the worker after commit instead, coalescing a burst into one NOTIFY.
-    async with unit_of_work(runtime.sessions) as session:
-        stored = await store_receipt(session, network=network, identity=identity, body=body,
-                                     notify=False)
-    if stored and identity.understood:
-        request.app.state.receipts_waiting.set()
+    try:
+        # Answered only once the receipt is committed: a 200 means "kept".
+        stored = await writer.store(network=network, identity=identity, body=body)
+    except Exception as exc:  # noqa: BLE001  (the network retries a 503 later)
+        counters.receipts.labels(network, "unavailable").inc()
+        raise Unavailable("The webhook could not be stored; deliver it again.") from exc
     outcome = "duplicate" if not stored else ("stored" if identity.understood else "unknown")
     counters.receipts.labels(network, outcome).inc()
+    return stored
+
+
+class Refused(Unauthorized):
+    """The signature is missing, wrong or stale: nothing from this request is kept."""
+
+
+# How each network proves an event is its own (NETWORKS.md): a check over the raw body that
+# returns the payload, or raises Refused (401) or BadRequest (400). The routes below and the
+# fast path (fastpath.py) both go through these, so they cannot disagree.
+Verifier = Callable[[InboxSettings, NetworkApp, Mapping[str, str], bytes], Any]
+
+
+def verify_x(
+    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
+) -> Any:
+    if not x_signature_ok(
+        secret=app.client_secret, body=body, header=headers.get("x-twitter-webhooks-signature")
+    ):
+        raise Refused("The x-twitter-webhooks-signature is missing or wrong.")
+    return parse_json(body)
+
+
+def verify_linkedin(
+    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
+) -> Any:
+    # With or without the `hmacsha256=` prefix: LinkedIn's docs show both (see signatures.py).
+    if not linkedin_signature_ok(
+        secret=app.client_secret, body=body, header=headers.get("x-li-signature")
+    ):
+        raise Refused("The X-LI-Signature is missing or wrong.")
+    return parse_json(body)
+
+
+def verify_tiktok(
+    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
+) -> Any:
+    try:
+        ok = tiktok_signature_ok(
+            secret=app.client_secret,
+            body=body,
+            header=headers.get("tiktok-signature"),
+            now=time.time(),
+            tolerance=settings.tiktok_signature_tolerance_seconds,
+        )
+    except StaleSignature:
+        raise Refused("The TikTok-Signature timestamp is too old.") from None
+    if not ok:
+        raise Refused("The TikTok-Signature is missing or wrong.")
+    return parse_json(body)
+
+
+def verify_youtube(
+    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
+) -> Any:
+    # `client_secret` is the hub.secret Herald subscribed with; the hub signs every
+    # notification with it. WebSub asks subscribers to answer 2xx to a bad signature and
+    # ignore the body; we answer 401 instead, like every other receiver here, so a forged
+    # delivery is visible in the hub's and our own logs. Nothing is stored either way.
+    if not websub_signature_ok(
+        secret=app.client_secret, body=body, header=headers.get("x-hub-signature")
+    ):
+        raise Refused("The X-Hub-Signature is missing or wrong.")
+    try:
+        return parse_atom(body)
+    except UnreadableBody as exc:
+        raise BadRequest(
+            f"The notification is not a YouTube Atom feed: {exc}.", field="body"
+        ) from exc
+
+
+def verify_meta(
+    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
+) -> Any:
+    if not meta_signature_ok(
+        secret=app.client_secret, body=body, header=headers.get("x-hub-signature-256")
+    ):
+        raise Refused("The X-Hub-Signature-256 is missing or wrong.")
+    return parse_json(body)
+
+
+VERIFIERS: dict[str, Verifier] = {
+    "x": verify_x,
+    "linkedin": verify_linkedin,
+    "tiktok": verify_tiktok,
+    "youtube": verify_youtube,
+    **{network: verify_meta for network in META},
+}
+
+
+async def receive_event(
+    network: str, request: Request, settings: InboxSettings, counters: InboxCounters
+) -> JSONResponse:
+    app = network_app(settings, network)
+    body = await raw_body(request, limit=settings.max_body_bytes)
+    try:
+        payload = VERIFIERS[network](settings, app, request.headers, body)
+    except Refused:
+        counters.receipts.labels(network, "rejected").inc()
+        raise
+    stored = await store_event(
+        request.app.state.receipt_writer, counters, network=network, payload=payload, body=body
+    )
     return JSONResponse({"ok": True, "duplicate": not stored})
-
-
-def refused(counters: CountersDep, network: str, reason: str) -> Unauthorized:
-    counters.receipts.labels(network, "rejected").inc()
-    return Unauthorized(reason)
 
 
 @router.get("/x", summary="X CRC check")
@@ -101,16 +202,8 @@ async def x_crc(crc_token: str, settings: SettingsDep) -> dict[str, str]:
 
 
 @router.post("/x", summary="X Account Activity events")
-async def x_events(
-    request: Request, settings: SettingsDep, runtime: RuntimeDep, counters: CountersDep
-) -> JSONResponse:
-    app = network_app(settings, "x")
-    body = await raw_body(request, limit=settings.max_body_bytes)
-    header = request.headers.get("x-twitter-webhooks-signature")
-    if not x_signature_ok(secret=app.client_secret, body=body, header=header):
-        raise refused(counters, "x", "The x-twitter-webhooks-signature is missing or wrong.")
-    return await accept(runtime, counters, network="x", payload=parse_json(body), body=body,
-                        request=request)
+async def x_events(request: Request, settings: SettingsDep, counters: CountersDep) -> JSONResponse:
+    return await receive_event("x", request, settings, counters)
 
 
 @router.get("/linkedin", summary="LinkedIn endpoint validation (challengeCode)")
@@ -126,36 +219,16 @@ async def linkedin_validate(challengeCode: str, settings: SettingsDep) -> dict[s
 
 @router.post("/linkedin", summary="LinkedIn organization social action notifications")
 async def linkedin_events(
-    request: Request, settings: SettingsDep, runtime: RuntimeDep, counters: CountersDep
+    request: Request, settings: SettingsDep, counters: CountersDep
 ) -> JSONResponse:
-    app = network_app(settings, "linkedin")
-    body = await raw_body(request, limit=settings.max_body_bytes)
-    # With or without the `hmacsha256=` prefix: LinkedIn's docs show both (see signatures.py).
-    header = request.headers.get("x-li-signature")
-    if not linkedin_signature_ok(secret=app.client_secret, body=body, header=header):
-        raise refused(counters, "linkedin", "The X-LI-Signature is missing or wrong.")
-    return await accept(runtime, counters, network="linkedin", payload=parse_json(body),
-                        body=body, request=request)
+    return await receive_event("linkedin", request, settings, counters)
 
 
 @router.post("/tiktok", summary="TikTok webhook events")
 async def tiktok_events(
-    request: Request, settings: SettingsDep, runtime: RuntimeDep, counters: CountersDep
+    request: Request, settings: SettingsDep, counters: CountersDep
 ) -> JSONResponse:
-    app = network_app(settings, "tiktok")
-    body = await raw_body(request, limit=settings.max_body_bytes)
-    header = request.headers.get("tiktok-signature")
-    try:
-        ok = tiktok_signature_ok(
-            secret=app.client_secret, body=body, header=header, now=time.time(),
-            tolerance=settings.tiktok_signature_tolerance_seconds,
-        )
-    except StaleSignature:
-        raise refused(counters, "tiktok", "The TikTok-Signature timestamp is too old.") from None
-    if not ok:
-        raise refused(counters, "tiktok", "The TikTok-Signature is missing or wrong.")
-    return await accept(runtime, counters, network="tiktok", payload=parse_json(body), body=body,
-                        request=request)
+    return await receive_event("tiktok", request, settings, counters)
 
 
 @router.get("/youtube", summary="YouTube WebSub verification (hub.challenge)")
@@ -179,24 +252,9 @@ async def youtube_verify(request: Request, settings: SettingsDep) -> PlainTextRe
 
 @router.post("/youtube", summary="YouTube WebSub upload notifications (Atom)")
 async def youtube_events(
-    request: Request, settings: SettingsDep, runtime: RuntimeDep, counters: CountersDep
+    request: Request, settings: SettingsDep, counters: CountersDep
 ) -> JSONResponse:
-    app = network_app(settings, "youtube")
-    body = await raw_body(request, limit=settings.max_body_bytes)
-    # `client_secret` is the hub.secret Herald subscribed with; the hub signs every
-    # notification with it. WebSub asks subscribers to answer 2xx to a bad signature and
-    # ignore the body; we answer 401 instead, like every other receiver here, so a forged
-    # delivery is visible in the hub's and our own logs. Nothing is stored either way.
-    header = request.headers.get("x-hub-signature")
-    if not websub_signature_ok(secret=app.client_secret, body=body, header=header):
-        raise refused(counters, "youtube", "The X-Hub-Signature is missing or wrong.")
-    try:
-        payload = parse_atom(body)
-    except UnreadableBody as exc:
-        raise BadRequest(f"The notification is not a YouTube Atom feed: {exc}.",
-                         field="body") from exc
-    return await accept(runtime, counters, network="youtube", payload=payload, body=body,
-                        request=request)
+    return await receive_event("youtube", request, settings, counters)
 
 
 def meta_network(network: str) -> str:
@@ -218,16 +276,6 @@ async def meta_verify(network: str, request: Request, settings: SettingsDep) -> 
 
 @router.post("/{network}", summary="Meta webhook events (Facebook, Instagram, Threads)")
 async def meta_events(
-    network: str,
-    request: Request,
-    settings: SettingsDep,
-    runtime: RuntimeDep,
-    counters: CountersDep,
+    network: str, request: Request, settings: SettingsDep, counters: CountersDep
 ) -> JSONResponse:
-    app = network_app(settings, meta_network(network))
-    body = await raw_body(request, limit=settings.max_body_bytes)
-    header = request.headers.get("x-hub-signature-256")
-    if not meta_signature_ok(secret=app.client_secret, body=body, header=header):
-        raise refused(counters, network, "The X-Hub-Signature-256 is missing or wrong.")
-    return await accept(runtime, counters, network=network, payload=parse_json(body), body=body,
-                        request=request)
+    return await receive_event(meta_network(network), request, settings, counters)

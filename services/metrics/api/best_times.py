@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from services.metrics.api.deps import AnalystDep, SettingsDep
 from services.metrics.api.render import csv_response, png_response, wants
-from services.metrics.best_times import compute_best_times
+from services.metrics.best_times import current_best_times
 from services.metrics.charts import heatmap_png
 from services.metrics.reports import check_channel
 from services.metrics.schemas import BestTimesReport
@@ -30,7 +30,7 @@ async def best_times(
     channel_id: Annotated[UUID, Query()],
 ) -> BestTimesReport | Response:
     await check_channel(session, workspace_id=principal.workspace_id, channel_id=channel_id)
-    report = await compute_best_times(
+    report = await current_best_times(
         session, channel_id=channel_id, prior_posts=settings.best_times_prior_posts,
         slot_count=settings.best_times_slots, now=datetime.now(UTC),
     )

@@ -68,7 +68,7 @@ async def summary(
     report = await summary_report(session, workspace_id=principal.workspace_id, rng=rng,
                                   filters=filters)
     if wants(request, "text/csv"):
-        head = ["from", "to", "posts_with_data", "engagements", "engagement_rate", "views",
+        head = ["from", "to", "posts_published", "engagements", "engagement_rate", "views",
                 "reach", "followers_gained"]
         row = {**report, "from": rng.start.isoformat(), "to": rng.end.isoformat()}
         return csv_response(columns=head, rows=[row], filename="summary.csv")

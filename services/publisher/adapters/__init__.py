@@ -7,8 +7,13 @@ import httpx
 from services.publisher.adapters.base import Adapter
 from services.publisher.adapters.bluesky import BlueskyAdapter
 from services.publisher.adapters.facebook import FacebookAdapter
+from services.publisher.adapters.instagram import InstagramAdapter
+from services.publisher.adapters.linkedin import LinkedInAdapter
 from services.publisher.adapters.mastodon import MastodonAdapter
+from services.publisher.adapters.threads import ThreadsAdapter
+from services.publisher.adapters.tiktok import TikTokAdapter
 from services.publisher.adapters.x import XAdapter
+from services.publisher.adapters.youtube import YouTubeAdapter
 from services.publisher.settings import PublisherSettings
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -16,6 +21,11 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "mastodon": MastodonAdapter,
     "bluesky": BlueskyAdapter,
     "facebook": FacebookAdapter,
+    "instagram": InstagramAdapter,
+    "threads": ThreadsAdapter,
+    "linkedin": LinkedInAdapter,
+    "tiktok": TikTokAdapter,
+    "youtube": YouTubeAdapter,
 }
 
 

@@ -53,22 +53,45 @@ async def connect(
 
 @router.get("/connect/{network}")
 async def connect_oauth(
-    network: str, redirect_uri: str, principal: ManagerDep, session: SessionDep,
-    adapters: AdaptersDep, settings: SettingsDep,
+    network: str,
+    redirect_uri: str,
+    principal: ManagerDep,
+    session: SessionDep,
+    adapters: AdaptersDep,
+    settings: SettingsDep,
 ) -> dict[str, str]:
-    url = await oauth.start(session, workspace_id=principal.workspace_id, network=network,
-                            redirect_uri=redirect_uri, adapters=adapters, settings=settings)
+    url = await oauth.start(
+        session,
+        workspace_id=principal.workspace_id,
+        network=network,
+        redirect_uri=redirect_uri,
+        adapters=adapters,
+        settings=settings,
+    )
     return {"authorize_url": url}
 
 
 @router.get("/callback/{network}", response_model=ChannelOut, status_code=201)
 async def oauth_callback(
-    network: str, code: str, state: str, principal: ManagerDep, session: SessionDep,
-    runtime: RuntimeDep, adapters: AdaptersDep, keyring: KeyringDep, response: Response,
+    network: str,
+    code: str,
+    state: str,
+    principal: ManagerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    adapters: AdaptersDep,
+    keyring: KeyringDep,
+    response: Response,
 ) -> ChannelOut:
     channel, created = await oauth.finish(
-        session, workspace_id=principal.workspace_id, network=network, code=code,
-        state=state, timezone=principal.timezone, adapters=adapters, keyring=keyring,
+        session,
+        workspace_id=principal.workspace_id,
+        network=network,
+        code=code,
+        state=state,
+        timezone=principal.timezone,
+        adapters=adapters,
+        keyring=keyring,
         outbox=runtime.outbox,
     )
     if not created:
@@ -114,7 +137,9 @@ async def disconnect(
     channel_id: UUID, principal: ManagerDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     await channels.disconnect_channel(
-        session, workspace_id=principal.workspace_id, channel_id=channel_id,
+        session,
+        workspace_id=principal.workspace_id,
+        channel_id=channel_id,
         outbox=runtime.outbox,
     )
     return Response(status_code=204)

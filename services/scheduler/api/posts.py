@@ -175,6 +175,7 @@ async def update(
         outbox=runtime.outbox,
         notify_horizon=settings.dispatch_max_sleep,
         defaults=settings.workspace_defaults,
+        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
