@@ -35,20 +35,33 @@ def body_file(path: Path, *, first_id: int, count: int) -> Path:
     key = SECRET.encode()
     with path.open("wb") as f:
         for n in range(first_id, first_id + count):
-            body = orjson.dumps({
-                "for_user_id": ACCOUNT,
-                "tweet_create_events": [{
-                    "id_str": str(n), "text": f"@brand question number {n}, please help",
-                    "created_at": "Mon Nov 23 14:00:00 +0000 2026",
-                    "user": {"id_str": "1700000000000000001", "screen_name": "fan",
-                             "name": "A Fan"},
-                }],
-            })
-            signature = "sha256=" + base64.b64encode(
-                hmac.new(key, body, hashlib.sha256).digest()).decode()
-            line = {"headers": {"x-twitter-webhooks-signature": signature,
-                                "Content-Type": "application/json"},
-                    "body": body.decode()}
+            body = orjson.dumps(
+                {
+                    "for_user_id": ACCOUNT,
+                    "tweet_create_events": [
+                        {
+                            "id_str": str(n),
+                            "text": f"@brand question number {n}, please help",
+                            "created_at": "Mon Nov 23 14:00:00 +0000 2026",
+                            "user": {
+                                "id_str": "1700000000000000001",
+                                "screen_name": "fan",
+                                "name": "A Fan",
+                            },
+                        }
+                    ],
+                }
+            )
+            signature = (
+                "sha256=" + base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
+            )
+            line = {
+                "headers": {
+                    "x-twitter-webhooks-signature": signature,
+                    "Content-Type": "application/json",
+                },
+                "body": body.decode(),
+            }
             f.write(json.dumps(line).encode() + b"\n")
     return path
 
@@ -62,23 +75,43 @@ async def receipts(ctx: BenchContext) -> int:
 
 
 async def measure(
-    ctx: BenchContext, *, url: str, bare_url: str, work: Path, first_id: int, per_round: int,
-    seconds: float, connections: int,
+    ctx: BenchContext,
+    *,
+    url: str,
+    bare_url: str,
+    work: Path,
+    first_id: int,
+    per_round: int,
+    seconds: float,
+    connections: int,
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Rounds of inbox then bare with the same bodies; each inbox 200 checked against the
     receipts table."""
     ingest, bare, ingest_p99, bare_p99 = [], [], [], []
     for n in range(ctx.rounds()):
-        bodies = body_file(work / f"round{n}.jsonl", first_id=first_id + n * per_round,
-                           count=per_round)
+        bodies = body_file(
+            work / f"round{n}.jsonl", first_id=first_id + n * per_round, count=per_round
+        )
         before = await receipts(ctx)
-        i = await load(url, method="POST", body_file=bodies, seconds=seconds,
-                       connections=connections, requests=per_round)
+        i = await load(
+            url,
+            method="POST",
+            body_file=bodies,
+            seconds=seconds,
+            connections=connections,
+            requests=per_round,
+        )
         stored = await receipts(ctx) - before
         if i["errors"] or stored != i["requests"]:
             raise RuntimeError(f"ingest round {n}: {i}, {stored} receipts stored")
-        b = await load(bare_url, method="POST", body_file=bodies, seconds=seconds,
-                       connections=connections, requests=per_round)
+        b = await load(
+            bare_url,
+            method="POST",
+            body_file=bodies,
+            seconds=seconds,
+            connections=connections,
+            requests=per_round,
+        )
         ingest.append(i["rps"])
         bare.append(b["rps"])
         ingest_p99.append(i["p99_ms"])
@@ -106,40 +139,93 @@ async def run(ctx: BenchContext) -> list[Figure]:
     log.parent.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{inbox_port}/hooks/x"
     bare_url = f"http://127.0.0.1:{bare_port}/"
-    common = {"bare_url": bare_url, "work": work, "per_round": per_round, "seconds": seconds,
-              "connections": connections}
-    async with process([sys.executable, "-m", "bench.bare", str(bare_port)],
-                       ready_url=f"http://127.0.0.1:{bare_port}/"):
+    common = {
+        "bare_url": bare_url,
+        "work": work,
+        "per_round": per_round,
+        "seconds": seconds,
+        "connections": connections,
+    }
+    async with process(
+        [sys.executable, "-m", "bench.bare", str(bare_port)],
+        ready_url=f"http://127.0.0.1:{bare_port}/",
+    ):
         # One inbox process doing everything: receivers and the receipt worker share a loop.
-        async with process([sys.executable, "-m", "services.inbox"], env=env,
-                           ready_url=f"http://127.0.0.1:{inbox_port}/healthz", log=log):
+        async with process(
+            [sys.executable, "-m", "services.inbox"],
+            env=env,
+            ready_url=f"http://127.0.0.1:{inbox_port}/healthz",
+            log=log,
+        ):
             ingest, bare, ingest_p99, bare_p99 = await measure(
-                ctx, url=url, first_id=1_900_000_000_000_000_000, **common)
+                ctx, url=url, first_id=1_900_000_000_000_000_000, **common
+            )
         # The scaled-out shape: a receivers-only replica (INBOX_RUN_WORKERS=false) in front,
         # receipt processing in a separate worker process.
         async with (
-            process([sys.executable, "-m", "services.inbox"],
-                    env={**env, "INBOX_RUN_WORKERS": "false"},
-                    ready_url=f"http://127.0.0.1:{inbox_port}/healthz", log=log),
-            process([sys.executable, "-m", "services.inbox"],
-                    env={**env, "INBOX_PORT": str(worker_port)},
-                    ready_url=f"http://127.0.0.1:{worker_port}/healthz", log=log),
+            process(
+                [sys.executable, "-m", "services.inbox"],
+                env={**env, "INBOX_RUN_WORKERS": "false"},
+                ready_url=f"http://127.0.0.1:{inbox_port}/healthz",
+                log=log,
+            ),
+            process(
+                [sys.executable, "-m", "services.inbox"],
+                env={**env, "INBOX_PORT": str(worker_port)},
+                ready_url=f"http://127.0.0.1:{worker_port}/healthz",
+                log=log,
+            ),
         ):
             split, split_bare, split_p99, split_bare_p99 = await measure(
-                ctx, url=url, first_id=1_950_000_000_000_000_000, **common)
+                ctx, url=url, first_id=1_950_000_000_000_000_000, **common
+            )
     return [
-        Figure(NAME, "signed X webhooks stored durably", "events/s", median(ingest),
-               "bare uvicorn, same bodies", median(bare), "≥ 0.5",
-               rounds=ingest, baseline_rounds=bare,
-               notes="one inbox process: receivers and receipt worker together"),
-        Figure(NAME, "ingest latency p99", "ms", median(ingest_p99), "bare uvicorn p99",
-               median(bare_p99), "informational", higher_is_better=False,
-               rounds=ingest_p99, baseline_rounds=bare_p99),
-        Figure(NAME, "same, receivers apart from the receipt worker", "events/s",
-               median(split), "bare uvicorn, same bodies", median(split_bare), "≥ 0.5",
-               rounds=split, baseline_rounds=split_bare,
-               notes="receivers-only inbox (INBOX_RUN_WORKERS=false) + a worker process"),
-        Figure(NAME, "ingest latency p99, receivers apart", "ms", median(split_p99),
-               "bare uvicorn p99", median(split_bare_p99), "informational",
-               higher_is_better=False, rounds=split_p99, baseline_rounds=split_bare_p99),
+        Figure(
+            NAME,
+            "signed X webhooks stored durably",
+            "events/s",
+            median(ingest),
+            "bare uvicorn, same bodies",
+            median(bare),
+            "≥ 0.5",
+            rounds=ingest,
+            baseline_rounds=bare,
+            notes="one inbox process: receivers and receipt worker together",
+        ),
+        Figure(
+            NAME,
+            "ingest latency p99",
+            "ms",
+            median(ingest_p99),
+            "bare uvicorn p99",
+            median(bare_p99),
+            "informational",
+            higher_is_better=False,
+            rounds=ingest_p99,
+            baseline_rounds=bare_p99,
+        ),
+        Figure(
+            NAME,
+            "same, receivers apart from the receipt worker",
+            "events/s",
+            median(split),
+            "bare uvicorn, same bodies",
+            median(split_bare),
+            "≥ 0.5",
+            rounds=split,
+            baseline_rounds=split_bare,
+            notes="receivers-only inbox (INBOX_RUN_WORKERS=false) + a worker process",
+        ),
+        Figure(
+            NAME,
+            "ingest latency p99, receivers apart",
+            "ms",
+            median(split_p99),
+            "bare uvicorn p99",
+            median(split_bare_p99),
+            "informational",
+            higher_is_better=False,
+            rounds=split_p99,
+            baseline_rounds=split_bare_p99,
+        ),
     ]

@@ -23,6 +23,7 @@ from shared.bus import Bus
 from shared.consumer import IdempotentConsumer, Subscription
 from shared.db import BusTables, Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.errors import install_error_handlers
+from shared.etag import ETagMiddleware
 from shared.logs import configure_logging
 from shared.observability import ServiceMetrics, health_router, mount_observability
 from shared.outbox import Outbox, OutboxRelay
@@ -182,6 +183,7 @@ def service_app(
     lifespan: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]],
     open_prefixes: tuple[str, ...] = (),
     version: str = "0.1.0",
+    etags: bool = True,
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level)
@@ -193,8 +195,11 @@ def service_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    # Innermost: every list page with a next_cursor gets its `Link` header.
+    # Innermost: every list page with a next_cursor gets its `Link` header, every resource
+    # its ETag and If-Match (a proxy in front of services leaves that to them).
     app.add_middleware(LinkHeaderMiddleware)
+    if etags:
+        app.add_middleware(ETagMiddleware)
     app.add_middleware(
         InternalTokenMiddleware,
         tokens=settings.internal_tokens,

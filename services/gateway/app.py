@@ -74,6 +74,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
         # The gateway is the front door: it checks API keys itself, route by route.
         open_prefixes=("/",),
+        # The services tag their resources; the gateway's own (webhooks) do it themselves.
+        etags=False,
     )
     app.router.routes = [
         r for r in app.router.routes if getattr(r, "path", None) not in _BUILTIN_DOCS

@@ -165,11 +165,19 @@ async def update_subscription(
 
 
 async def delete_subscription(
-    session: AsyncSession, *, workspace_id: UUID, subscription_id: UUID
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    subscription_id: UUID,
+    if_match: str | None = None,
 ) -> None:
     subscription = await get_subscription(
         session, workspace_id=workspace_id, subscription_id=subscription_id, lock=True
     )
+    if if_match is not None and if_match.strip() not in (etag(subscription), "*"):
+        raise PreconditionFailed(
+            "The subscription changed since you read it; fetch it again.", field="If-Match"
+        )
     await session.delete(subscription)
     await session.flush()
 
@@ -271,7 +279,7 @@ def _refuse_if_disabled(subscription: WebhookSubscription) -> None:
         raise Conflict(
             "The subscription is disabled"
             + (f" ({subscription.disabled_reason})" if subscription.disabled_reason else "")
-            + "; PATCH it with {\"enabled\": true} first.",
+            + '; PATCH it with {"enabled": true} first.',
         )
 
 

@@ -68,9 +68,7 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
             started = asyncio.get_running_loop().time()
             async with unit_of_work(runtime.sessions) as session:
                 result = await crisis.evaluate(session, outbox=runtime.outbox, now=clock())
-            counters.crisis_evaluations.labels(
-                "skipped" if result is None else "done"
-            ).inc()
+            counters.crisis_evaluations.labels("skipped" if result is None else "done").inc()
             # A storm keeps the receipt worker busy; one evaluation per interval is enough.
             pause = settings.crisis_min_interval_seconds - (
                 asyncio.get_running_loop().time() - started
@@ -105,8 +103,11 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
         try:
             async with runtime.running(
                 subscriptions=consumers.subscriptions(runtime),
-                workers=[("receipts", receipt_worker), ("polls", poll_worker),
-                         ("crisis", crisis_worker)],
+                workers=[
+                    ("receipts", receipt_worker),
+                    ("polls", poll_worker),
+                    ("crisis", crisis_worker),
+                ],
             ):
                 yield
         finally:
@@ -121,8 +122,13 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
     )
     app.state.counters = counters
     if settings.hooks_fast_path:
-        app.add_middleware(HookFastPath, settings=settings, writer=writer,
-                           counters=counters, metrics=runtime.metrics)
+        app.add_middleware(
+            HookFastPath,
+            settings=settings,
+            writer=writer,
+            counters=counters,
+            metrics=runtime.metrics,
+        )
     app.state.receipt_writer = writer
     app.include_router(hooks.router)
     app.include_router(conversations.router)

@@ -63,8 +63,7 @@ async def process_receipts(
     """
     rows = (
         await session.execute(
-            select(Receipt.id, Receipt.network, Receipt.account_id, Receipt.body,
-                   Receipt.attempts)
+            select(Receipt.id, Receipt.network, Receipt.account_id, Receipt.body, Receipt.attempts)
             .where(
                 Receipt.status == "pending",
                 or_(Receipt.next_attempt_at.is_(None), Receipt.next_attempt_at <= now),
@@ -75,14 +74,21 @@ async def process_receipts(
         )
     ).all()
     outcomes: dict[str, list[int]] = defaultdict(list)
+    channels: dict[tuple[str, str], Channel | None] = {}
     try:
         # The whole batch under one savepoint first: the usual case, at the cost of one
         # savepoint instead of one per receipt.
         async with session.begin_nested():
             for row in rows:
                 outcome = await _process_one(
-                    session, outbox=outbox, receipt_id=row.id, network=row.network,
-                    account_id=row.account_id, body=row.body, fresh_for=fresh_for,
+                    session,
+                    outbox=outbox,
+                    receipt_id=row.id,
+                    network=row.network,
+                    account_id=row.account_id,
+                    body=row.body,
+                    fresh_for=fresh_for,
+                    channels=channels,
                 )
                 outcomes[outcome].append(row.id)
     except Exception:  # noqa: BLE001  (the receipt at fault is found one by one below)
@@ -93,8 +99,14 @@ async def process_receipts(
                 # others.
                 async with session.begin_nested():
                     outcome = await _process_one(
-                        session, outbox=outbox, receipt_id=row.id, network=row.network,
-                        account_id=row.account_id, body=row.body, fresh_for=fresh_for,
+                        session,
+                        outbox=outbox,
+                        receipt_id=row.id,
+                        network=row.network,
+                        account_id=row.account_id,
+                        body=row.body,
+                        fresh_for=fresh_for,
+                        channels=channels,
                     )
             except Exception as exc:  # noqa: BLE001  (recorded, retried later, then given up)
                 log.exception("receipt %s could not be processed", row.id)
@@ -106,8 +118,8 @@ async def process_receipts(
                         attempts=attempts,
                         error=f"{type(exc).__name__}: {exc}"[:2000],
                         status="failed" if attempts >= max_attempts else "pending",
-                        next_attempt_at=now + retry_delay(attempts, first=retry_first,
-                                                          most=retry_most),
+                        next_attempt_at=now
+                        + retry_delay(attempts, first=retry_first, most=retry_most),
                     )
                 )
                 continue
@@ -130,29 +142,38 @@ async def _process_one(
     account_id: str | None,
     body: bytes,
     fresh_for: timedelta,
+    channels: dict[tuple[str, str], Channel | None],
 ) -> str:
     payload = decode(network, body)
     if not identify(network, payload, body).understood:
         return "unknown"
     channel = None
     if account_id is not None:
-        channel = await session.scalar(
-            select(Channel).where(
-                Channel.network == network,
-                Channel.external_id == account_id,
-                Channel.status != "disconnected",
+        # A burst is mostly for the same few accounts: each is looked up once per batch.
+        key = (network, account_id)
+        if key not in channels:
+            channels[key] = await session.scalar(
+                select(Channel).where(
+                    Channel.network == network,
+                    Channel.external_id == account_id,
+                    Channel.status != "disconnected",
+                )
             )
-        )
+        channel = channels[key]
     if channel is None:
         # Parked, not dropped: `channel.connected` may simply not have reached us yet.
         return "unrouted"
     if network == "youtube":
         # A new upload: its comments are polled from now on, often while it is young.
         for video_id, published_at in youtube_uploads(payload):
-            await note_post(session, channel_id=channel.channel_id, network=network,
-                            external_id=video_id, published_at=published_at,
-                            fresh_for=fresh_for)
+            await note_post(
+                session,
+                channel_id=channel.channel_id,
+                network=network,
+                external_id=video_id,
+                published_at=published_at,
+                fresh_for=fresh_for,
+            )
     for item in normalise(network, payload):
-        await ingest_item(session, outbox=outbox, channel=channel, item=item,
-                          receipt_id=receipt_id)
+        await ingest_item(session, outbox=outbox, channel=channel, item=item, receipt_id=receipt_id)
     return "processed"

@@ -2,8 +2,9 @@
 
 Networks report running totals (a post's likes so far). Each sample also keeps its `delta`,
 the growth since the subject's previous known value, because growth is what adds up over
-hours, days, channels and campaigns; the rollups are sums of deltas, kept in the same
-transaction as the samples so they always equal them.
+hours, days, channels and campaigns; the rollups are sums of deltas, written by the same
+statement as the samples (they are computed from the very rows inserted), so they always
+equal them.
 """
 
 from __future__ import annotations
@@ -277,5 +278,7 @@ answered AS (
 UPDATE {_table(Channel)}
 SET account_due_at = coalesce($19::timestamptz, account_due_at),
     best_times_dirty = best_times_dirty OR $20::bool
-WHERE channel_id = $2::uuid AND ($19::timestamptz IS NOT NULL OR $20::bool)
+WHERE channel_id = $2::uuid
+  -- An already dirty channel is left alone: no row lock queues the channel's next answers.
+  AND ($19::timestamptz IS NOT NULL OR ($20::bool AND NOT best_times_dirty))
 """

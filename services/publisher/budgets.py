@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.models import RateSpend
@@ -60,6 +60,38 @@ def budget_key(network: str, rule: BudgetRule, channel_id: uuid.UUID) -> str:
     return f"{network}:{rule.name}:{owner}"
 
 
+SPENDS = RateSpend.__table__.fullname
+
+# One statement: what each budget has spent inside its window and, when every one of them can
+# pay, the new spends. It runs after the locks are held, so its snapshot sees every spend
+# committed before ours.
+SPEND_IF_FITS = text(
+    f"""
+    WITH wanted AS (
+        SELECT key, lim, cost, since
+        FROM unnest(CAST(:keys AS text[]), CAST(:limits AS int[]), CAST(:costs AS int[]),
+                    CAST(:sinces AS timestamptz[])) AS w(key, lim, cost, since)
+    ), used AS (
+        SELECT w.key, w.lim, w.cost,
+               COALESCE((SELECT sum(s.cost) FROM {SPENDS} s
+                         WHERE s.budget_key = w.key AND s.spent_at > w.since), 0) AS used
+        FROM wanted w
+    ), fits AS (
+        SELECT bool_and(used + cost <= lim) AS ok FROM used
+    ), spent AS (
+        INSERT INTO {SPENDS} (budget_key, spent_at, cost)
+        SELECT u.key, CAST(:now AS timestamptz), u.cost FROM used u, fits WHERE fits.ok
+        RETURNING 1
+    )
+    SELECT fits.ok, (SELECT count(*) FROM spent) AS n FROM fits
+    """
+)
+# Every this many spends a process clears the spends that left their window (outside the
+# lock; the sums above ignore them anyway).
+CLEANUP_EVERY = 200
+_spends = 0
+
+
 async def spend(
     session: AsyncSession,
     *,
@@ -70,28 +102,64 @@ async def spend(
     now: datetime | None = None,
 ) -> float:
     """Spends from every budget the action draws on, all or nothing. Returns 0 when spent,
-    or the seconds until all of them could pay (nothing is spent then)."""
+    or the seconds until all of them could pay (nothing is spent then).
+
+    Every replica's every call passes through the budgets' locks (an app-wide budget such as
+    X's is one lock for all posts to X), so the hot path holds them for one statement and the
+    commit: lock, then check-and-spend in a single round trip."""
+    global _spends
     now = now or datetime.now(UTC)
     applicable = sorted(
         ((budget_key(network, r, channel_id), r) for r in rules if action in r.actions),
         key=lambda pair: pair[0],
     )
-    wait = 0.0
-    for key, rule in applicable:  # sorted keys: replicas lock in the same order
-        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
-        window = timedelta(seconds=rule.window_seconds)
+    if not applicable:
+        return 0.0
+    keys = [key for key, _ in applicable]
+    # Sorted keys, locked in that order: replicas never wait on each other in a cycle.
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) "
+            "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, i) ORDER BY i"
+        ),
+        {"keys": keys},
+    )
+    fits = (
         await session.execute(
-            delete(RateSpend).where(RateSpend.budget_key == key, RateSpend.spent_at <= now - window)
+            SPEND_IF_FITS,
+            {
+                "keys": keys,
+                "limits": [rule.limit for _, rule in applicable],
+                "costs": [rule.cost for _, rule in applicable],
+                "sinces": [now - timedelta(seconds=rule.window_seconds) for _, rule in applicable],
+                "now": now,
+            },
         )
-        # Summed in the database: an app-wide budget (X's 10,000 a day) holds thousands of
-        # rows, and every replica's every call passes through here under the lock.
+    ).one()
+    _spends += 1
+    if _spends % CLEANUP_EVERY == 0:
+        await session.execute(
+            delete(RateSpend).where(
+                RateSpend.budget_key.in_(keys),
+                RateSpend.spent_at
+                <= now - timedelta(seconds=max(rule.window_seconds for _, rule in applicable)),
+            )
+        )
+    if fits.ok:
+        return 0.0
+    wait = 0.0
+    for key, rule in applicable:
+        window = timedelta(seconds=rule.window_seconds)
+        since = now - window
         used = await session.scalar(
-            select(func.coalesce(func.sum(RateSpend.cost), 0)).where(RateSpend.budget_key == key)
+            select(func.coalesce(func.sum(RateSpend.cost), 0)).where(
+                RateSpend.budget_key == key, RateSpend.spent_at > since
+            )
         )
         over = int(used or 0) + rule.cost - rule.limit
         if over <= 0:
             continue
-        # Over: the window frees enough when the oldest spends, `over` worth, fall out of it.
+        # The window frees enough when the oldest spends, `over` worth, fall out of it.
         running = (
             select(
                 RateSpend.spent_at,
@@ -99,7 +167,7 @@ async def spend(
                 .over(order_by=(RateSpend.spent_at, RateSpend.id))
                 .label("running"),
             )
-            .where(RateSpend.budget_key == key)
+            .where(RateSpend.budget_key == key, RateSpend.spent_at > since)
             .subquery()
         )
         freed_at = await session.scalar(
@@ -112,14 +180,7 @@ async def spend(
             wait = max(wait, rule.window_seconds)  # costs more than the whole budget
         else:
             wait = max(wait, (freed_at + window - now).total_seconds())
-    if wait > 0:
-        return wait
-    if applicable:
-        await session.execute(
-            insert(RateSpend),
-            [{"budget_key": key, "spent_at": now, "cost": rule.cost} for key, rule in applicable],
-        )
-    return 0.0
+    return max(wait, 0.001)
 
 
 def rules_for(settings: PublisherSettings, network: str) -> list[BudgetRule]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from uuid import UUID
@@ -103,10 +104,12 @@ async def channels_for(
     """
     rows = (await session.scalars(select(Channel).where(Channel.id.in_(channel_ids)))).all()
     found = {row.id: row for row in rows}
-    for channel_id in channel_ids:
-        if channel_id in found or lookup is None:
-            continue
-        body = await lookup.fetch(channel_id=channel_id, principal=principal)
+    missing = [c for c in channel_ids if c not in found] if lookup is not None else []
+    # Asked all at once: a post may name up to 50 channels, one after the other took seconds.
+    bodies = await asyncio.gather(
+        *(lookup.fetch(channel_id=c, principal=principal) for c in missing if lookup)
+    )
+    for channel_id, body in zip(missing, bodies, strict=True):
         if body is None or not body.get("network"):
             continue
         await session.execute(

@@ -138,11 +138,13 @@ async def approve(
         )
     now = datetime.now(UTC)
     scheduled = post.schedule is not None
+    # Occurrences of a series that already went out are not part of what is approved.
+    planned = [t for t in targets if t.status in EDITABLE]
     if scheduled:
         if post.schedule and post.schedule.get("now"):
-            for target in targets:
+            for target in planned:
                 target.due_at = now
-        late = [t for t in targets if t.due_at is not None and t.due_at <= now]
+        late = [t for t in planned if t.due_at is not None and t.due_at <= now]
         if late:
             raise Conflict(
                 "The planned time passed while the post waited for review; "
@@ -161,12 +163,12 @@ async def approve(
         _set_status(session, post=post, targets=targets, status="scheduled", by=by)
         events.append(
             Envelope.of(
-                PostScheduled(post_id=post.id, targets=_refs(targets)),
+                PostScheduled(post_id=post.id, targets=_refs(planned)),
                 workspace_id=post.workspace_id,
             )
         )
         await wake_dispatcher_if_needed(
-            session, due_times=[t.due_at for t in targets], horizon=notify_horizon
+            session, due_times=[t.due_at for t in planned], horizon=notify_horizon
         )
     await outbox.add(session, *events)
     return post, targets
@@ -580,6 +582,8 @@ async def _edit_series(
                 target.media = list(post.media or [])
 
     planned = {(t.channel_id, t.due_at): t for t in open_}
+    # An instant that already has its occurrence claimed is never planned a second time.
+    taken = {(t.channel_id, t.due_at) for t in closed if t.due_at is not None}
     kept: list[Target] = []
     added: list[Target] = []
     for index, (target_in, channel, (first, tz_name)) in enumerate(
@@ -592,6 +596,8 @@ async def _edit_series(
                 merged.schedule, ZoneInfo(tz_name), after=first, until=now + recurrence_horizon
             )
         for due_at in instants:
+            if (channel.id, due_at) in taken:
+                continue
             target = planned.pop((channel.id, due_at), None)
             if target is None:
                 target = Target(

@@ -35,10 +35,13 @@ async def api_platform(template_database: str, tmp_path_factory) -> AsyncIterato
     config = platform_config(
         sqlalchemy_url(name), bus_prefix, tmp_path=tmp_path_factory.mktemp("platform")
     )
-    config.extra_env["gateway"] = {
-        "GATEWAY_RATE_LIMIT_PER_KEY": str(HIGH_LIMIT),
-        "GATEWAY_RATE_LIMIT_PER_WORKSPACE": str(HIGH_LIMIT),
-    }
+    # Small pools: the machine's PostgreSQL is shared with other test runs.
+    for service in ("gateway", "scheduler", "publisher", "inbox", "metrics"):
+        config.extra_env[service] = {f"{service.upper()}_DATABASE_POOL_SIZE": "4"}
+    config.extra_env["gateway"].update(
+        GATEWAY_RATE_LIMIT_PER_KEY=str(HIGH_LIMIT),
+        GATEWAY_RATE_LIMIT_PER_WORKSPACE=str(HIGH_LIMIT),
+    )
     running = Platform(config)
     try:
         await running.start()

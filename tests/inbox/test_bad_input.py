@@ -18,8 +18,6 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.inbox.conftest import Inbox
-
 SECRETS = {
     "x": "x-secret",
     "facebook": "fb-secret",
@@ -30,10 +28,7 @@ SECRETS = {
     "youtube": "yt-secret",
 }
 VERIFY = "the-verify-token"
-APPS = {
-    n: {"client_secret": s, "verify_token": VERIFY}
-    for n, s in SECRETS.items()
-}
+APPS = {n: {"client_secret": s, "verify_token": VERIFY} for n, s in SECRETS.items()}
 LIMIT = 4000
 YT_TOPIC = "https://www.youtube.com/xml/feeds/videos.xml?channel_id=UCbrandchannel0000000001"
 
@@ -42,8 +37,9 @@ def hexmac(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def sign(network: str, body: bytes, secret: str | None = None, ts: int | None = None
-         ) -> dict[str, str]:
+def sign(
+    network: str, body: bytes, secret: str | None = None, ts: int | None = None
+) -> dict[str, str]:
     secret = secret or SECRETS[network]
     if network == "x":
         mac = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
@@ -61,19 +57,50 @@ def sign(network: str, body: bytes, secret: str | None = None, ts: int | None = 
 # A payload each network might send that the inbox has no use for yet.
 UNKNOWN: dict[str, bytes] = {
     "x": orjson.dumps({"for_user_id": "15000001", "follow_events": [{"type": "follow"}]}),
-    "facebook": orjson.dumps({"object": "page", "entry": [{"id": "104", "time": 1, "changes": [
-        {"field": "ratings", "value": {"verb": "add"}}]}]}),
-    "instagram": orjson.dumps({"object": "instagram", "entry": [{"id": "178", "time": 1,
-                                                                 "field": "story_insights",
-                                                                 "value": {"reach": 3}}]}),
-    "threads": orjson.dumps({"app_id": "1", "topic": "moderate", "target_id": "9", "time": 1,
-                             "values": {"field": "publish", "value": {}}}),
-    "linkedin": orjson.dumps({"type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS",
-                              "notifications": [{"action": "SHARE_MENTION"}]}),
-    "tiktok": orjson.dumps({"client_key": "ck", "event": "video.publish.completed",
-                            "create_time": 1, "user_openid": "o", "content": "{}"}),
+    "facebook": orjson.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": "104",
+                    "time": 1,
+                    "changes": [{"field": "ratings", "value": {"verb": "add"}}],
+                }
+            ],
+        }
+    ),
+    "instagram": orjson.dumps(
+        {
+            "object": "instagram",
+            "entry": [{"id": "178", "time": 1, "field": "story_insights", "value": {"reach": 3}}],
+        }
+    ),
+    "threads": orjson.dumps(
+        {
+            "app_id": "1",
+            "topic": "moderate",
+            "target_id": "9",
+            "time": 1,
+            "values": {"field": "publish", "value": {}},
+        }
+    ),
+    "linkedin": orjson.dumps(
+        {
+            "type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS",
+            "notifications": [{"action": "SHARE_MENTION"}],
+        }
+    ),
+    "tiktok": orjson.dumps(
+        {
+            "client_key": "ck",
+            "event": "video.publish.completed",
+            "create_time": 1,
+            "user_openid": "o",
+            "content": "{}",
+        }
+    ),
     "youtube": b"<?xml version='1.0' encoding='UTF-8'?>"
-               b"<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>nothing new</title></feed>",
+    b'<feed xmlns="http://www.w3.org/2005/Atom"><title>nothing new</title></feed>',
 }
 NOT_THE_FORMAT = {n: b"hello, this is not JSON" for n in SECRETS}
 NOT_THE_FORMAT["youtube"] = b"<feed><unclosed>"
@@ -83,8 +110,9 @@ async def test_every_receiver_refuses_bad_input_and_keeps_unknown_shapes(start_i
     async with start_inbox(network_apps=APPS, max_body_bytes=LIMIT) as inbox:
         statuses: list[int] = []
 
-        async def post(network: str, body: bytes | Callable[[], AsyncIterator[bytes]],
-                       headers: dict[str, str]) -> httpx.Response:
+        async def post(
+            network: str, body: bytes | Callable[[], AsyncIterator[bytes]], headers: dict[str, str]
+        ) -> httpx.Response:
             content: Any = body() if callable(body) else body
             r = await inbox.client.post(f"/hooks/{network}", content=content, headers=headers)
             statuses.append(r.status_code)
@@ -114,8 +142,9 @@ async def test_every_receiver_refuses_bad_input_and_keeps_unknown_shapes(start_i
 
             r = await post(network, stream, sign(network, huge))
             assert r.status_code == 413, network
-            assert await inbox.fetch("SELECT 1 FROM inbox.receipts WHERE network=$1",
-                                     network) == [], network
+            assert (
+                await inbox.fetch("SELECT 1 FROM inbox.receipts WHERE network=$1", network) == []
+            ), network
 
         # A TikTok signature that is right but old is a replay.
         old = int(time.time()) - 3600
@@ -130,7 +159,8 @@ async def test_every_receiver_refuses_bad_input_and_keeps_unknown_shapes(start_i
             assert r.status_code == 200, (network, r.text)
             assert r.json() == {"ok": True, "duplicate": False}
             [row] = await inbox.fetch(
-                "SELECT status, body FROM inbox.receipts WHERE network=$1", network)
+                "SELECT status, body FROM inbox.receipts WHERE network=$1", network
+            )
             assert row["status"] == "unknown" and bytes(row["body"]) == body, network
             assert counters.labels(network, "unknown")._value.get() == 1, network
             assert counters.labels(network, "rejected")._value.get() >= 3, network
@@ -157,11 +187,18 @@ async def test_every_handshake_answers_only_the_right_party(start_inbox) -> None
         assert (await get("/hooks/x")).status_code == 422
         # LinkedIn: the challengeCode and its hex HMAC.
         r = await get("/hooks/linkedin", params={"challengeCode": "c-1"})
-        assert r.json() == {"challengeCode": "c-1",
-                            "challengeResponse": hexmac("li-secret", b"c-1")}
+        assert r.json() == {
+            "challengeCode": "c-1",
+            "challengeResponse": hexmac("li-secret", b"c-1"),
+        }
         # YouTube (WebSub): echo hub.challenge for our own topic and verify token only.
-        query = {"hub.mode": "subscribe", "hub.topic": YT_TOPIC, "hub.challenge": "yt-1",
-                 "hub.verify_token": VERIFY, "hub.lease_seconds": "432000"}
+        query = {
+            "hub.mode": "subscribe",
+            "hub.topic": YT_TOPIC,
+            "hub.challenge": "yt-1",
+            "hub.verify_token": VERIFY,
+            "hub.lease_seconds": "432000",
+        }
         r = await get("/hooks/youtube", params=query)
         assert r.status_code == 200 and r.text == "yt-1"
         r = await get("/hooks/youtube", params={**query, "hub.verify_token": "nope"})
@@ -174,3 +211,24 @@ async def test_every_handshake_answers_only_the_right_party(start_inbox) -> None
         r = await inbox.client.post("/hooks/friendster", content=b"{}")
         assert r.status_code == 404
         assert await inbox.fetch("SELECT 1 FROM inbox.receipts") == []
+
+
+async def test_without_the_fast_path_the_routes_store_the_same(start_inbox) -> None:
+    async with start_inbox(network_apps=APPS, hooks_fast_path=False) as inbox:
+        for network, body in UNKNOWN.items():
+            r = await inbox.client.post(
+                f"/hooks/{network}", content=body, headers=sign(network, body)
+            )
+            assert r.status_code == 200 and r.json() == {"ok": True, "duplicate": False}
+            r = await inbox.client.post(
+                f"/hooks/{network}", content=body, headers=sign(network, body)
+            )
+            assert r.json() == {"ok": True, "duplicate": True}
+            r = await inbox.client.post(
+                f"/hooks/{network}", content=body, headers=sign(network, body, secret="wrong")
+            )
+            assert r.status_code == 401
+        rows = await inbox.fetch("SELECT network, status FROM inbox.receipts ORDER BY network")
+        assert [(r["network"], r["status"]) for r in rows] == sorted(
+            (n, "unknown") for n in UNKNOWN
+        )

@@ -31,19 +31,26 @@ THRESHOLDS = {
 
 
 def signed_tweet(n: int, text: str, at: datetime) -> tuple[bytes, dict[str, str]]:
-    body = orjson.dumps({
-        "for_user_id": ACCOUNT,
-        "tweet_create_events": [{
-            "id_str": str(1_800_000_000_000_000_000 + n),
-            "text": text,
-            "timestamp_ms": str(int(at.timestamp() * 1000)),
-            "created_at": at.strftime("%a %b %d %H:%M:%S +0000 %Y"),
-            "user": {"id_str": str(1_700_000_000_000_000_000 + n), "screen_name": f"p{n}",
-                     "name": f"Person {n}"},
-            "in_reply_to_status_id_str": POST,
-            "in_reply_to_user_id_str": ACCOUNT,
-        }],
-    })
+    body = orjson.dumps(
+        {
+            "for_user_id": ACCOUNT,
+            "tweet_create_events": [
+                {
+                    "id_str": str(1_800_000_000_000_000_000 + n),
+                    "text": text,
+                    "timestamp_ms": str(int(at.timestamp() * 1000)),
+                    "created_at": at.strftime("%a %b %d %H:%M:%S +0000 %Y"),
+                    "user": {
+                        "id_str": str(1_700_000_000_000_000_000 + n),
+                        "screen_name": f"p{n}",
+                        "name": f"Person {n}",
+                    },
+                    "in_reply_to_status_id_str": POST,
+                    "in_reply_to_user_id_str": ACCOUNT,
+                }
+            ],
+        }
+    )
     return body, x_sign(body)
 
 
@@ -54,8 +61,9 @@ async def deliver(inbox: Inbox, n: int, text: str, at: datetime) -> None:
 
 
 async def alerts(inbox: Inbox, **params: Any) -> list[dict[str, Any]]:
-    r = await inbox.client.get("/v1/alerts", params=params,
-                               headers=identity(inbox.workspace_id, "analyst"))
+    r = await inbox.client.get(
+        "/v1/alerts", params=params, headers=identity(inbox.workspace_id, "analyst")
+    )
     assert r.status_code == 200, r.text
     return r.json()["items"]
 
@@ -67,15 +75,17 @@ async def messages(inbox: Inbox) -> int:
 
 async def test_comment_storm_raises_a_crisis_that_resolves_when_it_calms(start_inbox) -> None:
     clock = ManualClock(T0)
-    async with start_inbox(clock=clock, crisis_tick_seconds=0.1,
-                           crisis_min_interval_seconds=0.05) as inbox:
+    async with start_inbox(
+        clock=clock, crisis_tick_seconds=0.1, crisis_min_interval_seconds=0.05
+    ) as inbox:
         seen = await inbox.spy()
         owner = identity(inbox.workspace_id, "owner")
         r = await inbox.client.put("/v1/alerts/settings", json=THRESHOLDS, headers=owner)
         assert r.status_code == 200, r.text
         assert r.json()["customised"] is True and r.json()["window_minutes"] == 15
-        r = await inbox.client.put("/v1/alerts/settings", json=THRESHOLDS,
-                                   headers=identity(inbox.workspace_id, "editor"))
+        r = await inbox.client.put(
+            "/v1/alerts/settings", json=THRESHOLDS, headers=identity(inbox.workspace_id, "editor")
+        )
         assert r.status_code == 403
 
         channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
@@ -84,8 +94,11 @@ async def test_comment_storm_raises_a_crisis_that_resolves_when_it_calms(start_i
         # An ordinary six hours: a dozen comments, mostly friendly, a couple of complaints.
         for n in range(12):
             at = T0 - timedelta(minutes=20 + n * 28)
-            text = ("@brand the delivery was late and bad" if n in (3, 8)
-                    else f"@brand love the new colours, great work {n}")
+            text = (
+                "@brand the delivery was late and bad"
+                if n in (3, 8)
+                else f"@brand love the new colours, great work {n}"
+            )
             await deliver(inbox, n, text, at)
         await inbox.wait_for(lambda: _equals(messages(inbox), 12))
 
@@ -97,12 +110,14 @@ async def test_comment_storm_raises_a_crisis_that_resolves_when_it_calms(start_i
         storm = []
         for n in range(100, 125):
             at = T0 - timedelta(minutes=10) + timedelta(seconds=20 * (n - 100))
-            await deliver(inbox, n, f"@brand this is terrible, worst service ever, I hate it {n}",
-                          at)
+            await deliver(
+                inbox, n, f"@brand this is terrible, worst service ever, I hate it {n}", at
+            )
             storm.append(str(1_800_000_000_000_000_000 + n))
         await inbox.wait_for(lambda: _equals(messages(inbox), 37))
-        raised = await inbox.wait_for(lambda: _at_least(alerts(inbox, status="open"), 2),
-                                      timeout=20)
+        raised = await inbox.wait_for(
+            lambda: _at_least(alerts(inbox, status="open"), 2), timeout=20
+        )
 
         by_scope = {a["scope"]: a for a in raised}
         assert set(by_scope) == {"workspace", str(channel_id)}
@@ -128,8 +143,12 @@ async def test_comment_storm_raises_a_crisis_that_resolves_when_it_calms(start_i
         assert len(sampled) == len(samples)
 
         detected = await inbox.wait_for(
-            lambda: [e for e in seen if e.type == "crisis.detected"] if len(
-                [e for e in seen if e.type == "crisis.detected"]) == 2 else None)
+            lambda: (
+                [e for e in seen if e.type == "crisis.detected"]
+                if len([e for e in seen if e.type == "crisis.detected"]) == 2
+                else None
+            )
+        )
         assert {e.data["alert_id"] for e in detected} == {a["id"] for a in raised}
         assert all(e.workspace_id == inbox.workspace_id for e in detected)
         # One open alert per scope: further evaluations of the same storm add none, and the
@@ -148,17 +167,21 @@ async def test_comment_storm_raises_a_crisis_that_resolves_when_it_calms(start_i
 
         # Three quarters of an hour after the storm: resolved, with the event to say so.
         calm = clock.advance(minutes=25)
-        resolved = await inbox.wait_for(
-            lambda: _all_resolved(alerts(inbox)), timeout=20)
+        resolved = await inbox.wait_for(lambda: _all_resolved(alerts(inbox)), timeout=20)
         assert {a["resolved_at"] for a in resolved} == {calm.isoformat().replace("+00:00", "Z")}
-        r = await inbox.client.get(f"/v1/alerts/{alert['id']}",
-                                   headers=identity(inbox.workspace_id, "analyst"))
+        r = await inbox.client.get(
+            f"/v1/alerts/{alert['id']}", headers=identity(inbox.workspace_id, "analyst")
+        )
         assert r.status_code == 200 and r.json()["status"] == "resolved"
         assert r.json()["peak"]["negative_count"] == 25
         assert r.json()["latest"]["window_count"] == 0
         ended = await inbox.wait_for(
-            lambda: [e for e in seen if e.type == "crisis.resolved"] if len(
-                [e for e in seen if e.type == "crisis.resolved"]) == 2 else None)
+            lambda: (
+                [e for e in seen if e.type == "crisis.resolved"]
+                if len([e for e in seen if e.type == "crisis.resolved"]) == 2
+                else None
+            )
+        )
         assert {e.data["alert_id"] for e in ended} == {a["id"] for a in raised}
 
         # Another workspace sees none of it.
@@ -172,11 +195,9 @@ async def test_thresholds_default_and_validate(inbox: Inbox) -> None:
     assert r.status_code == 200
     assert r.json()["customised"] is False
     assert r.json()["window_minutes"] == Thresholds().window_minutes
-    r = await inbox.client.put("/v1/alerts/settings", json={"negative_share": 1.5},
-                               headers=headers)
+    r = await inbox.client.put("/v1/alerts/settings", json={"negative_share": 1.5}, headers=headers)
     assert r.status_code == 422
-    r = await inbox.client.put("/v1/alerts/settings", json={"window_minutes": 5},
-                               headers=headers)
+    r = await inbox.client.put("/v1/alerts/settings", json={"window_minutes": 5}, headers=headers)
     assert r.status_code == 200
     assert r.json()["window_minutes"] == 5
     assert r.json()["min_messages"] == Thresholds().min_messages
@@ -185,8 +206,14 @@ async def test_thresholds_default_and_validate(inbox: Inbox) -> None:
 
 
 def test_assess_needs_volume_and_negativity_above_the_baseline() -> None:
-    t = Thresholds(window_minutes=15, baseline_hours=6, min_messages=10, volume_factor=3,
-                   negative_share=0.5, negative_share_rise=0.2)
+    t = Thresholds(
+        window_minutes=15,
+        baseline_hours=6,
+        min_messages=10,
+        volume_factor=3,
+        negative_share=0.5,
+        negative_share_rise=0.2,
+    )
     assert assess(Counts(window=25, negative=25, baseline=12, baseline_negative=2), t)[0]
     # A loud but happy window (a launch going well) is no crisis.
     assert not assess(Counts(window=25, negative=3, baseline=12, baseline_negative=2), t)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ async def ids(inbox: Inbox, **params: Any) -> set[str]:
 
 
 async def test_unread_filter_follows_new_messages_reading_and_replies(inbox: Inbox) -> None:
-    await inbox.connect_channel(network="x", external_id=ACCOUNT)
+    channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
     await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
     await send(inbox, "1800000000000000401", "first question", author="1700000000000000401")
     await send(inbox, "1800000000000000402", "second question", author="1700000000000000402")
@@ -31,8 +32,7 @@ async def test_unread_filter_follows_new_messages_reading_and_replies(inbox: Inb
     first, second = sorted(both)
     owner = identity(inbox.workspace_id)
 
-    r = await inbox.client.patch(f"/v1/conversations/{first}", json={"read": True},
-                                 headers=owner)
+    r = await inbox.client.patch(f"/v1/conversations/{first}", json={"read": True}, headers=owner)
     assert r.status_code == 200, r.text
     assert r.json()["unread"] is False
     assert await ids(inbox, unread="true") == {second}
@@ -40,22 +40,30 @@ async def test_unread_filter_follows_new_messages_reading_and_replies(inbox: Inb
 
     # The person writes again in the thread that was read: unread again.
     [root] = await inbox.fetch(
-        "SELECT external_id FROM inbox.messages WHERE conversation_id = $1::uuid", first)
-    await send(inbox, "1800000000000000403", "still waiting", reply_to=root["external_id"],
-               author="1700000000000000401")
+        "SELECT external_id FROM inbox.messages WHERE conversation_id = $1::uuid", first
+    )
+    await send(
+        inbox,
+        "1800000000000000403",
+        "still waiting",
+        reply_to=root["external_id"],
+        author="1700000000000000401",
+    )
     await inbox.wait_for(lambda: _has(ids(inbox, unread="true"), first))
 
     # Answering a thread reads it; marking unread brings it back.
-    r = await inbox.client.post(f"/v1/conversations/{second}/replies", json={"text": "On it"},
-                                headers=owner)
+    r = await inbox.client.post(
+        f"/v1/conversations/{second}/replies", json={"text": "On it"}, headers=owner
+    )
     assert r.status_code == 202
     assert await ids(inbox, unread="true") == {first}
-    r = await inbox.client.patch(f"/v1/conversations/{second}", json={"read": False},
-                                 headers=owner)
+    r = await inbox.client.patch(f"/v1/conversations/{second}", json={"read": False}, headers=owner)
     assert r.json()["unread"] is True
     assert await ids(inbox, unread="true") == both
     # Combined with the other filters.
     assert await ids(inbox, unread="true", status="resolved") == set()
+    assert await ids(inbox, unread="true", channel_id=str(channel_id)) == both
+    assert await ids(inbox, channel_id=str(uuid.uuid4())) == set()
 
 
 async def test_patch_with_a_stale_etag_is_refused(inbox: Inbox) -> None:
@@ -71,15 +79,17 @@ async def test_patch_with_a_stale_etag_is_refused(inbox: Inbox) -> None:
     assert etag == f'"{r.json()["version"]}"'
 
     # A teammate assigns it meanwhile.
-    r = await inbox.client.patch(url, json={"assignee": "dana"},
-                                 headers={**owner, "If-Match": etag})
+    r = await inbox.client.patch(
+        url, json={"assignee": "dana"}, headers={**owner, "If-Match": etag}
+    )
     assert r.status_code == 200, r.text
     newer = r.headers["etag"]
     assert newer != etag
 
     # Our edit based on the old read is refused, and changes nothing.
-    r = await inbox.client.patch(url, json={"status": "resolved"},
-                                 headers={**owner, "If-Match": etag})
+    r = await inbox.client.patch(
+        url, json={"status": "resolved"}, headers={**owner, "If-Match": etag}
+    )
     assert r.status_code == 412
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["field"] == "If-Match"
@@ -93,13 +103,15 @@ async def test_patch_with_a_stale_etag_is_refused(inbox: Inbox) -> None:
         return (await inbox.client.get(url, headers=owner)).headers["etag"] != newer
 
     await inbox.wait_for(moved)
-    r = await inbox.client.patch(url, json={"status": "resolved"},
-                                 headers={**owner, "If-Match": newer})
+    r = await inbox.client.patch(
+        url, json={"status": "resolved"}, headers={**owner, "If-Match": newer}
+    )
     assert r.status_code == 412
 
     current = (await inbox.client.get(url, headers=owner)).headers["etag"]
-    r = await inbox.client.patch(url, json={"status": "resolved"},
-                                 headers={**owner, "If-Match": f"W/{current}"})
+    r = await inbox.client.patch(
+        url, json={"status": "resolved"}, headers={**owner, "If-Match": f"W/{current}"}
+    )
     assert r.status_code == 200 and r.json()["status"] == "resolved"
     # `*` and no If-Match at all stay unconditional.
     r = await inbox.client.patch(url, json={"tags": ["vip"]}, headers={**owner, "If-Match": "*"})
@@ -111,8 +123,9 @@ async def test_patch_with_a_stale_etag_is_refused(inbox: Inbox) -> None:
 async def test_a_receipt_that_fails_is_retried_with_backoff_then_given_up(start_inbox) -> None:
     t0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     clock = ManualClock(t0)
-    async with start_inbox(clock=clock, receipt_retry_seconds=60, receipt_max_attempts=3,
-                           receipt_idle_poll=0.1) as inbox:
+    async with start_inbox(
+        clock=clock, receipt_retry_seconds=60, receipt_max_attempts=3, receipt_idle_poll=0.1
+    ) as inbox:
         await inbox.connect_channel(network="x", external_id=ACCOUNT)
         await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
         # A stored receipt whose body the worker cannot read (the receivers never store one;
@@ -120,13 +133,15 @@ async def test_a_receipt_that_fails_is_retried_with_backoff_then_given_up(start_
         [bad] = await inbox.fetch(
             "INSERT INTO inbox.receipts (network, event_key, account_id, status, body) "
             "VALUES ('x', 'tweet:damaged', $1, 'pending', $2) RETURNING id",
-            ACCOUNT, b'{"for_user_id": "' + ACCOUNT.encode() + b'", "tweet_create_',
+            ACCOUNT,
+            b'{"for_user_id": "' + ACCOUNT.encode() + b'", "tweet_create_',
         )
 
         async def attempts() -> Any:
             [row] = await inbox.fetch(
-                "SELECT attempts, status, error, next_attempt_at FROM inbox.receipts "
-                "WHERE id = $1", bad["id"])
+                "SELECT attempts, status, error, next_attempt_at FROM inbox.receipts WHERE id = $1",
+                bad["id"],
+            )
             return row
 
         first = await inbox.wait_for(lambda: _attempted(attempts(), 1))

@@ -275,3 +275,24 @@ async def test_pagination_walks_every_conversation_once(inbox: Inbox) -> None:
     bad = await inbox.client.get("/v1/conversations", params={"cursor": "???"},
                                  headers=identity(inbox.workspace_id))
     assert bad.status_code == 422
+
+
+async def test_concurrent_deliveries_are_each_stored_once(inbox: Inbox) -> None:
+    """Concurrent webhooks share commits; each still learns whether it was the new copy."""
+    import asyncio
+
+    same = delivery(tweet("1800000000000000701", "sent twenty times at once"))
+    distinct = [delivery(tweet(str(1800000000000000800 + n), f"comment {n}")) for n in range(40)]
+
+    async def post(body: bytes) -> dict[str, Any]:
+        r = await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    answers = await asyncio.gather(*(post(b) for b in [same] * 20 + distinct))
+    assert [a["duplicate"] for a in answers[:20]].count(False) == 1
+    assert not any(a["duplicate"] for a in answers[20:])
+    rows = await receipts(inbox)
+    assert len(rows) == 41
+    assert sorted(bytes(r["body"]) for r in rows) == sorted([same, *distinct])
+    assert counted(inbox, "duplicate") == 19 and counted(inbox, "stored") == 41

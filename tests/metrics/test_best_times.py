@@ -3,12 +3,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+
+from sandbox.app import create_app as create_sandbox
 from sandbox.engagement import pattern, weight
 from sandbox.state import Account
+from sandbox.state import Post as SandboxPost
 from services.metrics.models import Channel
 from services.metrics.tracking import record_channel, track_published_post
 from shared.db import unit_of_work
-from shared.events import ChannelUpdated, PostPublished
+from shared.events import ChannelUpdated, PostPublished, Sample
 from tests.conftest import identity
 from tests.metrics.png import read_png
 from tests.metrics.support import (
@@ -89,6 +93,66 @@ async def test_best_times_recover_the_sandbox_audience_rhythm(make_settings):
         assert _correlation(scores, weights) > 0.95
 
 
+async def test_best_times_find_the_rhythm_in_the_sandbox_s_own_engagement(make_settings):
+    """End to end with the fake network's simulation: the sandbox holds posts published at
+    every hour of two weeks, grows their numbers (`/_sandbox/engagement/tick`), and the
+    numbers it reports are what metrics stores; the grid must find the account's rhythm."""
+    sandbox_app = create_sandbox()
+    sb = sandbox_app.state.sandbox
+    async with (
+        quiet_app(make_settings) as (_app, runtime, client),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app),
+                          base_url="http://sandbox") as network,
+    ):
+        created = await network.post("/_sandbox/x/accounts", json={"name": "Rhythm"})
+        assert created.status_code == 201, created.text
+        account = sb.state.find_account("x", created.json()["external_id"])
+        start = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
+        for k in range(2 * 7 * 24):
+            when = start + timedelta(hours=k, minutes=10)
+            sb.state.add_post(SandboxPost(network="x", id=f"rhythm-{k}", account_id=account.id,
+                                          text=f"post {k}", created_at=when.timestamp()))
+        tick = await network.post("/_sandbox/engagement/tick", json={"hours": 48})
+        assert tick.status_code == 200, tick.text
+        listed = (await network.get("/_sandbox/x/posts",
+                                    params={"account": account.id})).json()["items"]
+        assert len(listed) == 2 * 7 * 24
+
+        workspace = uuid.uuid4()
+        channel = await connect_channel(runtime, workspace=workspace, timezone="UTC",
+                                        now=start)
+        at = start + timedelta(weeks=3)
+        samples = []
+        async with unit_of_work(runtime.sessions) as session:
+            for item in listed:
+                published = PostPublished(
+                    post_id=uuid.uuid4(), target_id=uuid.uuid4(), channel_id=channel,
+                    network="x", external_id=item["id"],
+                    published_at=datetime.fromisoformat(item["created_at"]),
+                )
+                await track_published_post(session, workspace_id=workspace,
+                                           published=published, now=at)
+                samples += [Sample(external_id=item["id"], metric=name, network_metric=name,
+                                   value=value, collected_at=at)
+                            for name, value in item["metrics"].items()]
+        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
+                   samples=samples)
+
+        r = await client.get("/v1/analytics/best-times", params={"channel_id": str(channel)},
+                             headers=identity(workspace))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["basis"] == "engagement_rate" and body["posts"] == 2 * 7 * 24
+        truth = (await network.get(f"/_sandbox/x/accounts/{account.id}/pattern")).json()
+        for slot in body["slots"]:
+            assert slot["weekday"] in truth["peak_weekdays"], (slot, truth)
+            distance = abs(slot["hour"] - truth["peak_hour"])
+            assert min(distance, 24 - distance) <= 1, (slot, truth)
+        scores = [c["score"] for row in body["grid"] for c in row]
+        weights = [truth["grid"][d][h] for d in range(7) for h in range(24)]
+        assert _correlation(scores, weights) > 0.9
+
+
 async def test_small_samples_are_shrunk_towards_the_channel_mean(make_settings):
     async with quiet_app(make_settings, best_times_prior_posts=3) as (_app, runtime, client):
         workspace = uuid.uuid4()
@@ -153,6 +217,35 @@ async def test_new_numbers_publish_best_times_for_the_scheduler(make_settings):
         [event] = await outbox_events(runtime, "best_times.updated")
         assert event.parsed().timezone == "Europe/London"
         assert [(s.weekday, s.hour) for s in event.parsed().slots] == [(0, 12)]  # BST
+
+
+async def test_the_api_reads_the_kept_grid_until_new_numbers_arrive(make_settings):
+    async with quiet_app(make_settings) as (app, runtime, client):
+        workspace = uuid.uuid4()
+        channel = await connect_channel(runtime, workspace=workspace, timezone="Asia/Tokyo",
+                                        now=MONDAY)
+        account = Account(network="x", id="acct-9", name="C", username="c", created_at=0.0)
+        await _plant(runtime, workspace=workspace, channel=channel, weeks=1,
+                     rate_of=lambda d, h: weight(account, d, h))
+        h, params = identity(workspace), {"channel_id": str(channel)}
+        fresh = (await client.get("/v1/analytics/best-times", params=params, headers=h)).json()
+        kept_at = MONDAY + timedelta(weeks=5)
+        assert await app.state.best_times.run_once(now=kept_at) == 1
+        kept = (await client.get("/v1/analytics/best-times", params=params, headers=h)).json()
+        # The kept grid is the same grid, cell for cell, stamped when the loop drew it.
+        assert datetime.fromisoformat(kept.pop("computed_at")) == kept_at
+        fresh.pop("computed_at")
+        assert kept == fresh
+        # New numbers make the kept grid stale: the answer is computed again.
+        post = await publish(runtime, workspace=workspace, channel_id=channel,
+                             published_at=MONDAY + timedelta(hours=3))
+        at = MONDAY + timedelta(weeks=6)
+        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
+                   samples=[sample(post, "impression_count", 100, at),
+                            sample(post, "like_count", 90, at)])
+        again = (await client.get("/v1/analytics/best-times", params=params, headers=h)).json()
+        assert datetime.fromisoformat(again["computed_at"]) != kept_at
+        assert again["posts"] == fresh["posts"] + 1
 
 
 async def test_best_times_as_png_and_csv_and_only_for_own_channels(make_settings):

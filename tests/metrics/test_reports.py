@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from services.metrics.inbox import record_message, record_reply
-from services.metrics.models import DailyRollup, HourlyRollup, Sample
+from services.metrics.models import (
+    ChannelDailyRollup,
+    ChannelHourlyRollup,
+    DailyRollup,
+    HourlyRollup,
+    Sample,
+)
 from shared.db import unit_of_work
 from shared.events import ConversationReplied, MessageReceived
 from tests.conftest import identity
@@ -24,6 +30,7 @@ async def test_hourly_and_daily_rollups_equal_the_raw_sums(make_settings):
         posts = [await publish(runtime, workspace=workspace, channel_id=channel,
                                published_at=T0) for _ in range(5)]
         running = {(p.target_id, m): 0 for p in posts for m in ("like_count", "impression_count")}
+        followers, first_followers = 1000, 0
         at = T0
         for _ in range(60):
             at += timedelta(minutes=rnd.randint(5, 120))
@@ -35,6 +42,9 @@ async def test_hourly_and_daily_rollups_equal_the_raw_sums(make_settings):
                         continue
                     running[(p.target_id, m)] += rnd.randint(0, 50)
                     batch.append(sample(p, m, running[(p.target_id, m)], at))
+            followers += rnd.randint(-3, 20)
+            first_followers = first_followers or followers
+            batch.append(sample(None, "followers_count", followers, at))
             await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
                        samples=batch)
         async with runtime.sessions() as session:
@@ -56,11 +66,34 @@ async def test_hourly_and_daily_rollups_equal_the_raw_sums(make_settings):
                 }
                 assert rolled == raw, unit
                 assert len(rolled) > 10
+            # The per-channel sums are the same rows added up per channel.
+            for model, unit in ((ChannelHourlyRollup, "hour"), (ChannelDailyRollup, "day")):
+                bucket = func.date_trunc(unit, Sample.collected_at, "UTC")
+                raw = {
+                    (r.channel_id, r.metric, r.bucket): (r.total, r.n, r.missing)
+                    for r in (await session.execute(
+                        select(Sample.channel_id, Sample.metric, bucket.label("bucket"),
+                               func.coalesce(func.sum(Sample.delta), 0).label("total"),
+                               func.count().label("n"),
+                               func.count().filter(Sample.value.is_(None)).label("missing"))
+                        .group_by(Sample.channel_id, Sample.metric, bucket)
+                    )).all()
+                }
+                rolled = {
+                    (r.channel_id, r.metric, r.bucket): (r.total, r.samples, r.missing)
+                    for r in (await session.scalars(select(model))).all()
+                }
+                assert rolled == raw, unit
+                assert {m for _, m, _ in rolled} == {"likes", "views", "followers"}
             # And the growth adds up to the last running total of each post.
             grown = (await session.execute(
                 select(DailyRollup.subject_id, DailyRollup.metric, func.sum(DailyRollup.total))
                 .group_by(DailyRollup.subject_id, DailyRollup.metric))).all()
         for subject, metric, total in grown:
+            if metric == "followers":
+                # The first count is a baseline, not followers gained.
+                assert subject == channel and total == followers - first_followers
+                continue
             name = {"likes": "like_count", "views": "impression_count"}[metric]
             assert total == running[(subject, name)]
 

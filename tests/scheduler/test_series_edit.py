@@ -223,6 +223,9 @@ async def test_a_one_off_post_becomes_a_series_until_it_is_claimed(make_settings
         assert r.status_code == 200, r.text
         kept = by_id(r.json())[only]
         assert kept["status"] == "published" and kept["text"] == "once"
+        # …and the instant that went out is not planned a second time.
+        instants = [t["due_at"] for t in r.json()["targets"]]
+        assert len(instants) == len(set(instants)) == 6
 
 
 async def test_an_edited_series_goes_out_with_the_new_copy(make_settings):
@@ -257,3 +260,56 @@ async def test_an_edited_series_goes_out_with_the_new_copy(make_settings):
         assert datetime.fromisoformat(str(due["due_at"])).astimezone(UTC) == start.replace(
             tzinfo=LONDON
         ).astimezone(UTC)
+
+
+async def test_an_edit_by_an_editor_sends_the_series_back_to_review(make_settings):
+    settings = make_settings(SchedulerSettings, recurrence_horizon_days=4000)
+    workspace = uuid.uuid4()
+    editor, reviewer = identity(workspace, "editor"), identity(workspace, "reviewer")
+    async with (
+        listening(settings.exchange_name, "post.scheduled", "post.canceled") as heard,
+        running_scheduler(settings) as s,
+    ):
+        channel = await s.add_channel(workspace_id=workspace, timezone="Europe/London")
+        r = await s.client.post(
+            "/v1/posts",
+            json={"text": "tips", "targets": [{"channel_id": str(channel)}], "schedule": WEEKLY},
+            headers=identity(workspace, "owner"),
+        )
+        assert r.json()["status"] == "scheduled"
+        pid = r.json()["id"]
+        first = min(r.json()["targets"], key=lambda t: t["due_at"])["id"]
+        async with s.runtime.sessions() as session, session.begin():
+            await session.execute(
+                update(Target).where(Target.id == first).values(status="published")
+            )
+        await s.client.put(
+            "/v1/scheduler/settings",
+            json={"approval_required": True},
+            headers=identity(workspace, "admin"),
+        )
+        etag = (await s.client.get(f"/v1/posts/{pid}", headers=editor)).headers["etag"]
+        r = await s.client.patch(
+            f"/v1/posts/{pid}", json={"text": "tips v2"}, headers={**editor, "If-Match": etag}
+        )
+        assert r.status_code == 200, r.text
+        statuses = {t["id"]: t["status"] for t in r.json()["targets"]}
+        assert statuses.pop(first) == "published"
+        assert set(statuses.values()) == {"in_review"}
+        await heard.wait_for(lambda h: len(h.of("post.canceled")) == 1)
+        assert set(map(str, heard.of("post.canceled")[0].data["target_ids"])) == set(statuses)
+
+        r = await s.client.post(f"/v1/posts/{pid}/approve", headers=reviewer)
+        assert r.status_code == 200, r.text
+        after = {t["id"]: t["status"] for t in r.json()["targets"]}
+        assert after.pop(first) == "published"
+        assert set(after.values()) == {"scheduled"}
+        await heard.wait_for(lambda h: len(h.of("post.scheduled")) == 2)
+        again = heard.of("post.scheduled")[1].data["targets"]
+        assert {str(t["target_id"]) for t in again} == set(after)
+        steps = (await s.client.get(f"/v1/posts/{pid}/transitions", headers=editor)).json()
+        assert [(t["from_status"], t["to_status"]) for t in steps][-3:] == [
+            ("scheduled", "in_review"),
+            ("in_review", "approved"),
+            ("approved", "scheduled"),
+        ]

@@ -88,7 +88,10 @@ def _delivery(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> Webh
     "in this document's `webhooks` section.",
 )
 async def post_webhook(
-    body: WebhookCreate, caller: ManagerDep, session: SessionDep, settings: SettingsDep,
+    body: WebhookCreate,
+    caller: ManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
     response: Response,
 ) -> WebhookCreated:
     subscription = await create_subscription(
@@ -135,7 +138,7 @@ async def get_webhook(
     response_model=WebhookOut,
     summary="Change the URL or events, or enable / disable",
     description="`If-Match` with the ETag refuses the change (412) when the subscription "
-    "changed meanwhile. `{\"enabled\": true}` re-enables a subscription disabled after "
+    'changed meanwhile. `{"enabled": true}` re-enables a subscription disabled after '
     "persistent failures; deliveries still pending resume.",
 )
 async def patch_webhook(
@@ -162,10 +165,21 @@ async def patch_webhook(
     return _out(subscription)
 
 
-@router.delete("/{webhook_id}", status_code=204, summary="Delete a subscription and its log")
-async def delete_webhook(webhook_id: UUID, caller: ManagerDep, session: SessionDep) -> Response:
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    summary="Delete a subscription and its log",
+    description="`If-Match` with the ETag refuses the deletion (412) when the subscription "
+    "changed meanwhile.",
+)
+async def delete_webhook(
+    webhook_id: UUID, caller: ManagerDep, session: SessionDep, if_match: IfMatch = None
+) -> Response:
     await delete_subscription(
-        session, workspace_id=caller.workspace_id, subscription_id=webhook_id
+        session,
+        workspace_id=caller.workspace_id,
+        subscription_id=webhook_id,
+        if_match=if_match,
     )
     return Response(status_code=204)
 
@@ -214,7 +228,9 @@ async def post_test(
     webhook_id: UUID, caller: ManagerDep, session: SessionDep
 ) -> WebhookDeliveryOut:
     delivery = await send_test(
-        session, workspace_id=caller.workspace_id, subscription_id=webhook_id,
+        session,
+        workspace_id=caller.workspace_id,
+        subscription_id=webhook_id,
         now=datetime.now(UTC),
     )
     await session.refresh(delivery)

@@ -25,7 +25,8 @@ from services.inbox.intake import ReceiptWriter
 from services.inbox.normalise import META
 from services.inbox.settings import InboxSettings
 from shared.errors import DomainError
-from shared.observability import ServiceMetrics, request_id_var
+from shared.logs import request_id_var
+from shared.observability import ServiceMetrics
 
 # The route templates, as the request histogram labels them on the regular path.
 ROUTES = {network: f"/hooks/{network}" for network in VERIFIERS}

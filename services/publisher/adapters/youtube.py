@@ -7,6 +7,7 @@ anything is sent again. Comments arrive by polling `commentThreads`."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ QUOTA = {"quotaExceeded", "dailyLimitExceeded", "uploadLimitExceeded"}
 BURST = {"rateLimitExceeded", "userRateLimitExceeded"}
 MEDIA = {"invalidVideo", "mediaBodyRequired", "invalidFilename"}
 PACIFIC = ZoneInfo("America/Los_Angeles")
+VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 
 def until_quota_reset(now: datetime | None = None) -> float:
@@ -242,7 +244,8 @@ class YouTubeAdapter(Adapter):
         under its top-level comment)."""
         target = str(post.reply_to)
         video_id = str(post.options.get("root_id") or target)
-        if target == video_id:
+        # Without a root, the id's shape tells: video ids are 11 characters, comments longer.
+        if target == video_id and (post.options.get("root_id") or VIDEO_ID.fullmatch(target)):
             r = await self.call(
                 "POST",
                 self.url("/youtube/v3/commentThreads"),
