@@ -22,13 +22,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import select
 
 from bench.context import BenchContext
 from bench.harness import Figure, free_port, median, percentile, process
 from services.metrics.best_times import stored_grid_query
 from services.metrics.ingest import SAMPLE_COLUMNS
-from services.metrics.models import Channel
 from services.metrics.reports import Filters, Range, summary_query
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,
@@ -42,8 +40,12 @@ NAME = "analytics"
 WORKSPACES = 10
 CHANNELS = 20  # per workspace
 POSTS = 50  # per channel
-METRICS = (("views", "impression_count", 40), ("likes", "like_count", 3),
-           ("comments", "reply_count", 1), ("shares", "retweet_count", 1))
+METRICS = (
+    ("views", "impression_count", 40),
+    ("likes", "like_count", 3),
+    ("comments", "reply_count", 1),
+    ("shares", "retweet_count", 1),
+)
 CHUNK = 50_000
 TOKEN = "bench-internal-token"
 
@@ -70,9 +72,16 @@ class Dataset:
         self.channels = {w: [uuid.uuid4() for _ in range(CHANNELS)] for w in self.workspaces}
         # (workspace, channel, target, post, published_at)
         self.posts = [
-            (w, c, uuid.uuid4(), uuid.uuid4(),
-             self.start + timedelta(hours=rnd.randrange(0, 90 * 24 - hours)))
-            for w in self.workspaces for c in self.channels[w] for _ in range(POSTS)
+            (
+                w,
+                c,
+                uuid.uuid4(),
+                uuid.uuid4(),
+                self.start + timedelta(hours=rnd.randrange(0, 90 * 24 - hours)),
+            )
+            for w in self.workspaces
+            for c in self.channels[w]
+            for _ in range(POSTS)
         ]
 
     @property
@@ -130,8 +139,13 @@ FROM metrics.tracked_posts p CROSS JOIN (VALUES {_METRIC_VALUES}) AS m(metric, n
 """
 
 
-BULK_TABLES = ("samples", "rollups_hourly", "rollups_daily", "rollups_channel_hourly",
-               "rollups_channel_daily")
+BULK_TABLES = (
+    "samples",
+    "rollups_hourly",
+    "rollups_daily",
+    "rollups_channel_hourly",
+    "rollups_channel_daily",
+)
 
 
 async def _fill(dsn: str, workspaces: list[uuid.UUID], hours: int) -> None:
@@ -162,13 +176,15 @@ async def _drop_indexes(conn: asyncpg.Connection) -> list[str]:
     for table in BULK_TABLES:
         for name, definition in await conn.fetch(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = $1::regclass AND contype = 'p'", f"metrics.{table}"
+            "WHERE conrelid = $1::regclass AND contype = 'p'",
+            f"metrics.{table}",
         ):
             await conn.execute(f"ALTER TABLE metrics.{table} DROP CONSTRAINT {name}")
             rebuild.append(f"ALTER TABLE metrics.{table} ADD CONSTRAINT {name} {definition}")
         for name, definition in await conn.fetch(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'metrics' "
-            "AND tablename = $1", table
+            "AND tablename = $1",
+            table,
         ):
             await conn.execute(f"DROP INDEX metrics.{name}")
             rebuild.append(definition)
@@ -189,17 +205,31 @@ async def generate(ctx: BenchContext, data: Dataset) -> None:
     conn = await _connect(ctx.asyncpg_dsn)
     try:
         await conn.copy_records_to_table(
-            "channels", schema_name="metrics",
+            "channels",
+            schema_name="metrics",
             columns=("channel_id", "workspace_id", "network", "external_id", "name", "timezone"),
-            records=[(c, w, "x", f"acct{i}", f"Channel {i}", "Europe/Paris")
-                     for w in data.workspaces for i, c in enumerate(data.channels[w])],
+            records=[
+                (c, w, "x", f"acct{i}", f"Channel {i}", "Europe/Paris")
+                for w in data.workspaces
+                for i, c in enumerate(data.channels[w])
+            ],
         )
         await conn.copy_records_to_table(
-            "tracked_posts", schema_name="metrics",
-            columns=("target_id", "post_id", "workspace_id", "channel_id", "network",
-                     "external_id", "published_at", "tags"),
-            records=[(t, p, w, c, "x", t.hex[:16], published, [])
-                     for w, c, t, p, published in data.posts],
+            "tracked_posts",
+            schema_name="metrics",
+            columns=(
+                "target_id",
+                "post_id",
+                "workspace_id",
+                "channel_id",
+                "network",
+                "external_id",
+                "published_at",
+                "tags",
+            ),
+            records=[
+                (t, p, w, c, "x", t.hex[:16], published, []) for w, c, t, p, published in data.posts
+            ],
         )
         await conn.execute(INSERT_LATEST, data.hours)
         await conn.execute("ANALYZE metrics.tracked_posts")
@@ -246,7 +276,6 @@ def summary_sql(workspace: uuid.UUID, rng: Range) -> list[tuple[str, list[Any]]]
 
 def best_times_sql(channel: uuid.UUID) -> list[tuple[str, list[Any]]]:
     return [
-        compiled(select(Channel.workspace_id).where(Channel.channel_id == channel)),
         compiled(stored_grid_query(channel)),
     ]
 
@@ -258,10 +287,16 @@ async def timed_raw(conn: asyncpg.Connection, statements: list[tuple[str, list[A
     return (time.perf_counter() - started) * 1000
 
 
-async def timed_api(client: httpx.AsyncClient, path: str, params: dict[str, str],
-                    workspace: uuid.UUID) -> float:
-    headers = {INTERNAL_TOKEN_HEADER: TOKEN, WORKSPACE_HEADER: str(workspace),
-               ROLE_HEADER: "analyst", PRINCIPAL_HEADER: "bench", TIMEZONE_HEADER: "UTC"}
+async def timed_api(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], workspace: uuid.UUID
+) -> float:
+    headers = {
+        INTERNAL_TOKEN_HEADER: TOKEN,
+        WORKSPACE_HEADER: str(workspace),
+        ROLE_HEADER: "analyst",
+        PRINCIPAL_HEADER: "bench",
+        TIMEZONE_HEADER: "UTC",
+    }
     started = time.perf_counter()
     r = await client.get(path, params=params, headers=headers)
     elapsed = (time.perf_counter() - started) * 1000
@@ -308,9 +343,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
     await conn.execute("UPDATE metrics.channels SET best_times_dirty = true")
     try:
         async with (
-            process([sys.executable, "-m", "services.metrics"], env=env,
-                    ready_url=f"http://127.0.0.1:{port}/healthz",
-                    log=ctx.results_dir / "analytics-metrics.log"),
+            process(
+                [sys.executable, "-m", "services.metrics"],
+                env=env,
+                ready_url=f"http://127.0.0.1:{port}/healthz",
+                log=ctx.results_dir / "analytics-metrics.log",
+            ),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
         ):
             deadline = time.monotonic() + 300
@@ -323,12 +361,20 @@ async def run(ctx: BenchContext) -> list[Figure]:
             for _ in range(ctx.rounds()):
                 rs, rb, a_s, a_b = [], [], [], []
                 for w, c, rng in queries:
-                    a_s.append(await timed_api(
-                        client, "/v1/analytics/summary",
-                        {"from": rng.start.isoformat(), "to": rng.end.isoformat()}, w))
+                    a_s.append(
+                        await timed_api(
+                            client,
+                            "/v1/analytics/summary",
+                            {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
+                            w,
+                        )
+                    )
                     rs.append(await timed_raw(conn, summary_sql(w, rng)))
-                    a_b.append(await timed_api(client, "/v1/analytics/best-times",
-                                               {"channel_id": str(c)}, w))
+                    a_b.append(
+                        await timed_api(
+                            client, "/v1/analytics/best-times", {"channel_id": str(c)}, w
+                        )
+                    )
                     rb.append(await timed_raw(conn, best_times_sql(c)))
                 api["summary"].append(a_s)
                 api["best"].append(a_b)
@@ -338,18 +384,31 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await conn.close()
 
     figures = []
-    note = (f"{data.samples:,} samples ({len(data.posts)} posts × {len(METRICS)} metrics × "
-            f"{hours} hourly), generated in {generated_in:.0f}s; {requests} requests a round, "
-            "one at a time; best-times reads the grid the service's loop kept")
-    for key, label in (("summary", "summary, 30 days, one workspace"),
-                       ("best", "best-times grid, one channel")):
+    note = (
+        f"{data.samples:,} samples ({len(data.posts)} posts × {len(METRICS)} metrics × "
+        f"{hours} hourly), generated in {generated_in:.0f}s; {requests} requests a round, "
+        "one at a time; best-times reads the grid the service's loop kept"
+    )
+    for key, label in (
+        ("summary", "summary, 30 days, one workspace"),
+        ("best", "best-times grid, one channel"),
+    ):
         for q, name in ((0.5, "p50"), (0.99, "p99")):
             values = [percentile(r, q) for r in api[key]]
             base = [percentile(r, q) for r in raw[key]]
-            figures.append(Figure(
-                NAME, f"{label} {name}", "ms", median(values),
-                "the same SQL through asyncpg", median(base),
-                "p99 ≤ 50 ms" if name == "p99" else "informational",
-                higher_is_better=False, rounds=values, baseline_rounds=base, notes=note,
-            ))
+            figures.append(
+                Figure(
+                    NAME,
+                    f"{label} {name}",
+                    "ms",
+                    median(values),
+                    "the same SQL through asyncpg",
+                    median(base),
+                    "p99 ≤ 50 ms" if name == "p99" else "informational",
+                    higher_is_better=False,
+                    rounds=values,
+                    baseline_rounds=base,
+                    notes=note,
+                )
+            )
     return figures

@@ -30,6 +30,12 @@ TITLE = "Herald API"
 DESCRIPTION = (
     "Plan, publish, answer and measure across the social networks. Every `/v1` call takes "
     "`Authorization: Bearer <api key>`; errors are RFC 9457 problem+json.\n\n"
+    "**Conventions.** Lists take `limit` and `cursor` and answer `next_cursor`, with a "
+    '`Link: <…>; rel="next"` header while there is more. Resources answer with an `ETag`; '
+    "`PUT`, `PATCH` and `DELETE` with a stale `If-Match` are refused (412; a post's version "
+    "conflict is 409). Every response carries `X-Request-Id` (the one you sent, or a new one) "
+    "and, on `/v1`, `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`. "
+    "Timestamps are RFC 3339, in UTC. `Idempotency-Key` on a POST makes retries safe.\n\n"
     "**Roles.** A key has one role: `owner`, `admin`, `editor`, `reviewer` or `analyst`. "
     "What each role may do is one table, published as `docs/roles.md` (generated from the "
     "code every service enforces); nobody grants a role above their own.\n\n"

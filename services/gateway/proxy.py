@@ -1,4 +1,4 @@
-"""Forwarding: one pooled HTTP client, bodies streamed both ways, the caller's identity added.
+"""Forwarding: pooled HTTP clients, bodies streamed both ways, the caller's identity added.
 
 The upstream sees the client's request as sent, minus what must not cross: hop-by-hop headers,
 the API key (services never need it) and any `x-herald-*` header the client made up. It gets
@@ -121,14 +121,15 @@ def upstream_headers(
     return headers
 
 
-def make_client(settings: GatewaySettings) -> httpx.AsyncClient:
+def make_client(settings: GatewaySettings, *, connections: int | None = None) -> httpx.AsyncClient:
+    connections = connections or settings.upstream_max_connections
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
         ),
         limits=httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_connections,
+            max_connections=connections,
+            max_keepalive_connections=connections,
             keepalive_expiry=settings.upstream_keepalive_seconds,
         ),
         # Redirects are the client's business (a short link's 302 must reach the reader).
@@ -139,26 +140,37 @@ def make_client(settings: GatewaySettings) -> httpx.AsyncClient:
 
 
 class Forwarder:
+    """Forwards over a few pooled clients taken in turn.
+
+    One pool would do, but httpcore looks at every pooled connection on every request (is it
+    expired? did the server close it?), which under load costs more than the forwarding
+    itself; several smaller pools keep that scan short.
+    """
+
     def __init__(self, *, settings: GatewaySettings, authenticator: Authenticator) -> None:
         self.upstreams = settings.upstreams()
         self.internal_token = settings.internal_token
         self.authenticator = authenticator
         self.settings = settings
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._turn = 0
 
     @property
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:
+        if not self._clients:
             raise Unavailable("The gateway is starting or stopping.")
-        return self._client
+        self._turn = (self._turn + 1) % len(self._clients)
+        return self._clients[self._turn]
 
     def open(self) -> None:
-        self._client = make_client(self.settings)
+        pools = max(1, self.settings.upstream_pools)
+        per_pool = max(1, self.settings.upstream_max_connections // pools)
+        self._clients = [make_client(self.settings, connections=per_pool) for _ in range(pools)]
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.aclose()
 
     async def identity_for(self, request: Request, route: Route) -> KeyIdentity | None:
         authorization = request.headers.get("authorization")
@@ -183,7 +195,8 @@ class Forwarder:
         has_body = (
             "content-length" in request.headers or "transfer-encoding" in request.headers
         ) and not (request.method in _BODYLESS and request.headers.get("content-length") == "0")
-        upstream_request = self.client.build_request(
+        client = self.client
+        upstream_request = client.build_request(
             request.method,
             url,
             headers=upstream_headers(
@@ -193,13 +206,13 @@ class Forwarder:
         )
         try:
             try:
-                return await self.client.send(upstream_request, stream=True)
+                return await client.send(upstream_request, stream=True)
             except _STALE_CONNECTION:
                 # A pooled connection the service closed just as it was reused. A request
                 # that is idempotent and has no body to replay is sent once more, on a new one.
                 if has_body or request.method not in _RETRYABLE:
                     raise
-                return await self.client.send(upstream_request, stream=True)
+                return await client.send(upstream_request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             log.warning("%s unreachable: %r", route.service, exc)
             raise Unavailable(

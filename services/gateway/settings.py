@@ -33,6 +33,8 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
     upstream_max_connections: int = 500
+    # Split over this many pools, used in turn (a shorter scan of idle connections per call).
+    upstream_pools: int = 4
     # Idle pooled connections are dropped before the services' servers close them (uvicorn:
     # after 5 s), so a request rarely meets a connection closing under it.
     upstream_keepalive_seconds: float = 2.0

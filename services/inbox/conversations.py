@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -11,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox import rules, sentiment
 from services.inbox.handling import can_moderate, request_moderation
-from services.inbox.models import Activity, Channel, Conversation, Message, PublishedPost
+from services.inbox.models import (
+    Activity,
+    Channel,
+    Conversation,
+    Message,
+    Note,
+    PublishedPost,
+)
 from services.inbox.normalise import Item
 from shared.events import Envelope, MessageReceived
 from shared.outbox import Outbox
@@ -28,6 +36,7 @@ async def ingest_item(
     )
     if known is not None:
         return None
+    item = _storable(item)
     conversation = await _conversation_for(session, channel=channel, item=item)
     keywords = await rules.workspace_keywords(session, workspace_id=channel.workspace_id)
     score = sentiment.score(text=item.text, keywords=keywords)
@@ -69,12 +78,19 @@ async def ingest_item(
         .execution_options(populate_existing=True)
     )
     assert conversation is not None
+    # The thread's mood is its latest message's, by when it was written: a late delivery of
+    # an older message does not overwrite it.
+    if item.sent_at >= conversation.last_message_at:
+        conversation.sentiment = score
     conversation.last_message_at = max(conversation.last_message_at, item.sent_at)
+    conversation.first_message_at = min(conversation.first_message_at, item.sent_at)
     # Arrival, not the network's timestamp: a late delivery of an old comment is still news
     # to the team (the unread filter compares this with when the thread was last read).
     conversation.last_inbound_at = datetime.now(UTC)
     conversation.version += 1
-    conversation.sentiment = score
+    # Replies that arrived before this message (out of order) opened threads of their own;
+    # they belong here.
+    await _adopt_orphans(session, conversation=conversation, item=item)
     # Someone wrote again: a resolved conversation needs attention again.
     conversation.status = "open"
     # Automatic priority only ever raises: a person's choice is not undone by a message.
@@ -122,6 +138,22 @@ async def ingest_item(
         ),
     )
     return message_id
+
+
+def _storable(item: Item) -> Item:
+    """PostgreSQL text cannot hold NUL characters, which JSON can carry (`\\u0000`); a
+    message with one would fail to store on every retry. They carry nothing: dropped."""
+    def clean(value: str | None) -> str | None:
+        return value.replace("\x00", "") if value else value
+
+    if not any(v and "\x00" in v for v in (item.text, item.author_name, item.author_handle)):
+        return item
+    return dataclasses.replace(
+        item,
+        text=item.text.replace("\x00", ""),
+        author_name=clean(item.author_name),
+        author_handle=clean(item.author_handle),
+    )
 
 
 async def _conversation_for(
@@ -173,6 +205,61 @@ async def _conversation_for(
     )
     assert conversation is not None
     return conversation
+
+
+async def _adopt_orphans(session: AsyncSession, *, conversation: Conversation, item: Item) -> None:
+    """Folds the conversations opened by replies to `item` (delivered before it) into its own.
+
+    Whatever order a thread's messages arrive in, they end up in one conversation: the one the
+    earliest-delivered message opened, with the thread's first author and time.
+    """
+    if item.kind == "dm":
+        return
+    orphans = (
+        await session.scalars(
+            select(Conversation)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(
+                Message.channel_id == conversation.channel_id,
+                Message.parent_external_id == item.external_id,
+                Conversation.id != conversation.id,
+            )
+            .with_for_update(of=Conversation)
+        )
+    ).all()
+    if not orphans:
+        return
+    for orphan in {o.id: o for o in orphans}.values():
+        for table in (Message, Note, Activity):
+            await session.execute(
+                update(table)
+                .where(table.conversation_id == orphan.id)
+                .values(conversation_id=conversation.id)
+            )
+        if orphan.last_message_at > conversation.last_message_at:
+            conversation.sentiment = orphan.sentiment
+        conversation.last_message_at = max(conversation.last_message_at, orphan.last_message_at)
+        conversation.first_message_at = min(
+            conversation.first_message_at, orphan.first_message_at
+        )
+        conversation.tags = [*conversation.tags, *(t for t in orphan.tags
+                                                   if t not in conversation.tags)]
+        conversation.priority = sentiment.higher(conversation.priority, orphan.priority)
+        conversation.assignee = conversation.assignee or orphan.assignee
+        conversation.post_id = conversation.post_id or orphan.post_id
+        conversation.post_external_id = (
+            conversation.post_external_id or orphan.post_external_id
+        )
+        if orphan.first_response_at is not None:
+            conversation.first_response_at = min(
+                d for d in (conversation.first_response_at, orphan.first_response_at) if d
+            )
+        await session.delete(orphan)
+    if conversation.thread_key == f"{item.kind}:{item.external_id}":
+        # The thread now starts with this message: its author is the conversation's.
+        conversation.author = {"id": item.author_id, "name": item.author_name,
+                               "handle": item.author_handle}
+    await session.flush()
 
 
 async def link_post(

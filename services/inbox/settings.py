@@ -14,6 +14,14 @@ class NetworkApp(BaseModel):
 
 
 class InboxSettings(ServiceSettings):
+    """Settings of the inbox (env prefix INBOX_).
+
+    To scale webhook ingest apart from processing, run receivers-only replicas with
+    INBOX_RUN_WORKERS=false behind the webhook route: they verify, store and answer, and
+    wake the replicas that run the workers (receipt processing, polling, crisis detection,
+    bus consumers) with a NOTIFY.
+    """
+
     model_config = SettingsConfigDict(env_prefix="INBOX_", extra="ignore")
 
     service_name: ClassVar[str] = "inbox"

@@ -53,7 +53,11 @@ def best_times_query(channel_id: UUID) -> Select[Any]:
 
 
 async def compute_best_times(
-    session: AsyncSession, *, channel_id: UUID, prior_posts: float, slot_count: int,
+    session: AsyncSession,
+    *,
+    channel_id: UUID,
+    prior_posts: float,
+    slot_count: int,
     now: datetime,
 ) -> dict[str, Any]:
     channel = await session.get(Channel, channel_id)
@@ -67,8 +71,7 @@ async def compute_best_times(
         scored = [(r.published_at, float(r.engagements) / float(r.views)) for r in rated]
     else:
         basis = "engagements"
-        scored = [(r.published_at, float(r.engagements)) for r in rows
-                  if r.engagements is not None]
+        scored = [(r.published_at, float(r.engagements)) for r in rows if r.engagements is not None]
     sums = [[0.0] * 24 for _ in range(7)]
     counts = [[0] * 24 for _ in range(7)]
     for published_at, value in scored:
@@ -85,19 +88,25 @@ async def compute_best_times(
                 score = 0.0
             else:
                 score = (sums[day][hour] + prior_posts * mean) / (n + prior_posts)
-            row.append({
-                "weekday": day,
-                "hour": hour,
-                "score": score,
-                "rate": sums[day][hour] / n if n else None,
-                "posts": n,
-            })
+            row.append(
+                {
+                    "weekday": day,
+                    "hour": hour,
+                    "score": score,
+                    "rate": sums[day][hour] / n if n else None,
+                    "posts": n,
+                }
+            )
         grid.append(row)
     # Only hours that were actually tried can be recommended.
-    tried = sorted((c for row in grid for c in row if c["posts"]),
-                   key=lambda c: (-c["score"], c["weekday"], c["hour"]))
-    slots = [{"weekday": c["weekday"], "hour": c["hour"], "score": c["score"],
-              "posts": c["posts"]} for c in tried[:slot_count]]
+    tried = sorted(
+        (c for row in grid for c in row if c["posts"]),
+        key=lambda c: (-c["score"], c["weekday"], c["hour"]),
+    )
+    slots = [
+        {"weekday": c["weekday"], "hour": c["hour"], "score": c["score"], "posts": c["posts"]}
+        for c in tried[:slot_count]
+    ]
     return {
         "channel_id": channel_id,
         "workspace_id": channel.workspace_id,
@@ -120,11 +129,14 @@ async def publish_best_times(
     values = {
         "workspace_id": report["workspace_id"],
         "timezone": report["timezone"],
-        "grid": {"basis": report["basis"], "channel_mean": report["channel_mean"],
-                 "posts": report["posts"], "prior_posts": report["prior_posts"],
-                 "slot_count": report["slot_count"],
-                 "cells": [[[c["score"], c["posts"], c["rate"]] for c in row]
-                           for row in report["grid"]]},
+        "grid": {
+            "basis": report["basis"],
+            "channel_mean": report["channel_mean"],
+            "posts": report["posts"],
+            "prior_posts": report["prior_posts"],
+            "slot_count": report["slot_count"],
+            "cells": [[[c["score"], c["posts"], c["rate"]] for c in row] for row in report["grid"]],
+        },
         "slots": report["slots"],
         "computed_at": report["computed_at"],
     }
@@ -139,8 +151,10 @@ async def publish_best_times(
             BestTimesUpdated(
                 channel_id=report["channel_id"],
                 timezone=report["timezone"],
-                slots=[BestSlot(weekday=s["weekday"], hour=s["hour"], score=s["score"])
-                       for s in report["slots"]],
+                slots=[
+                    BestSlot(weekday=s["weekday"], hour=s["hour"], score=s["score"])
+                    for s in report["slots"]
+                ],
             ),
             workspace_id=report["workspace_id"],
         ),
@@ -148,15 +162,21 @@ async def publish_best_times(
 
 
 def stored_grid_query(channel_id: UUID) -> Select[Any]:
+    """The channel's owner and state with its kept grid, if any: one round trip."""
     return (
-        select(Channel.best_times_dirty, Channel.timezone, BestTimes)
-        .join(BestTimes, BestTimes.channel_id == Channel.channel_id)
+        select(Channel.workspace_id, Channel.best_times_dirty, Channel.timezone, BestTimes)
+        .outerjoin(BestTimes, BestTimes.channel_id == Channel.channel_id)
         .where(Channel.channel_id == channel_id)
     )
 
 
 async def current_best_times(
-    session: AsyncSession, *, channel_id: UUID, prior_posts: float, slot_count: int,
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    channel_id: UUID,
+    prior_posts: float,
+    slot_count: int,
     now: datetime,
 ) -> dict[str, Any]:
     """The channel's grid as the loop last stored it, while it is still current.
@@ -166,13 +186,20 @@ async def current_best_times(
     grid is one primary-key lookup instead of a pass over every post of the channel.
     """
     row = (await session.execute(stored_grid_query(channel_id))).first()
-    if row is not None:
+    if row is None or row.workspace_id != workspace_id:
+        # Another workspace's channel is reported exactly like a channel that does not exist.
+        raise NotFound(f"No channel {channel_id} in this workspace.", field="channel_id")
+    if row.BestTimes is not None:
         stored: BestTimes = row.BestTimes
         grid = stored.grid
         cells = grid.get("cells")
-        if (not row.best_times_dirty and stored.timezone == str(_zone(row.timezone).key)
-                and grid.get("prior_posts") == prior_posts and cells
-                and grid.get("slot_count") == slot_count):
+        if (
+            not row.best_times_dirty
+            and stored.timezone == str(_zone(row.timezone).key)
+            and grid.get("prior_posts") == prior_posts
+            and cells
+            and grid.get("slot_count") == slot_count
+        ):
             return {
                 "channel_id": channel_id,
                 "workspace_id": stored.workspace_id,
@@ -182,14 +209,19 @@ async def current_best_times(
                 "posts": grid["posts"],
                 "prior_posts": prior_posts,
                 "slot_count": slot_count,
-                "grid": [[{"weekday": day, "hour": hour, "score": c[0], "posts": c[1],
-                           "rate": c[2]} for hour, c in enumerate(cells_row)]
-                         for day, cells_row in enumerate(cells)],
+                "grid": [
+                    [
+                        {"weekday": day, "hour": hour, "score": c[0], "posts": c[1], "rate": c[2]}
+                        for hour, c in enumerate(cells_row)
+                    ]
+                    for day, cells_row in enumerate(cells)
+                ],
                 "slots": stored.slots,
                 "computed_at": stored.computed_at,
             }
-    return await compute_best_times(session, channel_id=channel_id, prior_posts=prior_posts,
-                                    slot_count=slot_count, now=now)
+    return await compute_best_times(
+        session, channel_id=channel_id, prior_posts=prior_posts, slot_count=slot_count, now=now
+    )
 
 
 class BestTimesLoop:
@@ -211,9 +243,11 @@ class BestTimesLoop:
             ).all()
             for channel in channels:
                 report = await compute_best_times(
-                    session, channel_id=channel.channel_id,
+                    session,
+                    channel_id=channel.channel_id,
                     prior_posts=self.settings.best_times_prior_posts,
-                    slot_count=self.settings.best_times_slots, now=now,
+                    slot_count=self.settings.best_times_slots,
+                    now=now,
                 )
                 if report["posts"]:
                     await publish_best_times(session, outbox=self.runtime.outbox, report=report)

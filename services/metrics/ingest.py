@@ -35,8 +35,16 @@ from shared.events import Sample as FetchedSample
 log = logging.getLogger(__name__)
 
 SAMPLE_COLUMNS = (
-    "workspace_id", "channel_id", "subject_id", "post_id", "network", "metric",
-    "network_metric", "value", "delta", "collected_at",
+    "workspace_id",
+    "channel_id",
+    "subject_id",
+    "post_id",
+    "network",
+    "metric",
+    "network_metric",
+    "value",
+    "delta",
+    "collected_at",
 )
 
 
@@ -73,7 +81,10 @@ async def ingest_fetched(
             f"SELECT target_id, post_id, external_id FROM {_table(TrackedPost)} "
             "WHERE channel_id = $1 AND workspace_id = $2 "
             "AND (external_id = ANY($3::text[]) OR post_id = ANY($4::uuid[]))",
-            channel_id, workspace_id, list(external_ids), list(post_ids),
+            channel_id,
+            workspace_id,
+            list(external_ids),
+            list(post_ids),
         )
         by_external = {t[2]: (t[0], t[1]) for t in targets}
         by_post = {t[1]: (t[0], t[1]) for t in targets}
@@ -86,9 +97,12 @@ async def ingest_fetched(
     names: dict[tuple[str, str | None], str] = {}
     for sample in sorted(fetched.samples, key=lambda s: s.collected_at):
         name_key = (sample.network_metric, sample.metric)
-        metric = names.get(name_key) or names.setdefault(name_key, common_name(
-            network=network, network_metric=sample.network_metric, metric=sample.metric
-        ))
+        metric = names.get(name_key) or names.setdefault(
+            name_key,
+            common_name(
+                network=network, network_metric=sample.network_metric, metric=sample.metric
+            ),
+        )
         if sample.external_id or sample.post_id:
             if sample.external_id:
                 target = by_external.get(sample.external_id)
@@ -104,8 +118,9 @@ async def ingest_fetched(
             account_seen = True
             resolved.append((channel_id, None, metric, sample))
     if unmatched:
-        log.warning("%d samples for posts this service does not track (channel %s)",
-                    unmatched, channel_id)
+        log.warning(
+            "%d samples for posts this service does not track (channel %s)", unmatched, channel_id
+        )
 
     subjects = {subject for subject, *_ in resolved}
     known: dict[tuple[UUID, str], _Known] = {}

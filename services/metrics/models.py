@@ -170,8 +170,12 @@ class HourlyRollup(_Rollup, Base):
 
     __tablename__ = "rollups_hourly"
     __table_args__ = (
-        Index("ix_rollups_hourly_report", "workspace_id", "bucket",
-              postgresql_include=list(_REPORT_COLUMNS)),
+        Index(
+            "ix_rollups_hourly_report",
+            "workspace_id",
+            "bucket",
+            postgresql_include=list(_REPORT_COLUMNS),
+        ),
     )
 
 
@@ -180,8 +184,12 @@ class DailyRollup(_Rollup, Base):
 
     __tablename__ = "rollups_daily"
     __table_args__ = (
-        Index("ix_rollups_daily_report", "workspace_id", "bucket",
-              postgresql_include=list(_REPORT_COLUMNS)),
+        Index(
+            "ix_rollups_daily_report",
+            "workspace_id",
+            "bucket",
+            postgresql_include=list(_REPORT_COLUMNS),
+        ),
     )
 
 
@@ -206,8 +214,12 @@ class ChannelHourlyRollup(_ChannelRollup, Base):
 
     __tablename__ = "rollups_channel_hourly"
     __table_args__ = (
-        Index("ix_rollups_channel_hourly_report", "workspace_id", "bucket",
-              postgresql_include=list(_CHANNEL_REPORT_COLUMNS)),
+        Index(
+            "ix_rollups_channel_hourly_report",
+            "workspace_id",
+            "bucket",
+            postgresql_include=list(_CHANNEL_REPORT_COLUMNS),
+        ),
     )
 
 
@@ -216,8 +228,12 @@ class ChannelDailyRollup(_ChannelRollup, Base):
 
     __tablename__ = "rollups_channel_daily"
     __table_args__ = (
-        Index("ix_rollups_channel_daily_report", "workspace_id", "bucket",
-              postgresql_include=list(_CHANNEL_REPORT_COLUMNS)),
+        Index(
+            "ix_rollups_channel_daily_report",
+            "workspace_id",
+            "bucket",
+            postgresql_include=list(_CHANNEL_REPORT_COLUMNS),
+        ),
     )
 
 

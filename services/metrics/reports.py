@@ -96,8 +96,13 @@ async def post_report(
         raise NotFound(f"No published post {post_id} in this workspace.", field="post_id")
     ids = [t.target_id for t in targets]
     sample_query = (
-        select(Sample.subject_id, Sample.metric, Sample.network_metric, Sample.value,
-               Sample.collected_at)
+        select(
+            Sample.subject_id,
+            Sample.metric,
+            Sample.network_metric,
+            Sample.value,
+            Sample.collected_at,
+        )
         .where(Sample.subject_id.in_(ids))
         .order_by(Sample.subject_id, Sample.metric, Sample.collected_at)
     )
@@ -108,8 +113,7 @@ async def post_report(
     series: dict[UUID, dict[str, dict[str, Any]]] = defaultdict(dict)
     for row in (await session.execute(sample_query)).all():
         entry = series[row.subject_id].setdefault(
-            row.metric, {"metric": row.metric, "network_metric": row.network_metric,
-                         "points": []}
+            row.metric, {"metric": row.metric, "network_metric": row.network_metric, "points": []}
         )
         entry["points"].append({"at": row.collected_at, "value": row.value})
     latest: dict[UUID, dict[str, float | None]] = defaultdict(dict)
@@ -147,8 +151,9 @@ class Filters:
     tag: str | None = None
 
 
-Model = (type[HourlyRollup] | type[DailyRollup] | type[ChannelHourlyRollup]
-         | type[ChannelDailyRollup])
+Model = (
+    type[HourlyRollup] | type[DailyRollup] | type[ChannelHourlyRollup] | type[ChannelDailyRollup]
+)
 
 
 def _rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
@@ -174,7 +179,8 @@ def _rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filte
 
 def _published_posts(*, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
     query = select(func.count(func.distinct(TrackedPost.post_id))).where(
-        TrackedPost.workspace_id == workspace_id, TrackedPost.published_at >= rng.start,
+        TrackedPost.workspace_id == workspace_id,
+        TrackedPost.published_at >= rng.start,
         TrackedPost.published_at < rng.end,
     )
     if filters.channel_id is not None:
@@ -206,9 +212,7 @@ def _pieces(
     return pieces
 
 
-def summary_query(
-    *, workspace_id: UUID, rng: Range, filters: Filters
-) -> CompoundSelect[Any]:
+def summary_query(*, workspace_id: UUID, rng: Range, filters: Filters) -> CompoundSelect[Any]:
     """The whole summary in one statement, added up where the rows are.
 
     Without a campaign or tag filter it reads the per-channel rollups (a few rows per channel
@@ -218,10 +222,11 @@ def summary_query(
     set) and one row of the rate's parts and the posts count (`metric` NULL).
     """
     per_post = filters.campaign is not None or filters.tag is not None
-    models = ({} if per_post
-              else {"hourly": ChannelHourlyRollup, "daily": ChannelDailyRollup})
-    parts = [_rollup_rows(model, workspace_id=workspace_id, rng=piece, filters=filters)
-             for model, piece in _pieces(rng, **models)]
+    models = {} if per_post else {"hourly": ChannelHourlyRollup, "daily": ChannelDailyRollup}
+    parts = [
+        _rollup_rows(model, workspace_id=workspace_id, rng=piece, filters=filters)
+        for model, piece in _pieces(rng, **models)
+    ]
     rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("rows")
     grouped = (
         select(
@@ -238,13 +243,17 @@ def summary_query(
     )
     none = null().cast(Float)
     totals = select(
-        grouped.c.metric, grouped.c.total, null().cast(Integer).label("posts"),
-        none.label("rated_engagements"), none.label("rated_views"),
+        grouped.c.metric,
+        grouped.c.total,
+        null().cast(Integer).label("posts"),
+        none.label("rated_engagements"),
+        none.label("rated_views"),
     ).where(grouped.c.per_channel == 0)
     rated = grouped.c.views > 0
     published = _published_posts(workspace_id=workspace_id, rng=rng, filters=filters)
     overall = select(
-        null().cast(String).label("metric"), none.label("total"),
+        null().cast(String).label("metric"),
+        none.label("total"),
         published.scalar_subquery().label("posts"),
         func.sum(grouped.c.engagements).filter(rated).label("rated_engagements"),
         func.sum(grouped.c.views).filter(rated).label("rated_views"),
@@ -287,8 +296,13 @@ async def summary_report(
 
 
 async def top_posts(
-    session: AsyncSession, *, workspace_id: UUID, metric: str, limit: int,
-    rng: Range | None, filters: Filters,
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    metric: str,
+    limit: int,
+    rng: Range | None,
+    filters: Filters,
 ) -> list[dict[str, Any]]:
     """Posts ranked by a metric's latest value summed over their targets (published in range)."""
     if metric == "engagements":
@@ -305,15 +319,17 @@ async def top_posts(
             func.max(TrackedPost.campaign).label("campaign"),
         )
         .join(LatestValue, LatestValue.subject_id == TrackedPost.target_id)
-        .where(TrackedPost.workspace_id == workspace_id, value_filter,
-               LatestValue.value.is_not(None))
+        .where(
+            TrackedPost.workspace_id == workspace_id, value_filter, LatestValue.value.is_not(None)
+        )
         .group_by(TrackedPost.post_id)
         .order_by(total.desc(), TrackedPost.post_id)
         .limit(limit)
     )
     if rng is not None:
-        query = query.where(TrackedPost.published_at >= rng.start,
-                            TrackedPost.published_at < rng.end)
+        query = query.where(
+            TrackedPost.published_at >= rng.start, TrackedPost.published_at < rng.end
+        )
     if filters.channel_id is not None:
         query = query.where(TrackedPost.channel_id == filters.channel_id)
     if filters.network is not None:
@@ -339,7 +355,12 @@ CONTENT_GROUPS = ("content_type", "hashtag")
 
 
 async def content_report(
-    session: AsyncSession, *, workspace_id: UUID, rng: Range, filters: Filters, by: str,
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    rng: Range,
+    filters: Filters,
+    by: str,
 ) -> list[dict[str, Any]]:
     """Growth within the range per content type ("text", "image", "video", …) or hashtag.
 
@@ -350,11 +371,21 @@ async def content_report(
     per_target: dict[UUID, dict[str, Any]] = {}
     for model, piece in _pieces(rng):
         query = (
-            select(TrackedPost.target_id, TrackedPost.post_id, TrackedPost.content_type,
-                   TrackedPost.hashtags, model.metric, func.sum(model.total).label("total"))
+            select(
+                TrackedPost.target_id,
+                TrackedPost.post_id,
+                TrackedPost.content_type,
+                TrackedPost.hashtags,
+                model.metric,
+                func.sum(model.total).label("total"),
+            )
             .join(TrackedPost, TrackedPost.target_id == model.subject_id)
-            .where(model.workspace_id == workspace_id, model.bucket >= piece.start,
-                   model.bucket < piece.end, TrackedPost.workspace_id == workspace_id)
+            .where(
+                model.workspace_id == workspace_id,
+                model.bucket >= piece.start,
+                model.bucket < piece.end,
+                TrackedPost.workspace_id == workspace_id,
+            )
             .group_by(TrackedPost.target_id, model.metric)
         )
         if filters.channel_id is not None:
@@ -366,12 +397,18 @@ async def content_report(
         if filters.tag is not None:
             query = query.where(TrackedPost.tags.contains([filters.tag]))
         for row in (await session.execute(query)).all():
-            entry = per_target.setdefault(row.target_id, {
-                "post_id": row.post_id,
-                "keys": ([row.content_type or "unknown"] if by == "content_type"
-                         else list(row.hashtags or [])),
-                "metrics": defaultdict(float),
-            })
+            entry = per_target.setdefault(
+                row.target_id,
+                {
+                    "post_id": row.post_id,
+                    "keys": (
+                        [row.content_type or "unknown"]
+                        if by == "content_type"
+                        else list(row.hashtags or [])
+                    ),
+                    "metrics": defaultdict(float),
+                },
+            )
             entry["metrics"][row.metric] += float(row.total or 0.0)
     groups: dict[str, dict[str, Any]] = {}
     for entry in per_target.values():
@@ -379,8 +416,16 @@ async def content_report(
         engagements = sum(values.get(m, 0.0) for m in ENGAGEMENT_METRICS)
         views = values.get("views", 0.0)
         for key in entry["keys"]:
-            g = groups.setdefault(key, {"posts": set(), "engagements": 0.0, "views": 0.0,
-                                        "rated_engagements": 0.0, "rated_views": 0.0})
+            g = groups.setdefault(
+                key,
+                {
+                    "posts": set(),
+                    "engagements": 0.0,
+                    "views": 0.0,
+                    "rated_engagements": 0.0,
+                    "rated_views": 0.0,
+                },
+            )
             g["posts"].add(entry["post_id"])
             g["engagements"] += engagements
             g["views"] += views
@@ -394,8 +439,9 @@ async def content_report(
             "engagements": g["engagements"],
             "views": g["views"],
             "engagements_per_post": g["engagements"] / len(g["posts"]),
-            "engagement_rate": (g["rated_engagements"] / g["rated_views"]
-                                if g["rated_views"] else None),
+            "engagement_rate": (
+                g["rated_engagements"] / g["rated_views"] if g["rated_views"] else None
+            ),
         }
         for key, g in groups.items()
     ]

@@ -9,12 +9,15 @@ with a bad signature must be stored nowhere.
 
 Both report the fault's reach: `exposed` are the items the fault could have hurt (not done
 when it began, due or sent before it healed), `recovered` those of them that still ended well,
-and `recovered_after` how long after the fault healed the last of them was done.
+`resumed_after` how long after the fault healed the first item was done again (the
+outage as users see it) and `recovered_after` how long after it healed the last exposed item
+was done (the outage plus working off the backlog it left).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,6 +53,7 @@ class Verdict:
     rejected: int = 0
     stored_rejected: int = 0
     recovered_after_seconds: float | None = None
+    resumed_after_seconds: float | None = None
     settled_after_seconds: float | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -76,7 +80,8 @@ class Verdict:
             f"done={self.done} failed={self.failed_with_reason} lost={self.lost} "
             f"duplicated={self.duplicated} late={self.late} "
             f"recovered={self.recovered}/{self.exposed}{extra} "
-            f"time-to-recover={secs(self.recovered_after_seconds)} "
+            f"time-to-recover: resumed={secs(self.resumed_after_seconds)} "
+            f"caught-up={secs(self.recovered_after_seconds)} "
             f"settled={secs(self.settled_after_seconds)}"
         )
 
@@ -132,9 +137,18 @@ def check_posts(
             verdict.problems.append(
                 f"{post.post_id}: status={status!r} error={target.get('error')!r} copies={n}"
             )
-    if last_recovery is not None:
-        verdict.recovered_after_seconds = max(0.0, (last_recovery - window.healed).total_seconds())
+    if window is not None:
+        if last_recovery is not None:
+            verdict.recovered_after_seconds = max(
+                0.0, (last_recovery - window.healed).total_seconds()
+            )
+        verdict.resumed_after_seconds = resumed(window, created_at.values())
     return verdict
+
+
+def resumed(window: FaultWindow, done_at: Iterable[datetime | None]) -> float | None:
+    after = [at for at in done_at if at is not None and at >= window.healed]
+    return (min(after) - window.healed).total_seconds() if after else None
 
 
 @dataclass
@@ -190,6 +204,12 @@ def check_webhooks(
             verdict.late += 1
         if exposed:
             last_recovery = max(last_recovery or made[0], made[0])
-    if window is not None and last_recovery is not None:
-        verdict.recovered_after_seconds = max(0.0, (last_recovery - window.healed).total_seconds())
+    if window is not None:
+        if last_recovery is not None:
+            verdict.recovered_after_seconds = max(
+                0.0, (last_recovery - window.healed).total_seconds()
+            )
+        verdict.resumed_after_seconds = resumed(
+            window, (at for made in messages.values() for at in made)
+        )
     return verdict

@@ -6,8 +6,10 @@ summary table; `make test` runs a few of them with a small burst (tests/faults/t
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -49,15 +51,15 @@ async def broker_proxy() -> AsyncIterator[TcpProxy]:
     await proxy.stop()
 
 
-@pytest.fixture
-async def faulty_platform(
-    database_url: str, bus_prefix: str, tmp_path, broker_proxy: TcpProxy
+@contextlib.asynccontextmanager
+async def running_platform(
+    database_url: str, bus_prefix: str, tmp_path: Path, proxy: TcpProxy
 ) -> AsyncIterator[Platform]:
     """The platform with every broker connection running through a proxy the test can cut."""
     config = platform_config(
         database_url,
         bus_prefix,
-        amqp_url=f"amqp://guest:guest@127.0.0.1:{broker_proxy.port}/",
+        amqp_url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/",
         tmp_path=tmp_path,
     )
     config.extra_env = FAULT_ENV
@@ -68,6 +70,14 @@ async def faulty_platform(
     finally:
         platform.stop()
         await delete_bus_objects(bus_prefix, kinds=("queues",))
+
+
+@pytest.fixture
+async def faulty_platform(
+    database_url: str, bus_prefix: str, tmp_path: Path, broker_proxy: TcpProxy
+) -> AsyncIterator[Platform]:
+    async with running_platform(database_url, bus_prefix, tmp_path, broker_proxy) as platform:
+        yield platform
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]

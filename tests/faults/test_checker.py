@@ -56,6 +56,7 @@ def test_posts_lost_duplicated_late_failed_and_recovered_are_told_apart():
     assert v.exposed == 5
     assert v.recovered == 4
     assert v.recovered_after_seconds == 95
+    assert v.resumed_after_seconds == 5
 
 
 def test_a_failed_post_that_still_reached_the_network_is_lost_not_failed():
@@ -89,6 +90,7 @@ def test_webhooks_answered_200_exactly_once_and_bad_signatures_nowhere():
     assert (v.confirmed, v.unconfirmed, v.done, v.lost, v.duplicated) == (3, 1, 2, 1, 1)
     assert (v.rejected, v.stored_rejected) == (2, 1)
     assert v.recovered_after_seconds == 2
+    assert v.resumed_after_seconds == 2
     assert not v.ok
     clean = check_webhooks(
         "flood",

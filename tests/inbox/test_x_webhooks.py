@@ -296,3 +296,57 @@ async def test_concurrent_deliveries_are_each_stored_once(inbox: Inbox) -> None:
     assert len(rows) == 41
     assert sorted(bytes(r["body"]) for r in rows) == sorted([same, *distinct])
     assert counted(inbox, "duplicate") == 19 and counted(inbox, "stored") == 41
+
+
+async def test_a_reply_delivered_before_its_parent_ends_in_the_same_conversation(
+    inbox: Inbox,
+) -> None:
+    channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
+    post_id = await inbox.publish_post(channel_id=channel_id, network="x", external_id=POST)
+    await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.published_posts"))
+
+    def at(minute: int, t: dict[str, Any]) -> dict[str, Any]:
+        return {**t, "timestamp_ms": str(1_795_000_000_000 + minute * 60_000)}
+
+    comment = at(0, tweet("1800000000000000901", "Is this available in blue?",
+                          author="1700000000000000901"))
+    reply = at(5, tweet("1800000000000000902", "Same question, this is awful",
+                        reply_to="1800000000000000901", author="1700000000000000902"))
+    later = at(9, tweet("1800000000000000903", "Thanks, lovely!",
+                        reply_to="1800000000000000902", author="1700000000000000901"))
+    # The reply first: it opens a thread of its own while its parent is unknown.
+    for t in (reply, comment, later):
+        body = delivery(t)
+        r = await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))
+        assert r.status_code == 200
+        await inbox.wait_for(
+            lambda t=t: inbox.fetch("SELECT 1 FROM inbox.messages WHERE external_id=$1",
+                                    t["id_str"]))
+
+    [conversation] = (await inbox.conversations())["items"]
+    assert conversation["author"]["id"] == "1700000000000000901"
+    assert conversation["post_id"] == str(post_id)
+    assert conversation["sentiment"] == "positive"  # the latest message's, by time written
+    r = await inbox.client.get(f"/v1/conversations/{conversation['id']}",
+                               headers=identity(inbox.workspace_id))
+    got = r.json()
+    assert [m["external_id"] for m in got["messages"]] == [
+        comment["id_str"], reply["id_str"], later["id_str"]]
+    assert got["first_message_at"].startswith("2026-11-18")
+    assert len(await inbox.fetch("SELECT 1 FROM inbox.conversations")) == 1
+
+
+async def test_nul_characters_do_not_block_a_message(inbox: Inbox) -> None:
+    await inbox.connect_channel(network="x", external_id=ACCOUNT)
+    await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
+    t = tweet("1800000000000000951", "broken\u0000 text")
+    t["user"]["name"] = "Null\u0000Name"
+    body = delivery(t)
+    assert b"\\u0000" in body
+    r = await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))
+    assert r.status_code == 200
+    [message] = await inbox.wait_for(
+        lambda: inbox.fetch("SELECT text, author_name FROM inbox.messages"))
+    assert message["text"] == "broken text" and message["author_name"] == "NullName"
+    [receipt] = await receipts(inbox)
+    assert receipt["status"] == "processed" and bytes(receipt["body"]) == body

@@ -40,11 +40,16 @@ async def _plant(runtime, *, workspace, channel, rate_of, weeks=3, seed=1):
                 for hour in range(24):
                     local = MONDAY + timedelta(weeks=week, days=day, hours=hour, minutes=17)
                     published = PostPublished(
-                        post_id=uuid.uuid4(), target_id=uuid.uuid4(), channel_id=channel,
-                        network="x", external_id=uuid.uuid4().hex, published_at=local,
+                        post_id=uuid.uuid4(),
+                        target_id=uuid.uuid4(),
+                        channel_id=channel,
+                        network="x",
+                        external_id=uuid.uuid4().hex,
+                        published_at=local,
                     )
-                    await track_published_post(session, workspace_id=workspace,
-                                               published=published, now=local)
+                    await track_published_post(
+                        session, workspace_id=workspace, published=published, now=local
+                    )
                     posts.append((published, day, hour))
     at = MONDAY + timedelta(weeks=weeks + 1)
     samples = []
@@ -56,22 +61,31 @@ async def _plant(runtime, *, workspace, channel, rate_of, weeks=3, seed=1):
             sample(post, "like_count", round(views * 0.06 * w * rnd.uniform(0.85, 1.15)), at),
             sample(post, "retweet_count", round(views * 0.012 * w), at),
         ]
-    result = await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
-                        samples=samples)
+    result = await feed(
+        runtime, workspace=workspace, channel_id=channel, network="x", now=at, samples=samples
+    )
     assert result.stored == len(samples)
 
 
 async def test_best_times_recover_the_sandbox_audience_rhythm(make_settings):
     async with quiet_app(make_settings) as (_app, runtime, client):
         workspace = uuid.uuid4()
-        channel = await connect_channel(runtime, workspace=workspace, timezone="Asia/Tokyo",
-                                        now=MONDAY)
+        channel = await connect_channel(
+            runtime, workspace=workspace, timezone="Asia/Tokyo", now=MONDAY
+        )
         # The sandbox's simulated audience for one account, living in the channel's zone.
         account = Account(network="x", id="acct-42", name="A", username="a", created_at=0.0)
-        await _plant(runtime, workspace=workspace, channel=channel,
-                     rate_of=lambda d, h: weight(account, d, h))
-        r = await client.get("/v1/analytics/best-times", params={"channel_id": str(channel)},
-                             headers=identity(workspace))
+        await _plant(
+            runtime,
+            workspace=workspace,
+            channel=channel,
+            rate_of=lambda d, h: weight(account, d, h),
+        )
+        r = await client.get(
+            "/v1/analytics/best-times",
+            params={"channel_id": str(channel)},
+            headers=identity(workspace),
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["timezone"] == "Asia/Tokyo" and body["basis"] == "engagement_rate"
@@ -101,8 +115,9 @@ async def test_best_times_find_the_rhythm_in_the_sandbox_s_own_engagement(make_s
     sb = sandbox_app.state.sandbox
     async with (
         quiet_app(make_settings) as (_app, runtime, client),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app),
-                          base_url="http://sandbox") as network,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=sandbox_app), base_url="http://sandbox"
+        ) as network,
     ):
         created = await network.post("/_sandbox/x/accounts", json={"name": "Rhythm"})
         assert created.status_code == 201, created.text
@@ -110,36 +125,58 @@ async def test_best_times_find_the_rhythm_in_the_sandbox_s_own_engagement(make_s
         start = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
         for k in range(2 * 7 * 24):
             when = start + timedelta(hours=k, minutes=10)
-            sb.state.add_post(SandboxPost(network="x", id=f"rhythm-{k}", account_id=account.id,
-                                          text=f"post {k}", created_at=when.timestamp()))
+            sb.state.add_post(
+                SandboxPost(
+                    network="x",
+                    id=f"rhythm-{k}",
+                    account_id=account.id,
+                    text=f"post {k}",
+                    created_at=when.timestamp(),
+                )
+            )
         tick = await network.post("/_sandbox/engagement/tick", json={"hours": 48})
         assert tick.status_code == 200, tick.text
-        listed = (await network.get("/_sandbox/x/posts",
-                                    params={"account": account.id})).json()["items"]
+        listed = (await network.get("/_sandbox/x/posts", params={"account": account.id})).json()[
+            "items"
+        ]
         assert len(listed) == 2 * 7 * 24
 
         workspace = uuid.uuid4()
-        channel = await connect_channel(runtime, workspace=workspace, timezone="UTC",
-                                        now=start)
+        channel = await connect_channel(runtime, workspace=workspace, timezone="UTC", now=start)
         at = start + timedelta(weeks=3)
         samples = []
         async with unit_of_work(runtime.sessions) as session:
             for item in listed:
                 published = PostPublished(
-                    post_id=uuid.uuid4(), target_id=uuid.uuid4(), channel_id=channel,
-                    network="x", external_id=item["id"],
+                    post_id=uuid.uuid4(),
+                    target_id=uuid.uuid4(),
+                    channel_id=channel,
+                    network="x",
+                    external_id=item["id"],
                     published_at=datetime.fromisoformat(item["created_at"]),
                 )
-                await track_published_post(session, workspace_id=workspace,
-                                           published=published, now=at)
-                samples += [Sample(external_id=item["id"], metric=name, network_metric=name,
-                                   value=value, collected_at=at)
-                            for name, value in item["metrics"].items()]
-        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
-                   samples=samples)
+                await track_published_post(
+                    session, workspace_id=workspace, published=published, now=at
+                )
+                samples += [
+                    Sample(
+                        external_id=item["id"],
+                        metric=name,
+                        network_metric=name,
+                        value=value,
+                        collected_at=at,
+                    )
+                    for name, value in item["metrics"].items()
+                ]
+        await feed(
+            runtime, workspace=workspace, channel_id=channel, network="x", now=at, samples=samples
+        )
 
-        r = await client.get("/v1/analytics/best-times", params={"channel_id": str(channel)},
-                             headers=identity(workspace))
+        r = await client.get(
+            "/v1/analytics/best-times",
+            params={"channel_id": str(channel)},
+            headers=identity(workspace),
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["basis"] == "engagement_rate" and body["posts"] == 2 * 7 * 24
@@ -164,14 +201,21 @@ async def test_small_samples_are_shrunk_towards_the_channel_mean(make_settings):
         at = base + timedelta(weeks=10)
         samples = []
         for when, rate in plan:
-            post = await publish(runtime, workspace=workspace, channel_id=channel,
-                                 published_at=when, now=at)
-            samples += [sample(post, "impression_count", 1000, at),
-                        sample(post, "like_count", 1000 * rate, at)]
-        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
-                   samples=samples)
-        r = await client.get("/v1/analytics/best-times", params={"channel_id": str(channel)},
-                             headers=identity(workspace))
+            post = await publish(
+                runtime, workspace=workspace, channel_id=channel, published_at=when, now=at
+            )
+            samples += [
+                sample(post, "impression_count", 1000, at),
+                sample(post, "like_count", 1000 * rate, at),
+            ]
+        await feed(
+            runtime, workspace=workspace, channel_id=channel, network="x", now=at, samples=samples
+        )
+        r = await client.get(
+            "/v1/analytics/best-times",
+            params={"channel_id": str(channel)},
+            headers=identity(workspace),
+        )
         body = r.json()
         monday9, tuesday10 = body["grid"][0][9], body["grid"][1][10]
         assert (monday9["rate"], monday9["posts"]) == (0.5, 1)
@@ -188,14 +232,24 @@ async def test_small_samples_are_shrunk_towards_the_channel_mean(make_settings):
 async def test_new_numbers_publish_best_times_for_the_scheduler(make_settings):
     async with quiet_app(make_settings) as (app, runtime, _client):
         workspace = uuid.uuid4()
-        channel = await connect_channel(runtime, workspace=workspace, timezone="Asia/Tokyo",
-                                        now=MONDAY)
-        post = await publish(runtime, workspace=workspace, channel_id=channel,
-                             published_at=MONDAY + timedelta(hours=20))
+        channel = await connect_channel(
+            runtime, workspace=workspace, timezone="Asia/Tokyo", now=MONDAY
+        )
+        post = await publish(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            published_at=MONDAY + timedelta(hours=20),
+        )
         at = MONDAY + timedelta(days=1)
-        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
-                   samples=[sample(post, "impression_count", 100, at),
-                            sample(post, "like_count", 9, at)])
+        await feed(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            network="x",
+            now=at,
+            samples=[sample(post, "impression_count", 100, at), sample(post, "like_count", 9, at)],
+        )
         await clear_outbox(runtime)
         assert await app.state.best_times.run_once(now=at) == 1
         [event] = await outbox_events(runtime, "best_times.updated")
@@ -207,9 +261,19 @@ async def test_new_numbers_publish_best_times_for_the_scheduler(make_settings):
         assert await app.state.best_times.run_once(now=at) == 0
         # A new timezone redraws the grid.
         async with unit_of_work(runtime.sessions) as session:
-            await record_channel(session, workspace_id=workspace, now=at, facts=ChannelUpdated(
-                channel_id=channel, network="x", external_id="acct", name="Acct",
-                timezone="Europe/London", status="active"))
+            await record_channel(
+                session,
+                workspace_id=workspace,
+                now=at,
+                facts=ChannelUpdated(
+                    channel_id=channel,
+                    network="x",
+                    external_id="acct",
+                    name="Acct",
+                    timezone="Europe/London",
+                    status="active",
+                ),
+            )
         async with runtime.sessions() as session:
             assert (await session.get(Channel, channel)).best_times_dirty
         await clear_outbox(runtime)
@@ -222,11 +286,17 @@ async def test_new_numbers_publish_best_times_for_the_scheduler(make_settings):
 async def test_the_api_reads_the_kept_grid_until_new_numbers_arrive(make_settings):
     async with quiet_app(make_settings) as (app, runtime, client):
         workspace = uuid.uuid4()
-        channel = await connect_channel(runtime, workspace=workspace, timezone="Asia/Tokyo",
-                                        now=MONDAY)
+        channel = await connect_channel(
+            runtime, workspace=workspace, timezone="Asia/Tokyo", now=MONDAY
+        )
         account = Account(network="x", id="acct-9", name="C", username="c", created_at=0.0)
-        await _plant(runtime, workspace=workspace, channel=channel, weeks=1,
-                     rate_of=lambda d, h: weight(account, d, h))
+        await _plant(
+            runtime,
+            workspace=workspace,
+            channel=channel,
+            weeks=1,
+            rate_of=lambda d, h: weight(account, d, h),
+        )
         h, params = identity(workspace), {"channel_id": str(channel)}
         fresh = (await client.get("/v1/analytics/best-times", params=params, headers=h)).json()
         kept_at = MONDAY + timedelta(weeks=5)
@@ -237,12 +307,21 @@ async def test_the_api_reads_the_kept_grid_until_new_numbers_arrive(make_setting
         fresh.pop("computed_at")
         assert kept == fresh
         # New numbers make the kept grid stale: the answer is computed again.
-        post = await publish(runtime, workspace=workspace, channel_id=channel,
-                             published_at=MONDAY + timedelta(hours=3))
+        post = await publish(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            published_at=MONDAY + timedelta(hours=3),
+        )
         at = MONDAY + timedelta(weeks=6)
-        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
-                   samples=[sample(post, "impression_count", 100, at),
-                            sample(post, "like_count", 90, at)])
+        await feed(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            network="x",
+            now=at,
+            samples=[sample(post, "impression_count", 100, at), sample(post, "like_count", 90, at)],
+        )
         again = (await client.get("/v1/analytics/best-times", params=params, headers=h)).json()
         assert datetime.fromisoformat(again["computed_at"]) != kept_at
         assert again["posts"] == fresh["posts"] + 1
@@ -253,22 +332,30 @@ async def test_best_times_as_png_and_csv_and_only_for_own_channels(make_settings
         workspace = uuid.uuid4()
         channel = await connect_channel(runtime, workspace=workspace, now=MONDAY)
         account = Account(network="x", id="acct-7", name="B", username="b", created_at=0.0)
-        await _plant(runtime, workspace=workspace, channel=channel, weeks=1,
-                     rate_of=lambda d, h: weight(account, d, h))
+        await _plant(
+            runtime,
+            workspace=workspace,
+            channel=channel,
+            weeks=1,
+            rate_of=lambda d, h: weight(account, d, h),
+        )
         h = identity(workspace)
         params = {"channel_id": str(channel)}
-        png = await client.get("/v1/analytics/best-times", params=params,
-                               headers={**h, "accept": "image/png"})
+        png = await client.get(
+            "/v1/analytics/best-times", params=params, headers={**h, "accept": "image/png"}
+        )
         assert png.status_code == 200 and png.headers["content-type"] == "image/png"
         width, height, rows = read_png(png.content)
         assert (width, height) == (24 * 22 + 2, 7 * 22 + 2)
         assert len({bytes(row) for row in rows}) > 5  # a drawn grid, not a blank image
-        as_csv = await client.get("/v1/analytics/best-times", params=params,
-                                  headers={**h, "accept": "text/csv"})
+        as_csv = await client.get(
+            "/v1/analytics/best-times", params=params, headers={**h, "accept": "text/csv"}
+        )
         lines = as_csv.text.strip().splitlines()
         assert lines[0] == "weekday,hour,score,rate,posts" and len(lines) == 1 + 7 * 24
-        stranger = await client.get("/v1/analytics/best-times", params=params,
-                                    headers=identity(uuid.uuid4()))
+        stranger = await client.get(
+            "/v1/analytics/best-times", params=params, headers=identity(uuid.uuid4())
+        )
         assert stranger.status_code == 404 and stranger.json()["field"] == "channel_id"
         missing = await client.get("/v1/analytics/best-times", headers=h)
         assert missing.status_code == 422 and missing.json()["field"] == "query.channel_id"

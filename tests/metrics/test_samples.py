@@ -96,39 +96,80 @@ def test_a_rate_or_unknown_name_is_never_added_to_a_count():
 async def test_samples_keep_the_network_name_and_missing_stays_missing(make_settings):
     async with quiet_app(make_settings) as (_app, runtime, client):
         workspace = uuid.uuid4()
-        channel = await connect_channel(runtime, workspace=workspace, network="instagram",
-                                        now=T0)
-        post = await publish(runtime, workspace=workspace, channel_id=channel,
-                             network="instagram", published_at=T0)
+        channel = await connect_channel(runtime, workspace=workspace, network="instagram", now=T0)
+        post = await publish(
+            runtime, workspace=workspace, channel_id=channel, network="instagram", published_at=T0
+        )
         t1, t2, t3 = (T0 + timedelta(minutes=m) for m in (5, 60, 180))
-        result = await feed(runtime, workspace=workspace, channel_id=channel,
-                            network="instagram", now=t1, samples=[
-                                sample(post, "likes", 10, t1),
-                                sample(post, "saved", 2, t1),
-                                # Instagram lags: no views figure yet.
-                                sample(post, "views", None, t1),
-                            ])
+        result = await feed(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            network="instagram",
+            now=t1,
+            samples=[
+                sample(post, "likes", 10, t1),
+                sample(post, "saved", 2, t1),
+                # Instagram lags: no views figure yet.
+                sample(post, "views", None, t1),
+            ],
+        )
         assert result.stored == 3
-        await feed(runtime, workspace=workspace, channel_id=channel, network="instagram",
-                   now=t3, samples=[sample(post, "likes", 25, t3), sample(post, "views", 400, t3),
-                                    sample(post, "saved", None, t3)])
+        await feed(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            network="instagram",
+            now=t3,
+            samples=[
+                sample(post, "likes", 25, t3),
+                sample(post, "views", 400, t3),
+                sample(post, "saved", None, t3),
+            ],
+        )
         # A late sample from before the newest one is kept but adds no growth.
-        await feed(runtime, workspace=workspace, channel_id=channel, network="instagram",
-                   now=t3, samples=[sample(post, "likes", 18, t2)])
+        await feed(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            network="instagram",
+            now=t3,
+            samples=[sample(post, "likes", 18, t2)],
+        )
         # Samples for a post nobody tracks are dropped, not guessed.
-        stray = await feed(runtime, workspace=workspace, channel_id=channel, network="instagram",
-                           now=t3, samples=[FetchedSample(external_id="nope", metric="likes",
-                                                          network_metric="likes", value=1,
-                                                          collected_at=t3)])
+        stray = await feed(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            network="instagram",
+            now=t3,
+            samples=[
+                FetchedSample(
+                    external_id="nope",
+                    metric="likes",
+                    network_metric="likes",
+                    value=1,
+                    collected_at=t3,
+                )
+            ],
+        )
         assert (stray.stored, stray.unmatched) == (0, 1)
 
         async with runtime.sessions() as session:
-            rows = (await session.execute(
-                select(Sample.metric, Sample.network_metric, Sample.value, Sample.delta,
-                       Sample.collected_at).order_by(Sample.metric, Sample.collected_at)
-            )).all()
-            latest = {lv.metric: lv.value for lv in (await session.scalars(
-                select(LatestValue))).all()}
+            rows = (
+                await session.execute(
+                    select(
+                        Sample.metric,
+                        Sample.network_metric,
+                        Sample.value,
+                        Sample.delta,
+                        Sample.collected_at,
+                    ).order_by(Sample.metric, Sample.collected_at)
+                )
+            ).all()
+            latest = {
+                lv.metric: lv.value for lv in (await session.scalars(select(LatestValue))).all()
+            }
         by_metric = {}
         for r in rows:
             by_metric.setdefault(r.metric, []).append((r.network_metric, r.value, r.delta))
@@ -152,15 +193,26 @@ async def test_account_numbers_have_a_baseline_and_move_the_daily_fetch(make_set
         workspace = uuid.uuid4()
         channel = await connect_channel(runtime, workspace=workspace, network="x", now=T0)
         account = [sample(None, "followers_count", 1000, T0)]
-        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=T0,
-                   samples=account)
+        await feed(
+            runtime, workspace=workspace, channel_id=channel, network="x", now=T0, samples=account
+        )
         later = T0 + timedelta(days=1)
-        await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=later,
-                   samples=[sample(None, "followers_count", 1040, later)])
+        await feed(
+            runtime,
+            workspace=workspace,
+            channel_id=channel,
+            network="x",
+            now=later,
+            samples=[sample(None, "followers_count", 1040, later)],
+        )
         async with runtime.sessions() as session:
-            deltas = (await session.scalars(
-                select(Sample.delta).where(Sample.subject_id == channel)
-                .order_by(Sample.collected_at))).all()
+            deltas = (
+                await session.scalars(
+                    select(Sample.delta)
+                    .where(Sample.subject_id == channel)
+                    .order_by(Sample.collected_at)
+                )
+            ).all()
             row = await session.get(Channel, channel)
         # The first count is where the channel stood, not followers gained.
         assert deltas == [None, 40]
@@ -173,7 +225,10 @@ async def test_collect_and_fetch_round_trip_over_the_bus(make_settings, bus_pref
     workspace = uuid.uuid4()
     channel = uuid.uuid4()
     published = PostPublished(
-        post_id=uuid.uuid4(), target_id=uuid.uuid4(), channel_id=channel, network="bluesky",
+        post_id=uuid.uuid4(),
+        target_id=uuid.uuid4(),
+        channel_id=channel,
+        network="bluesky",
         external_id="at://did:plc:abc/app.bsky.feed.post/1",
         published_at=datetime.now(UTC) - timedelta(minutes=6),
     )
@@ -187,41 +242,71 @@ async def test_collect_and_fetch_round_trip_over_the_bus(make_settings, bus_pref
         asked.append(data)
         now = datetime.now(UTC)
         samples = [
-            FetchedSample(post_id=p["post_id"], external_id=p["external_id"], metric="likes",
-                          network_metric="likeCount", value=7, collected_at=now)
+            FetchedSample(
+                post_id=p["post_id"],
+                external_id=p["external_id"],
+                metric="likes",
+                network_metric="likeCount",
+                value=7,
+                collected_at=now,
+            )
             for p in data["posts"]
         ] + [
-            FetchedSample(post_id=p["post_id"], external_id=p["external_id"], metric="views",
-                          network_metric="views", value=None, collected_at=now)
+            FetchedSample(
+                post_id=p["post_id"],
+                external_id=p["external_id"],
+                metric="views",
+                network_metric="views",
+                value=None,
+                collected_at=now,
+            )
             for p in data["posts"]
         ]
         reply = Envelope.of(
-            MetricsFetched(channel_id=data["channel_id"], network=data["network"],
-                           samples=samples),
-            workspace_id=envelope.workspace_id, causation_id=envelope.id,
+            MetricsFetched(channel_id=data["channel_id"], network=data["network"], samples=samples),
+            workspace_id=envelope.workspace_id,
+            causation_id=envelope.id,
         )
-        await answerer.publish([OutgoingMessage(routing_key=reply.type,
-                                                body=reply.model_dump_json().encode(),
-                                                message_id=str(reply.id))])
+        await answerer.publish(
+            [
+                OutgoingMessage(
+                    routing_key=reply.type,
+                    body=reply.model_dump_json().encode(),
+                    message_id=str(reply.id),
+                )
+            ]
+        )
         await message.ack()
 
-    answerer.consume(queue=f"{bus_prefix}publisher-standin.collect",
-                     routing_keys=["metrics.collect"], handler=answer)
+    answerer.consume(
+        queue=f"{bus_prefix}publisher-standin.collect",
+        routing_keys=["metrics.collect"],
+        handler=answer,
+    )
     async with lifespan(app):
         runtime = app.state.runtime
-        while not (runtime.bus.consuming.get(settings.queue_name("posts"))
-                   and answerer.consuming.get(f"{bus_prefix}publisher-standin.collect")):
+        while not (
+            runtime.bus.consuming.get(settings.queue_name("posts"))
+            and answerer.consuming.get(f"{bus_prefix}publisher-standin.collect")
+        ):
             await asyncio.sleep(0.05)
         envelope = Envelope.of(published, workspace_id=workspace)
-        await answerer.publish([OutgoingMessage(routing_key=envelope.type,
-                                                body=envelope.model_dump_json().encode(),
-                                                message_id=str(envelope.id))])
+        await answerer.publish(
+            [
+                OutgoingMessage(
+                    routing_key=envelope.type,
+                    body=envelope.model_dump_json().encode(),
+                    message_id=str(envelope.id),
+                )
+            ]
+        )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
             body = {}
             for _ in range(200):
-                r = await client.get(f"/v1/analytics/posts/{published.post_id}",
-                                     headers=identity(workspace))
+                r = await client.get(
+                    f"/v1/analytics/posts/{published.post_id}", headers=identity(workspace)
+                )
                 if r.status_code == 200 and r.json()["totals"].get("likes") == 7:
                     body = r.json()
                     break
@@ -243,9 +328,17 @@ async def test_post_series_as_csv_and_png_and_unknown_metric_refused(make_settin
         post = await publish(runtime, workspace=workspace, channel_id=channel, published_at=T0)
         for minutes, views in ((5, 100), (60, 400), (180, 900)):
             at = T0 + timedelta(minutes=minutes)
-            await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=at,
-                       samples=[sample(post, "impression_count", views, at),
-                                sample(post, "like_count", None, at)])
+            await feed(
+                runtime,
+                workspace=workspace,
+                channel_id=channel,
+                network="x",
+                now=at,
+                samples=[
+                    sample(post, "impression_count", views, at),
+                    sample(post, "like_count", None, at),
+                ],
+            )
         h = identity(workspace)
         url = f"/v1/analytics/posts/{post.post_id}"
         as_csv = await client.get(url, headers={**h, "accept": "text/csv"})
@@ -255,8 +348,9 @@ async def test_post_series_as_csv_and_png_and_unknown_metric_refused(make_settin
         assert len(lines) == 1 + 6
         # Missing stays an empty cell, never a 0.
         assert [line.rsplit(",", 1)[1] for line in lines if ",likes," in line] == ["", "", ""]
-        png = await client.get(url, params={"metric": "views"},
-                               headers={**h, "accept": "image/png"})
+        png = await client.get(
+            url, params={"metric": "views"}, headers={**h, "accept": "image/png"}
+        )
         assert png.headers["content-type"] == "image/png"
         width, height, rows = read_png(png.content)
         assert (width, height) == (640, 320)

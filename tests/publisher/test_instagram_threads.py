@@ -267,19 +267,42 @@ async def test_instagram_daily_cap_of_50_is_kept_by_the_publisher_itself(
             for i in range(51)
         ]
         await send(settings.exchange_name, *(Envelope.of(d, workspace_id=workspace) for d in dues))
-        await tap.wait("post.published", count=50, seconds=120)
-        # The 51st waits for the oldest of the day to age out, about 24 h from now; it was
-        # never sent, so Instagram never had to refuse it.
-        job = await job_where(
-            app, PublishJob.status == "pending", PublishJob.error_class == "rate_limited"
-        )
-        assert job is not None
-        assert job.next_attempt_at - datetime.now(UTC) > timedelta(hours=23)
+        # Every job ends published, or waiting for the oldest spend of the day to age out
+        # (about 24 h from now) without having been sent.
+        later = datetime.now(UTC) + timedelta(hours=23)
+        jobs: list[PublishJob] = []
+        for _ in range(600):
+            async with app.state.runtime.sessions() as session:
+                jobs = list((await session.execute(sa.select(PublishJob))).scalars())
+            settled = [
+                j
+                for j in jobs
+                if j.status == "published"
+                or (
+                    j.status == "pending"
+                    and j.error_class == "rate_limited"
+                    and j.next_attempt_at > later
+                )
+            ]
+            if len(jobs) == 51 and len(settled) == 51:
+                break
+            await asyncio.sleep(0.2)
+        published = [j for j in jobs if j.status == "published"]
+        waiting = [j for j in jobs if j.status == "pending"]
+        assert len(published) + len(waiting) == 51, [(j.status, j.error_class) for j in jobs]
+        # Each attempt spends from the budget (a retried post spends twice), and the budget
+        # never allows more than 50 a day: here 50 attempts, the rest deferred unsent.
+        assert sum(j.attempts for j in jobs) == 50
+        # (A loaded machine may time a call out and cost a retry or two; never more posts.)
+        assert 45 <= len(published) <= 50 and waiting
         await asyncio.sleep(0.5)
-        assert len(tap.of("post.published")) == 50
+        assert len(tap.of("post.published")) == len(published)
         assert tap.of("post.publish_failed") == []
         listing = await sandbox_posts(sandbox_url, "instagram", channel["external_id"])
-        assert len(listing["items"]) == 50 and listing["duplicates"] == 0
+        assert sorted(p["id"] for p in listing["items"]) == sorted(
+            str(j.external_id) for j in published
+        )
+        assert listing["duplicates"] == 0
         token = channel["account"]["credentials"]["access_token"]
         async with httpx.AsyncClient(base_url=sandbox_url) as client:
             usage = (
@@ -288,7 +311,8 @@ async def test_instagram_daily_cap_of_50_is_kept_by_the_publisher_itself(
                     headers={"Authorization": f"Bearer {token}"},
                 )
             ).json()["data"][0]
-        assert usage["quota_usage"] == 50
+        # Instagram never had to refuse one: it counts only what the publisher sent.
+        assert usage["quota_usage"] == len(published)
 
 
 async def test_instagram_cap_reached_elsewhere_makes_the_post_wait_not_fail(

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.scheduler.models import Post
+from services.scheduler.models import Post, Target
 from services.scheduler.settings import SchedulerSettings
 from tests.conftest import identity
 from tests.scheduler.support import eventually, listening, running_scheduler
@@ -237,11 +237,14 @@ async def test_approval_after_the_planned_time_asks_for_a_new_one(make_settings)
         channel = await s.add_channel(workspace_id=workspace)
         r = await s.client.post(
             "/v1/posts",
-            json={"text": "t", "targets": [{"channel_id": str(channel)}], "schedule": soon(0.5)},
+            json={"text": "t", "targets": [{"channel_id": str(channel)}], "schedule": FUTURE},
             headers=identity(workspace, "editor"),
         )
         assert r.json()["status"] == "in_review"
-        await asyncio.sleep(0.8)
+        # The review took longer than the time left: the planned time is now in the past.
+        async with s.runtime.sessions() as session, session.begin():
+            target = await session.get(Target, uuid.UUID(r.json()["targets"][0]["id"]))
+            target.due_at = datetime.now(UTC) - timedelta(minutes=1)
         r = await s.client.post(
             f"/v1/posts/{r.json()['id']}/approve", headers=identity(workspace, "reviewer")
         )

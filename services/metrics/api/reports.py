@@ -34,8 +34,17 @@ from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
-NETWORKS = ("facebook", "instagram", "x", "linkedin", "tiktok", "youtube", "threads",
-            "mastodon", "bluesky")
+NETWORKS = (
+    "facebook",
+    "instagram",
+    "x",
+    "linkedin",
+    "tiktok",
+    "youtube",
+    "threads",
+    "mastodon",
+    "bluesky",
+)
 
 FromQ = Annotated[datetime | None, Query(alias="from", description="Start (UTC if no offset)")]
 ToQ = Annotated[datetime | None, Query(alias="to", description="End, exclusive")]
@@ -45,8 +54,13 @@ CSV = {200: {"content": {"text/csv": {}}}}
 
 
 async def _filters(
-    session: SessionDep, *, workspace_id: UUID, channel_id: UUID | None, network: str | None,
-    campaign: str | None = None, tag: str | None = None,
+    session: SessionDep,
+    *,
+    workspace_id: UUID,
+    channel_id: UUID | None,
+    network: str | None,
+    campaign: str | None = None,
+    tag: str | None = None,
 ) -> Filters:
     if network is not None and network not in NETWORKS:
         raise ValidationFailed(f"Unknown network {network!r}.", field="network")
@@ -57,19 +71,42 @@ async def _filters(
 
 @router.get("/summary", response_model=Summary, responses=CSV)
 async def summary(
-    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
-    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: FromQ = None,
+    end: ToQ = None,
+    channel_id: ChannelQ = None,
+    network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None,
+    tag: Annotated[str | None, Query()] = None,
 ) -> Summary | Response:
-    rng = report_range(start=start, end=end, now=datetime.now(UTC),
-                       max_days=settings.max_report_days)
-    filters = await _filters(session, workspace_id=principal.workspace_id,
-                             channel_id=channel_id, network=network, campaign=campaign, tag=tag)
-    report = await summary_report(session, workspace_id=principal.workspace_id, rng=rng,
-                                  filters=filters)
+    rng = report_range(
+        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
+    )
+    filters = await _filters(
+        session,
+        workspace_id=principal.workspace_id,
+        channel_id=channel_id,
+        network=network,
+        campaign=campaign,
+        tag=tag,
+    )
+    report = await summary_report(
+        session, workspace_id=principal.workspace_id, rng=rng, filters=filters
+    )
     if wants(request, "text/csv"):
-        head = ["from", "to", "posts_published", "engagements", "engagement_rate", "views",
-                "reach", "followers_gained"]
+        head = [
+            "from",
+            "to",
+            "posts_published",
+            "engagements",
+            "engagement_rate",
+            "views",
+            "reach",
+            "followers_gained",
+        ]
         row = {**report, "from": rng.start.isoformat(), "to": rng.end.isoformat()}
         return csv_response(columns=head, rows=[row], filename="summary.csv")
     return Summary.model_validate(report)
@@ -77,94 +114,201 @@ async def summary(
 
 @router.get("/top-posts", response_model=TopPosts, responses=CSV)
 async def top(
-    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    settings: SettingsDep,
     metric: Annotated[str, Query()] = "engagements",
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+    start: FromQ = None,
+    end: ToQ = None,
+    channel_id: ChannelQ = None,
+    network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None,
+    tag: Annotated[str | None, Query()] = None,
 ) -> TopPosts | Response:
     check_metric(metric)
     rng = None
     if start is not None or end is not None:
-        rng = report_range(start=start, end=end, now=datetime.now(UTC),
-                           max_days=settings.max_report_days)
-    filters = await _filters(session, workspace_id=principal.workspace_id,
-                             channel_id=channel_id, network=network, campaign=campaign, tag=tag)
-    items = await top_posts(session, workspace_id=principal.workspace_id, metric=metric,
-                            limit=limit, rng=rng, filters=filters)
+        rng = report_range(
+            start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
+        )
+    filters = await _filters(
+        session,
+        workspace_id=principal.workspace_id,
+        channel_id=channel_id,
+        network=network,
+        campaign=campaign,
+        tag=tag,
+    )
+    items = await top_posts(
+        session,
+        workspace_id=principal.workspace_id,
+        metric=metric,
+        limit=limit,
+        rng=rng,
+        filters=filters,
+    )
     if wants(request, "text/csv"):
-        rows = [{**i, "networks": " ".join(i["networks"]),
-                 "published_at": i["published_at"].isoformat()} for i in items]
+        rows = [
+            {
+                **i,
+                "networks": " ".join(i["networks"]),
+                "published_at": i["published_at"].isoformat(),
+            }
+            for i in items
+        ]
         return csv_response(
             columns=["post_id", "metric", "value", "published_at", "networks", "campaign"],
-            rows=rows, filename="top-posts.csv",
+            rows=rows,
+            filename="top-posts.csv",
         )
     return TopPosts(items=[TopPost.model_validate(i) for i in items])
 
 
-CONTENT_COLUMNS = ["key", "posts", "engagements", "views", "engagements_per_post",
-                   "engagement_rate"]
+CONTENT_COLUMNS = [
+    "key",
+    "posts",
+    "engagements",
+    "views",
+    "engagements_per_post",
+    "engagement_rate",
+]
 
 
 async def _content(
-    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep, *,
-    by: str, start: datetime | None, end: datetime | None, channel_id: UUID | None,
-    network: str | None, campaign: str | None, tag: str | None,
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    *,
+    by: str,
+    start: datetime | None,
+    end: datetime | None,
+    channel_id: UUID | None,
+    network: str | None,
+    campaign: str | None,
+    tag: str | None,
 ) -> ContentComparison | Response:
-    rng = report_range(start=start, end=end, now=datetime.now(UTC),
-                       max_days=settings.max_report_days)
-    filters = await _filters(session, workspace_id=principal.workspace_id,
-                             channel_id=channel_id, network=network, campaign=campaign, tag=tag)
-    items = await content_report(session, workspace_id=principal.workspace_id, rng=rng,
-                                 filters=filters, by=by)
+    rng = report_range(
+        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
+    )
+    filters = await _filters(
+        session,
+        workspace_id=principal.workspace_id,
+        channel_id=channel_id,
+        network=network,
+        campaign=campaign,
+        tag=tag,
+    )
+    items = await content_report(
+        session, workspace_id=principal.workspace_id, rng=rng, filters=filters, by=by
+    )
     if wants(request, "text/csv"):
         columns = [by if c == "key" else c for c in CONTENT_COLUMNS]
         rows = [{by if k == "key" else k: v for k, v in i.items()} for i in items]
         return csv_response(columns=columns, rows=rows, filename=f"{by}s.csv")
-    return ContentComparison(from_=rng.start, to=rng.end, group_by=by,  # type: ignore[arg-type]
-                             items=[ContentGroup.model_validate(i) for i in items])
+    return ContentComparison(
+        from_=rng.start,
+        to=rng.end,
+        group_by=by,  # type: ignore[arg-type]
+        items=[ContentGroup.model_validate(i) for i in items],
+    )
 
 
 @router.get("/content-types", response_model=ContentComparison, responses=CSV)
 async def content_types(
-    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
-    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: FromQ = None,
+    end: ToQ = None,
+    channel_id: ChannelQ = None,
+    network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None,
+    tag: Annotated[str | None, Query()] = None,
 ) -> ContentComparison | Response:
     """Engagement in the range per content type of the posts (text, image, video, gif)."""
-    return await _content(request, principal, session, settings, by="content_type",
-                          start=start, end=end, channel_id=channel_id, network=network,
-                          campaign=campaign, tag=tag)
+    return await _content(
+        request,
+        principal,
+        session,
+        settings,
+        by="content_type",
+        start=start,
+        end=end,
+        channel_id=channel_id,
+        network=network,
+        campaign=campaign,
+        tag=tag,
+    )
 
 
 @router.get("/hashtags", response_model=ContentComparison, responses=CSV)
 async def hashtags(
-    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
-    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None, tag: Annotated[str | None, Query()] = None,
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: FromQ = None,
+    end: ToQ = None,
+    channel_id: ChannelQ = None,
+    network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None,
+    tag: Annotated[str | None, Query()] = None,
 ) -> ContentComparison | Response:
     """Engagement in the range per hashtag of the posts' text (a post counts under each)."""
-    return await _content(request, principal, session, settings, by="hashtag",
-                          start=start, end=end, channel_id=channel_id, network=network,
-                          campaign=campaign, tag=tag)
+    return await _content(
+        request,
+        principal,
+        session,
+        settings,
+        by="hashtag",
+        start=start,
+        end=end,
+        channel_id=channel_id,
+        network=network,
+        campaign=campaign,
+        tag=tag,
+    )
 
 
 @router.get("/inbox", response_model=InboxReport, responses=CSV)
 async def inbox(
-    request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
-    start: FromQ = None, end: ToQ = None, channel_id: ChannelQ = None, network: NetworkQ = None,
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: FromQ = None,
+    end: ToQ = None,
+    channel_id: ChannelQ = None,
+    network: NetworkQ = None,
 ) -> InboxReport | Response:
-    rng = report_range(start=start, end=end, now=datetime.now(UTC),
-                       max_days=settings.max_report_days)
-    filters = await _filters(session, workspace_id=principal.workspace_id,
-                             channel_id=channel_id, network=network)
-    report = await inbox_report(session, workspace_id=principal.workspace_id, start=rng.start,
-                                end=rng.end, channel_id=filters.channel_id,
-                                network=filters.network)
+    rng = report_range(
+        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
+    )
+    filters = await _filters(
+        session, workspace_id=principal.workspace_id, channel_id=channel_id, network=network
+    )
+    report = await inbox_report(
+        session,
+        workspace_id=principal.workspace_id,
+        start=rng.start,
+        end=rng.end,
+        channel_id=filters.channel_id,
+        network=filters.network,
+    )
     if wants(request, "text/csv"):
-        columns = ["day", "messages", "comments", "mentions", "dms", "sentiment", "positive",
-                   "negative"]
+        columns = [
+            "day",
+            "messages",
+            "comments",
+            "mentions",
+            "dms",
+            "sentiment",
+            "positive",
+            "negative",
+        ]
         return csv_response(columns=columns, rows=report["days"], filename="inbox.csv")
     return InboxReport.model_validate(report)
-
-
