@@ -126,7 +126,7 @@ INSERT_CHANNEL = """
 INSERT INTO metrics.rollups_channel_{grain}
     (channel_id, metric, bucket, workspace_id, network, total, samples, missing)
 SELECT channel_id, metric, bucket, workspace_id, network, sum(total), sum(samples), sum(missing)
-FROM metrics.rollups_{grain}
+FROM metrics.rollups_{grain} WHERE workspace_id = ANY($1::uuid[])
 GROUP BY channel_id, metric, bucket, workspace_id, network
 """
 INSERT_LATEST = f"""
@@ -136,6 +136,7 @@ INSERT INTO metrics.latest_values
 SELECT p.target_id, m.metric, p.workspace_id, p.channel_id, p.post_id, p.network,
        m.network_metric, m.rate * $1::int, p.published_at + $1::int * interval '1 hour'
 FROM metrics.tracked_posts p CROSS JOIN (VALUES {_METRIC_VALUES}) AS m(metric, network_metric, rate)
+WHERE p.workspace_id = ANY($2::uuid[])
 """
 
 
@@ -159,12 +160,12 @@ async def _fill(dsn: str, workspaces: list[uuid.UUID], hours: int) -> None:
         await conn.close()
 
 
-async def _fill_channel(dsn: str, grain: str) -> None:
+async def _fill_channel(dsn: str, grain: str, workspaces: list[uuid.UUID]) -> None:
     """The per-channel sums of a per-post rollup, as ingest keeps them side by side."""
     conn = await _connect(dsn)
     try:
         await conn.execute("SET work_mem = '256MB'")
-        await conn.execute(INSERT_CHANNEL.format(grain=grain))
+        await conn.execute(INSERT_CHANNEL.format(grain=grain), workspaces)
     finally:
         await conn.close()
 
@@ -231,7 +232,8 @@ async def generate(ctx: BenchContext, data: Dataset) -> None:
                 (t, p, w, c, "x", t.hex[:16], published, []) for w, c, t, p, published in data.posts
             ],
         )
-        await conn.execute(INSERT_LATEST, data.hours)
+        # Only this dataset's posts: other benchmarks of the run share the database.
+        await conn.execute(INSERT_LATEST, data.hours, data.workspaces)
         await conn.execute("ANALYZE metrics.tracked_posts")
         rebuild = await _drop_indexes(conn)
     finally:
@@ -242,7 +244,9 @@ async def generate(ctx: BenchContext, data: Dataset) -> None:
         _fill(ctx.asyncpg_dsn, data.workspaces[:half], data.hours),
         _fill(ctx.asyncpg_dsn, data.workspaces[half:], data.hours),
     )
-    await asyncio.gather(*(_fill_channel(ctx.asyncpg_dsn, g) for g in ("hourly", "daily")))
+    await asyncio.gather(
+        *(_fill_channel(ctx.asyncpg_dsn, g, data.workspaces) for g in ("hourly", "daily"))
+    )
     samples = [r for r in rebuild if " metrics.samples " in r]
     await asyncio.gather(
         _rebuild(ctx.asyncpg_dsn, samples),

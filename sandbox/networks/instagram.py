@@ -25,8 +25,13 @@ MAX_MENTIONS = 20
 DAILY_LIMIT = 50
 MESSAGING_WINDOW = 24 * 3600
 INSIGHTS = {
-    "views": "views", "impressions": "views", "reach": "reach", "likes": "likes",
-    "comments": "replies", "shares": "shares", "saved": "saves",
+    "views": "views",
+    "impressions": "views",
+    "reach": "reach",
+    "likes": "likes",
+    "comments": "replies",
+    "shares": "shares",
+    "saved": "saves",
     "total_interactions": "likes",
 }
 
@@ -34,10 +39,15 @@ INSIGHTS = {
 def make_account(sb: Sandbox, name: str | None) -> Account:
     n = sb.state.seq()
     display = name or f"Sandbox Instagram {n}"
-    return sb.state.add_account(Account(
-        network=NETWORK, id=sb.state.numeric_id("178414"), name=display,
-        username=f"{slug(display, 'user')[:12]}{n}", created_at=time.time(),
-    ))
+    return sb.state.add_account(
+        Account(
+            network=NETWORK,
+            id=sb.state.numeric_id("178414"),
+            name=display,
+            username=f"{slug(display, 'user')[:12]}{n}",
+            created_at=time.time(),
+        )
+    )
 
 
 def external_id(account: Account) -> str:
@@ -46,8 +56,11 @@ def external_id(account: Account) -> str:
 
 def credentials(sb: Sandbox, account: Account) -> dict[str, Any]:
     issued = meta.issue(sb, NETWORK, account)
-    return {"access_token": issued["access_token"], "ig_user_id": account.id,
-            "expires_at": expires_at(issued["expires_in"])}
+    return {
+        "access_token": issued["access_token"],
+        "ig_user_id": account.id,
+        "expires_at": expires_at(issued["expires_in"]),
+    }
 
 
 def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, Any]:
@@ -58,17 +71,25 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
     comment = _comment(sb, media_post, None if top else post, text, fan.id, fan.username)
     value: dict[str, Any] = {
         "from": {"id": fan.id, "username": fan.username},
-        "media": {"id": media_post.id,
-                  "media_product_type": media_post.extra.get("product", "FEED")},
+        "media": {
+            "id": media_post.id,
+            "media_product_type": media_post.extra.get("product", "FEED"),
+        },
         "id": comment.id,
         "text": text,
     }
     if not top:
         value["parent_id"] = post.id
-    payload = {"object": "instagram", "entry": [{
-        "id": owner.id, "time": int(time.time()),
-        "changes": [{"field": "comments", "value": value}],
-    }]}
+    payload = {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": owner.id,
+                "time": int(time.time()),
+                "changes": [{"field": "comments", "value": value}],
+            }
+        ],
+    }
     delivery = sb.deliveries.send(NETWORK, "comments", payload)
     return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
 
@@ -79,22 +100,51 @@ def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[s
     now = time.time()
     mid = f"aWdfZAG1faXRlbToxOk{sb.state.numeric_id('')}"
     sb.state.kv[NETWORK][("inbound", account.id, igsid)] = now
-    payload = {"object": "instagram", "entry": [{"id": account.id, "time": int(now * 1000),
-               "messaging": [{"sender": {"id": igsid}, "recipient": {"id": account.id},
-                              "timestamp": int(now * 1000),
-                              "message": {"mid": mid, "text": text}}]}]}
+    payload = {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": account.id,
+                "time": int(now * 1000),
+                "messaging": [
+                    {
+                        "sender": {"id": igsid},
+                        "recipient": {"id": account.id},
+                        "timestamp": int(now * 1000),
+                        "message": {"mid": mid, "text": text},
+                    }
+                ],
+            }
+        ],
+    }
     delivery = sb.deliveries.send(NETWORK, "messages", payload)
     return {"id": mid, "sender": igsid, "text": text, "delivery_id": delivery["id"]}
 
 
-def _comment(sb: Sandbox, media_post: Post, parent: Post | None, text: str, author_id: str,
-             username: str, account_id: str | None = None) -> Post:
-    comment = sb.state.add_post(Post(
-        network=NETWORK, id=sb.state.numeric_id("179"), account_id=account_id, text=text,
-        created_at=time.time(), kind="comment" if account_id is None else "reply",
-        reply_to=(parent or media_post).id, author_id=author_id, author_username=username,
-        author_name=username, extra={"media_id": media_post.id},
-    ))
+def _comment(
+    sb: Sandbox,
+    media_post: Post,
+    parent: Post | None,
+    text: str,
+    author_id: str,
+    username: str,
+    account_id: str | None = None,
+) -> Post:
+    comment = sb.state.add_post(
+        Post(
+            network=NETWORK,
+            id=sb.state.numeric_id("179"),
+            account_id=account_id,
+            text=text,
+            created_at=time.time(),
+            kind="comment" if account_id is None else "reply",
+            reply_to=(parent or media_post).id,
+            author_id=author_id,
+            author_username=username,
+            author_name=username,
+            extra={"media_id": media_post.id},
+        )
+    )
     media_post.metrics["replies"] = media_post.metrics.get("replies", 0.0) + 1
     return comment
 
@@ -122,8 +172,9 @@ def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Respo
     if media_type == "CAROUSEL":
         children = [c for c in str(p.get("children", "")).split(",") if c]
         if not 2 <= len(children) <= 10:
-            raise errors.graph_error("Carousel must have between 2 and 10 children", 100,
-                                     subcode=2207030)
+            raise errors.graph_error(
+                "Carousel must have between 2 and 10 children", 100, subcode=2207030
+            )
         for child in children:
             item = _containers(sb).get(child)
             if item is None or not item["carousel_item"] or item["account_id"] != account.id:
@@ -140,7 +191,9 @@ def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Respo
         if not fetched and kind == "image":
             # Images are downloaded while the container is created.
             raise errors.graph_error(
-                "Only photo or video can be accepted as media type.", 9004, subcode=2207052,
+                "Only photo or video can be accepted as media type.",
+                9004,
+                subcode=2207052,
             )
         if not fetched:
             # Videos are downloaded afterwards: the failure shows when the container is polled.
@@ -152,13 +205,27 @@ def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Respo
             error = "2207026: The video format is not supported."
         if kind == "video":
             extra_polls = meta.VIDEO_EXTRA_POLLS
-        media.append({"id": sb.state.numeric_id("178"), "kind": kind, "url": url,
-                      "mime": mime or "", "digest": f"url:{url}"})
+        media.append(
+            {
+                "id": sb.state.numeric_id("178"),
+                "kind": kind,
+                "url": url,
+                "mime": mime or "",
+                "digest": f"url:{url}",
+            }
+        )
     container_id = sb.state.numeric_id("180")
     _containers(sb)[container_id] = {
-        "account_id": account.id, "status": "IN_PROGRESS", "polls": 0, "caption": caption,
-        "media": media, "media_type": media_type, "carousel_item": carousel_item,
-        "error": error, "published": None, "extra_polls": extra_polls,
+        "account_id": account.id,
+        "status": "IN_PROGRESS",
+        "polls": 0,
+        "caption": caption,
+        "media": media,
+        "media_type": media_type,
+        "carousel_item": carousel_item,
+        "error": error,
+        "published": None,
+        "extra_polls": extra_polls,
     }
     return json({"id": container_id})
 
@@ -169,18 +236,21 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     if container is None or container["account_id"] != account.id:
         raise errors.graph_error("Media ID is not available", 9007, subcode=2207027)
     if container["published"]:
-        raise errors.graph_error("The media has already been published", 9007,
-                                 subcode=2207027)
+        raise errors.graph_error("The media has already been published", 9007, subcode=2207027)
     if container["status"] != "FINISHED":
-        raise errors.graph_error("The media is not ready for publishing, please wait for a "
-                                 "moment", 9007, subcode=2207027)
+        raise errors.graph_error(
+            "The media is not ready for publishing, please wait for a moment", 9007, subcode=2207027
+        )
     if container["carousel_item"]:
-        raise errors.graph_error("A carousel item cannot be published on its own", 100,
-                                 subcode=2207028)
+        raise errors.graph_error(
+            "A carousel item cannot be published on its own", 100, subcode=2207028
+        )
     if meta.day_usage(sb, NETWORK, account.id) >= DAILY_LIMIT:
         raise errors.graph_error(
             "You reached maximum number of posts that is allowed to be published by Content "
-            "Publishing API.", 9, subcode=2207042,
+            "Publishing API.",
+            9,
+            subcode=2207042,
         )
     media_id = sb.state.numeric_id("179")
     product = {"REELS": "REELS", "STORIES": "STORY"}.get(container["media_type"], "FEED")
@@ -189,13 +259,21 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
         listed_type = "CAROUSEL_ALBUM"
     else:
         listed_type = "VIDEO" if container["media"][0]["kind"] == "video" else "IMAGE"
-    sb.state.add_post(Post(
-        network=NETWORK, id=media_id, account_id=account.id, text=container["caption"],
-        created_at=time.time(), media=container["media"],
-        url=f"https://www.instagram.com/p/{media_id[-11:]}/", author_id=account.id,
-        author_name=account.name, author_username=account.username,
-        extra={"product": product, "media_type": listed_type},
-    ))
+    sb.state.add_post(
+        Post(
+            network=NETWORK,
+            id=media_id,
+            account_id=account.id,
+            text=container["caption"],
+            created_at=time.time(),
+            media=container["media"],
+            url=f"https://www.instagram.com/p/{media_id[-11:]}/",
+            author_id=account.id,
+            author_name=account.name,
+            author_username=account.username,
+            extra={"product": product, "media_type": listed_type},
+        )
+    )
     container["published"] = media_id
     container["status"] = "PUBLISHED"
     return json({"id": media_id})
@@ -204,10 +282,14 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
 def _media_view(post: Post, fields: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": post.id}
     values = {
-        "caption": post.text, "media_type": post.extra.get("media_type", "IMAGE"),
-        "media_product_type": post.extra.get("product", "FEED"), "permalink": post.url,
-        "timestamp": meta.graph_time(post.created_at), "like_count": post.count("likes"),
-        "comments_count": post.count("replies"), "username": post.author_username,
+        "caption": post.text,
+        "media_type": post.extra.get("media_type", "IMAGE"),
+        "media_product_type": post.extra.get("product", "FEED"),
+        "permalink": post.url,
+        "timestamp": meta.graph_time(post.created_at),
+        "like_count": post.count("likes"),
+        "comments_count": post.count("replies"),
+        "username": post.author_username,
         "media_url": post.media[0].get("url") if post.media else None,
     }
     for name in fields or {"id"}:
@@ -216,8 +298,9 @@ def _media_view(post: Post, fields: set[str]) -> dict[str, Any]:
     return out
 
 
-async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
-                 p: dict[str, Any]) -> Response:
+async def handle(
+    sb: Sandbox, request: Request, method: str, segments: list[str], p: dict[str, Any]
+) -> Response:
     account = meta.auth(sb, NETWORK, request, p)
     node = account.id if segments[0] == "me" else segments[0]
     edge = segments[1] if len(segments) > 1 else None
@@ -238,16 +321,25 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if edge == "media" and method == "POST":
             return _create_container(sb, account, p)
         if edge == "media" and method == "GET":
-            mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
-                    if not x.deleted and x.kind == "post"]
+            mine = [
+                x
+                for x in reversed(sb.state.account_posts(NETWORK, account.id))
+                if not x.deleted and x.kind == "post"
+            ]
             return meta.page_of(request, p, mine, lambda x: _media_view(x, fields))
         if edge == "media_publish" and method == "POST":
             return _publish(sb, account, p)
         if edge == "content_publishing_limit" and method == "GET":
-            return json({"data": [{
-                "quota_usage": meta.day_usage(sb, NETWORK, account.id),
-                "config": {"quota_total": DAILY_LIMIT, "quota_duration": 86400},
-            }]})
+            return json(
+                {
+                    "data": [
+                        {
+                            "quota_usage": meta.day_usage(sb, NETWORK, account.id),
+                            "config": {"quota_total": DAILY_LIMIT, "quota_duration": 86400},
+                        }
+                    ]
+                }
+            )
         if edge == "messages" and method == "POST":
             return _send_message(sb, account, p)
         raise meta.unsupported(method, segments)
@@ -268,22 +360,40 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         raise meta.unsupported(method, segments)
     if edge is None:
         if post.kind != "post":
-            return json({"id": post.id, "text": post.text, "timestamp":
-                         meta.graph_time(post.created_at),
-                         "from": {"id": post.author_id, "username": post.author_username}})
+            return json(
+                {
+                    "id": post.id,
+                    "text": post.text,
+                    "timestamp": meta.graph_time(post.created_at),
+                    "from": {"id": post.author_id, "username": post.author_username},
+                }
+            )
         return json(_media_view(post, fields))
     if edge == "insights" and post.kind == "post":
-        return meta.insights_response(post, meta.metric_list(p, segments), INSIGHTS,
-                                      empty_until_measured=True)
+        return meta.insights_response(
+            post, meta.metric_list(p, segments), INSIGHTS, empty_until_measured=True
+        )
     if edge in ("comments", "replies") and method == "GET":
         # A media's comments are its top-level comments; a comment's replies hang under it.
         if (edge == "comments") != (post.kind == "post"):
             raise meta.unsupported(method, segments)
-        items = [x for x in sb.state.posts[NETWORK].values()
-                 if x.reply_to == post.id and not x.deleted]
-        return json({"data": [{"id": x.id, "text": x.text, "username": x.author_username,
-                               "from": {"id": x.author_id, "username": x.author_username},
-                               "timestamp": meta.graph_time(x.created_at)} for x in items]})
+        items = [
+            x for x in sb.state.posts[NETWORK].values() if x.reply_to == post.id and not x.deleted
+        ]
+        return json(
+            {
+                "data": [
+                    {
+                        "id": x.id,
+                        "text": x.text,
+                        "username": x.author_username,
+                        "from": {"id": x.author_id, "username": x.author_username},
+                        "timestamp": meta.graph_time(x.created_at),
+                    }
+                    for x in items
+                ]
+            }
+        )
     if edge in ("comments", "replies") and method == "POST":
         message = str(p.get("message", ""))
         if not message:
@@ -291,8 +401,7 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if edge == "replies" and (post.kind == "post" or post.reply_to != media_post.id):
             raise errors.graph_error("Replies are allowed on top-level comments only", 100)
         parent = None if post.kind == "post" else post
-        reply = _comment(sb, media_post, parent, message, account.id, account.username,
-                         account.id)
+        reply = _comment(sb, media_post, parent, message, account.id, account.username, account.id)
         return json({"id": reply.id})
     raise meta.unsupported(method, segments)
 
@@ -314,8 +423,9 @@ def _send_message(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
         raise errors.graph_error("(#100) The parameter recipient is required", 100)
     last = sb.state.kv[NETWORK].get(("inbound", account.id, recipient))
     if last is None or time.time() - last > MESSAGING_WINDOW:
-        raise errors.graph_error("(#10) This message is sent outside of allowed window.", 10,
-                                 subcode=2534022)
+        raise errors.graph_error(
+            "(#10) This message is sent outside of allowed window.", 10, subcode=2534022
+        )
     mid = f"aWdfZAG1faXRlbToxOk{sb.state.numeric_id('')}"
     sb.state.kv[NETWORK].setdefault(("sent", account.id), []).append(
         {"mid": mid, "to": recipient, "text": message["text"], "at": time.time()}

@@ -21,19 +21,34 @@ MAX_CHARS = 500
 POST_LIMIT = 250
 REPLY_LIMIT = 1000
 # What a published container is called in listings.
-LISTED_TYPES = {"TEXT": "TEXT_POST", "IMAGE": "IMAGE", "VIDEO": "VIDEO",
-                "CAROUSEL": "CAROUSEL_ALBUM"}
-INSIGHTS = {"views": "views", "likes": "likes", "replies": "replies", "reposts": "shares",
-            "quotes": "quotes", "shares": "shares"}
+LISTED_TYPES = {
+    "TEXT": "TEXT_POST",
+    "IMAGE": "IMAGE",
+    "VIDEO": "VIDEO",
+    "CAROUSEL": "CAROUSEL_ALBUM",
+}
+INSIGHTS = {
+    "views": "views",
+    "likes": "likes",
+    "replies": "replies",
+    "reposts": "shares",
+    "quotes": "quotes",
+    "shares": "shares",
+}
 
 
 def make_account(sb: Sandbox, name: str | None) -> Account:
     n = sb.state.seq()
     display = name or f"Sandbox Threads {n}"
-    return sb.state.add_account(Account(
-        network=NETWORK, id=sb.state.numeric_id("26"), name=display,
-        username=f"{slug(display, 'user')[:12]}{n}", created_at=time.time(),
-    ))
+    return sb.state.add_account(
+        Account(
+            network=NETWORK,
+            id=sb.state.numeric_id("26"),
+            name=display,
+            username=f"{slug(display, 'user')[:12]}{n}",
+            created_at=time.time(),
+        )
+    )
 
 
 def external_id(account: Account) -> str:
@@ -42,8 +57,11 @@ def external_id(account: Account) -> str:
 
 def credentials(sb: Sandbox, account: Account) -> dict[str, Any]:
     issued = meta.issue(sb, NETWORK, account)
-    return {"access_token": issued["access_token"], "user_id": account.id,
-            "expires_at": expires_at(issued["expires_in"])}
+    return {
+        "access_token": issued["access_token"],
+        "user_id": account.id,
+        "expires_at": expires_at(issued["expires_in"]),
+    }
 
 
 def _root(sb: Sandbox, post: Post) -> Post:
@@ -56,12 +74,21 @@ def _root(sb: Sandbox, post: Post) -> Post:
 def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, Any]:
     root = _root(sb, post)
     fan = sb.state.fan(NETWORK, author)
-    reply = sb.state.add_post(Post(
-        network=NETWORK, id=sb.state.numeric_id("18"), account_id=None, text=text,
-        created_at=time.time(), kind="comment", reply_to=post.id, author_id=fan.id,
-        author_name=fan.name, author_username=fan.username,
-        url=f"https://www.threads.net/@{fan.username}/post/",
-    ))
+    reply = sb.state.add_post(
+        Post(
+            network=NETWORK,
+            id=sb.state.numeric_id("18"),
+            account_id=None,
+            text=text,
+            created_at=time.time(),
+            kind="comment",
+            reply_to=post.id,
+            author_id=fan.id,
+            author_name=fan.name,
+            author_username=fan.username,
+            url=f"https://www.threads.net/@{fan.username}/post/",
+        )
+    )
     reply.url += reply.id
     post.metrics["replies"] = post.metrics.get("replies", 0.0) + 1
     payload = {
@@ -69,13 +96,24 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
         "topic": "moderate",
         "target_id": root.account_id,
         "time": int(time.time()),
-        "values": {"field": "replies", "value": {
-            "id": reply.id, "username": fan.username, "text": text, "media_type": "TEXT_POST",
-            "permalink": reply.url, "replied_to": {"id": post.id},
-            "root_post": {"id": root.id, "owner_id": root.account_id,
-                          "username": root.author_username},
-            "shortcode": reply.id[-11:], "timestamp": meta.graph_time(reply.created_at),
-        }},
+        "values": {
+            "field": "replies",
+            "value": {
+                "id": reply.id,
+                "username": fan.username,
+                "text": text,
+                "media_type": "TEXT_POST",
+                "permalink": reply.url,
+                "replied_to": {"id": post.id},
+                "root_post": {
+                    "id": root.id,
+                    "owner_id": root.account_id,
+                    "username": root.author_username,
+                },
+                "shortcode": reply.id[-11:],
+                "timestamp": meta.graph_time(reply.created_at),
+            },
+        },
     }
     delivery = sb.deliveries.send(NETWORK, "replies", payload)
     return {"id": reply.id, "text": text, "delivery_id": delivery["id"]}
@@ -107,8 +145,9 @@ def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     if media_type in ("IMAGE", "VIDEO"):
         url = p.get("image_url") if media_type == "IMAGE" else p.get("video_url")
         if not url:
-            raise errors.graph_error(f"(#100) The parameter {media_type.lower()}_url is "
-                                     "required.", 100)
+            raise errors.graph_error(
+                f"(#100) The parameter {media_type.lower()}_url is required.", 100
+            )
         fetched, mime = meta.sample_mime(str(url))
         # Threads fetches the media after the container is made; a failure shows in the
         # container's status (unconfirmed: the exact error_message wording).
@@ -118,9 +157,15 @@ def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
             error = f"FAILED_PROCESSING_{media_type}"
         if media_type == "VIDEO":
             extra_polls = meta.VIDEO_EXTRA_POLLS
-        media.append({"id": sb.state.numeric_id("17"), "kind": media_type.lower(), "url": url,
-                      "digest": f"url:{url}", **({"alt": p["alt_text"]} if p.get("alt_text")
-                                                 else {})})
+        media.append(
+            {
+                "id": sb.state.numeric_id("17"),
+                "kind": media_type.lower(),
+                "url": url,
+                "digest": f"url:{url}",
+                **({"alt": p["alt_text"]} if p.get("alt_text") else {}),
+            }
+        )
     elif media_type == "CAROUSEL":
         children = [c for c in str(p.get("children", "")).split(",") if c]
         if not 2 <= len(children) <= 20:
@@ -139,9 +184,17 @@ def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
         raise errors.graph_error("Invalid reply_to_id", 100)
     container_id = sb.state.numeric_id("17")
     _containers(sb)[container_id] = {
-        "account_id": account.id, "status": "IN_PROGRESS", "polls": 0, "text": text,
-        "media": media, "media_type": media_type, "reply_to": reply_to, "published": None,
-        "error": error, "extra_polls": extra_polls, "carousel_item": carousel_item,
+        "account_id": account.id,
+        "status": "IN_PROGRESS",
+        "polls": 0,
+        "text": text,
+        "media": media,
+        "media_type": media_type,
+        "reply_to": reply_to,
+        "published": None,
+        "error": error,
+        "extra_polls": extra_polls,
+        "carousel_item": carousel_item,
     }
     return json({"id": container_id})
 
@@ -154,8 +207,9 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     if container["published"]:
         raise errors.graph_error("The media has already been published", 24, subcode=4279009)
     if container["status"] != "FINISHED":
-        raise errors.graph_error("The media is not ready for publishing, please wait for a "
-                                 "moment", 24, subcode=4279009)
+        raise errors.graph_error(
+            "The media is not ready for publishing, please wait for a moment", 24, subcode=4279009
+        )
     if container["carousel_item"]:
         raise errors.graph_error("A carousel item cannot be published on its own", 100)
     reply_to = container["reply_to"]
@@ -167,14 +221,22 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     parent = sb.state.posts[NETWORK].get(str(reply_to)) if reply_to else None
     if parent is not None:
         parent.metrics["replies"] = parent.metrics.get("replies", 0.0) + 1
-    sb.state.add_post(Post(
-        network=NETWORK, id=media_id, account_id=account.id, text=container["text"],
-        created_at=time.time(), media=container["media"],
-        url=f"https://www.threads.net/@{account.username}/post/{media_id[-11:]}",
-        reply_to=parent.id if parent else None, author_id=account.id,
-        author_name=account.name, author_username=account.username,
-        extra={"media_type": LISTED_TYPES.get(container["media_type"], "TEXT_POST")},
-    ))
+    sb.state.add_post(
+        Post(
+            network=NETWORK,
+            id=media_id,
+            account_id=account.id,
+            text=container["text"],
+            created_at=time.time(),
+            media=container["media"],
+            url=f"https://www.threads.net/@{account.username}/post/{media_id[-11:]}",
+            reply_to=parent.id if parent else None,
+            author_id=account.id,
+            author_name=account.name,
+            author_username=account.username,
+            extra={"media_type": LISTED_TYPES.get(container["media_type"], "TEXT_POST")},
+        )
+    )
     container["published"] = media_id
     container["status"] = "PUBLISHED"
     return json({"id": media_id})
@@ -182,10 +244,14 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
 
 def _thread_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "text": post.text, "media_type": post.extra.get("media_type", "TEXT_POST"),
-        "permalink": post.url, "timestamp": meta.graph_time(post.created_at),
-        "username": post.author_username, "is_reply": post.reply_to is not None,
-        "shortcode": post.id[-11:], "hide_status": post.extra.get("hide_status", "NOT_HUSHED"),
+        "text": post.text,
+        "media_type": post.extra.get("media_type", "TEXT_POST"),
+        "permalink": post.url,
+        "timestamp": meta.graph_time(post.created_at),
+        "username": post.author_username,
+        "is_reply": post.reply_to is not None,
+        "shortcode": post.id[-11:],
+        "hide_status": post.extra.get("hide_status", "NOT_HUSHED"),
     }
     if post.reply_to is not None:
         values["replied_to"] = {"id": post.reply_to}
@@ -197,8 +263,9 @@ def _thread_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
     return out
 
 
-async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
-                 p: dict[str, Any]) -> Response:
+async def handle(
+    sb: Sandbox, request: Request, method: str, segments: list[str], p: dict[str, Any]
+) -> Response:
     account = meta.auth(sb, NETWORK, request, p)
     node = account.id if segments[0] == "me" else segments[0]
     edge = segments[1] if len(segments) > 1 else None
@@ -216,23 +283,38 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
             return _publish(sb, account, p)
         if edge in ("threads", "replies") and method == "GET":
             want_replies = edge == "replies"
-            mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
-                    if not x.deleted and (x.reply_to is not None) == want_replies]
+            mine = [
+                x
+                for x in reversed(sb.state.account_posts(NETWORK, account.id))
+                if not x.deleted and (x.reply_to is not None) == want_replies
+            ]
             return meta.page_of(request, p, mine, lambda x: _thread_view(sb, x, fields))
         if edge == "threads_publishing_limit" and method == "GET":
-            return json({"data": [{
-                "quota_usage": meta.day_usage(sb, NETWORK, account.id),
-                "config": {"quota_total": POST_LIMIT, "quota_duration": 86400},
-                "reply_quota_usage": meta.day_usage(sb, NETWORK, account.id, "reply"),
-                "reply_config": {"quota_total": REPLY_LIMIT, "quota_duration": 86400},
-            }]})
+            return json(
+                {
+                    "data": [
+                        {
+                            "quota_usage": meta.day_usage(sb, NETWORK, account.id),
+                            "config": {"quota_total": POST_LIMIT, "quota_duration": 86400},
+                            "reply_quota_usage": meta.day_usage(sb, NETWORK, account.id, "reply"),
+                            "reply_config": {"quota_total": REPLY_LIMIT, "quota_duration": 86400},
+                        }
+                    ]
+                }
+            )
         raise meta.unsupported(method, segments)
 
     container = _containers(sb).get(node)
     if container is not None and container["account_id"] == account.id and edge is None:
         status = meta.container_status(sb, container)
-        return json({"id": node, "status": status, "status_code": status,
-                     **({"error_message": container["error"]} if container["error"] else {})})
+        return json(
+            {
+                "id": node,
+                "status": status,
+                "status_code": status,
+                **({"error_message": container["error"]} if container["error"] else {}),
+            }
+        )
 
     post = sb.state.posts[NETWORK].get(node)
     if post is None or post.deleted:
@@ -252,10 +334,17 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if edge == "replies":
             items = [x for x in posts if x.reply_to == post.id and not x.deleted]
         else:
-            items = [x for x in posts if x.reply_to and not x.deleted
-                     and _root(sb, x).id == post.id]
-        return json({"data": [_thread_view(sb, x, fields or {"text", "username", "timestamp"})
-                              for x in items], "paging": {}})
+            items = [
+                x for x in posts if x.reply_to and not x.deleted and _root(sb, x).id == post.id
+            ]
+        return json(
+            {
+                "data": [
+                    _thread_view(sb, x, fields or {"text", "username", "timestamp"}) for x in items
+                ],
+                "paging": {},
+            }
+        )
     if edge == "manage_reply" and method == "POST":
         hide = str(p.get("hide", "true")).lower() == "true"
         post.extra["hide_status"] = "HIDDEN" if hide else "UNHUSHED"

@@ -178,9 +178,13 @@ class IdempotencyMiddleware:
             )
             await send_problem(send, scope, error)
             return
-        caller = await caller_of(
-            scope, authenticator=self.authenticator, admin_token=self.admin_token
-        )
+        try:
+            caller = await caller_of(
+                scope, authenticator=self.authenticator, admin_token=self.admin_token
+            )
+        except DomainError as exc:  # the key store is unreachable: 503, not a crash
+            await send_problem(send, scope, exc)
+            return
         if caller is None:
             # Unauthenticated: the route refuses it; nothing worth remembering.
             await self.app(scope, receive, send)
@@ -194,46 +198,69 @@ class IdempotencyMiddleware:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_body:
-                await send_problem(send, scope, PayloadTooLarge(
-                    f"A request with an Idempotency-Key may carry at most {self.max_body} bytes."
-                ))
+                await send_problem(
+                    send,
+                    scope,
+                    PayloadTooLarge(
+                        "A request with an Idempotency-Key may carry at most "
+                        f"{self.max_body} bytes."
+                    ),
+                )
                 return
             if not message.get("more_body", False):
                 break
         print_ = fingerprint(
-            method=scope["method"], path=scope["path"], query=scope.get("query_string", b""),
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b""),
             body=bytes(body),
         )
         now = datetime.now(UTC)
         async with unit_of_work(self.sessions) as session:
             got = await claim(
-                session, scope=owner, key=key, fingerprint=print_, now=now, ttl=self.ttl,
+                session,
+                scope=owner,
+                key=key,
+                fingerprint=print_,
+                now=now,
+                ttl=self.ttl,
                 lock_for=self.lock_for,
             )
             stored = got.record
             if stored is not None and got.outcome == "replay":
                 replay = (
                     stored.response_status or 200,
-                    [(k.encode("latin-1"), v.encode("latin-1"))
-                     for k, v in stored.response_headers or []],
+                    [
+                        (k.encode("latin-1"), v.encode("latin-1"))
+                        for k, v in stored.response_headers or []
+                    ],
                     stored.response_body or b"",
                 )
         if got.outcome == "mismatch":
-            await send_problem(send, scope, ValidationFailed(
-                "This Idempotency-Key was already used with a different request.",
-                field="Idempotency-Key",
-            ))
+            await send_problem(
+                send,
+                scope,
+                ValidationFailed(
+                    "This Idempotency-Key was already used with a different request.",
+                    field="Idempotency-Key",
+                ),
+            )
             return
         if got.outcome == "in_flight":
-            await send_problem(send, scope, Conflict(
-                "A request with this Idempotency-Key is still in progress; retry shortly.",
-                headers={"Retry-After": "1"},
-            ))
+            await send_problem(
+                send,
+                scope,
+                Conflict(
+                    "A request with this Idempotency-Key is still in progress; retry shortly.",
+                    headers={"Retry-After": "1"},
+                ),
+            )
             return
         if got.outcome == "replay":
             status, headers, payload = replay
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [*headers, REPLAYED]})
+            await send(
+                {"type": "http.response.start", "status": status, "headers": [*headers, REPLAYED]}
+            )
             await send({"type": "http.response.body", "body": payload})
             return
         await self._run(scope, receive, send, owner=owner, key=key, body=bytes(body))
@@ -274,6 +301,10 @@ class IdempotencyMiddleware:
                 await release(session, scope=owner, key=key)
             else:
                 await complete(
-                    session, scope=owner, key=key, status=status, headers=headers,
+                    session,
+                    scope=owner,
+                    key=key,
+                    status=status,
+                    headers=headers,
                     body=b"".join(chunks),
                 )

@@ -8,6 +8,7 @@ compute on every request (a slow password hash would cost milliseconds per call)
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 import uuid
@@ -17,11 +18,14 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.models import ApiKey, Workspace
 from shared.auth import PERMISSIONS, Principal, Role
-from shared.errors import Conflict, NotFound, PermissionDenied, Unauthorized
+from shared.errors import Conflict, NotFound, PermissionDenied, Unauthorized, Unavailable
+
+log = logging.getLogger(__name__)
 
 # Who may hand out or take back which role: nobody grants more than they hold.
 ROLE_RANK: dict[str, int] = {"owner": 4, "admin": 3, "editor": 2, "reviewer": 2, "analyst": 1}
@@ -152,8 +156,12 @@ async def find_identity(session: AsyncSession, *, secret_hash: str) -> KeyIdenti
     row = (
         await session.execute(
             select(
-                ApiKey.id, ApiKey.workspace_id, ApiKey.role, Workspace.timezone,
-                Workspace.rate_limit, ApiKey.member_id,
+                ApiKey.id,
+                ApiKey.workspace_id,
+                ApiKey.role,
+                Workspace.timezone,
+                Workspace.rate_limit,
+                ApiKey.member_id,
             )
             .join(Workspace, Workspace.id == ApiKey.workspace_id)
             .where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
@@ -228,8 +236,16 @@ class Authenticator:
         hit, identity = self.cache.get(secret_hash)
         if hit:
             return identity
-        async with self.sessions() as session:
-            identity = await find_identity(session, secret_hash=secret_hash)
+        try:
+            async with self.sessions() as session:
+                identity = await find_identity(session, secret_hash=secret_hash)
+        except (SQLAlchemyError, OSError) as exc:
+            # Not the client's fault, and not a crash: say so, and when to come back.
+            log.warning("API key lookup failed: %r", exc)
+            raise Unavailable(
+                "API keys cannot be checked right now; try again shortly.",
+                headers={"Retry-After": "5"},
+            ) from exc
         # Unknown keys are not cached: a key created on another replica must work at once.
         if identity is not None:
             self.cache.put(secret_hash, identity)

@@ -34,7 +34,7 @@ from services.gateway.asgi import ADMIN, caller_of, send_problem
 from services.gateway.keys import Authenticator
 from services.gateway.models import RateLimitCounter
 from shared.db import unit_of_work
-from shared.errors import RateLimited
+from shared.errors import DomainError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +199,13 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        caller = await caller_of(
-            scope, authenticator=self.authenticator, admin_token=self.admin_token
-        )
+        try:
+            caller = await caller_of(
+                scope, authenticator=self.authenticator, admin_token=self.admin_token
+            )
+        except DomainError as exc:  # the key store is unreachable: 503, not a crash
+            await send_problem(send, scope, exc)
+            return
         if caller is None or caller == ADMIN:
             await self.app(scope, receive, send)
             return

@@ -5,7 +5,13 @@ from sqlalchemy import select
 
 from services.gateway.models import ApiKey
 from services.gateway.settings import GatewaySettings
-from tests.gateway.support import ADMIN_TOKEN, bearer, listening, running_gateway
+from tests.gateway.support import (
+    ADMIN_TOKEN,
+    bearer,
+    echo_upstreams,
+    listening,
+    running_gateway,
+)
 
 
 async def test_workspace_creation_returns_owner_key_once_and_emits_event(make_settings):
@@ -175,3 +181,24 @@ def test_admin_token_falls_back_to_the_platform_variable(monkeypatch):
     assert GatewaySettings().admin_token == "from-herald"
     monkeypatch.setenv("GATEWAY_ADMIN_TOKEN", "from-gateway")
     assert GatewaySettings().admin_token == "from-gateway"
+
+
+async def test_an_unreachable_key_store_answers_503_not_a_crash(make_settings):
+    async with (
+        echo_upstreams("scheduler") as ups,
+        running_gateway(
+            make_settings,
+            run_workers=False,
+            scheduler_url=ups["scheduler"][1],
+            database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere",
+        ) as gw,
+    ):
+        for method, headers in (("GET", {}), ("POST", {"Idempotency-Key": "k1"})):
+            r = await gw.client.request(
+                method, "/v1/posts", headers={**bearer("hk_live_unknown"), **headers}, json={}
+            )
+            assert r.status_code == 503, r.text
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.headers["retry-after"] == "5"
+        echo, _ = ups["scheduler"]
+        assert echo.seen == []
