@@ -95,7 +95,7 @@ async def one_round(
     ]
     started = time.time()
     await bus.publish(messages)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     while True:
         held: list[dict[str, Any]] = []
         for channel in channels:
@@ -121,7 +121,9 @@ async def one_round(
 async def run(ctx: BenchContext) -> list[Figure]:
     platform = await ctx.platform()
     t = await tenant(platform)
-    n = 200 if ctx.quick else 600
+    # Small rounds: on a shared two-core machine the pipeline may run at a few posts a
+    # second, and the whole `make bench` must stay under ten minutes.
+    n = 100 if ctx.quick else 200
     in_flight = in_flight_bound(platform)
     bound = in_flight / (LATENCY_MS / 1000)
     bus = Bus(url=ctx.amqp_url, exchange=f"{ctx.bus_prefix}herald")

@@ -216,7 +216,9 @@ async def upload_blob(request: Request) -> Response:
     if item.kind == "video" and item.size > 300 * 1024 * 1024:
         raise errors.bluesky_error(400, "BlobTooLarge", "Blob too large")
     item.status = "succeeded"
-    sb.state.media[NETWORK][cid] = item
+    # A blob lives in the uploader's repository: the same bytes uploaded by two accounts are
+    # two blobs with one CID, and neither account's post can lose the other's.
+    sb.state.media[NETWORK][_blob_key(account.id, cid)] = item
     return json({"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": item.mime,
                           "size": item.size}})
 
@@ -243,8 +245,12 @@ def _collect_blobs(sb: Sandbox, account: Account, embed: Any) -> list[dict[str, 
     return found
 
 
+def _blob_key(account_id: str, cid: Any) -> str:
+    return f"{account_id}/{cid}"
+
+
 def _blob(sb: Sandbox, account: Account, cid: Any, alt: str) -> dict[str, Any]:
-    item = sb.state.media[NETWORK].get(str(cid))
+    item = sb.state.media[NETWORK].get(_blob_key(account.id, cid))
     if item is None or item.account_id != account.id:
         raise errors.bluesky_error(400, "InvalidRequest", f"Could not find blob: {cid}")
     if item.kind == "image" and item.size > IMAGE_LIMIT:

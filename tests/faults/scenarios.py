@@ -118,6 +118,8 @@ async def run_posts(platform: Platform, name: str, fault: Fault, *, n: int) -> V
     verdict.duplicated = max(verdict.duplicated, duplicates)
     verdict.settled_after_seconds = settled
     VERDICTS.append(verdict.line())
+    for problem in verdict.problems[:5]:
+        VERDICTS.append(f"{'':<30} {problem}")
     if progress.refused:
         VERDICTS.append(f"{'':<30} not confirmed: {dict(progress.refused)}")
     return verdict
@@ -365,6 +367,8 @@ async def run_webhooks(
     verdict = check_webhooks(name, sent=hooks, messages=messages, receipts=receipts, window=window)
     verdict.settled_after_seconds = settled
     VERDICTS.append(verdict.line())
+    for problem in verdict.problems[:5]:
+        VERDICTS.append(f"{'':<30} {problem}")
     if progress.refused:
         VERDICTS.append(f"{'':<30} not answered 200: {dict(progress.refused)}")
     return verdict

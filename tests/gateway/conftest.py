@@ -37,7 +37,7 @@ async def api_platform(template_database: str, tmp_path_factory) -> AsyncIterato
     )
     # Small pools: the machine's PostgreSQL is shared with other test runs.
     for service in ("gateway", "scheduler", "publisher", "inbox", "metrics"):
-        config.extra_env[service] = {f"{service.upper()}_DATABASE_POOL_SIZE": "4"}
+        config.extra_env[service] = {f"{service.upper()}_DATABASE_POOL_SIZE": "2"}
     config.extra_env["gateway"].update(
         GATEWAY_RATE_LIMIT_PER_KEY=str(HIGH_LIMIT),
         GATEWAY_RATE_LIMIT_PER_WORKSPACE=str(HIGH_LIMIT),
