@@ -68,24 +68,48 @@ SPENDS = RateSpend.__table__.fullname
 SPEND_IF_FITS = text(
     f"""
     WITH wanted AS (
-        SELECT key, lim, cost, since
+        SELECT key, lim, cost, since, stamp
         FROM unnest(CAST(:keys AS text[]), CAST(:limits AS int[]), CAST(:costs AS int[]),
-                    CAST(:sinces AS timestamptz[])) AS w(key, lim, cost, since)
+                    CAST(:sinces AS timestamptz[]), CAST(:stamps AS timestamptz[]))
+             AS w(key, lim, cost, since, stamp)
     ), used AS (
-        SELECT w.key, w.lim, w.cost,
+        SELECT w.key, w.lim, w.cost, w.stamp,
                COALESCE((SELECT sum(s.cost) FROM {SPENDS} s
                          WHERE s.budget_key = w.key AND s.spent_at > w.since), 0) AS used
         FROM wanted w
     ), fits AS (
         SELECT bool_and(used + cost <= lim) AS ok FROM used
+    ), added AS (
+        UPDATE {SPENDS} s SET cost = s.cost + u.cost
+        FROM used u, fits
+        WHERE fits.ok AND s.budget_key = u.key AND s.spent_at = u.stamp
+        RETURNING s.budget_key
     ), spent AS (
         INSERT INTO {SPENDS} (budget_key, spent_at, cost)
-        SELECT u.key, CAST(:now AS timestamptz), u.cost FROM used u, fits WHERE fits.ok
+        SELECT u.key, u.stamp, u.cost FROM used u, fits
+        WHERE fits.ok AND u.key NOT IN (SELECT budget_key FROM added)
         RETURNING 1
     )
-    SELECT fits.ok, (SELECT count(*) FROM spent) AS n FROM fits
+    SELECT fits.ok FROM fits
     """
 )
+# A budget that can hold more spends than this is kept in buckets of 1/BUCKETS of its window
+# instead of one row per spend: summing X's 10,000-a-day app budget row by row under its lock
+# made every post to X slower than the one before. Each bucket is stamped with its end, so a
+# spend counts until the whole bucket has left the window: never early, at most one bucket
+# late. Smaller budgets (Instagram's 50 a day) stay exact.
+EXACT_UP_TO = 500
+BUCKETS = 100
+
+
+def spend_stamp(rule: BudgetRule, now: datetime) -> datetime:
+    if rule.limit // max(rule.cost, 1) <= EXACT_UP_TO:
+        return now
+    width = rule.window_seconds / BUCKETS
+    epoch = now.timestamp()
+    return datetime.fromtimestamp((epoch // width + 1) * width, UTC)
+
+
 # Every this many spends a process clears the spends that left their window (outside the
 # lock; the sums above ignore them anyway).
 CLEANUP_EVERY = 200
@@ -132,7 +156,7 @@ async def spend(
                 "limits": [rule.limit for _, rule in applicable],
                 "costs": [rule.cost for _, rule in applicable],
                 "sinces": [now - timedelta(seconds=rule.window_seconds) for _, rule in applicable],
-                "now": now,
+                "stamps": [spend_stamp(rule, now) for _, rule in applicable],
             },
         )
     ).one()

@@ -4,8 +4,11 @@ the window instead of failing."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select
+
 from services.publisher.app import create_app
 from services.publisher.budgets import DEFAULT_BUDGETS, spend
+from services.publisher.models import RateSpend
 from services.publisher.settings import BudgetRule
 from shared.events import Envelope
 from tests.publisher.support import Tap, post_due, sandbox_posts, send, wait_consuming
@@ -100,3 +103,37 @@ async def test_a_rolling_daily_cap_frees_as_the_oldest_spend_ages_out(publisher_
             == 0
         )
     assert BudgetRule(name="x", limit=1, window_seconds=1, actions=["read"]).cost == 1
+
+
+async def test_a_large_budget_is_kept_in_buckets_and_never_frees_early(publisher_settings):
+    """A budget of thousands of spends (X's app-wide daily cap) must not sum one row per spend
+    under its lock; it is kept in buckets that free no earlier than the spends in them."""
+    settings = publisher_settings()
+    app = create_app(settings)
+    rule = BudgetRule(name="big", limit=600, window_seconds=100, actions=["post"], scope="app")
+    start = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    async with app.state.runtime.sessions() as session, session.begin():
+        for i in range(600):
+            wait = await spend(
+                session,
+                network="x",
+                channel_id=uuid.uuid4(),
+                action="post",
+                rules=[rule],
+                now=start + timedelta(milliseconds=50 * i),
+            )
+            assert wait == 0
+        rows = await session.scalar(select(func.count()).select_from(RateSpend))
+        spent = await session.scalar(select(func.sum(RateSpend.cost)))
+        assert spent == 600
+        assert rows <= 31  # 30 s of spends in 1-second buckets
+        wait = await spend(
+            session,
+            network="x",
+            channel_id=uuid.uuid4(),
+            action="post",
+            rules=[rule],
+            now=start + timedelta(seconds=40),
+        )
+        # The first spend (at 0 s) leaves the window at 100 s: not before, at most a bucket later.
+        assert 60 <= wait <= 61
