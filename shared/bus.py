@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import aio_pika
 import aiormq
@@ -24,7 +24,10 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
 )
 from aiormq import spec
+from aiormq.abc import ChannelFrame
 from aiormq.exceptions import DeliveryError
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
 
 log = logging.getLogger(__name__)
 
@@ -96,47 +99,22 @@ class Bus:
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publishes persistently and returns once the broker confirmed every message.
 
-        The publishes are pipelined on one confirm channel, so they reach the exchange in
-        order and the confirms come back together. They go straight to the underlying aiormq
-        channel: aio-pika's Message/Exchange.publish layers cost more CPU per message than
-        the broker round trip does in a batch, and this path is the dispatcher's bottleneck.
-        A nack, or any other failure, drops the connection and raises: the caller keeps its
-        rows and tries again.
+        The whole batch goes to the broker as one write on one confirm channel, so the
+        messages reach the exchange in order and the confirms come back together. A nack,
+        or any other failure, drops the connection and raises: the caller keeps its rows and
+        tries again.
         """
         if not messages:
             return
         await self.publisher_exchange()
         assert self._channel is not None
         try:
-            # The concrete channel: its basic_publish takes `wait`, the abstract one does not.
             channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
-            publish = channel.basic_publish
-            exchange = self.exchange_name
-            results = await asyncio.gather(
-                *(
-                    publish(
-                        m.body,
-                        exchange=exchange,
-                        routing_key=m.routing_key,
-                        properties=spec.Basic.Properties(
-                            content_type="application/json",
-                            delivery_mode=2,  # persistent
-                            message_id=m.message_id,
-                            correlation_id=m.correlation_id,
-                            headers=m.headers or {},  # type: ignore[arg-type]
-                        ),
-                        # Only the confirm matters; waiting for each frame to be flushed
-                        # to the socket as well would add a future and a wake-up each.
-                        wait=False,
-                    )
-                    for m in messages
-                )
-            )
+            confirmations = await _write_batch(channel, self.exchange_name, messages)
+            results = await asyncio.gather(*confirmations)
             for result in results:
-                if isinstance(result, spec.Basic.Nack | spec.Basic.Reject):
-                    raise DeliveryError(None, result)
                 if not isinstance(result, spec.Basic.Ack):
-                    raise RuntimeError(f"publish not confirmed: {result!r}")
+                    raise DeliveryError(None, result)
         except BaseException:
             await self._drop_publisher()
             raise
@@ -251,3 +229,48 @@ class Bus:
         await self.stop_consuming()
         async with self._lock:
             await self._drop_publisher()
+
+
+async def _write_batch(
+    channel: aiormq.Channel, exchange: str, messages: Sequence[OutgoingMessage]
+) -> list[asyncio.Future[Any]]:
+    """Queues every publish of the batch as a single frame write; returns the confirm futures.
+
+    aiormq's own `basic_publish` hands each message to the connection writer separately,
+    which costs one socket send (a syscall and a broker wake-up) per message: that, not the
+    broker, was most of the publisher's time. This does what `basic_publish` does for each
+    message (next delivery tag, a confirm future the channel fails if it closes) but frames
+    them into one payload. It relies on aiormq's channel attributes (`lock`, `delivery_tag`,
+    `confirmations`, `write_queue`), hence the version bound in pyproject.toml; if anything
+    here fails half-way the caller drops the connection, so the channel's counters never
+    outlive an inconsistency.
+    """
+    limit = channel.max_content_size
+    async with channel.lock:
+        frames: list[Any] = []
+        confirmations: list[asyncio.Future[Any]] = []
+        for m in messages:
+            channel.delivery_tag += 1
+            confirmation = channel.create_future()
+            channel.confirmations[channel.delivery_tag] = confirmation
+            confirmations.append(confirmation)
+            frames.append(spec.Basic.Publish(exchange=exchange, routing_key=m.routing_key))
+            frames.append(
+                ContentHeader(
+                    properties=spec.Basic.Properties(
+                        content_type="application/json",
+                        delivery_mode=2,  # persistent
+                        message_id=m.message_id,
+                        correlation_id=m.correlation_id,
+                        headers=m.headers or {},  # type: ignore[arg-type]
+                    ),
+                    body_size=len(m.body),
+                )
+            )
+            frames.extend(
+                ContentBody(m.body[i : i + limit]) for i in range(0, len(m.body), limit)
+            )
+        await channel.write_queue.put(
+            ChannelFrame.marshall(channel_number=channel.number, frames=frames)
+        )
+    return confirmations
