@@ -10,7 +10,7 @@ import aio_pika
 from bench.context import BenchContext
 from bench.harness import Figure, median
 from services.metrics.models import BUS
-from shared.bus import Bus
+from shared.bus import Bus, OutgoingMessage
 from shared.db import Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.events import Envelope, WorkspaceCreated
 from shared.outbox import Outbox, OutboxRelay
@@ -55,6 +55,37 @@ async def raw_publish_rate(ctx: BenchContext, n: int, batch: int) -> float:
     return n / elapsed
 
 
+async def bus_publish_rate(ctx: BenchContext, n: int, batch: int) -> float:
+    """`Bus.publish` alone (persistent, confirmed, batch order kept), no database."""
+    bus = Bus(url=ctx.amqp_url, exchange=f"{ctx.bus_prefix}bus")
+    connection = await aio_pika.connect(ctx.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{ctx.bus_prefix}bus", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(
+            f"{ctx.bus_prefix}bus.sink", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, routing_key="#")
+        messages = [
+            OutgoingMessage(
+                routing_key="workspace.created",
+                body=e.model_dump_json().encode(),
+                message_id=str(e.id),
+                correlation_id=str(e.id),
+            )
+            for e in (event(i) for i in range(n))
+        ]
+        started = time.perf_counter()
+        for start in range(0, n, batch):
+            await bus.publish(messages[start : start + batch])
+        elapsed = time.perf_counter() - started
+        await queue.purge()
+    await bus.close()
+    return n / elapsed
+
+
 async def relay_rate(ctx: BenchContext, n: int, batch: int) -> float:
     engine = make_engine(ctx.database_url)
     sessions = make_sessionmaker(engine)
@@ -95,8 +126,21 @@ async def run(ctx: BenchContext) -> list[Figure]:
     n = 5_000 if ctx.quick else 20_000
     batch = 500
     raw = [await raw_publish_rate(ctx, n, batch) for _ in range(ctx.rounds())]
+    publish = [await bus_publish_rate(ctx, n, batch) for _ in range(ctx.rounds())]
     relay = [await relay_rate(ctx, n, batch) for _ in range(ctx.rounds())]
     return [
+        Figure(
+            benchmark=NAME,
+            metric="Bus.publish, confirmed persistent messages/s",
+            unit="messages/s",
+            value=median(publish),
+            baseline_name="raw aio-pika publish with confirms",
+            baseline=median(raw),
+            goal="informational",
+            rounds=publish,
+            baseline_rounds=raw,
+            notes=f"{n} messages, batches of {batch}",
+        ),
         Figure(
             benchmark=NAME,
             metric="outbox relay, events/s committed → confirmed",
@@ -108,5 +152,5 @@ async def run(ctx: BenchContext) -> list[Figure]:
             rounds=relay,
             baseline_rounds=raw,
             notes=f"{n} events, batches of {batch}",
-        )
+        ),
     ]

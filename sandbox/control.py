@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sandbox import engagement
 from sandbox.core import Sandbox, sandbox_of
@@ -53,6 +53,10 @@ class WebhookIn(BaseModel):
 
 class TickIn(BaseModel):
     hours: float = 1
+
+
+class FollowersIn(BaseModel):
+    followers: int = Field(ge=0)
 
 
 @router.get("/media/{name}")
@@ -157,6 +161,19 @@ async def account_pattern(network: str, account_id: str, request: Request) -> Re
     if account is None:
         raise HTTPException(404, "no such account")
     return json(engagement.pattern(account))
+
+
+@router.put("/{network}/accounts/{account_id}/followers")
+async def put_followers(
+    network: str, account_id: str, body: FollowersIn, request: Request
+) -> Response:
+    """Sets the follower count every profile endpoint of the network reports."""
+    sb = sandbox_of(request)
+    account = sb.state.find_account(_network(network), account_id)
+    if account is None:
+        raise HTTPException(404, "no such account")
+    account.extra["followers"] = body.followers
+    return json({"id": account.id, "followers": body.followers})
 
 
 @router.get("/{network}/app")

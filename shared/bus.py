@@ -111,7 +111,15 @@ class Bus:
         try:
             channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
             confirmations = await _write_batch(channel, self.exchange_name, messages)
-            results = await asyncio.gather(*confirmations)
+            try:
+                results = await asyncio.gather(*confirmations)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                # A closing channel may fail its pending confirms with a cancellation; the
+                # caller must see an error it retries, not a cancellation that ends its loop.
+                raise ConnectionError("publisher channel closed before confirming") from None
             for result in results:
                 if not isinstance(result, spec.Basic.Ack):
                     raise DeliveryError(None, result)
@@ -267,9 +275,12 @@ async def _write_batch(
                     body_size=len(m.body),
                 )
             )
-            frames.extend(
-                ContentBody(m.body[i : i + limit]) for i in range(0, len(m.body), limit)
-            )
+            if 0 < len(m.body) <= limit:
+                frames.append(ContentBody(m.body))
+            else:
+                frames.extend(
+                    ContentBody(m.body[i : i + limit]) for i in range(0, len(m.body), limit)
+                )
         await channel.write_queue.put(
             ChannelFrame.marshall(channel_number=channel.number, frames=frames)
         )

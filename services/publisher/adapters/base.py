@@ -201,6 +201,14 @@ class Adapter:
         network did not report is absent, never 0."""
         raise NotImplementedError
 
+    async def account_numbers(
+        self, credentials: dict[str, Any], *, channel: ChannelRef
+    ) -> dict[str, tuple[str, float]]:
+        """The account's own numbers (followers): our metric name → (the network's metric
+        name, value). A network that does not offer them answers {}; a number the network
+        hides is absent, never 0."""
+        return {}
+
     def expires_at(self, credentials: dict[str, Any]) -> datetime | None:
         value = credentials.get("expires_at")
         if isinstance(value, int | float):
@@ -229,6 +237,24 @@ class Adapter:
         except httpx.TransportError as exc:
             kind: ErrorClass = "unknown_outcome" if write else "transient"
             raise NetworkError(kind, f"{self.network} did not answer: {exc!r}") from exc
+
+
+def count_of(value: Any) -> float | None:
+    """A count as the network sent it (a number, or digits in a string, as YouTube does), or
+    None when it sent none: a missing or hidden count must never become 0."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value.isdigit():
+        return float(value)
+    return None
+
+
+def followers(network_metric: str, value: Any) -> dict[str, tuple[str, float]]:
+    """The `account_numbers` answer for a follower count, empty when there is none."""
+    count = count_of(value)
+    return {} if count is None else {"followers": (network_metric, count)}
 
 
 def bearer(credentials: dict[str, Any]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from services.publisher.adapters.base import (
     Notification,
     Outgoing,
     Published,
+    followers,
     retry_after_seconds,
 )
 
@@ -217,6 +218,16 @@ class BlueskyAdapter(Adapter):
             uri = f"at://{credentials.get('did') or channel.external_id}/{POST}/{rkey}"
             return Published(external_id=uri, url=self.post_url(channel, uri))
         raise error
+
+    async def account_numbers(
+        self, credentials: dict[str, Any], *, channel: ChannelRef
+    ) -> dict[str, tuple[str, float]]:
+        r = await self.call("GET", self.xrpc("app.bsky.actor.getProfile"),
+                            params={"actor": credentials.get("did") or channel.external_id},
+                            headers=self.auth(credentials))
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        return followers("followersCount", r.json().get("followersCount"))
 
     async def insights(
         self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]

@@ -22,6 +22,7 @@ from services.publisher.adapters.base import (
     NetworkError,
     Outgoing,
     Published,
+    followers,
 )
 from services.publisher.adapters.containers import ContainerAdapter, created_at
 
@@ -241,6 +242,12 @@ class InstagramAdapter(ContainerAdapter):
                 if m.get("name") in by_name and m.get("values")
             }
         return found
+
+    async def account_numbers(
+        self, credentials: dict[str, Any], *, channel: ChannelRef
+    ) -> dict[str, tuple[str, float]]:
+        data = await self.get(credentials, "me", fields="user_id,followers_count")
+        return followers("followers_count", data.get("followers_count"))
 
     async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
         """Long-lived Instagram tokens are refreshed with themselves while still valid."""

@@ -20,6 +20,7 @@ from services.publisher.adapters.base import (
     Outgoing,
     Published,
     bearer,
+    followers,
     retry_after_seconds,
 )
 
@@ -188,6 +189,18 @@ class MastodonAdapter(Adapter):
             raw={"notification_id": n["id"], "acct": account.get("acct"),
                  "visibility": status.get("visibility")},
         )
+
+    async def account_numbers(
+        self, credentials: dict[str, Any], *, channel: ChannelRef
+    ) -> dict[str, tuple[str, float]]:
+        r = await self.call(
+            "GET",
+            self.url("/api/v1/accounts/verify_credentials", credentials),
+            headers=bearer(credentials),
+        )
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        return followers("followers_count", r.json().get("followers_count"))
 
     async def insights(
         self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]

@@ -21,6 +21,7 @@ from services.publisher.adapters.base import (
     Outgoing,
     Published,
     bearer,
+    followers,
     retry_after_seconds,
 )
 
@@ -438,6 +439,21 @@ class TikTokAdapter(Adapter):
                     if isinstance(video.get(theirs), int | float)
                 }
         return found
+
+    async def account_numbers(
+        self, credentials: dict[str, Any], *, channel: ChannelRef
+    ) -> dict[str, tuple[str, float]]:
+        # follower_count needs the user.info.stats scope; without it TikTok leaves it out.
+        r = await self.call(
+            "GET",
+            self.url("/v2/user/info/"),
+            headers=bearer(credentials),
+            params={"fields": "open_id,follower_count"},
+        )
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        user = (r.json().get("data") or {}).get("user") or {}
+        return followers("follower_count", user.get("follower_count"))
 
     async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
         token = credentials.get("refresh_token")

@@ -20,6 +20,7 @@ from services.publisher.adapters.base import (
     Outgoing,
     Published,
     bearer,
+    followers,
     retry_after_seconds,
 )
 
@@ -236,6 +237,18 @@ class XAdapter(Adapter):
                     if counts.get(theirs) is not None
                 }
         return found
+
+    async def account_numbers(
+        self, credentials: dict[str, Any], *, channel: ChannelRef
+    ) -> dict[str, tuple[str, float]]:
+        r = await self.call(
+            "GET", self.url("/2/users/me"), params={"user.fields": "public_metrics"},
+            headers=bearer(credentials),
+        )
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        counts = r.json()["data"].get("public_metrics") or {}
+        return followers("followers_count", counts.get("followers_count"))
 
     async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
         token = credentials.get("refresh_token")

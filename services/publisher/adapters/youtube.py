@@ -24,6 +24,7 @@ from services.publisher.adapters.base import (
     Outgoing,
     Published,
     bearer,
+    followers,
     retry_after_seconds,
 )
 
@@ -361,6 +362,19 @@ class YouTubeAdapter(Adapter):
                         url=self.comment_url(video_id, str(comment["id"])),
                     )
         return None
+
+    async def account_numbers(
+        self, credentials: dict[str, Any], *, channel: ChannelRef
+    ) -> dict[str, tuple[str, float]]:
+        data = await self.get(
+            credentials, "/youtube/v3/channels", part="statistics", mine="true"
+        )
+        items = data.get("items") or []
+        stats = (items[0].get("statistics") or {}) if items else {}
+        # A channel that hides its subscriber count reports none: absent, not 0.
+        if stats.get("hiddenSubscriberCount"):
+            return {}
+        return followers("subscriberCount", stats.get("subscriberCount"))
 
     async def insights(
         self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]

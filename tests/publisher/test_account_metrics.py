@@ -1,0 +1,152 @@
+"""Account numbers (followers): `metrics.collect` with `account=True` is answered from the
+network's profile endpoints, served by the sandbox."""
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+import httpx
+
+from services.publisher.app import create_app
+from shared.events import CollectItem, Envelope, MetricsCollect
+from tests.publisher.support import Tap, post_due, put_faults, send, wait_consuming
+from tests.publisher.test_publishing import connect
+from tests.support.servers import lifespan
+
+# network → the name the network itself gives its follower count.
+FOLLOWER_NAMES = {
+    "x": "followers_count",
+    "mastodon": "followers_count",
+    "bluesky": "followersCount",
+    "instagram": "followers_count",
+    "tiktok": "follower_count",
+    "youtube": "subscriberCount",
+}
+# Networks whose API (as the sandbox serves it) gives no follower count.
+WITHOUT_FOLLOWERS = ("facebook", "linkedin", "threads")
+
+
+async def set_followers(sandbox_url: str, network: str, account: dict[str, Any], n: int) -> None:
+    async with httpx.AsyncClient(base_url=sandbox_url) as client:
+        r = await client.put(
+            f"/_sandbox/{network}/accounts/{account['external_id']}/followers",
+            json={"followers": n},
+        )
+        assert r.status_code == 200, r.text
+
+
+def account_collect(channel: dict[str, Any], **extra: Any) -> MetricsCollect:
+    return MetricsCollect(
+        channel_id=uuid.UUID(channel["id"]),
+        network=channel["network"],
+        posts=extra.pop("posts", []),
+        account=True,
+        **extra,
+    )
+
+
+def answer_for(tap: Tap, channel: dict[str, Any]) -> dict[str, Any] | None:
+    for envelope in tap.of("metrics.fetched"):
+        if envelope.data["channel_id"] == channel["id"]:
+            return envelope.data
+    return None
+
+
+async def wait_answer(tap: Tap, channel: dict[str, Any], seconds: float = 30) -> dict[str, Any]:
+    for _ in range(int(seconds / 0.05)):
+        found = answer_for(tap, channel)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no metrics.fetched for {channel['network']}: {tap.events!r}")
+
+
+async def test_account_request_answers_each_networks_follower_count(
+    publisher_settings, sandbox_url
+):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    rnd = random.Random()
+    async with Tap(settings.exchange_name, ["metrics.fetched"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("metrics"))
+        channels = {
+            n: await connect(app, sandbox_url, workspace, network=n) for n in FOLLOWER_NAMES
+        }
+        counts = {n: rnd.randint(1, 1_000_000) for n in FOLLOWER_NAMES}
+        for network, channel in channels.items():
+            await set_followers(sandbox_url, network, channel["account"], counts[network])
+        await send(
+            settings.exchange_name,
+            *(Envelope.of(account_collect(c), workspace_id=workspace) for c in channels.values()),
+        )
+        for network, channel in channels.items():
+            fetched = await wait_answer(tap, channel)
+            assert fetched["network"] == network
+            [sample] = fetched["samples"]
+            assert sample["metric"] == "followers", network
+            assert sample["network_metric"] == FOLLOWER_NAMES[network], network
+            assert sample["value"] == counts[network], network
+            # An account sample names no post.
+            assert sample["post_id"] is None and sample["external_id"] is None
+
+
+async def test_a_network_without_follower_counts_answers_them_missing_not_zero(
+    publisher_settings, sandbox_url
+):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    async with Tap(settings.exchange_name, ["metrics.fetched"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("metrics"))
+        channels = [
+            await connect(app, sandbox_url, workspace, network=n) for n in WITHOUT_FOLLOWERS
+        ]
+        for channel in channels:
+            await set_followers(sandbox_url, channel["network"], channel["account"], 4321)
+        await send(
+            settings.exchange_name,
+            *(Envelope.of(account_collect(c), workspace_id=workspace) for c in channels),
+        )
+        for channel in channels:
+            fetched = await wait_answer(tap, channel)
+            # Answered (so the metrics service stops asking), with the number left missing.
+            assert [(s["metric"], s["value"]) for s in fetched["samples"]] == [
+                ("followers", None)
+            ], channel["network"]
+
+
+async def test_posts_and_account_are_answered_together_after_a_token_refresh(
+    publisher_settings, sandbox_url
+):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    async with (
+        Tap(settings.exchange_name, ["post.published", "metrics.fetched"]) as tap,
+        lifespan(app),
+    ):
+        await wait_consuming(app, settings.queue_name("posts"))
+        await wait_consuming(app, settings.queue_name("metrics"))
+        channel = await connect(app, sandbox_url, workspace, network="x")
+        due = post_due(channel=channel, text="Followers and likes")
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        tweet_id = (await tap.wait("post.published"))[0].data["external_id"]
+        followers = random.randint(10, 10_000)
+        await set_followers(sandbox_url, "x", channel["account"], followers)
+        async with httpx.AsyncClient(base_url=sandbox_url) as sandbox:
+            await sandbox.post("/_sandbox/engagement/tick", json={"hours": 6})
+        # Every token issued so far stops working: the read must refresh and ask again.
+        await put_faults(sandbox_url, {"network": "x", "expire_tokens": True})
+        collect = account_collect(
+            channel, posts=[CollectItem(post_id=due.post_id, external_id=tweet_id)]
+        )
+        await send(settings.exchange_name, Envelope.of(collect, workspace_id=workspace))
+        fetched = await wait_answer(tap, channel)
+        account = [s for s in fetched["samples"] if s["post_id"] is None]
+        posts = [s for s in fetched["samples"] if s["post_id"] is not None]
+        assert [(s["metric"], s["value"]) for s in account] == [("followers", followers)]
+        assert {s["post_id"] for s in posts} == {str(due.post_id)}
+        assert {s["external_id"] for s in posts} == {tweet_id}
+        assert "likes" in {s["metric"] for s in posts}
