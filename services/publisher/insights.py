@@ -1,10 +1,13 @@
-"""Fetching posts' numbers for the metrics service (`metrics.collect` → `metrics.fetched`)."""
+"""Fetching posts' and accounts' numbers for the metrics service (`metrics.collect` →
+`metrics.fetched`)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +21,14 @@ from shared.outbox import Outbox
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+# The common vocabulary's account-level names (the metrics service's ACCOUNT_METRICS). An
+# account request always answers each of them, with None where the network gave no number, so
+# the metrics service sees the request answered and records the gap as missing, never as 0.
+ACCOUNT_METRICS: tuple[str, ...] = ("followers",)
 
 
 async def collect_metrics(
@@ -34,26 +45,45 @@ async def collect_metrics(
 ) -> None:
     """Reads are safe to repeat, so the network is asked right here: a redelivery after a
     failure simply asks again. Transient errors raise (the message is retried); a channel
-    that is gone or waiting for reauthorisation has nothing to report."""
+    that is gone or waiting for reauthorisation has nothing to report.
+
+    One request may ask for posts' numbers, the account's numbers (followers), or both; all
+    of them go back in one `metrics.fetched`."""
     adapter = adapters.get(request.network)
-    if adapter is None or not request.posts:
+    if adapter is None or not (request.posts or request.account):
         return
+    by_id = {item.external_id: item for item in request.posts}
+    found: dict[str, dict[str, tuple[str, float | None]]] = {}
+    account: dict[str, tuple[str, float]] = {}
     try:
         channel, creds = await credentials.current(channel_id=request.channel_id, adapter=adapter)
         ref = ChannelRef(external_id=channel.external_id, username=channel.username)
-        await take_or_wait(
-            runtime, settings, network=request.network, channel_id=request.channel_id, action="read"
-        )
-        by_id = {item.external_id: item for item in request.posts}
-        try:
-            found = await adapter.insights(creds, channel=ref, external_ids=list(by_id))
-        except NetworkError as exc:
-            if exc.error_class != "auth_expired":
-                raise
-            creds = await credentials.refresh(
-                channel_id=request.channel_id, adapter=adapter, stale=creds
+
+        async def read(call: Callable[[dict[str, Any]], Awaitable[T]]) -> T:
+            """One read against the channel's budget, once more with refreshed credentials
+            when the network says they expired."""
+            nonlocal creds
+            await take_or_wait(
+                runtime,
+                settings,
+                network=request.network,
+                channel_id=request.channel_id,
+                action="read",
             )
-            found = await adapter.insights(creds, channel=ref, external_ids=list(by_id))
+            try:
+                return await call(creds)
+            except NetworkError as exc:
+                if exc.error_class != "auth_expired":
+                    raise
+                creds = await credentials.refresh(
+                    channel_id=request.channel_id, adapter=adapter, stale=creds
+                )
+                return await call(creds)
+
+        if by_id:
+            found = await read(lambda c: adapter.insights(c, channel=ref, external_ids=list(by_id)))
+        if request.account:
+            account = await read(lambda c: adapter.account_numbers(c, channel=ref))
     except (ChannelGone, NeedsReauth) as exc:
         log.info("no metrics for channel %s: %s", request.channel_id, exc)
         return
@@ -71,6 +101,8 @@ async def collect_metrics(
         if external_id in by_id
         for metric, (network_metric, value) in metrics.items()
     ]
+    if request.account:
+        samples.extend(account_samples(account, collected_at=now))
     await outbox.add(
         session,
         Envelope.of(
@@ -79,3 +111,20 @@ async def collect_metrics(
             causation_id=causation_id,
         ),
     )
+
+
+def account_samples(
+    numbers: dict[str, tuple[str, float]], *, collected_at: datetime
+) -> list[Sample]:
+    """Account samples (no post) for what the network gave, and a None sample for each
+    account metric it did not give."""
+    samples = [
+        Sample(metric=metric, network_metric=network_metric, value=value, collected_at=collected_at)
+        for metric, (network_metric, value) in numbers.items()
+    ]
+    samples.extend(
+        Sample(metric=metric, network_metric=metric, value=None, collected_at=collected_at)
+        for metric in ACCOUNT_METRICS
+        if metric not in numbers
+    )
+    return samples

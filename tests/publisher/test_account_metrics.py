@@ -4,12 +4,16 @@ network's profile endpoints, served by the sandbox."""
 import asyncio
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from services.metrics.models import Channel, LatestValue
 from services.publisher.app import create_app
-from shared.events import CollectItem, Envelope, MetricsCollect
+from shared.events import CollectItem, Envelope, MetricsCollect, Sample
+from tests.metrics.support import connect_channel, feed, quiet_app
 from tests.publisher.support import Tap, post_due, put_faults, send, wait_consuming
 from tests.publisher.test_publishing import connect
 from tests.support.servers import lifespan
@@ -150,3 +154,63 @@ async def test_posts_and_account_are_answered_together_after_a_token_refresh(
         assert {s["post_id"] for s in posts} == {str(due.post_id)}
         assert {s["external_id"] for s in posts} == {tweet_id}
         assert "likes" in {s["metric"] for s in posts}
+
+
+async def test_the_metrics_service_takes_the_answers_as_answered_and_missing_as_missing(
+    publisher_settings, sandbox_url, make_settings
+):
+    """What the publisher answers, fed to the metrics service: the follower count is stored,
+    a network without one is stored as missing (not 0), and neither is asked again before the
+    next daily fetch."""
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    followers = random.randint(10, 10_000)
+    async with Tap(settings.exchange_name, ["metrics.fetched"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("metrics"))
+        x = await connect(app, sandbox_url, workspace, network="x")
+        facebook = await connect(app, sandbox_url, workspace, network="facebook")
+        await set_followers(sandbox_url, "x", x["account"], followers)
+        await send(
+            settings.exchange_name,
+            *(Envelope.of(account_collect(c), workspace_id=workspace) for c in (x, facebook)),
+        )
+        answers = {c["network"]: await wait_answer(tap, c) for c in (x, facebook)}
+
+    now = datetime.now(UTC)
+    async with quiet_app(make_settings) as (metrics_app, runtime, _client):
+        channels = {
+            network: await connect_channel(runtime, workspace=workspace, network=network, now=now)
+            for network in answers
+        }
+        # The daily request goes out (what the publisher answered above).
+        await metrics_app.state.collector.run_once(now=now)
+        for network, answer in answers.items():
+            await feed(
+                runtime,
+                workspace=workspace,
+                channel_id=channels[network],
+                network=network,
+                now=now,
+                samples=[Sample.model_validate(s) for s in answer["samples"]],
+            )
+        async with runtime.sessions() as session:
+            latest = {
+                row.channel_id: row.value
+                for row in await session.scalars(
+                    select(LatestValue).where(
+                        LatestValue.metric == "followers", LatestValue.post_id.is_(None)
+                    )
+                )
+            }
+            due = {
+                row.channel_id: row.account_due_at
+                for row in await session.scalars(
+                    select(Channel).where(Channel.channel_id.in_(channels.values()))
+                )
+            }
+        assert latest == {channels["x"]: followers, channels["facebook"]: None}
+        # Answered: the next fetch is a day away, not the short wait of an unanswered one.
+        for network, channel_id in channels.items():
+            assert due[channel_id] is not None
+            assert due[channel_id] >= now + timedelta(hours=23), network

@@ -222,9 +222,12 @@ class BlueskyAdapter(Adapter):
     async def account_numbers(
         self, credentials: dict[str, Any], *, channel: ChannelRef
     ) -> dict[str, tuple[str, float]]:
-        r = await self.call("GET", self.xrpc("app.bsky.actor.getProfile"),
-                            params={"actor": credentials.get("did") or channel.external_id},
-                            headers=self.auth(credentials))
+        r = await self.call(
+            "GET",
+            self.xrpc("app.bsky.actor.getProfile"),
+            params={"actor": credentials.get("did") or channel.external_id},
+            headers=self.auth(credentials),
+        )
         if r.status_code != 200:
             raise self.classify(r, write=False)
         return followers("followersCount", r.json().get("followersCount"))

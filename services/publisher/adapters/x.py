@@ -242,7 +242,9 @@ class XAdapter(Adapter):
         self, credentials: dict[str, Any], *, channel: ChannelRef
     ) -> dict[str, tuple[str, float]]:
         r = await self.call(
-            "GET", self.url("/2/users/me"), params={"user.fields": "public_metrics"},
+            "GET",
+            self.url("/2/users/me"),
+            params={"user.fields": "public_metrics"},
             headers=bearer(credentials),
         )
         if r.status_code != 200:

@@ -366,9 +366,7 @@ class YouTubeAdapter(Adapter):
     async def account_numbers(
         self, credentials: dict[str, Any], *, channel: ChannelRef
     ) -> dict[str, tuple[str, float]]:
-        data = await self.get(
-            credentials, "/youtube/v3/channels", part="statistics", mine="true"
-        )
+        data = await self.get(credentials, "/youtube/v3/channels", part="statistics", mine="true")
         items = data.get("items") or []
         stats = (items[0].get("statistics") or {}) if items else {}
         # A channel that hides its subscriber count reports none: absent, not 0.
