@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,8 +39,12 @@ class IdempotentConsumer:
         sessions: async_sessionmaker[AsyncSession],
         tables: BusTables,
         metrics: ServiceMetrics,
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.name = name
+        # Shared by the process's consumers: a delivered message waits here, unacknowledged,
+        # rather than inside the connection pool where a long wait ends in a timeout.
+        self.slots = slots or asyncio.Semaphore(1_000_000)
         self.handlers = handlers
         self.sessions = sessions
         self.processed = tables.processed_messages
@@ -60,7 +65,8 @@ class IdempotentConsumer:
         correlation_id_var.set(envelope.correlation_id)
         traceparent_var.set(envelope.traceparent)
         try:
-            outcome = await self.handle(envelope, handler)
+            async with self.slots:
+                outcome = await self.handle(envelope, handler)
         except Exception:
             log.exception("handler for %s failed on %s", envelope.type, self.name)
             self.metrics.consumed.labels(self.name, "error").inc()

@@ -113,6 +113,9 @@ class Runtime:
         if self.settings.run_workers:
             self.notifier.start()
             self.spawn(self.relay.run, "outbox-relay")
+            slots = asyncio.Semaphore(
+                self.settings.handler_concurrency or self.settings.database_pool_size
+            )
             for sub in subscriptions:
                 consumer = IdempotentConsumer(
                     name=f"{self.settings.service_name}.{sub.purpose}",
@@ -120,6 +123,7 @@ class Runtime:
                     sessions=self.sessions,
                     tables=self.tables,
                     metrics=self.metrics,
+                    slots=slots,
                 )
                 self.bus.consume(
                     queue=self.settings.queue_name(sub.purpose),

@@ -37,6 +37,10 @@ class ServiceSettings(BaseSettings):
     # never see each other's messages.
     bus_prefix: str = ""
     prefetch: int = 64
+    # Messages handled at once by all of a process's consumers together; 0 means the database
+    # pool size. Each handler holds a connection for its transaction, so more handlers than
+    # connections would only queue for the pool and time out there after a backlog builds up.
+    handler_concurrency: int = 0
     delivery_limit: int = 10
     # The token this process sends on internal calls, and accepts.
     internal_token: str = "dev-internal-token"
