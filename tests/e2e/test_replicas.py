@@ -9,7 +9,7 @@ import httpx
 from deploy.runner import Platform
 from tests.e2e.conftest import platform_config
 from tests.e2e.flows import connect_x_channel, new_workspace
-from tests.faults.burst import create_burst, settle
+from tests.faults.burst import Progress, create_burst, settle
 
 POSTS = 60
 
@@ -37,8 +37,12 @@ async def test_replicas_share_dispatch_and_publishing_without_duplicates(
             key = await new_workspace(gateway, timezone="UTC")
             auth = {"Authorization": f"Bearer {key}"}
             channel = await connect_x_channel(gateway, sandbox, key)
-            confirmed = await create_burst(gateway, auth, channel["id"], POSTS, spread=3)
-            final, _ = await settle(gateway, auth, confirmed, seconds=240)
+            progress = Progress(total=POSTS)
+            confirmed = await create_burst(
+                config.url("gateway"), auth, channel["id"], progress, lead=3
+            )
+            assert len(confirmed) == POSTS, progress.refused
+            final = await settle(config.url("gateway"), auth, confirmed, seconds=240)
             statuses = Counter(t["status"] for t in final.values())
             assert statuses == Counter({"published": POSTS}), (
                 statuses,

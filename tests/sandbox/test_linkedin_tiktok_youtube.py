@@ -51,7 +51,8 @@ async def test_linkedin_posts(client: httpx.AsyncClient, receiver: Receiver) -> 
         params={"q": "organizationalEntity", "organizationalEntity": org,
                 "shares": f"List({urn})"}, headers={**h, **LI})).json()
     totals = stats["elements"][0]["totalShareStatistics"]
-    assert totals["impressionCount"] > 0 and totals["commentCount"] == 2
+    # The two comments above are counted; the simulated audience may have added more.
+    assert totals["impressionCount"] > 0 and totals["commentCount"] >= 2
 
     await client.put("/_sandbox/faults", json={"network": "linkedin", "expire_tokens": True})
     expired = await client.get("/linkedin/v2/userinfo", headers=h)
