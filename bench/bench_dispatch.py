@@ -281,6 +281,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     # Generous: a figure far off the goal is still a figure worth printing.
     burst_within = 120 + burst / 20
 
+    ctx.stop_platform()
     conn = await asyncpg.connect(ctx.asyncpg_dsn)
     try:
         t0 = time.perf_counter()

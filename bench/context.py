@@ -41,6 +41,13 @@ class BenchContext:
     def rounds(self, full: int = 5, quick: int = 3) -> int:
         return quick if self.quick else full
 
+    def stop_platform(self) -> None:
+        """For a benchmark that runs a service of its own: the platform's copy would share its
+        tables and queues (two dispatchers, a publisher acting on the benchmark's events)."""
+        if self._platform is not None:
+            self._platform.stop()
+            self._platform = None
+
     async def platform(self) -> Any:
         """The whole platform as separate processes on free ports, started once per run."""
         if self._platform is None:
