@@ -29,6 +29,8 @@ from aiormq.exceptions import DeliveryError
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
+from shared.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
@@ -226,11 +228,7 @@ class Bus:
 
     async def stop_consuming(self) -> None:
         self._stopping = True
-        for task in self._consumers:
-            task.cancel()
-        for task in self._consumers:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._consumers)
         self._consumers.clear()
 
     async def close(self) -> None:

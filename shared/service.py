@@ -29,6 +29,7 @@ from shared.observability import ServiceMetrics, health_router, mount_observabil
 from shared.outbox import Outbox, OutboxRelay
 from shared.pagination import LinkHeaderMiddleware
 from shared.settings import ServiceSettings
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +154,7 @@ class Runtime:
     async def shutdown(self) -> None:
         """Stop taking work, hand back what is unacknowledged, flush the outbox, close."""
         await self.bus.stop_consuming()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self.tasks)
         self.tasks.clear()
         if self.settings.run_workers:
             try:
