@@ -13,14 +13,18 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import platform
+import signal
 import sys
 import time
 import traceback
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from bench.context import bench_context
-from bench.harness import PROFILES, Figure
+from bench.harness import PROFILES, ROOT, Figure
 
 BENCHMARKS = [
     "bench.bench_bus",
@@ -60,18 +64,72 @@ def print_table(figures: list[Figure], skipped: dict[str, str]) -> None:
         print(f"{name:<12} not run: {why}")
 
 
+def write_results(
+    path: Path,
+    *,
+    quick: bool,
+    started: float,
+    figures: list[Figure],
+    skipped: dict[str, str],
+    profiles: list[str],
+    complete: bool,
+) -> dict[str, Any]:
+    """Rewritten after every benchmark, so a run cut short keeps what it measured."""
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "quick": quick,
+        "complete": complete,
+        "seconds": round(time.monotonic() - started, 1),
+        "figures": [f.as_dict() for f in figures],
+        "not_run": skipped,
+        "profiles": profiles,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    tmp.replace(path)
+    return results
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: every service and load generator
+    the run started is stopped and its database dropped, instead of being left running."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--profile", nargs="*", metavar="NAME")
     parser.add_argument("--only", nargs="*")
     args = parser.parse_args()
+    stop_on_sigterm()
     figures: list[Figure] = []
     skipped: dict[str, str] = {}
     started = time.monotonic()
     profile = args.profile is not None
     async with bench_context(quick=args.quick, profile=profile) as ctx:
         PROFILES.configure(args.profile, ctx.results_dir)
+        latest = ctx.results_dir / "latest.json"
+
+        def save(complete: bool) -> dict[str, Any]:
+            profiles = [str(p.relative_to(ROOT)) for p in PROFILES.written]
+            return write_results(
+                latest,
+                quick=args.quick,
+                started=started,
+                figures=figures,
+                skipped=skipped,
+                profiles=profiles,
+                complete=complete,
+            )
+
         for module_name in BENCHMARKS:
             short = module_name.split(".")[-1].removeprefix("bench_")
             if args.only and short not in args.only:
@@ -86,22 +144,8 @@ async def main() -> None:
                 traceback.print_exc()
                 skipped[short] = f"failed: {exc}"
             print(f"  {short} took {time.monotonic() - t0:.0f}s", file=sys.stderr, flush=True)
-        results = {
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-                "cpus": __import__("os").cpu_count(),
-            },
-            "quick": args.quick,
-            "seconds": round(time.monotonic() - started, 1),
-            "figures": [f.as_dict() for f in figures],
-            "not_run": skipped,
-            "profiles": [
-                str(p.relative_to(ctx.results_dir.parent.parent)) for p in PROFILES.written
-            ],
-        }
-        (ctx.results_dir / "latest.json").write_text(json.dumps(results, indent=2))
+            save(complete=False)
+        results = save(complete=True)
     print_table(figures, skipped)
     print(f"\nwrote bench/results/latest.json ({results['seconds']} s)")
     if profile:
@@ -111,4 +155,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("stopped: what was measured is in bench/results/latest.json", file=sys.stderr)
+        sys.exit(130)

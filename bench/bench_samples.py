@@ -52,8 +52,12 @@ class Fleet:
         self.posts = {
             c: [
                 PostPublished(
-                    post_id=uuid.uuid4(), target_id=uuid.uuid4(), channel_id=c, network=NETWORK,
-                    external_id=f"{i}{uuid.uuid4().hex[:12]}", published_at=published_at,
+                    post_id=uuid.uuid4(),
+                    target_id=uuid.uuid4(),
+                    channel_id=c,
+                    network=NETWORK,
+                    external_id=f"{i}{uuid.uuid4().hex[:12]}",
+                    published_at=published_at,
                 )
                 for i in range(POSTS_PER_MESSAGE)
             ]
@@ -66,8 +70,9 @@ class Fleet:
         async with unit_of_work(sessions) as session:
             for posts in self.posts.values():
                 for p in posts:
-                    await track_published_post(session, workspace_id=self.workspace, published=p,
-                                               now=self.published_at)
+                    await track_published_post(
+                        session, workspace_id=self.workspace, published=p, now=self.published_at
+                    )
         await engine.dispose()
 
     def messages(
@@ -85,19 +90,40 @@ class Fleet:
                 for j, p in enumerate(posts):
                     for m, (network_metric, common) in enumerate(METRICS):
                         value = float(hour * (10 + j + m))
-                        samples.append(FetchedSample(
-                            external_id=p.external_id, metric=network_metric,
-                            network_metric=network_metric, value=value, collected_at=at,
-                        ))
-                        batch.append((self.workspace, channel, p.target_id, p.post_id, NETWORK,
-                                      common, network_metric, value, float(10 + j + m), at))
+                        samples.append(
+                            FetchedSample(
+                                external_id=p.external_id,
+                                metric=network_metric,
+                                network_metric=network_metric,
+                                value=value,
+                                collected_at=at,
+                            )
+                        )
+                        batch.append(
+                            (
+                                self.workspace,
+                                channel,
+                                p.target_id,
+                                p.post_id,
+                                NETWORK,
+                                common,
+                                network_metric,
+                                value,
+                                float(10 + j + m),
+                                at,
+                            )
+                        )
                 envelope = Envelope.of(
                     MetricsFetched(channel_id=channel, network=NETWORK, samples=samples),
                     workspace_id=self.workspace,
                 )
-                bodies.append(OutgoingMessage(routing_key=envelope.type,
-                                              body=envelope.model_dump_json().encode(),
-                                              message_id=str(envelope.id)))
+                bodies.append(
+                    OutgoingMessage(
+                        routing_key=envelope.type,
+                        body=envelope.model_dump_json().encode(),
+                        message_id=str(envelope.id),
+                    )
+                )
                 rows.append(batch)
         return bodies, rows
 
@@ -121,8 +147,7 @@ async def raw_copy_rate(conn: asyncpg.Connection, rows: list[list[tuple[object, 
     await conn.execute("TRUNCATE bench_raw_samples")
     started = time.perf_counter()
     for batch in rows:
-        await conn.copy_records_to_table("bench_raw_samples", columns=SAMPLE_COLUMNS,
-                                         records=batch)
+        await conn.copy_records_to_table("bench_raw_samples", columns=SAMPLE_COLUMNS, records=batch)
     elapsed = time.perf_counter() - started
     return sum(len(b) for b in rows) / elapsed
 
@@ -153,7 +178,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
     raw: list[float] = []
     try:
         async with process(
-            [sys.executable, "-m", "services.metrics"], env=env,
+            [sys.executable, "-m", "services.metrics"],
+            env=env,
             ready_url=f"http://127.0.0.1:{port}/healthz",
             log=ctx.results_dir / "samples-metrics.log",
         ):
@@ -195,7 +221,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
             "≥ 0.5",
             rounds=ingest,
             baseline_rounds=raw,
-            notes=(f"{per_round} samples per round in {channels * per_channel} messages of "
-                   f"{POSTS_PER_MESSAGE * len(METRICS)}; COPY in batches of the same size"),
+            notes=(
+                f"{per_round} samples per round in {channels * per_channel} messages of "
+                f"{POSTS_PER_MESSAGE * len(METRICS)}; COPY in batches of the same size"
+            ),
         )
     ]

@@ -258,7 +258,13 @@ async def load(
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await proc.communicate()
+    try:
+        out, err = await proc.communicate()
+    except BaseException:
+        # The run is being stopped: the generator must not keep loading a server after it.
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        raise
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed: {err.decode()[-2000:]}")
     result: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
