@@ -285,7 +285,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     await generate(ctx, data)
     generated_in = time.monotonic() - t0
     print(f"  analytics: generated in {generated_in:.0f}s", file=sys.stderr, flush=True)
-    requests = 150 if ctx.quick else 200
+    requests = 100 if ctx.quick else 150
     rnd = random.Random(11)
     # Ranges of 30 days ending at an arbitrary hour: whole days from the daily rollup, the
     # ragged ends from the hourly one, as the handler splits them.

@@ -39,7 +39,7 @@ NAME = "dispatch"
 GOAL = "p99 ≤ 1 s"
 BATCH = 500
 # How far ahead of a round's due instant its targets are put on the calendar.
-LEAD = timedelta(seconds=3)
+LEAD = timedelta(seconds=1.5)
 
 GENERATE = """
 CREATE TEMP TABLE bench_generated ON COMMIT DROP AS

@@ -120,7 +120,7 @@ async def measure(
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    seconds = 3 if ctx.quick else 5
+    seconds = 3 if ctx.quick else 4
     connections = 32
     # More distinct events per round than the inbox can take in `seconds`, so none repeats.
     per_round = 40_000 if ctx.quick else 60_000

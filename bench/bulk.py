@@ -85,4 +85,4 @@ async def indexes_dropped(dsn: str, tables: list[str]) -> AsyncIterator[None]:
         await conn.close()
     yield
     for group in groups:
-        await rebuild(dsn, group)
+        await rebuild(dsn, group, parallel=1)
