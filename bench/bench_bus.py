@@ -123,7 +123,7 @@ async def relay_rate(ctx: BenchContext, n: int, batch: int) -> float:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    n = 5_000 if ctx.quick else 12_000
+    n = 3_000 if ctx.quick else 12_000
     batch = 500
     raw = [await raw_publish_rate(ctx, n, batch) for _ in range(ctx.rounds())]
     publish = [await bus_publish_rate(ctx, n, batch) for _ in range(ctx.rounds())]

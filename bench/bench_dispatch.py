@@ -38,7 +38,7 @@ from services.scheduler.settings import SchedulerSettings
 NAME = "dispatch"
 GOAL = "p99 ≤ 1 s"
 BATCH = 500
-# How far ahead of a round's due instant its targets are put on the calendar.
+# How far ahead of a round's due instant its targets are put on the calendar (--quick: 1 s).
 LEAD = timedelta(seconds=1.5)
 
 GENERATE = """
@@ -259,10 +259,11 @@ def log(message: str) -> None:
 async def run(ctx: BenchContext) -> list[Figure]:
     future = 100_000 if ctx.quick else 1_000_000
     burst = 2_000 if ctx.quick else 10_000
-    steady_seconds = 5 if ctx.quick else 10
+    steady_seconds = 2 if ctx.quick else 10
     rate = 200
     steady_n = rate * steady_seconds
     n_rounds = ctx.rounds(full=3, quick=2)
+    lead = timedelta(seconds=1) if ctx.quick else LEAD
     # Generous: a figure far off the goal is still a figure worth printing.
     burst_within = 120 + burst / 20
 
@@ -312,7 +313,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         ):
             await asyncio.sleep(1.0)  # the relay and the dispatcher are up
             for i in range(n_rounds):
-                due = datetime.now(UTC) + LEAD
+                due = datetime.now(UTC) + lead
                 dues = [due] * burst
                 await make_due(conn, pools["burst"], dues, status="scheduled")
                 burst_rounds.append(stats(await wait_for(pools["burst"], dues, burst_within)))
@@ -325,7 +326,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 )
                 await make_due(conn, pools["burst"], [None] * burst, status="draft")  # type: ignore[list-item]
 
-            start = datetime.now(UTC) + LEAD
+            start = datetime.now(UTC) + lead
             dues = [start + timedelta(seconds=i / rate) for i in range(steady_n)]
             await make_due(conn, pools["steady"], dues, status="scheduled")
             steady_real = await wait_for(pools["steady"], dues, steady_seconds + burst_within)
@@ -338,7 +339,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         async with raw_publisher(ctx, settings.exchange_name) as exchange:
             for _ in range(n_rounds):
                 for target, publish_to in ((base_rounds, None), (direct_rounds, exchange)):
-                    due = datetime.now(UTC) + LEAD
+                    due = datetime.now(UTC) + lead
                     await make_due(conn, pools["burst"], [due] * burst, status="scheduled")
                     await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0))
                     target.append(
@@ -349,7 +350,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                         )
                     )
                     await make_due(conn, pools["burst"], [None] * burst, status="draft")  # type: ignore[list-item]
-        start = datetime.now(UTC) + LEAD
+        start = datetime.now(UTC) + lead
         dues = [start + timedelta(seconds=i / rate) for i in range(steady_n)]
         await make_due(conn, pools["steady"], dues, status="scheduled")
         steady_base = await raw_claim_loop(conn, n=steady_n, within=steady_seconds + 60)

@@ -37,7 +37,7 @@ HIGH_LIMIT = 10**9
 async def run(ctx: BenchContext) -> list[Figure]:
     platform = await ctx.platform()
     t = await tenant(platform)
-    seconds = 3 if ctx.quick else 4
+    seconds = 1.0 if ctx.quick else 4
     path = f"/v1/channels/{t.channel['id']}"
     direct_headers = {
         INTERNAL_TOKEN_HEADER: platform.config.internal_token,

@@ -153,7 +153,7 @@ async def raw_copy_rate(conn: asyncpg.Connection, rows: list[list[tuple[object, 
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    channels = 10 if ctx.quick else 20
+    channels = 6 if ctx.quick else 20
     per_channel = 4 if ctx.quick else 6
     fleet = Fleet(channels=channels, published_at=datetime.now(UTC).replace(microsecond=0))
     await fleet.track(ctx.database_url)
