@@ -69,6 +69,12 @@ class HookFastPath:
         self.writer = writer
         self.counters = counters
         self.metrics = metrics
+        # The histogram child per network, looked up once: resolving labels on every
+        # delivery was a twentieth of the receiver's time.
+        self.timings = {
+            network: metrics.requests.labels("POST", route, "200")
+            for network, route in ROUTES.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -130,9 +136,7 @@ class HookFastPath:
             }
         )
         await send({"type": "http.response.body", "body": response})
-        self.metrics.requests.labels("POST", ROUTES[network], "200").observe(
-            time.perf_counter() - started
-        )
+        self.timings[network].observe(time.perf_counter() - started)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
