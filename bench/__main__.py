@@ -56,10 +56,17 @@ def print_table(figures: list[Figure], skipped: dict[str, str]) -> None:
             f"{fmt(f.ratio):>7}  {f.goal}"
         )
         if f.rounds:
-            print(
-                f"{'':<12} {'  ' + f.unit + ', rounds min/max':<48} "
-                f"{fmt(min(f.rounds)):>12} {fmt(max(f.rounds)):>12}"
+            base = (
+                f"{fmt(min(f.baseline_rounds))}–{fmt(max(f.baseline_rounds))}"
+                if f.baseline_rounds
+                else ""
             )
+            print(
+                f"{'':<12} {'  ' + f.unit + ', rounds min–max':<48} "
+                f"{fmt(min(f.rounds)) + '–' + fmt(max(f.rounds)):>12} {base:>12}"
+            )
+        if f.baseline is not None:
+            print(f"{'':<12}   baseline: {f.baseline_name}")
     for name, why in skipped.items():
         print(f"{name:<12} not run: {why}")
 

@@ -1,9 +1,15 @@
-"""The outbox relay (commit → broker confirm) against raw aio-pika publishing with confirms."""
+"""The bus both ways against raw aio-pika: publishing (`Bus.publish` and the outbox relay,
+commit → broker confirm) against aio-pika publishing with confirms, and consuming (the
+idempotent consumer: envelope read, `(consumer, message id)` recorded and committed, ack)
+against an aio-pika consumer that only acks. Same broker, same quorum queues, same prefetch.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 
@@ -11,8 +17,10 @@ from bench.context import BenchContext
 from bench.harness import Figure, median
 from services.metrics.models import BUS
 from shared.bus import Bus, OutgoingMessage
+from shared.consumer import IdempotentConsumer
 from shared.db import Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.events import Envelope, WorkspaceCreated
+from shared.observability import ServiceMetrics
 from shared.outbox import Outbox, OutboxRelay
 
 NAME = "bus"
@@ -37,8 +45,6 @@ async def raw_publish_rate(ctx: BenchContext, n: int, batch: int) -> float:
         )
         await queue.bind(exchange, routing_key="#")
         bodies = [event(i).model_dump_json().encode() for i in range(n)]
-        import asyncio
-
         started = time.perf_counter()
         for start in range(0, n, batch):
             await asyncio.gather(
@@ -122,12 +128,111 @@ async def relay_rate(ctx: BenchContext, n: int, batch: int) -> float:
     return n / elapsed
 
 
+PREFETCH = 64  # the services' Bus default
+POOL = 10  # the services' default pool, and so their handler slots
+
+
+async def fill(ctx: BenchContext, bus: Bus, queue: str, n: int) -> None:
+    """`n` workspace.created events waiting on a queue declared as the services declare theirs."""
+    connection = await aio_pika.connect(ctx.amqp_url)
+    async with connection:
+        await bus.declare_queue(await connection.channel(), queue, ["workspace.created"])
+    messages = []
+    for i in range(n):
+        e = event(i)
+        messages.append(
+            OutgoingMessage(
+                routing_key=e.type, body=e.model_dump_json().encode(), message_id=str(e.id)
+            )
+        )
+    for start in range(0, n, 500):
+        await bus.publish(messages[start : start + 500])
+
+
+async def timed_drain(
+    n: int, start: Callable[[Callable[[], None]], Awaitable[None]], within: float = 300
+) -> float:
+    """Starts a consumer with a `done()` to call per message; messages/s until all n are done."""
+    count = 0
+    finished = asyncio.Event()
+
+    def done() -> None:
+        nonlocal count
+        count += 1
+        if count >= n:
+            finished.set()
+
+    started = time.perf_counter()
+    await start(done)
+    await asyncio.wait_for(finished.wait(), within)
+    return n / (time.perf_counter() - started)
+
+
+async def raw_consume_rate(ctx: BenchContext, n: int) -> float:
+    bus = Bus(url=ctx.amqp_url, exchange=f"{ctx.bus_prefix}rawc")
+    queue = f"{ctx.bus_prefix}raw.consume"
+    await fill(ctx, bus, queue, n)
+    await bus.close()
+    connection = await aio_pika.connect(ctx.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=PREFETCH)
+        q = await channel.get_queue(queue)
+
+        async def start(done: Callable[[], None]) -> None:
+            async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                await message.ack()
+                done()
+
+            await q.consume(on_message)
+
+        return await timed_drain(n, start)
+
+
+async def consumer_rate(ctx: BenchContext, n: int) -> float:
+    """The services' consumer with a handler that does nothing: what every event costs before
+    its own work (the metrics schema's processed-messages table)."""
+    engine = make_engine(ctx.database_url, pool_size=POOL)
+    sessions = make_sessionmaker(engine)
+    bus = Bus(url=ctx.amqp_url, exchange=f"{ctx.bus_prefix}consume", prefetch=PREFETCH)
+    queue = f"{ctx.bus_prefix}bench.consume"
+    try:
+        await fill(ctx, bus, queue, n)
+
+        async def nothing(session: object, envelope: Envelope) -> None:
+            return None
+
+        consumer = IdempotentConsumer(
+            name=f"bench.consume.{uuid.uuid4().hex[:6]}",
+            handlers={"workspace.created": nothing},
+            sessions=sessions,
+            tables=BUS,
+            metrics=ServiceMetrics("bench"),
+            slots=asyncio.Semaphore(POOL),
+        )
+
+        async def start(done: Callable[[], None]) -> None:
+            async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                await consumer(message)
+                done()
+
+            bus.consume(queue=queue, routing_keys=["workspace.created"], handler=on_message)
+
+        return await timed_drain(n, start)
+    finally:
+        await bus.close()
+        await engine.dispose()
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
     n = 3_000 if ctx.quick else 12_000
     batch = 500
     raw = [await raw_publish_rate(ctx, n, batch) for _ in range(ctx.rounds())]
     publish = [await bus_publish_rate(ctx, n, batch) for _ in range(ctx.rounds())]
     relay = [await relay_rate(ctx, n, batch) for _ in range(ctx.rounds())]
+    consume_n = n // 6
+    raw_consume = [await raw_consume_rate(ctx, consume_n) for _ in range(ctx.rounds())]
+    consume = [await consumer_rate(ctx, consume_n) for _ in range(ctx.rounds())]
     return [
         Figure(
             benchmark=NAME,
@@ -152,5 +257,21 @@ async def run(ctx: BenchContext) -> list[Figure]:
             rounds=relay,
             baseline_rounds=raw,
             notes=f"{n} events, batches of {batch}",
+        ),
+        Figure(
+            benchmark=NAME,
+            metric="idempotent consumer, messages/s consumed",
+            unit="messages/s",
+            value=median(consume),
+            baseline_name="raw aio-pika consume + ack",
+            baseline=median(raw_consume),
+            goal="informational",
+            rounds=consume,
+            baseline_rounds=raw_consume,
+            notes=(
+                f"{consume_n} waiting messages, prefetch {PREFETCH}, {POOL} handler slots; "
+                "a handler that does nothing, so the figure is the per-message floor of "
+                "every consumer (read, record, commit, ack)"
+            ),
         ),
     ]
