@@ -121,7 +121,8 @@ class InternalTokenMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    # async: a plain `def` dependency would run in a worker thread on every request.
     headers = request.headers
     workspace = headers.get(WORKSPACE_HEADER)
     role = headers.get(ROLE_HEADER)
@@ -149,9 +150,7 @@ def require(permission: str) -> Callable[[Principal], Coroutine[Any, Any, Princi
 
     async def check(principal: PrincipalDep) -> Principal:
         if not principal.can(permission):
-            raise PermissionDenied(
-                f"The role '{principal.role}' may not do this ({permission})."
-            )
+            raise PermissionDenied(f"The role '{principal.role}' may not do this ({permission}).")
         return principal
 
     return check

@@ -211,13 +211,19 @@ def service_app(
     return app
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
+# Dependencies are `async def` even when they do no I/O: FastAPI runs a plain `def` one in a
+# worker thread, a thread hop on every request for a dictionary lookup.
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with unit_of_work(get_runtime(request).sessions) as session:
+    async with unit_of_work(runtime_of(request).sessions) as session:
         yield session
 
 

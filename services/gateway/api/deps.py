@@ -18,12 +18,12 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="apiKey")
 _admin_bearer = HTTPBearer(auto_error=False, scheme_name="adminToken")
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.runtime.settings
     return settings
 
 
-def get_authenticator(request: Request) -> Authenticator:
+async def get_authenticator(request: Request) -> Authenticator:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator
 

@@ -10,7 +10,7 @@ from services.metrics.settings import MetricsSettings
 from shared.auth import Principal, require
 
 
-def get_settings(request: Request) -> MetricsSettings:
+async def get_settings(request: Request) -> MetricsSettings:
     settings: MetricsSettings = request.app.state.settings
     return settings
 

@@ -10,21 +10,21 @@ from services.publisher.adapters import Adapters
 from services.publisher.crypto import Keyring
 from services.publisher.settings import PublisherSettings
 from shared.auth import Principal, require
-from shared.service import get_runtime
+from shared.service import runtime_of
 
 
-def get_settings(request: Request) -> PublisherSettings:
-    settings = get_runtime(request).settings
+async def get_settings(request: Request) -> PublisherSettings:
+    settings = runtime_of(request).settings
     assert isinstance(settings, PublisherSettings)
     return settings
 
 
-def get_adapters(request: Request) -> Adapters:
+async def get_adapters(request: Request) -> Adapters:
     adapters: Adapters = request.app.state.adapters
     return adapters
 
 
-def get_keyring(request: Request) -> Keyring:
+async def get_keyring(request: Request) -> Keyring:
     keyring: Keyring = request.app.state.keyring
     return keyring
 

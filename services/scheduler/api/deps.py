@@ -9,16 +9,16 @@ from fastapi import Depends, Request
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.settings import SchedulerSettings
 from shared.auth import Principal, require
-from shared.service import get_runtime
+from shared.service import runtime_of
 
 
-def get_settings(request: Request) -> SchedulerSettings:
-    settings = get_runtime(request).settings
+async def get_settings(request: Request) -> SchedulerSettings:
+    settings = runtime_of(request).settings
     assert isinstance(settings, SchedulerSettings)
     return settings
 
 
-def get_lookup(request: Request) -> ChannelLookup:
+async def get_lookup(request: Request) -> ChannelLookup:
     lookup: ChannelLookup = request.app.state.channel_lookup
     return lookup
 
