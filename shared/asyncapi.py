@@ -1,6 +1,6 @@
 """Writes the AsyncAPI 3 document of Herald's bus from the event models.
 
-python -m shared.asyncapi docs/asyncapi.yaml
+    python -m shared.asyncapi docs/asyncapi.yaml
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def document(exchange: str = "herald") -> dict[str, Any]:
         operations[f"send_{name}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{name}"},
-            "summary": f"Sent by the {producer_of(channel['address'])} service through its outbox.",
+            "summary": f"Sent by the {producer_of(channel['address'])} service "
+            "through its outbox.",
         }
     return {
         "asyncapi": "3.0.0",

@@ -150,7 +150,9 @@ def require(permission: str) -> Callable[[Principal], Coroutine[Any, Any, Princi
 
     async def check(principal: PrincipalDep) -> Principal:
         if not principal.can(permission):
-            raise PermissionDenied(f"The role '{principal.role}' may not do this ({permission}).")
+            raise PermissionDenied(
+                f"The role '{principal.role}' may not do this ({permission})."
+            )
         return principal
 
     return check

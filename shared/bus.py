@@ -158,7 +158,9 @@ class Bus:
         except Exception:  # noqa: BLE001  (readiness only reports)
             return False
 
-    def consume(self, *, queue: str, routing_keys: Sequence[str], handler: MessageHandler) -> None:
+    def consume(
+        self, *, queue: str, routing_keys: Sequence[str], handler: MessageHandler
+    ) -> None:
         """Starts a supervised consumer on `queue` bound to `routing_keys`."""
         task = asyncio.create_task(
             self._consume_forever(queue, list(routing_keys), handler), name=f"consume:{queue}"

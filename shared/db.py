@@ -106,7 +106,9 @@ def bus_tables(metadata: MetaData) -> BusTables:
         metadata,
         Column("consumer", String(200), nullable=False),
         Column("message_id", Text, nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column(
+            "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
         PrimaryKeyConstraint("consumer", "message_id"),
     )
     return BusTables(

@@ -1,7 +1,7 @@
 """Alembic, one tree per service, each in its own schema with its own version table.
 
-python -m shared.migrations upgrade [service ...]      # all services when none is named
-python -m shared.migrations revision <service> -m "what changed"
+    python -m shared.migrations upgrade [service ...]      # all services when none is named
+    python -m shared.migrations revision <service> -m "what changed"
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def run_env(metadata: MetaData) -> None:
             target_metadata=metadata,
             version_table_schema=schema,
             include_schemas=True,
-            include_name=lambda name, type_, parent: type_ != "schema" or name == schema,
+            include_name=lambda name, type_, parent: (
+                type_ != "schema" or name == schema
+            ),
             compare_type=True,
         )
         with context.begin_transaction():

@@ -47,13 +47,14 @@ class ServiceMetrics:
             "herald_outbox_backlog", "Outbox rows not yet published", registry=self.registry
         )
         self.outbox_published = Counter(
-            "herald_outbox_published_total",
-            "Events published from the outbox",
+            "herald_outbox_published_total", "Events published from the outbox",
             registry=self.registry,
         )
 
     def histogram(self, name: str, doc: str, labels: list[str] | None = None) -> Histogram:
-        return Histogram(name, doc, labels or [], registry=self.registry, buckets=LATENCY_BUCKETS)
+        return Histogram(
+            name, doc, labels or [], registry=self.registry, buckets=LATENCY_BUCKETS
+        )
 
     def counter(self, name: str, doc: str, labels: list[str] | None = None) -> Counter:
         return Counter(name, doc, labels or [], registry=self.registry)

@@ -81,12 +81,8 @@ class OutboxRelay:
                 return 0
             rows = (
                 await conn.execute(
-                    select(
-                        self.table.c.id,
-                        self.table.c.event_id,
-                        self.table.c.routing_key,
-                        self.table.c.body,
-                    )
+                    select(self.table.c.id, self.table.c.event_id, self.table.c.routing_key,
+                           self.table.c.body)
                     .order_by(self.table.c.id)
                     .limit(self.batch)
                 )

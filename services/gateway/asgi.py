@@ -14,12 +14,8 @@ from shared.errors import PROBLEM_JSON, DomainError
 ADMIN = "admin"
 
 
-async def send_problem(
-    send: Send,
-    scope: Scope,
-    error: DomainError,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
+async def send_problem(send: Send, scope: Scope, error: DomainError,
+                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(error.problem(scope.get("path"))).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),

@@ -115,7 +115,9 @@ class Outcome:
     duration_ms: int
 
 
-async def claim_due(session: AsyncSession, *, now: datetime, policy: Policy) -> list[Job]:
+async def claim_due(
+    session: AsyncSession, *, now: datetime, policy: Policy
+) -> list[Job]:
     """Due deliveries of enabled subscriptions, leased to this caller."""
     rows = (
         await session.execute(
@@ -180,7 +182,9 @@ async def record(
     session: AsyncSession, *, job: Job, outcome: Outcome, now: datetime, policy: Policy
 ) -> WebhookDelivery:
     delivery = await session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
-    subscription = await session.get(WebhookSubscription, job.subscription_id, with_for_update=True)
+    subscription = await session.get(
+        WebhookSubscription, job.subscription_id, with_for_update=True
+    )
     if delivery is None or subscription is None:  # deleted while in flight
         raise LookupError(job.delivery_id)
     delivery.attempts += 1
@@ -215,8 +219,7 @@ async def record(
         elif subscription.enabled and now - subscription.failing_since >= policy.disable_after:
             hours = policy.disable_after.total_seconds() / 3600
             last = (
-                f"HTTP {outcome.status_code}"
-                if outcome.status_code is not None
+                f"HTTP {outcome.status_code}" if outcome.status_code is not None
                 else outcome.error or "no answer"
             )
             subscription.enabled = False

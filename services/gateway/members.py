@@ -81,9 +81,8 @@ async def accept(
     )
     # One answer for unknown, used and expired tokens: a guesser learns nothing.
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
-        raise NotFound(
-            "This invitation is not valid: unknown, already used or expired.", field="token"
-        )
+        raise NotFound("This invitation is not valid: unknown, already used or expired.",
+                       field="token")
     already = await session.scalar(
         select(Member.id).where(
             Member.workspace_id == invitation.workspace_id,
@@ -92,7 +91,8 @@ async def accept(
         )
     )
     if already is not None:
-        raise Conflict(f"{invitation.email} is already a member of this workspace.", field="token")
+        raise Conflict(f"{invitation.email} is already a member of this workspace.",
+                       field="token")
     member = Member(
         id=uuid.uuid4(),
         workspace_id=invitation.workspace_id,
@@ -158,9 +158,8 @@ async def _keep_an_owner(session: AsyncSession, *, workspace_id: UUID, member_id
         )
     )
     if not others:
-        raise Conflict(
-            "This would leave the workspace without an owner; make someone else owner first."
-        )
+        raise Conflict("This would leave the workspace without an owner; make someone else "
+                       "owner first.")
 
 
 async def change_role(
@@ -207,3 +206,4 @@ async def remove(
     revoked = list(hashes.all())
     await session.flush()
     return revoked
+

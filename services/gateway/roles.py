@@ -1,6 +1,6 @@
 """The role → permission table as Markdown: `docs/roles.md` is this rendering, checked by a test.
 
-python -m services.gateway.roles > docs/roles.md
+    python -m services.gateway.roles > docs/roles.md
 """
 
 from __future__ import annotations

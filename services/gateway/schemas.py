@@ -53,10 +53,8 @@ class ApiKeyPage(BaseModel):
 
 class WorkspaceChange(BaseModel):
     rate_limit: int | None = Field(
-        default=None,
-        ge=1,
-        description="Requests per window for the whole workspace; null "
-        "returns to the platform default.",
+        default=None, ge=1, description="Requests per window for the whole workspace; null "
+        "returns to the platform default."
     )
 
 
@@ -74,14 +72,11 @@ class WorkspaceOut(BaseModel):
 class WebhookCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/herald"])
     events: list[str] = Field(
-        min_length=1,
-        max_length=50,
-        examples=[["post.published", "post.publish_failed"]],
+        min_length=1, max_length=50, examples=[["post.published", "post.publish_failed"]],
         description="Event types of the catalogue, or `*` for every one.",
     )
     secret: str | None = Field(
-        default=None,
-        max_length=200,
+        default=None, max_length=200,
         description="Your own signing secret (`whsec_` + base64 of 24 to 64 bytes); one is "
         "generated when absent.",
     )
@@ -126,9 +121,7 @@ class SecretRotation(BaseModel):
         default=None, max_length=200, description="Your own new secret; generated when absent."
     )
     overlap_seconds: int | None = Field(
-        default=None,
-        ge=0,
-        le=7 * 24 * 3600,
+        default=None, ge=0, le=7 * 24 * 3600,
         description="How long the old secret keeps signing too (default 24 h).",
     )
 
@@ -168,9 +161,7 @@ class WebhookDeliveryPage(BaseModel):
 
 class InvitationCreate(BaseModel):
     email: str = Field(
-        min_length=3,
-        max_length=320,
-        pattern=r"^[^@\s]+@[^@\s]+$",
+        min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$",
         examples=["dana@example.com"],
     )
     role: Role

@@ -23,8 +23,7 @@ _NOT_ZONES = {"localtime", "posixrules", "Factory"}
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
     return frozenset(
-        z
-        for z in available_timezones()
+        z for z in available_timezones()
         if z not in _NOT_ZONES and not z.startswith(("posix/", "right/"))
     )
 

@@ -31,7 +31,6 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
         data = envelope.parsed()
         assert isinstance(data, InboxFetched)
         await record_fetched(session, outbox=runtime.outbox, fetched=data)
-
     async def on_channel(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelFacts) and envelope.workspace_id
@@ -46,9 +45,7 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
         data = envelope.parsed()
         assert isinstance(data, PostPublished) and envelope.workspace_id
         await remember_published_post(
-            session,
-            workspace_id=envelope.workspace_id,
-            published=data,
+            session, workspace_id=envelope.workspace_id, published=data,
             fresh_for=timedelta(hours=settings.poll_fresh_post_hours),
         )
 

@@ -97,11 +97,8 @@ async def ingest_item(
     conversation.priority = sentiment.higher(
         conversation.priority,
         sentiment.higher(
-            sentiment.priority_for(
-                score,
-                high_below=sentiment.PRIORITY_HIGH_BELOW,
-                urgent_below=sentiment.PRIORITY_URGENT_BELOW,
-            ),
+            sentiment.priority_for(score, high_below=sentiment.PRIORITY_HIGH_BELOW,
+                                   urgent_below=sentiment.PRIORITY_URGENT_BELOW),
             outcome.priority,
         ),
     )
@@ -111,14 +108,9 @@ async def ingest_item(
     if conversation.assignee is None and outcome.assignee:
         conversation.assignee = outcome.assignee
     if outcome.rule_ids:
-        session.add(
-            Activity(
-                conversation_id=conversation.id,
-                actor="rules",
-                action="rules",
-                detail={"message_id": str(message_id), "rules": [str(r) for r in outcome.rule_ids]},
-            )
-        )
+        session.add(Activity(conversation_id=conversation.id, actor="rules", action="rules",
+                             detail={"message_id": str(message_id),
+                                     "rules": [str(r) for r in outcome.rule_ids]}))
     if (
         outcome.hide_by is not None
         and item.kind == "comment"
@@ -126,13 +118,8 @@ async def ingest_item(
     ):
         message = await session.get(Message, message_id)
         assert message is not None
-        await request_moderation(
-            session,
-            outbox=outbox,
-            message=message,
-            action="hide",
-            requested_by=f"rule:{outcome.hide_by}",
-        )
+        await request_moderation(session, outbox=outbox, message=message, action="hide",
+                                 requested_by=f"rule:{outcome.hide_by}")
     await session.flush()
     await outbox.add(
         session,
@@ -156,7 +143,6 @@ async def ingest_item(
 def _storable(item: Item) -> Item:
     """PostgreSQL text cannot hold NUL characters, which JSON can carry (`\\u0000`); a
     message with one would fail to store on every retry. They carry nothing: dropped."""
-
     def clean(value: str | None) -> str | None:
         return value.replace("\x00", "") if value else value
 
@@ -170,7 +156,9 @@ def _storable(item: Item) -> Item:
     )
 
 
-async def _conversation_for(session: AsyncSession, *, channel: Channel, item: Item) -> Conversation:
+async def _conversation_for(
+    session: AsyncSession, *, channel: Channel, item: Item
+) -> Conversation:
     if item.parent_external_id:
         # A reply to a message we hold (theirs or ours) continues that thread.
         parent = await session.scalar(
@@ -251,15 +239,17 @@ async def _adopt_orphans(session: AsyncSession, *, conversation: Conversation, i
         if orphan.last_message_at > conversation.last_message_at:
             conversation.sentiment = orphan.sentiment
         conversation.last_message_at = max(conversation.last_message_at, orphan.last_message_at)
-        conversation.first_message_at = min(conversation.first_message_at, orphan.first_message_at)
-        conversation.tags = [
-            *conversation.tags,
-            *(t for t in orphan.tags if t not in conversation.tags),
-        ]
+        conversation.first_message_at = min(
+            conversation.first_message_at, orphan.first_message_at
+        )
+        conversation.tags = [*conversation.tags, *(t for t in orphan.tags
+                                                   if t not in conversation.tags)]
         conversation.priority = sentiment.higher(conversation.priority, orphan.priority)
         conversation.assignee = conversation.assignee or orphan.assignee
         conversation.post_id = conversation.post_id or orphan.post_id
-        conversation.post_external_id = conversation.post_external_id or orphan.post_external_id
+        conversation.post_external_id = (
+            conversation.post_external_id or orphan.post_external_id
+        )
         if orphan.first_response_at is not None:
             conversation.first_response_at = min(
                 d for d in (conversation.first_response_at, orphan.first_response_at) if d
@@ -267,11 +257,8 @@ async def _adopt_orphans(session: AsyncSession, *, conversation: Conversation, i
         await session.delete(orphan)
     if conversation.thread_key == f"{item.kind}:{item.external_id}":
         # The thread now starts with this message: its author is the conversation's.
-        conversation.author = {
-            "id": item.author_id,
-            "name": item.author_name,
-            "handle": item.author_handle,
-        }
+        conversation.author = {"id": item.author_id, "name": item.author_name,
+                               "handle": item.author_handle}
     await session.flush()
 
 

@@ -66,16 +66,11 @@ def is_unread(conversation: Conversation) -> bool:
 
 
 async def _record(
-    session: AsyncSession,
-    *,
-    conversation_id: uuid.UUID,
-    actor: str,
-    action: str,
+    session: AsyncSession, *, conversation_id: uuid.UUID, actor: str, action: str,
     detail: dict[str, Any],
 ) -> None:
-    session.add(
-        Activity(conversation_id=conversation_id, actor=actor, action=action, detail=detail)
-    )
+    session.add(Activity(conversation_id=conversation_id, actor=actor, action=action,
+                         detail=detail))
     await session.flush()
 
 
@@ -137,13 +132,8 @@ async def update_conversation(
         conversation.read_at = None
     if changes:
         conversation.version += 1
-        await _record(
-            session,
-            conversation_id=conversation.id,
-            actor=principal.principal_id,
-            action="updated",
-            detail=changes,
-        )
+        await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                      action="updated", detail=changes)
         await outbox.add(
             session,
             *(Envelope.of(e, workspace_id=conversation.workspace_id) for e in events),
@@ -157,21 +147,12 @@ async def add_note(
     conversation = await find_conversation(
         session, principal=principal, conversation_id=conversation_id, lock=True
     )
-    note = Note(
-        conversation_id=conversation.id,
-        workspace_id=conversation.workspace_id,
-        author=principal.principal_id,
-        text=text,
-    )
+    note = Note(conversation_id=conversation.id, workspace_id=conversation.workspace_id,
+                author=principal.principal_id, text=text)
     conversation.version += 1
     session.add(note)
-    await _record(
-        session,
-        conversation_id=conversation.id,
-        actor=principal.principal_id,
-        action="noted",
-        detail={},
-    )
+    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                  action="noted", detail={})
     await session.refresh(note)
     return note
 
@@ -191,16 +172,14 @@ async def request_reply(
     )
     channel = await session.get(Channel, conversation.channel_id)
     if channel is None or channel.status == "disconnected":
-        raise Conflict(
-            "The channel of this conversation is no longer connected.", field="channel_id"
-        )
+        raise Conflict("The channel of this conversation is no longer connected.",
+                       field="channel_id")
     if saved_reply_id is not None:
         saved = await saved_replies.find(session, principal=principal, reply_id=saved_reply_id)
         text = saved_replies.render(
             saved.text,
-            saved_replies.variables_for(
-                conversation=conversation, channel=channel, principal=principal
-            ),
+            saved_replies.variables_for(conversation=conversation, channel=channel,
+                                        principal=principal),
         )
     if not text or not text.strip():
         raise ValidationFailed("A reply needs text or a saved reply.", field="text")
@@ -231,13 +210,8 @@ async def request_reply(
     # Answering a thread means it has been read.
     conversation.read_at = now
     conversation.version += 1
-    await _record(
-        session,
-        conversation_id=conversation.id,
-        actor=principal.principal_id,
-        action="replied",
-        detail={"reply_id": str(reply.id)},
-    )
+    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                  action="replied", detail={"reply_id": str(reply.id)})
     await outbox.add(
         session,
         Envelope.of(
@@ -283,11 +257,8 @@ async def reply_sent(
     await outbox.add(
         session,
         Envelope.of(
-            ConversationReplied(
-                conversation_id=conversation.id,
-                first_response_seconds=first,
-                replied_at=sent.sent_at,
-            ),
+            ConversationReplied(conversation_id=conversation.id, first_response_seconds=first,
+                                replied_at=sent.sent_at),
             workspace_id=workspace_id or conversation.workspace_id,
         ),
     )
@@ -314,11 +285,8 @@ MODERATION: dict[str, frozenset[str]] = {
     "youtube": frozenset({"hide", "unhide", "delete"}),
     "linkedin": frozenset({"delete"}),
 }
-MODERATED_STATE = {
-    "hide": "hide_requested",
-    "unhide": "unhide_requested",
-    "delete": "delete_requested",
-}
+MODERATED_STATE = {"hide": "hide_requested", "unhide": "unhide_requested",
+                   "delete": "delete_requested"}
 
 
 def can_moderate(network: str, action: str) -> bool:
@@ -335,40 +303,25 @@ async def request_moderation(
 ) -> Moderation:
     """Asks the publisher to hide, unhide or delete an audience comment on its network."""
     if message.direction != "inbound" or message.kind != "comment" or not message.external_id:
-        raise ValidationFailed(
-            "Only comments from the audience can be hidden or deleted.", field="message_id"
-        )
+        raise ValidationFailed("Only comments from the audience can be hidden or deleted.",
+                               field="message_id")
     if not can_moderate(message.network, action):
-        raise Conflict(
-            f"{message.network} does not let an account {action} comments.", field="action"
-        )
-    moderation = Moderation(
-        id=uuid.uuid4(),
-        message_id=message.id,
-        workspace_id=message.workspace_id,
-        action=action,
-        requested_by=requested_by,
-    )
+        raise Conflict(f"{message.network} does not let an account {action} comments.",
+                       field="action")
+    moderation = Moderation(id=uuid.uuid4(), message_id=message.id,
+                            workspace_id=message.workspace_id, action=action,
+                            requested_by=requested_by)
     session.add(moderation)
     message.moderation = MODERATED_STATE[action]
-    await _record(
-        session,
-        conversation_id=message.conversation_id,
-        actor=requested_by,
-        action=f"moderation.{action}",
-        detail={"message_id": str(message.id)},
-    )
+    await _record(session, conversation_id=message.conversation_id, actor=requested_by,
+                  action=f"moderation.{action}", detail={"message_id": str(message.id)})
     await outbox.add(
         session,
         Envelope.of(
             CommentModerationRequested(
-                moderation_id=moderation.id,
-                message_id=message.id,
-                conversation_id=message.conversation_id,
-                channel_id=message.channel_id,
-                network=message.network,
-                external_id=message.external_id,
-                action=action,  # type: ignore[arg-type]
+                moderation_id=moderation.id, message_id=message.id,
+                conversation_id=message.conversation_id, channel_id=message.channel_id,
+                network=message.network, external_id=message.external_id, action=action,  # type: ignore[arg-type]
                 requested_by=requested_by,
             ),
             workspace_id=message.workspace_id,
@@ -396,8 +349,7 @@ async def moderate(
     )
     if message is None:
         raise NotFound(f"No message {message_id} in this conversation.")
-    await request_moderation(
-        session, outbox=outbox, message=message, action=action, requested_by=principal.principal_id
-    )
+    await request_moderation(session, outbox=outbox, message=message, action=action,
+                             requested_by=principal.principal_id)
     conversation.version += 1
     return message

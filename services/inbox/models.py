@@ -68,17 +68,14 @@ class Receipt(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+
 Index(
     "ix_inbox_receipts_pending",
     Receipt.id,
     postgresql_where=Receipt.status == "pending",
 )
-Index(
-    "ix_inbox_receipts_unrouted",
-    Receipt.network,
-    Receipt.account_id,
-    postgresql_where=Receipt.status == "unrouted",
-)
+Index("ix_inbox_receipts_unrouted", Receipt.network, Receipt.account_id,
+      postgresql_where=Receipt.status == "unrouted")
 
 
 class Channel(Base):
@@ -124,9 +121,8 @@ class Conversation(Base):
         Index("ix_inbox_conversations_post", "network", "post_external_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, default=uuid.uuid4
-    )
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
     channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
     network: Mapped[str] = mapped_column(String(20))
@@ -167,9 +163,8 @@ class Message(Base):
         Index("ix_inbox_messages_workspace_sent", "workspace_id", "sent_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, default=uuid.uuid4
-    )
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
@@ -206,9 +201,8 @@ class Note(Base):
 
     __tablename__ = "notes"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, default=uuid.uuid4
-    )
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
@@ -265,9 +259,8 @@ class SavedReply(Base):
     __tablename__ = "saved_replies"
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, default=uuid.uuid4
-    )
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
     name: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
@@ -283,9 +276,8 @@ class Moderation(Base):
 
     __tablename__ = "moderations"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, default=uuid.uuid4
-    )
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
     message_id: Mapped[uuid.UUID] = mapped_column(
         PG_UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
@@ -315,9 +307,8 @@ class Rule(Base):
 
     __tablename__ = "rules"
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, default=uuid.uuid4
-    )
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
     name: Mapped[str] = mapped_column(String(200))
     match: Mapped[str] = mapped_column(String(10))  # keyword | regex
@@ -363,19 +354,13 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         # One open alert per scope at a time; a resolved one may be followed by a new one.
-        Index(
-            "ux_inbox_alerts_open_scope",
-            "workspace_id",
-            "scope",
-            unique=True,
-            postgresql_where=text("status = 'open'"),
-        ),
+        Index("ux_inbox_alerts_open_scope", "workspace_id", "scope",
+              unique=True, postgresql_where=text("status = 'open'")),
         Index("ix_inbox_alerts_list", "workspace_id", "detected_at", "id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, default=uuid.uuid4
-    )
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
     # "workspace", or the channel id: what the counts were taken over.
     scope: Mapped[str] = mapped_column(String(40))

@@ -208,11 +208,8 @@ def _meta_events(network: str, payload: dict[str, Any]) -> list[tuple[str | None
         values = payload.get("values")
         values = values if isinstance(values, list) else [values] if values else []
         account = _str(payload.get("target_id"))
-        return [
-            (account, str(v.get("field")), v.get("value") or {})
-            for v in values
-            if isinstance(v, dict)
-        ]
+        return [(account, str(v.get("field")), v.get("value") or {})
+                for v in values if isinstance(v, dict)]
     events: list[tuple[str | None, str, Any]] = []
     for entry in payload.get("entry") or []:
         if not isinstance(entry, dict):
@@ -281,13 +278,9 @@ def _meta_item(
             return None
         sender = _str((value.get("sender") or {}).get("id")) or ""
         return Item(
-            external_id=_str(message.get("mid")) or "",
-            kind="dm",
-            text=message.get("text") or "",
-            author_id=sender,
-            partner_id=sender,
-            sent_at=_epoch(value.get("timestamp")),
-            raw=value,
+            external_id=_str(message.get("mid")) or "", kind="dm",
+            text=message.get("text") or "", author_id=sender, partner_id=sender,
+            sent_at=_epoch(value.get("timestamp")), raw=value,
         )
     if field_name == "feed":
         if value.get("item") != "comment" or value.get("verb") != "add":
@@ -296,15 +289,10 @@ def _meta_item(
         post = _str(value.get("post_id"))
         parent = _str(value.get("parent_id")) or post
         return Item(
-            external_id=_str(value.get("comment_id")) or "",
-            kind="comment",
-            text=value.get("message") or "",
-            author_id=_str(sender.get("id")) or "",
-            author_name=sender.get("name"),
-            sent_at=_epoch(value.get("created_time")),
-            parent_external_id=parent,
-            post_external_id=post,
-            raw=value,
+            external_id=_str(value.get("comment_id")) or "", kind="comment",
+            text=value.get("message") or "", author_id=_str(sender.get("id")) or "",
+            author_name=sender.get("name"), sent_at=_epoch(value.get("created_time")),
+            parent_external_id=parent, post_external_id=post, raw=value,
         )
     if field_name in ("comments", "mentions"):
         sender = value.get("from") or {}
@@ -312,28 +300,23 @@ def _meta_item(
         return Item(
             external_id=_str(value.get("id")) or "",
             kind="comment" if field_name == "comments" else "mention",
-            text=value.get("text") or "",
-            author_id=_str(sender.get("id")) or "",
+            text=value.get("text") or "", author_id=_str(sender.get("id")) or "",
             author_handle=sender.get("username"),
             sent_at=_epoch(value.get("timestamp") or value.get("created_time")),
             parent_external_id=_str(value.get("parent_id")) or media,
-            post_external_id=media,
-            raw=value,
+            post_external_id=media, raw=value,
         )
     if field_name == "replies" and network == "threads":
         root = _str((value.get("root_post") or {}).get("id"))
         username = value.get("username")
         return Item(
-            external_id=_str(value.get("id")) or "",
-            kind="comment",
+            external_id=_str(value.get("id")) or "", kind="comment",
             text=value.get("text") or "",
             # Threads names the replier by username only.
-            author_id=username or "",
-            author_handle=username,
+            author_id=username or "", author_handle=username,
             sent_at=_epoch(value.get("timestamp")),
             parent_external_id=_str((value.get("replied_to") or {}).get("id")) or root,
-            post_external_id=root,
-            raw=value,
+            post_external_id=root, raw=value,
         )
     return None
 
@@ -346,11 +329,8 @@ def _str(value: Any) -> str | None:
 
 # --- LinkedIn (organization social action notifications) --------------------------------------
 
-LINKEDIN_KINDS: dict[str, Kind] = {
-    "COMMENT": "comment",
-    "SHARE_MENTION": "mention",
-    "COMMENT_MENTION": "mention",
-}
+LINKEDIN_KINDS: dict[str, Kind] = {"COMMENT": "comment", "SHARE_MENTION": "mention",
+                                   "COMMENT_MENTION": "mention"}
 
 
 def _linkedin_notifications(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -386,15 +366,11 @@ def _linkedin_items(payload: dict[str, Any]) -> list[Item]:
         post = _str(note.get("sourcePost") or detail.get("entity"))
         items.append(
             Item(
-                external_id=external_id,
-                kind=kind,
-                text=detail.get("text") or "",
-                author_id=author,
-                author_name=detail.get("fullName"),
+                external_id=external_id, kind=kind, text=detail.get("text") or "",
+                author_id=author, author_name=detail.get("fullName"),
                 sent_at=_epoch(note.get("lastModifiedAt")),
                 parent_external_id=_str(detail.get("parentComment")) or post,
-                post_external_id=post if kind == "comment" else None,
-                raw=note,
+                post_external_id=post if kind == "comment" else None, raw=note,
             )
         )
     return items
@@ -448,15 +424,11 @@ def _tiktok_items(payload: dict[str, Any]) -> list[Item]:
     video = _str(content.get("video_id"))
     return [
         Item(
-            external_id=external_id,
-            kind="comment",
-            text=content.get("text") or "",
-            author_id=author,
-            author_name=user.get("display_name"),
+            external_id=external_id, kind="comment", text=content.get("text") or "",
+            author_id=author, author_name=user.get("display_name"),
             sent_at=_epoch(content.get("create_time") or payload.get("create_time")),
             parent_external_id=_str(content.get("parent_comment_id")) or video,
-            post_external_id=video,
-            raw=content,
+            post_external_id=video, raw=content,
         )
     ]
 
@@ -482,33 +454,31 @@ def parse_atom(body: bytes) -> dict[str, Any]:
     uploads = []
     for entry in root.findall(f"{ATOM}entry"):
         link = entry.find(f"{ATOM}link")
-        uploads.append(
-            {
-                "video_id": entry.findtext(f"{YT}videoId"),
-                "channel_id": entry.findtext(f"{YT}channelId"),
-                "title": entry.findtext(f"{ATOM}title"),
-                "published": entry.findtext(f"{ATOM}published"),
-                "updated": entry.findtext(f"{ATOM}updated"),
-                "url": link.get("href") if link is not None else None,
-            }
-        )
+        uploads.append({
+            "video_id": entry.findtext(f"{YT}videoId"),
+            "channel_id": entry.findtext(f"{YT}channelId"),
+            "title": entry.findtext(f"{ATOM}title"),
+            "published": entry.findtext(f"{ATOM}published"),
+            "updated": entry.findtext(f"{ATOM}updated"),
+            "url": link.get("href") if link is not None else None,
+        })
     deleted = []
     for gone in root.findall(f"{TOMBSTONE}deleted-entry"):
         uri = gone.findtext(f"{TOMBSTONE}by/{ATOM}uri") or ""
-        deleted.append(
-            {
-                "video_id": (gone.get("ref") or "").removeprefix("yt:video:"),
-                "when": gone.get("when"),
-                "channel_id": uri.rsplit("/", 1)[-1] or None,
-            }
-        )
+        deleted.append({
+            "video_id": (gone.get("ref") or "").removeprefix("yt:video:"),
+            "when": gone.get("when"),
+            "channel_id": uri.rsplit("/", 1)[-1] or None,
+        })
     return {"uploads": uploads, "deleted": deleted}
 
 
 def _youtube_identify(payload: dict[str, Any], body: bytes) -> Identity:
     uploads = [u for u in payload.get("uploads", []) if u.get("video_id")]
     deleted = [d for d in payload.get("deleted", []) if d.get("video_id")]
-    account = next((x.get("channel_id") for x in [*uploads, *deleted] if x.get("channel_id")), None)
+    account = next(
+        (x.get("channel_id") for x in [*uploads, *deleted] if x.get("channel_id")), None
+    )
     # The same video is announced again when its title or description changes: `updated`
     # tells those apart, while a redelivery of one notification stays one receipt.
     ids = [f"video:{u['video_id']}@{u.get('updated') or ''}" for u in uploads]

@@ -108,12 +108,8 @@ async def request_due_fetches(
         await outbox.add(
             session,
             Envelope.of(
-                InboxFetch(
-                    channel_id=state.channel_id,
-                    network=state.network,
-                    post_external_ids=list(posts),
-                    cursor=state.cursor,
-                ),
+                InboxFetch(channel_id=state.channel_id, network=state.network,
+                           post_external_ids=list(posts), cursor=state.cursor),
                 workspace_id=workspace_id,
             ),
         )
@@ -124,7 +120,9 @@ async def request_due_fetches(
     return len(rows)
 
 
-async def record_fetched(session: AsyncSession, *, outbox: Outbox, fetched: InboxFetched) -> int:
+async def record_fetched(
+    session: AsyncSession, *, outbox: Outbox, fetched: InboxFetched
+) -> int:
     """Makes messages of what a poll found (idempotent by network id); returns how many new."""
     channel = await session.get(Channel, fetched.channel_id)
     if channel is None:
@@ -149,7 +147,8 @@ async def record_fetched(session: AsyncSession, *, outbox: Outbox, fetched: Inbo
         )
         if item.author_id == channel.external_id:
             continue  # our own posts and replies show up in notifications too
-        if await ingest_item(session, outbox=outbox, channel=channel, item=item, receipt_id=None):
+        if await ingest_item(session, outbox=outbox, channel=channel, item=item,
+                             receipt_id=None):
             new += 1
     state = await session.get(PollState, channel.channel_id, with_for_update=True)
     if state is not None:

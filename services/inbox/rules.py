@@ -30,7 +30,8 @@ def compile_rule(match: str, pattern: str) -> regex.Pattern[str]:
     try:
         return regex.compile(pattern, regex.IGNORECASE | regex.V1)
     except regex.error as exc:
-        raise ValidationFailed(f"Not a valid regular expression: {exc}.", field="pattern") from exc
+        raise ValidationFailed(f"Not a valid regular expression: {exc}.",
+                               field="pattern") from exc
 
 
 @dataclass

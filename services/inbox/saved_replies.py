@@ -56,9 +56,8 @@ def variables_for(
 
 async def find(session: AsyncSession, *, principal: Principal, reply_id: uuid.UUID) -> SavedReply:
     saved = await session.scalar(
-        select(SavedReply).where(
-            SavedReply.id == reply_id, SavedReply.workspace_id == principal.workspace_id
-        )
+        select(SavedReply).where(SavedReply.id == reply_id,
+                                 SavedReply.workspace_id == principal.workspace_id)
     )
     if saved is None:
         raise NotFound(f"No saved reply {reply_id} in this workspace.")
@@ -69,9 +68,8 @@ async def create(
     session: AsyncSession, *, principal: Principal, name: str, text: str
 ) -> SavedReply:
     check_template(text)
-    saved = SavedReply(
-        workspace_id=principal.workspace_id, name=name, text=text, created_by=principal.principal_id
-    )
+    saved = SavedReply(workspace_id=principal.workspace_id, name=name, text=text,
+                       created_by=principal.principal_id)
     session.add(saved)
     await _flush(session)
     await session.refresh(saved)
@@ -79,12 +77,8 @@ async def create(
 
 
 async def update(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    reply_id: uuid.UUID,
-    name: str | None,
-    text: str | None,
+    session: AsyncSession, *, principal: Principal, reply_id: uuid.UUID,
+    name: str | None, text: str | None,
 ) -> SavedReply:
     saved = await find(session, principal=principal, reply_id=reply_id)
     if text is not None:

@@ -42,7 +42,11 @@ def term_pattern(term: str) -> str:
     head = term.startswith("*")
     tail = term.endswith("*") and len(term) > 1
     core = regex.escape(term.strip("*"))
-    return (r"\w*" if head else r"(?<!\w)") + core + (r"\w*" if tail else r"(?!\w)")
+    return (
+        (r"\w*" if head else r"(?<!\w)")
+        + core
+        + (r"\w*" if tail else r"(?!\w)")
+    )
 
 
 @dataclass(frozen=True)
@@ -81,19 +85,8 @@ def _compiled(items: tuple[tuple[str, float], ...]) -> Keywords:
 # Emoji whose VADER description carries no feeling ("pouting face", "thumbs down" …) but
 # whose meaning in a comment is not in doubt; weights on VADER's scale.
 EMOJI: dict[str, float] = {
-    "😡": -3.0,
-    "🤬": -3.5,
-    "👎": -2.0,
-    "💩": -2.0,
-    "😤": -1.5,
-    "🤮": -2.5,
-    "😒": -1.5,
-    "🙄": -1.5,
-    "👍": 1.5,
-    "🙏": 1.5,
-    "💯": 1.5,
-    "🥰": 3.0,
-    "👏": 2.0,
+    "😡": -3.0, "🤬": -3.5, "👎": -2.0, "💩": -2.0, "😤": -1.5, "🤮": -2.5, "😒": -1.5,
+    "🙄": -1.5, "👍": 1.5, "🙏": 1.5, "💯": 1.5, "🥰": 3.0, "👏": 2.0,
 }
 
 

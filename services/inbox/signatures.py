@@ -36,7 +36,7 @@ def meta_signature_ok(*, secret: str, body: bytes, header: str | None) -> bool:
     if not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return _same(header[len("sha256=") :].strip().lower(), expected)
+    return _same(header[len("sha256="):].strip().lower(), expected)
 
 
 def verify_token_ok(*, expected: str, given: str | None) -> bool:
@@ -62,7 +62,7 @@ def linkedin_signature_ok(*, secret: str, body: bytes, header: str | None) -> bo
         return False
     given = header.strip()
     if given[: len(LINKEDIN_PREFIX)].lower() == LINKEDIN_PREFIX:
-        given = given[len(LINKEDIN_PREFIX) :]
+        given = given[len(LINKEDIN_PREFIX):]
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return _same(given.lower(), expected)
 

@@ -52,7 +52,8 @@ class Canvas:
     def png(self) -> bytes:
         stride = self.width * 3
         raw = b"".join(
-            b"\x00" + bytes(self.pixels[y * stride : (y + 1) * stride]) for y in range(self.height)
+            b"\x00" + bytes(self.pixels[y * stride : (y + 1) * stride])
+            for y in range(self.height)
         )
         return encode_png(self.width, self.height, raw)
 
@@ -84,10 +85,7 @@ def _heat(t: float) -> RGB:
 
 
 def heatmap_png(
-    scores: Sequence[Sequence[float | None]],
-    *,
-    cell: int = 20,
-    gap: int = 2,
+    scores: Sequence[Sequence[float | None]], *, cell: int = 20, gap: int = 2,
     highlight: Sequence[tuple[int, int]] = (),
 ) -> bytes:
     """Rows are weekdays (Monday first), columns hours; `None` cells are drawn grey.
@@ -113,10 +111,7 @@ def heatmap_png(
 
 
 def line_chart_png(
-    series: Sequence[Sequence[tuple[float, float]]],
-    *,
-    width: int = 640,
-    height: int = 320,
+    series: Sequence[Sequence[tuple[float, float]]], *, width: int = 640, height: int = 320,
     margin: int = 24,
 ) -> bytes:
     """Each series is a list of (x, y) points (x usually epoch seconds), drawn on shared axes."""

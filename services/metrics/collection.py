@@ -98,20 +98,16 @@ async def requeue_unanswered(
         .scalar_subquery()
     )
     rows = (
-        (
-            await session.execute(
-                update(Collection)
-                .where(Collection.id.in_(stale))
-                .values(
-                    status=case((Collection.attempts >= max_attempts, "failed"), else_="pending"),
-                    due_at=now,
-                )
-                .returning(Collection.status)
+        await session.execute(
+            update(Collection)
+            .where(Collection.id.in_(stale))
+            .values(
+                status=case((Collection.attempts >= max_attempts, "failed"), else_="pending"),
+                due_at=now,
             )
+            .returning(Collection.status)
         )
-        .scalars()
-        .all()
-    )
+    ).scalars().all()
     failed = sum(1 for s in rows if s == "failed")
     return len(rows) - failed, failed
 
@@ -209,7 +205,9 @@ async def send_due_account_collections(
     return len(channels)
 
 
-async def mark_answered(session: AsyncSession, *, target_ids: set[UUID], now: datetime) -> None:
+async def mark_answered(
+    session: AsyncSession, *, target_ids: set[UUID], now: datetime
+) -> None:
     if not target_ids:
         return
     await session.execute(
@@ -238,26 +236,19 @@ class CollectionLoop:
         timeout = timedelta(seconds=s.collect_timeout_seconds)
         async with unit_of_work(self.runtime.sessions) as session:
             _, failed = await requeue_unanswered(
-                session,
-                now=now,
-                patience=timeout,
-                max_attempts=s.collect_max_attempts,
+                session, now=now, patience=timeout, max_attempts=s.collect_max_attempts,
                 batch=s.collect_batch,
             )
             claimed = await send_due_collections(
                 session, outbox=self.runtime.outbox, now=now, batch=s.collect_batch
             )
             accounts = await send_due_account_collections(
-                session,
-                outbox=self.runtime.outbox,
-                now=now,
-                batch=s.collect_batch,
+                session, outbox=self.runtime.outbox, now=now, batch=s.collect_batch,
                 patience=timeout,
             )
         if failed:
-            log.warning(
-                "%d collections unanswered after %d attempts", failed, s.collect_max_attempts
-            )
+            log.warning("%d collections unanswered after %d attempts", failed,
+                        s.collect_max_attempts)
             self.failed.inc(failed)
         self.sent.inc(claimed)
         return claimed + accounts

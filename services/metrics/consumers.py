@@ -53,10 +53,7 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         data = envelope.parsed()
         assert isinstance(data, MetricsFetched) and envelope.workspace_id
         result = await ingest_fetched(
-            session,
-            workspace_id=envelope.workspace_id,
-            fetched=data,
-            now=datetime.now(UTC),
+            session, workspace_id=envelope.workspace_id, fetched=data, now=datetime.now(UTC),
             account_interval=account_interval,
         )
         stored.inc(result.stored)

@@ -73,13 +73,8 @@ async def record_resolution(
 
 
 async def inbox_report(
-    session: AsyncSession,
-    *,
-    workspace_id: UUID,
-    start: datetime,
-    end: datetime,
-    channel_id: UUID | None = None,
-    network: str | None = None,
+    session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime,
+    channel_id: UUID | None = None, network: str | None = None,
 ) -> dict[str, Any]:
     day = func.date_trunc("day", InboxMessage.received_at, "UTC").label("day")
     filters = [
@@ -157,3 +152,5 @@ async def inbox_report(
         "resolution_p50_seconds": None if resolution[1] is None else float(resolution[1]),
         "resolution_p90_seconds": None if resolution[2] is None else float(resolution[2]),
     }
+
+

@@ -61,11 +61,8 @@ def normalise_utm(utm: dict[str, str]) -> dict[str, str]:
 def with_utm(url: str, utm: dict[str, str]) -> str:
     """The destination with `utm_*` parameters set (replacing any it already carried)."""
     parts = urlsplit(url)
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.removeprefix("utm_") not in utm or not k.startswith("utm_")
-    ]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.removeprefix("utm_") not in utm or not k.startswith("utm_")]
     query += [(f"utm_{k}", v) for k, v in utm.items()]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
@@ -75,11 +72,7 @@ def short_url(public_url: str, code: str) -> str:
 
 
 async def create_link(
-    session: AsyncSession,
-    *,
-    workspace_id: UUID,
-    url: str,
-    post_id: UUID | None,
+    session: AsyncSession, *, workspace_id: UUID, url: str, post_id: UUID | None,
     utm: dict[str, str],
 ) -> Link:
     utm = normalise_utm(utm)
@@ -89,15 +82,8 @@ async def create_link(
         link_id = uuid.uuid4()
         inserted = await session.execute(
             pg_insert(Link)
-            .values(
-                id=link_id,
-                code=code,
-                workspace_id=workspace_id,
-                url=url,
-                destination=destination,
-                post_id=post_id,
-                utm=utm,
-            )
+            .values(id=link_id, code=code, workspace_id=workspace_id, url=url,
+                    destination=destination, post_id=post_id, utm=utm)
             .on_conflict_do_nothing(index_elements=[Link.code])
             .returning(Link.id)
         )
@@ -128,11 +114,8 @@ async def follow(
     row = (
         await session.execute(
             _FOLLOW,
-            {
-                "code": code,
-                "referrer": (referrer or None) and referrer[:2000],
-                "agent": agent_class(user_agent),
-            },
+            {"code": code, "referrer": (referrer or None) and referrer[:2000],
+             "agent": agent_class(user_agent)},
         )
     ).first()
     return None if row is None else str(row.destination)
@@ -151,24 +134,16 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 
 async def list_links(
-    session: AsyncSession,
-    *,
-    workspace_id: UUID,
-    limit: int,
-    cursor: str | None,
+    session: AsyncSession, *, workspace_id: UUID, limit: int, cursor: str | None,
     post_id: UUID | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     clicks = (
-        select(func.count())
-        .where(Click.link_id == Link.id, Click.agent != "bot")
-        .correlate(Link)
-        .scalar_subquery()
+        select(func.count()).where(Click.link_id == Link.id, Click.agent != "bot")
+        .correlate(Link).scalar_subquery()
     )
     bots = (
-        select(func.count())
-        .where(Click.link_id == Link.id, Click.agent == "bot")
-        .correlate(Link)
-        .scalar_subquery()
+        select(func.count()).where(Click.link_id == Link.id, Click.agent == "bot")
+        .correlate(Link).scalar_subquery()
     )
     query = (
         select(Link, clicks.label("clicks"), bots.label("bot_clicks"))
@@ -182,9 +157,8 @@ async def list_links(
         at, link_id = _decode_cursor(cursor)
         query = query.where(tuple_(Link.created_at, Link.id) < tuple_(at, link_id))
     rows = (await session.execute(query)).all()
-    items = [
-        {**_link_dict(r.Link), "clicks": r.clicks, "bot_clicks": r.bot_clicks} for r in rows[:limit]
-    ]
+    items = [{**_link_dict(r.Link), "clicks": r.clicks, "bot_clicks": r.bot_clicks}
+             for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1].Link
@@ -194,31 +168,18 @@ async def list_links(
 
 def _link_dict(link: Link) -> dict[str, Any]:
     return {
-        "id": link.id,
-        "code": link.code,
-        "url": link.url,
-        "destination": link.destination,
-        "post_id": link.post_id,
-        "utm": link.utm,
-        "created_at": link.created_at,
+        "id": link.id, "code": link.code, "url": link.url, "destination": link.destination,
+        "post_id": link.post_id, "utm": link.utm, "created_at": link.created_at,
     }
 
 
 async def record_conversion(
-    session: AsyncSession,
-    *,
-    workspace_id: UUID,
-    link_code: str | None,
-    post_id: UUID | None,
-    name: str,
-    value: float | None,
-    currency: str | None,
-    occurred_at: datetime,
+    session: AsyncSession, *, workspace_id: UUID, link_code: str | None, post_id: UUID | None,
+    name: str, value: float | None, currency: str | None, occurred_at: datetime,
 ) -> dict[str, Any]:
     if link_code is None and post_id is None:
-        raise ValidationFailed(
-            "A conversion needs a `link_code` or a `post_id`.", field="link_code"
-        )
+        raise ValidationFailed("A conversion needs a `link_code` or a `post_id`.",
+                               field="link_code")
     link = None
     if link_code is not None:
         link = await session.scalar(
@@ -231,35 +192,24 @@ async def record_conversion(
         post_id = post_id or link.post_id
     elif post_id is not None:
         known = await session.scalar(
-            select(func.count())
-            .select_from(TrackedPost)
-            .where(TrackedPost.post_id == post_id, TrackedPost.workspace_id == workspace_id)
+            select(func.count()).select_from(TrackedPost).where(
+                TrackedPost.post_id == post_id, TrackedPost.workspace_id == workspace_id)
         ) or await session.scalar(
-            select(func.count())
-            .select_from(Link)
-            .where(Link.post_id == post_id, Link.workspace_id == workspace_id)
+            select(func.count()).select_from(Link).where(
+                Link.post_id == post_id, Link.workspace_id == workspace_id)
         )
         if not known:
             raise NotFound(f"No post {post_id} in this workspace.", field="post_id")
     conversion = Conversion(
-        id=uuid.uuid4(),
-        workspace_id=workspace_id,
-        link_id=link.id if link else None,
-        post_id=post_id,
-        name=name,
-        value=value,
-        currency=currency.upper() if currency else None,
+        id=uuid.uuid4(), workspace_id=workspace_id, link_id=link.id if link else None,
+        post_id=post_id, name=name, value=value, currency=currency.upper() if currency else None,
         occurred_at=occurred_at,
     )
     session.add(conversion)
     await session.flush()
     return {
-        "id": conversion.id,
-        "link_code": link.code if link else None,
-        "post_id": post_id,
-        "name": name,
-        "value": value,
-        "currency": conversion.currency,
+        "id": conversion.id, "link_code": link.code if link else None, "post_id": post_id,
+        "name": name, "value": value, "currency": conversion.currency,
         "occurred_at": occurred_at,
     }
 
@@ -268,12 +218,7 @@ GROUPS = ("post", "campaign", "network")
 
 
 async def conversion_rates(
-    session: AsyncSession,
-    *,
-    workspace_id: UUID,
-    group_by: str,
-    start: datetime,
-    end: datetime,
+    session: AsyncSession, *, workspace_id: UUID, group_by: str, start: datetime, end: datetime,
 ) -> list[dict[str, Any]]:
     """Conversions per human click, per post, campaign or network.
 
@@ -284,18 +229,13 @@ async def conversion_rates(
         raise ValidationFailed(f"group_by is one of: {', '.join(GROUPS)}.", field="group_by")
     posts = {
         row.post_id: (row.campaign, row.network if row.networks == 1 else None)
-        for row in (
-            await session.execute(
-                select(
-                    TrackedPost.post_id,
-                    func.max(TrackedPost.campaign).label("campaign"),
-                    func.min(TrackedPost.network).label("network"),
-                    func.count(func.distinct(TrackedPost.network)).label("networks"),
-                )
-                .where(TrackedPost.workspace_id == workspace_id)
-                .group_by(TrackedPost.post_id)
-            )
-        ).all()
+        for row in (await session.execute(
+            select(TrackedPost.post_id, func.max(TrackedPost.campaign).label("campaign"),
+                   func.min(TrackedPost.network).label("network"),
+                   func.count(func.distinct(TrackedPost.network)).label("networks"))
+            .where(TrackedPost.workspace_id == workspace_id)
+            .group_by(TrackedPost.post_id)
+        )).all()
     }
 
     def key_of(post_id: UUID | None, utm: dict[str, str]) -> str | None:
@@ -308,38 +248,26 @@ async def conversion_rates(
 
     links = {
         row.id: key_of(row.post_id, row.utm or {})
-        for row in (
-            await session.execute(
-                select(Link.id, Link.post_id, Link.utm).where(Link.workspace_id == workspace_id)
-            )
-        ).all()
+        for row in (await session.execute(
+            select(Link.id, Link.post_id, Link.utm).where(Link.workspace_id == workspace_id)
+        )).all()
     }
     clicks: dict[str | None, int] = defaultdict(int)
-    for row in (
-        await session.execute(
-            select(Click.link_id, func.count().label("n"))
-            .join(Link, Link.id == Click.link_id)
-            .where(
-                Link.workspace_id == workspace_id,
-                Click.agent != "bot",
-                Click.clicked_at >= start,
-                Click.clicked_at < end,
-            )
-            .group_by(Click.link_id)
-        )
-    ).all():
+    for row in (await session.execute(
+        select(Click.link_id, func.count().label("n"))
+        .join(Link, Link.id == Click.link_id)
+        .where(Link.workspace_id == workspace_id, Click.agent != "bot",
+               Click.clicked_at >= start, Click.clicked_at < end)
+        .group_by(Click.link_id)
+    )).all():
         clicks[links[row.link_id]] += row.n
     conversions: dict[str | None, int] = defaultdict(int)
     values: dict[str | None, float] = defaultdict(float)
-    for row in (
-        await session.execute(
-            select(Conversion.link_id, Conversion.post_id, Conversion.value).where(
-                Conversion.workspace_id == workspace_id,
-                Conversion.occurred_at >= start,
-                Conversion.occurred_at < end,
-            )
-        )
-    ).all():
+    for row in (await session.execute(
+        select(Conversion.link_id, Conversion.post_id, Conversion.value)
+        .where(Conversion.workspace_id == workspace_id, Conversion.occurred_at >= start,
+               Conversion.occurred_at < end)
+    )).all():
         key = links[row.link_id] if row.link_id in links else key_of(row.post_id, {})
         conversions[key] += 1
         values[key] += row.value or 0.0

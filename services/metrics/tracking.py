@@ -92,7 +92,8 @@ async def record_channel(
                 **values,
                 "account_due_at": func.coalesce(Channel.account_due_at, now),
                 # The grid is drawn in the channel's zone: a new zone means a new grid.
-                "best_times_dirty": Channel.best_times_dirty | (Channel.timezone != facts.timezone),
+                "best_times_dirty": Channel.best_times_dirty
+                | (Channel.timezone != facts.timezone),
             },
         )
     )

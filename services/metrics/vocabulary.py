@@ -24,13 +24,7 @@ VOCABULARY: tuple[str, ...] = (
 
 # What counts as an engagement when Herald adds them up itself.
 ENGAGEMENT_METRICS: tuple[str, ...] = (
-    "likes",
-    "comments",
-    "shares",
-    "quotes",
-    "saves",
-    "sends",
-    "clicks",
+    "likes", "comments", "shares", "quotes", "saves", "sends", "clicks",
 )
 
 ACCOUNT_METRICS: tuple[str, ...] = ("followers",)

@@ -67,7 +67,9 @@ async def get_api_keys(
         include_revoked=include_revoked,
     )
     page = keys[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(keys) > limit else None
+    next_cursor = (
+        encode_cursor(page[-1].created_at, page[-1].id) if len(keys) > limit else None
+    )
     return ApiKeyPage(items=[_out(k) for k in page], next_cursor=next_cursor)
 
 

@@ -129,7 +129,9 @@ async def patch_member(
     return _out(member)
 
 
-@router.delete("/{member_id}", status_code=204, summary="Remove a member and revoke their API keys")
+@router.delete(
+    "/{member_id}", status_code=204, summary="Remove a member and revoke their API keys"
+)
 async def delete_member(
     member_id: UUID, caller: ManagerDep, session: SessionDep, request: Request
 ) -> Response:

@@ -55,7 +55,9 @@ async def post_workspace(
 async def patch_workspace(
     workspace_id: UUID, body: WorkspaceChange, session: SessionDep, request: Request
 ) -> WorkspaceOut:
-    workspace = await set_rate_limit(session, workspace_id=workspace_id, rate_limit=body.rate_limit)
+    workspace = await set_rate_limit(
+        session, workspace_id=workspace_id, rate_limit=body.rate_limit
+    )
     # This replica applies it at once; the others when their key cache expires.
     request.app.state.authenticator.cache.forget_workspace(workspace_id)
     return WorkspaceOut.model_validate(workspace, from_attributes=True)

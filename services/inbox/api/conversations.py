@@ -120,9 +120,8 @@ async def list_conversations(
     if unread is not None:
         unread_sql = and_(
             Conversation.last_inbound_at.is_not(None),
-            or_(
-                Conversation.read_at.is_(None), Conversation.last_inbound_at > Conversation.read_at
-            ),
+            or_(Conversation.read_at.is_(None),
+                Conversation.last_inbound_at > Conversation.read_at),
         )
         query = query.where(unread_sql if unread else ~unread_sql)
     if q:
@@ -252,12 +251,8 @@ async def post_reply(
     if (body.text is None) == (body.saved_reply_id is None):
         raise ValidationFailed("Give either text or saved_reply_id.", field="text")
     reply = await request_reply(
-        session,
-        outbox=runtime.outbox,
-        principal=principal,
-        conversation_id=conversation_id,
-        text=body.text,
-        saved_reply_id=body.saved_reply_id,
+        session, outbox=runtime.outbox, principal=principal,
+        conversation_id=conversation_id, text=body.text, saved_reply_id=body.saved_reply_id,
     )
     return MessageOut.model_validate(reply, from_attributes=True)
 
@@ -279,11 +274,7 @@ async def post_moderation(
     """Emits `comment.moderation_requested`; the message shows `<action>_requested` until the
     publisher acts on it (the publisher does not report back yet)."""
     message = await moderate(
-        session,
-        outbox=runtime.outbox,
-        principal=principal,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        action=body.action,
+        session, outbox=runtime.outbox, principal=principal,
+        conversation_id=conversation_id, message_id=message_id, action=body.action,
     )
     return MessageOut.model_validate(message, from_attributes=True)

@@ -33,9 +33,8 @@ async def put_keywords(body: KeywordsIn, principal: RulesDep, session: SessionDe
     await session.execute(
         pg_insert(WorkspaceKeywords)
         .values(workspace_id=principal.workspace_id, terms=terms)
-        .on_conflict_do_update(
-            index_elements=[WorkspaceKeywords.workspace_id], set_={"terms": terms}
-        )
+        .on_conflict_do_update(index_elements=[WorkspaceKeywords.workspace_id],
+                               set_={"terms": terms})
     )
     return KeywordsOut(keywords=[KeywordIn(term=t, weight=w) for t, w in sorted(terms.items())])
 
@@ -68,9 +67,8 @@ async def list_rules(principal: ReaderDep, session: SessionDep) -> RuleList:
 @router.post("/rules", response_model=RuleOut, status_code=201)
 async def create_rule(body: RuleIn, principal: RulesDep, session: SessionDep) -> RuleOut:
     compile_rule(body.match, body.pattern)
-    rule = Rule(
-        workspace_id=principal.workspace_id, created_by=principal.principal_id, **body.model_dump()
-    )
+    rule = Rule(workspace_id=principal.workspace_id, created_by=principal.principal_id,
+                **body.model_dump())
     session.add(rule)
     await session.flush()
     await session.refresh(rule)

@@ -36,9 +36,8 @@ async def list_saved(principal: ReaderDep, session: SessionDep) -> SavedReplyLis
 async def create_saved(
     body: SavedReplyIn, principal: ResponderDep, session: SessionDep
 ) -> SavedReplyOut:
-    return out(
-        await saved_replies.create(session, principal=principal, name=body.name, text=body.text)
-    )
+    return out(await saved_replies.create(session, principal=principal, name=body.name,
+                                          text=body.text))
 
 
 @router.get("/{reply_id}", response_model=SavedReplyOut)
@@ -50,11 +49,8 @@ async def get_saved(reply_id: UUID, principal: ReaderDep, session: SessionDep) -
 async def patch_saved(
     reply_id: UUID, body: SavedReplyPatch, principal: ResponderDep, session: SessionDep
 ) -> SavedReplyOut:
-    return out(
-        await saved_replies.update(
-            session, principal=principal, reply_id=reply_id, name=body.name, text=body.text
-        )
-    )
+    return out(await saved_replies.update(session, principal=principal, reply_id=reply_id,
+                                          name=body.name, text=body.text))
 
 
 @router.delete("/{reply_id}", status_code=204)

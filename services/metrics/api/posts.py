@@ -39,31 +39,20 @@ async def post_analytics(
     )
     if wants(request, "text/csv"):
         rows = [
-            (
-                t["target_id"],
-                t["network"],
-                s["metric"],
-                s["network_metric"],
-                p["at"].isoformat(),
-                p["value"],
-            )
-            for t in report["targets"]
-            for s in t["series"]
-            for p in s["points"]
+            (t["target_id"], t["network"], s["metric"], s["network_metric"],
+             p["at"].isoformat(), p["value"])
+            for t in report["targets"] for s in t["series"] for p in s["points"]
         ]
         return csv_response(
             columns=("target_id", "network", "metric", "network_metric", "collected_at", "value"),
-            rows=rows,
-            filename=f"post-{post_id}.csv",
+            rows=rows, filename=f"post-{post_id}.csv",
         )
     if wants(request, "image/png"):
         # One line per target of the chosen metric (views unless asked otherwise).
         chosen = metric or "views"
         lines = [
             [(p["at"].timestamp(), p["value"]) for p in s["points"] if p["value"] is not None]
-            for t in report["targets"]
-            for s in t["series"]
-            if s["metric"] == chosen
+            for t in report["targets"] for s in t["series"] if s["metric"] == chosen
         ]
         return png_response(line_chart_png(lines))
     return PostAnalytics.model_validate(report)

@@ -70,6 +70,7 @@ class Outgoing:
     media: list[dict[str, Any]] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
 
+
     @property
     def reply_to(self) -> str | None:
         """The post or comment this write answers (replies and first comments)."""
@@ -182,18 +183,15 @@ class Adapter:
         except httpx.TransportError as exc:
             raise NetworkError("transient", f"could not fetch media {url}: {exc!r}") from exc
         if 400 <= r.status_code < 500:
-            raise NetworkError(
-                "media_error", f"media {url} answered {r.status_code}", status=r.status_code
-            )
+            raise NetworkError("media_error", f"media {url} answered {r.status_code}",
+                               status=r.status_code)
         if r.status_code != 200:
-            raise NetworkError(
-                "transient", f"media {url} answered {r.status_code}", status=r.status_code
-            )
+            raise NetworkError("transient", f"media {url} answered {r.status_code}",
+                               status=r.status_code)
         mime = r.headers.get("content-type", "").split(";")[0].strip()
         if not mime:
-            mime = {"video": "video/mp4", "gif": "image/gif"}.get(
-                item.get("kind", ""), "image/jpeg"
-            )
+            mime = {"video": "video/mp4", "gif": "image/gif"}.get(item.get("kind", ""),
+                                                                   "image/jpeg")
         return r.content, mime
 
     async def insights(

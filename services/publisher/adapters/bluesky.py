@@ -74,20 +74,17 @@ class BlueskyAdapter(Adapter):
         except ValueError:
             body = {}
         error = str(body.get("error") or "") if isinstance(body, dict) else ""
-        message = (
-            str(body.get("message") or error or response.reason_phrase)
-            if isinstance(body, dict)
-            else response.reason_phrase
-        )
+        message = str(body.get("message") or error or response.reason_phrase) if isinstance(
+            body, dict) else response.reason_phrase
         status = response.status_code
         if status == 401 or error in EXPIRED:
             return NetworkError("auth_expired", message, status=status)
         if status == 429 or error == "RateLimitExceeded":
-            return NetworkError(
-                "rate_limited", message, status=status, retry_after=retry_after_seconds(response)
-            )
+            return NetworkError("rate_limited", message, status=status,
+                                retry_after=retry_after_seconds(response))
         if status >= 500:
-            return NetworkError("unknown_outcome" if write else "transient", message, status=status)
+            return NetworkError("unknown_outcome" if write else "transient", message,
+                                status=status)
         if "already exists" in message:
             return NetworkError("duplicate", message, status=status)
         if "blob" in message.lower() or error in ("InvalidMimeType", "BlobTooLarge"):
@@ -95,7 +92,8 @@ class BlueskyAdapter(Adapter):
         return NetworkError("content_rejected", message, status=status)
 
     @staticmethod
-    def session_credentials(credentials: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
+    def session_credentials(credentials: dict[str, Any], session: dict[str, Any]
+                            ) -> dict[str, Any]:
         return {
             **credentials,
             "did": session["did"],
@@ -107,12 +105,9 @@ class BlueskyAdapter(Adapter):
 
     async def create_session(self, credentials: dict[str, Any]) -> dict[str, Any]:
         r = await self.call(
-            "POST",
-            self.xrpc("com.atproto.server.createSession"),
-            json={
-                "identifier": credentials.get("identifier") or credentials.get("did"),
-                "password": credentials.get("password"),
-            },
+            "POST", self.xrpc("com.atproto.server.createSession"),
+            json={"identifier": credentials.get("identifier") or credentials.get("did"),
+                  "password": credentials.get("password")},
         )
         if r.status_code != 200:
             raise self.classify(r, write=False)
@@ -123,27 +118,19 @@ class BlueskyAdapter(Adapter):
             creds = await self.create_session(credentials)
         else:
             creds = credentials
-        r = await self.call(
-            "GET", self.xrpc("com.atproto.server.getSession"), headers=self.auth(creds)
-        )
+        r = await self.call("GET", self.xrpc("com.atproto.server.getSession"),
+                            headers=self.auth(creds))
         if r.status_code != 200:
             raise self.classify(r, write=False)
         data = r.json()
-        return Account(
-            external_id=data["did"],
-            name=data.get("handle") or data["did"],
-            username=data.get("handle"),
-            credentials=creds,
-        )
+        return Account(external_id=data["did"], name=data.get("handle") or data["did"],
+                       username=data.get("handle"), credentials=creds)
 
     async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
         token = credentials.get("refresh_token")
         if token:
-            r = await self.call(
-                "POST",
-                self.xrpc("com.atproto.server.refreshSession"),
-                headers={"Authorization": f"Bearer {token}"},
-            )
+            r = await self.call("POST", self.xrpc("com.atproto.server.refreshSession"),
+                                headers={"Authorization": f"Bearer {token}"})
             if r.status_code == 200:
                 return self.session_credentials(credentials, r.json())
             error = self.classify(r, write=False)
@@ -159,52 +146,38 @@ class BlueskyAdapter(Adapter):
         return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
 
     def post_url(self, channel: ChannelRef, uri: str) -> str:
-        return (
-            f"https://bsky.app/profile/{channel.username or channel.external_id}/post/"
-            + (uri.rsplit("/", 1)[-1])
-        )
+        return f"https://bsky.app/profile/{channel.username or channel.external_id}/post/" + (
+            uri.rsplit("/", 1)[-1])
 
     async def upload(self, creds: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
         data, mime = await self.fetch_media(item)
-        r = await self.call(
-            "POST",
-            self.xrpc("com.atproto.repo.uploadBlob"),
-            content=data,
-            headers={**self.auth(creds), "Content-Type": mime},
-        )
+        r = await self.call("POST", self.xrpc("com.atproto.repo.uploadBlob"), content=data,
+                            headers={**self.auth(creds), "Content-Type": mime})
         if r.status_code != 200:
             raise self.classify(r, write=False)
         blob: dict[str, Any] = r.json()["blob"]
         return blob
 
-    async def embed(
-        self, creds: dict[str, Any], media: list[dict[str, Any]]
-    ) -> dict[str, Any] | None:
+    async def embed(self, creds: dict[str, Any], media: list[dict[str, Any]]
+                    ) -> dict[str, Any] | None:
         if not media:
             return None
         if any(m.get("kind") == "video" for m in media):
             if len(media) > 1:
                 raise NetworkError("media_error", "Bluesky takes one video and nothing else")
             blob = await self.upload(creds, media[0])
-            return {
-                "$type": "app.bsky.embed.video",
-                "video": blob,
-                "alt": media[0].get("alt") or "",
-            }
+            return {"$type": "app.bsky.embed.video", "video": blob,
+                    "alt": media[0].get("alt") or ""}
         if len(media) > 4:
             raise NetworkError("media_error", "Bluesky takes at most 4 images")
-        images = [{"image": await self.upload(creds, m), "alt": m.get("alt") or ""} for m in media]
+        images = [{"image": await self.upload(creds, m), "alt": m.get("alt") or ""}
+                  for m in media]
         return {"$type": "app.bsky.embed.images", "images": images}
 
-    async def strong_refs(
-        self, creds: dict[str, Any], uris: list[str]
-    ) -> dict[str, dict[str, str]]:
-        r = await self.call(
-            "GET",
-            self.xrpc("app.bsky.feed.getPosts"),
-            params={"uris": uris},
-            headers=self.auth(creds),
-        )
+    async def strong_refs(self, creds: dict[str, Any], uris: list[str]
+                          ) -> dict[str, dict[str, str]]:
+        r = await self.call("GET", self.xrpc("app.bsky.feed.getPosts"),
+                            params={"uris": uris}, headers=self.auth(creds))
         if r.status_code != 200:
             raise self.classify(r, write=False)
         return {p["uri"]: {"uri": p["uri"], "cid": p["cid"]} for p in r.json()["posts"]}
@@ -215,11 +188,9 @@ class BlueskyAdapter(Adapter):
         if post.is_dm:
             raise NetworkError("content_rejected", "Bluesky direct messages are not supported")
         record: dict[str, Any] = {
-            "$type": POST,
-            "text": post.text,
-            "createdAt": datetime.now(UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "$type": POST, "text": post.text,
+            "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"),
         }
         if post.reply_to:
             root_uri = str(post.options.get("root_id") or post.reply_to)
@@ -232,15 +203,9 @@ class BlueskyAdapter(Adapter):
             record["embed"] = embed
         rkey = record_key(post.target_id)
         r = await self.call(
-            "POST",
-            self.xrpc("com.atproto.repo.createRecord"),
-            write=True,
-            json={
-                "repo": credentials.get("did") or channel.external_id,
-                "collection": POST,
-                "rkey": rkey,
-                "record": record,
-            },
+            "POST", self.xrpc("com.atproto.repo.createRecord"), write=True,
+            json={"repo": credentials.get("did") or channel.external_id, "collection": POST,
+                  "rkey": rkey, "record": record},
             headers=self.auth(credentials),
         )
         if r.status_code == 200:
@@ -272,18 +237,14 @@ class BlueskyAdapter(Adapter):
     ) -> dict[str, dict[str, tuple[str, float | None]]]:
         found: dict[str, dict[str, tuple[str, float | None]]] = {}
         for start in range(0, len(external_ids), 25):  # getPosts takes at most 25 uris
-            r = await self.call(
-                "GET",
-                self.xrpc("app.bsky.feed.getPosts"),
-                params={"uris": external_ids[start : start + 25]},
-                headers=self.auth(credentials),
-            )
+            r = await self.call("GET", self.xrpc("app.bsky.feed.getPosts"),
+                                params={"uris": external_ids[start : start + 25]},
+                                headers=self.auth(credentials))
             if r.status_code != 200:
                 raise self.classify(r, write=False)
             for view in r.json()["posts"]:
                 found[view["uri"]] = {
-                    ours: (theirs, view[theirs])
-                    for ours, theirs in BLUESKY_METRICS.items()
+                    ours: (theirs, view[theirs]) for ours, theirs in BLUESKY_METRICS.items()
                     if view.get(theirs) is not None
                 }
         return found
@@ -296,14 +257,11 @@ class BlueskyAdapter(Adapter):
         seen = cursor or ""
         newest = seen
         items: list[Notification] = []
-        params: dict[str, Any] = {"limit": 100, "reasons": ["reply", "mention", "quote"]}
+        params: dict[str, Any] = {"limit": 100,
+                                  "reasons": ["reply", "mention", "quote"]}
         for _page in range(20):
-            r = await self.call(
-                "GET",
-                self.xrpc("app.bsky.notification.listNotifications"),
-                params=params,
-                headers=self.auth(credentials),
-            )
+            r = await self.call("GET", self.xrpc("app.bsky.notification.listNotifications"),
+                                params=params, headers=self.auth(credentials))
             if r.status_code != 200:
                 raise self.classify(r, write=False)
             body = r.json()
@@ -317,24 +275,18 @@ class BlueskyAdapter(Adapter):
                     continue
                 record = n.get("record") or {}
                 reply = record.get("reply") or {}
-                items.append(
-                    Notification(
-                        external_id=n["uri"],
-                        kind="comment" if n["reason"] == "reply" else "mention",
-                        text=record.get("text", ""),
-                        author_id=n["author"]["did"],
-                        author_name=n["author"].get("displayName") or n["author"].get("handle"),
-                        created_at=when(record.get("createdAt") or n["indexedAt"]),
-                        parent_external_id=(reply.get("parent") or {}).get("uri"),
-                        post_external_id=(reply.get("root") or {}).get("uri"),
-                        raw={
-                            "cid": n.get("cid"),
-                            "reason": n["reason"],
-                            "root": reply.get("root"),
-                            "parent": reply.get("parent"),
-                        },
-                    )
-                )
+                items.append(Notification(
+                    external_id=n["uri"],
+                    kind="comment" if n["reason"] == "reply" else "mention",
+                    text=record.get("text", ""),
+                    author_id=n["author"]["did"],
+                    author_name=n["author"].get("displayName") or n["author"].get("handle"),
+                    created_at=when(record.get("createdAt") or n["indexedAt"]),
+                    parent_external_id=(reply.get("parent") or {}).get("uri"),
+                    post_external_id=(reply.get("root") or {}).get("uri"),
+                    raw={"cid": n.get("cid"), "reason": n["reason"],
+                         "root": reply.get("root"), "parent": reply.get("parent")},
+                ))
             if older or not body.get("cursor"):
                 break
             params["cursor"] = body["cursor"]

@@ -80,7 +80,8 @@ def graph_error(network: str, response: httpx.Response, *, write: bool) -> Netwo
     if code == 506 or "duplicate" in message.lower():
         return NetworkError("duplicate", message, status=status)
     if status >= 500 or code in (1, 2) or err.get("is_transient"):
-        return NetworkError("unknown_outcome" if write else "transient", message, status=status)
+        return NetworkError("unknown_outcome" if write else "transient", message,
+                            status=status)
     if code in (324, 352, 9004, 36000, 36001, 36003) or "media" in message.lower():
         return NetworkError("media_error", message, status=status)
     return NetworkError("content_rejected", f"{network}: {message}", status=status)
@@ -131,27 +132,20 @@ class FacebookAdapter(Adapter):
             path, body = f"{channel.external_id}/feed", {"message": post.text}
             if post.options.get("link"):
                 body["link"] = str(post.options["link"])
-        r = await self.call(
-            "POST", self.graph(path), write=True, data=body, headers=self.auth(credentials)
-        )
+        r = await self.call("POST", self.graph(path), write=True, data=body,
+                            headers=self.auth(credentials))
         if r.status_code != 200:
             raise graph_error(self.network, r, write=True)
         data = r.json()
         post_id = str(data.get("post_id") or data["id"])
         return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
 
-    async def message(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
-    ) -> Published:
+    async def message(self, credentials: dict[str, Any], *, channel: ChannelRef,
+                      post: Outgoing) -> Published:
         r = await self.call(
-            "POST",
-            self.graph(f"{channel.external_id}/messages"),
-            write=True,
-            json={
-                "recipient": {"id": post.options.get("recipient_id")},
-                "messaging_type": "RESPONSE",
-                "message": {"text": post.text},
-            },
+            "POST", self.graph(f"{channel.external_id}/messages"), write=True,
+            json={"recipient": {"id": post.options.get("recipient_id")},
+                  "messaging_type": "RESPONSE", "message": {"text": post.text}},
             headers=self.auth(credentials),
         )
         if r.status_code != 200:
@@ -159,38 +153,23 @@ class FacebookAdapter(Adapter):
         return Published(external_id=str(r.json()["message_id"]), url=None)
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing,
+        since: datetime, until: datetime,
     ) -> Published | None:
         if post.is_dm:
             return None  # Messenger cannot be searched: a lost DM answer stays unknown
         if post.reply_to:
-            items = (
-                await self.get(
-                    credentials, f"{post.reply_to}/comments", fields="id,message,created_time,from"
-                )
-            )["data"]
+            items = (await self.get(credentials, f"{post.reply_to}/comments",
+                                    fields="id,message,created_time,from"))["data"]
             items = [c for c in items if (c.get("from") or {}).get("id") == channel.external_id]
         else:
-            items = (
-                await self.get(
-                    credentials,
-                    f"{channel.external_id}/feed",
-                    fields="id,message,created_time",
-                    limit=100,
-                )
-            )["data"]
+            items = (await self.get(credentials, f"{channel.external_id}/feed",
+                                    fields="id,message,created_time", limit=100))["data"]
         for item in items:
             created = graph_time(item["created_time"])
             if since <= created <= until and (item.get("message") or "") == post.text:
-                return Published(
-                    external_id=str(item["id"]), url=f"https://www.facebook.com/{item['id']}"
-                )
+                return Published(external_id=str(item["id"]),
+                                 url=f"https://www.facebook.com/{item['id']}")
         return None
 
     async def insights(
@@ -199,15 +178,11 @@ class FacebookAdapter(Adapter):
         found: dict[str, dict[str, tuple[str, float | None]]] = {}
         by_name = {theirs: ours for ours, theirs in FACEBOOK_METRICS.items()}
         for post_id in external_ids:
-            data = (
-                await self.get(
-                    credentials, f"{post_id}/insights", metric=",".join(FACEBOOK_METRICS.values())
-                )
-            )["data"]
+            data = (await self.get(credentials, f"{post_id}/insights",
+                                   metric=",".join(FACEBOOK_METRICS.values())))["data"]
             found[post_id] = {
                 by_name[m["name"]]: (m["name"], m["values"][0]["value"])
-                for m in data
-                if m["name"] in by_name and m.get("values")
+                for m in data if m["name"] in by_name and m.get("values")
             }
         return found
 
@@ -216,14 +191,10 @@ class FacebookAdapter(Adapter):
         if self.app is None or not credentials.get("access_token"):
             return None
         r = await self.call(
-            "GET",
-            self.graph("oauth/access_token"),
-            params={
-                "grant_type": "fb_exchange_token",
-                "client_id": self.app.client_id,
-                "client_secret": self.app.client_secret,
-                "fb_exchange_token": credentials["access_token"],
-            },
+            "GET", self.graph("oauth/access_token"),
+            params={"grant_type": "fb_exchange_token", "client_id": self.app.client_id,
+                    "client_secret": self.app.client_secret,
+                    "fb_exchange_token": credentials["access_token"]},
         )
         if r.status_code != 200:
             error = graph_error(self.network, r, write=False)
@@ -231,8 +202,5 @@ class FacebookAdapter(Adapter):
                 raise NetworkError("auth_expired", error.message, status=r.status_code)
             raise error
         issued = r.json()
-        return {
-            **credentials,
-            "access_token": issued["access_token"],
-            "expires_at": int(time.time() + int(issued.get("expires_in", 5_184_000))),
-        }
+        return {**credentials, "access_token": issued["access_token"],
+                "expires_at": int(time.time() + int(issued.get("expires_in", 5_184_000)))}

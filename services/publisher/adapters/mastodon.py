@@ -116,9 +116,7 @@ class MastodonAdapter(Adapter):
         data, mime = await self.fetch_media(item)
         ext = mime.split("/")[-1]
         r = await self.call(
-            "POST",
-            self.url("/api/v2/media", credentials),
-            headers=bearer(credentials),
+            "POST", self.url("/api/v2/media", credentials), headers=bearer(credentials),
             data={"description": item.get("alt") or ""},
             files={"file": (f"upload.{ext}", data, mime)},
         )
@@ -129,11 +127,8 @@ class MastodonAdapter(Adapter):
             if r.status_code == 200:
                 return media_id
             await asyncio.sleep(0.5)
-            r = await self.call(
-                "GET",
-                self.url(f"/api/v1/media/{media_id}", credentials),
-                headers=bearer(credentials),
-            )
+            r = await self.call("GET", self.url(f"/api/v1/media/{media_id}", credentials),
+                                headers=bearer(credentials))
             if r.status_code not in (200, 206):
                 raise self.classify(r, write=False)
         raise NetworkError("transient", "Mastodon is still processing the media")
@@ -191,11 +186,8 @@ class MastodonAdapter(Adapter):
             created_at=datetime.fromisoformat(status["created_at"].replace("Z", "+00:00")),
             parent_external_id=status.get("in_reply_to_id"),
             post_external_id=status.get("in_reply_to_id"),
-            raw={
-                "notification_id": n["id"],
-                "acct": account.get("acct"),
-                "visibility": status.get("visibility"),
-            },
+            raw={"notification_id": n["id"], "acct": account.get("acct"),
+                 "visibility": status.get("visibility")},
         )
 
     async def account_numbers(
@@ -216,8 +208,7 @@ class MastodonAdapter(Adapter):
         found: dict[str, dict[str, tuple[str, float | None]]] = {}
         for status_id in external_ids:
             r = await self.call(
-                "GET",
-                self.url(f"/api/v1/statuses/{status_id}", credentials),
+                "GET", self.url(f"/api/v1/statuses/{status_id}", credentials),
                 headers=bearer(credentials),
             )
             if r.status_code == 404:

@@ -111,11 +111,8 @@ class XAdapter(Adapter):
         if not recipient:
             raise NetworkError("content_rejected", "a direct message needs a recipient")
         r = await self.call(
-            "POST",
-            self.url(f"/2/dm_conversations/with/{recipient}/messages"),
-            write=True,
-            json={"text": post.text},
-            headers=bearer(credentials),
+            "POST", self.url(f"/2/dm_conversations/with/{recipient}/messages"), write=True,
+            json={"text": post.text}, headers=bearer(credentials),
         )
         if r.status_code not in (200, 201):
             raise self.classify(r, write=True)
@@ -128,32 +125,23 @@ class XAdapter(Adapter):
         kind = item.get("kind", "image")
         category = {"video": "tweet_video", "gif": "tweet_gif"}.get(kind, "tweet_image")
         auth = bearer(credentials)
-        r = await self.call(
-            "POST",
-            self.url("/2/media/upload/initialize"),
-            headers=auth,
-            json={"media_type": mime, "total_bytes": len(data), "media_category": category},
-        )
+        r = await self.call("POST", self.url("/2/media/upload/initialize"), headers=auth,
+                            json={"media_type": mime, "total_bytes": len(data),
+                                  "media_category": category})
         if r.status_code != 200:
             raise self.classify(r, write=False)
         media_id = str(r.json()["data"]["id"])
         for index, start in enumerate(range(0, len(data), CHUNK_BYTES)):
             r = await self.call(
-                "POST",
-                self.url(f"/2/media/upload/{media_id}/append"),
-                headers=auth,
+                "POST", self.url(f"/2/media/upload/{media_id}/append"), headers=auth,
                 data={"segment_index": str(index)},
-                files={
-                    "media": (
-                        "chunk",
-                        data[start : start + CHUNK_BYTES],
-                        "application/octet-stream",
-                    )
-                },
+                files={"media": ("chunk", data[start : start + CHUNK_BYTES],
+                                 "application/octet-stream")},
             )
             if r.status_code not in (200, 204):
                 raise self.classify(r, write=False)
-        r = await self.call("POST", self.url(f"/2/media/upload/{media_id}/finalize"), headers=auth)
+        r = await self.call("POST", self.url(f"/2/media/upload/{media_id}/finalize"),
+                            headers=auth)
         if r.status_code != 200:
             raise self.classify(r, write=False)
         info = r.json()["data"].get("processing_info")
@@ -163,24 +151,17 @@ class XAdapter(Adapter):
             if info.get("state") == "failed":
                 raise NetworkError("media_error", f"X could not process the media: {info}")
             await asyncio.sleep(min(5.0, float(info.get("check_after_secs", 1))))
-            r = await self.call(
-                "GET",
-                self.url("/2/media/upload"),
-                headers=auth,
-                params={"media_id": media_id, "command": "STATUS"},
-            )
+            r = await self.call("GET", self.url("/2/media/upload"), headers=auth,
+                                params={"media_id": media_id, "command": "STATUS"})
             if r.status_code != 200:
                 raise self.classify(r, write=False)
             info = r.json()["data"].get("processing_info")
         else:
             raise NetworkError("transient", "X is still processing the media")
         if item.get("alt"):
-            r = await self.call(
-                "POST",
-                self.url("/2/media/metadata"),
-                headers=auth,
-                json={"id": media_id, "metadata": {"alt_text": {"text": item["alt"]}}},
-            )
+            r = await self.call("POST", self.url("/2/media/metadata"), headers=auth,
+                                json={"id": media_id,
+                                      "metadata": {"alt_text": {"text": item["alt"]}}})
             if r.status_code != 200:
                 raise self.classify(r, write=False)
         return media_id
@@ -223,15 +204,10 @@ class XAdapter(Adapter):
             params["pagination_token"] = token
         return None
 
-    async def find_message(
-        self, credentials: dict[str, Any], *, post: Outgoing, since: datetime, until: datetime
-    ) -> Published | None:
-        r = await self.call(
-            "GET",
-            self.url("/2/dm_events"),
-            headers=bearer(credentials),
-            params={"dm_event.fields": "created_at,sender_id,text"},
-        )
+    async def find_message(self, credentials: dict[str, Any], *, post: Outgoing,
+                           since: datetime, until: datetime) -> Published | None:
+        r = await self.call("GET", self.url("/2/dm_events"), headers=bearer(credentials),
+                            params={"dm_event.fields": "created_at,sender_id,text"})
         if r.status_code != 200:
             raise self.classify(r, write=False)
         for event in r.json().get("data") or []:
@@ -247,8 +223,7 @@ class XAdapter(Adapter):
         for start in range(0, len(external_ids), 100):  # X takes at most 100 ids a call
             batch = external_ids[start : start + 100]
             r = await self.call(
-                "GET",
-                self.url("/2/tweets"),
+                "GET", self.url("/2/tweets"),
                 params={"ids": ",".join(batch), "tweet.fields": "public_metrics"},
                 headers=bearer(credentials),
             )
