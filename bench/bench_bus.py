@@ -22,6 +22,7 @@ from shared.db import Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.events import Envelope, WorkspaceCreated
 from shared.observability import ServiceMetrics
 from shared.outbox import Outbox, OutboxRelay
+from shared.settings import ServiceSettings
 
 NAME = "bus"
 
@@ -31,6 +32,18 @@ def event(i: int) -> Envelope:
         WorkspaceCreated(workspace_id=uuid.uuid4(), name=f"w{i}", timezone="UTC"),
         workspace_id=None,
     )
+
+
+def outgoing(n: int) -> list[OutgoingMessage]:
+    return [
+        OutgoingMessage(
+            routing_key=e.type,
+            body=e.model_dump_json().encode(),
+            message_id=str(e.id),
+            correlation_id=str(e.id),
+        )
+        for e in (event(i) for i in range(n))
+    ]
 
 
 async def raw_publish_rate(ctx: BenchContext, n: int, batch: int) -> float:
@@ -74,15 +87,7 @@ async def bus_publish_rate(ctx: BenchContext, n: int, batch: int) -> float:
             f"{ctx.bus_prefix}bus.sink", durable=True, arguments={"x-queue-type": "quorum"}
         )
         await queue.bind(exchange, routing_key="#")
-        messages = [
-            OutgoingMessage(
-                routing_key="workspace.created",
-                body=e.model_dump_json().encode(),
-                message_id=str(e.id),
-                correlation_id=str(e.id),
-            )
-            for e in (event(i) for i in range(n))
-        ]
+        messages = outgoing(n)
         started = time.perf_counter()
         for start in range(0, n, batch):
             await bus.publish(messages[start : start + batch])
@@ -128,8 +133,9 @@ async def relay_rate(ctx: BenchContext, n: int, batch: int) -> float:
     return n / elapsed
 
 
-PREFETCH = 64  # the services' Bus default
-POOL = 10  # the services' default pool, and so their handler slots
+# As the services run by default: their prefetch, and as many handler slots as pool connections.
+PREFETCH = ServiceSettings.model_fields["prefetch"].default
+POOL = ServiceSettings.model_fields["database_pool_size"].default
 
 
 async def fill(ctx: BenchContext, bus: Bus, queue: str, n: int) -> None:
@@ -137,14 +143,7 @@ async def fill(ctx: BenchContext, bus: Bus, queue: str, n: int) -> None:
     connection = await aio_pika.connect(ctx.amqp_url)
     async with connection:
         await bus.declare_queue(await connection.channel(), queue, ["workspace.created"])
-    messages = []
-    for i in range(n):
-        e = event(i)
-        messages.append(
-            OutgoingMessage(
-                routing_key=e.type, body=e.model_dump_json().encode(), message_id=str(e.id)
-            )
-        )
+    messages = outgoing(n)
     for start in range(0, n, 500):
         await bus.publish(messages[start : start + 500])
 

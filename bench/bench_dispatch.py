@@ -78,6 +78,7 @@ async def load_table(
 
     async def generate(n: int, status: str, *, scheduled: bool) -> list[uuid.UUID]:
         async with conn.transaction():
+            # CREATE TABLE AS takes no parameters: the count goes in as a literal integer.
             await conn.execute(GENERATE.replace("$1::int", str(int(n))))
             await conn.execute(INSERT_POSTS, workspace, status)
             await conn.execute(INSERT_TARGETS, workspace, status, channels, scheduled)

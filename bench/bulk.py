@@ -24,8 +24,8 @@ async def connect(dsn: str) -> asyncpg.Connection:
 
 async def drop_indexes(conn: asyncpg.Connection, tables: list[str]) -> list[list[str]]:
     """Drops the foreign keys touching `tables`, then their primary keys and indexes; returns
-    the statements that put them back, in groups to run in order (keys and indexes, which
-    may run in parallel, then the foreign keys)."""
+    the statements that put them back, in groups to run in order (keys and indexes, then the
+    foreign keys, which need the keys)."""
     oids = [await conn.fetchval("SELECT $1::regclass::oid", t) for t in tables]
     foreign = await conn.fetch(
         "SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def "
