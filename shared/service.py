@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import InternalTokenMiddleware
 from shared.bus import Bus
-from shared.consumer import IdempotentConsumer, Subscription
+from shared.consumer import DatabaseGate, IdempotentConsumer, Subscription
 from shared.db import BusTables, Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.errors import install_error_handlers
 from shared.etag import ETagMiddleware
@@ -49,6 +49,8 @@ class Runtime:
     metrics: ServiceMetrics
     notifier: Notifier
     relay: OutboxRelay
+    # Held closed by the consumers while the database is unreachable (shared/consumer.py).
+    gate: DatabaseGate
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -76,16 +78,24 @@ class Runtime:
             batch=settings.outbox_batch,
             metrics=metrics,
         )
+        sessions = make_sessionmaker(engine)
+        gate = DatabaseGate(
+            sessions,
+            initial_delay=settings.consumer_backoff_initial_seconds,
+            max_delay=settings.consumer_backoff_max_seconds,
+            metrics=metrics,
+        )
         return cls(
             settings=settings,
             tables=tables,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             bus=bus,
             outbox=Outbox(tables),
             metrics=metrics,
             notifier=notifier,
             relay=relay,
+            gate=gate,
         )
 
     def spawn(self, worker: Worker, name: str) -> None:
@@ -125,6 +135,7 @@ class Runtime:
                     tables=self.tables,
                     metrics=self.metrics,
                     slots=slots,
+                    gate=self.gate,
                 )
                 self.bus.consume(
                     queue=self.settings.queue_name(sub.purpose),
@@ -153,6 +164,7 @@ class Runtime:
 
     async def shutdown(self) -> None:
         """Stop taking work, hand back what is unacknowledged, flush the outbox, close."""
+        await self.gate.stop()
         await self.bus.stop_consuming()
         await cancel_and_wait(self.tasks)
         self.tasks.clear()

@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     # connections would only queue for the pool and time out there after a backlog builds up.
     handler_concurrency: int = 0
     delivery_limit: int = 10
+    # While the database is unreachable consumers hold their messages (not counted against the
+    # delivery limit) and check it again after this delay, doubled each time up to the maximum.
+    consumer_backoff_initial_seconds: float = 0.5
+    consumer_backoff_max_seconds: float = 30.0
     # The token this process sends on internal calls, and accepts.
     internal_token: str = "dev-internal-token"
     # Comma-separated tokens accepted besides `internal_token` while it is rotated
