@@ -145,6 +145,9 @@ class Runtime:
             for name, worker in workers:
                 self.spawn(worker, name)
             queues = [self.settings.queue_name(sub.purpose) for sub in subscriptions]
+            # Dead-letter queues too: anything above 0 there is for an operator to look at
+            # (docs/operations.md, replaying dead letters).
+            queues += [f"{queue}.dead" for queue in queues]
             if queues:
                 self.spawn(lambda: self._watch_queues(queues), "queue-depth")
         try:
