@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -28,6 +29,7 @@ from shared.logs import configure_logging
 from shared.observability import ServiceMetrics, health_router, mount_observability
 from shared.outbox import Outbox, OutboxRelay
 from shared.pagination import LinkHeaderMiddleware
+from shared.retention import processed_messages_pruner, retention_loop
 from shared.settings import ServiceSettings
 from shared.tasks import cancel_and_wait
 
@@ -124,6 +126,7 @@ class Runtime:
         if self.settings.run_workers:
             self.notifier.start()
             self.spawn(self.relay.run, "outbox-relay")
+            self.spawn(self._retention(), "retention")
             slots = asyncio.Semaphore(
                 self.settings.handler_concurrency or self.settings.database_pool_size
             )
@@ -154,6 +157,16 @@ class Runtime:
             yield self
         finally:
             await self.shutdown()
+
+    def _retention(self) -> Worker:
+        settings = self.settings
+        prune = processed_messages_pruner(
+            self.sessions, self.tables.processed_messages, batch=settings.retention_batch
+        )
+        keep_for = timedelta(days=settings.processed_messages_retention_days)
+        return retention_loop(
+            [("processed messages", prune, keep_for)], every=settings.retention_interval_seconds
+        )
 
     async def _watch_queues(self, queues: list[str], every: float = 10.0) -> None:
         """Publishes each of this service's queues' depth: the signal to scale consumers on."""

@@ -55,6 +55,12 @@ class ServiceSettings(BaseSettings):
     # Background loops (relay, dispatcher, consumers) can be switched off for API-only tests.
     run_workers: bool = True
     outbox_batch: int = 500
+    # Retention (shared/retention.py): every `retention_interval_seconds` rows older than their
+    # table's retention are deleted, `retention_batch` per transaction. `processed_messages`
+    # (the consumers' idempotency record) must outlive any redelivery of a handled message.
+    retention_interval_seconds: float = 3600.0
+    retention_batch: int = 5000
+    processed_messages_retention_days: float = 14.0
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ServiceSettings:

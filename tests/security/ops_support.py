@@ -9,16 +9,19 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
 
+from deploy.runner import Platform
 from shared.bus import Bus, OutgoingMessage
 from shared.db import asyncpg_dsn
 from shared.events import ChannelConnected, Envelope
-from tests.conftest import AMQP_URL
+from tests.conftest import AMQP_URL, delete_bus_objects
+from tests.e2e.conftest import platform_config
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -122,3 +125,22 @@ async def deadletters(*args: str) -> str:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     return out.decode()
+
+
+SERVICES = ("gateway", "scheduler", "publisher", "inbox", "metrics")
+
+
+@contextlib.asynccontextmanager
+async def platform_with_env(
+    database_url: str, bus_prefix: str, tmp_path: Path, env: dict[str, dict[str, str]]
+) -> AsyncIterator[Platform]:
+    """The whole platform as processes (as the `platform` fixture), with extra settings."""
+    config = platform_config(database_url, bus_prefix, tmp_path=tmp_path)
+    config.extra_env = env
+    running = Platform(config)
+    try:
+        await running.start()
+        yield running
+    finally:
+        running.stop()
+        await delete_bus_objects(bus_prefix, kinds=("queues",))
