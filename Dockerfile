@@ -11,12 +11,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
-# Dependencies first (pyproject.toml only), so a code change does not reinstall them.
-COPY pyproject.toml ./
+# Dependencies first (pyproject.toml and the pinned versions only), so a code change does not
+# reinstall them. constraints.txt fixes every version, the image runs what `make test` tested.
+COPY pyproject.toml constraints.txt ./
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/python -c "import subprocess, tomllib; \
 deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
-subprocess.run(['/opt/venv/bin/pip', 'install', *deps], check=True)"
+subprocess.run(['/opt/venv/bin/pip', 'install', '-c', 'constraints.txt', *deps], check=True)"
 COPY shared ./shared
 COPY services ./services
 COPY sandbox ./sandbox

@@ -4,12 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format asyncapi openapi bench bench-quick faults clean
+.PHONY: install run test lint format asyncapi openapi bench bench-quick faults clean lock
 
-$(STAMP): pyproject.toml
+# Every install takes its versions from constraints.txt (pyproject.toml only gives ranges), so
+# `make run`, `make test`, CI and the image run the same packages.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -46,6 +48,14 @@ bench-quick: $(STAMP)
 faults: $(STAMP)
 	HERALD_FAULT_POSTS=$${HERALD_FAULT_POSTS:-1000} $(PY) -m pytest tests/faults -m faults \
 		--timeout 1500 $(PYTEST_ARGS)
+
+# Moves every package to the newest version pyproject.toml allows and pins the result.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	@touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache

@@ -1,4 +1,15 @@
-"""The idempotent consumer: each message's effects commit once, whatever the broker redelivers."""
+"""The idempotent consumer: each message's effects commit once, whatever the broker redelivers.
+
+A handler that fails is one of two things. A handler error (a bug, a message the code cannot
+take) goes back to the queue and counts against its delivery limit, so a message that keeps
+failing ends in the dead-letter queue instead of being retried forever. An infrastructure error
+(the database unreachable, a connection dropped, a timeout) says nothing about the message:
+counting it would dead-letter every message in flight within seconds of an outage. Such a
+message is held, unacknowledged, while the process's `DatabaseGate` waits for the database
+with an exponential delay; the prefetch window fills with held messages, so the broker stops
+delivering; once the database answers, the held messages are handled and consumption resumes,
+none of it counted against the delivery limit.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +18,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,10 +30,40 @@ from shared.db import BusTables, unit_of_work
 from shared.events.envelope import Envelope
 from shared.logs import correlation_id_var, traceparent_var
 from shared.observability import ServiceMetrics
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+# Errors that come from reaching the database, not from the message: connection refused or
+# dropped, server shutting down or refusing connections, out of resources, timeouts.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    sa_exc.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
+def is_infrastructure_error(error: BaseException) -> bool:
+    """Whether `error`, or anything it was raised from, is about reaching the database."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, INFRASTRUCTURE_ERRORS):
+            return True
+        if isinstance(current, sa_exc.DBAPIError):
+            if current.connection_invalidated:
+                return True
+            if isinstance(current.orig, BaseException) and is_infrastructure_error(current.orig):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @dataclass
@@ -28,6 +72,104 @@ class Subscription:
 
     purpose: str
     handlers: dict[str, Handler] = field(default_factory=dict)
+
+
+class DatabaseGate:
+    """Open while the database answers; closed from an infrastructure error until it does again.
+
+    One per process, shared by its consumers: they all depend on the same database. While it
+    is closed one task probes the database with `SELECT 1`, waiting `initial_delay` seconds
+    before the first probe and twice as long after each failure, up to `max_delay`.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        initial_delay: float = 0.5,
+        max_delay: float = 30.0,
+        probe_timeout: float = 5.0,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.initial_delay = initial_delay
+        self.max_delay = max_delay
+        self.probe_timeout = probe_timeout
+        self._open = asyncio.Event()
+        self._open.set()
+        self._stopped = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._prober: asyncio.Task[None] | None = None
+        self._paused = (
+            metrics.gauge(
+                "herald_consumers_paused",
+                "1 while consumers hold their messages because the database is unreachable",
+            )
+            if metrics is not None
+            else None
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    async def wait_open(self) -> bool:
+        """Waits until the gate is open; False when the process is stopping instead."""
+        if self._open.is_set():
+            return True
+        opened = asyncio.ensure_future(self._open.wait())
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({opened, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            opened.cancel()
+            stopped.cancel()
+        return not self._stopped.is_set()
+
+    async def outage(self) -> bool:
+        """After an infrastructure error: True (and the gate closed) when the database is down.
+
+        A database that answers at once means the error was the message's own (a statement
+        that timed out, a connection dropped and already replaced): it counts as usual.
+        """
+        async with self._lock:
+            if not self._open.is_set():
+                return True
+            if await self.probe():
+                return False
+            self._open.clear()
+            if self._paused is not None:
+                self._paused.set(1)
+            log.warning("database unreachable; consumers hold their messages until it answers")
+            self._prober = asyncio.create_task(self._recover(), name="database-gate")
+            return True
+
+    async def probe(self) -> bool:
+        try:
+            async with self.sessions() as session:
+                await asyncio.wait_for(session.execute(text("SELECT 1")), self.probe_timeout)
+            return True
+        except Exception:  # noqa: BLE001  (any failure means: not yet)
+            return False
+
+    async def _recover(self) -> None:
+        delay = self.initial_delay
+        while True:
+            await asyncio.sleep(delay)
+            if await self.probe():
+                break
+            delay = min(delay * 2, self.max_delay)
+            log.info("database still unreachable; next check in %.1fs", delay)
+        self._open.set()
+        if self._paused is not None:
+            self._paused.set(0)
+        log.warning("database answers again; consumers resume")
+
+    async def stop(self) -> None:
+        """Releases held messages without an answer (the broker takes them back) and stops."""
+        self._stopped.set()
+        if self._prober is not None:
+            await cancel_and_wait([self._prober])
 
 
 class IdempotentConsumer:
@@ -40,11 +182,13 @@ class IdempotentConsumer:
         tables: BusTables,
         metrics: ServiceMetrics,
         slots: asyncio.Semaphore | None = None,
+        gate: DatabaseGate | None = None,
     ) -> None:
         self.name = name
         # Shared by the process's consumers: a delivered message waits here, unacknowledged,
         # rather than inside the connection pool where a long wait ends in a timeout.
         self.slots = slots or asyncio.Semaphore(1_000_000)
+        self.gate = gate or DatabaseGate(sessions)
         self.handlers = handlers
         self.sessions = sessions
         self.processed = tables.processed_messages
@@ -64,16 +208,24 @@ class IdempotentConsumer:
             return
         correlation_id_var.set(envelope.correlation_id)
         traceparent_var.set(envelope.traceparent)
-        try:
-            async with self.slots:
-                outcome = await self.handle(envelope, handler)
-        except Exception:
-            log.exception("handler for %s failed on %s", envelope.type, self.name)
-            self.metrics.consumed.labels(self.name, "error").inc()
-            # Back to the queue; the quorum queue's delivery limit dead-letters a message that
-            # keeps failing instead of retrying it forever.
-            await message.nack(requeue=True)
-            return
+        while True:
+            if not await self.gate.wait_open():
+                return  # stopping: unacknowledged, the broker hands it out again
+            try:
+                async with self.slots:
+                    outcome = await self.handle(envelope, handler)
+                break
+            except Exception as error:
+                if is_infrastructure_error(error) and await self.gate.outage():
+                    log.warning("%s on %s held: %s", envelope.type, self.name, error)
+                    self.metrics.consumed.labels(self.name, "unavailable").inc()
+                    continue
+                log.exception("handler for %s failed on %s", envelope.type, self.name)
+                self.metrics.consumed.labels(self.name, "error").inc()
+                # Back to the queue; the quorum queue's delivery limit dead-letters a message
+                # that keeps failing instead of retrying it forever.
+                await message.nack(requeue=True)
+                return
         self.metrics.consumed.labels(self.name, outcome).inc()
         await message.ack()
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import InternalTokenMiddleware
 from shared.bus import Bus
-from shared.consumer import IdempotentConsumer, Subscription
+from shared.consumer import DatabaseGate, IdempotentConsumer, Subscription
 from shared.db import BusTables, Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.errors import install_error_handlers
 from shared.etag import ETagMiddleware
@@ -28,6 +29,7 @@ from shared.logs import configure_logging
 from shared.observability import ServiceMetrics, health_router, mount_observability
 from shared.outbox import Outbox, OutboxRelay
 from shared.pagination import LinkHeaderMiddleware
+from shared.retention import processed_messages_pruner, retention_loop
 from shared.settings import ServiceSettings
 from shared.tasks import cancel_and_wait
 
@@ -49,6 +51,8 @@ class Runtime:
     metrics: ServiceMetrics
     notifier: Notifier
     relay: OutboxRelay
+    # Held closed by the consumers while the database is unreachable (shared/consumer.py).
+    gate: DatabaseGate
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -76,16 +80,24 @@ class Runtime:
             batch=settings.outbox_batch,
             metrics=metrics,
         )
+        sessions = make_sessionmaker(engine)
+        gate = DatabaseGate(
+            sessions,
+            initial_delay=settings.consumer_backoff_initial_seconds,
+            max_delay=settings.consumer_backoff_max_seconds,
+            metrics=metrics,
+        )
         return cls(
             settings=settings,
             tables=tables,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             bus=bus,
             outbox=Outbox(tables),
             metrics=metrics,
             notifier=notifier,
             relay=relay,
+            gate=gate,
         )
 
     def spawn(self, worker: Worker, name: str) -> None:
@@ -114,6 +126,7 @@ class Runtime:
         if self.settings.run_workers:
             self.notifier.start()
             self.spawn(self.relay.run, "outbox-relay")
+            self.spawn(self._retention(), "retention")
             slots = asyncio.Semaphore(
                 self.settings.handler_concurrency or self.settings.database_pool_size
             )
@@ -125,6 +138,7 @@ class Runtime:
                     tables=self.tables,
                     metrics=self.metrics,
                     slots=slots,
+                    gate=self.gate,
                 )
                 self.bus.consume(
                     queue=self.settings.queue_name(sub.purpose),
@@ -134,12 +148,25 @@ class Runtime:
             for name, worker in workers:
                 self.spawn(worker, name)
             queues = [self.settings.queue_name(sub.purpose) for sub in subscriptions]
+            # Dead-letter queues too: anything above 0 there is for an operator to look at
+            # (docs/operations.md, replaying dead letters).
+            queues += [f"{queue}.dead" for queue in queues]
             if queues:
                 self.spawn(lambda: self._watch_queues(queues), "queue-depth")
         try:
             yield self
         finally:
             await self.shutdown()
+
+    def _retention(self) -> Worker:
+        settings = self.settings
+        prune = processed_messages_pruner(
+            self.sessions, self.tables.processed_messages, batch=settings.retention_batch
+        )
+        keep_for = timedelta(days=settings.processed_messages_retention_days)
+        return retention_loop(
+            [("processed messages", prune, keep_for)], every=settings.retention_interval_seconds
+        )
 
     async def _watch_queues(self, queues: list[str], every: float = 10.0) -> None:
         """Publishes each of this service's queues' depth: the signal to scale consumers on."""
@@ -153,6 +180,7 @@ class Runtime:
 
     async def shutdown(self) -> None:
         """Stop taking work, hand back what is unacknowledged, flush the outbox, close."""
+        await self.gate.stop()
         await self.bus.stop_consuming()
         await cancel_and_wait(self.tasks)
         self.tasks.clear()

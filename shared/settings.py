@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     # connections would only queue for the pool and time out there after a backlog builds up.
     handler_concurrency: int = 0
     delivery_limit: int = 10
+    # While the database is unreachable consumers hold their messages (not counted against the
+    # delivery limit) and check it again after this delay, doubled each time up to the maximum.
+    consumer_backoff_initial_seconds: float = 0.5
+    consumer_backoff_max_seconds: float = 30.0
     # The token this process sends on internal calls, and accepts.
     internal_token: str = "dev-internal-token"
     # Comma-separated tokens accepted besides `internal_token` while it is rotated
@@ -51,6 +55,12 @@ class ServiceSettings(BaseSettings):
     # Background loops (relay, dispatcher, consumers) can be switched off for API-only tests.
     run_workers: bool = True
     outbox_batch: int = 500
+    # Retention (shared/retention.py): every `retention_interval_seconds` rows older than their
+    # table's retention are deleted, `retention_batch` per transaction. `processed_messages`
+    # (the consumers' idempotency record) must outlive any redelivery of a handled message.
+    retention_interval_seconds: float = 3600.0
+    retention_batch: int = 5000
+    processed_messages_retention_days: float = 14.0
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ServiceSettings:

@@ -15,7 +15,7 @@ from services.gateway import consumers
 from services.gateway.api import api_keys, docs, members, webhooks, workspaces
 from services.gateway.delivery import delivery_worker
 from services.gateway.idempotency import IdempotencyMiddleware
-from services.gateway.janitor import janitor
+from services.gateway.janitor import janitor, retention
 from services.gateway.keys import Authenticator, KeyCache
 from services.gateway.models import BUS
 from services.gateway.openapi import MergedOpenApi
@@ -66,6 +66,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 subscriptions=consumers.subscriptions(runtime),
                 workers=[
                     ("janitor", janitor(runtime, settings)),
+                    ("webhook-retention", retention(runtime, settings)),
                     ("webhook-delivery", delivery_worker(runtime, settings)),
                 ],
             ):

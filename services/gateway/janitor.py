@@ -1,4 +1,5 @@
-"""The loop that forgets what has expired: idempotency records, old rate-limit windows."""
+"""The loops that forget: expired idempotency records and rate-limit windows (the janitor),
+old webhook deliveries and attempts (retention)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from services.gateway.idempotency import purge_expired
+from services.gateway.models import WebhookAttempt, WebhookDelivery
 from services.gateway.ratelimit import purge_old_windows
 from services.gateway.settings import GatewaySettings
 from shared.db import unit_of_work
+from shared.retention import delete_older_than, retention_loop
 from shared.service import Runtime, Worker
 
 log = logging.getLogger(__name__)
@@ -28,3 +31,32 @@ def janitor(runtime: Runtime, settings: GatewaySettings) -> Worker:
             await asyncio.sleep(settings.janitor_interval_seconds)
 
     return run
+
+
+def retention(runtime: Runtime, settings: GatewaySettings) -> Worker:
+    """Deletes finished webhook deliveries (with their attempts) and attempts by age.
+
+    A pending delivery stays whatever its age: its retries are not over.
+    """
+    batch = settings.retention_batch
+
+    async def deliveries(before: datetime) -> int:
+        return await delete_older_than(
+            runtime.sessions,
+            WebhookDelivery.__table__,
+            "created_at",
+            before=before,
+            batch=batch,
+            keep_when="status = 'pending'",
+        )
+
+    async def attempts(before: datetime) -> int:
+        return await delete_older_than(
+            runtime.sessions, WebhookAttempt.__table__, "attempted_at", before=before, batch=batch
+        )
+
+    keep_for = timedelta(days=settings.webhook_delivery_retention_days)
+    return retention_loop(
+        [("webhook deliveries", deliveries, keep_for), ("webhook attempts", attempts, keep_for)],
+        every=settings.retention_interval_seconds,
+    )

@@ -76,6 +76,9 @@ class GatewaySettings(ServiceSettings):
     webhook_poll_seconds: float = 5.0
     # Plain-http endpoint URLs. None: allowed only in development and test.
     webhook_allow_http: bool | None = None
+    # Deliveries that are over (succeeded or failed) and attempts older than this are deleted
+    # (shared/retention.py); the deliveries API shows nothing older.
+    webhook_delivery_retention_days: float = 30.0
 
     # Members: how long an invitation token stays valid.
     invitation_ttl_days: float = 7.0

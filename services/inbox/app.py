@@ -18,6 +18,7 @@ from services.inbox.intake import ReceiptWriter
 from services.inbox.models import BUS, RECEIPTS_CHANNEL
 from services.inbox.polling import request_due_fetches
 from services.inbox.receipts import process_receipts
+from services.inbox.retention import receipt_retention
 from services.inbox.settings import InboxSettings
 from shared.db import unit_of_work
 from shared.service import Runtime, service_app
@@ -107,6 +108,7 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
                     ("receipts", receipt_worker),
                     ("polls", poll_worker),
                     ("crisis", crisis_worker),
+                    ("receipt-retention", receipt_retention(runtime, settings)),
                 ],
             ):
                 yield

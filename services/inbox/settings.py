@@ -51,6 +51,9 @@ class InboxSettings(ServiceSettings):
     receipt_max_attempts: int = 5
     receipt_retry_seconds: float = 5.0
     receipt_retry_max_seconds: float = 900.0
+    # Receipts are deleted this long after they arrived (shared/retention.py), unless still
+    # pending; the messages made of them stay.
+    receipt_retention_days: float = 30.0
     # Crisis detection runs every `crisis_tick_seconds`, and soon after new messages arrive
     # (at most once per `crisis_min_interval_seconds`). Thresholds are per workspace
     # (`PUT /v1/alerts/settings`).
