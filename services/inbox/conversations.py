@@ -58,6 +58,7 @@ async def ingest_item(
             author_id=item.author_id,
             author_name=item.author_name,
             author_handle=item.author_handle,
+            author_created_at=item.author_created_at,
             text=item.text,
             language=item.language,
             sentiment=score,

@@ -42,6 +42,8 @@ class Item:
     # DMs group by the person, not by a post.
     partner_id: str | None = None
     language: str | None = None
+    # When the author's account was created, on networks whose payload says so (X).
+    author_created_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,6 +131,13 @@ def _x_time(tweet: dict[str, Any]) -> datetime:
         return datetime.now(UTC)
 
 
+def _x_account_time(user: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.strptime(str(user.get("created_at")), X_TIME).astimezone(UTC)
+    except ValueError:
+        return None
+
+
 def _x_items(payload: dict[str, Any]) -> list[Item]:
     account = _str(payload.get("for_user_id"))
     items: list[Item] = []
@@ -154,6 +163,7 @@ def _x_items(payload: dict[str, Any]) -> list[Item]:
                 parent_external_id=parent,
                 post_external_id=parent if parent and to_us else None,
                 language=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None,
+                author_created_at=_x_account_time(user),
                 raw=tweet,
             )
         )
