@@ -521,17 +521,12 @@ async def comments_of(session: AsyncSession, *, contest: Contest) -> list[Commen
 
 async def judge_contest(session: AsyncSession, *, contest: Contest, now: datetime) -> list[Judged]:
     rules = ContestRules.model_validate(contest.rules)
-    own = set(
-        (
-            await session.execute(
-                select(Channel.network, Channel.external_id).where(
-                    Channel.workspace_id == contest.workspace_id
-                )
-            )
+    rows = await session.execute(
+        select(Channel.network, Channel.external_id).where(
+            Channel.workspace_id == contest.workspace_id
         )
-        .tuples()
-        .all()
     )
+    own = {(network, external_id) for network, external_id in rows}
     earlier: list[Comment] = []
     if rules.exclude_winners_of:
         lists = (

@@ -226,6 +226,11 @@ def _meta_events(network: str, payload: dict[str, Any]) -> list[tuple[str | None
             continue
         account = _str(entry.get("id"))
         for field_name, value in _meta_changes(entry):
+            if (isinstance(value, dict) and entry.get("time")
+                    and not (value.get("timestamp") or value.get("created_time"))):
+                # Instagram's comment events carry no time of their own; the entry's time is
+                # when it happened (better than when it was processed, which may be late).
+                value = {**value, "timestamp": entry["time"]}
             events.append((account, field_name, value))
         for messaging in entry.get("messaging") or []:
             events.append((account, "messages", messaging))
