@@ -419,7 +419,11 @@ def judge(
     earlier_winners: list[Comment],
     now: datetime,
 ) -> list[Judged]:
-    """Every comment with the rules it breaks, in the order they were written."""
+    """Every comment with the rules it breaks, in the order they were written.
+
+    The window includes its start and excludes its end: for a draw "on Friday at 12:00" a
+    comment stamped 12:00:00 is late. Networks stamp comments to the second, so this judges
+    them exactly whenever the end is a whole second."""
     staff = Accounts.parse(rules.staff)
     blocked = Accounts.parse(rules.blocked)
     staff_handles = {v.casefold() for _, v in staff.ids}
@@ -428,7 +432,7 @@ def judge(
         reasons: list[str] = []
         if c.sent_at < starts_at:
             reasons.append("window: written before the entry window opened")
-        elif c.sent_at > ends_at:
+        elif c.sent_at >= ends_at:
             reasons.append("window: written after the entry window closed")
         if rules.exclude_staff and ((c.network, c.author_id) in own_accounts or staff.matches(c)):
             reasons.append("staff: a workspace member's account")
