@@ -340,10 +340,16 @@ class Comment:
     author_created_at: datetime | None
     text: str
     sent_at: datetime
+    # Where the author's own words begin (X puts the replied-to handles before them).
+    text_start: int = 0
 
     @property
     def author(self) -> str | None:
         return self.author_handle or self.author_name
+
+    @property
+    def own_words(self) -> str:
+        return self.text[self.text_start :]
 
 
 @dataclass(frozen=True)
@@ -438,11 +444,11 @@ def judge(
             reasons.append("staff: a workspace member's account")
         if blocked.matches(c):
             reasons.append("blocked: the author is on the block list")
-        if rules.keyword and not has_keyword(c.text, rules.keyword):
+        if rules.keyword and not has_keyword(c.own_words, rules.keyword):
             reasons.append(f"keyword: does not contain {rules.keyword}")
         if rules.mentions:
             own = {(c.author_handle or "").casefold()} | staff_handles
-            count = len(mentioned(c.text, exclude=own))
+            count = len(mentioned(c.own_words, exclude=own))
             if count < rules.mentions:
                 reasons.append(
                     f"mentions: mentions {count} other account(s), {rules.mentions} needed"
@@ -517,6 +523,7 @@ async def comments_of(session: AsyncSession, *, contest: Contest) -> list[Commen
             author_handle=m.author_handle,
             author_created_at=m.author_created_at,
             text=m.text,
+            text_start=m.text_start,
             sent_at=m.sent_at,
         )
         for m, post_id in rows

@@ -60,6 +60,7 @@ async def ingest_item(
             author_handle=item.author_handle,
             author_created_at=item.author_created_at,
             text=item.text,
+            text_start=item.text_start,
             language=item.language,
             sentiment=score,
             sent_at=item.sent_at,

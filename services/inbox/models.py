@@ -183,6 +183,9 @@ class Message(Base):
     # tweet); contests with a minimum account age read it.
     author_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     text: Mapped[str] = mapped_column(Text, server_default="")
+    # Where the author's own words begin in `text`: X puts the handles a reply answers in
+    # front of them (its `display_text_range`); they are not mentions the author typed.
+    text_start: Mapped[int] = mapped_column(Integer, server_default="0")
     language: Mapped[str | None] = mapped_column(String(20))
     sentiment: Mapped[float | None] = mapped_column(Float)
     # Audience comments only: hide_requested | hidden … as far as the inbox knows; the

@@ -44,6 +44,8 @@ class Item:
     language: str | None = None
     # When the author's account was created, on networks whose payload says so (X).
     author_created_at: datetime | None = None
+    # Where the author's own words begin in `text` (after the handles X puts before a reply).
+    text_start: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,6 +140,16 @@ def _x_account_time(user: dict[str, Any]) -> datetime | None:
         return None
 
 
+def _x_text_start(tweet: dict[str, Any], text: str) -> int:
+    shown = (tweet.get("extended_tweet") or {}).get("display_text_range") or tweet.get(
+        "display_text_range")
+    try:
+        start = int(shown[0])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return 0
+    return start if 0 <= start <= len(text) else 0
+
+
 def _x_items(payload: dict[str, Any]) -> list[Item]:
     account = _str(payload.get("for_user_id"))
     items: list[Item] = []
@@ -164,6 +176,7 @@ def _x_items(payload: dict[str, Any]) -> list[Item]:
                 post_external_id=parent if parent and to_us else None,
                 language=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None,
                 author_created_at=_x_account_time(user),
+                text_start=_x_text_start(tweet, text),
                 raw=tweet,
             )
         )

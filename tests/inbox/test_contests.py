@@ -526,3 +526,43 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_saved(meta: 
         },
     )
     assert r.status_code == 422 and r.json()["field"] == "post_ids"
+
+
+async def test_mentions_on_x_leave_out_the_handles_x_puts_before_a_reply(meta: Inbox) -> None:
+    channel = await meta.connect_channel(network="x", external_id=X_ACCOUNT)
+    x_post = await meta.publish_post(channel_id=channel, network="x", external_id=X_POST)
+    await meta.wait_for(
+        lambda: meta.fetch("SELECT 1 FROM inbox.published_posts WHERE external_id = $1", X_POST)
+    )
+
+    def reply(n: int, name: str, words: str) -> dict[str, Any]:
+        # X writes the replied-to handle in front and says where the author's words start.
+        text = "@brand " + words
+        return {
+            "id_str": f"18000000000000001{n:02d}",
+            "text": text,
+            "display_text_range": [len("@brand "), len(text)],
+            "created_at": datetime.now(UTC).strftime("%a %b %d %H:%M:%S +0000 %Y"),
+            "user": {"id_str": f"17000000000000001{n:02d}", "screen_name": name, "name": name},
+            "in_reply_to_status_id_str": X_POST,
+            "in_reply_to_user_id_str": X_ACCOUNT,
+        }
+
+    body = orjson.dumps(
+        {
+            "for_user_id": X_ACCOUNT,
+            "tweet_create_events": [
+                reply(1, "tagged_a_friend", "#ís @pat"),
+                reply(2, "tagged_nobody", "#ís"),
+            ],
+        }
+    )
+    assert (await meta.client.post("/hooks/x", content=body, headers=x_sign(body))).is_success
+    await meta.wait_for(
+        lambda: meta.fetch("SELECT 1 FROM inbox.messages WHERE author_handle = 'tagged_nobody'")
+    )
+    contest = await created(meta, post_ids=[str(x_post)], rules={"mentions": 1})
+    assert await entries(meta, contest["id"]) == {
+        "tagged_a_friend": [],
+        "tagged_nobody": ["mentions"],
+    }
