@@ -79,11 +79,18 @@ KNOWN_NETWORKS = (
 # --- creating --------------------------------------------------------------------------------
 
 
-def local_to_utc(value: datetime, timezone: str) -> datetime:
+# How far ahead an entry window may end: a giveaway, not a standing promise.
+LONGEST_AHEAD = timedelta(days=366)
+
+
+def local_to_utc(value: datetime, timezone: str, *, field: str) -> datetime:
     """A time without an offset is the workspace's wall-clock time."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValidationFailed("The time is out of range.", field=field) from exc
 
 
 async def create_contest(
@@ -99,13 +106,15 @@ async def create_contest(
     targets = await _published_targets(
         session, workspace_id=principal.workspace_id, post_ids=post_ids
     )
-    starts_at = local_to_utc(body.starts_at, principal.timezone)
-    ends_at = local_to_utc(body.ends_at, principal.timezone)
+    starts_at = local_to_utc(body.starts_at, principal.timezone, field="starts_at")
+    ends_at = local_to_utc(body.ends_at, principal.timezone, field="ends_at")
     if ends_at <= starts_at:
         raise ValidationFailed("The entry window must end after it starts.", field="ends_at")
     if ends_at <= now:
         # A commitment published after the entries are known proves nothing.
         raise ValidationFailed("The entry window has already ended.", field="ends_at")
+    if ends_at - now > LONGEST_AHEAD:
+        raise ValidationFailed("The entry window may end at most a year from now.", field="ends_at")
     networks = sorted({t.network for t in targets})
     await _check_rules(session, principal=principal, rules=body.rules, networks=networks)
     if body.winner_reply is not None:

@@ -478,6 +478,7 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_saved(meta: 
             },
             "ends_at",
         ),
+        ({"post_ids": posts, "ends_at": (ends + timedelta(days=400)).isoformat()}, "ends_at"),
         ({"post_ids": posts, "rules": {"mentions": 99}}, "rules.mentions"),
         (
             {"post_ids": posts, "winner_reply": {"saved_reply_id": str(uuid.uuid4())}},
