@@ -20,6 +20,7 @@ no network tells the inbox about).
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -371,6 +372,7 @@ class Judged:
         return not self.reasons
 
 
+@functools.lru_cache(maxsize=65536)
 def person_key(value: str | None) -> str:
     """How one person is recognised across networks: the letters and digits of their handle
     or name, case ignored ("Anna Berg" on Facebook is `annaberg` on Instagram)."""
@@ -400,12 +402,16 @@ class Accounts:
         return cls(frozenset(ids), frozenset(keys))
 
     def matches(self, comment: Comment) -> bool:
+        if not self.ids:
+            return False
+        keys = [
+            k for k in (person_key(comment.author_handle), person_key(comment.author_name)) if k
+        ]
         for scope in (None, comment.network):
             if (scope, comment.author_id) in self.ids:
                 return True
-            for value in (comment.author_handle, comment.author_name):
-                if person_key(value) and (scope, person_key(value)) in self.keys:
-                    return True
+            if any((scope, key) in self.keys for key in keys):
+                return True
         return False
 
 
@@ -413,15 +419,16 @@ def mentioned(text_: str, *, exclude: set[str]) -> set[str]:
     return {m.casefold() for m in MENTION.findall(text_)} - exclude
 
 
-def has_keyword(text_: str, keyword: str) -> bool:
+def keyword_pattern(keyword: str) -> regex.Pattern[str]:
+    """The keyword as a whole word; a plain word also matches its #hashtag, a hashtag only
+    itself."""
     word = regex.escape(keyword.casefold())
-    return (
-        regex.search(
-            rf"(?<![\w#]){word}(?!\w)" if keyword.startswith("#") else rf"(?<!\w){word}(?!\w)",
-            text_.casefold(),
-        )
-        is not None
-    )
+    before = r"(?<![\w#])" if keyword.startswith("#") else r"(?<!\w)"
+    return regex.compile(rf"{before}{word}(?!\w)")
+
+
+def has_keyword(text_: str, pattern: regex.Pattern[str]) -> bool:
+    return pattern.search(text_.casefold()) is not None
 
 
 def judge(
@@ -442,6 +449,7 @@ def judge(
     staff = Accounts.parse(rules.staff)
     blocked = Accounts.parse(rules.blocked)
     staff_handles = {v.casefold() for _, v in staff.ids}
+    keyword = keyword_pattern(rules.keyword) if rules.keyword else None
     judged: list[Judged] = []
     for c in sorted(comments, key=lambda c: (c.sent_at, c.network, c.comment_id)):
         reasons: list[str] = []
@@ -453,7 +461,7 @@ def judge(
             reasons.append("staff: a workspace member's account")
         if blocked.matches(c):
             reasons.append("blocked: the author is on the block list")
-        if rules.keyword and not has_keyword(c.own_words, rules.keyword):
+        if keyword is not None and not has_keyword(c.own_words, keyword):
             reasons.append(f"keyword: does not contain {rules.keyword}")
         if rules.mentions:
             own = {(c.author_handle or "").casefold()} | staff_handles
