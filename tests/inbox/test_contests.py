@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
+from shared.events import ChannelDisconnected
 from tests.conftest import identity
 from tests.inbox.conftest import X_SECRET, Inbox, x_sign
 from tests.inbox.test_handling import of_type
@@ -568,3 +569,124 @@ async def test_mentions_on_x_leave_out_the_handles_x_puts_before_a_reply(meta: I
         "tagged_a_friend": [],
         "tagged_nobody": ["mentions"],
     }
+
+
+async def test_winners_told_by_direct_message_on_x(meta: Inbox) -> None:
+    channel = await meta.connect_channel(network="x", external_id=X_ACCOUNT)
+    x_post = await meta.publish_post(channel_id=channel, network="x", external_id=X_POST)
+    await meta.wait_for(
+        lambda: meta.fetch("SELECT 1 FROM inbox.published_posts WHERE external_id = $1", X_POST)
+    )
+    events = [
+        {
+            "id_str": f"18000000000000002{n:02d}",
+            "text": f"#ís entry {n}",
+            "created_at": datetime.now(UTC).strftime("%a %b %d %H:%M:%S +0000 %Y"),
+            "user": {
+                "id_str": f"17000000000000002{n:02d}",
+                "screen_name": f"fan_{n}",
+                "name": f"Fan {n}",
+            },
+            "in_reply_to_status_id_str": X_POST,
+            "in_reply_to_user_id_str": X_ACCOUNT,
+        }
+        for n in range(3)
+    ]
+    body = orjson.dumps({"for_user_id": X_ACCOUNT, "tweet_create_events": events})
+    assert (await meta.client.post("/hooks/x", content=body, headers=x_sign(body))).is_success
+    await meta.wait_for(
+        lambda: meta.fetch("SELECT 1 FROM inbox.messages WHERE author_handle = 'fan_2'")
+    )
+    owner = identity(meta.workspace_id)
+    saved = (
+        await meta.client.post(
+            "/v1/saved-replies", headers=owner, json={"name": "dm", "text": "You won, {author}!"}
+        )
+    ).json()
+    seen = await meta.spy()
+    r = await meta.client.post(
+        "/v1/contests",
+        headers=owner,
+        json={
+            "post_ids": [str(x_post)],
+            "winners": 2,
+            "starts_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            "ends_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+            "winner_reply": {"saved_reply_id": saved["id"], "via": "dm"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    contest = r.json()
+
+    async def draw() -> Any:
+        r = await meta.client.post(f"/v1/contests/{contest['id']}/draw", headers=owner)
+        return r.json() if r.status_code == 200 else None
+
+    result = await meta.wait_for(draw)
+    requested = await meta.wait_for(
+        lambda: (
+            [e.data for e in of_type(seen, "reply.requested")]
+            if len(of_type(seen, "reply.requested")) == 2
+            else None
+        )
+    )
+    winners = {w["author_id"]: w["author"] for w in result["winners"]}
+    assert {d["recipient_id"] for d in requested} == set(winners)
+    assert all(d["kind"] == "dm" and d["in_reply_to"] is None for d in requested)
+    by_recipient = {d["recipient_id"]: d["text"] for d in requested}
+    for author_id, handle in winners.items():
+        assert by_recipient[author_id] == f"You won, Fan {handle.removeprefix('fan_')}!"
+    trail = (await meta.client.get(f"/v1/contests/{contest['id']}/activity", headers=owner)).json()
+    assert [a["action"] for a in trail].count("winner_told") == 2
+
+
+async def test_a_winner_who_cannot_be_told_does_not_undo_the_draw(meta: Inbox) -> None:
+    feed = await Feed(meta).setup()
+    await feed.facebook("9001", "Anna", "#ís", datetime.now(UTC) - timedelta(minutes=1))
+    await feed.settled()
+    owner = identity(meta.workspace_id)
+    saved = (
+        await meta.client.post(
+            "/v1/saved-replies",
+            headers=owner,
+            json={"name": "won", "text": "Congratulations {author}!"},
+        )
+    ).json()
+    starts = datetime.now(UTC) - timedelta(hours=1)
+    r = await meta.client.post(
+        "/v1/contests",
+        headers=owner,
+        json={
+            "post_ids": [str(feed.fb_post)],
+            "winners": 1,
+            "starts_at": starts.isoformat(),
+            "ends_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+            "winner_reply": {"saved_reply_id": saved["id"]},
+        },
+    )
+    assert r.status_code == 201, r.text
+    contest = r.json()
+    # The page is disconnected before the draw: the reply cannot go out.
+    [fb_channel] = await meta.fetch(
+        "SELECT channel_id FROM inbox.channels WHERE network = 'facebook'"
+    )
+    await meta.publish(ChannelDisconnected(channel_id=fb_channel["channel_id"]))
+
+    async def disconnected() -> bool:
+        rows = await meta.fetch("SELECT status FROM inbox.channels WHERE network = 'facebook'")
+        return rows[0]["status"] == "disconnected"
+
+    await meta.wait_for(disconnected)
+
+    async def draw() -> Any:
+        r = await meta.client.post(f"/v1/contests/{contest['id']}/draw", headers=owner)
+        assert r.status_code in (200, 409), r.text
+        return r.json() if r.status_code == 200 else None
+
+    result = await meta.wait_for(draw)
+    assert [w["author"] for w in result["winners"]] == ["Anna"]
+    trail = (await meta.client.get(f"/v1/contests/{contest['id']}/activity", headers=owner)).json()
+    assert trail[-1]["action"] == "winner_not_told"
+    assert "no longer connected" in trail[-1]["detail"]["reason"]
+    again = (await meta.client.get(f"/v1/contests/{contest['id']}", headers=owner)).json()
+    assert again["status"] == "drawn" and again["winners"] == result["winners"]
