@@ -120,6 +120,7 @@ class ContestOut(BaseModel):
 
 class ContestPage(BaseModel):
     items: list[ContestOut]
+    next_cursor: str | None = None
 
 
 class EntryOut(BaseModel):

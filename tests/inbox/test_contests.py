@@ -690,3 +690,24 @@ async def test_a_winner_who_cannot_be_told_does_not_undo_the_draw(meta: Inbox) -
     assert "no longer connected" in trail[-1]["detail"]["reason"]
     again = (await meta.client.get(f"/v1/contests/{contest['id']}", headers=owner)).json()
     assert again["status"] == "drawn" and again["winners"] == result["winners"]
+
+
+async def test_contests_are_listed_newest_first_in_pages(meta: Inbox) -> None:
+    feed = await Feed(meta).setup()
+    made = [
+        (await created(meta, name=f"Week {n}", post_ids=[str(feed.fb_post)]))["id"]
+        for n in range(3)
+    ]
+    owner = identity(meta.workspace_id)
+    first = (await meta.client.get("/v1/contests", params={"limit": 2}, headers=owner)).json()
+    assert [c["id"] for c in first["items"]] == made[::-1][:2]
+    rest = (
+        await meta.client.get(
+            "/v1/contests", headers=owner, params={"limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
+    assert [c["id"] for c in rest["items"]] == made[:1] and rest["next_cursor"] is None
+    other = await meta.client.get("/v1/contests", headers=identity(uuid.uuid4()))
+    assert other.json()["items"] == []
+    missing = await meta.client.get(f"/v1/contests/{made[0]}", headers=identity(uuid.uuid4()))
+    assert missing.status_code == 404

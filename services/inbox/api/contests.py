@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import and_, or_, select
 
 from services.inbox import contests
+from services.inbox.api.conversations import decode_cursor, encode_cursor
 from services.inbox.api.deps import ReaderDep, ResponderDep, SettingsDep
 from services.inbox.contest_schemas import (
     ActivityOut,
@@ -98,16 +100,27 @@ async def create_contest(
 
 
 @router.get("", response_model=ContestPage)
-async def list_contests(principal: ReaderDep, session: SessionDep) -> ContestPage:
+async def list_contests(
+    principal: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ContestPage:
+    """The workspace's contests, newest first."""
+    query = select(Contest).where(Contest.workspace_id == principal.workspace_id)
+    if cursor:
+        at, id_ = decode_cursor(cursor)
+        query = query.where(
+            or_(Contest.created_at < at, and_(Contest.created_at == at, Contest.id < id_))
+        )
     rows = (
         await session.scalars(
-            select(Contest)
-            .where(Contest.workspace_id == principal.workspace_id)
-            .order_by(Contest.created_at.desc(), Contest.id.desc())
-            .limit(200)
+            query.order_by(Contest.created_at.desc(), Contest.id.desc()).limit(limit + 1)
         )
     ).all()
-    return ContestPage(items=[contest_out(c) for c in rows])
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return ContestPage(items=[contest_out(c) for c in page], next_cursor=next_cursor)
 
 
 @router.get("/{contest_id}", response_model=ContestOut)
