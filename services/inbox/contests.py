@@ -254,53 +254,14 @@ async def _announce(
                 "connected; the commitment cannot be posted there.",
                 field="announce",
             )
-        conversation = Conversation(
-            id=uuid.uuid4(),
-            workspace_id=contest.workspace_id,
-            channel_id=channel.channel_id,
-            network=target.network,
-            kind="comment",
-            thread_key=f"contest:{contest.id}:{target.external_id}",
-            status="resolved",
-            post_id=target.post_id,
-            post_external_id=target.external_id,
-            author={"id": channel.external_id, "name": channel.name, "handle": None},
-            last_message_at=contest.created_at,
-            first_message_at=contest.created_at,
-        )
-        session.add(conversation)
-        reply = Message(
-            id=uuid.uuid4(),
-            conversation_id=conversation.id,
-            workspace_id=contest.workspace_id,
-            channel_id=channel.channel_id,
-            network=target.network,
-            kind="comment",
-            direction="outbound",
-            text=text_,
-            delivery_status="sending",
-            sent_by=actor,
-            sent_at=contest.created_at,
-            author_id=channel.external_id,
-            author_name=channel.name,
-        )
-        session.add(reply)
-        await session.flush()
-        await outbox.add(
+        reply_id = await _comment_under(
             session,
-            Envelope.of(
-                ReplyRequested(
-                    reply_id=reply.id,
-                    conversation_id=conversation.id,
-                    channel_id=channel.channel_id,
-                    network=target.network,
-                    text=text_,
-                    in_reply_to=target.external_id,
-                    kind="comment",
-                    root_id=target.external_id,
-                ),
-                workspace_id=contest.workspace_id,
-            ),
+            outbox=outbox,
+            contest=contest,
+            target=target,
+            channel=channel,
+            text_=text_,
+            actor=actor,
         )
         await _record(
             session,
@@ -310,9 +271,71 @@ async def _announce(
             detail={
                 "network": target.network,
                 "post_external_id": target.external_id,
-                "reply_id": str(reply.id),
+                "reply_id": str(reply_id),
             },
         )
+
+
+async def _comment_under(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    contest: Contest,
+    target: PublishedPost,
+    channel: Channel,
+    text_: str,
+    actor: str,
+) -> uuid.UUID:
+    """The channel's own comment under its post, asked of the publisher like any reply."""
+    conversation = Conversation(
+        id=uuid.uuid4(),
+        workspace_id=contest.workspace_id,
+        channel_id=channel.channel_id,
+        network=target.network,
+        kind="comment",
+        thread_key=f"contest:{contest.id}:{target.external_id}",
+        status="resolved",
+        post_id=target.post_id,
+        post_external_id=target.external_id,
+        author={"id": channel.external_id, "name": channel.name, "handle": None},
+        last_message_at=contest.created_at,
+        first_message_at=contest.created_at,
+    )
+    session.add(conversation)
+    reply = Message(
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        workspace_id=contest.workspace_id,
+        channel_id=channel.channel_id,
+        network=target.network,
+        kind="comment",
+        direction="outbound",
+        text=text_,
+        delivery_status="sending",
+        sent_by=actor,
+        sent_at=contest.created_at,
+        author_id=channel.external_id,
+        author_name=channel.name,
+    )
+    session.add(reply)
+    await session.flush()
+    await outbox.add(
+        session,
+        Envelope.of(
+            ReplyRequested(
+                reply_id=reply.id,
+                conversation_id=conversation.id,
+                channel_id=channel.channel_id,
+                network=target.network,
+                text=text_,
+                in_reply_to=target.external_id,
+                kind="comment",
+                root_id=target.external_id,
+            ),
+            workspace_id=contest.workspace_id,
+        ),
+    )
+    return reply.id
 
 
 async def _record(
@@ -655,24 +678,7 @@ async def draw_contest(
     lines = list(qualifying)
     picks = draw.pick(seed=contest.seed, lines=lines, count=contest.winners + contest.reserves)
     chosen = [qualifying[line] for line in picks]
-    for position, j in enumerate(judged):
-        c = j.comment
-        session.add(
-            ContestEntry(
-                contest_id=contest.id,
-                message_id=c.message_id,
-                position=position,
-                post_id=c.post_id,
-                network=c.network,
-                comment_id=c.comment_id,
-                author_id=c.author_id,
-                author=c.author,
-                text=c.text,
-                sent_at=c.sent_at,
-                qualifies=j.qualifies,
-                reasons=list(j.reasons),
-            )
-        )
+    _keep_entries(session, contest=contest, judged=judged)
     contest.winner_list = [_pick_of(i + 1, c) for i, c in enumerate(chosen[: contest.winners])]
     contest.reserve_list = [_pick_of(i + 1, c) for i, c in enumerate(chosen[contest.winners :])]
     contest.entries_digest = draw.entries_digest(lines)
@@ -694,6 +700,37 @@ async def draw_contest(
             "reserves": contest.reserve_list,
         },
     )
+    await _say_drawn(session, outbox=outbox, contest=contest)
+    if contest.winner_reply:
+        await _tell_winners(
+            session, outbox=outbox, contest=contest, winners=chosen[: contest.winners], actor=actor
+        )
+    return contest
+
+
+def _keep_entries(session: AsyncSession, *, contest: Contest, judged: list[Judged]) -> None:
+    """The list as it stood at the draw: what the entries endpoint serves from now on."""
+    for position, j in enumerate(judged):
+        c = j.comment
+        session.add(
+            ContestEntry(
+                contest_id=contest.id,
+                message_id=c.message_id,
+                position=position,
+                post_id=c.post_id,
+                network=c.network,
+                comment_id=c.comment_id,
+                author_id=c.author_id,
+                author=c.author,
+                text=c.text,
+                sent_at=c.sent_at,
+                qualifies=j.qualifies,
+                reasons=list(j.reasons),
+            )
+        )
+
+
+async def _say_drawn(session: AsyncSession, *, outbox: Outbox, contest: Contest) -> None:
     await outbox.add(
         session,
         Envelope.of(
@@ -703,20 +740,15 @@ async def draw_contest(
                 commitment=contest.commitment,
                 seed=contest.seed,
                 entries_digest=contest.entries_digest,
-                qualifying=len(lines),
+                qualifying=contest.qualifying or 0,
                 winners=[ContestWinner.model_validate(w) for w in contest.winner_list],
                 reserves=[ContestWinner.model_validate(w) for w in contest.reserve_list],
-                drawn_at=now,
-                drawn_by=actor,
+                drawn_at=contest.drawn_at,
+                drawn_by=contest.drawn_by,
             ),
             workspace_id=contest.workspace_id,
         ),
     )
-    if contest.winner_reply:
-        await _tell_winners(
-            session, outbox=outbox, contest=contest, winners=chosen[: contest.winners], actor=actor
-        )
-    return contest
 
 
 async def _tell_winners(
