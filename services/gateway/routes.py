@@ -54,6 +54,7 @@ ROUTES: tuple[Route, ...] = (
     Route(rf"/v1/alerts{_REST}", "inbox"),
     Route(rf"/v1/saved-replies{_REST}", "inbox"),
     Route(rf"/v1/inbox{_REST}", "inbox"),
+    Route(rf"/v1/contests{_REST}", "inbox"),
     Route(r"/hooks/.+", "inbox", auth="none", raw=True),
     # metrics
     Route(rf"/v1/analytics{_REST}", "metrics"),

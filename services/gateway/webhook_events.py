@@ -28,6 +28,8 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "conversation.resolved",
     "crisis.detected",
     "crisis.resolved",
+    "contest.closed",
+    "contest.drawn",
     "channel.connected",
     "channel.updated",
     "channel.needs_reauth",

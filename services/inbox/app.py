@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from services.inbox import consumers, crisis
+from services.inbox import consumers, contests, crisis
 from services.inbox.api import alerts, conversations, hooks, rules, saved_replies
+from services.inbox.api import contests as contests_api
 from services.inbox.api.deps import InboxCounters
 from services.inbox.api.fastpath import HookFastPath
 from services.inbox.intake import ReceiptWriter
-from services.inbox.models import BUS, RECEIPTS_CHANNEL
+from services.inbox.models import BUS, CONTESTS_CHANNEL, RECEIPTS_CHANNEL
 from services.inbox.polling import request_due_fetches
 from services.inbox.receipts import process_receipts
 from services.inbox.retention import receipt_retention
@@ -34,7 +35,9 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
     """`clock` is the time receipt retries and crisis windows are measured by (the wall clock
     unless a caller, such as a test replaying a day of traffic, supplies its own)."""
     settings = settings or InboxSettings()
-    runtime = Runtime.create(settings, tables=BUS, notify_channels=[RECEIPTS_CHANNEL])
+    runtime = Runtime.create(
+        settings, tables=BUS, notify_channels=[RECEIPTS_CHANNEL, CONTESTS_CHANNEL]
+    )
     counters = InboxCounters.create(runtime.metrics)
     writer = ReceiptWriter(
         settings.database_url,
@@ -95,6 +98,24 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
             if requested < settings.poll_batch:
                 await asyncio.sleep(settings.poll_tick_seconds)
 
+    async def contest_worker() -> None:
+        retry = timedelta(seconds=settings.contest_retry_seconds)
+        while True:
+            async with unit_of_work(runtime.sessions) as session:
+                handled = await contests.run_due(
+                    session, outbox=runtime.outbox, now=clock(), retry=retry
+                )
+            if handled:
+                continue
+            async with unit_of_work(runtime.sessions) as session:
+                due = await contests.next_due(session)
+            # Sleeps until the next end or draw time (a new contest's NOTIFY wakes it sooner);
+            # a due contest another replica holds locked is looked at again shortly.
+            pause = settings.contest_tick_seconds
+            if due is not None:
+                pause = min(pause, max((due - clock()).total_seconds(), 0.1))
+            await runtime.notifier.wait(CONTESTS_CHANNEL, pause)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The receivers store through the writer whether or not this process also runs the
@@ -109,6 +130,7 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
                     ("polls", poll_worker),
                     ("crisis", crisis_worker),
                     ("receipt-retention", receipt_retention(runtime, settings)),
+                    ("contests", contest_worker),
                 ],
             ):
                 yield
@@ -137,4 +159,5 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
     app.include_router(saved_replies.router)
     app.include_router(rules.router)
     app.include_router(alerts.router)
+    app.include_router(contests_api.router)
     return app

@@ -179,7 +179,13 @@ class Message(Base):
     author_id: Mapped[str | None] = mapped_column(String(200))
     author_name: Mapped[str | None] = mapped_column(String(300))
     author_handle: Mapped[str | None] = mapped_column(String(300))
+    # When the author's account was created, where the network says (X sends it with every
+    # tweet); contests with a minimum account age read it.
+    author_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     text: Mapped[str] = mapped_column(Text, server_default="")
+    # Where the author's own words begin in `text`: X puts the handles a reply answers in
+    # front of them (its `display_text_range`); they are not mentions the author typed.
+    text_start: Mapped[int] = mapped_column(Integer, server_default="0")
     language: Mapped[str | None] = mapped_column(String(20))
     sentiment: Mapped[float | None] = mapped_column(Float)
     # Audience comments only: hide_requested | hidden … as far as the inbox knows; the
@@ -374,3 +380,94 @@ class Alert(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
     peak: Mapped[dict[str, Any]] = mapped_column(JSONB)
     latest: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+# Woken when a contest is created, so the due loop learns its end time without waiting a tick.
+CONTESTS_CHANNEL = "inbox_contests"
+
+
+class Contest(Base):
+    """A giveaway drawn from the comments on one or more published posts.
+
+    `seed` stays secret until the draw; `commitment` (its SHA-256) is public from the start,
+    so anyone can later check the seed was not chosen after the entries were known.
+    """
+
+    __tablename__ = "contests"
+    __table_args__ = (
+        Index("ix_inbox_contests_list", "workspace_id", "created_at", "id"),
+        # The due loop's look-up: contests still to close or to draw, by time.
+        Index("ix_inbox_contests_due", "due_at", postgresql_where=text("status <> 'drawn'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
+                                          default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    name: Mapped[str] = mapped_column(String(200), server_default="")
+    post_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(PG_UUID(as_uuid=True)))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The zone the window was given in (the workspace's), to show it back as written.
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    # The automatic draw waits this long after the end, for late webhook deliveries of
+    # comments written in time.
+    draw_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    winners: Mapped[int] = mapped_column(Integer)
+    reserves: Mapped[int] = mapped_column(Integer, server_default="0")
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # {"saved_reply_id", "via": "comment" | "dm"} or null: how winners are told.
+    winner_reply: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    seed: Mapped[str] = mapped_column(String(64))
+    commitment: Mapped[str] = mapped_column(String(64))
+    # open → closed (window over, contest.closed said) → drawn
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    # When the due loop next has something to do with it: ends_at while open, then draw_at.
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    drawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    drawn_by: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 of the canonical list of qualifying entries the draw was made from.
+    entries_digest: Mapped[str | None] = mapped_column(String(64))
+    qualifying: Mapped[int | None] = mapped_column(Integer)
+    # [{"place", "network", "comment_id", "author_id", "author", "message_id"}] in draw order.
+    winner_list: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    reserve_list: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ContestEntry(Base):
+    """Every comment a drawn contest considered, as it stood at the draw, and why it counted
+    or not: the list the draw can be recomputed from."""
+
+    __tablename__ = "contest_entries"
+
+    contest_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    comment_id: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[str] = mapped_column(String(200))
+    author: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    qualifies: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+
+
+class ContestActivity(Base):
+    """The contest's audit trail: created, announced, closed, drawn, winners told."""
+
+    __tablename__ = "contest_activity"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    contest_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("contests.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

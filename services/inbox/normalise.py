@@ -42,6 +42,10 @@ class Item:
     # DMs group by the person, not by a post.
     partner_id: str | None = None
     language: str | None = None
+    # When the author's account was created, on networks whose payload says so (X).
+    author_created_at: datetime | None = None
+    # Where the author's own words begin in `text` (after the handles X puts before a reply).
+    text_start: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,6 +133,23 @@ def _x_time(tweet: dict[str, Any]) -> datetime:
         return datetime.now(UTC)
 
 
+def _x_account_time(user: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.strptime(str(user.get("created_at")), X_TIME).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def _x_text_start(tweet: dict[str, Any], text: str) -> int:
+    shown = (tweet.get("extended_tweet") or {}).get("display_text_range") or tweet.get(
+        "display_text_range")
+    try:
+        start = int(shown[0])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return 0
+    return start if 0 <= start <= len(text) else 0
+
+
 def _x_items(payload: dict[str, Any]) -> list[Item]:
     account = _str(payload.get("for_user_id"))
     items: list[Item] = []
@@ -154,6 +175,8 @@ def _x_items(payload: dict[str, Any]) -> list[Item]:
                 parent_external_id=parent,
                 post_external_id=parent if parent and to_us else None,
                 language=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None,
+                author_created_at=_x_account_time(user),
+                text_start=_x_text_start(tweet, text),
                 raw=tweet,
             )
         )
@@ -216,6 +239,11 @@ def _meta_events(network: str, payload: dict[str, Any]) -> list[tuple[str | None
             continue
         account = _str(entry.get("id"))
         for field_name, value in _meta_changes(entry):
+            if (isinstance(value, dict) and entry.get("time")
+                    and not (value.get("timestamp") or value.get("created_time"))):
+                # Instagram's comment events carry no time of their own; the entry's time is
+                # when it happened (better than when it was processed, which may be late).
+                value = {**value, "timestamp": entry["time"]}
             events.append((account, field_name, value))
         for messaging in entry.get("messaging") or []:
             events.append((account, "messages", messaging))

@@ -73,3 +73,11 @@ class InboxSettings(ServiceSettings):
     poll_post_window_days: float = 7.0
     poll_tick_seconds: float = 5.0
     poll_batch: int = 200
+    # Contests: the automatic draw follows the end of the entry window by
+    # `contest_draw_delay_seconds` (webhooks of comments written in time may arrive a little
+    # late). The due loop sleeps until the next contest is due, at most `contest_tick_seconds`
+    # (a new contest wakes it); a failed automatic draw is tried again after
+    # `contest_retry_seconds`.
+    contest_draw_delay_seconds: float = 60.0
+    contest_tick_seconds: float = 30.0
+    contest_retry_seconds: float = 60.0

@@ -327,6 +327,44 @@ class CrisisResolved(EventData):
     resolved_at: datetime
 
 
+class ContestWinner(BaseModel):
+    """One drawn entry: its place in the draw and the comment that won it."""
+
+    place: int
+    network: str
+    comment_id: str
+    author_id: str
+    author: str | None = None
+    message_id: UUID
+
+
+@event("contest.closed")
+class ContestClosed(EventData):
+    """A contest's entry window ended; comments written later do not enter."""
+
+    contest_id: UUID
+    name: str
+    post_ids: list[UUID]
+    ends_at: datetime
+    draw_at: datetime
+
+
+@event("contest.drawn")
+class ContestDrawn(EventData):
+    """A contest's winners and reserves were drawn; the secret seed is revealed."""
+
+    contest_id: UUID
+    name: str
+    commitment: str
+    seed: str
+    entries_digest: str
+    qualifying: int
+    winners: list[ContestWinner]
+    reserves: list[ContestWinner]
+    drawn_at: datetime
+    drawn_by: str
+
+
 # --- metrics ↔ publisher --------------------------------------------------------------------
 
 

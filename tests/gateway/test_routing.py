@@ -45,6 +45,8 @@ async def test_each_path_reaches_its_owning_service_with_the_identity(make_setti
             ("GET", "/v1/alerts", "inbox"),
             ("POST", "/v1/saved-replies", "inbox"),
             ("GET", "/v1/inbox/rules", "inbox"),
+            ("POST", "/v1/contests", "inbox"),
+            ("GET", "/v1/contests/abc/entries", "inbox"),
             ("GET", "/v1/analytics/summary", "metrics"),
             ("POST", "/v1/links", "metrics"),
             ("POST", "/v1/conversions", "metrics"),
