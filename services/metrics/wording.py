@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date, datetime
 
-from bidi import get_display
+from bidi.algorithm import get_display
 
 LANGUAGES = ("en", "he", "is")
 RTL = frozenset({"he"})
@@ -167,8 +167,9 @@ def word(key: str, language: str) -> str:
 
 
 def visual(text: str) -> str:
-    """Right-to-left runs in display order (what a renderer without bidi support must draw);
-    text without them is returned as it is."""
+    """Right-to-left runs in display order, brackets mirrored (what a renderer without bidi
+    support must draw); text without them is returned as it is. The pure-Python algorithm of
+    python-bidi is used because its compiled one does not mirror brackets."""
     if any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text):
         return str(get_display(text))
     return text
