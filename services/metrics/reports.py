@@ -149,6 +149,8 @@ class Filters:
     network: str | None = None
     campaign: str | None = None
     tag: str | None = None
+    # A set of channels (a report over some of the workspace's channels); empty means all.
+    channel_ids: tuple[UUID, ...] = ()
 
 
 Model = (
@@ -163,6 +165,8 @@ def _rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filte
     )
     if filters.channel_id is not None:
         query = query.where(model.channel_id == filters.channel_id)
+    if filters.channel_ids:
+        query = query.where(model.channel_id.in_(filters.channel_ids))
     if filters.network is not None:
         query = query.where(model.network == filters.network)
     if filters.campaign is not None or filters.tag is not None:
@@ -183,8 +187,14 @@ def _published_posts(*, workspace_id: UUID, rng: Range, filters: Filters) -> Sel
         TrackedPost.published_at >= rng.start,
         TrackedPost.published_at < rng.end,
     )
+    return _post_filters(query, filters)
+
+
+def _post_filters(query: Select[Any], filters: Filters) -> Select[Any]:
     if filters.channel_id is not None:
         query = query.where(TrackedPost.channel_id == filters.channel_id)
+    if filters.channel_ids:
+        query = query.where(TrackedPost.channel_id.in_(filters.channel_ids))
     if filters.network is not None:
         query = query.where(TrackedPost.network == filters.network)
     if filters.campaign is not None:
@@ -303,8 +313,10 @@ async def top_posts(
     limit: int,
     rng: Range | None,
     filters: Filters,
+    weakest: bool = False,
 ) -> list[dict[str, Any]]:
-    """Posts ranked by a metric's latest value summed over their targets (published in range)."""
+    """Posts ranked by a metric's latest value summed over their targets (published in range);
+    `weakest` ranks from the bottom."""
     if metric == "engagements":
         value_filter = LatestValue.metric.in_(ENGAGEMENT_METRICS)
     else:
@@ -323,21 +335,14 @@ async def top_posts(
             TrackedPost.workspace_id == workspace_id, value_filter, LatestValue.value.is_not(None)
         )
         .group_by(TrackedPost.post_id)
-        .order_by(total.desc(), TrackedPost.post_id)
+        .order_by(total.asc() if weakest else total.desc(), TrackedPost.post_id)
         .limit(limit)
     )
     if rng is not None:
         query = query.where(
             TrackedPost.published_at >= rng.start, TrackedPost.published_at < rng.end
         )
-    if filters.channel_id is not None:
-        query = query.where(TrackedPost.channel_id == filters.channel_id)
-    if filters.network is not None:
-        query = query.where(TrackedPost.network == filters.network)
-    if filters.campaign is not None:
-        query = query.where(TrackedPost.campaign == filters.campaign)
-    if filters.tag is not None:
-        query = query.where(TrackedPost.tags.contains([filters.tag]))
+    query = _post_filters(query, filters)
     return [
         {
             "post_id": row.post_id,

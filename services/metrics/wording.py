@@ -137,6 +137,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "is": "Tími að fyrsta svari",
     },
     "hours": {"en": "Hours", "he": "שעות", "is": "Klukkustundir"},
+    "hours_unit": {"en": "hours", "he": "שעות", "is": "klst."},
     "median": {"en": "Median", "he": "חציון", "is": "Miðgildi"},
     "p90": {"en": "90th percentile", "he": "אחוזון 90", "is": "90. hundraðsmark"},
     "first_response_p50": {
