@@ -19,6 +19,8 @@ from typing import Any, Literal
 import matplotlib
 
 matplotlib.use("Agg")
+# SVG element ids from a fixed salt rather than a random one: same chart, same bytes.
+matplotlib.rcParams["svg.hashsalt"] = "herald"
 
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
