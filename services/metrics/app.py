@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.metrics import consumers
-from services.metrics.api import best_times, documents, links, posts, reports
+from services.metrics.api import best_times, documents, ga4, links, posts, reports
 from services.metrics.best_times import BestTimesLoop
 from services.metrics.collection import COLLECT_CHANNEL, CollectionLoop
+from services.metrics.ga4 import GA4_CHANNEL, Ga4Loop
 from services.metrics.models import BUS
 from services.metrics.report_jobs import REPORT_CHANNEL, ReportLoop
 from services.metrics.settings import MetricsSettings
@@ -20,11 +21,12 @@ from shared.service import Runtime, service_app
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     settings = settings or MetricsSettings()
     runtime = Runtime.create(
-        settings, tables=BUS, notify_channels=[COLLECT_CHANNEL, REPORT_CHANNEL]
+        settings, tables=BUS, notify_channels=[COLLECT_CHANNEL, REPORT_CHANNEL, GA4_CHANNEL]
     )
     collector = CollectionLoop(runtime, settings)
     best = BestTimesLoop(runtime, settings)
     report_loop = ReportLoop(runtime, settings)
+    ga4_loop = Ga4Loop(runtime, settings)
     subscriptions = consumers.subscriptions(runtime, settings)
 
     @asynccontextmanager
@@ -35,6 +37,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
                 ("collector", collector.run),
                 ("best-times", best.run),
                 ("reports", report_loop.run),
+                ("ga4", ga4_loop.run),
             ],
         ):
             yield
@@ -51,9 +54,11 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app.state.collector = collector
     app.state.best_times = best
     app.state.reports = report_loop
+    app.state.ga4 = ga4_loop
     app.include_router(posts.router)
     app.include_router(reports.router)
     app.include_router(best_times.router)
     app.include_router(links.router)
     app.include_router(documents.router)
+    app.include_router(ga4.router)
     return app

@@ -94,14 +94,28 @@ async def create_link(
     raise RuntimeError("could not find a free short code")  # 57^7 codes: practically never
 
 
+# A human click of a workspace with a Google Analytics property also becomes a row of the GA4
+# work queue (services.metrics.ga4), in the same statement, and wakes its loop.
 _FOLLOW = text(
     """
-    WITH link AS (SELECT id, destination FROM metrics.links WHERE code = :code),
+    WITH link AS (
+        SELECT id, workspace_id, destination FROM metrics.links WHERE code = :code
+    ),
     click AS (
         INSERT INTO metrics.clicks (link_id, clicked_at, referrer, agent)
         SELECT id, now(), :referrer, :agent FROM link
+        RETURNING id, agent
+    ),
+    hit AS (
+        INSERT INTO metrics.ga4_hits (click_id, workspace_id)
+        SELECT click.id, link.workspace_id FROM click, link
+        WHERE click.agent <> 'bot' AND EXISTS (
+            SELECT 1 FROM metrics.ga4_properties p WHERE p.workspace_id = link.workspace_id
+        )
+        RETURNING click_id
     )
-    SELECT destination FROM link
+    SELECT destination, (SELECT count(pg_notify('metrics_ga4', '')) FROM hit) AS woken
+    FROM link
     """
 )
 
