@@ -135,11 +135,11 @@ async def follow(
     return None if row is None else str(row.destination)
 
 
-def _encode_cursor(created_at: datetime, link_id: UUID) -> str:
+def encode_cursor(created_at: datetime, link_id: UUID) -> str:
     return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{link_id}".encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         at, link_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(at), UUID(link_id)
@@ -168,7 +168,7 @@ async def list_links(
     if post_id is not None:
         query = query.where(Link.post_id == post_id)
     if cursor:
-        at, link_id = _decode_cursor(cursor)
+        at, link_id = decode_cursor(cursor)
         query = query.where(tuple_(Link.created_at, Link.id) < tuple_(at, link_id))
     rows = (await session.execute(query)).all()
     items = [{**_link_dict(r.Link), "clicks": r.clicks, "bot_clicks": r.bot_clicks}
@@ -176,7 +176,7 @@ async def list_links(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1].Link
-        next_cursor = _encode_cursor(last.created_at, last.id)
+        next_cursor = encode_cursor(last.created_at, last.id)
     return items, next_cursor
 
 

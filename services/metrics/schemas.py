@@ -245,6 +245,11 @@ class ReportOut(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    next_cursor: str | None
+
+
 class ReportScheduleCreate(BaseModel):
     day_of_month: Annotated[int, Field(ge=1, le=28)] = 1
     at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"

@@ -8,10 +8,11 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
-from services.metrics.api.deps import AnalystDep, SettingsDep
+from services.metrics.api.deps import AnalystDep, AnalyticsSettingsDep, SettingsDep
 from services.metrics.api.render import csv_response, wants
+from services.metrics.links import decode_cursor, encode_cursor
 from services.metrics.models import Report, ReportSchedule
 from services.metrics.report_jobs import (
     FORMATS,
@@ -29,6 +30,7 @@ from services.metrics.schemas import (
     ReportAccepted,
     ReportCreate,
     ReportOut,
+    ReportPage,
     ReportScheduleCreate,
     ReportScheduleOut,
     ReportSchedules,
@@ -67,7 +69,7 @@ async def new_report(
 
 @router.post("/v1/reports/schedules", status_code=201, response_model=ReportScheduleOut)
 async def new_schedule(
-    body: ReportScheduleCreate, principal: AnalystDep, session: SessionDep
+    body: ReportScheduleCreate, principal: AnalyticsSettingsDep, session: SessionDep
 ) -> ReportScheduleOut:
     """A report every month on `day_of_month` at `at` (wall time of `timezone`, the
     workspace's when absent), covering the calendar month before."""
@@ -107,8 +109,20 @@ async def schedules(principal: AnalystDep, session: SessionDep) -> ReportSchedul
     return ReportSchedules(items=[_schedule_out(s) for s in rows])
 
 
+@router.get("/v1/reports/schedules/{schedule_id}", response_model=ReportScheduleOut)
+async def schedule(
+    schedule_id: UUID, principal: AnalystDep, session: SessionDep
+) -> ReportScheduleOut:
+    found = await session.get(ReportSchedule, schedule_id)
+    if found is None or found.workspace_id != principal.workspace_id:
+        raise NotFound(f"No report schedule {schedule_id}.", field="schedule_id")
+    return _schedule_out(found)
+
+
 @router.delete("/v1/reports/schedules/{schedule_id}", status_code=204)
-async def delete_schedule(schedule_id: UUID, principal: AnalystDep, session: SessionDep) -> None:
+async def delete_schedule(
+    schedule_id: UUID, principal: AnalyticsSettingsDep, session: SessionDep
+) -> None:
     schedule = await session.get(ReportSchedule, schedule_id)
     if schedule is None or schedule.workspace_id != principal.workspace_id:
         raise NotFound(f"No report schedule {schedule_id}.", field="schedule_id")
@@ -153,7 +167,7 @@ async def report(
 
 
 @router.get(
-    "/v1/reports", responses={200: {"content": {"text/csv": {}}}}, response_model=list[ReportOut]
+    "/v1/reports", response_model=ReportPage, responses={200: {"content": {"text/csv": {}}}}
 )
 async def reports(
     request: Request,
@@ -161,24 +175,32 @@ async def reports(
     session: SessionDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> list[ReportOut] | Response:
-    rows = (
-        await session.scalars(
-            select(Report)
-            .where(Report.workspace_id == principal.workspace_id)
-            .order_by(Report.created_at.desc(), Report.id)
-            .limit(limit)
-        )
-    ).all()
+    cursor: Annotated[str | None, Query()] = None,
+) -> ReportPage | Response:
+    """The workspace's reports, newest first."""
+    query = (
+        select(Report)
+        .where(Report.workspace_id == principal.workspace_id)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        at, report_id = decode_cursor(cursor)
+        query = query.where(tuple_(Report.created_at, Report.id) < tuple_(at, report_id))
+    rows = (await session.scalars(query)).all()
     now = datetime.now(UTC)
-    items = [ReportOut.model_validate(report_view(r, settings, now=now)) for r in rows]
+    items = [ReportOut.model_validate(report_view(r, settings, now=now)) for r in rows[:limit]]
     if wants(request, "text/csv"):
         return csv_response(
             columns=["id", "status", "from", "to", "campaign_id", "language", "ready_at"],
             rows=[{**i.model_dump(), "from": i.from_} for i in items],
             filename="reports.csv",
         )
-    return items
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last.created_at, last.id)
+    return ReportPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/reports/{report_id}/report.{fmt}", include_in_schema=True)

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from services.metrics.api.deps import AnalystDep, SettingsDep
+from services.metrics.api.deps import AnalystDep, AnalyticsSettingsDep, SettingsDep
 from services.metrics.ga4 import property_view, remove_property, set_property
 from services.metrics.schemas import Ga4PropertyIn, Ga4PropertyOut
-from shared.auth import Principal, require
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/analytics/ga4", tags=["analytics"])
-
-SettingsWriterDep = Annotated[Principal, Depends(require("analytics.settings"))]
 
 
 @router.put("", response_model=Ga4PropertyOut)
 async def put_property(
     body: Ga4PropertyIn,
-    principal: SettingsWriterDep,
+    principal: AnalyticsSettingsDep,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Ga4PropertyOut:
@@ -49,6 +45,6 @@ async def get_property(principal: AnalystDep, session: SessionDep) -> Ga4Propert
 
 
 @router.delete("", status_code=204)
-async def delete_property(principal: SettingsWriterDep, session: SessionDep) -> None:
+async def delete_property(principal: AnalyticsSettingsDep, session: SessionDep) -> None:
     """Stops sending clicks; those not sent yet are dropped."""
     await remove_property(session, workspace_id=principal.workspace_id)
