@@ -130,15 +130,7 @@ async def _posts(
         filters=filters,
         weakest=weakest,
     )
-    texts = dict(
-        (
-            await session.execute(
-                select(TrackedPost.post_id, func.max(TrackedPost.text))
-                .where(TrackedPost.post_id.in_([i["post_id"] for i in items]))
-                .group_by(TrackedPost.post_id)
-            )
-        ).all()
-    )
+    texts = await post_texts(session, [i["post_id"] for i in items])
     return [
         {
             "post_id": str(i["post_id"]),
@@ -150,6 +142,16 @@ async def _posts(
         }
         for i in items
     ]
+
+
+async def post_texts(session: AsyncSession, post_ids: list[UUID]) -> dict[UUID, str | None]:
+    """Each post's published text (one of its targets'; variants may differ)."""
+    rows = await session.execute(
+        select(TrackedPost.post_id, func.max(TrackedPost.text))
+        .where(TrackedPost.post_id.in_(post_ids))
+        .group_by(TrackedPost.post_id)
+    )
+    return {post_id: text for post_id, text in rows.all()}
 
 
 async def _best_times(

@@ -383,3 +383,52 @@ def test_schedule_times_follow_the_zone_across_daylight_saving():
         datetime(2026, 11, 30, 22, 0, tzinfo=UTC),
         datetime(2026, 12, 31, 22, 0, tzinfo=UTC),
     )
+
+
+async def test_analytics_answer_charts_in_each_language(make_settings):
+    from tests.metrics.images import colours, read_png, read_svg
+
+    async with quiet_app(make_settings) as (_app, runtime, client):
+        workspace = uuid.uuid4()
+        await _month_of_activity(runtime, client, workspace, days=8)
+        h = identity(workspace, timezone=ZONE)
+        rng = {"from": MONTH_START.isoformat(), "to": MONTH_END.isoformat()}
+        asked = [
+            ("/v1/analytics/summary", {}),
+            ("/v1/analytics/top-posts", {"limit": 5}),
+            ("/v1/analytics/conversions", {"group_by": "campaign"}),
+            ("/v1/analytics/inbox", {}),
+            ("/v1/analytics/inbox", {"chart": "response_times"}),
+        ]
+        for path, params in asked:
+            drawn = {}
+            for language in ("en", "he", "is"):
+                q = {**rng, **params, "language": language}
+                png = await client.get(path, params=q, headers={**h, "accept": "image/png"})
+                assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+                assert colours(read_png(png.content)) > 30, (path, language)
+                drawn[language] = png.content
+                svg = await client.get(path, params=q, headers={**h, "accept": "image/svg+xml"})
+                assert svg.headers["content-type"] == "image/svg+xml"
+                read_svg(svg.content)
+            assert len(set(drawn.values())) == 3, path  # labelled in each language
+        # Without a language the Accept-Language header chooses; JSON stays the default.
+        hebrew = await client.get(
+            "/v1/analytics/summary",
+            params={**rng, "language": "he"},
+            headers={**h, "accept": "image/png"},
+        )
+        chosen = await client.get(
+            "/v1/analytics/summary",
+            params=rng,
+            headers={**h, "accept": "image/png", "accept-language": "he-IL,he;q=0.9,en;q=0.5"},
+        )
+        assert chosen.content == hebrew.content
+        plain = await client.get("/v1/analytics/summary", params=rng, headers=h)
+        assert plain.headers["content-type"].startswith("application/json")
+        wrong = await client.get(
+            "/v1/analytics/conversions",
+            params={**rng, "group_by": "post"},
+            headers={**h, "accept": "image/png"},
+        )
+        assert wrong.status_code == 422 and wrong.json()["field"] == "group_by"
