@@ -24,6 +24,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -229,10 +230,15 @@ class Ga4Loop:
             referrer=row.Click.referrer,
             utm=row.Link.utm or {},
         )
-        params = {
-            "measurement_id": prop.measurement_id,
-            "api_secret": open_secret(self.settings, prop),
-        }
+        try:
+            secret = open_secret(self.settings, prop)
+        except (LookupError, ValueError, InvalidTag) as exc:
+            # The key that sealed it is gone (or the row was tampered with): the workspace
+            # must set its property again; the loop carries on with the others.
+            hit.status, hit.last_error = "failed", f"API secret cannot be opened: {exc!r}"
+            self.failed.inc()
+            return
+        params = {"measurement_id": prop.measurement_id, "api_secret": secret}
         url = f"{self.settings.ga4_url.rstrip('/')}/mp/collect"
         try:
             async with limit:

@@ -53,7 +53,7 @@ class MetricsSettings(ServiceSettings):
     # Google Analytics 4 Measurement Protocol: where hits go (the sandbox in development:
     # `{sandbox}/_sandbox/ga4`), how many clicks one look sends, how often it looks.
     ga4_url: str = "https://www.google-analytics.com"
-    ga4_batch: int = 200
+    ga4_batch: int = 50
     ga4_poll_seconds: float = 2.0
     ga4_max_attempts: int = 10
     ga4_timeout_seconds: float = 10.0

@@ -3,6 +3,7 @@ Protocol) with the campaign's parameters, once each, through outages."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import time
 import uuid
@@ -233,3 +234,25 @@ async def test_the_sandbox_validates_and_drops_like_ga4(make_settings):
         assert (await network.post("/mp/collect", params=wrong, json=body)).status_code == 204
         kept = await network.get("/events", params={"measurement_id": prop["measurement_id"]})
         assert [e["name"] for e in kept.json()["items"]] == ["page_view"]
+
+
+async def test_a_secret_whose_key_is_gone_fails_its_clicks_and_the_loop_goes_on(make_settings):
+    async with ga4_world(make_settings) as (app, runtime, client, network, prop):
+        workspace = uuid.uuid4()
+        await _connect(client, workspace, prop)
+        link = await _link(client, workspace)
+        await client.get(f"/l/{link['code']}", headers={"user-agent": BROWSER})
+        loop = app.state.ga4
+        # The key that sealed the secret was removed from the settings.
+        loop.settings.encryption_keys = {"k2": base64.b64encode(b"k" * 32).decode()}
+        loop.settings.active_key_id = "k2"
+        assert await loop.run_once(now=await _now(runtime)) == 1
+        async with runtime.sessions() as session:
+            hit = await session.scalar(select(Ga4Hit))
+        assert hit.status == "failed" and "cannot be opened" in hit.last_error
+        # Setting the property again seals it with the current key; new clicks go out.
+        await _connect(client, workspace, prop)
+        await client.get(f"/l/{link['code']}", headers={"user-agent": BROWSER})
+        assert await loop.run_once(now=await _now(runtime)) == 1
+        arrived = (await network.get("/events", params=prop)).json()["items"]
+        assert [e["name"] for e in arrived] == ["campaign_details", "page_view"]
