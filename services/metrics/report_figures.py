@@ -25,7 +25,7 @@ from services.metrics.inbox import (
 )
 from services.metrics.links import conversion_rates
 from services.metrics.models import ChannelHourlyRollup, HourlyRollup, TrackedPost
-from services.metrics.reports import Filters, Range, _rollup_rows, summary_report, top_posts
+from services.metrics.reports import Filters, Range, rollup_rows, summary_report, top_posts
 from services.metrics.vocabulary import ENGAGEMENT_METRICS
 
 POSTS_LISTED = 5
@@ -100,7 +100,7 @@ async def engagement_by_day(
     """Engagements per network and day of `timezone` (hourly rollups: days of any zone)."""
     per_post = filters.campaign is not None or filters.tag is not None
     model: Any = HourlyRollup if per_post else ChannelHourlyRollup
-    rows = _rollup_rows(model, workspace_id=workspace_id, rng=rng, filters=filters)
+    rows = rollup_rows(model, workspace_id=workspace_id, rng=rng, filters=filters)
     rows = rows.add_columns(model.network, model.bucket).where(model.metric.in_(ENGAGEMENT_METRICS))
     sub = rows.subquery()
     day = func.date_trunc("day", sub.c.bucket, timezone).label("day")

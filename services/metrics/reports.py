@@ -158,7 +158,7 @@ Model = (
 )
 
 
-def _rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
+def rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
     """The rollup rows of one piece of a range, filtered: channel, metric, total."""
     query = select(model.channel_id, model.metric, model.total).where(
         model.workspace_id == workspace_id, model.bucket >= rng.start, model.bucket < rng.end
@@ -234,7 +234,7 @@ def summary_query(*, workspace_id: UUID, rng: Range, filters: Filters) -> Compou
     per_post = filters.campaign is not None or filters.tag is not None
     models = {} if per_post else {"hourly": ChannelHourlyRollup, "daily": ChannelDailyRollup}
     parts = [
-        _rollup_rows(model, workspace_id=workspace_id, rng=piece, filters=filters)
+        rollup_rows(model, workspace_id=workspace_id, rng=piece, filters=filters)
         for model, piece in _pieces(rng, **models)
     ]
     rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("rows")
