@@ -193,6 +193,8 @@ class Platform:
             env["INBOX_NETWORK_APPS"] = apps
         elif name == "metrics":
             env["METRICS_PUBLIC_URL"] = c.url("gateway")
+            # Clicks go to the sandbox's GA4 Measurement Protocol, not Google's.
+            env["METRICS_GA4_URL"] = c.url("sandbox") + "/_sandbox/ga4"
         env.update(c.extra_env.get(name, {}))
         return env
 

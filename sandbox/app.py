@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sandbox import control
+from sandbox import control, ga4
 from sandbox.core import Sandbox
 from sandbox.faults import FaultMiddleware
 from sandbox.http import NetError, json
@@ -72,6 +72,8 @@ def create_app(
     async def healthz() -> Response:
         return json({"status": "ok"})
 
+    # Before the control routes: `/_sandbox/{network}/…` would otherwise take `ga4`.
+    app.include_router(ga4.router)
     app.include_router(control.router)
     subs: dict[str, ASGIApp] = {}
     for network in NETWORKS:

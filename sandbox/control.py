@@ -15,7 +15,7 @@ from sandbox.core import Sandbox, sandbox_of
 from sandbox.faults import FaultSpec
 from sandbox.http import json, json_body
 from sandbox.media import SAMPLES
-from sandbox.state import NETWORKS, Post
+from sandbox.state import NETWORKS, Ga4, Post
 
 router = APIRouter(prefix="/_sandbox", include_in_schema=True, tags=["sandbox"])
 
@@ -71,6 +71,7 @@ async def sample_media(name: str) -> Response:
 async def reset(request: Request) -> Response:
     sb = sandbox_of(request)
     sb.state.reset()
+    sb.ga4 = Ga4()
     sb.faults.clear()
     sb.deliveries.log.clear()
     return json({"ok": True})

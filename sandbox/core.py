@@ -11,7 +11,7 @@ from fastapi import Request
 from sandbox import errors
 from sandbox.faults import Faults
 from sandbox.settings import SandboxSettings
-from sandbox.state import Account, State, Token
+from sandbox.state import Account, Ga4, State, Token
 from sandbox.webhooks import Deliveries
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class Sandbox:
         self.faults = Faults(settings)
         self.deliveries = Deliveries(settings, self.state, webhook_transport)
         self.networks: dict[str, ModuleType] = {}
+        self.ga4 = Ga4()
 
     def base_url(self, network: str) -> str:
         return f"{self.settings.public_url.rstrip('/')}/{network}"

@@ -287,3 +287,12 @@ def jwt(secret: str, claims: dict[str, Any]) -> str:
     body = b64(orjson.dumps(claims))
     sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
     return f"{head}.{body}.{b64(sig)}"
+
+
+@dataclass
+class Ga4:
+    """Google Analytics 4 properties and the Measurement Protocol hits they received."""
+
+    # measurement id → the API secrets of its data stream
+    properties: dict[str, set[str]] = field(default_factory=dict)
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -32,6 +32,7 @@ PRODUCERS = {
     "metrics.collect": "metrics",
     "metrics.fetched": "publisher",
     "best_times.": "metrics",
+    "report.": "metrics",
     "comment.": "inbox",
     "contest.": "inbox",
 }

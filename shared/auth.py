@@ -44,6 +44,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "inbox.moderate": frozenset({"owner", "admin", "editor"}),
     "inbox.rules": frozenset({"owner", "admin"}),
     "analytics.read": frozenset(ROLES),
+    # Where a workspace's numbers go on their own (its Google Analytics property, scheduled
+    # reports): owners and admins.
+    "analytics.settings": frozenset({"owner", "admin"}),
     "links.write": frozenset({"owner", "admin", "editor"}),
     "conversions.write": frozenset({"owner", "admin", "editor"}),
 }

@@ -60,7 +60,10 @@ ROUTES: tuple[Route, ...] = (
     Route(rf"/v1/analytics{_REST}", "metrics"),
     Route(rf"/v1/links{_REST}", "metrics"),
     Route(rf"/v1/conversions{_REST}", "metrics"),
+    Route(rf"/v1/reports{_REST}", "metrics"),
     Route(r"/l/.+", "metrics", auth="none"),
+    # Report downloads: the signed, expiring link is the permission.
+    Route(r"/reports/.+", "metrics", auth="none"),
 )
 
 

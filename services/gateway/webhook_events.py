@@ -35,6 +35,7 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "channel.needs_reauth",
     "channel.disconnected",
     "best_times.updated",
+    "report.ready",
 )
 # Sent only by `POST /v1/webhooks/{id}/test`, whatever the subscription's events.
 TEST_EVENT = "webhook.test"

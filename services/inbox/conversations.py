@@ -134,6 +134,7 @@ async def ingest_item(
                 network=channel.network,
                 kind=item.kind,
                 sentiment=score,
+                language=item.language,
                 received_at=datetime.now(UTC),
             ),
             workspace_id=channel.workspace_id,

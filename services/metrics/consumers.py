@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.inbox import record_message, record_reply, record_resolution
+from services.metrics.inbox import (
+    record_crisis,
+    record_crisis_resolved,
+    record_message,
+    record_reply,
+    record_resolution,
+)
 from services.metrics.ingest import ingest_fetched
 from services.metrics.settings import MetricsSettings
 from services.metrics.tracking import forget_channel, record_channel, track_published_post
@@ -15,6 +21,8 @@ from shared.events import (
     ChannelDisconnected,
     ConversationReplied,
     ConversationResolved,
+    CrisisDetected,
+    CrisisResolved,
     Envelope,
     MessageReceived,
     MetricsFetched,
@@ -73,6 +81,16 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         assert isinstance(data, ConversationResolved) and envelope.workspace_id
         await record_resolution(session, workspace_id=envelope.workspace_id, resolved=data)
 
+    async def on_crisis_detected(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, CrisisDetected) and envelope.workspace_id
+        await record_crisis(session, workspace_id=envelope.workspace_id, detected=data)
+
+    async def on_crisis_resolved(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, CrisisResolved) and envelope.workspace_id
+        await record_crisis_resolved(session, workspace_id=envelope.workspace_id, resolved=data)
+
     return [
         Subscription(purpose="posts", handlers={"post.published": on_post_published}),
         Subscription(
@@ -91,6 +109,8 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
                 "message.received": on_message_received,
                 "conversation.replied": on_conversation_replied,
                 "conversation.resolved": on_conversation_resolved,
+                "crisis.detected": on_crisis_detected,
+                "crisis.resolved": on_crisis_resolved,
             },
         ),
     ]

@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.models import InboxMessage, InboxResolution, InboxResponse
-from shared.events import ConversationReplied, ConversationResolved, MessageReceived
+from services.metrics.models import CrisisAlert, InboxMessage, InboxResolution, InboxResponse
+from shared.events import (
+    ConversationReplied,
+    ConversationResolved,
+    CrisisDetected,
+    CrisisResolved,
+    MessageReceived,
+)
 
 # Sentiment is a score in [-1, 1]; beyond these it counts as clearly positive or negative.
 POSITIVE, NEGATIVE = 0.25, -0.25
@@ -30,6 +37,7 @@ async def record_message(
             network=message.network,
             kind=message.kind,
             sentiment=message.sentiment,
+            language=message.language,
             received_at=message.received_at,
         )
         .on_conflict_do_nothing(index_elements=[InboxMessage.message_id])
@@ -153,4 +161,95 @@ async def inbox_report(
         "resolution_p90_seconds": None if resolution[2] is None else float(resolution[2]),
     }
 
+
+async def record_crisis(
+    session: AsyncSession, *, workspace_id: UUID, detected: CrisisDetected
+) -> None:
+    # Upsert: a resolution may have been handled before the detection it follows.
+    await session.execute(
+        pg_insert(CrisisAlert)
+        .values(alert_id=detected.alert_id, workspace_id=workspace_id,
+                channel_id=detected.channel_id, detected_at=detected.detected_at)
+        .on_conflict_do_update(
+            index_elements=[CrisisAlert.alert_id],
+            set_={"detected_at": detected.detected_at, "channel_id": detected.channel_id},
+        )
+    )
+
+
+async def record_crisis_resolved(
+    session: AsyncSession, *, workspace_id: UUID, resolved: CrisisResolved
+) -> None:
+    await session.execute(
+        pg_insert(CrisisAlert)
+        .values(alert_id=resolved.alert_id, workspace_id=workspace_id,
+                resolved_at=resolved.resolved_at)
+        .on_conflict_do_update(
+            index_elements=[CrisisAlert.alert_id], set_={"resolved_at": resolved.resolved_at}
+        )
+    )
+
+
+async def inbox_by_language(
+    session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime,
+    channel_ids: tuple[UUID, ...] = (),
+) -> list[dict[str, Any]]:
+    """Messages and mean sentiment per message language (None: not detected), largest first."""
+    query = (
+        select(
+            InboxMessage.language,
+            func.count().label("messages"),
+            func.avg(InboxMessage.sentiment).label("sentiment"),
+        )
+        .where(InboxMessage.workspace_id == workspace_id, InboxMessage.received_at >= start,
+               InboxMessage.received_at < end)
+        .group_by(InboxMessage.language)
+        .order_by(func.count().desc(), InboxMessage.language)
+    )
+    if channel_ids:
+        query = query.where(InboxMessage.channel_id.in_(channel_ids))
+    return [
+        {"language": r.language, "messages": r.messages,
+         "sentiment": None if r.sentiment is None else round(float(r.sentiment), 4)}
+        for r in (await session.execute(query)).all()
+    ]
+
+
+async def response_times_by_day(
+    session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime, timezone: str,
+) -> list[dict[str, Any]]:
+    """Median and 90th percentile of the first response, per day of `timezone`."""
+    day = func.date_trunc("day", InboxResponse.replied_at, timezone).label("day")
+    seconds = InboxResponse.first_response_seconds
+    rows = (
+        await session.execute(
+            select(
+                day,
+                func.percentile_cont(0.5).within_group(seconds).label("p50"),
+                func.percentile_cont(0.9).within_group(seconds).label("p90"),
+            )
+            .where(InboxResponse.workspace_id == workspace_id,
+                   InboxResponse.replied_at >= start, InboxResponse.replied_at < end)
+            .group_by(day)
+            .order_by(day)
+        )
+    ).all()
+    return [{"day": r.day.astimezone(ZoneInfo(timezone)).date(), "p50": r.p50, "p90": r.p90}
+            for r in rows]
+
+
+async def crisis_summary(
+    session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Crisis alerts raised in the range, and how many of them are still open."""
+    row = (
+        await session.execute(
+            select(
+                func.count().label("alerts"),
+                func.count().filter(CrisisAlert.resolved_at.is_(None)).label("open"),
+            ).where(CrisisAlert.workspace_id == workspace_id, CrisisAlert.detected_at >= start,
+                    CrisisAlert.detected_at < end)
+        )
+    ).one()
+    return {"alerts": int(row.alerts), "open": int(row.open)}
 

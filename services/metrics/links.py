@@ -94,14 +94,28 @@ async def create_link(
     raise RuntimeError("could not find a free short code")  # 57^7 codes: practically never
 
 
+# A human click of a workspace with a Google Analytics property also becomes a row of the GA4
+# work queue (services.metrics.ga4), in the same statement, and wakes its loop.
 _FOLLOW = text(
     """
-    WITH link AS (SELECT id, destination FROM metrics.links WHERE code = :code),
+    WITH link AS (
+        SELECT id, workspace_id, destination FROM metrics.links WHERE code = :code
+    ),
     click AS (
         INSERT INTO metrics.clicks (link_id, clicked_at, referrer, agent)
         SELECT id, now(), :referrer, :agent FROM link
+        RETURNING id, agent
+    ),
+    hit AS (
+        INSERT INTO metrics.ga4_hits (click_id, workspace_id)
+        SELECT click.id, link.workspace_id FROM click, link
+        WHERE click.agent <> 'bot' AND EXISTS (
+            SELECT 1 FROM metrics.ga4_properties p WHERE p.workspace_id = link.workspace_id
+        )
+        RETURNING click_id
     )
-    SELECT destination FROM link
+    SELECT destination, (SELECT count(pg_notify('metrics_ga4', '')) FROM hit) AS woken
+    FROM link
     """
 )
 
@@ -121,11 +135,11 @@ async def follow(
     return None if row is None else str(row.destination)
 
 
-def _encode_cursor(created_at: datetime, link_id: UUID) -> str:
+def encode_cursor(created_at: datetime, link_id: UUID) -> str:
     return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{link_id}".encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         at, link_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(at), UUID(link_id)
@@ -154,7 +168,7 @@ async def list_links(
     if post_id is not None:
         query = query.where(Link.post_id == post_id)
     if cursor:
-        at, link_id = _decode_cursor(cursor)
+        at, link_id = decode_cursor(cursor)
         query = query.where(tuple_(Link.created_at, Link.id) < tuple_(at, link_id))
     rows = (await session.execute(query)).all()
     items = [{**_link_dict(r.Link), "clicks": r.clicks, "bot_clicks": r.bot_clicks}
@@ -162,7 +176,7 @@ async def list_links(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1].Link
-        next_cursor = _encode_cursor(last.created_at, last.id)
+        next_cursor = encode_cursor(last.created_at, last.id)
     return items, next_cursor
 
 

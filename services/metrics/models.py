@@ -14,6 +14,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -56,6 +57,8 @@ class TrackedPost(Base):
     content_type: Mapped[str | None] = mapped_column(String(20))
     # Hashtags of the published text, lower-cased, without the '#'.
     hashtags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    # The published text, which reports quote beside a post's numbers.
+    text: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -263,6 +266,8 @@ class InboxMessage(Base):
     network: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
     sentiment: Mapped[float | None] = mapped_column(Float)
+    # BCP 47 language of the message as the inbox detected it; NULL when unknown.
+    language: Mapped[str | None] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -330,3 +335,101 @@ class Conversion(Base):
     value: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str | None] = mapped_column(String(3))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CrisisAlert(Base):
+    """A crisis alert the inbox raised (`crisis.detected`), and when it calmed down."""
+
+    __tablename__ = "crisis_alerts"
+    __table_args__ = (Index("ix_crisis_alerts_workspace_time", "workspace_id", "detected_at"),)
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    detected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Report(Base):
+    """A report asked for (or due on a schedule): a row of the report work queue, and then the
+    documents it produced."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index(
+            "ix_reports_queued", "created_at", postgresql_where="status IN ('queued', 'running')"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    # queued → running → ready | failed
+    status: Mapped[str] = mapped_column(String(10), server_default="queued")
+    range_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    range_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    channel_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(PG_UUID(as_uuid=True)))
+    language: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    # The figures the documents show, as they were when it was generated.
+    figures: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    html: Mapped[str | None] = mapped_column(Text)
+    csv: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ReportSchedule(Base):
+    """A report produced every month on a day and at a time of the schedule's time zone,
+    covering the calendar month before."""
+
+    __tablename__ = "report_schedules"
+    __table_args__ = (Index("ix_report_schedules_next", "next_run_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    day_of_month: Mapped[int] = mapped_column(SmallInteger)
+    at: Mapped[str] = mapped_column(String(5))  # "09:00"
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(5))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    channel_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(PG_UUID(as_uuid=True)))
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Ga4Property(Base):
+    """A workspace's Google Analytics 4 property: its measurement id and the Measurement
+    Protocol API secret, sealed (AES-GCM, bound to the workspace id)."""
+
+    __tablename__ = "ga4_properties"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    measurement_id: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(40))
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Ga4Hit(Base):
+    """A click on a Herald link still to be sent to the workspace's GA4 property (a row of the
+    GA4 work queue; one per click, so a click is sent once)."""
+
+    __tablename__ = "ga4_hits"
+    __table_args__ = (Index("ix_ga4_hits_due", "due_at", postgresql_where="status = 'pending'"),)
+
+    click_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("clicks.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    # pending → sent | expired (older than GA4 accepts) | dropped (property removed)
+    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -149,6 +149,8 @@ class Filters:
     network: str | None = None
     campaign: str | None = None
     tag: str | None = None
+    # A set of channels (a report over some of the workspace's channels); empty means all.
+    channel_ids: tuple[UUID, ...] = ()
 
 
 Model = (
@@ -156,13 +158,15 @@ Model = (
 )
 
 
-def _rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
+def rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filters) -> Select[Any]:
     """The rollup rows of one piece of a range, filtered: channel, metric, total."""
     query = select(model.channel_id, model.metric, model.total).where(
         model.workspace_id == workspace_id, model.bucket >= rng.start, model.bucket < rng.end
     )
     if filters.channel_id is not None:
         query = query.where(model.channel_id == filters.channel_id)
+    if filters.channel_ids:
+        query = query.where(model.channel_id.in_(filters.channel_ids))
     if filters.network is not None:
         query = query.where(model.network == filters.network)
     if filters.campaign is not None or filters.tag is not None:
@@ -183,8 +187,14 @@ def _published_posts(*, workspace_id: UUID, rng: Range, filters: Filters) -> Sel
         TrackedPost.published_at >= rng.start,
         TrackedPost.published_at < rng.end,
     )
+    return _post_filters(query, filters)
+
+
+def _post_filters(query: Select[Any], filters: Filters) -> Select[Any]:
     if filters.channel_id is not None:
         query = query.where(TrackedPost.channel_id == filters.channel_id)
+    if filters.channel_ids:
+        query = query.where(TrackedPost.channel_id.in_(filters.channel_ids))
     if filters.network is not None:
         query = query.where(TrackedPost.network == filters.network)
     if filters.campaign is not None:
@@ -224,7 +234,7 @@ def summary_query(*, workspace_id: UUID, rng: Range, filters: Filters) -> Compou
     per_post = filters.campaign is not None or filters.tag is not None
     models = {} if per_post else {"hourly": ChannelHourlyRollup, "daily": ChannelDailyRollup}
     parts = [
-        _rollup_rows(model, workspace_id=workspace_id, rng=piece, filters=filters)
+        rollup_rows(model, workspace_id=workspace_id, rng=piece, filters=filters)
         for model, piece in _pieces(rng, **models)
     ]
     rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("rows")
@@ -303,8 +313,10 @@ async def top_posts(
     limit: int,
     rng: Range | None,
     filters: Filters,
+    weakest: bool = False,
 ) -> list[dict[str, Any]]:
-    """Posts ranked by a metric's latest value summed over their targets (published in range)."""
+    """Posts ranked by a metric's latest value summed over their targets (published in range);
+    `weakest` ranks from the bottom."""
     if metric == "engagements":
         value_filter = LatestValue.metric.in_(ENGAGEMENT_METRICS)
     else:
@@ -323,21 +335,14 @@ async def top_posts(
             TrackedPost.workspace_id == workspace_id, value_filter, LatestValue.value.is_not(None)
         )
         .group_by(TrackedPost.post_id)
-        .order_by(total.desc(), TrackedPost.post_id)
+        .order_by(total.asc() if weakest else total.desc(), TrackedPost.post_id)
         .limit(limit)
     )
     if rng is not None:
         query = query.where(
             TrackedPost.published_at >= rng.start, TrackedPost.published_at < rng.end
         )
-    if filters.channel_id is not None:
-        query = query.where(TrackedPost.channel_id == filters.channel_id)
-    if filters.network is not None:
-        query = query.where(TrackedPost.network == filters.network)
-    if filters.campaign is not None:
-        query = query.where(TrackedPost.campaign == filters.campaign)
-    if filters.tag is not None:
-        query = query.where(TrackedPost.tags.contains([filters.tag]))
+    query = _post_filters(query, filters)
     return [
         {
             "post_id": row.post_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, HttpUrl
@@ -197,3 +197,91 @@ class ConversionRate(BaseModel):
 class ConversionRates(BaseModel):
     group_by: str
     items: list[ConversionRate]
+
+
+class ReportCreate(BaseModel):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    # The campaign the posts were published under (`campaign` of `POST /v1/posts`).
+    campaign_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    channel_ids: Annotated[list[UUID], Field(max_length=50)] | None = None
+    language: str = "en"
+    # The zone days and dates are read in; the workspace's when absent.
+    timezone: str | None = None
+
+    model_config = {"populate_by_name": True}
+
+
+class ReportAccepted(BaseModel):
+    id: UUID
+    status: str
+
+
+class ReportFileOut(BaseModel):
+    format: Literal["pdf", "html", "csv"]
+    url: str
+
+
+class ReportOut(BaseModel):
+    id: UUID
+    status: Literal["queued", "running", "ready", "failed"]
+    from_: datetime = Field(serialization_alias="from")
+    to: datetime
+    campaign_id: str | None
+    channel_ids: list[UUID] | None
+    language: str
+    timezone: str
+    schedule_id: UUID | None
+    created_at: datetime
+    ready_at: datetime | None
+    error: str | None
+    # When ready: the PDF's signed link, every format's, and when they stop working.
+    download_url: str | None = None
+    files: list[ReportFileOut] | None = None
+    expires_at: datetime | None = None
+    # The numbers the documents show, as generated.
+    figures: dict[str, Any] | None = None
+
+    model_config = {"populate_by_name": True}
+
+
+class ReportPage(BaseModel):
+    items: list[ReportOut]
+    next_cursor: str | None
+
+
+class ReportScheduleCreate(BaseModel):
+    day_of_month: Annotated[int, Field(ge=1, le=28)] = 1
+    at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
+    timezone: str | None = None
+    language: str = "en"
+    campaign_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    channel_ids: Annotated[list[UUID], Field(max_length=50)] | None = None
+
+
+class ReportScheduleOut(BaseModel):
+    id: UUID
+    day_of_month: int
+    at: str
+    timezone: str
+    language: str
+    campaign_id: str | None
+    channel_ids: list[UUID] | None
+    next_run_at: datetime
+
+
+class ReportSchedules(BaseModel):
+    items: list[ReportScheduleOut]
+
+
+class Ga4PropertyIn(BaseModel):
+    measurement_id: Annotated[str, Field(pattern=r"^G-[A-Z0-9]{4,20}$")]
+    api_secret: Annotated[str, Field(min_length=8, max_length=200)]
+
+
+class Ga4PropertyOut(BaseModel):
+    # The API secret is never shown again.
+    measurement_id: str
+    updated_at: datetime
+    hits_pending: int
+    hits_sent: int

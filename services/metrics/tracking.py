@@ -47,6 +47,7 @@ async def track_published_post(
             tags=published.tags,
             content_type=published.media_kind,
             hashtags=hashtags(published.text),
+            text=published.text,
             published_at=published.published_at,
         )
         .on_conflict_do_nothing(index_elements=[TrackedPost.target_id])

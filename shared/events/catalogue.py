@@ -280,6 +280,8 @@ class MessageReceived(EventData):
     network: str
     kind: str
     sentiment: float | None = None
+    # BCP 47, as the inbox detected it; None when unknown.
+    language: str | None = None
     received_at: datetime
 
 
@@ -406,6 +408,27 @@ class BestSlot(BaseModel):
     weekday: int
     hour: int
     score: float
+
+
+class ReportFile(BaseModel):
+    format: Literal["pdf", "html", "csv"]
+    url: str
+
+
+@event("report.ready")
+class ReportReady(EventData):
+    """A report was generated; its files download from signed links until `expires_at`."""
+
+    report_id: UUID
+    range_start: datetime
+    range_end: datetime
+    language: str
+    campaign: str | None = None
+    channel_ids: list[UUID] | None = None
+    schedule_id: UUID | None = None
+    download_url: str
+    files: list[ReportFile]
+    expires_at: datetime
 
 
 @event("best_times.updated")

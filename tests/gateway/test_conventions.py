@@ -40,6 +40,7 @@ async def second_of_everything(gw: httpx.AsyncClient, world: World, sandbox_url:
         )
     )
     ok(await gw.post("/v1/links", json={"url": "https://example.com/second"}, headers=h))
+    ok(await gw.post("/v1/reports", json={"from": FROM, "to": LATER}, headers=h), 202)
     ok(
         await gw.post(
             "/v1/webhooks",

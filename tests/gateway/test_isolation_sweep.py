@@ -24,7 +24,9 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # Public endpoints prove the caller by other means (a network's signature, an invitation or
 # feed token, an OAuth state); a workspace key changes nothing there. The API-wide tests
 # exercise them with schemathesis.
-PUBLIC = re.compile(r"^/(hooks|l)/|^/v1/calendar\.ics$|^/v1/members/accept$|/callback/")
+PUBLIC = re.compile(
+    r"^/(hooks|l|reports)/|^/v1/calendar\.ics$|^/v1/members/accept$|/callback/"
+)
 
 LATER = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S")
 # A range that holds everything the world made (the calendar takes at most 400 days).
@@ -75,6 +77,9 @@ def bodies(victim: World) -> dict[tuple[str, str], Any]:
         ("patch", "/v1/posts/{post_id}"): {"text": "hijacked"},
         ("post", "/v1/posts/{post_id}/approve"): {"comment": "fine"},
         ("post", "/v1/posts/{post_id}/reject"): {"comment": "no"},
+        ("post", "/v1/reports"): {"from": FROM, "to": TO, "channel_ids": [v["channel_id"]]},
+        ("post", "/v1/reports/schedules"): {"channel_ids": [v["channel_id"]]},
+        ("put", "/v1/analytics/ga4"): {"measurement_id": "G-INTRUDER1", "api_secret": "intruder"},
         ("post", "/v1/saved-replies"): {"name": "hijacked", "text": "hijacked"},
         ("patch", "/v1/saved-replies/{reply_id}"): {"name": "hijacked"},
         ("put", "/v1/scheduler/settings"): {"approval_required": True},
@@ -165,8 +170,13 @@ def leaked(response: httpx.Response, victim: World, sent: str) -> list[str]:
 def analyst_may(method: str, path: str) -> bool:
     """Whether the lowest role is meant to succeed (PERMISSIONS: it holds only *.read)."""
     if method != "get":
-        # Reading that happens to be a POST: checking a draft, refreshing analytics.
-        return path in {"/v1/posts/validate", "/v1/analytics/posts/{post_id}/refresh"}
+        # Reading that happens to be a POST: checking a draft, refreshing analytics, putting
+        # the numbers in a report.
+        return path in {
+            "/v1/posts/validate",
+            "/v1/analytics/posts/{post_id}/refresh",
+            "/v1/reports",
+        }
     manage_only = ("/v1/api-keys", "/v1/members", "/v1/webhooks")
     return not path.startswith(manage_only)
 

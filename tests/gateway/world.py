@@ -154,6 +154,28 @@ async def build_world(platform: Platform, *, hook_url: str) -> World:
         )
         world.ids["link_id"] = link["id"]
         world.link_code = link["code"]
+        now = datetime.now(UTC)
+        report = ok(
+            await gw.post(
+                "/v1/reports",
+                json={"from": (now - timedelta(days=30)).isoformat(), "to": now.isoformat(),
+                      "campaign_id": marker},
+                headers=h,
+            ),
+            202,
+        )
+        world.ids["report_id"] = report["id"]
+        schedule = ok(
+            await gw.post("/v1/reports/schedules", json={"campaign_id": marker}, headers=h), 201
+        )
+        world.ids["schedule_id"] = schedule["id"]
+        ok(
+            await gw.put(
+                "/v1/analytics/ga4",
+                json={"measurement_id": "G-WORLD1234", "api_secret": f"{marker}-secret"},
+                headers=h,
+            )
+        )
         webhook = ok(
             await gw.post(
                 "/v1/webhooks",

@@ -53,12 +53,12 @@ async def connect_channel(
 async def publish(
     runtime: Runtime, *, workspace: uuid.UUID, channel_id: uuid.UUID, network: str = "x",
     published_at: datetime, now: datetime | None = None, campaign: str | None = None,
-    tags: list[str] | None = None, post_id: uuid.UUID | None = None,
+    tags: list[str] | None = None, post_id: uuid.UUID | None = None, text: str | None = None,
 ) -> PostPublished:
     published = PostPublished(
         post_id=post_id or uuid.uuid4(), target_id=uuid.uuid4(), channel_id=channel_id,
         network=network, external_id=uuid.uuid4().hex[:12], published_at=published_at,
-        campaign=campaign, tags=tags or [],
+        campaign=campaign, tags=tags or [], text=text,
     )
     async with unit_of_work(runtime.sessions) as session:
         await track_published_post(

@@ -14,7 +14,7 @@ from services.metrics.tracking import record_channel, track_published_post
 from shared.db import unit_of_work
 from shared.events import ChannelUpdated, PostPublished, Sample
 from tests.conftest import identity
-from tests.metrics.png import read_png
+from tests.metrics.images import colours, read_png, read_svg
 from tests.metrics.support import (
     clear_outbox,
     connect_channel,
@@ -345,9 +345,25 @@ async def test_best_times_as_png_and_csv_and_only_for_own_channels(make_settings
             "/v1/analytics/best-times", params=params, headers={**h, "accept": "image/png"}
         )
         assert png.status_code == 200 and png.headers["content-type"] == "image/png"
-        width, height, rows = read_png(png.content)
-        assert (width, height) == (24 * 22 + 2, 7 * 22 + 2)
-        assert len({bytes(row) for row in rows}) > 5  # a drawn grid, not a blank image
+        image = read_png(png.content)
+        assert image.size == (900, 380)
+        assert colours(image) > 50  # a drawn grid with labels, not a blank image
+        svg = await client.get(
+            "/v1/analytics/best-times",
+            params={**params, "language": "he"},
+            headers={**h, "accept": "image/svg+xml"},
+        )
+        assert svg.headers["content-type"] == "image/svg+xml"
+        drawn = read_svg(svg.content)
+        ns = "{http://www.w3.org/2000/svg}"
+        assert len(drawn.findall(f".//{ns}image")) >= 1  # the grid
+        assert len(drawn.findall(f".//{ns}use")) > 50  # the glyphs of title, axes and labels
+        odd = await client.get(
+            "/v1/analytics/best-times",
+            params={**params, "language": "tlh"},
+            headers={**h, "accept": "image/png"},
+        )
+        assert odd.status_code == 422 and odd.json()["field"] == "language"
         as_csv = await client.get(
             "/v1/analytics/best-times", params=params, headers={**h, "accept": "text/csv"}
         )

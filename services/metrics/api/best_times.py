@@ -10,9 +10,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.metrics.api.deps import AnalystDep, SettingsDep
-from services.metrics.api.render import csv_response, png_response, wants
+from services.metrics.api.render import (
+    CHART_RESPONSES,
+    chart_format,
+    chart_language,
+    chart_response,
+    csv_response,
+    wants,
+)
 from services.metrics.best_times import current_best_times
-from services.metrics.charts import heatmap_png
+from services.metrics.charts import best_times_heatmap
 from services.metrics.schemas import BestTimesReport
 from shared.service import SessionDep
 
@@ -22,7 +29,7 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 @router.get(
     "/best-times",
     response_model=BestTimesReport,
-    responses={200: {"content": {"text/csv": {}, "image/png": {}}}},
+    responses=CHART_RESPONSES,
 )
 async def best_times(
     request: Request,
@@ -30,6 +37,7 @@ async def best_times(
     session: SessionDep,
     settings: SettingsDep,
     channel_id: Annotated[UUID, Query()],
+    language: Annotated[str | None, Query(description="Chart labels: en, he or is")] = None,
 ) -> BestTimesReport | Response:
     report = await current_best_times(
         session,
@@ -39,10 +47,15 @@ async def best_times(
         slot_count=settings.best_times_slots,
         now=datetime.now(UTC),
     )
-    if wants(request, "image/png"):
+    fmt = chart_format(request)
+    if fmt is not None:
+        lang = chart_language(request, language)
         scores = [[c["score"] if report["posts"] else None for c in row] for row in report["grid"]]
-        return png_response(
-            heatmap_png(scores, highlight=[(s["weekday"], s["hour"]) for s in report["slots"]])
+        slots = [(s["weekday"], s["hour"]) for s in report["slots"]]
+        return await chart_response(
+            lambda: best_times_heatmap(
+                scores, slots=slots, language=lang, timezone=report["timezone"], fmt=fmt
+            )
         )
     if wants(request, "text/csv"):
         rows = [c for row in report["grid"] for c in row]

@@ -17,6 +17,8 @@ async def get_settings(request: Request) -> MetricsSettings:
 
 SettingsDep = Annotated[MetricsSettings, Depends(get_settings)]
 AnalystDep = Annotated[Principal, Depends(require("analytics.read"))]
+# Where the workspace's numbers go on their own (GA4, scheduled reports): owners and admins.
+AnalyticsSettingsDep = Annotated[Principal, Depends(require("analytics.settings"))]
 LinkWriterDep = Annotated[Principal, Depends(require("links.write"))]
 ConversionWriterDep = Annotated[Principal, Depends(require("conversions.write"))]
 # Asking for fresh numbers spends the channel's rate budget: editors and up.

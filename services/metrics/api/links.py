@@ -15,7 +15,15 @@ from services.metrics.api.deps import (
     LinkWriterDep,
     SettingsDep,
 )
-from services.metrics.api.render import csv_response, wants
+from services.metrics.api.render import (
+    CHART_RESPONSES,
+    chart_format,
+    chart_language,
+    chart_response,
+    csv_response,
+    wants,
+)
+from services.metrics.charts import campaign_clicks
 from services.metrics.links import (
     conversion_rates,
     create_link,
@@ -34,7 +42,7 @@ from services.metrics.schemas import (
     LinkOut,
     LinkPage,
 )
-from shared.errors import NotFound
+from shared.errors import NotFound, ValidationFailed
 from shared.service import SessionDep
 
 router = APIRouter(tags=["links"])
@@ -106,17 +114,28 @@ async def new_conversion(
 
 
 @router.get("/v1/analytics/conversions", response_model=ConversionRates,
-            responses={200: {"content": {"text/csv": {}}}}, tags=["analytics"])
+            responses=CHART_RESPONSES, tags=["analytics"])
 async def rates(
     request: Request, principal: AnalystDep, session: SessionDep, settings: SettingsDep,
     group_by: Annotated[str, Query()] = "post",
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
+    language: Annotated[str | None, Query(description="Chart labels: en, he or is")] = None,
 ) -> ConversionRates | Response:
+    """Conversions per human click; as a chart (`group_by=campaign`), clicks and conversions
+    per campaign."""
     rng = report_range(start=start, end=end, now=datetime.now(UTC),
                        max_days=settings.max_report_days)
     items = await conversion_rates(session, workspace_id=principal.workspace_id,
                                    group_by=group_by, start=rng.start, end=rng.end)
+    fmt = chart_format(request)
+    if fmt is not None:
+        if group_by != "campaign":
+            raise ValidationFailed("The chart of conversions is drawn by campaign.",
+                                   field="group_by")
+        lang = chart_language(request, language)
+        bars = [(i["key"], i["clicks"], i["conversions"]) for i in items]
+        return await chart_response(lambda: campaign_clicks(bars, language=lang, fmt=fmt))
     if wants(request, "text/csv"):
         return csv_response(columns=["key", "clicks", "conversions", "rate", "value"],
                             rows=items, filename=f"conversions-by-{group_by}.csv")

@@ -10,8 +10,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.metrics.api.deps import AnalystDep, RefreshDep
-from services.metrics.api.render import csv_response, png_response, wants
-from services.metrics.charts import line_chart_png
+from services.metrics.api.render import (
+    CHART_RESPONSES,
+    chart_format,
+    chart_language,
+    chart_response,
+    csv_response,
+    wants,
+)
+from services.metrics.charts import post_series
 from services.metrics.collection import request_refresh
 from services.metrics.reports import check_metric, post_report
 from services.metrics.schemas import PostAnalytics, RefreshAccepted
@@ -23,7 +30,7 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 @router.get(
     "/posts/{post_id}",
     response_model=PostAnalytics,
-    responses={200: {"content": {"text/csv": {}, "image/png": {}}}},
+    responses=CHART_RESPONSES,
 )
 async def post_analytics(
     post_id: UUID,
@@ -31,6 +38,7 @@ async def post_analytics(
     principal: AnalystDep,
     session: SessionDep,
     metric: Annotated[str | None, Query(description="Only this common metric")] = None,
+    language: Annotated[str | None, Query(description="Chart labels: en, he or is")] = None,
 ) -> PostAnalytics | Response:
     if metric is not None:
         check_metric(metric)
@@ -39,22 +47,39 @@ async def post_analytics(
     )
     if wants(request, "text/csv"):
         rows = [
-            (t["target_id"], t["network"], s["metric"], s["network_metric"],
-             p["at"].isoformat(), p["value"])
-            for t in report["targets"] for s in t["series"] for p in s["points"]
+            (
+                t["target_id"],
+                t["network"],
+                s["metric"],
+                s["network_metric"],
+                p["at"].isoformat(),
+                p["value"],
+            )
+            for t in report["targets"]
+            for s in t["series"]
+            for p in s["points"]
         ]
         return csv_response(
             columns=("target_id", "network", "metric", "network_metric", "collected_at", "value"),
-            rows=rows, filename=f"post-{post_id}.csv",
+            rows=rows,
+            filename=f"post-{post_id}.csv",
         )
-    if wants(request, "image/png"):
+    fmt = chart_format(request)
+    if fmt is not None:
         # One line per target of the chosen metric (views unless asked otherwise).
         chosen = metric or "views"
+        lang = chart_language(request, language)
         lines = [
-            [(p["at"].timestamp(), p["value"]) for p in s["points"] if p["value"] is not None]
-            for t in report["targets"] for s in t["series"] if s["metric"] == chosen
+            (t["network"], [(p["at"], p["value"]) for p in s["points"] if p["value"] is not None])
+            for t in report["targets"]
+            for s in t["series"]
+            if s["metric"] == chosen
         ]
-        return png_response(line_chart_png(lines))
+        return await chart_response(
+            lambda: post_series(
+                lines, metric=chosen, language=lang, timezone=principal.timezone, fmt=fmt
+            )
+        )
     return PostAnalytics.model_validate(report)
 
 

@@ -1,14 +1,19 @@
-"""One report, several representations: JSON by default, CSV or PNG when the client asks."""
+"""One report, several representations: JSON by default, CSV, PNG or SVG when the client asks."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+
+from services.metrics.charts import Chart, Format
+from services.metrics.wording import LANGUAGES
+from shared.errors import ValidationFailed
 
 
 def wants(request: Request, media_type: str) -> bool:
@@ -32,5 +37,37 @@ def csv_response(
     )
 
 
-def png_response(data: bytes) -> Response:
-    return Response(data, media_type="image/png")
+def chart_format(request: Request) -> Format | None:
+    """ "png" or "svg" when the client asked for a chart, else None."""
+    if wants(request, "image/png"):
+        return "png"
+    if wants(request, "image/svg+xml"):
+        return "svg"
+    return None
+
+
+def chart_language(request: Request, language: str | None) -> str:
+    """The language charts are labelled in: the `language` asked for, else the first of
+    `Accept-Language` that reports speak, else English."""
+    if language is not None:
+        if language not in LANGUAGES:
+            raise ValidationFailed(
+                f"Charts are drawn in: {', '.join(LANGUAGES)}.", field="language"
+            )
+        return language
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower().split("-")[0]
+        if tag in LANGUAGES:
+            return tag
+    return "en"
+
+
+async def chart_response(draw: Callable[[], Chart]) -> Response:
+    # Drawing takes tens of milliseconds of CPU: off the event loop.
+    chart = await asyncio.to_thread(draw)
+    return Response(chart.data, media_type=chart.media_type)
+
+
+CHART_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "image/png": {}, "image/svg+xml": {}}}
+}

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from services.metrics import charts
 from services.metrics.api.deps import AnalystDep, SettingsDep
-from services.metrics.api.render import csv_response, wants
-from services.metrics.inbox import inbox_report
+from services.metrics.api.render import (
+    CHART_RESPONSES,
+    chart_format,
+    chart_language,
+    chart_response,
+    csv_response,
+    wants,
+)
+from services.metrics.inbox import inbox_by_language, inbox_report, response_times_by_day
+from services.metrics.report_figures import engagement_by_day, post_texts
 from services.metrics.reports import (
     Filters,
+    Range,
     check_channel,
     check_metric,
     content_report,
@@ -51,6 +61,7 @@ ToQ = Annotated[datetime | None, Query(alias="to", description="End, exclusive")
 ChannelQ = Annotated[UUID | None, Query()]
 NetworkQ = Annotated[str | None, Query()]
 CSV = {200: {"content": {"text/csv": {}}}}
+LanguageQ = Annotated[str | None, Query(description="Chart labels: en, he or is")]
 
 
 async def _filters(
@@ -69,7 +80,7 @@ async def _filters(
     return Filters(channel_id=channel_id, network=network, campaign=campaign, tag=tag)
 
 
-@router.get("/summary", response_model=Summary, responses=CSV)
+@router.get("/summary", response_model=Summary, responses=CHART_RESPONSES)
 async def summary(
     request: Request,
     principal: AnalystDep,
@@ -81,7 +92,10 @@ async def summary(
     network: NetworkQ = None,
     campaign: Annotated[str | None, Query()] = None,
     tag: Annotated[str | None, Query()] = None,
+    language: LanguageQ = None,
 ) -> Summary | Response:
+    """The range's growth; as a chart (`Accept: image/png` or `image/svg+xml`), engagements
+    per day and network in the workspace's time zone."""
     rng = report_range(
         start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
     )
@@ -93,6 +107,18 @@ async def summary(
         campaign=campaign,
         tag=tag,
     )
+    fmt = chart_format(request)
+    if fmt is not None:
+        lang, tz = chart_language(request, language), principal.timezone
+        series = await engagement_by_day(
+            session, workspace_id=principal.workspace_id, rng=rng, filters=filters, timezone=tz
+        )
+        points = {
+            net: [(date.fromisoformat(d), v) for d, v in days] for net, days in series.items()
+        }
+        return await chart_response(
+            lambda: charts.engagement_over_time(points, language=lang, timezone=tz, fmt=fmt)
+        )
     report = await summary_report(
         session, workspace_id=principal.workspace_id, rng=rng, filters=filters
     )
@@ -112,7 +138,7 @@ async def summary(
     return Summary.model_validate(report)
 
 
-@router.get("/top-posts", response_model=TopPosts, responses=CSV)
+@router.get("/top-posts", response_model=TopPosts, responses=CHART_RESPONSES)
 async def top(
     request: Request,
     principal: AnalystDep,
@@ -126,6 +152,7 @@ async def top(
     network: NetworkQ = None,
     campaign: Annotated[str | None, Query()] = None,
     tag: Annotated[str | None, Query()] = None,
+    language: LanguageQ = None,
 ) -> TopPosts | Response:
     check_metric(metric)
     rng = None
@@ -149,6 +176,17 @@ async def top(
         rng=rng,
         filters=filters,
     )
+    fmt = chart_format(request)
+    if fmt is not None:
+        lang = chart_language(request, language)
+        texts = await post_texts(session, [i["post_id"] for i in items])
+        bars = [
+            (texts.get(i["post_id"]) or str(i["post_id"]), i["value"], i["networks"][0])
+            for i in items
+        ]
+        return await chart_response(
+            lambda: charts.top_posts_bars(bars, language=lang, metric_label=metric, fmt=fmt)
+        )
     if wants(request, "text/csv"):
         rows = [
             {
@@ -274,7 +312,7 @@ async def hashtags(
     )
 
 
-@router.get("/inbox", response_model=InboxReport, responses=CSV)
+@router.get("/inbox", response_model=InboxReport, responses=CHART_RESPONSES)
 async def inbox(
     request: Request,
     principal: AnalystDep,
@@ -284,6 +322,12 @@ async def inbox(
     end: ToQ = None,
     channel_id: ChannelQ = None,
     network: NetworkQ = None,
+    language: LanguageQ = None,
+    chart: Annotated[
+        Literal["languages", "response_times"],
+        Query(description="Which chart an image is: volume and sentiment per message "
+              "language, or first-response times per day"),
+    ] = "languages",
 ) -> InboxReport | Response:
     rng = report_range(
         start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
@@ -291,6 +335,12 @@ async def inbox(
     filters = await _filters(
         session, workspace_id=principal.workspace_id, channel_id=channel_id, network=network
     )
+    fmt = chart_format(request)
+    if fmt is not None:
+        return await _inbox_chart(
+            session, principal, rng, chart=chart, fmt=fmt, channel_id=channel_id,
+            language=chart_language(request, language),
+        )
     report = await inbox_report(
         session,
         workspace_id=principal.workspace_id,
@@ -312,3 +362,27 @@ async def inbox(
         ]
         return csv_response(columns=columns, rows=report["days"], filename="inbox.csv")
     return InboxReport.model_validate(report)
+
+
+async def _inbox_chart(
+    session: SessionDep, principal: AnalystDep, rng: Range, *, chart: str, fmt: charts.Format,
+    channel_id: UUID | None, language: str,
+) -> Response:
+    ws, tz = principal.workspace_id, principal.timezone
+    if chart == "languages":
+        rows = await inbox_by_language(
+            session, workspace_id=ws, start=rng.start, end=rng.end,
+            channel_ids=(channel_id,) if channel_id else (),
+        )
+        bars = [(r["language"], r["messages"], r["sentiment"]) for r in rows]
+        return await chart_response(
+            lambda: charts.inbox_by_language(bars, language=language, fmt=fmt)
+        )
+    days = await response_times_by_day(
+        session, workspace_id=ws, start=rng.start, end=rng.end, timezone=tz
+    )
+    points = [(d["day"], d["p50"], d["p90"]) for d in days]
+    return await chart_response(
+        lambda: charts.response_times(points, language=language, timezone=tz, fmt=fmt)
+    )
+
