@@ -19,6 +19,7 @@ from services.gateway.janitor import janitor
 from services.gateway.keys import Authenticator, KeyCache
 from services.gateway.models import BUS
 from services.gateway.openapi import MergedOpenApi
+from services.gateway.paths import PathGuardMiddleware
 from services.gateway.proxy import Forwarder, ProxyMiddleware, proxy_endpoint
 from services.gateway.ratelimit import RateLimitMiddleware
 from services.gateway.settings import GatewaySettings
@@ -88,8 +89,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     ]
     # Inside request ids and metrics: a refused or replayed request still gets its
     # X-Request-Id, and a 429 never reserves an idempotency key. Innermost, forwarding: what a
-    # service owns never reaches the router below.
+    # service owns never reaches the router below. First of them, a path that could escape
+    # its route is refused before anything routes or counts it.
     app.user_middleware += [
+        Middleware(PathGuardMiddleware),
         Middleware(
             RateLimitMiddleware,
             sessions=runtime.sessions,
