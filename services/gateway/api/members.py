@@ -112,7 +112,10 @@ async def get_members(
 @router.patch(
     "/{member_id}",
     response_model=MemberOut,
-    summary="Change a member's role (and so the role of every key of theirs)",
+    summary="Change a member's role",
+    description="A member's keys never hold more than the member: each key above the new "
+    "role goes down to it, and no key is ever raised (a promoted member's narrower keys keep "
+    "their roles).",
 )
 async def patch_member(
     member_id: UUID, body: MemberChange, caller: ManagerDep, session: SessionDep, request: Request
@@ -129,9 +132,7 @@ async def patch_member(
     return _out(member)
 
 
-@router.delete(
-    "/{member_id}", status_code=204, summary="Remove a member and revoke their API keys"
-)
+@router.delete("/{member_id}", status_code=204, summary="Remove a member and revoke their API keys")
 async def delete_member(
     member_id: UUID, caller: ManagerDep, session: SessionDep, request: Request
 ) -> Response:
