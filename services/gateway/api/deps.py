@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.gateway.keys import Authenticator, KeyIdentity
@@ -67,3 +67,12 @@ async def platform_admin(
 
 
 AdminDep = Depends(platform_admin)
+
+
+async def no_store(response: Response) -> None:
+    """For answers that carry a secret shown once: no cache keeps them, and neither does the
+    idempotency store (services/gateway/idempotency.py)."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+NoStore = Depends(no_store)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.gateway.api.deps import SettingsDep, allowed
+from services.gateway.api.deps import NoStore, SettingsDep, allowed
 from services.gateway.keys import KeyIdentity
 from services.gateway.members import accept, change_role, invite, list_members, remove
 from services.gateway.models import Member
@@ -44,6 +44,7 @@ def _out(member: Member) -> MemberOut:
     "/invitations",
     response_model=InvitationCreated,
     status_code=201,
+    dependencies=[NoStore],
     summary="Invite someone by email",
     description="Returns a token to pass on to the invitee (shown once, valid 7 days). "
     "Nobody invites to a role above their own.",
@@ -74,6 +75,7 @@ async def post_invitation(
     "/accept",
     response_model=MemberJoined,
     status_code=201,
+    dependencies=[NoStore],
     summary="Accept an invitation (no API key needed)",
     description="The invitation token proves who is calling. Returns the new member and "
     "their first API key, with the invited role (shown once).",
