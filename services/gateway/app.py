@@ -16,7 +16,7 @@ from services.gateway.api import api_keys, docs, members, webhooks, workspaces
 from services.gateway.delivery import delivery_worker
 from services.gateway.idempotency import IdempotencyMiddleware
 from services.gateway.janitor import janitor
-from services.gateway.keys import Authenticator, KeyCache
+from services.gateway.keys import KEYS_CHANNEL, Authenticator, FailedAttempts, KeyCache
 from services.gateway.models import BUS
 from services.gateway.openapi import MergedOpenApi
 from services.gateway.paths import PathGuardMiddleware
@@ -25,6 +25,7 @@ from services.gateway.ratelimit import RateLimitMiddleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhook_events import openapi_webhooks
 from services.gateway.webhooks import NOTIFY_CHANNEL
+from shared.db import Notifier
 from shared.service import Runtime, service_app
 
 TITLE = "Herald API"
@@ -53,15 +54,29 @@ _BUILTIN_DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     runtime = Runtime.create(settings, tables=BUS, notify_channels=[NOTIFY_CHANNEL])
+    # Not trusted until the revocation channel below is listened to.
+    cache = KeyCache(ttl=settings.key_cache_seconds, size=settings.key_cache_size, trusted=False)
     authenticator = Authenticator(
         sessions=runtime.sessions,
-        cache=KeyCache(ttl=settings.key_cache_seconds, size=settings.key_cache_size),
+        cache=cache,
+        failures=FailedAttempts(
+            limit=settings.auth_failures_per_address,
+            window_seconds=settings.auth_failure_window_seconds,
+        ),
     )
     forwarder = Forwarder(settings=settings, authenticator=authenticator)
+    # Every replica, workers or not, hears at once of keys revoked or changed elsewhere.
+    revocations = Notifier(
+        settings.database_url,
+        [KEYS_CHANNEL],
+        on_payload=lambda _channel, payload: cache.apply(payload),
+        on_listening=cache.listening,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         forwarder.open()
+        revocations.start()
         try:
             async with runtime.running(
                 subscriptions=consumers.subscriptions(runtime),
@@ -72,6 +87,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ):
                 yield
         finally:
+            await revocations.stop()
             await forwarder.close()
 
     app = service_app(

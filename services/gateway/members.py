@@ -17,7 +17,7 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.keys import ROLE_RANK, hash_secret, issue_key
+from services.gateway.keys import ROLE_RANK, announce, hash_secret, issue_key
 from services.gateway.models import ApiKey, Invitation, Member, Workspace
 from shared.auth import PERMISSIONS, ROLES, Role
 from shared.errors import Conflict, NotFound, PermissionDenied
@@ -208,6 +208,7 @@ async def change_role(
             key.role = after
             changed.append(key.secret_hash)
     await session.flush()
+    await announce(session, *(f"changed:{h}" for h in changed))
     return member, changed
 
 
@@ -228,4 +229,5 @@ async def remove(
     )
     revoked = list(hashes.all())
     await session.flush()
+    await announce(session, *(f"revoked:{h}" for h in revoked))
     return revoked

@@ -24,10 +24,15 @@ class GatewaySettings(ServiceSettings):
 
     # Visible start of every API key, so a leaked key is recognisable in logs and by scanners.
     api_key_prefix: str = "hk_live_"
-    # How long a replica trusts an authenticated key without asking the database again. A key
-    # revoked on another replica keeps working here for at most this long.
+    # How long a replica trusts an authenticated key without asking the database again.
+    # Revocations and role changes reach every replica at once through NOTIFY; while a
+    # replica is not listening, it does not use its cache at all.
     key_cache_seconds: float = 30.0
     key_cache_size: int = 10_000
+    # Requests with an API key that is not valid, per client address and window, before the
+    # address is refused (429) without looking its keys up; per replica. 0: no limit.
+    auth_failures_per_address: int = 30
+    auth_failure_window_seconds: float = 60.0
 
     # Upstream calls: one pooled client for the whole process.
     upstream_connect_timeout: float = 5.0

@@ -129,7 +129,7 @@ async def patch_member(
         role=body.role,
         by_role=caller.role,
     )
-    # This replica at once; the others when their key cache expires (key_cache_seconds).
+    # This replica at once; the others when the NOTIFY of change_role reaches them.
     request.app.state.authenticator.cache.forget_workspace(caller.workspace_id)
     return _out(member)
 

@@ -56,6 +56,6 @@ async def patch_workspace(
     workspace_id: UUID, body: WorkspaceChange, session: SessionDep, request: Request
 ) -> WorkspaceOut:
     workspace = await set_rate_limit(session, workspace_id=workspace_id, rate_limit=body.rate_limit)
-    # This replica applies it at once; the others when their key cache expires.
+    # This replica at once; the others when the NOTIFY of set_rate_limit reaches them.
     request.app.state.authenticator.cache.forget_workspace(workspace_id)
     return WorkspaceOut.model_validate(workspace, from_attributes=True)
