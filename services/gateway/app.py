@@ -19,6 +19,7 @@ from services.gateway.janitor import janitor
 from services.gateway.keys import KEYS_CHANNEL, Authenticator, FailedAttempts, KeyCache
 from services.gateway.models import BUS
 from services.gateway.openapi import MergedOpenApi
+from services.gateway.ops import OperatorPathsMiddleware, serving_ops
 from services.gateway.paths import PathGuardMiddleware
 from services.gateway.proxy import Forwarder, ProxyMiddleware, proxy_endpoint
 from services.gateway.ratelimit import RateLimitMiddleware
@@ -77,13 +78,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         forwarder.open()
         revocations.start()
+        ops = serving_ops(runtime, host=settings.ops_host or settings.host, port=settings.ops_port)
         try:
-            async with runtime.running(
-                subscriptions=consumers.subscriptions(runtime),
-                workers=[
-                    ("janitor", janitor(runtime, settings)),
-                    ("webhook-delivery", delivery_worker(runtime, settings)),
-                ],
+            async with (
+                ops,
+                runtime.running(
+                    subscriptions=consumers.subscriptions(runtime),
+                    workers=[
+                        ("janitor", janitor(runtime, settings)),
+                        ("webhook-delivery", delivery_worker(runtime, settings)),
+                    ],
+                ),
             ):
                 yield
         finally:
@@ -109,6 +114,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # its route is refused before anything routes or counts it.
     app.user_middleware += [
         Middleware(PathGuardMiddleware),
+        Middleware(OperatorPathsMiddleware, admin_token=settings.admin_token),
         Middleware(
             RateLimitMiddleware,
             sessions=runtime.sessions,

@@ -16,6 +16,12 @@ class GatewaySettings(ServiceSettings):
     # works too (the platform-wide fallback of ServiceSettings).
     admin_token: str = "dev-admin-token"
 
+    # The operators' port: /healthz, /readyz and /metrics without a token, for probes and
+    # Prometheus; never published. 0: none (on the public port, /readyz and /metrics then
+    # take the admin token). On the public port's interface unless `ops_host` says otherwise.
+    ops_port: int = 0
+    ops_host: str = ""
+
     # Where the owning services answer.
     scheduler_url: str = "http://127.0.0.1:8001"
     publisher_url: str = "http://127.0.0.1:8002"
