@@ -3,7 +3,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
+from shared.settings import DEVELOPMENT_ENVIRONMENTS, ServiceSettings, is_placeholder
 
 
 class GatewaySettings(ServiceSettings):
@@ -93,9 +93,7 @@ class GatewaySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _admin_token_is_real(self) -> "GatewaySettings":
-        if self.environment not in {"development", "test"} and (
-            self.admin_token in PLACEHOLDER_SECRETS
-        ):
+        if self.environment not in DEVELOPMENT_ENVIRONMENTS and is_placeholder(self.admin_token):
             raise ValueError(
                 "gateway: admin_token (GATEWAY_ADMIN_TOKEN or HERALD_ADMIN_TOKEN) must be set "
                 f"to a real secret outside development (environment={self.environment!r})"
