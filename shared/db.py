@@ -48,13 +48,24 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, pool_size: int = 10, application_name: str = "herald") -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    application_name: str = "herald",
+    statement_timeout_ms: int = 0,
+) -> AsyncEngine:
+    server_settings = {"application_name": application_name}
+    if statement_timeout_ms > 0:
+        # A runaway query (or one a client made expensive) is cancelled by PostgreSQL instead
+        # of holding a connection and its locks for ever.
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args={"server_settings": server_settings},
     )
 
 

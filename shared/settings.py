@@ -70,6 +70,10 @@ class ServiceSettings(BaseSettings):
     # (docs/operations.md): the next token before processes switch to it, the previous one after.
     accepted_internal_tokens: str = ""
     log_level: str = "INFO"
+    # The largest request body this service reads (413 above it, chunked bodies included).
+    request_max_bytes: int = 1024 * 1024
+    # Any statement running longer than this is cancelled by PostgreSQL (0: no limit).
+    statement_timeout_ms: int = 60_000
     # Background loops (relay, dispatcher, consumers) can be switched off for API-only tests.
     run_workers: bool = True
     outbox_batch: int = 500

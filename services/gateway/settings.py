@@ -22,6 +22,9 @@ class GatewaySettings(ServiceSettings):
     ops_port: int = 0
     ops_host: str = ""
 
+    # The largest body the gateway lets through; each service has its own, smaller limit.
+    request_max_bytes: int = 10 * 1024 * 1024
+
     # Where the owning services answer.
     scheduler_url: str = "http://127.0.0.1:8001"
     publisher_url: str = "http://127.0.0.1:8002"

@@ -60,12 +60,18 @@ async def raw_request(
         reader, writer = await asyncio.open_connection(host, port)
         try:
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-            try:
-                writer.write(payload)
-                await writer.drain()
-            except ConnectionError:
-                pass  # the server may answer (413) and close before reading it all
-            raw = await reader.read()
+            # Read while writing: a server that refuses the body answers early and closes,
+            # and what it answered must be read before the connection is reset.
+            answer = asyncio.create_task(_read_all(reader))
+            for start in range(0, len(payload), 65536):
+                if answer.done() or writer.is_closing():
+                    break
+                try:
+                    writer.write(payload[start : start + 65536])
+                    await writer.drain()
+                except ConnectionError:
+                    break
+            raw = await answer
         finally:
             writer.close()
     head, _, rest = raw.partition(b"\r\n\r\n")
@@ -77,6 +83,16 @@ async def raw_request(
     if found.get("transfer-encoding") == "chunked":
         rest = _dechunk(rest)
     return RawResponse(status=int(status_line.split()[1]), headers=found, body=rest)
+
+
+async def _read_all(reader: asyncio.StreamReader) -> bytes:
+    data = b""
+    try:
+        while chunk := await reader.read(65536):
+            data += chunk
+    except ConnectionError:
+        pass  # reset after the answer (the body was not read): what came is the answer
+    return data
 
 
 def _dechunk(data: bytes) -> bytes:
