@@ -77,6 +77,7 @@ class ReceiptWriter:
         wake_interval: float = 0.02,
         max_pending: int = 10_000,
         max_pending_bytes: int = 64 * 1024 * 1024,
+        statement_timeout_ms: int = 0,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
         self.connections = connections
@@ -87,6 +88,9 @@ class ReceiptWriter:
         self.max_pending = max_pending
         self.max_pending_bytes = max_pending_bytes
         self._pending_bytes = 0
+        self.server_settings = {"application_name": "herald-inbox-intake"}
+        if statement_timeout_ms > 0:
+            self.server_settings["statement_timeout"] = str(statement_timeout_ms)
         self._queue: list[_Pending] = []
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -119,9 +123,7 @@ class ReceiptWriter:
         self._tasks.clear()
 
     async def _connect(self) -> asyncpg.Connection:
-        return await asyncpg.connect(
-            self.dsn, server_settings={"application_name": "herald-inbox-intake"}
-        )
+        return await asyncpg.connect(self.dsn, server_settings=self.server_settings)
 
     async def store(self, *, network: str, identity: Identity, body: bytes) -> bool:
         """Keeps the raw webhook once per network event; False when it is a redelivery."""
