@@ -189,6 +189,33 @@ async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+Replay = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _answer_to(got: Claim) -> DomainError | Replay | None:
+    """What a claim answers without running the request: a problem, the stored response, or
+    None (the request runs)."""
+    stored = got.record
+    if got.outcome == "mismatch":
+        return ValidationFailed(
+            "This Idempotency-Key was already used with a different request.",
+            field="Idempotency-Key",
+        )
+    if got.outcome == "in_flight":
+        return Conflict(
+            "A request with this Idempotency-Key is still in progress; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    if got.outcome != "replay" or stored is None:
+        return None
+    status = stored.response_status or 200
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored.response_headers or []]
+    if stored.response_body is None:
+        created = dict(headers).get(b"resource-id")
+        return SecretNotKept(status, created.decode() if created else None)
+    return status, headers, stored.response_body
+
+
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
@@ -275,53 +302,18 @@ class IdempotencyMiddleware:
                 ttl=self.ttl,
                 lock_for=self.lock_for,
             )
-            stored = got.record
-            withheld = (
-                got.outcome == "replay" and stored is not None and stored.response_body is None
-            )
-            if stored is not None and got.outcome == "replay":
-                replay = (
-                    stored.response_status or 200,
-                    [
-                        (k.encode("latin-1"), v.encode("latin-1"))
-                        for k, v in stored.response_headers or []
-                    ],
-                    stored.response_body or b"",
-                )
-        if got.outcome == "mismatch":
-            await send_problem(
-                send,
-                scope,
-                ValidationFailed(
-                    "This Idempotency-Key was already used with a different request.",
-                    field="Idempotency-Key",
-                ),
-            )
-            return
-        if got.outcome == "in_flight":
-            await send_problem(
-                send,
-                scope,
-                Conflict(
-                    "A request with this Idempotency-Key is still in progress; retry shortly.",
-                    headers={"Retry-After": "1"},
-                ),
-            )
-            return
-        if withheld:
-            created = dict(replay[1]).get(b"resource-id")
-            await send_problem(
-                send, scope, SecretNotKept(replay[0], created.decode() if created else None)
-            )
-            return
-        if got.outcome == "replay":
-            status, headers, payload = replay
+            # Read inside the transaction: the record is not used after it.
+            answer = _answer_to(got)
+        if answer is None:
+            await self._run(scope, receive, send, owner=owner, key=key, body=bytes(body))
+        elif isinstance(answer, DomainError):
+            await send_problem(send, scope, answer)
+        else:
+            status, headers, payload = answer
             await send(
                 {"type": "http.response.start", "status": status, "headers": [*headers, REPLAYED]}
             )
             await send({"type": "http.response.body", "body": payload})
-            return
-        await self._run(scope, receive, send, owner=owner, key=key, body=bytes(body))
 
     async def _run(
         self, scope: Scope, receive: Receive, send: Send, *, owner: str, key: str, body: bytes
