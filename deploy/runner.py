@@ -223,7 +223,9 @@ class Platform:
     async def wait_ready(self, proc: Process, path: str = "/readyz", seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
         url = f"http://127.0.0.1:{proc.port}{path}"
-        async with httpx.AsyncClient(timeout=2) as client:
+        # The gateway answers /readyz on its public port only to the platform's operator.
+        headers = {"Authorization": f"Bearer {self.config.admin_token}"}
+        async with httpx.AsyncClient(timeout=2, headers=headers) as client:
             while time.monotonic() < deadline:
                 if proc.popen.poll() is not None:
                     raise RuntimeError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -48,13 +48,24 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, pool_size: int = 10, application_name: str = "herald") -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    application_name: str = "herald",
+    statement_timeout_ms: int = 0,
+) -> AsyncEngine:
+    server_settings = {"application_name": application_name}
+    if statement_timeout_ms > 0:
+        # A runaway query (or one a client made expensive) is cancelled by PostgreSQL instead
+        # of holding a connection and its locks for ever.
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args={"server_settings": server_settings},
     )
 
 
@@ -106,9 +117,7 @@ def bus_tables(metadata: MetaData) -> BusTables:
         metadata,
         Column("consumer", String(200), nullable=False),
         Column("message_id", Text, nullable=False),
-        Column(
-            "processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-        ),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("consumer", "message_id"),
     )
     return BusTables(
@@ -121,19 +130,39 @@ class Notifier:
 
     Keeps its own connection and reconnects on loss; while disconnected, loops simply fall
     back to their poll interval, so a lost notification costs latency, never work.
+
+    A listener that needs what was said, not only that something was (`on_payload`, called
+    with the channel and the payload), must also know when it may have missed something:
+    `on_listening(True)` once every channel is listened to again, `on_listening(False)` when
+    the connection is lost.
     """
 
-    def __init__(self, url: str, channels: list[str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        channels: list[str],
+        *,
+        on_payload: Callable[[str, str], None] | None = None,
+        on_listening: Callable[[bool], None] | None = None,
+    ) -> None:
         self.dsn = asyncpg_dsn(url)
         self.channels = channels
         self.events = {name: asyncio.Event() for name in channels}
+        self.on_payload = on_payload
+        self.on_listening = on_listening
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def _on_notify(self, _conn: object, _pid: int, channel: str, _payload: str) -> None:
+    def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         event = self.events.get(channel)
         if event is not None:
             event.set()
+        if self.on_payload is not None:
+            self.on_payload(channel, payload)
+
+    def _listening(self, now: bool) -> None:
+        if self.on_listening is not None:
+            self.on_listening(now)
 
     async def _keep_listening(self) -> None:
         while True:
@@ -146,11 +175,14 @@ class Notifier:
                     event.set()
                 lost = asyncio.Event()
                 self._conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                self._listening(True)
                 await lost.wait()
             except asyncio.CancelledError:
+                self._listening(False)
                 raise
             except Exception as exc:  # noqa: BLE001  (reconnect whatever the cause)
                 log.warning("notify listener lost: %s", exc)
+            self._listening(False)
             await asyncio.sleep(1.0)
 
     def start(self) -> None:

@@ -25,6 +25,7 @@ from shared.consumer import DatabaseGate, IdempotentConsumer, Subscription
 from shared.db import BusTables, Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.errors import install_error_handlers
 from shared.etag import ETagMiddleware
+from shared.limits import BodySizeLimitMiddleware
 from shared.logs import configure_logging
 from shared.observability import ServiceMetrics, health_router, mount_observability
 from shared.outbox import Outbox, OutboxRelay
@@ -61,7 +62,10 @@ class Runtime:
     ) -> Runtime:
         name = settings.service_name
         engine = make_engine(
-            settings.database_url, pool_size=settings.database_pool_size, application_name=name
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            application_name=name,
+            statement_timeout_ms=settings.statement_timeout_ms,
         )
         bus = Bus(
             url=settings.amqp_url,
@@ -234,6 +238,8 @@ def service_app(
         tokens=settings.internal_tokens,
         open_prefixes=ALWAYS_OPEN + open_prefixes,
     )
+    # Outside everything but request ids and timing: no body above the limit reaches a route.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.request_max_bytes)
     mount_observability(app, runtime.metrics)
     app.include_router(health_router(metrics=runtime.metrics, checks=runtime.readiness))
     return app

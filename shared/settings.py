@@ -8,6 +8,7 @@ once with the ``HERALD_`` prefix; the service's own prefix wins.
 from __future__ import annotations
 
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import model_validator
 from pydantic_settings import (
@@ -17,7 +18,28 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-PLACEHOLDER_SECRETS = {"", "change-me", "dev-internal-token", "dev-admin-token"}
+# Secrets everyone can read (in this repository's defaults, docker-compose.yml, the k8s
+# templates, the tests): refused outside development and test, whatever the setting.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "change-me",
+        "changeme",
+        "change_me",
+        "secret",
+        "dev-internal-token",
+        "dev-admin-token",
+        "compose-internal-token",
+        "compose-admin-token",
+        "test-internal-token",
+        "test-admin-token",
+    }
+)
+DEVELOPMENT_ENVIRONMENTS = frozenset({"development", "test"})
+
+
+def is_placeholder(secret: str) -> bool:
+    return secret.strip().lower() in PLACEHOLDER_SECRETS
 
 
 class ServiceSettings(BaseSettings):
@@ -52,6 +74,10 @@ class ServiceSettings(BaseSettings):
     # (docs/operations.md): the next token before processes switch to it, the previous one after.
     accepted_internal_tokens: str = ""
     log_level: str = "INFO"
+    # The largest request body this service reads (413 above it, chunked bodies included).
+    request_max_bytes: int = 1024 * 1024
+    # Any statement running longer than this is cancelled by PostgreSQL (0: no limit).
+    statement_timeout_ms: int = 60_000
     # Background loops (relay, dispatcher, consumers) can be switched off for API-only tests.
     run_workers: bool = True
     outbox_batch: int = 500
@@ -66,13 +92,20 @@ class ServiceSettings(BaseSettings):
     def _defaults_and_secrets(self) -> ServiceSettings:
         if self.port == 0:
             self.port = self.default_port
-        if self.environment not in {"development", "test"} and any(
-            token in PLACEHOLDER_SECRETS for token in (self.internal_token, *self.internal_tokens)
-        ):
+        if self.environment in DEVELOPMENT_ENVIRONMENTS:
+            return self
+        if any(is_placeholder(token) for token in (self.internal_token, *self.internal_tokens)):
             raise ValueError(
                 f"{self.service_name}: internal_token must be set to a real secret "
                 f"outside development (environment={self.environment!r})"
             )
+        for name, url in (("database_url", self.database_url), ("amqp_url", self.amqp_url)):
+            password = urlsplit(url).password
+            if password is not None and is_placeholder(password):
+                raise ValueError(
+                    f"{self.service_name}: the password in {name} is a placeholder; set the "
+                    f"real one outside development (environment={self.environment!r})"
+                )
         return self
 
     @property

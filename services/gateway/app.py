@@ -16,14 +16,17 @@ from services.gateway.api import api_keys, docs, members, webhooks, workspaces
 from services.gateway.delivery import delivery_worker
 from services.gateway.idempotency import IdempotencyMiddleware
 from services.gateway.janitor import janitor, retention
-from services.gateway.keys import Authenticator, KeyCache
+from services.gateway.keys import KEYS_CHANNEL, Authenticator, FailedAttempts, KeyCache
 from services.gateway.models import BUS
 from services.gateway.openapi import MergedOpenApi
+from services.gateway.ops import OperatorPathsMiddleware, serving_ops
+from services.gateway.paths import PathGuardMiddleware
 from services.gateway.proxy import Forwarder, ProxyMiddleware, proxy_endpoint
 from services.gateway.ratelimit import RateLimitMiddleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.webhook_events import openapi_webhooks
 from services.gateway.webhooks import NOTIFY_CHANNEL
+from shared.db import Notifier
 from shared.service import Runtime, service_app
 
 TITLE = "Herald API"
@@ -35,7 +38,11 @@ DESCRIPTION = (
     "`PUT`, `PATCH` and `DELETE` with a stale `If-Match` are refused (412; a post's version "
     "conflict is 409). Every response carries `X-Request-Id` (the one you sent, or a new one) "
     "and, on `/v1`, `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`. "
-    "Timestamps are RFC 3339, in UTC. `Idempotency-Key` on a POST makes retries safe.\n\n"
+    "Timestamps are RFC 3339, in UTC. `Idempotency-Key` on a POST makes retries safe; it "
+    "belongs to the API key that sent it. An answer that carries a secret shown once (a new "
+    "API key, an invitation token, a webhook secret; marked `Cache-Control: no-store`) is "
+    "never kept, so its retry gets a 409 naming the `resource_id` it created instead of the "
+    "secret. Request bodies are limited in size (413).\n\n"
     "**Roles.** A key has one role: `owner`, `admin`, `editor`, `reviewer` or `analyst`. "
     "What each role may do is one table, published as `docs/roles.md` (generated from the "
     "code every service enforces); nobody grants a role above their own.\n\n"
@@ -52,26 +59,45 @@ _BUILTIN_DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     runtime = Runtime.create(settings, tables=BUS, notify_channels=[NOTIFY_CHANNEL])
+    # Not trusted until the revocation channel below is listened to.
+    cache = KeyCache(ttl=settings.key_cache_seconds, size=settings.key_cache_size, trusted=False)
     authenticator = Authenticator(
         sessions=runtime.sessions,
-        cache=KeyCache(ttl=settings.key_cache_seconds, size=settings.key_cache_size),
+        cache=cache,
+        failures=FailedAttempts(
+            limit=settings.auth_failures_per_address,
+            window_seconds=settings.auth_failure_window_seconds,
+        ),
     )
     forwarder = Forwarder(settings=settings, authenticator=authenticator)
+    # Every replica, workers or not, hears at once of keys revoked or changed elsewhere.
+    revocations = Notifier(
+        settings.database_url,
+        [KEYS_CHANNEL],
+        on_payload=lambda _channel, payload: cache.apply(payload),
+        on_listening=cache.listening,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         forwarder.open()
+        revocations.start()
+        ops = serving_ops(runtime, host=settings.ops_host or settings.host, port=settings.ops_port)
         try:
-            async with runtime.running(
-                subscriptions=consumers.subscriptions(runtime),
-                workers=[
-                    ("janitor", janitor(runtime, settings)),
-                    ("webhook-retention", retention(runtime, settings)),
-                    ("webhook-delivery", delivery_worker(runtime, settings)),
-                ],
+            async with (
+                ops,
+                runtime.running(
+                    subscriptions=consumers.subscriptions(runtime),
+                    workers=[
+                        ("janitor", janitor(runtime, settings)),
+                        ("webhook-retention", retention(runtime, settings)),
+                        ("webhook-delivery", delivery_worker(runtime, settings)),
+                    ],
+                ),
             ):
                 yield
         finally:
+            await revocations.stop()
             await forwarder.close()
 
     app = service_app(
@@ -89,8 +115,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     ]
     # Inside request ids and metrics: a refused or replayed request still gets its
     # X-Request-Id, and a 429 never reserves an idempotency key. Innermost, forwarding: what a
-    # service owns never reaches the router below.
+    # service owns never reaches the router below. First of them, a path that could escape
+    # its route is refused before anything routes or counts it.
     app.user_middleware += [
+        Middleware(PathGuardMiddleware),
+        Middleware(OperatorPathsMiddleware, admin_token=settings.admin_token),
         Middleware(
             RateLimitMiddleware,
             sessions=runtime.sessions,

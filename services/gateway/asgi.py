@@ -12,10 +12,16 @@ from shared.auth import tokens_match
 from shared.errors import PROBLEM_JSON, DomainError
 
 ADMIN = "admin"
+# Request state set when the key sent was looked up and found not valid.
+INVALID_KEY = "invalid_key"
 
 
-async def send_problem(send: Send, scope: Scope, error: DomainError,
-                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_problem(
+    send: Send,
+    scope: Scope,
+    error: DomainError,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = json.dumps(error.problem(scope.get("path"))).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
@@ -51,7 +57,12 @@ async def caller_of(
         return None
     if tokens_match(token, admin_token):
         return ADMIN
-    identity = await authenticator.identify(authorization)
+    client = scope.get("client")
+    identity = await authenticator.identify(authorization, client=client[0] if client else None)
     if identity is not None:
         state["identity"] = identity
+    else:
+        # Looked up and not valid: the route refuses it without a second lookup (which
+        # would also count a second failure against the address).
+        state[INVALID_KEY] = True
     return identity

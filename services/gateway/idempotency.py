@@ -2,15 +2,21 @@
 
 The first request with a key runs and its response is stored; the same key with the same
 request replays that response; with a different request it is refused (422); while the first
-is still running, the second gets 409. Keys belong to a workspace (or to the platform admin)
-and live `idempotency_ttl_hours`.
+is still running, the second gets 409. Keys belong to the API key that sent them (or to the
+platform admin), never to the whole workspace: another key of the workspace (a lower role)
+must not read what this one was answered. They live `idempotency_ttl_hours`.
 
 Responses that say "try again" (429, 5xx) are not stored: the client's retry runs for real.
+Responses that carry a secret shown once (a new API key, an invitation token, a webhook
+secret) say so with `Cache-Control: no-store`; they are never stored, only the fact that the
+request ran and its status: a replay is refused with a 409 that says why, since the secret
+exists nowhere any more (the client revokes what it lost and asks again).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.asgi import ADMIN, caller_of, header, send_problem
-from services.gateway.keys import Authenticator
+from services.gateway.keys import Authenticator, KeyIdentity
 from services.gateway.models import IdempotencyRecord
 from shared.db import unit_of_work
 from shared.errors import Conflict, DomainError, ValidationFailed
@@ -35,6 +41,42 @@ REPLAYED = (b"idempotent-replayed", b"true")
 
 class PayloadTooLarge(DomainError):
     status, title, kind = 413, "Payload too large", "payload-too-large"
+
+
+def carries_secret(headers: list[tuple[bytes, bytes]]) -> bool:
+    """`Cache-Control: no-store`: the endpoint's way of saying its answer must not be kept."""
+    return any(
+        name.lower() == b"cache-control" and b"no-store" in value.lower() for name, value in headers
+    )
+
+
+def resource_id(body: bytes) -> str | None:
+    """The `id` of what a withheld response created, so a retry can be told which one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return str(found) if isinstance(found, str | int) else None
+
+
+def scope_of(caller: KeyIdentity | str) -> str:
+    """Who an Idempotency-Key belongs to: the API key (or the platform admin)."""
+    return ADMIN if caller == ADMIN else f"key:{caller.key_id}"  # type: ignore[union-attr]
+
+
+class SecretNotKept(Conflict):
+    def __init__(self, original_status: int, created: str | None) -> None:
+        extra: dict[str, Any] = {"original_status": original_status}
+        if created:
+            extra["resource_id"] = created
+        super().__init__(
+            "This request already ran, and its response carried a secret that is shown once "
+            "and never stored, so it cannot be replayed. Look the result up (or revoke it) "
+            "and send a new request with a new Idempotency-Key.",
+            field="Idempotency-Key",
+            extra=extra,
+        )
 
 
 @dataclass
@@ -111,15 +153,22 @@ async def complete(
     key: str,
     status: int,
     headers: list[tuple[bytes, bytes]],
-    body: bytes,
+    body: bytes | None,
+    created: str | None = None,
 ) -> None:
+    """Stores the response; `body=None` keeps only its status and the id of what it
+    created (a secret was in it)."""
+    if body is None:
+        kept = [["resource-id", created]] if created else []
+    else:
+        kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]
     await session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
         .values(
             status="done",
             response_status=status,
-            response_headers=[[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers],
+            response_headers=kept,
             response_body=body,
         )
     )
@@ -138,6 +187,33 @@ async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
     )
     return int(result.rowcount or 0)
+
+
+Replay = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _answer_to(got: Claim) -> DomainError | Replay | None:
+    """What a claim answers without running the request: a problem, the stored response, or
+    None (the request runs)."""
+    stored = got.record
+    if got.outcome == "mismatch":
+        return ValidationFailed(
+            "This Idempotency-Key was already used with a different request.",
+            field="Idempotency-Key",
+        )
+    if got.outcome == "in_flight":
+        return Conflict(
+            "A request with this Idempotency-Key is still in progress; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    if got.outcome != "replay" or stored is None:
+        return None
+    status = stored.response_status or 200
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored.response_headers or []]
+    if stored.response_body is None:
+        created = dict(headers).get(b"resource-id")
+        return SecretNotKept(status, created.decode() if created else None)
+    return status, headers, stored.response_body
 
 
 def _retryable(status: int) -> bool:
@@ -189,7 +265,7 @@ class IdempotencyMiddleware:
             # Unauthenticated: the route refuses it; nothing worth remembering.
             await self.app(scope, receive, send)
             return
-        owner = ADMIN if caller == ADMIN else str(caller.workspace_id)  # type: ignore[union-attr]
+        owner = scope_of(caller)
 
         body = bytearray()
         while True:
@@ -226,44 +302,18 @@ class IdempotencyMiddleware:
                 ttl=self.ttl,
                 lock_for=self.lock_for,
             )
-            stored = got.record
-            if stored is not None and got.outcome == "replay":
-                replay = (
-                    stored.response_status or 200,
-                    [
-                        (k.encode("latin-1"), v.encode("latin-1"))
-                        for k, v in stored.response_headers or []
-                    ],
-                    stored.response_body or b"",
-                )
-        if got.outcome == "mismatch":
-            await send_problem(
-                send,
-                scope,
-                ValidationFailed(
-                    "This Idempotency-Key was already used with a different request.",
-                    field="Idempotency-Key",
-                ),
-            )
-            return
-        if got.outcome == "in_flight":
-            await send_problem(
-                send,
-                scope,
-                Conflict(
-                    "A request with this Idempotency-Key is still in progress; retry shortly.",
-                    headers={"Retry-After": "1"},
-                ),
-            )
-            return
-        if got.outcome == "replay":
-            status, headers, payload = replay
+            # Read inside the transaction: the record is not used after it.
+            answer = _answer_to(got)
+        if answer is None:
+            await self._run(scope, receive, send, owner=owner, key=key, body=bytes(body))
+        elif isinstance(answer, DomainError):
+            await send_problem(send, scope, answer)
+        else:
+            status, headers, payload = answer
             await send(
                 {"type": "http.response.start", "status": status, "headers": [*headers, REPLAYED]}
             )
             await send({"type": "http.response.body", "body": payload})
-            return
-        await self._run(scope, receive, send, owner=owner, key=key, body=bytes(body))
 
     async def _run(
         self, scope: Scope, receive: Receive, send: Send, *, owner: str, key: str, body: bytes
@@ -300,11 +350,14 @@ class IdempotencyMiddleware:
             if _retryable(status):
                 await release(session, scope=owner, key=key)
             else:
+                body = b"".join(chunks)
+                secret = carries_secret(headers)
                 await complete(
                     session,
                     scope=owner,
                     key=key,
                     status=status,
                     headers=headers,
-                    body=b"".join(chunks),
+                    body=None if secret else body,
+                    created=resource_id(body) if secret else None,
                 )

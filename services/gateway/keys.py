@@ -17,15 +17,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.models import ApiKey, Workspace
 from shared.auth import PERMISSIONS, Principal, Role
-from shared.errors import Conflict, NotFound, PermissionDenied, Unauthorized, Unavailable
+from shared.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
+
+# Every replica listens here for keys revoked or changed elsewhere (LISTEN/NOTIFY): payloads
+# are `revoked:<secret hash>`, `changed:<secret hash>` or `workspace:<id>`.
+KEYS_CHANNEL = "gateway_keys"
 
 # Who may hand out or take back which role: nobody grants more than they hold.
 ROLE_RANK: dict[str, int] = {"owner": 4, "admin": 3, "editor": 2, "reviewer": 2, "analyst": 1}
@@ -149,7 +160,17 @@ async def revoke_key(
     key.revoked_at = func.now()
     await session.flush()
     await session.refresh(key)
+    await announce(session, f"revoked:{key.secret_hash}")
     return key
+
+
+async def announce(session: AsyncSession, *payloads: str) -> None:
+    """Tells every replica, when this transaction commits, to drop what it cached."""
+    for payload in payloads:
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": KEYS_CHANNEL, "payload": payload},
+        )
 
 
 async def find_identity(session: AsyncSession, *, secret_hash: str) -> KeyIdentity | None:
@@ -182,16 +203,42 @@ async def find_identity(session: AsyncSession, *, secret_hash: str) -> KeyIdenti
 class KeyCache:
     """Identities by key hash for a few seconds, so a busy key is not a query per request.
 
-    Only this process's revocations clear it: another replica keeps honouring a key it has
-    cached for up to `ttl` seconds after the revocation (GATEWAY_KEY_CACHE_SECONDS).
+    A revocation or role change on any replica reaches every other one through NOTIFY
+    (`announce`, `apply`) as soon as it commits. The cache is trusted only while that channel
+    is listened to: when the listening connection is lost, every lookup goes to the database
+    until it is back, and what was cached before is dropped (a notification may have been
+    missed). `ttl` (GATEWAY_KEY_CACHE_SECONDS) only bounds how long an entry lives.
     """
 
-    def __init__(self, *, ttl: float, size: int) -> None:
+    def __init__(self, *, ttl: float, size: int, trusted: bool = True) -> None:
         self.ttl = ttl
         self.size = size
+        self.trusted = trusted
         self._entries: OrderedDict[str, tuple[KeyIdentity | None, float]] = OrderedDict()
 
+    def listening(self, now: bool) -> None:
+        """The notification channel was (re)joined, or lost: start over either way."""
+        self._entries.clear()
+        self.trusted = now
+
+    def apply(self, payload: str) -> None:
+        """A notification from `announce`, sent by whichever replica made the change."""
+        kind, _, value = payload.partition(":")
+        if kind == "revoked":
+            self.revoked(value)
+        elif kind == "changed":
+            self._entries.pop(value, None)
+        elif kind == "workspace":
+            try:
+                self.forget_workspace(UUID(value))
+            except ValueError:
+                log.warning("unknown key notification %r", payload)
+        else:
+            log.warning("unknown key notification %r", payload)
+
     def get(self, secret_hash: str) -> tuple[bool, KeyIdentity | None]:
+        if not self.trusted:
+            return False, None
         entry = self._entries.get(secret_hash)
         if entry is None:
             return False, None
@@ -221,21 +268,80 @@ class KeyCache:
                 del self._entries[secret_hash]
 
 
-class Authenticator:
-    """Bearer key → identity, or 401."""
+class FailedAttempts:
+    """Failed authentications per client address and fixed window, in this replica.
 
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], cache: KeyCache) -> None:
+    An unknown key costs a database query (it cannot be cached: a key just issued on another
+    replica must work at once), so an address that keeps guessing is stopped here before the
+    query, for the rest of the window. Per replica: N replicas let N times the limit through,
+    which still bounds the queries one address can cause.
+    """
+
+    def __init__(self, *, limit: int, window_seconds: float, size: int = 100_000) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self.size = size
+        self._counts: dict[str, tuple[float, int]] = {}
+
+    def _window_start(self, now: float) -> float:
+        return now - now % self.window
+
+    def retry_after(self, address: str, now: float) -> int | None:
+        """Seconds to wait when `address` used up its failures, else None."""
+        start, count = self._counts.get(address, (0.0, 0))
+        if self.limit <= 0 or start != self._window_start(now) or count < self.limit:
+            return None
+        return max(1, int(start + self.window - now + 0.999))
+
+    def failed(self, address: str, now: float) -> None:
+        start = self._window_start(now)
+        if len(self._counts) >= self.size:
+            self._counts = {a: c for a, c in self._counts.items() if c[0] == start}
+            if len(self._counts) >= self.size:
+                self._counts.clear()
+        known, count = self._counts.get(address, (start, 0))
+        self._counts[address] = (start, count + 1 if known == start else 1)
+
+
+class Authenticator:
+    """Bearer key → identity, or 401 (429 for an address that failed too often)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        cache: KeyCache,
+        failures: FailedAttempts | None = None,
+    ) -> None:
         self.sessions = sessions
         self.cache = cache
+        self.failures = failures
 
-    async def identify(self, authorization: str | None) -> KeyIdentity | None:
+    def _check_address(self, client: str | None) -> None:
+        if self.failures is None or client is None:
+            return
+        wait = self.failures.retry_after(client, time.time())
+        if wait is not None:
+            raise RateLimited(
+                "Too many requests with API keys that are not valid from this address; "
+                f"retry in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+
+    async def identify(
+        self, authorization: str | None, *, client: str | None = None
+    ) -> KeyIdentity | None:
         token = bearer_token(authorization)
         if token is None:
             return None
         secret_hash = hash_secret(token)
         hit, identity = self.cache.get(secret_hash)
-        if hit:
+        if hit and identity is not None:
             return identity
+        self._check_address(client)
+        if hit:
+            self._failed(client)
+            return None
         try:
             async with self.sessions() as session:
                 identity = await find_identity(session, secret_hash=secret_hash)
@@ -249,12 +355,20 @@ class Authenticator:
         # Unknown keys are not cached: a key created on another replica must work at once.
         if identity is not None:
             self.cache.put(secret_hash, identity)
+        else:
+            self._failed(client)
         return identity
 
-    async def authenticate(self, authorization: str | None) -> KeyIdentity:
+    def _failed(self, client: str | None) -> None:
+        if self.failures is not None and client is not None:
+            self.failures.failed(client, time.time())
+
+    async def authenticate(
+        self, authorization: str | None, *, client: str | None = None
+    ) -> KeyIdentity:
         if bearer_token(authorization) is None:
             raise Unauthorized("An API key is required (Authorization: Bearer <key>).")
-        identity = await self.identify(authorization)
+        identity = await self.identify(authorization, client=client)
         if identity is None:
             raise Unauthorized("The API key is not valid or has been revoked.")
         return identity

@@ -1,8 +1,10 @@
 """Members: invited by email token, listed, given another role, removed with their keys.
 
 Rules: nobody grants (or takes from someone) a role above their own (`ROLE_RANK`), and a
-workspace always keeps at least one active owner key. A member's keys carry their role: a
-role change applies to every one of them, and removal revokes them all.
+workspace always keeps at least one active owner key. A member's keys never hold more than
+the member: a role change takes each key down to what both the key and the new role allow,
+and never raises one (an analyst-scoped integration key stays an analyst key when its member
+is promoted). Removal revokes them all.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.keys import ROLE_RANK, hash_secret, issue_key
+from services.gateway.keys import ROLE_RANK, announce, hash_secret, issue_key
 from services.gateway.models import ApiKey, Invitation, Member, Workspace
-from shared.auth import Role
+from shared.auth import PERMISSIONS, ROLES, Role
 from shared.errors import Conflict, NotFound, PermissionDenied
 
 INVITATION_PREFIX = "hinv_"
@@ -81,8 +83,9 @@ async def accept(
     )
     # One answer for unknown, used and expired tokens: a guesser learns nothing.
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
-        raise NotFound("This invitation is not valid: unknown, already used or expired.",
-                       field="token")
+        raise NotFound(
+            "This invitation is not valid: unknown, already used or expired.", field="token"
+        )
     already = await session.scalar(
         select(Member.id).where(
             Member.workspace_id == invitation.workspace_id,
@@ -91,8 +94,7 @@ async def accept(
         )
     )
     if already is not None:
-        raise Conflict(f"{invitation.email} is already a member of this workspace.",
-                       field="token")
+        raise Conflict(f"{invitation.email} is already a member of this workspace.", field="token")
     member = Member(
         id=uuid.uuid4(),
         workspace_id=invitation.workspace_id,
@@ -158,8 +160,25 @@ async def _keep_an_owner(session: AsyncSession, *, workspace_id: UUID, member_id
         )
     )
     if not others:
-        raise Conflict("This would leave the workspace without an owner; make someone else "
-                       "owner first.")
+        raise Conflict(
+            "This would leave the workspace without an owner; make someone else owner first."
+        )
+
+
+def _allowed(role: str) -> frozenset[str]:
+    return frozenset(name for name, roles in PERMISSIONS.items() if role in roles)
+
+
+def key_role_after(key_role: str, member_role: str) -> Role:
+    """The role a member's key keeps when the member's role changes: the most capable role
+    allowed nothing that either the key or the member's new role is refused.
+
+    A key under the new role keeps its own; above it, it goes down to it; beside it (an editor
+    key of a member made reviewer) it goes down to what both share (analyst).
+    """
+    both = _allowed(key_role) & _allowed(member_role)
+    within = [r for r in ROLES if _allowed(r) <= both]
+    return max(within, key=lambda r: (len(_allowed(r)), r == key_role))
 
 
 async def change_role(
@@ -170,21 +189,26 @@ async def change_role(
     role: Role,
     by_role: str,
 ) -> tuple[Member, list[str]]:
-    """The member with the new role, and the hashes of their keys (whose role changed)."""
+    """The member with the new role, and the hashes of the keys whose role went down."""
     member = await _member(session, workspace_id=workspace_id, member_id=member_id)
     _check_grant(by_role=by_role, role=member.role, verb="change a member holding")
     _check_grant(by_role=by_role, role=role, verb="grant")
     if member.role == "owner" and role != "owner":
         await _keep_an_owner(session, workspace_id=workspace_id, member_id=member.id)
     member.role = role
-    hashes = await session.scalars(
-        update(ApiKey)
+    keys = await session.scalars(
+        select(ApiKey)
         .where(ApiKey.member_id == member.id, ApiKey.revoked_at.is_(None))
-        .values(role=role)
-        .returning(ApiKey.secret_hash)
+        .with_for_update()
     )
-    changed = list(hashes.all())
+    changed = []
+    for key in keys.all():
+        after = key_role_after(key.role, role)
+        if after != key.role:
+            key.role = after
+            changed.append(key.secret_hash)
     await session.flush()
+    await announce(session, *(f"changed:{h}" for h in changed))
     return member, changed
 
 
@@ -205,5 +229,5 @@ async def remove(
     )
     revoked = list(hashes.all())
     await session.flush()
+    await announce(session, *(f"revoked:{h}" for h in revoked))
     return revoked
-

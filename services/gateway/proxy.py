@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.asgi import send_problem
+from services.gateway.asgi import INVALID_KEY, send_problem
 from services.gateway.keys import Authenticator, KeyIdentity
 from services.gateway.routes import Route, resolve
 from services.gateway.settings import GatewaySettings
@@ -28,7 +28,7 @@ from shared.auth import (
     TIMEZONE_HEADER,
     WORKSPACE_HEADER,
 )
-from shared.errors import BadGateway, DomainError, NotFound, Unavailable
+from shared.errors import BadGateway, DomainError, NotFound, Unauthorized, Unavailable
 from shared.logs import request_id_var
 
 log = logging.getLogger(__name__)
@@ -177,12 +177,18 @@ class Forwarder:
         if route.auth == "none":
             return None
         # An earlier middleware (rate limits, idempotency) may have looked the key up already.
-        known = request.scope.get("state", {}).get("identity")
+        state = request.scope.get("state", {})
+        known = state.get("identity")
         if known is not None:
             return known  # type: ignore[no-any-return]
+        if state.get(INVALID_KEY):
+            if route.auth == "optional":
+                return None
+            raise Unauthorized("The API key is not valid or has been revoked.")
+        client = request.client.host if request.client else None
         if route.auth == "optional":
-            return await self.authenticator.identify(authorization)
-        return await self.authenticator.authenticate(authorization)
+            return await self.authenticator.identify(authorization, client=client)
+        return await self.authenticator.authenticate(authorization, client=client)
 
     async def send_upstream(self, request: Request, route: Route) -> httpx.Response:
         """The owning service's answer, headers read and body still to stream."""

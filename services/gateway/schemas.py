@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -69,9 +69,13 @@ class WorkspaceOut(BaseModel):
 # --- client webhooks ------------------------------------------------------------------------
 
 
+# An event type of the catalogue (`post.published`) or `*`.
+EventName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class WebhookCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/herald"])
-    events: list[str] = Field(
+    events: list[EventName] = Field(
         min_length=1, max_length=50, examples=[["post.published", "post.publish_failed"]],
         description="Event types of the catalogue, or `*` for every one.",
     )
@@ -84,7 +88,7 @@ class WebhookCreate(BaseModel):
 
 class WebhookChange(BaseModel):
     url: str | None = Field(default=None, min_length=1, max_length=2000)
-    events: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    events: list[EventName] | None = Field(default=None, min_length=1, max_length=50)
     enabled: bool | None = Field(
         default=None, description="`true` re-enables a subscription disabled after failures."
     )

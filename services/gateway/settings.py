@@ -3,7 +3,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
+from shared.settings import DEVELOPMENT_ENVIRONMENTS, ServiceSettings, is_placeholder
 
 
 class GatewaySettings(ServiceSettings):
@@ -16,6 +16,15 @@ class GatewaySettings(ServiceSettings):
     # works too (the platform-wide fallback of ServiceSettings).
     admin_token: str = "dev-admin-token"
 
+    # The operators' port: /healthz, /readyz and /metrics without a token, for probes and
+    # Prometheus; never published. 0: none (on the public port, /readyz and /metrics then
+    # take the admin token). On the public port's interface unless `ops_host` says otherwise.
+    ops_port: int = 0
+    ops_host: str = ""
+
+    # The largest body the gateway lets through; each service has its own, smaller limit.
+    request_max_bytes: int = 10 * 1024 * 1024
+
     # Where the owning services answer.
     scheduler_url: str = "http://127.0.0.1:8001"
     publisher_url: str = "http://127.0.0.1:8002"
@@ -24,10 +33,15 @@ class GatewaySettings(ServiceSettings):
 
     # Visible start of every API key, so a leaked key is recognisable in logs and by scanners.
     api_key_prefix: str = "hk_live_"
-    # How long a replica trusts an authenticated key without asking the database again. A key
-    # revoked on another replica keeps working here for at most this long.
+    # How long a replica trusts an authenticated key without asking the database again.
+    # Revocations and role changes reach every replica at once through NOTIFY; while a
+    # replica is not listening, it does not use its cache at all.
     key_cache_seconds: float = 30.0
     key_cache_size: int = 10_000
+    # Requests with an API key that is not valid, per client address and window, before the
+    # address is refused (429) without looking its keys up; per replica. 0: no limit.
+    auth_failures_per_address: int = 30
+    auth_failure_window_seconds: float = 60.0
 
     # Upstream calls: one pooled client for the whole process.
     upstream_connect_timeout: float = 5.0
@@ -85,9 +99,7 @@ class GatewaySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _admin_token_is_real(self) -> "GatewaySettings":
-        if self.environment not in {"development", "test"} and (
-            self.admin_token in PLACEHOLDER_SECRETS
-        ):
+        if self.environment not in DEVELOPMENT_ENVIRONMENTS and is_placeholder(self.admin_token):
             raise ValueError(
                 "gateway: admin_token (GATEWAY_ADMIN_TOKEN or HERALD_ADMIN_TOKEN) must be set "
                 f"to a real secret outside development (environment={self.environment!r})"

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.keys import issue_key
+from services.gateway.keys import announce, issue_key
 from services.gateway.models import ApiKey, Workspace
 from shared.errors import NotFound, ValidationFailed
 from shared.events import Envelope, WorkspaceCreated
@@ -23,7 +23,8 @@ _NOT_ZONES = {"localtime", "posixrules", "Factory"}
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
     return frozenset(
-        z for z in available_timezones()
+        z
+        for z in available_timezones()
         if z not in _NOT_ZONES and not z.startswith(("posix/", "right/"))
     )
 
@@ -72,4 +73,6 @@ async def set_rate_limit(
         raise NotFound(f"No workspace {workspace_id}.", field="workspace_id")
     workspace.rate_limit = rate_limit
     await session.flush()
+    # Cached identities carry the limit: every replica drops this workspace's.
+    await announce(session, f"workspace:{workspace_id}")
     return workspace

@@ -44,6 +44,9 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
         connections=settings.intake_connections,
         max_batch=settings.intake_max_batch,
         wake_interval=settings.receipt_wake_interval,
+        max_pending=settings.intake_max_pending,
+        max_pending_bytes=settings.intake_max_pending_bytes,
+        statement_timeout_ms=settings.statement_timeout_ms,
     )
 
     async def receipt_worker() -> None:

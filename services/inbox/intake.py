@@ -48,6 +48,11 @@ def fit_event_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+class IntakeFull(RuntimeError):
+    """More webhooks wait to be written than the writer keeps in memory: the receiver answers
+    503 and the network delivers the webhook again later."""
+
+
 @dataclass
 class _Pending:
     network: str
@@ -70,11 +75,22 @@ class ReceiptWriter:
         connections: int = 2,
         max_batch: int = 500,
         wake_interval: float = 0.02,
+        max_pending: int = 10_000,
+        max_pending_bytes: int = 64 * 1024 * 1024,
+        statement_timeout_ms: int = 0,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
         self.connections = connections
         self.max_batch = max_batch
         self.wake_interval = wake_interval
+        # While the database is slow or away, waiting webhooks pile up here: bounded, so a
+        # flood costs 503s (the networks retry) rather than the process's memory.
+        self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0
+        self.server_settings = {"application_name": "herald-inbox-intake"}
+        if statement_timeout_ms > 0:
+            self.server_settings["statement_timeout"] = str(statement_timeout_ms)
         self._queue: list[_Pending] = []
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
@@ -107,14 +123,19 @@ class ReceiptWriter:
         self._tasks.clear()
 
     async def _connect(self) -> asyncpg.Connection:
-        return await asyncpg.connect(
-            self.dsn, server_settings={"application_name": "herald-inbox-intake"}
-        )
+        return await asyncpg.connect(self.dsn, server_settings=self.server_settings)
 
     async def store(self, *, network: str, identity: Identity, body: bytes) -> bool:
         """Keeps the raw webhook once per network event; False when it is a redelivery."""
         if not self._running:
             raise RuntimeError("the receipt writer is not running")
+        if (
+            len(self._queue) >= self.max_pending
+            or self._pending_bytes + len(body) > self.max_pending_bytes
+        ):
+            raise IntakeFull(
+                f"{len(self._queue)} webhooks ({self._pending_bytes} bytes) already wait"
+            )
         pending = _Pending(
             network=network,
             event_key=fit_event_key(identity.event_key),
@@ -123,12 +144,14 @@ class ReceiptWriter:
             body=body,
         )
         self._queue.append(pending)
+        self._pending_bytes += len(body)
         self._ready.set()
         # Shielded: a client that hangs up must not cancel the write other requests share.
         return await asyncio.shield(pending.done)
 
     def _take(self) -> list[_Pending]:
         batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        self._pending_bytes -= sum(len(p.body) for p in batch)
         if not self._queue:
             self._ready.clear()
         return batch

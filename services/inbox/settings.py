@@ -42,6 +42,10 @@ class InboxSettings(ServiceSettings):
     # `intake_max_batch` per statement, on `intake_connections` connections of their own.
     intake_connections: int = 2
     intake_max_batch: int = 500
+    # Webhooks (and their bytes) waiting for a writer at most; beyond, receivers answer 503
+    # and the network delivers again later.
+    intake_max_pending: int = 10_000
+    intake_max_pending_bytes: int = 64 * 1024 * 1024
     # Signed events are verified and stored in front of the framework's routing (see
     # api/fastpath.py); off, every delivery goes through the regular routes.
     hooks_fast_path: bool = True

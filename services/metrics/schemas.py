@@ -144,9 +144,10 @@ UtmKey = Literal["source", "medium", "campaign", "term", "content"]
 class LinkCreate(BaseModel):
     url: HttpUrl
     post_id: UUID | None = None
-    utm: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=dict
-    )
+    # At most the five UTM parameters.
+    utm: dict[
+        Annotated[str, Field(max_length=20)], Annotated[str, Field(min_length=1, max_length=200)]
+    ] = Field(default_factory=dict, max_length=5)
 
 
 class LinkOut(BaseModel):
@@ -168,7 +169,8 @@ class LinkPage(BaseModel):
 
 
 class ConversionCreate(BaseModel):
-    link_code: str | None = None
+    # A short link's code (the column is VARCHAR(20)).
+    link_code: str | None = Field(default=None, max_length=20)
     post_id: UUID | None = None
     name: str = Field(default="conversion", min_length=1, max_length=100)
     value: float | None = None

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+# Credentials as a network hands them out (tokens, ids, an instance URL): a few fields, each
+# at most a few kilobytes (a JWT); the whole bounded too.
+MAX_CREDENTIALS = 20
+MAX_CREDENTIALS_BYTES = 32 * 1024
 
 
 class ChannelIn(BaseModel):
     network: str = Field(min_length=1, max_length=40)
-    credentials: dict[str, Any]
+    credentials: dict[Annotated[str, Field(max_length=100)], Any] = Field(
+        max_length=MAX_CREDENTIALS
+    )
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    timezone: str | None = None
+    # An IANA zone name (the column is VARCHAR(64)).
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials_size(cls, credentials: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(credentials, default=str)) > MAX_CREDENTIALS_BYTES:
+            raise ValueError(f"credentials may take at most {MAX_CREDENTIALS_BYTES} bytes")
+        return credentials
 
 
 class ChannelPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class ChannelOut(BaseModel):

@@ -5,7 +5,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import DEVELOPMENT_ENVIRONMENTS, ServiceSettings
 
 # Only good for development and tests: a key everyone can read in the source.
 DEVELOPMENT_KEY_ID = "dev-1"
@@ -87,8 +87,8 @@ class PublisherSettings(ServiceSettings):
                 raise ValueError(f"encryption key {key_id!r} is not base64") from exc
             if len(raw) != 32:
                 raise ValueError(f"encryption key {key_id!r} must be 32 bytes, not {len(raw)}")
-        if self.environment not in {"development", "test"} and (
-            self.encryption_keys.get(self.active_key_id) == DEVELOPMENT_KEY
+        if self.environment not in DEVELOPMENT_ENVIRONMENTS and (
+            DEVELOPMENT_KEY in self.encryption_keys.values()
         ):
             raise ValueError(
                 "publisher: encryption_keys must hold a real key outside development "

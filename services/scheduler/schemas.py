@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+# Bounds of what a client may send, from the columns that keep it and the networks' rules:
+# the longest post any network takes is Facebook's 63,206 characters; a tag is a VARCHAR(100);
+# an IANA zone name a VARCHAR(64).
+MAX_TEXT = 100_000
+MAX_MEDIA = 40
+MAX_TAGS = 50
+Tag = Annotated[str, Field(max_length=100)]
+TimeZone = Annotated[str, Field(max_length=64)]
+# Target options (first comment, thread parts, poll, title…): how many, and how large in all.
+MAX_OPTIONS = 30
+MAX_OPTIONS_BYTES = 64 * 1024
+# Posting slots of one channel: one every ten minutes of the week is already 1,008.
+MAX_SLOTS = 1_008
+# Posts of one channel's queue reordered at once.
+MAX_QUEUE = 10_000
 
 
 class MediaIn(BaseModel):
@@ -14,16 +31,25 @@ class MediaIn(BaseModel):
     kind: Literal["image", "video", "gif"] = "image"
     alt: str | None = Field(default=None, max_length=2000)
     size_bytes: int | None = Field(default=None, ge=0)
-    mime: str | None = None
+    mime: str | None = Field(default=None, max_length=255)
     duration_s: float | None = Field(default=None, ge=0)
 
 
 class TargetIn(BaseModel):
     channel_id: UUID
     # None: the post's base copy and media.
-    text: str | None = None
-    media: list[MediaIn] | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    media: list[MediaIn] | None = Field(default=None, max_length=MAX_MEDIA)
+    options: dict[Annotated[str, Field(max_length=100)], Any] = Field(
+        default_factory=dict, max_length=MAX_OPTIONS
+    )
+
+    @field_validator("options")
+    @classmethod
+    def _options_size(cls, options: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(options, default=str)) > MAX_OPTIONS_BYTES:
+            raise ValueError(f"options may take at most {MAX_OPTIONS_BYTES} bytes as JSON")
+        return options
 
 
 class ScheduleIn(BaseModel):
@@ -32,7 +58,7 @@ class ScheduleIn(BaseModel):
     occurrence is `at`; `exdates`, `until` are wall-clock times in `timezone`)."""
 
     at: datetime | None = None
-    timezone: str | None = None
+    timezone: TimeZone | None = None
     now: bool = False
     queue: bool = False
     best: bool = False
@@ -60,11 +86,11 @@ class EvergreenIn(BaseModel):
 
 
 class PostIn(BaseModel):
-    text: str = Field(default="", max_length=100_000)
-    media: list[MediaIn] = Field(default_factory=list, max_length=40)
+    text: str = Field(default="", max_length=MAX_TEXT)
+    media: list[MediaIn] = Field(default_factory=list, max_length=MAX_MEDIA)
     targets: list[TargetIn] = Field(min_length=1, max_length=50)
     schedule: ScheduleIn | None = None
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     campaign: str | None = Field(default=None, max_length=200)
     evergreen: EvergreenIn | None = None
 
@@ -120,12 +146,12 @@ class ValidationOut(BaseModel):
 class PostPatch(BaseModel):
     """Only the fields given change; `"schedule": null` takes a post off the calendar."""
 
-    text: str | None = Field(default=None, max_length=100_000)
-    media: list[MediaIn] | None = Field(default=None, max_length=40)
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    media: list[MediaIn] | None = Field(default=None, max_length=MAX_MEDIA)
     # The whole new list: channels kept keep their target, new ones are added, others removed.
     targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
     schedule: ScheduleIn | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     campaign: str | None = Field(default=None, max_length=200)
     # An alternative to If-Match for clients that cannot set headers.
     version: int | None = None
@@ -157,7 +183,7 @@ class WorkspaceSettingsOut(BaseModel):
 
 class SlotIn(BaseModel):
     weekday: int = Field(ge=0, le=6, description="0 is Monday")
-    time: str = Field(description="HH:MM in the channel's timezone")
+    time: str = Field(max_length=5, description="HH:MM in the channel's timezone")
     cap: int = Field(default=1, ge=1, le=100)
 
 
@@ -199,7 +225,7 @@ class QueueItem(BaseModel):
 class QueueOrder(BaseModel):
     """The channel's queued posts, every one of them, in the wanted order."""
 
-    post_ids: list[UUID] = Field(max_length=10_000)
+    post_ids: list[UUID] = Field(max_length=MAX_QUEUE)
 
 
 class CalendarFeedOut(BaseModel):

@@ -21,6 +21,8 @@ class SchedulerSettings(ServiceSettings):
     # The longest a dispatcher sleeps without looking. Producers NOTIFY only for targets due
     # within this horizon, since anything later is found by the next look anyway.
     dispatch_max_sleep: float = 30.0
+    # The largest CSV `POST /v1/posts/import` takes, refused before it is parsed.
+    import_max_bytes: int = 1024 * 1024
     # Occurrences of a recurring post that exist as rows ahead of time (the calendar shows them).
     recurrence_horizon_days: int = 60
     # Public base URL of the API (the gateway), for the iCalendar feed URL; empty: a path only.

@@ -25,6 +25,7 @@ K8S = ROOT / "deploy" / "k8s"
 # recent one.
 K8S_VERSIONS = ("1.30.0", "1.33.0")
 SERVICES = sorted(SERVICE_PORTS)
+OPS_PORTS = {"gateway": 9000}
 
 
 def manifest_files() -> list[Path]:
@@ -126,11 +127,20 @@ def test_deployment(name: str) -> None:
     c = container(deployment)
     assert c["image"] == "herald"
     assert c["command"] == ["python", "-m", f"services.{name}"]
-    assert [p["containerPort"] for p in c["ports"]] == [SERVICE_PORTS[name]]
+    # The gateway answers /readyz and /metrics only on its operators' port (GATEWAY_OPS_PORT).
+    ops_port = OPS_PORTS.get(name)
+    assert [p["containerPort"] for p in c["ports"]] == [
+        SERVICE_PORTS[name],
+        *([ops_port] if ops_port else []),
+    ]
+    if ops_port:
+        assert {"name": "GATEWAY_OPS_PORT", "value": str(ops_port)} in c["env"]
+        annotations = spec["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(ops_port)
 
     readiness = c["readinessProbe"]["httpGet"]
     assert readiness["path"] == "/readyz"
-    assert port_number(c, readiness["port"]) == SERVICE_PORTS[name]
+    assert port_number(c, readiness["port"]) == (ops_port or SERVICE_PORTS[name])
     liveness = c["livenessProbe"]["httpGet"]
     assert liveness["path"] == "/healthz"
     assert port_number(c, liveness["port"]) == SERVICE_PORTS[name]

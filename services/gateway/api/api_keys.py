@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.gateway.api.deps import SettingsDep, allowed
+from services.gateway.api.deps import NoStore, SettingsDep, allowed
 from services.gateway.keys import ROLE_RANK, KeyIdentity, issue_key, list_keys, revoke_key
 from services.gateway.models import ApiKey
 from services.gateway.pagination import decode_cursor, encode_cursor
@@ -32,7 +32,13 @@ def _out(key: ApiKey) -> ApiKeyOut:
     )
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201, summary="Issue an API key")
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    dependencies=[NoStore],
+    summary="Issue an API key",
+)
 async def post_api_key(
     body: ApiKeyCreate, caller: ManagerDep, session: SessionDep, settings: SettingsDep
 ) -> ApiKeyCreated:
@@ -67,9 +73,7 @@ async def get_api_keys(
         include_revoked=include_revoked,
     )
     page = keys[:limit]
-    next_cursor = (
-        encode_cursor(page[-1].created_at, page[-1].id) if len(keys) > limit else None
-    )
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(keys) > limit else None
     return ApiKeyPage(items=[_out(k) for k in page], next_cursor=next_cursor)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway.asgi import INVALID_KEY
 from services.gateway.keys import Authenticator, KeyIdentity
 from services.gateway.settings import GatewaySettings
 from shared.auth import PERMISSIONS, tokens_match
@@ -37,10 +38,16 @@ async def current_key(
     authenticator: AuthenticatorDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> KeyIdentity:
-    known: KeyIdentity | None = request.scope.get("state", {}).get("identity")
+    state = request.scope.get("state", {})
+    known: KeyIdentity | None = state.get("identity")
     if known is not None:
         return known
-    return await authenticator.authenticate(request.headers.get("authorization"))
+    if state.get(INVALID_KEY):
+        raise Unauthorized("The API key is not valid or has been revoked.")
+    return await authenticator.authenticate(
+        request.headers.get("authorization"),
+        client=request.client.host if request.client else None,
+    )
 
 
 KeyDep = Annotated[KeyIdentity, Depends(current_key)]
@@ -67,3 +74,12 @@ async def platform_admin(
 
 
 AdminDep = Depends(platform_admin)
+
+
+async def no_store(response: Response) -> None:
+    """For answers that carry a secret shown once: no cache keeps them, and neither does the
+    idempotency store (services/gateway/idempotency.py)."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+NoStore = Depends(no_store)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.gateway.api.deps import SettingsDep, allowed
+from services.gateway.api.deps import NoStore, SettingsDep, allowed
 from services.gateway.keys import KeyIdentity
 from services.gateway.members import accept, change_role, invite, list_members, remove
 from services.gateway.models import Member
@@ -44,6 +44,7 @@ def _out(member: Member) -> MemberOut:
     "/invitations",
     response_model=InvitationCreated,
     status_code=201,
+    dependencies=[NoStore],
     summary="Invite someone by email",
     description="Returns a token to pass on to the invitee (shown once, valid 7 days). "
     "Nobody invites to a role above their own.",
@@ -74,6 +75,7 @@ async def post_invitation(
     "/accept",
     response_model=MemberJoined,
     status_code=201,
+    dependencies=[NoStore],
     summary="Accept an invitation (no API key needed)",
     description="The invitation token proves who is calling. Returns the new member and "
     "their first API key, with the invited role (shown once).",
@@ -112,7 +114,10 @@ async def get_members(
 @router.patch(
     "/{member_id}",
     response_model=MemberOut,
-    summary="Change a member's role (and so the role of every key of theirs)",
+    summary="Change a member's role",
+    description="A member's keys never hold more than the member: each key above the new "
+    "role goes down to it, and no key is ever raised (a promoted member's narrower keys keep "
+    "their roles).",
 )
 async def patch_member(
     member_id: UUID, body: MemberChange, caller: ManagerDep, session: SessionDep, request: Request
@@ -124,14 +129,12 @@ async def patch_member(
         role=body.role,
         by_role=caller.role,
     )
-    # This replica at once; the others when their key cache expires (key_cache_seconds).
+    # This replica at once; the others when the NOTIFY of change_role reaches them.
     request.app.state.authenticator.cache.forget_workspace(caller.workspace_id)
     return _out(member)
 
 
-@router.delete(
-    "/{member_id}", status_code=204, summary="Remove a member and revoke their API keys"
-)
+@router.delete("/{member_id}", status_code=204, summary="Remove a member and revoke their API keys")
 async def delete_member(
     member_id: UUID, caller: ManagerDep, session: SessionDep, request: Request
 ) -> Response:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from services.gateway.api.deps import SettingsDep, allowed
+from services.gateway.api.deps import NoStore, SettingsDep, allowed
 from services.gateway.keys import KeyIdentity
 from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from services.gateway.pagination import decode_cursor, encode_cursor
@@ -83,6 +83,7 @@ def _delivery(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> Webh
     "",
     response_model=WebhookCreated,
     status_code=201,
+    dependencies=[NoStore],
     summary="Subscribe an endpoint to events",
     description=SIGNATURE_TEXT + " " + RETRY_SCHEDULE_TEXT + " The payloads are described "
     "in this document's `webhooks` section.",
@@ -187,6 +188,7 @@ async def delete_webhook(
 @router.post(
     "/{webhook_id}/rotate-secret",
     response_model=WebhookCreated,
+    dependencies=[NoStore],
     summary="Replace the signing secret, with an overlap window",
     description="The new secret signs from now on. During the overlap (default 24 h) every "
     "delivery carries two signatures in `webhook-signature`, one per secret, separated by a "

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 
-from services.gateway.api.deps import AdminDep, SettingsDep
+from services.gateway.api.deps import AdminDep, NoStore, SettingsDep
 from services.gateway.schemas import (
     WorkspaceChange,
     WorkspaceCreate,
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
     "",
     response_model=WorkspaceCreated,
     status_code=201,
-    dependencies=[AdminDep],
+    dependencies=[AdminDep, NoStore],
     summary="Create a workspace and its first owner key",
 )
 async def post_workspace(
@@ -55,9 +55,7 @@ async def post_workspace(
 async def patch_workspace(
     workspace_id: UUID, body: WorkspaceChange, session: SessionDep, request: Request
 ) -> WorkspaceOut:
-    workspace = await set_rate_limit(
-        session, workspace_id=workspace_id, rate_limit=body.rate_limit
-    )
-    # This replica applies it at once; the others when their key cache expires.
+    workspace = await set_rate_limit(session, workspace_id=workspace_id, rate_limit=body.rate_limit)
+    # This replica at once; the others when the NOTIFY of set_rate_limit reaches them.
     request.app.state.authenticator.cache.forget_workspace(workspace_id)
     return WorkspaceOut.model_validate(workspace, from_attributes=True)

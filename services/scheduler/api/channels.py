@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.api.deps import LookupDep, ReaderDep, WriterDep
 from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.models import Channel
 from services.scheduler.queue import queue_items, queued_targets, reorder
-from services.scheduler.schemas import QueueItem, QueueOrder, SlotIn, SlotOut
+from services.scheduler.schemas import (
+    MAX_QUEUE,
+    MAX_SLOTS,
+    QueueItem,
+    QueueOrder,
+    SlotIn,
+    SlotOut,
+)
 from services.scheduler.slots import channel_slots, parse_slot_time, replace_slots
 from shared.auth import Principal
 from shared.errors import NotFound
@@ -44,7 +53,7 @@ async def read_slots(
 @router.put("/{channel_id}/slots", response_model=list[SlotOut])
 async def write_slots(
     channel_id: UUID,
-    body: list[SlotIn],
+    body: Annotated[list[SlotIn], Body(max_length=MAX_SLOTS)],
     principal: WriterDep,
     session: SessionDep,
     lookup: LookupDep,
@@ -70,7 +79,7 @@ async def read_queue(
 @queue_router.put("/{channel_id}/queue", response_model=list[QueueItem])
 async def reorder_queue(
     channel_id: UUID,
-    body: QueueOrder | list[UUID],
+    body: QueueOrder | Annotated[list[UUID], Field(max_length=MAX_QUEUE)],
     principal: WriterDep,
     session: SessionDep,
     lookup: LookupDep,

@@ -36,6 +36,7 @@ from services.scheduler.schemas import (
     ValidationOut,
 )
 from shared.errors import PreconditionRequired, ValidationFailed
+from shared.limits import PayloadTooLarge
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
@@ -98,15 +99,7 @@ async def import_csv(
 ) -> ImportOut:
     """A CSV of posts (one row per post and channel) as `text/csv` or a multipart `file`;
     all rows or none."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ValidationFailed("Send the CSV as the multipart field 'file'.", field="file")
-        data = await upload.read()
-    else:
-        data = await request.body()
+    data = await csv_bytes(request, limit=settings.import_max_bytes)
     try:
         raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -124,6 +117,29 @@ async def import_csv(
     return ImportOut(
         created=len(created), posts=[post_out(post, targets) for post, targets in created]
     )
+
+
+async def csv_bytes(request: Request, *, limit: int) -> bytes:
+    """The uploaded CSV, refused (413) as soon as it is known to be above `limit` bytes:
+    before anything is parsed, and without reading more than the limit."""
+    too_large = PayloadTooLarge(f"A CSV import may be at most {limit} bytes.", field="file")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise ValidationFailed("Send the CSV as the multipart field 'file'.", field="file")
+            if upload.size is not None and upload.size > limit:
+                raise too_large
+            return await upload.read()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise too_large
+    return bytes(data)
 
 
 @router.post("/validate", response_model=ValidationOut)
