@@ -49,6 +49,8 @@ export default function Calendar() {
   const channels = useChannels();
   const entries = useQuery({
     queryKey: ["calendar", from, to, filters],
+    // What goes out shows up on its own: published posts turn so without a reload.
+    refetchInterval: 10_000,
     queryFn: async () => {
       const items: Item[] = [];
       let cursor: string | undefined;
@@ -117,9 +119,9 @@ export default function Calendar() {
       <div className="toolbar">
         <h1>{title}</h1>
         <div className="row" role="group" aria-label={t("nav.calendar")}>
-          <button type="button" onClick={() => shift(-1)}>{t("calendar.previous")}</button>
+          <button type="button" data-testid="previous" onClick={() => shift(-1)}>{t("calendar.previous")}</button>
           <button type="button" onClick={() => setAnchor(new Date())}>{t("calendar.today")}</button>
-          <button type="button" onClick={() => shift(1)}>{t("calendar.next")}</button>
+          <button type="button" data-testid="next" onClick={() => shift(1)}>{t("calendar.next")}</button>
           <button type="button" aria-pressed={view === "month"} onClick={() => setView("month")}>{t("calendar.month")}</button>
           <button type="button" aria-pressed={view === "week"} onClick={() => setView("week")}>{t("calendar.week")}</button>
         </div>

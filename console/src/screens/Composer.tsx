@@ -36,7 +36,7 @@ export default function Composer() {
   const [campaign, setCampaign] = useState("");
   const [when, setWhen] = useState<When>("at");
   const [timezone, setTimezone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
-  const [at, setAt] = useState(() => localIso(new Date(Date.now() + 3_600_000), Intl.DateTimeFormat().resolvedOptions().timeZone).slice(0, 16));
+  const [at, setAt] = useState(() => localIso(new Date(Date.now() + 3_600_000), Intl.DateTimeFormat().resolvedOptions().timeZone).slice(0, 19));
   const [approval, setApproval] = useState(false);
 
   const chosen = useMemo(() => (channels.data ?? []).filter((c) => picked.includes(c.id)), [channels.data, picked]);
@@ -53,7 +53,7 @@ export default function Composer() {
       return { channel_id: c.id, text: v.text.trim() ? v.text : undefined, options };
     });
     const schedule: Schemas["ScheduleIn"] | undefined =
-      when === "at" ? { at: `${at}:00`, timezone } : when === "now" ? { now: true } : when === "queue" ? { queue: true } : when === "best" ? { best: true } : undefined;
+      when === "at" ? { at: at.length === 16 ? `${at}:00` : at, timezone } : when === "now" ? { now: true } : when === "queue" ? { queue: true } : when === "best" ? { best: true } : undefined;
     return {
       text,
       targets,
@@ -194,7 +194,7 @@ export default function Composer() {
           <div className="row">
             <label>
               {t("compose.time")}
-              <input type="datetime-local" value={at} onChange={(e) => setAt(e.target.value)} required />
+              <input type="datetime-local" step={1} value={at} onChange={(e) => setAt(e.target.value)} required />
             </label>
             <label>
               {t("compose.timezone")}
