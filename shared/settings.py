@@ -51,6 +51,10 @@ class ServiceSettings(BaseSettings):
     # Background loops (relay, dispatcher, consumers) can be switched off for API-only tests.
     run_workers: bool = True
     outbox_batch: int = 500
+    # `host:port` pairs (comma-separated) that outbound fetches of client-given URLs may reach
+    # although they are not public (the sandbox, a test's receiver): development and test
+    # only (HERALD_OUTBOUND_ALLOW, shared/outbound.py).
+    outbound_allow: str = ""
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ServiceSettings:
@@ -62,6 +66,11 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 f"{self.service_name}: internal_token must be set to a real secret "
                 f"outside development (environment={self.environment!r})"
+            )
+        if self.environment not in {"development", "test"} and self.outbound_allow.strip():
+            raise ValueError(
+                f"{self.service_name}: outbound_allow lets fetches reach private addresses; "
+                f"it is for development only (environment={self.environment!r})"
             )
         return self
 

@@ -1,0 +1,95 @@
+"""Targets for the outbound attacks: a server that plays the internal service an attacker
+points Herald at (it counts every request it gets), and the tricks used to get there
+(redirects, huge or endless answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+
+from tests.support.servers import serve
+
+# A valid 1×1 PNG: what an attacker's "image" may look like on the way in.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f6a4"
+    "b40000000049454e44ae426082"
+)
+
+
+@dataclass
+class Target:
+    url: str
+    hits: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+
+    @property
+    def host_port(self) -> str:
+        return self.url.removeprefix("http://")
+
+
+def target_app(target: Target) -> FastAPI:
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
+        target.hits.append(request.url.path)
+        target.hosts.append(request.headers.get("host", ""))
+        return await call_next(request)
+
+    @app.get("/secret.png")
+    async def secret() -> Response:
+        return Response(PNG, media_type="image/png")
+
+    @app.post("/hook")
+    async def hook() -> Response:
+        return PlainTextResponse("ok")
+
+    @app.api_route("/redirect", methods=["GET", "POST"])
+    async def redirect(to: str) -> Response:
+        return RedirectResponse(to, status_code=307)
+
+    @app.api_route("/chatty", methods=["GET", "POST"])
+    async def chatty() -> Response:
+        # What an internal service might say: long, with control characters in it.
+        body = "root:x:0:0\x00\x1b[31m" + "internal-detail " * 400
+        return PlainTextResponse(body, status_code=500)
+
+    @app.get("/huge")
+    async def huge(size: int) -> Response:
+        return Response(b"\xff" * size, media_type="image/png")
+
+    @app.get("/endless")
+    async def endless() -> Response:
+        async def forever() -> AsyncIterator[bytes]:
+            while True:
+                yield b"\xff" * 65536
+                await asyncio.sleep(0)
+
+        return StreamingResponse(forever(), media_type="image/png")
+
+    @app.api_route("/trickle", methods=["GET", "POST"])
+    async def trickle(seconds: float = 30.0) -> Response:
+        # One byte at a time, each well within any read timeout: only a total deadline
+        # ends it early.
+        async def drip() -> AsyncIterator[bytes]:
+            for _ in range(int(seconds / 0.2)):
+                yield b"."
+                await asyncio.sleep(0.2)
+
+        return StreamingResponse(drip(), media_type="text/plain")
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def running_target() -> AsyncIterator[Target]:
+    target = Target(url="")
+    async with serve(target_app(target)) as url:
+        target.url = url
+        yield target
