@@ -64,6 +64,9 @@ class PlatformConfig:
     environment: str = "development"
     log_dir: Path | None = None
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # `host:port` targets outbound fetches of client-given URLs may reach although they are
+    # not public (a test's webhook receiver); the sandbox is always among them.
+    outbound_allow: list[str] = field(default_factory=list)
     # Extra replicas listen on the service's port + 100 × replica, or, when this is set (tests
     # that run beside other platforms), on any free port.
     replica_ports_free: bool = False
@@ -155,7 +158,9 @@ class Platform:
 
     def common_env(self) -> dict[str, str]:
         c = self.config
+        sandbox = f"127.0.0.1:{c.ports['sandbox']}"
         return {
+            "HERALD_OUTBOUND_ALLOW": ",".join([sandbox, *c.outbound_allow]),
             "HERALD_ENVIRONMENT": c.environment,
             "HERALD_DATABASE_URL": c.database_url,
             "HERALD_AMQP_URL": c.amqp_url,
@@ -328,6 +333,9 @@ async def main() -> None:
         admin_token=_secret(STATE / "admin_token", "HERALD_ADMIN_TOKEN"),
         replicas=parse_replicas(args.replicas),
         log_dir=STATE / "logs",
+        outbound_allow=[
+            t.strip() for t in os.environ.get("HERALD_OUTBOUND_ALLOW", "").split(",") if t.strip()
+        ],
     )
     try:
         await check_dependencies(config)

@@ -45,6 +45,10 @@ class OutboundRefused(Exception):
         self.reason = reason
 
 
+class OutboundUnresolved(OutboundRefused):
+    """The host has no address (now): nothing was reached."""
+
+
 class OutboundTooLarge(OutboundRefused):
     pass
 
@@ -159,10 +163,10 @@ class OutboundPolicy:
                     host, port, type=socket.SOCK_STREAM
                 )
             except (OSError, UnicodeError) as exc:
-                raise OutboundRefused(f"{host} does not resolve.") from exc
+                raise OutboundUnresolved(f"{host} does not resolve.") from exc
             found = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
             if not found:
-                raise OutboundRefused(f"{host} does not resolve.")
+                raise OutboundUnresolved(f"{host} does not resolve.")
         if self.is_allowed(host, port):
             return [str(a) for a in found]
         for address in found:
@@ -172,12 +176,17 @@ class OutboundPolicy:
                 )
         return [str(a) for a in found]
 
-    async def vet(self, url: str) -> str:
+    async def vet(self, url: str, *, unresolved_ok: bool = False) -> str:
         """Checks a URL a client registers (shape and where its host points) before it is
-        stored; the same checks run again at every fetch."""
+        stored; the same checks run again at every fetch, so a name that does not resolve
+        yet may be stored (`unresolved_ok`) without opening anything."""
         parsed = self.check_url(url)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        await self.resolve(parsed.host, port)
+        try:
+            await self.resolve(parsed.host, port)
+        except OutboundUnresolved:
+            if not unresolved_ok:
+                raise
         return url
 
 

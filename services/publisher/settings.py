@@ -48,6 +48,10 @@ class PublisherSettings(ServiceSettings):
     active_key_id: str = DEVELOPMENT_KEY_ID
 
     http_timeout_seconds: float = 30.0
+    # A post's media is fetched from the URL its author gave: at most this many bytes, all
+    # of it (redirects included) within this many seconds.
+    media_max_bytes: int = 512 * 1024 * 1024
+    media_fetch_seconds: float = 300.0
     # Publish jobs one replica claims per look at most, and how many attempts it has in
     # flight at once (it only claims as many as it has free slots). Per replica, this bounds
     # publishing throughput at publish_concurrency / (time of one attempt).
@@ -96,6 +100,8 @@ class PublisherSettings(ServiceSettings):
             )
         if self.lease_seconds <= self.http_timeout_seconds:
             raise ValueError("lease_seconds must be longer than http_timeout_seconds")
+        if self.attempt_timeout_seconds < self.media_fetch_seconds:
+            raise ValueError("attempt_timeout_seconds must be at least media_fetch_seconds")
         if self.attempt_timeout_seconds < self.http_timeout_seconds:
             raise ValueError("attempt_timeout_seconds must be at least http_timeout_seconds")
         return self

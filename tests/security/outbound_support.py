@@ -8,10 +8,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
+from deploy.runner import Platform
+from tests.conftest import delete_bus_objects
+from tests.e2e.conftest import platform_config
 from tests.support.servers import serve
 
 # A valid 1×1 PNG: what an attacker's "image" may look like on the way in.
@@ -64,6 +68,15 @@ def target_app(target: Target) -> FastAPI:
     async def huge(size: int) -> Response:
         return Response(b"\xff" * size, media_type="image/png")
 
+    @app.get("/chunked")
+    async def chunked(size: int) -> Response:
+        # No Content-Length: only counting while reading finds out it is too large.
+        async def pieces() -> AsyncIterator[bytes]:
+            for _ in range(size // 65536 + 1):
+                yield b"\xff" * 65536
+
+        return StreamingResponse(pieces(), media_type="image/png")
+
     @app.get("/endless")
     async def endless() -> Response:
         async def forever() -> AsyncIterator[bytes]:
@@ -93,3 +106,33 @@ async def running_target() -> AsyncIterator[Target]:
     async with serve(target_app(target)) as url:
         target.url = url
         yield target
+
+
+@dataclass
+class OutboundWorld:
+    """A running platform, a target it is told it may reach (the development allow-list),
+    and one it must never reach (an internal service, as far as Herald can tell)."""
+
+    platform: Platform
+    allowed: Target
+    internal: Target
+
+
+@contextlib.asynccontextmanager
+async def outbound_world(
+    database_url: str,
+    bus_prefix: str,
+    tmp_path: Path,
+    extra_env: dict[str, dict[str, str]] | None = None,
+) -> AsyncIterator[OutboundWorld]:
+    async with running_target() as allowed, running_target() as internal:
+        config = platform_config(database_url, bus_prefix, tmp_path=tmp_path)
+        config.outbound_allow.append(allowed.host_port)
+        config.extra_env.update(extra_env or {})
+        platform = Platform(config)
+        try:
+            await platform.start()
+            yield OutboundWorld(platform=platform, allowed=allowed, internal=internal)
+        finally:
+            platform.stop()
+            await delete_bus_objects(bus_prefix, kinds=("queues",))
