@@ -3,6 +3,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.outbound import OutboundPolicy
 from shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
 
 
@@ -68,9 +69,16 @@ class GatewaySettings(ServiceSettings):
     webhook_disable_after_hours: float = 120.0
     # How long a rotated-out secret keeps signing next to the new one (default of the request).
     webhook_secret_overlap_hours: float = 24.0
+    # The whole of one send (connect, request, answer) ends within this; shorter than the
+    # lease, so a slow endpoint cannot outlive the claim and be sent to twice.
     webhook_timeout_seconds: float = 15.0
-    # A claimed delivery is left alone by other replicas for this long (longer than a send).
+    # A claimed delivery is left alone by other replicas for this long. A pass sends nothing
+    # that could not finish inside it: what the pass could not start in time is given back.
     webhook_lease_seconds: float = 60.0
+    # Of an endpoint's answer, at most this much is read, and a short plain-text excerpt of
+    # it kept in the delivery log.
+    webhook_answer_max_bytes: int = 16 * 1024
+    webhook_answer_excerpt_chars: int = 200
     webhook_batch: int = 100
     webhook_concurrency: int = 20
     webhook_poll_seconds: float = 5.0
@@ -89,7 +97,19 @@ class GatewaySettings(ServiceSettings):
                 "gateway: admin_token (GATEWAY_ADMIN_TOKEN or HERALD_ADMIN_TOKEN) must be set "
                 f"to a real secret outside development (environment={self.environment!r})"
             )
+        if self.webhook_timeout_seconds >= self.webhook_lease_seconds:
+            raise ValueError("webhook_timeout_seconds must be shorter than webhook_lease_seconds")
         return self
+
+    def webhook_outbound(self) -> OutboundPolicy:
+        """Where client webhooks may go: public addresses (plus the development allow-list)."""
+        return OutboundPolicy.for_environment(
+            self.environment,
+            allow=self.outbound_allow,
+            allow_http=self.webhook_http_allowed,
+            max_bytes=self.webhook_answer_max_bytes,
+            deadline_seconds=self.webhook_timeout_seconds,
+        )
 
     def upstreams(self) -> dict[str, str]:
         return {

@@ -11,7 +11,6 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from sqlalchemy import or_, select, text
@@ -21,6 +20,7 @@ from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubs
 from services.gateway.webhook_events import ALL_EVENTS, PUBLIC_EVENTS, TEST_EVENT
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import Envelope
+from shared.outbound import OutboundPolicy, OutboundRefused
 
 SECRET_PREFIX = "whsec_"
 NOTIFY_CHANNEL = "gateway_webhooks_due"
@@ -46,15 +46,13 @@ def check_secret(secret: str) -> str:
     return SECRET_PREFIX + raw
 
 
-def check_url(url: str, *, allow_http: bool) -> str:
-    parts = urlsplit(url)
-    schemes = {"https", "http"} if allow_http else {"https"}
-    if parts.scheme not in schemes or not parts.hostname:
-        wanted = "an http(s)" if allow_http else "an https"
-        raise ValidationFailed(f"The endpoint must be {wanted} URL.", field="url")
-    if parts.username or parts.password:
-        raise ValidationFailed("The endpoint URL may not carry credentials.", field="url")
-    return url
+async def check_url(url: str, *, outbound: OutboundPolicy) -> str:
+    """The endpoint must be one Herald may call: the outbound rules (public address, https
+    outside development) apply here and again at every delivery."""
+    try:
+        return await outbound.vet(url, unresolved_ok=True)
+    except OutboundRefused as exc:
+        raise ValidationFailed(f"The endpoint is refused: {exc.reason}", field="url") from exc
 
 
 def check_events(events: list[str]) -> list[str]:
@@ -76,13 +74,13 @@ async def create_subscription(
     url: str,
     events: list[str],
     secret: str | None,
-    allow_http: bool,
+    outbound: OutboundPolicy,
     now: datetime,
 ) -> WebhookSubscription:
     subscription = WebhookSubscription(
         id=uuid.uuid4(),
         workspace_id=workspace_id,
-        url=check_url(url, allow_http=allow_http),
+        url=await check_url(url, outbound=outbound),
         events=check_events(events),
         secret=check_secret(secret) if secret else new_webhook_secret(),
         enabled=True,
@@ -133,7 +131,7 @@ async def update_subscription(
     url: str | None,
     events: list[str] | None,
     enabled: bool | None,
-    allow_http: bool,
+    outbound: OutboundPolicy,
     now: datetime,
 ) -> WebhookSubscription:
     subscription = await get_subscription(
@@ -144,7 +142,7 @@ async def update_subscription(
             "The subscription changed since you read it; fetch it again.", field="If-Match"
         )
     if url is not None:
-        subscription.url = check_url(url, allow_http=allow_http)
+        subscription.url = await check_url(url, outbound=outbound)
     if events is not None:
         subscription.events = check_events(events)
     if enabled is True and not subscription.enabled:

@@ -100,7 +100,7 @@ async def post_webhook(
         url=body.url,
         events=body.events,
         secret=body.secret,
-        allow_http=settings.webhook_http_allowed,
+        outbound=settings.webhook_outbound(),
         now=datetime.now(UTC),
     )
     response.headers["ETag"] = etag(subscription)
@@ -158,7 +158,7 @@ async def patch_webhook(
         url=body.url,
         events=body.events,
         enabled=body.enabled,
-        allow_http=settings.webhook_http_allowed,
+        outbound=settings.webhook_outbound(),
         now=datetime.now(UTC),
     )
     response.headers["ETag"] = etag(subscription)
