@@ -31,6 +31,8 @@ class Target:
     url: str
     hits: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
+    # The `webhook-id` of every client webhook received (one per send).
+    webhook_ids: list[str] = field(default_factory=list)
 
     @property
     def host_port(self) -> str:
@@ -44,6 +46,8 @@ def target_app(target: Target) -> FastAPI:
     async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
         target.hits.append(request.url.path)
         target.hosts.append(request.headers.get("host", ""))
+        if "webhook-id" in request.headers:
+            target.webhook_ids.append(request.headers["webhook-id"])
         return await call_next(request)
 
     @app.get("/secret.png")
