@@ -281,12 +281,22 @@ class Platform:
         self.processes.clear()
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner can read (tokens, keys): created 0600, never wider."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text)
+
+
 def _secret(path: Path, env_name: str) -> str:
     if os.environ.get(env_name):
         return os.environ[env_name]
-    STATE.mkdir(exist_ok=True)
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
+        write_private(path, secrets.token_urlsafe(24))
+    # A file left readable by an older run is narrowed.
+    path.chmod(0o600)
     return path.read_text().strip()
 
 
@@ -295,6 +305,7 @@ async def demo_workspace(config: PlatformConfig) -> dict[str, Any]:
     saved = STATE / "demo.json"
     async with httpx.AsyncClient(base_url=config.url("gateway"), timeout=10) as client:
         if saved.exists():
+            saved.chmod(0o600)
             demo: dict[str, Any] = json.loads(saved.read_text())
             r = await client.get(
                 "/v1/api-keys", headers={"Authorization": f"Bearer {demo['api_key']}"}
@@ -308,7 +319,7 @@ async def demo_workspace(config: PlatformConfig) -> dict[str, Any]:
         )
         r.raise_for_status()
         demo = r.json()
-        saved.write_text(json.dumps(demo))
+        write_private(saved, json.dumps(demo))
         return demo
 
 

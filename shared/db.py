@@ -54,6 +54,8 @@ def make_engine(url: str, *, pool_size: int = 10, application_name: str = "heral
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Errors and logs never carry bound values: they hold tokens, secrets and messages.
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": application_name}},
     )
 

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhooks import NOTIFY_CHANNEL, SECRET_PREFIX
+from services.gateway.webhooks import NOTIFY_CHANNEL, SECRET_PREFIX, stored_secrets
 from shared.db import unit_of_work
 from shared.outbound import (
     OutboundPolicy,
@@ -43,6 +43,7 @@ from shared.outbound import (
     outbound_client,
     text_excerpt,
 )
+from shared.sealing import Keyring
 from shared.service import Runtime, Worker
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,15 @@ def sign(secret: str, *, message_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signing_secrets(subscription: WebhookSubscription, now: datetime) -> list[str]:
+def signing_secrets(
+    subscription: WebhookSubscription, now: datetime, *, keyring: Keyring
+) -> list[str]:
     """The current secret, plus the rotated-out one while its overlap window lasts."""
-    found = [subscription.secret]
+    current, previous = stored_secrets(subscription, keyring=keyring)
+    found = [current]
     expires = subscription.previous_secret_expires_at
-    if subscription.previous_secret and expires is not None and now < expires:
-        found.append(subscription.previous_secret)
+    if previous and expires is not None and now < expires:
+        found.append(previous)
     return found
 
 
@@ -90,6 +94,7 @@ class Policy:
     batch: int
     concurrency: int
     outbound: OutboundPolicy
+    keyring: Keyring
     excerpt_chars: int = 200
 
     @classmethod
@@ -102,6 +107,7 @@ class Policy:
             batch=settings.webhook_batch,
             concurrency=settings.webhook_concurrency,
             outbound=settings.webhook_outbound(),
+            keyring=settings.keyring(),
             excerpt_chars=settings.webhook_answer_excerpt_chars,
         )
 
@@ -166,7 +172,7 @@ async def claim_due(
                 url=subscription.url,
                 message_id=delivery.message_id,
                 body=delivery.body,
-                secrets=tuple(signing_secrets(subscription, now)),
+                secrets=tuple(signing_secrets(subscription, now, keyring=policy.keyring)),
             )
         )
     await session.flush()

@@ -4,10 +4,14 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.outbound import OutboundPolicy
-from shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
+from shared.sealing import SealingSettings
+from shared.settings import PLACEHOLDER_SECRETS
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(SealingSettings):
+    """Client webhook signing secrets are sealed with `encryption_keys` / `active_key_id`
+    (GATEWAY_ENCRYPTION_KEYS or HERALD_ENCRYPTION_KEYS; shared/sealing.py)."""
+
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
     service_name: ClassVar[str] = "gateway"
