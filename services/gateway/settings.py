@@ -86,7 +86,8 @@ class GatewaySettings(SealingSettings):
     webhook_batch: int = 100
     webhook_concurrency: int = 20
     webhook_poll_seconds: float = 5.0
-    # Plain-http endpoint URLs. None: allowed only in development and test.
+    # Plain-http endpoint URLs. None: allowed only in development and test (and never
+    # outside them: a signed payload and its answer would cross the network readable).
     webhook_allow_http: bool | None = None
 
     # Members: how long an invitation token stays valid.
@@ -100,6 +101,15 @@ class GatewaySettings(SealingSettings):
             raise ValueError(
                 "gateway: admin_token (GATEWAY_ADMIN_TOKEN or HERALD_ADMIN_TOKEN) must be set "
                 f"to a real secret outside development (environment={self.environment!r})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _webhooks_are_safe(self) -> "GatewaySettings":
+        if self.webhook_allow_http and self.environment not in {"development", "test"}:
+            raise ValueError(
+                "gateway: webhook_allow_http is for development only "
+                f"(environment={self.environment!r}); client webhooks go over https"
             )
         if self.webhook_timeout_seconds >= self.webhook_lease_seconds:
             raise ValueError("webhook_timeout_seconds must be shorter than webhook_lease_seconds")

@@ -5,12 +5,15 @@ the batch waits behind it."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from services.gateway.models import WebhookAttempt, WebhookDelivery
+from services.gateway.settings import GatewaySettings
 from tests.e2e.flows import new_workspace, wait_for
 from tests.gateway.support import bearer, running_gateway
 from tests.security.outbound_support import outbound_world, running_target
@@ -126,3 +129,21 @@ async def test_a_slow_endpoint_cannot_outlive_the_lease_nor_stall_the_batch(make
     assert [d.attempts for d in deliveries] == [1, 1, 1]
     assert all("within" in (a.error or "") for a in attempts)
     assert all(a.duration_ms < lease * 1000 for a in attempts)
+
+
+def test_development_openings_are_refused_outside_development():
+    real = {
+        "environment": "production",
+        "internal_token": "a-real-internal-token",
+        "admin_token": "a-real-admin-token",
+        "encryption_keys": {"k1": base64.b64encode(b"k" * 32).decode()},
+        "active_key_id": "k1",
+    }
+    GatewaySettings(**real)
+    with pytest.raises(ValueError, match="outbound_allow"):
+        GatewaySettings(**real, outbound_allow="127.0.0.1:8002")
+    with pytest.raises(ValueError, match="webhook_allow_http"):
+        GatewaySettings(**real, webhook_allow_http=True)
+    with pytest.raises(ValueError, match="shorter than webhook_lease_seconds"):
+        GatewaySettings(webhook_timeout_seconds=60, webhook_lease_seconds=60)
+    assert GatewaySettings(**real).webhook_outbound().allow_http is False
