@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.flows import connect_x_channel, local_wall_clock, new_workspace, wait_for
+from tests.e2e.flows import connect_x_channel, new_workspace, wait_for
 from tests.security.outbound_support import outbound_world
 
 MEDIA_CAP = 1024 * 1024
@@ -29,7 +29,7 @@ async def publish_with_media(
             "text": "Look at this",
             "media": [{"kind": "image", "url": media_url, "alt": "a picture"}],
             "targets": [{"channel_id": channel_id}],
-            "schedule": {"at": local_wall_clock(1, "UTC"), "timezone": "UTC"},
+            "schedule": {"now": True},
         },
     )
     assert r.status_code == 201, r.text
