@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,11 +239,13 @@ class VettingTransport(httpx.AsyncHTTPTransport):
     """Checks every request's URL (each redirect hop is one) and connects through the
     vetting backend. Never uses a proxy from the environment: the proxy would do the lookup."""
 
-    def __init__(self, policy: OutboundPolicy, limits: httpx.Limits) -> None:
+    def __init__(
+        self, policy: OutboundPolicy, limits: httpx.Limits, verify: ssl.SSLContext | None = None
+    ) -> None:
         super().__init__(trust_env=False, limits=limits)
         self.policy = policy
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=verify or httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -260,12 +263,14 @@ def outbound_client(
     headers: dict[str, str] | None = None,
     timeout: httpx.Timeout | float = 30.0,
     max_connections: int = 100,
+    verify: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """A client for client-given URLs. Use `fetch` for a body under the policy's byte cap and
-    deadline; plain `request` calls still get the address checks."""
+    deadline; plain `request` calls still get the address checks. `verify`: the certificate
+    authorities to trust, when not the public ones (a private CA)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
     return httpx.AsyncClient(
-        transport=VettingTransport(policy, limits),
+        transport=VettingTransport(policy, limits, verify),
         headers=headers,
         timeout=timeout,
         trust_env=False,
@@ -296,10 +301,10 @@ async def fetch(
     deadline_seconds: float | None = None,
     **kwargs: Any,
 ) -> Fetched:
-    """One exchange under the policy: streamed, at most `max_bytes` of body read (beyond it:
-    OutboundTooLarge, or the first `max_bytes` with `truncate`), the whole of it (connect,
-    redirects, body) within the deadline (OutboundTimeout). Transport failures raise
-    httpx.HTTPError as usual."""
+    """One exchange under `policy` (the one `client` was built with): streamed, at most
+    `max_bytes` of body read (beyond it: OutboundTooLarge, or the first `max_bytes` with
+    `truncate`), the whole of it (connect, redirects, body) within the deadline
+    (OutboundTimeout). Transport failures raise httpx.HTTPError as usual."""
     cap = policy.max_bytes if max_bytes is None else max_bytes
     deadline = policy.deadline_seconds if deadline_seconds is None else deadline_seconds
     policy.check_url(url)

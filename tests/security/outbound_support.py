@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from deploy.runner import Platform
 from tests.conftest import delete_bus_objects
 from tests.e2e.conftest import platform_config
-from tests.support.servers import serve
+from tests.support.servers import free_port, serve
 
 # A valid 1×1 PNG: what an attacker's "image" may look like on the way in.
 PNG = bytes.fromhex(
@@ -140,3 +147,80 @@ async def outbound_world(
         finally:
             platform.stop()
             await delete_bus_objects(bus_prefix, kinds=("queues",))
+
+
+def certificate_for(host: str, directory: Path) -> tuple[Path, Path, ssl.SSLContext]:
+    """A private CA and a certificate for `host` only (no IP address in it): the server's
+    cert and key files, and a client context that trusts the CA."""
+    now = datetime.now(UTC)
+
+    def build(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Name,
+        signer: ec.EllipticCurvePrivateKey,
+        ca: bool,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    ca = build("Test CA", ca_key, ca_name, ca_key, ca=True)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = build(host, leaf_key, ca_name, ca_key, ca=False)
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    trust = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+    return cert_file, key_file, trust
+
+
+@contextlib.asynccontextmanager
+async def running_tls_target(
+    host: str, directory: Path
+) -> AsyncIterator[tuple[Target, ssl.SSLContext]]:
+    """The target over https on loopback, with a certificate naming `host` only."""
+    cert_file, key_file, trust = certificate_for(host, directory)
+    port = free_port()
+    target = Target(url=f"https://{host}:{port}")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            target_app(target),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            ssl_certfile=str(cert_file),
+            ssl_keyfile=str(key_file),
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+        yield target, trust
+    finally:
+        server.should_exit = True
+        await task

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import time
 
+import httpx
 import pytest
 
 from shared.outbound import (
@@ -19,7 +20,7 @@ from shared.outbound import (
     parse_allow,
     text_excerpt,
 )
-from tests.security.outbound_support import PNG, running_target
+from tests.security.outbound_support import PNG, running_target, running_tls_target
 
 
 @pytest.mark.parametrize(
@@ -141,3 +142,27 @@ def test_allow_list_shape() -> None:
 
 def test_excerpt_is_short_plain_text() -> None:
     assert text_excerpt(b"ok\x00\x1b[31m\xff" + b"x" * 500, 20) == "ok[31m\ufffd" + "x" * 13
+
+
+async def test_https_names_the_host_while_connecting_to_the_vetted_address(tmp_path) -> None:
+    # The certificate names `localhost` only. The connection goes to the address the name
+    # was vetted as (127.0.0.1); TLS must still ask for and check `localhost` (SNI and the
+    # certificate's name), and the Host header must carry it.
+    async with running_tls_target("localhost", tmp_path) as (target, trust):
+        port = int(target.url.rsplit(":", 1)[1])
+        by_name = OutboundPolicy.for_environment(
+            "test", allow=f"localhost:{port}", max_bytes=1024, deadline_seconds=5
+        )
+        async with outbound_client(by_name, verify=trust) as client:
+            got = await fetch(client, "GET", f"{target.url}/secret.png", policy=by_name)
+        assert got.status_code == 200 and got.content == PNG
+        assert target.hosts == [f"localhost:{port}"]
+        # By address the certificate does not match: the name is what TLS checks.
+        by_address = OutboundPolicy.for_environment(
+            "test", allow=f"127.0.0.1:{port}", max_bytes=1024, deadline_seconds=5
+        )
+        async with outbound_client(by_address, verify=trust) as client:
+            with pytest.raises(httpx.ConnectError, match="certificate|hostname|IP address"):
+                await fetch(
+                    client, "GET", f"https://127.0.0.1:{port}/secret.png", policy=by_address
+                )
