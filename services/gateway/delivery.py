@@ -116,7 +116,7 @@ class Policy:
         """Seconds after a claim within which every send of the pass must have ended: the
         lease, less a margin for recording the outcomes."""
         lease = self.lease.total_seconds()
-        return lease - min(5.0, lease / 10)
+        return lease - min(5.0, lease / 5)
 
     def next_delay(self, attempts_made: int) -> timedelta | None:
         """The wait after the `attempts_made`-th failed attempt; None once retries are spent."""
