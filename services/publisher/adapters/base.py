@@ -146,6 +146,9 @@ class Adapter:
     idempotent: ClassVar[bool] = False
     # Comments and mentions reach Herald by polling (`notifications`), not by webhook.
     polls_notifications: ClassVar[bool] = False
+    # What a call to a host the outbound rules refuse means (a host the network named, or,
+    # on Mastodon, the instance in the credentials).
+    refused_host_error: ClassVar[ErrorClass] = "transient"
 
     def __init__(
         self,
@@ -268,7 +271,7 @@ class Adapter:
         try:
             return await self.client_for(url).request(method, url, **kwargs)
         except OutboundRefused as exc:
-            raise NetworkError("auth_expired", f"{self.network}: {exc.reason}") from exc
+            raise NetworkError(self.refused_host_error, f"{self.network}: {exc.reason}") from exc
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NetworkError("transient", f"{self.network} unreachable: {exc!r}") from exc
         except httpx.TransportError as exc:

@@ -46,6 +46,8 @@ class MastodonAdapter(Adapter):
     real_url = "https://mastodon.social"
     idempotent = True
     polls_notifications = True
+    # The instance comes with the credentials: refused, the channel must be connected again.
+    refused_host_error = "auth_expired"
 
     def url(self, path: str, credentials: dict[str, Any] | None = None) -> str:
         # Each account lives on its own instance; the sandbox stands in for all of them.
