@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from openapi_spec_validator import validate
@@ -19,6 +18,7 @@ from services.gateway.openapi import merge_documents
 from services.gateway.webhooks import fan_out
 from shared.db import unit_of_work
 from shared.events import Envelope, PostPublished
+from shared.outbound import allowed_targets, outbound_client
 from tests.gateway.support import Gateway, bearer, running_gateway
 from tests.support.servers import serve
 
@@ -83,10 +83,14 @@ async def emit(gw: Gateway, envelope: Envelope) -> int:
 
 
 async def pump(gw: Gateway, now: datetime) -> int:
-    async with httpx.AsyncClient() as client:
-        return await deliver_due(
-            gw.runtime.sessions, client, now=now, policy=Policy.of(gw.settings)
-        )
+    policy = Policy.of(gw.settings)
+    async with outbound_client(policy.outbound) as client:
+        return await deliver_due(gw.runtime.sessions, client, now=now, policy=policy)
+
+
+def allowing(url: str) -> str:
+    """The receiver is on loopback: outbound fetches reach it only when it is listed."""
+    return ",".join(allowed_targets([url]))
 
 
 async def test_subscriptions_are_validated_listed_changed_and_deleted(make_settings):
@@ -142,7 +146,7 @@ async def test_subscriptions_are_validated_listed_changed_and_deleted(make_setti
 async def test_an_event_is_delivered_signed_per_standard_webhooks(make_settings):
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, run_workers=False) as gw,
+        running_gateway(make_settings, run_workers=False, outbound_allow=allowing(url)) as gw,
     ):
         ws = await gw.workspace()
         other = await gw.workspace(name="Other")
@@ -181,7 +185,7 @@ async def test_an_event_is_delivered_signed_per_standard_webhooks(make_settings)
 async def test_retries_follow_the_schedule_then_disable_and_can_be_re_enabled(make_settings):
     async with (
         receiving(status=500) as (receiver, url),
-        running_gateway(make_settings, run_workers=False) as gw,
+        running_gateway(make_settings, run_workers=False, outbound_allow=allowing(url)) as gw,
     ):
         ws = await gw.workspace()
         key = ws["api_key"]
@@ -245,7 +249,7 @@ async def test_retries_follow_the_schedule_then_disable_and_can_be_re_enabled(ma
 async def test_test_ping_and_rotation_overlap(make_settings):
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, run_workers=False) as gw,
+        running_gateway(make_settings, run_workers=False, outbound_allow=allowing(url)) as gw,
     ):
         ws = await gw.workspace()
         key = ws["api_key"]
@@ -364,7 +368,9 @@ async def test_payloads_are_documented_in_the_openapi_webhooks_section(make_sett
 async def test_a_bus_event_becomes_a_signed_delivery_end_to_end(make_settings):
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, webhook_poll_seconds=0.5) as gw,
+        running_gateway(
+            make_settings, webhook_poll_seconds=0.5, outbound_allow=allowing(url)
+        ) as gw,
     ):
         ws = await gw.workspace()
         sub = await subscribe(gw, ws["api_key"], url, ["post.published"])
