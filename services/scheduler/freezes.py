@@ -124,7 +124,8 @@ async def freeze(
 
 @dataclass(frozen=True)
 class Resumed:
-    freeze: QueueFreeze
+    # The freezes lifted: the scope's, or every one of the workspace's.
+    freezes: list[QueueFreeze]
     due: int
     past_threshold: int
 
@@ -139,22 +140,60 @@ async def resume(
     now: datetime,
     default_missed_after: int,
 ) -> Resumed:
-    """Lifts the scope's freeze; what fell due meanwhile is released to the dispatcher."""
-    current = await session.scalar(
+    """Lifts the channel's freeze, or, without a channel, every freeze of the workspace (its
+    own and its channels'); what fell due meanwhile is released to the dispatcher."""
+    query = (
         select(QueueFreeze)
-        .where(
-            QueueFreeze.workspace_id == workspace_id,
-            QueueFreeze.scope == scope_of(channel_id),
-            QueueFreeze.resumed_at.is_(None),
-        )
+        .where(QueueFreeze.workspace_id == workspace_id, QueueFreeze.resumed_at.is_(None))
+        .order_by(QueueFreeze.frozen_at)
         .with_for_update()
     )
-    if current is None:
-        where = "this channel's" if channel_id else "the workspace's"
-        raise Conflict(f"{where.capitalize()} queue is not frozen.")
-    current.resumed_by = by
-    current.resumed_at = now
+    if channel_id is not None:
+        query = query.where(QueueFreeze.scope == scope_of(channel_id))
+    lifted = list((await session.scalars(query)).all())
+    if not lifted:
+        where = "This channel's" if channel_id else "The workspace's"
+        raise Conflict(f"{where} queue is not frozen.")
+    for current in lifted:
+        current.resumed_by = by
+        current.resumed_at = now
     await session.flush()
+    due, past = await _released(
+        session, workspace_id=workspace_id, channel_id=channel_id, now=now,
+        default_missed_after=default_missed_after,
+    )
+    await outbox.add(
+        session,
+        *(
+            Envelope.of(
+                QueueResumed(
+                    channel_id=current.channel_id,
+                    resumed_by=by,
+                    resumed_at=now,
+                    frozen_at=current.frozen_at,
+                    due=due,
+                    past_threshold=past,
+                ),
+                workspace_id=workspace_id,
+            )
+            for current in lifted
+        ),
+    )
+    # The dispatcher sleeps until the next due time it can see: wake it for the released.
+    await session.execute(text(f"NOTIFY {DUE_CHANNEL}"))
+    return Resumed(freezes=lifted, due=due, past_threshold=past)
+
+
+async def _released(
+    session: AsyncSession,
+    *,
+    workspace_id: UUID,
+    channel_id: UUID | None,
+    now: datetime,
+    default_missed_after: int,
+) -> tuple[int, int]:
+    """Targets due by now that no freeze holds any longer, and how many of them are later
+    than the workspace's missed-post threshold."""
     settings = await session.get(WorkspaceSettings, workspace_id)
     missed_after = timedelta(
         seconds=settings.missed_after_seconds if settings else default_missed_after
@@ -166,8 +205,7 @@ async def resume(
     ]
     if channel_id is not None:
         scope.append(Target.channel_id == channel_id)
-    # Still held by another freeze (the workspace's, while one channel is resumed): not
-    # released by this one.
+    # Still held by another freeze (the workspace's, while one channel is resumed).
     still = select(QueueFreeze.id).where(
         QueueFreeze.workspace_id == workspace_id,
         QueueFreeze.resumed_at.is_(None),
@@ -181,24 +219,7 @@ async def resume(
             ).where(and_(*scope), ~still.exists())
         )
     ).one()
-    due, past = int(row[0]), int(row[1])
-    await outbox.add(
-        session,
-        Envelope.of(
-            QueueResumed(
-                channel_id=channel_id,
-                resumed_by=by,
-                resumed_at=now,
-                frozen_at=current.frozen_at,
-                due=due,
-                past_threshold=past,
-            ),
-            workspace_id=workspace_id,
-        ),
-    )
-    # The dispatcher sleeps until the next due time it can see: wake it for the released.
-    await session.execute(text(f"NOTIFY {DUE_CHANNEL}"))
-    return Resumed(freeze=current, due=due, past_threshold=past)
+    return int(row[0]), int(row[1])
 
 
 async def held_count(session: AsyncSession, *, workspace_id: UUID, now: datetime) -> int:

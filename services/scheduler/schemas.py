@@ -240,7 +240,9 @@ class FreezeOut(BaseModel):
     resumed_at: datetime | None
 
 
-class ResumeOut(FreezeOut):
+class ResumeOut(BaseModel):
+    # The freezes lifted, each with who froze it, why, and who resumed it.
+    resumed: list[FreezeOut]
     # Targets that fell due while frozen, released now; those of them later than the
     # workspace's missed-post threshold are marked missed instead of going out.
     due: int

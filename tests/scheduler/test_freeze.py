@@ -97,7 +97,8 @@ async def test_a_frozen_workspace_publishes_nothing_until_resumed(make_settings)
         assert r.status_code == 200, r.text
         resumed = r.json()
         assert resumed["due"] == 2 and resumed["past_threshold"] == 1
-        assert resumed["resumed_by"] and resumed["resumed_at"]
+        [lifted] = resumed["resumed"]
+        assert lifted["id"] == frozen["id"] and lifted["resumed_by"] and lifted["resumed_at"]
 
         await heard.wait_for(lambda h: h.of("post.due") and h.of("post.missed"))
         assert [e.data["channel_id"] for e in heard.of("post.due")] == [str(x)]

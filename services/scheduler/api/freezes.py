@@ -56,8 +56,10 @@ async def resume(
     runtime: RuntimeDep,
     settings: SettingsDep,
 ) -> ResumeOut:
-    """What fell due while frozen goes out now, or is marked missed when it is later than
-    the workspace's missed-post threshold (`missed_after_seconds`). 409 when not frozen."""
+    """Without `channel_id`, lifts every freeze of the workspace (its own and its
+    channels'); with one, that channel's. What fell due while frozen goes out now, or is
+    marked missed when it is later than the workspace's missed-post threshold
+    (`missed_after_seconds`). 409 when not frozen."""
     resumed = await freezes.resume(
         session,
         outbox=runtime.outbox,
@@ -68,7 +70,7 @@ async def resume(
         default_missed_after=settings.default_missed_after_seconds,
     )
     return ResumeOut(
-        **FreezeOut.model_validate(resumed.freeze, from_attributes=True).model_dump(),
+        resumed=[FreezeOut.model_validate(f, from_attributes=True) for f in resumed.freezes],
         due=resumed.due,
         past_threshold=resumed.past_threshold,
     )
