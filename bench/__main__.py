@@ -35,6 +35,7 @@ BENCHMARKS = [
     "bench.bench_dispatch",
     "bench.bench_samples",
     "bench.bench_analytics",
+    "bench.bench_sentiment",
 ]
 
 
