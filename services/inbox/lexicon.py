@@ -191,13 +191,20 @@ def _accents_folded(word: str) -> str:
     return strip_accents(word)
 
 
+def _romance_singular(word: str) -> Iterable[str]:
+    # The stemmers do not always bring a plural to its singular's stem ("preciosas" →
+    # "preci", "precioso" → "precios"): the singular is looked up too.
+    if len(word) > 4 and word.endswith(("s", "x")):
+        yield word[:-1]
+
+
 MORPHOLOGY: dict[str, Morphology] = {
     "he": Morphology(_hebrew_norm, _hebrew_forms),
     "ar": Morphology(_arabic_norm, _arabic_forms),
     "is": Morphology(lambda w: w, _no_forms, icelandic_stem),
-    "es": Morphology(_accents_folded, _no_forms, _snowball("spanish")),
-    "fr": Morphology(_accents_folded, _no_forms, _snowball("french")),
-    "pt": Morphology(_accents_folded, _no_forms, _snowball("portuguese")),
+    "es": Morphology(_accents_folded, _romance_singular, _snowball("spanish")),
+    "fr": Morphology(_accents_folded, _romance_singular, _snowball("french")),
+    "pt": Morphology(_accents_folded, _romance_singular, _snowball("portuguese")),
     "de": Morphology(lambda w: w.replace("ß", "ss"), _no_forms, _snowball("german")),
 }
 
@@ -234,9 +241,10 @@ class Lexicon:
                     return self.words[form]
             stem = self.morphology.stem
             if stem is not None and len(candidate) > 3:
-                found = self.stems.get(stem(candidate))
-                if found is not None:
-                    return found
+                for form in (candidate, *self.morphology.forms(candidate)):
+                    found = self.stems.get(stem(form))
+                    if found is not None:
+                        return found
         return None
 
     def _is(self, word: str, group: set[str] | dict[str, float]) -> bool:

@@ -74,8 +74,7 @@ def test_unknown_sentiment_does_not_make_a_crisis_and_weeks_set_the_baseline() -
     spike = Counts(window=30, negative=25, baseline=12, baseline_negative=2)
     assert assess(spike, t)[0]
     # … but not at an hour of the week that always sees about as many (four weeks of it).
-    usual = Counts(window=30, negative=25, baseline=12, baseline_negative=2, weekly=4 * 28,
-                   weeks=4)
+    usual = Counts(window=30, negative=25, baseline=12, baseline_negative=2, weekly=4 * 28, weeks=4)
     crisis, figures = assess(usual, t)
     assert not crisis and figures["baseline_per_window"] == round((0.5 + 112) / 5, 4)
 
@@ -87,16 +86,17 @@ async def test_a_storm_raises_an_alert_and_freezes_the_queue(
     clock = ManualClock(datetime.now(UTC))
     scheduler_settings = make_settings(SchedulerSettings)
     async with (
-        start_inbox(clock=clock, crisis_tick_seconds=0.2, crisis_min_interval_seconds=0.1)
-        as inbox,
-        listening(scheduler_settings.exchange_name, "alert.raised", "queue.frozen",
-                  "post.due") as heard,
+        start_inbox(clock=clock, crisis_tick_seconds=0.2, crisis_min_interval_seconds=0.1) as inbox,
+        listening(
+            scheduler_settings.exchange_name, "alert.raised", "queue.frozen", "post.due"
+        ) as heard,
         running_scheduler(scheduler_settings) as scheduler,
     ):
         await wait_consuming(scheduler, "crisis", "channels")
         owner = identity(inbox.workspace_id, "owner")
-        r = await inbox.client.put("/v1/alerts/settings",
-                                   json={**THRESHOLDS, "freeze_queue": True}, headers=owner)
+        r = await inbox.client.put(
+            "/v1/alerts/settings", json={**THRESHOLDS, "freeze_queue": True}, headers=owner
+        )
         assert r.status_code == 200 and r.json()["freeze_queue"] is True
         channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
         await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
@@ -111,8 +111,9 @@ async def test_a_storm_raises_an_alert_and_freezes_the_queue(
         delivered = time.monotonic()
         await inbox.wait_for(lambda: _equals(messages(inbox), len(CALM) * 2 + len(storm)))
 
-        raised = await inbox.wait_for(lambda: _scope(alerts(inbox, status="open"), "workspace"),
-                                      timeout=60)
+        raised = await inbox.wait_for(
+            lambda: _scope(alerts(inbox, status="open"), "workspace"), timeout=60
+        )
         assert time.monotonic() - delivered < 60
         evidence = raised["evidence"]
         assert evidence["crisis_languages"] == [language]
@@ -128,8 +129,9 @@ async def test_a_storm_raises_an_alert_and_freezes_the_queue(
         def workspace_frozen(h: Any) -> bool:
             return any(e.data["channel_id"] is None for e in h.of("queue.frozen"))
 
-        await heard.wait_for(lambda h: bool(h.of("alert.raised")) and workspace_frozen(h),
-                             within=30)
+        await heard.wait_for(
+            lambda h: bool(h.of("alert.raised")) and workspace_frozen(h), within=30
+        )
         said = next(e for e in heard.of("alert.raised") if e.data["scope"] == "workspace")
         assert said.data["languages"] == [language] and said.data["freeze_requested"] is True
         assert said.data["reason"] == evidence["reason"]
@@ -139,12 +141,19 @@ async def test_a_storm_raises_an_alert_and_freezes_the_queue(
         assert frozen.workspace_id == inbox.workspace_id
 
         # A post for right now stays unpublished while the queue is frozen …
-        scheduler_channel = await scheduler.add_channel(workspace_id=inbox.workspace_id,
-                                                        channel_id=uuid.uuid4())
+        scheduler_channel = await scheduler.add_channel(
+            workspace_id=inbox.workspace_id, channel_id=uuid.uuid4()
+        )
         editor = identity(inbox.workspace_id, "editor")
-        r = await scheduler.client.post("/v1/posts", headers=editor, json={
-            "text": "Our spring collection is here", "schedule": {"now": True},
-            "targets": [{"channel_id": str(scheduler_channel)}]})
+        r = await scheduler.client.post(
+            "/v1/posts",
+            headers=editor,
+            json={
+                "text": "Our spring collection is here",
+                "schedule": {"now": True},
+                "targets": [{"channel_id": str(scheduler_channel)}],
+            },
+        )
         assert r.status_code == 201, r.text
         assert await scheduler.app.state.dispatcher.drain() == 0
         state = (await scheduler.client.get("/v1/queue/state", headers=editor)).json()
@@ -154,7 +163,8 @@ async def test_a_storm_raises_an_alert_and_freezes_the_queue(
         r = await scheduler.client.post("/v1/queue/resume", json={}, headers=editor)
         assert r.status_code == 200 and r.json()["due"] == 1
         assert {f["frozen_by"] for f in r.json()["resumed"]} == {
-            e.data["frozen_by"] for e in heard.of("queue.frozen")}
+            e.data["frozen_by"] for e in heard.of("queue.frozen")
+        }
         await heard.wait_for(lambda h: len(h.of("post.due")) == 1)
         assert channel_id  # the inbox's channel, where the storm came from
 

@@ -56,20 +56,25 @@ async def test_a_frozen_workspace_publishes_nothing_until_resumed(make_settings)
         editor = identity(workspace, "editor")
 
         # Refused: a role that may not, a missing reason, a channel of another workspace.
-        r = await s.client.post("/v1/queue/freeze", json={"reason": "x"},
-                                headers=identity(workspace, "analyst"))
+        r = await s.client.post(
+            "/v1/queue/freeze", json={"reason": "x"}, headers=identity(workspace, "analyst")
+        )
         assert r.status_code == 403
         r = await s.client.post("/v1/queue/freeze", json={}, headers=editor)
         assert r.status_code == 422 and "reason" in r.text
-        r = await s.client.post("/v1/queue/freeze", json={"reason": "x", "channel_id": str(
-            uuid.uuid4())}, headers=editor)
+        r = await s.client.post(
+            "/v1/queue/freeze",
+            json={"reason": "x", "channel_id": str(uuid.uuid4())},
+            headers=editor,
+        )
         assert r.status_code == 422 and r.json()["field"] == "channel_id"
         r = await s.client.post("/v1/queue/resume", json={}, headers=editor)
         assert r.status_code == 409
         assert (await s.client.get("/v1/queue/state", headers=editor)).json()["frozen"] is False
 
-        r = await s.client.post("/v1/queue/freeze", json={"reason": "Storm over the recall"},
-                                headers=editor)
+        r = await s.client.post(
+            "/v1/queue/freeze", json={"reason": "Storm over the recall"}, headers=editor
+        )
         assert r.status_code == 201, r.text
         frozen = r.json()
         assert frozen["scope"] == "workspace" and frozen["reason"] == "Storm over the recall"
@@ -89,8 +94,10 @@ async def test_a_frozen_workspace_publishes_nothing_until_resumed(make_settings)
         # One of the two fell due long ago (the freeze lasted): past the one-hour threshold.
         async with unit_of_work(s.runtime.sessions) as session:
             await session.execute(
-                text("UPDATE scheduler.targets SET due_at = now() - interval '2 hours' "
-                     "WHERE post_id = :p AND channel_id = :c"),
+                text(
+                    "UPDATE scheduler.targets SET due_at = now() - interval '2 hours' "
+                    "WHERE post_id = :p AND channel_id = :c"
+                ),
                 {"p": uuid.UUID(post["id"]), "c": bsky},
             )
         r = await s.client.post("/v1/queue/resume", json={}, headers=editor)
@@ -104,8 +111,9 @@ async def test_a_frozen_workspace_publishes_nothing_until_resumed(make_settings)
         assert [e.data["channel_id"] for e in heard.of("post.due")] == [str(x)]
         assert [e.data["channel_id"] for e in heard.of("post.missed")] == [str(bsky)]
         await eventually(
-            lambda: _expect(_statuses(s, workspace, post["id"]),
-                            {str(x): "publishing", str(bsky): "missed"})
+            lambda: _expect(
+                _statuses(s, workspace, post["id"]), {str(x): "publishing", str(bsky): "missed"}
+            )
         )
         await heard.wait_for(lambda h: h.of("queue.frozen") and h.of("queue.resumed"))
         [frozen_event] = heard.of("queue.frozen")
@@ -130,8 +138,11 @@ async def test_a_frozen_channel_holds_only_its_own_posts(make_settings) -> None:
         x = await s.add_channel(workspace_id=workspace, network="x")
         bsky = await s.add_channel(workspace_id=workspace, network="bluesky")
         editor = identity(workspace, "editor")
-        r = await s.client.post("/v1/queue/freeze", json={"reason": "X thread blew up",
-                                                          "channel_id": str(x)}, headers=editor)
+        r = await s.client.post(
+            "/v1/queue/freeze",
+            json={"reason": "X thread blew up", "channel_id": str(x)},
+            headers=editor,
+        )
         assert r.status_code == 201 and r.json()["scope"] == str(x)
         # Another workspace's queue is not this one's.
         other = uuid.uuid4()
@@ -160,8 +171,10 @@ async def test_a_raised_alert_freezes_the_queue_through_the_bus(make_settings) -
     ):
         await wait_consuming(s, "crisis")
         request = QueueFreezeRequested(
-            reason="Crisis alert: 40 messages in 30 min", requested_by=f"alert:{alert_id}",
-            alert_id=alert_id, requested_at=datetime.now(UTC),
+            reason="Crisis alert: 40 messages in 30 min",
+            requested_by=f"alert:{alert_id}",
+            alert_id=alert_id,
+            requested_at=datetime.now(UTC),
         )
         # Delivered twice (two envelopes, as after a relay retry): one freeze.
         await publish(settings.exchange_name, (request, workspace), (request, workspace))
@@ -174,9 +187,12 @@ async def test_a_raised_alert_freezes_the_queue_through_the_bus(make_settings) -
 
         async def both_handled() -> None:
             async with s.runtime.sessions() as session:
-                n = await session.scalar(text(
-                    "SELECT count(*) FROM scheduler.processed_messages WHERE consumer LIKE "
-                    "'%crisis'"))
+                n = await session.scalar(
+                    text(
+                        "SELECT count(*) FROM scheduler.processed_messages WHERE consumer LIKE "
+                        "'%crisis'"
+                    )
+                )
             assert n == 2
 
         await eventually(both_handled)
