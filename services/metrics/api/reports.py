@@ -284,6 +284,10 @@ async def inbox(
     end: ToQ = None,
     channel_id: ChannelQ = None,
     network: NetworkQ = None,
+    language: Annotated[
+        str | None,
+        Query(pattern=r"^([a-z]{2,3}|unknown)$", description="ISO 639-1 code, or `unknown`"),
+    ] = None,
 ) -> InboxReport | Response:
     rng = report_range(
         start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
@@ -298,6 +302,7 @@ async def inbox(
         end=rng.end,
         channel_id=filters.channel_id,
         network=filters.network,
+        language=language,
     )
     if wants(request, "text/csv"):
         columns = [
