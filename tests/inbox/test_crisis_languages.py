@@ -175,3 +175,55 @@ async def _equals(coro: Any, n: int) -> bool:
 
 async def _scope(coro: Any, scope: str) -> Any:
     return next((a for a in await coro if a["scope"] == scope), None)
+
+
+async def test_a_spike_usual_for_the_hour_of_the_week_is_no_crisis(start_inbox: Any) -> None:
+    sunday_night = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)
+    clock = ManualClock(sunday_night)
+    async with start_inbox(
+        clock=clock, crisis_tick_seconds=0.2, crisis_min_interval_seconds=0.1
+    ) as inbox:
+        owner = identity(inbox.workspace_id, "owner")
+        r = await inbox.client.put("/v1/alerts/settings", json=THRESHOLDS, headers=owner)
+        assert r.status_code == 200 and r.json()["baseline_weeks"] == 4
+        await inbox.connect_channel(network="x", external_id=ACCOUNT)
+        await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
+
+        # Every Sunday night the live show brings a rush of comments, grumpy ones included.
+        n = 0
+        await deliver(inbox, n, "@brand first!", sunday_night - timedelta(weeks=4, hours=1))
+        for week in range(1, 5):
+            for i in range(30):
+                n += 1
+                at = sunday_night - timedelta(weeks=week, minutes=10) + timedelta(seconds=20 * i)
+                text = "@brand the show tonight is awful" if i % 2 else f"@brand show time {i}"
+                await deliver(inbox, n, text, at)
+
+        async def storm(end: datetime) -> None:
+            nonlocal n
+            for i in range(30):
+                n += 1
+                at = end - timedelta(minutes=10) + timedelta(seconds=20 * i)
+                await deliver(inbox, n, f"@brand this is terrible, worst stream ever {i}", at)
+
+        await storm(sunday_night)
+        await inbox.wait_for(lambda: _equals(messages(inbox), n + 1), timeout=30)
+        await _evaluated(inbox)
+        # 30 in the window against a usual (120 + 0) / 5 = 24 for Sunday 21:00: no crisis.
+        assert await alerts(inbox) == []
+
+        # The same storm on a Monday morning, an hour that is always quiet: a crisis.
+        monday_morning = clock.advance(hours=12)
+        await storm(monday_morning)
+        raised = await inbox.wait_for(lambda: _scope(alerts(inbox), "workspace"), timeout=30)
+        evidence = raised["evidence"]
+        assert evidence["weeks_of_history"] == 4 and evidence["weekly_count"] == 0
+        assert evidence["hour_of_week"] == "Mon 09:00 UTC"
+        assert "100% negative" in evidence["reason"]
+
+
+async def _evaluated(inbox: Any) -> None:
+    """Two whole passes of the crisis loop at the clock as it is now."""
+    counter = inbox.app.state.counters.crisis_evaluations.labels("done")
+    start = counter._value.get()
+    await inbox.wait_for(lambda: counter._value.get() >= start + 2, timeout=20)
