@@ -35,6 +35,17 @@ from services.inbox.settings import InboxSettings
 log = logging.getLogger(__name__)
 
 LABELS = ("negative", "neutral", "positive")
+# Old codes some networks still send (X says "iw" for Hebrew).
+LEGACY_CODES = {"iw": "he", "in": "id", "ji": "yi"}
+
+
+def network_language(code: str | None) -> str | None:
+    """A network's language tag as an ISO 639-1 code; None for "und" and the like."""
+    if not code:
+        return None
+    base = code.strip().lower().replace("_", "-").split("-")[0]
+    base = LEGACY_CODES.get(base, base)
+    return base if len(base) == 2 and base.isalpha() else None
 
 
 @dataclass(frozen=True)
@@ -174,7 +185,11 @@ class Analyser:
         """Each (text, language the network said, if any) read, in order."""
         texts = [text for text, _ in messages]
         detected = await self.detector.detect_async(texts)
-        languages = [found or hint for found, (_, hint) in zip(detected, messages, strict=True)]
+        # What the detector made out wins; the network's own tag stands in when it could not.
+        languages = [
+            found or network_language(hint)
+            for found, (_, hint) in zip(detected, messages, strict=True)
+        ]
         readings: list[Reading | None] = [None] * len(texts)
         chosen = [
             i for i, lang in enumerate(languages) if texts[i].strip() and self._model_covers(lang)

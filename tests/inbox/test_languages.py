@@ -8,6 +8,7 @@ import pytest
 
 from services.inbox import lexicon
 from services.inbox.language import LanguageDetector
+from services.inbox.scorers import Analyser, network_language
 from services.inbox.sentiment import label, score, vader_alone
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox
@@ -152,3 +153,15 @@ async def test_language_is_stored_filterable_and_unknown_stays_unknown(inbox: In
     )
     by_language = {e.data["language"]: e.data["sentiment"] for e in received}
     assert by_language["it"] is None and by_language["he"] < 0
+
+
+async def test_a_networks_language_tag_stands_in_when_detection_cannot_tell(
+    detector: LanguageDetector,
+) -> None:
+    assert network_language("iw") == "he"  # X's old code for Hebrew
+    assert network_language("pt-BR") == "pt"
+    assert network_language("und") is None and network_language(None) is None
+    analyser = Analyser(detector=detector)
+    short, clear = await analyser.read([("ok", "iw"), ("Takk fyrir frábæra þjónustu", "en")])
+    assert short.language == "he"
+    assert clear.language == "is"  # what the text says wins over the tag
