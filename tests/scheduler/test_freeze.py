@@ -199,3 +199,45 @@ async def test_a_raised_alert_freezes_the_queue_through_the_bus(make_settings) -
         async with s.runtime.sessions() as session:
             freezes = await session.scalar(text("SELECT count(*) FROM scheduler.queue_freezes"))
         assert freezes == 1 and len(heard.of("queue.frozen")) == 1
+
+
+async def test_recurring_occurrences_wait_for_the_resume_too(make_settings) -> None:
+    settings = make_settings(SchedulerSettings)
+    workspace = uuid.uuid4()
+    async with (
+        listening(settings.exchange_name, "post.due") as heard,
+        running_scheduler(settings) as s,
+    ):
+        x = await s.add_channel(workspace_id=workspace, network="x")
+        editor = identity(workspace, "editor")
+        r = await s.client.post(
+            "/v1/posts",
+            headers=editor,
+            json={
+                "text": "Weekly tips",
+                "targets": [{"channel_id": str(x)}],
+                "schedule": {
+                    "rrule": "FREQ=WEEKLY;BYDAY=MO",
+                    "at": "2030-03-04T09:00:00",
+                    "timezone": "UTC",
+                },
+            },
+        )
+        assert r.status_code == 201, r.text
+        post = r.json()
+        r = await s.client.post(
+            "/v1/queue/freeze", json={"reason": "pause everything"}, headers=editor
+        )
+        assert r.status_code == 201
+        # The series' first occurrence falls due while frozen.
+        first = min(post["targets"], key=lambda t: t["due_at"])
+        async with unit_of_work(s.runtime.sessions) as session:
+            await session.execute(
+                text("UPDATE scheduler.targets SET due_at = now() WHERE id = :id"),
+                {"id": uuid.UUID(first["id"])},
+            )
+        assert await s.app.state.dispatcher.drain() == 0
+        r = await s.client.post("/v1/queue/resume", json={}, headers=editor)
+        assert r.status_code == 200 and r.json()["due"] == 1
+        await heard.wait_for(lambda h: len(h.of("post.due")) == 1)
+        assert heard.of("post.due")[0].data["target_id"] == first["id"]
