@@ -196,6 +196,11 @@ class AlertOut(BaseModel):
     # The worst figures seen while it was open, and the latest evaluation's.
     peak: dict[str, Any]
     latest: dict[str, Any]
+    # Why it was raised, in one sentence (from `evidence`): volume against the usual for the
+    # hour of the week, negative share, languages.
+    reason: str | None = None
+    # The languages whose messages made the crisis.
+    languages: list[str] = []
 
 
 class AlertPage(BaseModel):

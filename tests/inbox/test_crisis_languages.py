@@ -122,6 +122,7 @@ async def test_a_storm_raises_an_alert_and_freezes_the_queue(
         assert THRESHOLDS["min_messages"] <= in_window <= len(storm)
         assert evidence["languages"][language]["negative_share"] >= 0.5
         assert f"crisis in {language}" in evidence["reason"]
+        assert raised["reason"] == evidence["reason"] and raised["languages"] == [language]
         assert evidence["samples"] and {s["language"] for s in evidence["samples"]} == {language}
         assert evidence["top_phrases"], evidence
         assert evidence["hour_of_week"] == now.strftime("%a %H:%M UTC")
