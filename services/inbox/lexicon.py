@@ -279,7 +279,6 @@ def score_text(lexicon: Lexicon, text: str) -> LexiconScore:
         if value is None:
             if lexicon._is(word, lexicon.contrast):
                 contrast_at = len(valences)
-            value = None
             # A booster in front of a word with a feeling only steers it.
             steering = lexicon._is(word, lexicon.boosters) or lexicon._is(word, lexicon.negators)
             if not (steering and i + 1 < len(words) and lexicon.valence(words[i + 1])):

@@ -127,13 +127,15 @@ def _english_raw(text: str) -> tuple[float, int]:
     words = _EMOJI_PICTOGRAPHS.sub(" ", text)
     compound = float(_english().polarity_scores(words)["compound"]) if words.strip() else 0.0
     raw = to_raw(compound) if compound else 0.0
-    phrases = lexicon.load(ENGLISH)
-    if phrases.phrases:
-        extra = lexicon.score_text(
-            lexicon.Lexicon(language=ENGLISH, phrases=phrases.phrases), words
-        )
-        raw += extra.raw
+    raw += lexicon.score_text(_english_phrases(), words).raw
     return raw, int(bool(compound))
+
+
+@lru_cache(maxsize=1)
+def _english_phrases() -> lexicon.Lexicon:
+    """The idioms of lexicons/en.tsv ("thanks for nothing"), which VADER's word lexicon cannot
+    hold; its single words are in VADER's lexicon already (_english)."""
+    return lexicon.Lexicon(language=ENGLISH, phrases=lexicon.load(ENGLISH).phrases)
 
 
 def _language_raw(text: str, language: str) -> tuple[float, int]:
