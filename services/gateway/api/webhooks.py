@@ -55,7 +55,9 @@ def _out(subscription: WebhookSubscription) -> WebhookOut:
         disabled_at=subscription.disabled_at,
         failing_since=subscription.failing_since,
         secret_rotation_ends_at=(
-            subscription.previous_secret_expires_at if subscription.previous_secret else None
+            subscription.previous_secret_expires_at
+            if subscription.sealed_previous_secret or subscription.previous_secret
+            else None
         ),
         created_at=subscription.created_at,
         updated_at=subscription.updated_at,
@@ -95,17 +97,18 @@ async def post_webhook(
     settings: SettingsDep,
     response: Response,
 ) -> WebhookCreated:
-    subscription = await create_subscription(
+    subscription, signing_secret = await create_subscription(
         session,
         workspace_id=caller.workspace_id,
         url=body.url,
         events=body.events,
         secret=body.secret,
-        allow_http=settings.webhook_http_allowed,
+        outbound=settings.webhook_outbound(),
+        keyring=settings.keyring(),
         now=datetime.now(UTC),
     )
     response.headers["ETag"] = etag(subscription)
-    return WebhookCreated(**_out(subscription).model_dump(), secret=subscription.secret)
+    return WebhookCreated(**_out(subscription).model_dump(), secret=signing_secret)
 
 
 @router.get("", response_model=WebhookPage, summary="List webhook subscriptions")
@@ -159,7 +162,7 @@ async def patch_webhook(
         url=body.url,
         events=body.events,
         enabled=body.enabled,
-        allow_http=settings.webhook_http_allowed,
+        outbound=settings.webhook_outbound(),
         now=datetime.now(UTC),
     )
     response.headers["ETag"] = etag(subscription)
@@ -207,15 +210,16 @@ async def post_rotate_secret(
         if body.overlap_seconds is not None
         else timedelta(hours=settings.webhook_secret_overlap_hours)
     )
-    subscription = await rotate_secret(
+    subscription, signing_secret = await rotate_secret(
         session,
         workspace_id=caller.workspace_id,
         subscription_id=webhook_id,
         secret=body.secret,
         overlap=overlap,
+        keyring=settings.keyring(),
         now=datetime.now(UTC),
     )
-    return WebhookCreated(**_out(subscription).model_dump(), secret=subscription.secret)
+    return WebhookCreated(**_out(subscription).model_dump(), secret=signing_secret)
 
 
 @router.post(
