@@ -1108,6 +1108,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/queue/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Freeze the outgoing queue
+         * @description Nothing scheduled goes out (evergreen and recurring posts included) until resumed;
+         *     replies still do. Freezing a frozen scope changes nothing and answers 200.
+         */
+        post: operations["freeze_v1_queue_freeze_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/queue/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume the outgoing queue
+         * @description Without `channel_id`, lifts every freeze of the workspace (its own and its
+         *     channels'); with one, that channel's. What fell due while frozen goes out now, or is
+         *     marked missed when it is later than the workspace's missed-post threshold
+         *     (`missed_after_seconds`). 409 when not frozen.
+         */
+        post: operations["resume_v1_queue_resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/queue/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the queue is frozen */
+        get: operations["state_v1_queue_state_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -1728,6 +1789,86 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "alert.raised": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * alert.raised: A crisis alert was raised, with why: the figures, the languages, what people say.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_alert_raised"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "alert.resolved": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * alert.resolved: A crisis alert was resolved: the condition has not held for the calm period.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_alert_resolved"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "queue.frozen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * queue.frozen: The outgoing queue of a workspace (or of one channel) was frozen: nothing scheduled,
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_queue_frozen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "queue.resumed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * queue.resumed: A frozen queue was resumed; what fell due meanwhile goes out now, or is marked missed
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_queue_resumed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "channel.connected": {
         parameters: {
             query?: never;
@@ -2331,6 +2472,106 @@ export interface components {
              */
             created_at: string;
         };
+        /**
+         * AlertRaised
+         * @description A crisis alert was raised, with why: the figures, the languages, what people say.
+         */
+        WebhookEventAlertRaised: {
+            /**
+             * Alert Id
+             * Format: uuid
+             */
+            alert_id: string;
+            /** Scope */
+            scope: string;
+            /**
+             * Channel Id
+             * @default null
+             */
+            channel_id?: string | null;
+            /**
+             * Detected At
+             * Format: date-time
+             */
+            detected_at: string;
+            /** Reason */
+            reason: string;
+            /** Languages */
+            languages?: string[];
+            /** Top Phrases */
+            top_phrases?: string[];
+            /** Samples */
+            samples?: components["schemas"]["WebhookEventAlertSample"][];
+            /** Figures */
+            figures?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Freeze Requested
+             * @default false
+             */
+            freeze_requested?: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * AlertResolved
+         * @description A crisis alert was resolved: the condition has not held for the calm period.
+         */
+        WebhookEventAlertResolved: {
+            /**
+             * Alert Id
+             * Format: uuid
+             */
+            alert_id: string;
+            /** Scope */
+            scope: string;
+            /**
+             * Channel Id
+             * @default null
+             */
+            channel_id?: string | null;
+            /**
+             * Detected At
+             * Format: date-time
+             */
+            detected_at: string;
+            /**
+             * Resolved At
+             * Format: date-time
+             */
+            resolved_at: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * AlertSample
+         * @description One of the messages a person should read first.
+         */
+        WebhookEventAlertSample: {
+            /**
+             * Message Id
+             * Format: uuid
+             */
+            message_id: string;
+            /** Text */
+            text: string;
+            /**
+             * Language
+             * @default null
+             */
+            language?: string | null;
+            /**
+             * Sentiment
+             * @default null
+             */
+            sentiment?: number | null;
+            /**
+             * Sent At
+             * Format: date-time
+             */
+            sent_at: string;
+        };
         /** BestSlot */
         WebhookEventBestSlot: {
             /** Weekday */
@@ -2890,6 +3131,70 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * QueueFrozen
+         * @description The outgoing queue of a workspace (or of one channel) was frozen: nothing scheduled,
+         *     recurring or evergreen goes out until it is resumed; replies still do.
+         */
+        WebhookEventQueueFrozen: {
+            /**
+             * Channel Id
+             * @default null
+             */
+            channel_id?: string | null;
+            /** Reason */
+            reason: string;
+            /** Frozen By */
+            frozen_by: string;
+            /**
+             * Alert Id
+             * @default null
+             */
+            alert_id?: string | null;
+            /**
+             * Frozen At
+             * Format: date-time
+             */
+            frozen_at: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * QueueResumed
+         * @description A frozen queue was resumed; what fell due meanwhile goes out now, or is marked missed
+         *     if it is later than the workspace's missed-post threshold.
+         */
+        WebhookEventQueueResumed: {
+            /**
+             * Channel Id
+             * @default null
+             */
+            channel_id?: string | null;
+            /** Resumed By */
+            resumed_by: string;
+            /**
+             * Resumed At
+             * Format: date-time
+             */
+            resumed_at: string;
+            /**
+             * Frozen At
+             * Format: date-time
+             */
+            frozen_at: string;
+            /**
+             * Due
+             * @default 0
+             */
+            due?: number;
+            /**
+             * Past Threshold
+             * @default 0
+             */
+            past_threshold?: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** ReportFile */
         WebhookEventReportFile: {
             /**
@@ -3316,6 +3621,90 @@ export interface components {
             data: components["schemas"]["WebhookEventContestDrawn"];
         };
         /**
+         * WebhookAlertRaised
+         * @description A crisis alert was raised, with why: the figures, the languages, what people say.
+         */
+        WebhookAlertRaised: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "alert.raised";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventAlertRaised"];
+        };
+        /**
+         * WebhookAlertResolved
+         * @description A crisis alert was resolved: the condition has not held for the calm period.
+         */
+        WebhookAlertResolved: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "alert.resolved";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventAlertResolved"];
+        };
+        /**
+         * WebhookQueueFrozen
+         * @description The outgoing queue of a workspace (or of one channel) was frozen: nothing scheduled,
+         */
+        WebhookQueueFrozen: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "queue.frozen";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventQueueFrozen"];
+        };
+        /**
+         * WebhookQueueResumed
+         * @description A frozen queue was resumed; what fell due meanwhile goes out now, or is marked missed
+         */
+        WebhookQueueResumed: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "queue.resumed";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventQueueResumed"];
+        };
+        /**
          * WebhookChannelConnected
          * @description A network account was connected.
          */
@@ -3515,6 +3904,13 @@ export interface components {
             latest: {
                 [key: string]: unknown;
             };
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Languages
+             * @default []
+             */
+            languages?: string[];
         };
         /** AlertPage */
         AlertPage: {
@@ -3716,9 +4112,11 @@ export interface components {
              */
             last_message_at: string;
             /** Sentiment */
-            sentiment: string;
+            sentiment: ("positive" | "neutral" | "negative") | null;
             /** Sentiment Score */
             sentiment_score: number | null;
+            /** Language */
+            language?: string | null;
             /** Priority */
             priority: string;
             /** Tags */
@@ -3783,9 +4181,11 @@ export interface components {
              */
             last_message_at: string;
             /** Sentiment */
-            sentiment: string;
+            sentiment: ("positive" | "neutral" | "negative") | null;
             /** Sentiment Score */
             sentiment_score: number | null;
+            /** Language */
+            language?: string | null;
             /** Priority */
             priority: string;
             /** Tags */
@@ -3863,6 +4263,16 @@ export interface components {
              * @default true
              */
             enabled?: boolean;
+            /**
+             * Baseline Weeks
+             * @default 4
+             */
+            baseline_weeks?: number;
+            /**
+             * Freeze Queue
+             * @default false
+             */
+            freeze_queue?: boolean;
         };
         /** CrisisSettingsOut */
         CrisisSettingsOut: {
@@ -3906,6 +4316,16 @@ export interface components {
              * @default true
              */
             enabled?: boolean;
+            /**
+             * Baseline Weeks
+             * @default 4
+             */
+            baseline_weeks?: number;
+            /**
+             * Freeze Queue
+             * @default false
+             */
+            freeze_queue?: boolean;
             /** Customised */
             customised: boolean;
         };
@@ -4000,7 +4420,9 @@ export interface components {
             /** Language */
             language: string | null;
             /** Sentiment */
-            sentiment: number | null;
+            sentiment: ("positive" | "neutral" | "negative") | null;
+            /** Sentiment Score */
+            sentiment_score: number | null;
             /** Moderation */
             moderation?: string | null;
             /** Delivery Status */
@@ -4412,12 +4834,32 @@ export interface components {
             /** Negative */
             negative: number;
         };
+        /** InboxLanguage */
+        InboxLanguage: {
+            /** Language */
+            language: string | null;
+            /** Messages */
+            messages: number;
+            /** Positive */
+            positive: number;
+            /** Negative */
+            negative: number;
+            /** Unscored */
+            unscored: number;
+            /** Sentiment */
+            sentiment: number | null;
+        };
         /** InboxReport */
         InboxReport: {
             /** Volume */
             volume: number;
             /** Days */
             days: components["schemas"]["InboxDay"][];
+            /**
+             * Languages
+             * @default []
+             */
+            languages?: components["schemas"]["InboxLanguage"][];
             /** Responses */
             responses: number;
             /** First Response P50 Seconds */
@@ -4901,6 +5343,43 @@ export interface components {
             /** Min Gap Days */
             min_gap_days: number;
         };
+        /**
+         * FreezeIn
+         * @description Freezes the whole workspace's outgoing queue, or one channel's.
+         */
+        FreezeIn: {
+            /** Channel Id */
+            channel_id?: string | null;
+            /** Reason */
+            reason: string;
+        };
+        /** FreezeOut */
+        FreezeOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Scope */
+            scope: string;
+            /** Channel Id */
+            channel_id: string | null;
+            /** Reason */
+            reason: string;
+            /** Frozen By */
+            frozen_by: string;
+            /** Alert Id */
+            alert_id: string | null;
+            /**
+             * Frozen At
+             * Format: date-time
+             */
+            frozen_at: string;
+            /** Resumed By */
+            resumed_by: string | null;
+            /** Resumed At */
+            resumed_at: string | null;
+        };
         /** ImportOut */
         ImportOut: {
             /** Created */
@@ -5000,6 +5479,29 @@ export interface components {
             campaign?: string | null;
             /** Version */
             version?: number | null;
+        };
+        /** QueueStateOut */
+        QueueStateOut: {
+            /** Frozen */
+            frozen: boolean;
+            /** Freezes */
+            freezes: components["schemas"]["FreezeOut"][];
+            /** Held */
+            held: number;
+        };
+        /** ResumeIn */
+        ResumeIn: {
+            /** Channel Id */
+            channel_id?: string | null;
+        };
+        /** ResumeOut */
+        ResumeOut: {
+            /** Resumed */
+            resumed: components["schemas"]["FreezeOut"][];
+            /** Due */
+            due: number;
+            /** Past Threshold */
+            past_threshold: number;
         };
         /** ReviewIn */
         ReviewIn: {
@@ -6054,7 +6556,7 @@ export interface operations {
                 to?: string | null;
                 channel_id?: string | null;
                 network?: string | null;
-                /** @description Chart labels: en, he or is */
+                /** @description ISO 639-1 code, or `unknown` */
                 language?: string | null;
                 /** @description Which chart an image is: volume and sentiment per message language, or first-response times per day */
                 chart?: "languages" | "response_times";
@@ -7173,7 +7675,8 @@ export interface operations {
                 kind?: ("comment" | "mention" | "dm") | null;
                 channel_id?: string | null;
                 post_id?: string | null;
-                sentiment?: ("positive" | "neutral" | "negative") | null;
+                sentiment?: ("positive" | "neutral" | "negative" | "unknown") | null;
+                language?: string | null;
                 priority?: string | null;
                 tag?: string | null;
                 assignee?: string | null;
@@ -8475,6 +8978,126 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    freeze_v1_queue_freeze_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FreezeIn"];
+            };
+        };
+        responses: {
+            /** @description Already frozen: the freeze in force, unchanged. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FreezeOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resume_v1_queue_resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResumeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResumeOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    state_v1_queue_state_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueStateOut"];
                 };
             };
             /** @description An error, as RFC 9457 problem+json. */
@@ -9894,6 +10517,110 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["WebhookContestDrawn"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_alert_raised: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookAlertRaised"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_alert_resolved: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookAlertResolved"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_queue_frozen: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookQueueFrozen"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_queue_resumed: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookQueueResumed"];
             };
         };
         responses: {

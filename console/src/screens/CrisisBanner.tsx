@@ -1,12 +1,12 @@
 /** An open crisis alert, on every screen: what was detected and why. */
-import { unwrap } from "@herald/client";
+import { unwrap, type Schemas } from "@herald/client";
 import { useQuery } from "@tanstack/react-query";
 import { useConsole } from "../context";
 
-export function alertReason(evidence: Record<string, unknown>): string {
-  const why = evidence.reason ?? evidence.why ?? evidence.summary;
-  if (typeof why === "string") return why;
-  return Object.entries(evidence)
+/** Why the alert was raised: its reason, else the evidence it carries. */
+export function alertReason(alert: Schemas["AlertOut"]): string {
+  if (alert.reason) return alert.reason;
+  return Object.entries(alert.evidence)
     .slice(0, 3)
     .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
     .join(", ");
@@ -24,7 +24,7 @@ export function CrisisBanner() {
   return (
     <div className="crisis" role="alert">
       <strong>{t("alerts.crisis", { why: "" })}</strong>
-      <span dir="auto">{alertReason(alert.evidence)}</span>{" "}
+      <span dir="auto">{alertReason(alert)}</span>{" "}
       <button type="button" onClick={() => navigate("alerts")}>{t("nav.alerts")}</button>
     </div>
   );

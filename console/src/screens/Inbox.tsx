@@ -71,6 +71,7 @@ export default function Inbox() {
                   <br />
                   <span className="muted">
                     {t("inbox.sentiment")}: {c.sentiment} · {t("inbox.priority")}: {c.priority}
+                    {c.language ? ` · ${t("inbox.language")}: ${c.language}` : ""}
                     {c.assignee ? ` · ${t("inbox.assignee")}: ${c.assignee}` : ""} · {dateTime(language, c.last_message_at)}
                   </span>
                 </button>
