@@ -12,7 +12,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from shared.errors import NotFound, Unavailable
@@ -39,7 +39,7 @@ def console_router(dist: str = "") -> APIRouter:
         return RedirectResponse("/console/", status_code=308)
 
     @router.api_route("/console/{path:path}", methods=["GET", "HEAD"])
-    async def console_file(path: str) -> Response:
+    async def console_file(path: str, request: Request) -> Response:
         index = root / "index.html"
         if not index.is_file():
             raise Unavailable(
@@ -49,14 +49,25 @@ def console_router(dist: str = "") -> APIRouter:
         file = _within(root, path)
         if file is not None and file.is_file():
             cache = IMMUTABLE if path.startswith("assets/") else REVALIDATE
-            return FileResponse(file, headers=_headers(cache))
+            return _file(file, cache, request)
         if path.startswith("assets/"):
             # A missing hashed asset is an old page asking for a file that no longer exists;
             # answering the page in its place would run HTML as a script.
             raise NotFound(f"No console asset {path}.")
-        return FileResponse(index, media_type="text/html", headers=_headers(REVALIDATE))
+        return _file(index, REVALIDATE, request)
 
     return router
+
+
+def _file(file: Path, cache: str, request: Request) -> FileResponse:
+    """The file, or its gzip copy (written by the build) when the browser accepts gzip."""
+    headers = {**_headers(cache), "Vary": "Accept-Encoding"}
+    media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    packed = file.with_name(file.name + ".gz")
+    if "gzip" in request.headers.get("accept-encoding", "") and packed.is_file():
+        headers["Content-Encoding"] = "gzip"
+        return FileResponse(packed, media_type=media_type, headers=headers)
+    return FileResponse(file, media_type=media_type, headers=headers)
 
 
 def _within(root: Path, path: str) -> Path | None:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from deploy.console import precompress
 from tests.gateway.support import running_gateway
 
 
@@ -11,6 +12,7 @@ def built_console(root: Path) -> Path:
         '<!doctype html><script type="module" src="/console/assets/index-abc123.js"></script>'
     )
     (root / "assets" / "index-abc123.js").write_text("console.log('herald');")
+    precompress(root)
     return root
 
 
@@ -31,7 +33,13 @@ async def test_console_answers_its_files_and_the_page_for_its_own_routes(make_se
         deep = await gw.client.get("/console/calendar/week")
         assert deep.status_code == 200 and deep.text == page.text
 
+        # httpx asks for gzip and decodes it: the same bytes either way.
         asset = await gw.client.get("/console/assets/index-abc123.js")
+        assert asset.headers["content-encoding"] == "gzip"
+        plain = await gw.client.get(
+            "/console/assets/index-abc123.js", headers={"Accept-Encoding": "identity"}
+        )
+        assert "content-encoding" not in plain.headers and plain.text == asset.text
         assert asset.status_code == 200
         assert asset.headers["content-type"].startswith("text/javascript")
         assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
