@@ -51,6 +51,7 @@ async def test_hebrew_mirrors_the_console_and_every_screen_passes_axe(platform, 
             },
         )
         assert r.status_code == 201, r.text
+        post_id = r.json()["id"]
 
     page = await new_page(browser, gateway, locale="he-IL")
     await page.goto("/console/")
@@ -80,6 +81,26 @@ async def test_hebrew_mirrors_the_console_and_every_screen_passes_axe(platform, 
     assert await entry.inner_text() == MIXED
     # Numbers and dates through Intl, in Hebrew.
     assert "פוסטים מתוזמנים" in await page.locator("[data-testid=calendar-count]").inner_text()
+
+    # Keyboard only: the skip link comes first; a post opens with Enter and moves to another
+    # day from its panel (the drag's keyboard twin), sent with the post's ETag.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip"
+    await entry.focus()
+    await page.keyboard.press("Enter")
+    move = page.get_by_label("העברה אל")
+    await move.focus()
+    tomorrow = (at + timedelta(days=1)).date()
+    await move.fill(tomorrow.isoformat())
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")  # Save
+    await page.get_by_text("התזמון עודכן.").wait_for()
+    async with httpx.AsyncClient(
+        base_url=gateway, headers={"Authorization": f"Bearer {key}"}
+    ) as api:
+        moved = (await api.get(f"/v1/posts/{post_id}")).json()["targets"][0]
+    assert moved["local_due_at"].startswith(tomorrow.isoformat())
+    assert moved["local_due_at"][11:19] == at.isoformat()[11:19]
 
     found = {}
     for name, label in SCREENS.items():
