@@ -115,7 +115,7 @@ async def test_walk_plan_write_schedule_publish_answer_measure(platform, browser
     await screenshot(page, "analytics")
     for label, name in (("Approvals", "approvals"), ("Alerts", "alerts")):
         await open_screen(page, label)
-        await page.locator("main [aria-busy]").wait_for(state="detached")
+        await page.wait_for_function("!document.querySelector('main [aria-busy]')")
         violations[name] = await axe_violations(page)
         await screenshot(page, name)
 
