@@ -34,13 +34,20 @@ async def on_channel_facts(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.workspace_id is None:
         log.error("%s %s without a workspace; ignored", envelope.type, envelope.id)
         return
-    await record_channel(session, workspace_id=envelope.workspace_id, facts=data)
+    await record_channel(
+        session, workspace_id=envelope.workspace_id, facts=data, facts_at=envelope.occurred_at
+    )
 
 
 async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
     data = envelope.parsed()
     assert isinstance(data, ChannelDisconnected)
-    await forget_channel(session, channel_id=data.channel_id)
+    await forget_channel(
+        session,
+        workspace_id=envelope.workspace_id,
+        channel_id=data.channel_id,
+        facts_at=envelope.occurred_at,
+    )
 
 
 def published_handler(outbox: Outbox) -> Handler:

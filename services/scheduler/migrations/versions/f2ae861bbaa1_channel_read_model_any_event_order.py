@@ -1,0 +1,25 @@
+"""channel read model: facts applied in event order
+
+Revision ID: f2ae861bbaa1
+Revises: 8a41d2c7e5f0
+Create Date: 2026-12-04 20:50:00.000000
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = 'f2ae861bbaa1'
+down_revision: str | None = '8a41d2c7e5f0'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column('channels', sa.Column('facts_at', sa.DateTime(timezone=True), nullable=True),
+                  schema='scheduler')
+
+
+def downgrade() -> None:
+    op.drop_column('channels', 'facts_at', schema='scheduler')
