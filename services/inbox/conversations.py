@@ -40,7 +40,7 @@ async def ingest_item(
     conversation = await _conversation_for(session, channel=channel, item=item)
     keywords = await rules.workspace_keywords(session, workspace_id=channel.workspace_id)
     score = sentiment.score(text=item.text, keywords=keywords)
-    outcome = rules.apply(
+    outcome = await rules.apply_off_loop(
         await rules.workspace_rules(session, workspace_id=channel.workspace_id), item.text
     )
     message_id = await session.scalar(

@@ -172,8 +172,15 @@ async def _process_one(
         # Parked, not dropped: `channel.connected` may simply not have reached us yet.
         return "unrouted"
     for channel in found:
-        await _route(session, outbox=outbox, channel=channel, receipt_id=receipt_id,
-                     network=network, payload=payload, fresh_for=fresh_for)
+        await _route(
+            session,
+            outbox=outbox,
+            channel=channel,
+            receipt_id=receipt_id,
+            network=network,
+            payload=payload,
+            fresh_for=fresh_for,
+        )
     return "processed"
 
 

@@ -112,51 +112,65 @@ async def test_every_order_of_channel_events_settles_on_the_latest_fact(platform
 
     def facts(channel_id: uuid.UUID, status: str = "active") -> dict:
         return dict(
-            channel_id=channel_id, network="x", external_id=f"acct-{channel_id.hex[:8]}",
-            name="Acme", timezone="UTC", status=status,
+            channel_id=channel_id,
+            network="x",
+            external_id=f"acct-{channel_id.hex[:8]}",
+            name="Acme",
+            timezone="UTC",
+            status=status,
         )
 
     async def send(data: EventData, minute: int) -> None:
         envelope = Envelope.of(data, workspace_id=workspace).model_copy(
             update={"occurred_at": start + timedelta(minutes=minute)}
         )
-        await bus.publish([
-            OutgoingMessage(
-                routing_key=envelope.type,
-                body=envelope.model_dump_json().encode(),
-                message_id=str(envelope.id),
-            )
-        ])
+        await bus.publish(
+            [
+                OutgoingMessage(
+                    routing_key=envelope.type,
+                    body=envelope.model_dump_json().encode(),
+                    message_id=str(envelope.id),
+                )
+            ]
+        )
 
     # Each sequence is (event, when it happened), delivered in the order listed.
     late_connect, reauth_first, stale_update, repeated = (uuid.uuid4() for _ in range(4))
     sequences = {
         # Disconnected before its connected arrives: stays disconnected.
         late_connect: (
-            [(ChannelDisconnected(channel_id=late_connect), 3),
-             (ChannelNeedsReauth(**facts(late_connect, "needs_reauth")), 2),
-             (ChannelConnected(**facts(late_connect)), 1)],
+            [
+                (ChannelDisconnected(channel_id=late_connect), 3),
+                (ChannelNeedsReauth(**facts(late_connect, "needs_reauth")), 2),
+                (ChannelConnected(**facts(late_connect)), 1),
+            ],
             "disconnected",
         ),
         # needs_reauth before the connected it follows.
         reauth_first: (
-            [(ChannelNeedsReauth(**facts(reauth_first, "needs_reauth")), 2),
-             (ChannelConnected(**facts(reauth_first)), 1)],
+            [
+                (ChannelNeedsReauth(**facts(reauth_first, "needs_reauth")), 2),
+                (ChannelConnected(**facts(reauth_first)), 1),
+            ],
             "needs_reauth",
         ),
         # An older update after a newer one.
         stale_update: (
-            [(ChannelConnected(**facts(stale_update)), 1),
-             (ChannelUpdated(**facts(stale_update, "paused")), 3),
-             (ChannelUpdated(**facts(stale_update, "needs_reauth")), 2)],
+            [
+                (ChannelConnected(**facts(stale_update)), 1),
+                (ChannelUpdated(**facts(stale_update, "paused")), 3),
+                (ChannelUpdated(**facts(stale_update, "needs_reauth")), 2),
+            ],
             "paused",
         ),
         # Redelivered copies and a reconnect with the same id after re-authorisation.
         repeated: (
-            [(ChannelConnected(**facts(repeated)), 1),
-             (ChannelNeedsReauth(**facts(repeated, "needs_reauth")), 2),
-             (ChannelConnected(**facts(repeated)), 1),
-             (ChannelUpdated(**facts(repeated)), 3)],
+            [
+                (ChannelConnected(**facts(repeated)), 1),
+                (ChannelNeedsReauth(**facts(repeated, "needs_reauth")), 2),
+                (ChannelConnected(**facts(repeated)), 1),
+                (ChannelUpdated(**facts(repeated)), 3),
+            ],
             "active",
         ),
     }
