@@ -92,6 +92,30 @@ async def test_nul_characters_and_wide_numbers_are_refused_by_name(platform) -> 
         )
         refused(r, "position")
 
+        # Credentials go into HTTP headers: a line break or a non-ASCII letter could not be
+        # sent, and the publisher answered 503 as if the network were down.
+        for token in ("line\nbreak", "caf\u00e9"):
+            r = await gw.post(
+                "/v1/channels",
+                headers=auth,
+                json={"network": "x", "credentials": {"access_token": token}},
+            )
+            refused(r, "credentials.access_token")
+        # No token at all: "Bearer " is not even a valid header, the network never sees it.
+        for credentials in ({}, {"access_token": ""}, {"access_token": "token "}):
+            r = await gw.post(
+                "/v1/channels", headers=auth, json={"network": "x", "credentials": credentials}
+            )
+            refused(r, "credentials")
+
+        # A number JSON reads as infinity is not a value either.
+        r = await gw.post(
+            "/v1/conversions",
+            headers={**auth, "content-type": "application/json"},
+            content=b'{"name": "sale", "value": 1e400, "link_code": "abc"}',
+        )
+        refused(r, "value")
+
         # Nothing was kept from any of them.
         r = await gw.get("/v1/inbox/keywords", headers=auth)
         assert r.json()["keywords"] == []
