@@ -31,6 +31,81 @@ REGEX_TIMEOUT_SECONDS = 0.05
 MESSAGE_BUDGET_SECONDS = 0.25
 MAX_RULES = 100
 MAX_REGEX_RULES = 20
+# How many atoms a pattern may stand for once its counted repeats are multiplied out: the
+# regex engine expands `(?:a{1000}){1000}` when compiling, and three such levels take
+# gigabytes of memory before any message is matched.
+MAX_EXPANSION = 100_000
+_COUNT = regex.compile(r"\{(\d*)(?:,(\d*))?\}")
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index after the character class opening at `start` (sets nest in regex's V1)."""
+    i = start + 1
+    if pattern.startswith("^", i):
+        i += 1
+    if pattern.startswith("]", i):
+        i += 1
+    depth = 1
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return i
+
+
+def expansion(pattern: str) -> int:
+    """About how many atoms `pattern` compiles to: a sequence adds up, a counted repeat
+    ({m}, {m,n}, {m,}) multiplies what it repeats by its largest count."""
+    # Per open group: [atoms so far, atoms of the last item (what a quantifier repeats)].
+    groups: list[list[int]] = [[0, 0]]
+
+    def add(size: int) -> None:
+        groups[-1][0] += size
+        groups[-1][1] = size
+
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            # \p{L}, \N{name}, \x{263a}: braces that are not counts.
+            end = i + 2
+            if (
+                pattern[i + 1 : i + 2] in ("p", "P", "N", "x", "u", "U", "g")
+                and pattern[end : end + 1] == "{"
+            ):
+                close = pattern.find("}", end)
+                end = len(pattern) if close < 0 else close + 1
+            add(1)
+            i = end
+        elif c == "[":
+            add(1)
+            i = _class_end(pattern, i)
+        elif c == "(":
+            groups.append([0, 0])
+            i += 1
+        elif c == ")" and len(groups) > 1:
+            add(max(groups.pop()[0], 1))
+            i += 1
+        elif c == "{" and (count := _COUNT.match(pattern, i)) and (count[1] or count[2]):
+            times = max(int(count[1] or 0), int(count[2] or 0))
+            last = groups[-1][1]
+            groups[-1][0] += last * (times - 1)
+            groups[-1][1] = last * times
+            i = count.end()
+        else:
+            add(1)
+            i += 1
+    while len(groups) > 1:
+        add(max(groups.pop()[0], 1))
+    return groups[0][0]
 
 
 def compile_rule(match: str, pattern: str) -> regex.Pattern[str]:
@@ -40,11 +115,16 @@ def compile_rule(match: str, pattern: str) -> regex.Pattern[str]:
         if not terms:
             raise ValidationFailed("A keyword rule needs at least one term.", field="pattern")
         return regex.compile("|".join(term_pattern(t) for t in terms))
+    if expansion(pattern) > MAX_EXPANSION:
+        raise ValidationFailed(
+            f"The pattern repeats too much: at most {MAX_EXPANSION} characters once its "
+            "counted repeats ({n}, {m,n}) are multiplied out.",
+            field="pattern",
+        )
     try:
         return regex.compile(pattern, regex.IGNORECASE | regex.V1)
     except regex.error as exc:
-        raise ValidationFailed(f"Not a valid regular expression: {exc}.",
-                               field="pattern") from exc
+        raise ValidationFailed(f"Not a valid regular expression: {exc}.", field="pattern") from exc
 
 
 @dataclass
@@ -59,7 +139,11 @@ class Outcome:
 
 
 def matches(rule: Rule, text: str, *, timeout: float = REGEX_TIMEOUT_SECONDS) -> bool:
-    compiled = compile_rule(rule.match, rule.pattern)
+    try:
+        compiled = compile_rule(rule.match, rule.pattern)
+    except ValidationFailed:
+        return False  # kept from before a limit was added: it never matches
+
     subject = fold(text) if rule.match == "keyword" else text
     try:
         # concurrent: the GIL is let go while matching, so the event loop runs meanwhile.

@@ -29,6 +29,15 @@ async def test_backtracking_rules_are_capped_and_run_off_the_loop(platform) -> N
         )
         assert r.status_code == 201, r.text
 
+        # A pattern the engine multiplies out when compiling: gigabytes before any match.
+        bomb = "(?:(?:(?:a{65535}){65535}){65535})"
+        r = await d.gateway.post(
+            "/v1/inbox/rules",
+            headers=d.auth,
+            json={"name": "bomb", "match": "regex", "pattern": bomb},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "pattern", r.text
+
         # The attack: as many backtracking regexes as the workspace will take.
         accepted = refused = 0
         for n in range(60):
