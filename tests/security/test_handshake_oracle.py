@@ -79,6 +79,20 @@ async def test_no_handshake_signs_a_chosen_body(platform) -> None:
         r = await d.gateway.get("/hooks/facebook", params={**query, "hub.challenge": "1158201444"})
         assert r.status_code == 200 and r.text == "1158201444"
 
+        youtube = platform.network_apps["youtube"]
+        query = {
+            "hub.mode": "subscribe",
+            "hub.topic": "https://www.youtube.com/xml/feeds/videos.xml?channel_id=UC0000000001",
+            "hub.verify_token": youtube["verify_token"],
+        }
+        r = await d.gateway.get("/hooks/youtube", params={**query, "hub.challenge": body.decode()})
+        assert r.status_code == 400, r.text
+        r = await d.gateway.get("/hooks/youtube", params={**query, "hub.challenge": "yt-77"})
+        assert r.status_code == 200 and r.text == "yt-77"
+        # TikTok has no handshake at all: nothing answers a GET.
+        r = await d.gateway.get("/hooks/tiktok", params={"challenge": body.decode()})
+        assert r.status_code in (404, 405), r.text
+
         # Nothing forged was kept or shown.
         r = await d.gateway.get("/v1/conversations", headers=d.auth)
         assert r.status_code == 200 and r.json()["items"] == [], r.text
