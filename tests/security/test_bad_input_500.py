@@ -108,6 +108,23 @@ async def test_nul_characters_and_wide_numbers_are_refused_by_name(platform) -> 
             )
             refused(r, "credentials")
 
+        # A zone name longer than a file name may be was looked up as a file (OSError).
+        long_zone = "Europe/" + "x" * 300
+        r = await gw.post(
+            "/v1/posts",
+            headers=auth,
+            json={
+                "text": "Hi",
+                "targets": [{"channel_id": channel["id"]}],
+                "schedule": {"at": "2031-01-01T09:00:00", "timezone": long_zone},
+            },
+        )
+        refused(r, "schedule.timezone")
+        r = await gw.patch(
+            f"/v1/channels/{channel['id']}", headers=auth, json={"timezone": long_zone}
+        )
+        refused(r, "timezone")
+
         # A number JSON reads as infinity is not a value either.
         r = await gw.post(
             "/v1/conversions",
