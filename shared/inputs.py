@@ -44,7 +44,7 @@ def nul_at(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...
     if isinstance(value, dict):
         for key, item in value.items():
             if NUL in key:
-                return (*path, key)
+                return (*path, key.replace(NUL, ""))  # named without it
             found = nul_at(item, (*path, key))
             if found is not None:
                 return found
