@@ -199,6 +199,8 @@ async def plan_times(
         return [(None, None) for _ in channels]
     explicit = zone(schedule.timezone, field="schedule.timezone") if schedule.timezone else None
     planned: list[tuple[datetime | None, str | None]] = []
+    # A rule's first occurrence per zone, found once however many channels share the zone.
+    firsts: dict[str, datetime] = {}
     for channel in channels:
         if explicit is not None:
             tz = explicit
@@ -209,8 +211,9 @@ async def plan_times(
         if schedule.rrule:
             # A recurring post: its first occurrence here; the others are added as rows by
             # `recurrence.add_occurrences` / `recurrence.extend`.
-            first = await first_occurrence(schedule, tz, now=now, fresh=fresh)
-            planned.append((first, tz.key))
+            if tz.key not in firsts:
+                firsts[tz.key] = await first_occurrence(schedule, tz, now=now, fresh=fresh)
+            planned.append((firsts[tz.key], tz.key))
         elif schedule.now:
             planned.append((now, tz.key))
         elif schedule.queue:
