@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '2270a29f2dfa'
 down_revision: str | None = '2a9686e8e1a6'
 branch_labels: str | Sequence[str] | None = None

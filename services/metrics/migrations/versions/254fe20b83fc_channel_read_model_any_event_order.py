@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '254fe20b83fc'
 down_revision: str | None = '2805b75716e1'
 branch_labels: str | Sequence[str] | None = None

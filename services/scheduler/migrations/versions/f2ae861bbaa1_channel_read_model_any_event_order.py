@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = 'f2ae861bbaa1'
 down_revision: str | None = '8a41d2c7e5f0'
 branch_labels: str | Sequence[str] | None = None
