@@ -84,7 +84,7 @@ async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> N
 async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
     data = envelope.parsed()
     assert isinstance(data, BestTimesUpdated)
-    await record_best_times(session, data=data)
+    await record_best_times(session, data=data, facts_at=envelope.occurred_at)
 
 
 def subscriptions(runtime: Runtime) -> list[Subscription]:

@@ -174,6 +174,9 @@ class BestTimes(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     # [{"weekday": 0-6, "hour": 0-23, "score": float}]
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # When metrics computed them (the event's occurred_at): an older result arriving late
+    # does not replace a newer one.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

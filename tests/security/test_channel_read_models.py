@@ -17,6 +17,8 @@ import asyncpg
 
 from shared.bus import Bus, OutgoingMessage
 from shared.events import (
+    BestSlot,
+    BestTimesUpdated,
     ChannelConnected,
     ChannelDisconnected,
     ChannelNeedsReauth,
@@ -120,7 +122,7 @@ async def test_every_order_of_channel_events_settles_on_the_latest_fact(platform
             status=status,
         )
 
-    async def send(data: EventData, minute: int) -> None:
+    async def send(data: EventData, minute: int) -> Envelope:
         envelope = Envelope.of(data, workspace_id=workspace).model_copy(
             update={"occurred_at": start + timedelta(minutes=minute)}
         )
@@ -133,6 +135,7 @@ async def test_every_order_of_channel_events_settles_on_the_latest_fact(platform
                 )
             ]
         )
+        return envelope
 
     # Each sequence is (event, when it happened), delivered in the order listed.
     late_connect, reauth_first, stale_update, repeated = (uuid.uuid4() for _ in range(4))
@@ -175,15 +178,64 @@ async def test_every_order_of_channel_events_settles_on_the_latest_fact(platform
         ),
     }
     try:
+        # A service answers /readyz a moment before its queues are bound: an event published
+        # then would reach nobody. One channel seen by every read model first.
+        ready = uuid.uuid4()
+        await send(ChannelConnected(**facts(ready)), 0)
+
+        async def listening() -> bool:
+            seen = await statuses(dsn, ready)
+            if set(seen.values()) != {"active"}:
+                await send(ChannelConnected(**facts(ready)), 0)
+                return False
+            return True
+
+        await wait_for(listening, seconds=60, interval=1, what="every service consuming")
         for events, _ in sequences.values():
             for data, minute in events:
                 await send(data, minute)
         for channel_id, (_, expected) in sequences.items():
+            seen: dict[str, str | None] = {}
 
-            async def settled(channel_id: uuid.UUID = channel_id, expected: str = expected):
-                seen = await statuses(dsn, channel_id)
-                return seen if set(seen.values()) == {expected} else None
+            async def settled(
+                channel_id: uuid.UUID = channel_id,
+                expected: str = expected,
+                seen: dict[str, str | None] = seen,
+            ) -> bool:
+                seen.update(await statuses(dsn, channel_id))
+                return set(seen.values()) == {expected}
 
-            await wait_for(settled, seconds=60, what=f"{expected} everywhere for {channel_id}")
+            try:
+                await wait_for(settled, seconds=60, what=f"{expected} for {channel_id}")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; each service holds {seen}") from None
+
+        # Best times computed at 10:00, then the ones of 09:00 delivered late: 10:00's stay.
+        def best(hour: int) -> BestTimesUpdated:
+            return BestTimesUpdated(
+                channel_id=repeated,
+                timezone="UTC",
+                slots=[BestSlot(weekday=0, hour=hour, score=0.5)],
+            )
+
+        async def best_times(message: Envelope) -> str | None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                consumed = await conn.fetchval(
+                    "SELECT count(*) FROM scheduler.processed_messages WHERE message_id = $1",
+                    str(message.id),
+                )
+                slots = await conn.fetchval(
+                    "SELECT slots::text FROM scheduler.best_times WHERE channel_id = $1", repeated
+                )
+            finally:
+                await conn.close()
+            return slots if consumed else None
+
+        newer = await send(best(10), 10)
+        await wait_for(lambda: best_times(newer), seconds=60, what="the 10:00 best times")
+        late = await send(best(9), 9)
+        slots = await wait_for(lambda: best_times(late), seconds=60, what="the late event")
+        assert '"hour": 10' in slots, slots
     finally:
         await bus.close()

@@ -1,4 +1,4 @@
-"""channel read model: facts applied in event order
+"""channel and best-times read models: facts applied in event order
 
 Revision ID: f2ae861bbaa1
 Revises: 8a41d2c7e5f0
@@ -18,7 +18,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column('channels', sa.Column('facts_at', sa.DateTime(timezone=True), nullable=True),
                   schema='scheduler')
+    op.add_column('best_times',
+                  sa.Column('facts_at', sa.DateTime(timezone=True), nullable=True),
+                  schema='scheduler')
 
 
 def downgrade() -> None:
+    op.drop_column('best_times', 'facts_at', schema='scheduler')
     op.drop_column('channels', 'facts_at', schema='scheduler')
