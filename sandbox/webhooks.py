@@ -9,6 +9,7 @@ import hmac
 import itertools
 import secrets
 import time
+import uuid
 from collections import deque
 from typing import Any
 from urllib.parse import urlencode
@@ -148,7 +149,7 @@ class Deliveries:
                 )
                 ok = resp.status_code == 200 and resp.text.strip() == challenge
             elif network == "linkedin":
-                code = secrets.token_hex(16)
+                code = str(uuid.uuid4())  # LinkedIn sends a UUID
                 resp = await self.client.get(_with_query(url, {"challengeCode": code}))
                 expected = hmac.new(
                     app.client_secret.encode(), code.encode(), hashlib.sha256

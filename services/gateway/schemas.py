@@ -53,8 +53,9 @@ class ApiKeyPage(BaseModel):
 
 class WorkspaceChange(BaseModel):
     rate_limit: int | None = Field(
-        default=None, ge=1, description="Requests per window for the whole workspace; null "
-        "returns to the platform default."
+        default=None, ge=1, le=2**31 - 1,
+        description="Requests per window for the whole workspace; null returns to the "
+        "platform default.",
     )
 
 

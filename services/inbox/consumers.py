@@ -36,12 +36,19 @@ def subscriptions(runtime: Runtime, *, analyser: Analyser) -> list[Subscription]
     async def on_channel(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelFacts) and envelope.workspace_id
-        await remember_channel(session, workspace_id=envelope.workspace_id, facts=data)
+        await remember_channel(
+            session, workspace_id=envelope.workspace_id, facts=data, facts_at=envelope.occurred_at
+        )
 
     async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelDisconnected)
-        await forget_channel(session, channel_id=data.channel_id)
+        await forget_channel(
+            session,
+            workspace_id=envelope.workspace_id,
+            channel_id=data.channel_id,
+            facts_at=envelope.occurred_at,
+        )
 
     async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()

@@ -49,7 +49,7 @@ async def ingest_item(
     keywords = await rules.workspace_keywords(session, workspace_id=channel.workspace_id)
     # The workspace's own words come last and take precedence over the scorer's.
     score = sentiment.combine(reading.raw, text=item.text, keywords=keywords)
-    outcome = rules.apply(
+    outcome = await rules.apply_off_loop(
         await rules.workspace_rules(session, workspace_id=channel.workspace_id), item.text
     )
     message_id = await session.scalar(

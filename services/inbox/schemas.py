@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.inbox.crisis import DEFAULTS
+from shared.inputs import Int32
 
 
 class ConversationItem(BaseModel):
@@ -169,7 +170,7 @@ class RuleIn(BaseModel):
     # Ask the network to hide a matching comment (spam), where the network allows it.
     hide: bool = False
     enabled: bool = True
-    position: int = 0
+    position: Int32 = 0
 
 
 class RuleOut(RuleIn):

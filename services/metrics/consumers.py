@@ -49,13 +49,16 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         data = envelope.parsed()
         assert isinstance(data, ChannelFacts) and envelope.workspace_id
         await record_channel(
-            session, workspace_id=envelope.workspace_id, facts=data, now=datetime.now(UTC)
+            session, workspace_id=envelope.workspace_id, facts=data, now=datetime.now(UTC),
+            facts_at=envelope.occurred_at,
         )
 
     async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelDisconnected)
-        await forget_channel(session, data=data)
+        await forget_channel(
+            session, data=data, workspace_id=envelope.workspace_id, facts_at=envelope.occurred_at
+        )
 
     async def on_metrics_fetched(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()

@@ -79,6 +79,9 @@ class Channel(Base):
     account_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when new samples arrive, cleared when the best-times grid is recomputed.
     best_times_dirty: Mapped[bool] = mapped_column(server_default="false")
+    # When the fact this row shows happened (the event's occurred_at): an older one that
+    # arrives late changes nothing.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Collection(Base):

@@ -185,7 +185,8 @@ class ConversionCreate(BaseModel):
     link_code: str | None = Field(default=None, max_length=20)
     post_id: UUID | None = None
     name: str = Field(default="conversion", min_length=1, max_length=100)
-    value: float | None = None
+    # 1e400 in JSON reads as infinity: stored, it would make every sum of values infinite.
+    value: float | None = Field(default=None, allow_inf_nan=False)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     occurred_at: datetime | None = None
 

@@ -30,7 +30,8 @@ from shared.outbox import Outbox
 def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: a name longer than a file name may be is looked up as a file all the same.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValidationFailed(f"{timezone!r} is not an IANA time zone.", field="timezone") from exc
     return timezone
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 # Credentials as a network hands them out (tokens, ids, an instance URL): a few fields, each
 # at most a few kilobytes (a JWT); the whole bounded too.
@@ -15,9 +15,28 @@ MAX_CREDENTIALS = 20
 MAX_CREDENTIALS_BYTES = 32 * 1024
 
 
+def _printable(value: Any) -> Any:
+    """Credentials travel in HTTP headers and forms: printable ASCII only. A line break or a
+    non-ASCII character could not be sent, and would look like the network being down."""
+    if isinstance(value, str):
+        if not all(" " <= c <= "~" for c in value):
+            raise ValueError("credentials are printable ASCII text")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _printable(key)
+            _printable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _printable(item)
+    return value
+
+
+CredentialValue = Annotated[Any, AfterValidator(_printable)]
+
+
 class ChannelIn(BaseModel):
     network: str = Field(min_length=1, max_length=40)
-    credentials: dict[Annotated[str, Field(max_length=100)], Any] = Field(
+    credentials: dict[Annotated[str, Field(max_length=100)], CredentialValue] = Field(
         max_length=MAX_CREDENTIALS
     )
     name: str | None = Field(default=None, min_length=1, max_length=200)

@@ -37,13 +37,20 @@ async def on_channel_facts(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.workspace_id is None:
         log.error("%s %s without a workspace; ignored", envelope.type, envelope.id)
         return
-    await record_channel(session, workspace_id=envelope.workspace_id, facts=data)
+    await record_channel(
+        session, workspace_id=envelope.workspace_id, facts=data, facts_at=envelope.occurred_at
+    )
 
 
 async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
     data = envelope.parsed()
     assert isinstance(data, ChannelDisconnected)
-    await forget_channel(session, channel_id=data.channel_id)
+    await forget_channel(
+        session,
+        workspace_id=envelope.workspace_id,
+        channel_id=data.channel_id,
+        facts_at=envelope.occurred_at,
+    )
 
 
 def published_handler(outbox: Outbox) -> Handler:
@@ -80,7 +87,7 @@ async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> N
 async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
     data = envelope.parsed()
     assert isinstance(data, BestTimesUpdated)
-    await record_best_times(session, data=data)
+    await record_best_times(session, data=data, facts_at=envelope.occurred_at)
 
 
 def freeze_handler(outbox: Outbox) -> Handler:

@@ -31,7 +31,7 @@ from services.scheduler.posts import (
     summarize,
     wake_dispatcher_if_needed,
 )
-from services.scheduler.recurrence import is_recurring, occurrences
+from services.scheduler.recurrence import expand, is_recurring
 from services.scheduler.schemas import MediaIn, PostIn, PostPatch, ScheduleIn, TargetIn
 from services.scheduler.workspaces import Defaults, workspace_settings
 from shared.auth import Principal
@@ -562,6 +562,7 @@ async def _edit_series(
         principal=principal,
         now=now,
         post_id=post.id,
+        fresh=schedule_changed,
     )
     current = summarize([t.status for t in open_]) if open_ else "scheduled"
     status = await _status_after_edit(
@@ -592,7 +593,7 @@ async def _edit_series(
         instants: list[datetime | None] = [first]
         if merged.schedule is not None and merged.schedule.rrule:
             assert first is not None and tz_name is not None
-            instants += occurrences(
+            instants += await expand(
                 merged.schedule, ZoneInfo(tz_name), after=first, until=now + recurrence_horizon
             )
         for due_at in instants:

@@ -47,6 +47,9 @@ class Channel(Base):
     status: Mapped[str] = mapped_column(String(30), default="active")
     # A disconnected channel is kept (its posts still name it) but may no longer be targeted.
     disconnected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the fact this row shows happened (the event's occurred_at): an older one that
+    # arrives late changes nothing.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -171,6 +174,9 @@ class BestTimes(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     # [{"weekday": 0-6, "hour": 0-23, "score": float}]
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # When metrics computed them (the event's occurred_at): an older result arriving late
+    # does not replace a newer one.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.models import Channel, Post, Target, Transition
-from services.scheduler.recurrence import add_occurrences, first_occurrence, occurrences
+from services.scheduler.recurrence import add_occurrences, expand, first_occurrence
 from services.scheduler.schemas import (
     EvergreenIn,
     MediaIn,
@@ -185,17 +185,22 @@ async def plan_times(
     principal: Principal,
     now: datetime,
     post_id: UUID | None = None,
+    fresh: bool = True,
 ) -> list[tuple[datetime | None, str | None]]:
     """Each target's UTC due time and the zone it was planned in (None for a draft).
 
     The zone is the one the schedule names, else the channel's, else the workspace's.
     `{"queue": true}` takes each channel's next free posting slot, `{"best": true}` its best
     hour of the coming week; `post_id` (an edit) keeps the post from competing with itself.
+    `fresh` is False when the schedule is the stored one, not given in this request (a
+    series that started long ago may still be edited).
     """
     if schedule is None:
         return [(None, None) for _ in channels]
     explicit = zone(schedule.timezone, field="schedule.timezone") if schedule.timezone else None
     planned: list[tuple[datetime | None, str | None]] = []
+    # A rule's first occurrence per zone, found once however many channels share the zone.
+    firsts: dict[str, datetime] = {}
     for channel in channels:
         if explicit is not None:
             tz = explicit
@@ -206,7 +211,9 @@ async def plan_times(
         if schedule.rrule:
             # A recurring post: its first occurrence here; the others are added as rows by
             # `recurrence.add_occurrences` / `recurrence.extend`.
-            planned.append((first_occurrence(schedule, tz, now=now), tz.key))
+            if tz.key not in firsts:
+                firsts[tz.key] = await first_occurrence(schedule, tz, now=now, fresh=fresh)
+            planned.append((firsts[tz.key], tz.key))
         elif schedule.now:
             planned.append((now, tz.key))
         elif schedule.queue:
@@ -361,7 +368,7 @@ async def create_post(
     if body.schedule is not None and body.schedule.rrule:
         for first in list(targets):
             assert first.due_at is not None and first.timezone is not None
-            later = occurrences(
+            later = await expand(
                 body.schedule,
                 ZoneInfo(first.timezone),
                 after=first.due_at,

@@ -32,7 +32,7 @@ class MediaIn(BaseModel):
     alt: str | None = Field(default=None, max_length=2000)
     size_bytes: int | None = Field(default=None, ge=0)
     mime: str | None = Field(default=None, max_length=255)
-    duration_s: float | None = Field(default=None, ge=0)
+    duration_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class TargetIn(BaseModel):

@@ -97,10 +97,11 @@ async def items(inbox: Inbox, **params: Any) -> list[dict[str, Any]]:
 
 async def test_linkedin_challenge_and_signatures_with_and_without_prefix(start_inbox) -> None:
     async with start_inbox(network_apps=APPS) as inbox:
-        r = await inbox.client.get("/hooks/linkedin", params={"challengeCode": "abc-123"})
+        code = "f1e2d3c4-b5a6-4978-8a6b-5c4d3e2f1a0b"  # LinkedIn's challengeCode is a UUID
+        r = await inbox.client.get("/hooks/linkedin", params={"challengeCode": code})
         assert r.status_code == 200
-        assert r.json() == {"challengeCode": "abc-123",
-                            "challengeResponse": hexmac(LI_SECRET, b"abc-123")}
+        assert r.json() == {"challengeCode": code,
+                            "challengeResponse": hexmac(LI_SECRET, code.encode())}
 
         channel_id = await inbox.connect_channel(network="linkedin", external_id=ORG)
         await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
