@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import ChannelLookup
+from services.scheduler.finding import search_text
 from services.scheduler.models import Post, Target, Transition
 from services.scheduler.posts import (
     check_variants,
@@ -360,6 +361,7 @@ async def edit(
         new_targets.append(target)
 
     post.text = merged.text
+    post.search_text = search_text(merged.text, [t.text for t in merged.targets])
     post.media = media_json(merged.media) or []
     post.tags = list(dict.fromkeys(tag.strip() for tag in merged.tags if tag.strip()))
     post.campaign = merged.campaign
@@ -623,6 +625,7 @@ async def _edit_series(
         await session.execute(delete(Target).where(Target.id.in_([t.id for t in removed])))
 
     post.text = merged.text
+    post.search_text = search_text(merged.text, [t.text for t in merged.targets])
     post.media = media_json(merged.media) or []
     post.tags = list(dict.fromkeys(tag.strip() for tag in merged.tags if tag.strip()))
     post.campaign = merged.campaign

@@ -85,10 +85,40 @@ class Post(Base):
     # this many days after it last went out. None: published once.
     evergreen_gap_days: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(200), default="")
+    # What `GET /v1/posts?q=` searches: the copy and every variant, lower-cased (see `finding`).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A post made by editing one occurrence of a recurring post: the series and the instant
+    # of the occurrence it replaces (skipped in the series).
+    series_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    occurrence_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+# The list's keyset order, and the search: trigram GIN on the lower-cased text (LIKE '%…%').
+Index("ix_scheduler_posts_workspace_created", Post.workspace_id, Post.created_at, Post.id)
+Index(
+    "ix_scheduler_posts_search_trgm",
+    Post.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+
+
+class Template(Base):
+    """A post saved for reuse: its copy, media, variants, tags and campaign, never a time."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # A `POST /v1/posts` body without `schedule`.
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Target(Base):

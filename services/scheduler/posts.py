@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import ChannelLookup, channels_for
+from services.scheduler.finding import search_text
 from services.scheduler.models import Channel, Post, Target, Transition
 from services.scheduler.recurrence import add_occurrences, first_occurrence, occurrences
 from services.scheduler.schemas import (
@@ -293,6 +294,8 @@ async def create_post(
     notify_horizon: float,
     defaults: Defaults,
     recurrence_horizon: timedelta = timedelta(days=60),
+    series_id: UUID | None = None,
+    occurrence_at: datetime | None = None,
 ) -> tuple[Post, list[Target]]:
     """Saves a post with one target per channel; scheduled when `body.schedule` is given.
 
@@ -331,6 +334,9 @@ async def create_post(
         else None,
         evergreen_gap_days=body.evergreen.min_gap_days if body.evergreen else None,
         created_by=principal.principal_id,
+        search_text=search_text(body.text, [target.text for target in body.targets]),
+        series_id=series_id,
+        occurrence_at=occurrence_at,
         created_at=now,
         updated_at=now,
     )
@@ -427,6 +433,9 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
         evergreen=EvergreenIn(min_gap_days=post.evergreen_gap_days)
         if post.evergreen_gap_days
         else None,
+        created_by=post.created_by,
+        series_id=post.series_id,
+        occurrence_at=post.occurrence_at,
         created_at=post.created_at,
         updated_at=post.updated_at,
         targets=[

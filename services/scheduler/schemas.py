@@ -97,9 +97,18 @@ class PostOut(BaseModel):
     campaign: str | None
     schedule: dict[str, Any] | None
     evergreen: EvergreenIn | None = None
+    created_by: str = ""
+    # Set on a post made from one occurrence of a recurring post: the series and the instant.
+    series_id: UUID | None = None
+    occurrence_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     targets: list[TargetOut]
+
+
+class PostPage(BaseModel):
+    items: list[PostOut]
+    next_cursor: str | None
 
 
 class TargetCheck(BaseModel):
@@ -209,3 +218,22 @@ class CalendarFeedOut(BaseModel):
 class ImportOut(BaseModel):
     created: int
     posts: list[PostOut]
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="1 is the first row after the header")
+    column: str
+    field: str
+    message: str
+    code: str
+
+
+class ImportCheckOut(BaseModel):
+    """A dry run's verdict: what the import would do and every row's problems."""
+
+    valid: bool
+    rows: int
+    valid_rows: int
+    # Posts the rows would make (rows sharing a `post` key are one post).
+    posts: int
+    errors: list[ImportRowError]
