@@ -41,6 +41,8 @@ from shared.events import (
     Envelope,
     PostApproved,
     PostCanceled,
+    PostDeleted,
+    PostEdited,
     PostRejected,
     PostRescheduled,
     PostScheduled,
@@ -91,6 +93,21 @@ def _set_status(
     post.updated_at = datetime.now(UTC)
     record_transition(
         session, post_id=post.id, from_status=previous, to_status=status, by=by, comment=comment
+    )
+
+
+def edited_event(
+    post: Post, *, patch: PostPatch, by: str, occurrence_at: datetime | None = None
+) -> Envelope:
+    return Envelope.of(
+        PostEdited(
+            post_id=post.id,
+            post_version=post.version,
+            by=by,
+            changed=sorted(patch.model_fields_set - {"version"}),
+            occurrence_at=occurrence_at,
+        ),
+        workspace_id=post.workspace_id,
     )
 
 
@@ -438,6 +455,7 @@ async def edit(
                 PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
             )
         )
+    events.append(edited_event(post, patch=patch, by=principal.principal_id))
     await outbox.add(session, *events)
     return post, new_targets
 
@@ -473,10 +491,14 @@ async def cancel(
     post.version += 1
     post.updated_at = datetime.now(UTC)
     record_transition(session, post_id=post.id, from_status=previous, to_status="canceled", by=by)
+    target_ids = [t.id for t in open_targets]
     await outbox.add(
         session,
         Envelope.of(
-            PostCanceled(post_id=post.id, target_ids=[t.id for t in open_targets]),
+            PostCanceled(post_id=post.id, target_ids=target_ids), workspace_id=post.workspace_id
+        ),
+        Envelope.of(
+            PostDeleted(post_id=post.id, by=by, target_ids=target_ids),
             workspace_id=post.workspace_id,
         ),
     )
@@ -671,6 +693,7 @@ async def _edit_series(
                 PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
             )
         )
+    events.append(edited_event(post, patch=patch, by=principal.principal_id))
     await outbox.add(session, *events)
     _, after = await load_post(session, workspace_id=post.workspace_id, post_id=post.id)
     return post, after

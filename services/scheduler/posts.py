@@ -17,6 +17,7 @@ from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.finding import search_text
 from services.scheduler.models import Channel, Post, Target, Transition
 from services.scheduler.recurrence import add_occurrences, first_occurrence, occurrences
+from services.scheduler.recurrence import is_recurring as schedule_is_recurring
 from services.scheduler.schemas import (
     EvergreenIn,
     MediaIn,
@@ -33,7 +34,14 @@ from services.scheduler.timing import local_time, to_utc, zone
 from services.scheduler.workspaces import Defaults, workspace_settings
 from shared.auth import Principal
 from shared.errors import NotFound, ValidationFailed
-from shared.events import Envelope, PostScheduled, TargetRef
+from shared.events import (
+    Envelope,
+    PostFailed,
+    PostPartiallyFailed,
+    PostScheduled,
+    TargetOutcome,
+    TargetRef,
+)
 from shared.networks import MediaRef, UnknownNetwork, validate_variant
 from shared.outbox import Outbox
 
@@ -473,6 +481,50 @@ async def refresh_post_status(session: AsyncSession, *, post_id: UUID) -> None:
     post.updated_at = datetime.now(UTC)
 
 
+SETTLED = frozenset({"published", "failed", "missed", "canceled"})
+
+
+async def announce_outcome(session: AsyncSession, *, target: Target, outbox: Outbox) -> None:
+    """Once every target of the post has an outcome, says `post.failed` when none went out
+    and `post.partially_failed` when some failed and some went out (an all-published post
+    needs no word beyond each target's `post.published`).
+
+    A recurring post is judged occurrence by occurrence: the targets due at the same instant.
+    The post row is locked (`refresh_post_status`), so of two targets settling at once the
+    later one sees both outcomes, and only the report that changed a target gets here.
+    """
+    post = await session.get(Post, target.post_id)
+    if post is None:
+        return
+    query = select(Target).where(Target.post_id == target.post_id)
+    if schedule_is_recurring(post.schedule):
+        query = query.where(Target.due_at == target.due_at)
+    group = list((await session.scalars(query)).all())
+    if any(t.status not in SETTLED for t in group):
+        return
+    failed = [t for t in group if t.status in {"failed", "missed"}]
+    published = [t for t in group if t.status == "published"]
+    if not failed:
+        return
+    outcomes = [
+        TargetOutcome(
+            target_id=t.id,
+            channel_id=t.channel_id,
+            network=t.network,
+            status=t.status,
+            error=t.error,
+            url=t.url,
+        )
+        for t in [*published, *failed]
+    ]
+    data = (
+        PostPartiallyFailed(post_id=post.id, due_at=target.due_at, targets=outcomes)
+        if published
+        else PostFailed(post_id=post.id, due_at=target.due_at, targets=outcomes)
+    )
+    await outbox.add(session, Envelope.of(data, workspace_id=post.workspace_id))
+
+
 async def mark_published(
     session: AsyncSession,
     *,
@@ -480,6 +532,7 @@ async def mark_published(
     external_id: str,
     url: str | None,
     published_at: datetime,
+    outbox: Outbox | None = None,
 ) -> bool:
     """Records a target as live. False when the target is unknown here (nothing to do)."""
     target = await session.get(Target, target_id, with_for_update=True)
@@ -500,10 +553,14 @@ async def mark_published(
         by="publisher",
     )
     await refresh_post_status(session, post_id=target.post_id)
+    if outbox is not None and previous != "published":
+        await announce_outcome(session, target=target, outbox=outbox)
     return True
 
 
-async def mark_failed(session: AsyncSession, *, target_id: UUID, error: str) -> bool:
+async def mark_failed(
+    session: AsyncSession, *, target_id: UUID, error: str, outbox: Outbox | None = None
+) -> bool:
     target = await session.get(Target, target_id, with_for_update=True)
     if target is None:
         return False
@@ -523,4 +580,6 @@ async def mark_failed(session: AsyncSession, *, target_id: UUID, error: str) -> 
         comment=error,
     )
     await refresh_post_status(session, post_id=target.post_id)
+    if outbox is not None and previous != "failed":
+        await announce_outcome(session, target=target, outbox=outbox)
     return True

@@ -132,6 +132,56 @@ class PostRejected(EventData):
     comment: str | None = None
 
 
+@event("post.edited")
+class PostEdited(EventData):
+    """A post's copy, variants, channels, tags, campaign or time was changed."""
+
+    post_id: UUID
+    # The post's version after the edit (its ETag).
+    post_version: int
+    by: str
+    # The fields the edit gave: "text", "media", "targets", "schedule", "tags", "campaign".
+    changed: list[str] = Field(default_factory=list)
+    # Set when one occurrence of a recurring post was edited (the instant it was due).
+    occurrence_at: datetime | None = None
+
+
+@event("post.deleted")
+class PostDeleted(EventData):
+    """A post was deleted: whatever of it had not gone out will not."""
+
+    post_id: UUID
+    by: str
+    target_ids: list[UUID] = Field(default_factory=list)
+
+
+class TargetOutcome(BaseModel):
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    status: str
+    error: str | None = None
+    url: str | None = None
+
+
+@event("post.failed")
+class PostFailed(EventData):
+    """Every target of a post (of one occurrence, for a recurring post) failed to go out."""
+
+    post_id: UUID
+    due_at: datetime | None = None
+    targets: list[TargetOutcome]
+
+
+@event("post.partially_failed")
+class PostPartiallyFailed(EventData):
+    """A post went out on some of its channels and failed on others."""
+
+    post_id: UUID
+    due_at: datetime | None = None
+    targets: list[TargetOutcome]
+
+
 @event("post.missed")
 class PostMissed(EventData):
     """A target was due too long ago to go out (for example after downtime)."""
