@@ -10,7 +10,7 @@ claimed ones keep what they went out with.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -97,14 +97,14 @@ def _set_status(
 
 
 def edited_event(
-    post: Post, *, patch: PostPatch, by: str, occurrence_at: datetime | None = None
+    post: Post, *, changed: Iterable[str], by: str, occurrence_at: datetime | None = None
 ) -> Envelope:
     return Envelope.of(
         PostEdited(
             post_id=post.id,
             post_version=post.version,
             by=by,
-            changed=sorted(patch.model_fields_set - {"version"}),
+            changed=sorted(set(changed)),
             occurrence_at=occurrence_at,
         ),
         workspace_id=post.workspace_id,
@@ -455,7 +455,8 @@ async def edit(
                 PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
             )
         )
-    events.append(edited_event(post, patch=patch, by=principal.principal_id))
+    changed = patch.model_fields_set - {"version"}
+    events.append(edited_event(post, changed=changed, by=principal.principal_id))
     await outbox.add(session, *events)
     return post, new_targets
 
@@ -693,7 +694,8 @@ async def _edit_series(
                 PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
             )
         )
-    events.append(edited_event(post, patch=patch, by=principal.principal_id))
+    changed = patch.model_fields_set - {"version"}
+    events.append(edited_event(post, changed=changed, by=principal.principal_id))
     await outbox.add(session, *events)
     _, after = await load_post(session, workspace_id=post.workspace_id, post_id=post.id)
     return post, after

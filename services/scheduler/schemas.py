@@ -140,6 +140,23 @@ class PostPatch(BaseModel):
     version: int | None = None
 
 
+class OccurrencePatch(BaseModel):
+    """One occurrence of a recurring post, edited alone (it becomes a post of its own).
+
+    Fields not given come from the series; `at` (wall clock in `timezone`, else the series'
+    zone, else each channel's) moves it; `targets` may only name channels it goes out on."""
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=40)
+    targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
+    at: datetime | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    campaign: str | None = Field(default=None, max_length=200)
+    # An alternative to If-Match for clients that cannot set headers (the series' version).
+    version: int | None = None
+
+
 class ReviewIn(BaseModel):
     comment: str | None = Field(default=None, max_length=5000)
 
@@ -178,7 +195,10 @@ class SlotOut(BaseModel):
 
 class CalendarItem(BaseModel):
     post_id: UUID
-    target_id: UUID
+    # None for an occurrence of a recurring post that has no row yet (`materialised` false):
+    # it is planned by the rule and becomes a target as its time comes within the horizon.
+    target_id: UUID | None
+    materialised: bool = True
     channel_id: UUID
     network: str
     status: str

@@ -27,11 +27,13 @@ from services.scheduler.lifecycle import (
     submit,
     transitions,
 )
+from services.scheduler.occurrences import edit_occurrence, skip_occurrence
 from services.scheduler.posts import create_post, load_post, post_out, validate_post
 from services.scheduler.schemas import (
     ImportCheckOut,
     ImportOut,
     ImportRowError,
+    OccurrencePatch,
     PostIn,
     PostOut,
     PostPage,
@@ -341,3 +343,63 @@ async def post_transitions(
 ) -> list[TransitionOut]:
     rows = await transitions(session, workspace_id=principal.workspace_id, post_id=post_id)
     return [TransitionOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.post("/{post_id}/occurrences/{at}/skip", response_model=PostOut)
+async def skip_one_occurrence(
+    post_id: UUID,
+    at: datetime,
+    principal: WriterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PostOut:
+    """Skips one occurrence of a recurring post (an EXDATE), named by its UTC instant as the
+    calendar lists it, with or without a row yet. Answers the series."""
+    post, targets = await skip_occurrence(
+        session,
+        principal=principal,
+        post_id=post_id,
+        at=at,
+        expected_version=parse_if_match(if_match),
+        outbox=runtime.outbox,
+        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
+    )
+    response.headers["ETag"] = etag(post.version)
+    return post_out(post, targets)
+
+
+@router.patch("/{post_id}/occurrences/{at}", response_model=PostOut, status_code=201)
+async def edit_one_occurrence(
+    post_id: UUID,
+    at: datetime,
+    patch: OccurrencePatch,
+    principal: WriterDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    lookup: LookupDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PostOut:
+    """Edits one occurrence alone: it leaves the series (skipped there) and becomes a post of
+    its own with the edit, `series_id` and `occurrence_at` set. Answers that new post."""
+    expected = parse_if_match(if_match)
+    post, targets = await edit_occurrence(
+        session,
+        principal=principal,
+        post_id=post_id,
+        at=at,
+        patch=patch,
+        expected_version=expected if expected is not None else patch.version,
+        lookup=lookup,
+        outbox=runtime.outbox,
+        notify_horizon=settings.dispatch_max_sleep,
+        defaults=settings.workspace_defaults,
+        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
+    )
+    response.headers["ETag"] = etag(post.version)
+    response.headers["Location"] = f"/v1/posts/{post.id}"
+    return post_out(post, targets)
