@@ -13,6 +13,7 @@ from services.scheduler.api import calendar as calendar_api
 from services.scheduler.api import channels as channels_api
 from services.scheduler.api import posts
 from services.scheduler.api import settings as settings_api
+from services.scheduler.api import templates as templates_api
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.dispatch import dispatcher
 from services.scheduler.ical import FEED_PATH
@@ -54,6 +55,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         timeout=settings.channel_lookup_timeout,
     )
     app.state.dispatcher = loop
+    app.include_router(templates_api.router)
     app.include_router(posts.router)
     app.include_router(settings_api.router)
     app.include_router(channels_api.router)

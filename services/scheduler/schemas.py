@@ -257,3 +257,33 @@ class ImportCheckOut(BaseModel):
     # Posts the rows would make (rows sharing a `post` key are one post).
     posts: int
     errors: list[ImportRowError]
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TemplateOut(BaseModel):
+    id: UUID
+    name: str
+    # What a post made from it starts with: a `POST /v1/posts` body without `schedule`.
+    body: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+
+class TemplatePage(BaseModel):
+    items: list[TemplateOut]
+    next_cursor: str | None
+
+
+class TemplateUse(BaseModel):
+    """A post from a template or a duplicate: the saved content, these fields over it.
+    Without `schedule` the new post is a draft."""
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=40)
+    targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
+    schedule: ScheduleIn | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    campaign: str | None = Field(default=None, max_length=200)
