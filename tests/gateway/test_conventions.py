@@ -39,6 +39,11 @@ async def second_of_everything(gw: httpx.AsyncClient, world: World, sandbox_url:
             headers=h,
         )
     )
+    ok(
+        await gw.post(
+            f"/v1/posts/{v['post_id']}/template", json={"name": "second template"}, headers=h
+        )
+    )
     ok(await gw.post("/v1/links", json={"url": "https://example.com/second"}, headers=h))
     ok(
         await gw.post(

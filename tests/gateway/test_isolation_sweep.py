@@ -75,6 +75,10 @@ def bodies(victim: World) -> dict[tuple[str, str], Any]:
         ("patch", "/v1/posts/{post_id}"): {"text": "hijacked"},
         ("post", "/v1/posts/{post_id}/approve"): {"comment": "fine"},
         ("post", "/v1/posts/{post_id}/reject"): {"comment": "no"},
+        ("post", "/v1/posts/{post_id}/template"): {"name": "hijacked"},
+        ("post", "/v1/posts/{post_id}/duplicate"): {},
+        ("patch", "/v1/posts/{post_id}/occurrences/{at}"): {"text": "hijacked"},
+        ("post", "/v1/posts/templates/{template_id}/posts"): {"text": "hijacked"},
         ("post", "/v1/saved-replies"): {"name": "hijacked", "text": "hijacked"},
         ("patch", "/v1/saved-replies/{reply_id}"): {"name": "hijacked"},
         ("put", "/v1/scheduler/settings"): {"approval_required": True},
@@ -119,6 +123,8 @@ def fill(path: str, victim: World) -> str:
         "workspace_id": victim.workspace_id,
         "network": "x",
         "key_id": victim.ids["analyst_key_id"],
+        # An occurrence of a recurring post is named by its instant.
+        "at": "2031-01-06T09:00:00Z",
     }
     # A parameter the world has nothing for gets an id that exists nowhere.
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), str(uuid.uuid4())), path)
@@ -133,6 +139,8 @@ async def snapshot(gw: httpx.AsyncClient, victim: World) -> dict[str, Any]:
         f"/v1/channels/{v['channel_id']}/slots",
         f"/v1/posts/{v['post_id']}",
         f"/v1/posts/{v['post_id']}/transitions",
+        f"/v1/posts/templates/{v['template_id']}",
+        "/v1/posts/templates",
         "/v1/saved-replies",
         "/v1/inbox/rules",
         "/v1/inbox/keywords",
