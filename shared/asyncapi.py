@@ -33,6 +33,7 @@ PRODUCERS = {
     "metrics.fetched": "publisher",
     "best_times.": "metrics",
     "comment.": "inbox",
+    "campaign.": "scheduler",
 }
 
 

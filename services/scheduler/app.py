@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.scheduler import consumers
 from services.scheduler.api import calendar as calendar_api
+from services.scheduler.api import campaigns as campaigns_api
 from services.scheduler.api import channels as channels_api
 from services.scheduler.api import posts
 from services.scheduler.api import settings as settings_api
@@ -56,6 +57,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
     )
     app.state.dispatcher = loop
     app.include_router(templates_api.router)
+    app.include_router(campaigns_api.router)
     app.include_router(posts.router)
     app.include_router(settings_api.router)
     app.include_router(channels_api.router)

@@ -12,16 +12,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scheduler.campaigns import campaign_for_post
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.finding import search_text
 from services.scheduler.models import Post, Target, Transition
 from services.scheduler.posts import (
+    campaign_set_event,
     check_variants,
     load_post,
     media_json,
@@ -282,6 +285,43 @@ async def _status_after_edit(
 
 
 async def edit(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post_id: UUID,
+    patch: PostPatch,
+    outbox: Outbox,
+    **kwargs: Any,
+) -> tuple[Post, list[Target]]:
+    """`_edit`, with the campaign named by id or name resolved first (a new name makes a
+    campaign) and `post.campaign_set` said when the post changes campaign."""
+    moves = {"campaign", "campaign_id"} & patch.model_fields_set
+    campaign = None
+    if moves:
+        campaign = await campaign_for_post(
+            session,
+            principal=principal,
+            name=patch.campaign,
+            campaign_id=patch.campaign_id,
+            outbox=outbox,
+        )
+        patch = patch.model_copy(update={"campaign": campaign.name if campaign else None})
+    before = await session.scalar(
+        select(Post.campaign_id).where(
+            Post.id == post_id, Post.workspace_id == principal.workspace_id
+        )
+    )
+    post, targets = await _edit(
+        session, principal=principal, post_id=post_id, patch=patch, outbox=outbox, **kwargs
+    )
+    if moves:
+        post.campaign_id = campaign.id if campaign else None
+        if post.campaign_id != before:
+            await outbox.add(session, campaign_set_event(post))
+    return post, targets
+
+
+async def _edit(
     session: AsyncSession,
     *,
     principal: Principal,

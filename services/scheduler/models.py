@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -78,6 +79,8 @@ class Post(Base):
     media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     campaign: Mapped[str | None] = mapped_column(String(200))
+    # The campaign the post belongs to (`campaign` is its name, kept for filters and exports).
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
     # The schedule as asked for (`{"at", "timezone"}`, `{"now": true}` …), kept so an edit of
     # the text does not lose how the time was chosen.
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -105,6 +108,29 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"search_text": "gin_trgm_ops"},
 )
+
+
+class Campaign(Base):
+    """A campaign: a name, dates, a goal, the UTM parameters its posts' links get, tags."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # {"metric": "conversions", "target": 500}
+    goal: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # {"source": …, "medium": …, "campaign": …, "term": …, "content": …}
+    utm: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list, server_default="{}")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class Template(Base):

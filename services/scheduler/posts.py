@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scheduler.campaigns import campaign_for_post
 from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.finding import search_text
 from services.scheduler.models import Channel, Post, Target, Transition
@@ -36,6 +37,7 @@ from shared.auth import Principal
 from shared.errors import NotFound, ValidationFailed
 from shared.events import (
     Envelope,
+    PostCampaignSet,
     PostFailed,
     PostPartiallyFailed,
     PostScheduled,
@@ -321,6 +323,13 @@ async def create_post(
         session, schedule=body.schedule, channels=channels, principal=principal, now=now
     )
     ws = await workspace_settings(session, workspace_id=principal.workspace_id, defaults=defaults)
+    campaign = await campaign_for_post(
+        session,
+        principal=principal,
+        name=body.campaign,
+        campaign_id=body.campaign_id,
+        outbox=outbox,
+    )
     if body.schedule is None:
         status = "draft"
     elif ws.approval_required and not principal.can("posts.approve"):
@@ -336,7 +345,8 @@ async def create_post(
         text=body.text,
         media=media_json(body.media) or [],
         tags=list(dict.fromkeys(tag.strip() for tag in body.tags if tag.strip())),
-        campaign=body.campaign,
+        campaign=campaign.name if campaign else None,
+        campaign_id=campaign.id if campaign else None,
         schedule=body.schedule.model_dump(mode="json", exclude_defaults=True)
         if body.schedule
         else None,
@@ -384,6 +394,8 @@ async def create_post(
             targets += add_occurrences(session, template=first, instants=later, status=status)
     record_transition(session, post_id=post.id, to_status=status, by=principal.principal_id)
     await session.flush()
+    if campaign is not None:
+        await outbox.add(session, campaign_set_event(post))
     if status == "scheduled":
         await outbox.add(
             session,
@@ -428,6 +440,13 @@ async def load_post(
     return post, list(targets)
 
 
+def campaign_set_event(post: Post) -> Envelope:
+    return Envelope.of(
+        PostCampaignSet(post_id=post.id, campaign_id=post.campaign_id, set_at=datetime.now(UTC)),
+        workspace_id=post.workspace_id,
+    )
+
+
 def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
     return PostOut(
         id=post.id,
@@ -437,6 +456,7 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
         media=[MediaIn.model_validate(item) for item in post.media or []],
         tags=list(post.tags or []),
         campaign=post.campaign,
+        campaign_id=post.campaign_id,
         schedule=post.schedule,
         evergreen=EvergreenIn(min_gap_days=post.evergreen_gap_days)
         if post.evergreen_gap_days

@@ -65,7 +65,9 @@ class PostIn(BaseModel):
     targets: list[TargetIn] = Field(min_length=1, max_length=50)
     schedule: ScheduleIn | None = None
     tags: list[str] = Field(default_factory=list, max_length=50)
+    # The campaign by name (made if the workspace has none by that name) or by id.
     campaign: str | None = Field(default=None, max_length=200)
+    campaign_id: UUID | None = None
     evergreen: EvergreenIn | None = None
 
 
@@ -95,6 +97,7 @@ class PostOut(BaseModel):
     media: list[MediaIn]
     tags: list[str]
     campaign: str | None
+    campaign_id: UUID | None = None
     schedule: dict[str, Any] | None
     evergreen: EvergreenIn | None = None
     created_by: str = ""
@@ -136,6 +139,7 @@ class PostPatch(BaseModel):
     schedule: ScheduleIn | None = None
     tags: list[str] | None = Field(default=None, max_length=50)
     campaign: str | None = Field(default=None, max_length=200)
+    campaign_id: UUID | None = None
     # An alternative to If-Match for clients that cannot set headers.
     version: int | None = None
 
@@ -287,3 +291,59 @@ class TemplateUse(BaseModel):
     schedule: ScheduleIn | None = None
     tags: list[str] | None = Field(default=None, max_length=50)
     campaign: str | None = Field(default=None, max_length=200)
+
+
+class UtmIn(BaseModel):
+    """UTM parameters added to the links of the campaign's posts (without the `utm_`)."""
+
+    source: str | None = Field(default=None, max_length=200)
+    medium: str | None = Field(default=None, max_length=200)
+    campaign: str | None = Field(default=None, max_length=200)
+    term: str | None = Field(default=None, max_length=200)
+    content: str | None = Field(default=None, max_length=200)
+
+
+class GoalIn(BaseModel):
+    """What the campaign aims at, e.g. 500 conversions."""
+
+    metric: Literal["conversions", "clicks", "reach", "engagements"] = "conversions"
+    target: float = Field(gt=0, le=1e12)
+
+
+class CampaignIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: GoalIn | None = None
+    utm: UtmIn | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CampaignPatch(BaseModel):
+    """Only the fields given change; `null` clears dates, goal or UTM parameters."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: GoalIn | None = None
+    utm: UtmIn | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    version: int | None = None
+
+
+class CampaignOut(BaseModel):
+    id: UUID
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    goal: GoalIn | None
+    utm: dict[str, str]
+    tags: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None

@@ -193,6 +193,46 @@ class PostMissed(EventData):
     late_by_seconds: float
 
 
+@event("post.campaign_set")
+class PostCampaignSet(EventData):
+    """A post joined a campaign, moved to another, or left it (`campaign_id` null)."""
+
+    post_id: UUID
+    campaign_id: UUID | None = None
+    # When the post's campaign was set: a consumer keeps the latest.
+    set_at: datetime
+
+
+# --- campaigns (scheduler) ------------------------------------------------------------------
+
+
+class CampaignGoal(BaseModel):
+    metric: Literal["conversions", "clicks", "reach", "engagements"] = "conversions"
+    target: float
+
+
+class CampaignFacts(EventData):
+    campaign_id: UUID
+    name: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: CampaignGoal | None = None
+    utm: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    # The campaign's version: a consumer keeps the highest.
+    campaign_version: int = 1
+
+
+@event("campaign.created")
+class CampaignCreated(CampaignFacts):
+    """A campaign was created."""
+
+
+@event("campaign.updated")
+class CampaignUpdated(CampaignFacts):
+    """A campaign's name, dates, goal, UTM parameters or tags changed."""
+
+
 # --- channels (publisher) -------------------------------------------------------------------
 
 
