@@ -36,7 +36,11 @@ _SEG = r"[^/]+"
 _REST = r"(?:/.*)?"
 
 ROUTES: tuple[Route, ...] = (
+    # A campaign's report is built by metrics from the numbers it holds; campaigns themselves
+    # are the scheduler's.
+    Route(rf"/v1/campaigns/{_SEG}/report", "metrics"),
     # scheduler
+    Route(rf"/v1/campaigns{_REST}", "scheduler"),
     Route(rf"/v1/channels/{_SEG}/slots{_REST}", "scheduler"),
     # A calendar app subscribes to the secret feed URL and has no API key to send.
     Route(r"/v1/calendar\.ics", "scheduler", auth="none"),

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.metrics import consumers
 from services.metrics.api import best_times, links, posts, reports
+from services.metrics.api import campaigns as campaigns_api
 from services.metrics.best_times import BestTimesLoop
 from services.metrics.collection import COLLECT_CHANNEL, CollectionLoop
 from services.metrics.models import BUS
@@ -45,4 +46,5 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(best_times.router)
     app.include_router(links.router)
+    app.include_router(campaigns_api.router)
     return app

@@ -197,3 +197,35 @@ class ConversionRate(BaseModel):
 class ConversionRates(BaseModel):
     group_by: str
     items: list[ConversionRate]
+
+
+class CampaignGoalProgress(BaseModel):
+    metric: str
+    target: float
+    actual: float
+    # actual / target (1.0 is the goal reached).
+    progress: float
+
+
+class CampaignFigures(BaseModel):
+    posts: int
+    reach: float
+    engagements: float
+    clicks: int
+    conversions: int
+    # Conversions per human click; null without clicks.
+    conversion_rate: float | None
+
+
+class CampaignNetworkFigures(CampaignFigures):
+    network: str
+
+
+class CampaignReport(BaseModel):
+    campaign_id: UUID
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    goal: CampaignGoalProgress | None
+    totals: CampaignFigures
+    networks: list[CampaignNetworkFigures]

@@ -48,6 +48,9 @@ async def test_each_path_reaches_its_owning_service_with_the_identity(make_setti
             ("GET", "/v1/analytics/summary", "metrics"),
             ("POST", "/v1/links", "metrics"),
             ("POST", "/v1/conversions", "metrics"),
+            ("GET", "/v1/campaigns", "scheduler"),
+            ("PATCH", "/v1/campaigns/abc", "scheduler"),
+            ("GET", "/v1/campaigns/abc/report", "metrics"),
         ]
         for method, path, service in table:
             r = await gw.client.request(
