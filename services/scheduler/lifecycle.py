@@ -39,7 +39,7 @@ from services.scheduler.recurrence import is_recurring, occurrences
 from services.scheduler.schemas import MediaIn, PostIn, PostPatch, ScheduleIn, TargetIn
 from services.scheduler.workspaces import Defaults, workspace_settings
 from shared.auth import Principal
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from shared.events import (
     Envelope,
     PostApproved,
@@ -132,6 +132,7 @@ async def submit(
     if post.status not in {"draft", "changes_requested"}:
         raise Conflict(f"A post that is {post.status} cannot be submitted.", field="status")
     _set_status(session, post=post, targets=targets, status="in_review", by=principal.principal_id)
+    post.approval_stage = 0
     return post, targets
 
 
@@ -144,10 +145,13 @@ async def approve(
     expected_version: int | None,
     outbox: Outbox,
     notify_horizon: float,
+    defaults: Defaults | None = None,
 ) -> tuple[Post, list[Target]]:
     """in_review → scheduled (when it has a time) or approved (a time still to be chosen).
 
-    The role check is the route's (`posts.approve`); this only guards the state.
+    The role check is the route's (`posts.approve`). In a workspace with approval stages each
+    approval is the current stage's (by one it names), and only the last stage's approval
+    moves the post on; in one that forbids it, a post's creator approves no stage of it.
     """
     post, targets = await load_post(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
@@ -157,6 +161,17 @@ async def approve(
         raise Conflict(
             f"Only a post in review can be approved (it is {post.status}).", field="status"
         )
+    ws = (
+        await workspace_settings(session, workspace_id=post.workspace_id, defaults=defaults)
+        if defaults is not None
+        else None
+    )
+    stage = _approval_stage(post, principal=principal, ws=ws)
+    if stage is not None and post.approval_stage + 1 < len(ws.approval_stages if ws else ()):
+        return await _approve_stage(
+            session, post=post, targets=targets, by=principal.principal_id, stage=stage,
+            comment=comment, outbox=outbox,
+        )  # fmt: skip
     now = datetime.now(UTC)
     scheduled = post.schedule is not None
     # Occurrences of a series that already went out are not part of what is approved.
@@ -176,7 +191,9 @@ async def approve(
     _set_status(session, post=post, targets=targets, status="approved", by=by, comment=comment)
     events = [
         Envelope.of(
-            PostApproved(post_id=post.id, by=by, comment=comment),
+            PostApproved(
+                post_id=post.id, by=by, comment=comment, stage=stage["name"] if stage else None
+            ),
             workspace_id=post.workspace_id,
         )
     ]
@@ -192,6 +209,60 @@ async def approve(
             session, due_times=[t.due_at for t in planned], horizon=notify_horizon
         )
     await outbox.add(session, *events)
+    return post, targets
+
+
+def _approval_stage(
+    post: Post, *, principal: Principal, ws: Defaults | None
+) -> dict[str, Any] | None:
+    """The stage this approval is for (None without stages); refuses who may not give it."""
+    if ws is None:
+        return None
+    if ws.forbid_self_approval and post.created_by == principal.principal_id:
+        raise PermissionDenied("In this workspace nobody approves their own post.", field="post_id")
+    if not ws.approval_stages:
+        return None
+    stage = ws.approval_stages[min(post.approval_stage, len(ws.approval_stages) - 1)]
+    roles, principals = stage.get("roles") or [], stage.get("principals") or []
+    if (roles or principals) and not (
+        principal.role in roles or principal.principal_id in principals
+    ):
+        raise PermissionDenied(
+            f"The post waits for the {stage['name']!r} stage, which you may not approve.",
+            field="stage",
+        )
+    return stage
+
+
+async def _approve_stage(
+    session: AsyncSession,
+    *,
+    post: Post,
+    targets: list[Target],
+    by: str,
+    stage: dict[str, Any],
+    comment: str | None,
+    outbox: Outbox,
+) -> tuple[Post, list[Target]]:
+    """One stage approved, more to come: the post stays in review, one stage further."""
+    post.approval_stage += 1
+    post.version += 1
+    post.updated_at = datetime.now(UTC)
+    record_transition(
+        session,
+        post_id=post.id,
+        from_status="in_review",
+        to_status="in_review",
+        by=by,
+        comment=f"{stage['name']} approved" + (f": {comment}" if comment else ""),
+    )
+    await outbox.add(
+        session,
+        Envelope.of(
+            PostApproved(post_id=post.id, by=by, comment=comment, stage=stage["name"], final=False),
+            workspace_id=post.workspace_id,
+        ),
+    )
     return post, targets
 
 
@@ -217,6 +288,7 @@ async def reject(
     _set_status(
         session, post=post, targets=targets, status="changes_requested", by=by, comment=comment
     )
+    post.approval_stage = 0
     await outbox.add(
         session,
         Envelope.of(
@@ -314,6 +386,8 @@ async def edit(
     post, targets = await _edit(
         session, principal=principal, post_id=post_id, patch=patch, outbox=outbox, **kwargs
     )
+    # What earlier stages approved is not what the post says now.
+    post.approval_stage = 0
     if moves:
         post.campaign_id = campaign.id if campaign else None
         if post.campaign_id != before:

@@ -61,6 +61,13 @@ class WorkspaceSettings(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
     approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
     missed_after_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    # The approval stages in order: [{"name", "roles"?: [...], "principals"?: [...]}].
+    approval_stages: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    forbid_self_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -87,6 +94,8 @@ class Post(Base):
     # Evergreen: once published, the post goes back into its channels' queues, no sooner than
     # this many days after it last went out. None: published once.
     evergreen_gap_days: Mapped[int | None] = mapped_column(Integer)
+    # In review: how many of the workspace's approval stages have approved this round.
+    approval_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(200), default="")
     # What `GET /v1/posts?q=` searches: the copy and every variant, lower-cased (see `finding`).
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -131,6 +140,46 @@ class Campaign(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class ReviewLink(Base):
+    """A link for someone without an account to read one post and comment on it, until it
+    expires. Only the token's SHA-256 is kept; the link is shown once."""
+
+    __tablename__ = "review_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reviewer: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The link's own rate limit: requests in the current fixed window.
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReviewComment(Base):
+    """A comment left through a review link."""
+
+    __tablename__ = "review_comments"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("review_links.id", ondelete="CASCADE")
+    )
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Template(Base):

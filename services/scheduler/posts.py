@@ -462,6 +462,7 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
         if post.evergreen_gap_days
         else None,
         created_by=post.created_by,
+        approval_stage=post.approval_stage or 0,
         series_id=post.series_id,
         occurrence_at=post.occurrence_at,
         created_at=post.created_at,

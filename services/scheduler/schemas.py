@@ -101,6 +101,8 @@ class PostOut(BaseModel):
     schedule: dict[str, Any] | None
     evergreen: EvergreenIn | None = None
     created_by: str = ""
+    # In review: how many of the workspace's approval stages have approved.
+    approval_stage: int = 0
     # Set on a post made from one occurrence of a recurring post: the series and the instant.
     series_id: UUID | None = None
     occurrence_at: datetime | None = None
@@ -174,15 +176,30 @@ class TransitionOut(BaseModel):
     at: datetime
 
 
+class ApprovalStageIn(BaseModel):
+    """One approval stage: who may approve at it (any approver when neither is given)."""
+
+    name: str = Field(min_length=1, max_length=50)
+    roles: list[Literal["owner", "admin", "reviewer"]] = Field(default_factory=list, max_length=3)
+    # Principal ids (members, keys) who may approve at this stage.
+    principals: list[str] = Field(default_factory=list, max_length=100)
+
+
 class WorkspaceSettingsIn(BaseModel):
     approval_required: bool | None = None
     # Targets found later than this after their due time are marked missed, not published.
     missed_after_seconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+    # In order, e.g. editor → legal → manager; [] is one approval by any approver.
+    approval_stages: list[ApprovalStageIn] | None = Field(default=None, max_length=10)
+    # Whoever created a post may not approve it, at any stage.
+    forbid_self_approval: bool | None = None
 
 
 class WorkspaceSettingsOut(BaseModel):
     approval_required: bool
     missed_after_seconds: int
+    approval_stages: list[ApprovalStageIn] = Field(default_factory=list)
+    forbid_self_approval: bool = False
 
 
 class SlotIn(BaseModel):

@@ -116,11 +116,15 @@ class PostCanceled(EventData):
 
 @event("post.approved")
 class PostApproved(EventData):
-    """A post was approved by a reviewer."""
+    """A post was approved by a reviewer (at one stage, when the workspace has stages)."""
 
     post_id: UUID
     by: str
     comment: str | None = None
+    # The stage approved, in a workspace with approval stages.
+    stage: str | None = None
+    # False while later stages still have to approve.
+    final: bool = True
 
 
 @event("post.rejected")

@@ -310,6 +310,7 @@ async def approve_post(
         expected_version=parse_if_match(if_match),
         outbox=runtime.outbox,
         notify_horizon=settings.dispatch_max_sleep,
+        defaults=settings.workspace_defaults,
     )
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
