@@ -45,6 +45,9 @@ ROUTES: tuple[Route, ...] = (
     # A calendar app subscribes to the secret feed URL and has no API key to send.
     Route(r"/v1/calendar\.ics", "scheduler", auth="none"),
     Route(rf"/v1/calendar{_REST}", "scheduler"),
+    # An external reviewer has no API key: the token in the URL is the credential (the
+    # scheduler checks it and rate limits each link).
+    Route(r"/v1/review/.+", "scheduler", auth="none"),
     Route(rf"/v1/posts{_REST}", "scheduler"),
     Route(rf"/v1/scheduler{_REST}", "scheduler"),
     # publisher

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scheduler.models import Campaign, Post
 from services.scheduler.schemas import CampaignIn, CampaignPatch
 from shared.auth import Principal
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import CampaignCreated, CampaignGoal, CampaignUpdated, Envelope
 from shared.outbox import Outbox
 
@@ -127,9 +127,9 @@ async def update_campaign(
         session, workspace_id=principal.workspace_id, campaign_id=campaign_id, for_update=True
     )
     if expected_version is not None and expected_version != campaign.version:
-        raise Conflict(
+        raise PreconditionFailed(
             f"The campaign changed meanwhile (version {campaign.version}); reload it.",
-            field="version",
+            field="If-Match",
         )
     given = patch.model_fields_set
     starts_at = patch.starts_at if "starts_at" in given else campaign.starts_at

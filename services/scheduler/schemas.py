@@ -364,3 +364,59 @@ class CampaignOut(BaseModel):
 class CampaignPage(BaseModel):
     items: list[CampaignOut]
     next_cursor: str | None
+
+
+class ReviewLinkIn(BaseModel):
+    # Who it is for, as the team will read it next to their comments.
+    reviewer: str = Field(default="", max_length=200)
+    expires_in_hours: int = Field(default=72, ge=1, le=24 * 365)
+
+
+class ReviewLinkOut(BaseModel):
+    id: UUID
+    post_id: UUID
+    reviewer: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class ReviewLinkCreated(ReviewLinkOut):
+    # Shown once: the link is the credential.
+    url: str
+    token: str
+
+
+class ReviewCommentIn(BaseModel):
+    author: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class ReviewCommentOut(BaseModel):
+    id: UUID
+    post_id: UUID
+    link_id: UUID
+    author: str
+    text: str
+    created_at: datetime
+
+
+class ReviewedVariant(BaseModel):
+    network: str
+    text: str
+    media: list[MediaIn]
+    due_at: datetime | None
+    local_due_at: datetime | None
+
+
+class ReviewedPost(BaseModel):
+    """What an external reviewer sees: one post, read only, and the comments left on it."""
+
+    post_id: UUID
+    status: str
+    text: str
+    media: list[MediaIn]
+    variants: list[ReviewedVariant]
+    comments: list[ReviewCommentOut]
+    expires_at: datetime

@@ -123,6 +123,8 @@ async def build_world(platform: Platform, *, hook_url: str) -> World:
             )
         )
         world.ids["post_id"] = post["id"]
+        # The post's campaign (named by the marker) became a campaign of its own.
+        world.ids["campaign_id"] = post["campaign_id"]
         template = ok(
             await gw.post(
                 f"/v1/posts/{post['id']}/template", json={"name": f"{marker} template"}, headers=h

@@ -95,7 +95,7 @@ async def test_campaigns_are_created_listed_read_and_changed(make_settings):
             json={"tags": []},
             headers={**h, "If-Match": '"1"'},
         )
-        assert r.status_code == 409 and r.json()["field"] == "version"
+        assert r.status_code == 412 and r.json()["field"] == "If-Match"
 
         events = [(e.type, e.data.get("name")) for e in await _outbox(s)
                   if e.type.startswith("campaign.")]  # fmt: skip
