@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -175,9 +176,8 @@ async def _unmaterialised(
         .ext(distinct_on(Target.post_id, Target.channel_id))
         .order_by(Target.post_id, Target.channel_id, Target.due_at.desc().nulls_last())
     )
-    items: list[CalendarItem] = []
+    series: list[_Series] = []
     for last in (await session.scalars(latest)).all():
-        post = posts[last.post_id]
         # A series whose latest row is no longer a plan has ended (or was canceled).
         if last.status not in OPEN or last.due_at is None or last.timezone is None:
             continue
@@ -186,16 +186,64 @@ async def _unmaterialised(
         floor = max(last.due_at, start - timedelta(microseconds=1))
         if after is not None:
             floor = max(floor, after[0] - timedelta(microseconds=1))
-        assert post.schedule is not None
-        # One more than asked: the occurrence at the cursor's instant is not on this page.
-        for instant in occurrences(
-            post.schedule, ZoneInfo(last.timezone), after=floor, until=end, limit=limit + 1
-        ):
-            if instant >= end:
-                break
-            item = _occurrence_item(post, last, instant)
-            if after is None or _key(item) > after:
-                items.append(item)
+        series.append(_Series(posts[last.post_id], last, floor, end, after))
+    return _first_of_all(series, limit)
+
+
+class _Series:
+    """One series on one channel: its occurrences past `floor`, asked of the rule a few at a
+    time (a page needs only the earliest ones of all series together)."""
+
+    BATCH = 8
+
+    def __init__(
+        self,
+        post: Post,
+        template: Target,
+        floor: datetime,
+        end: datetime,
+        after: tuple[datetime, UUID] | None,
+    ) -> None:
+        assert post.schedule is not None and template.timezone is not None
+        self.post, self.template, self.floor, self.end, self.after = (
+            post, template, floor, end, after,
+        )  # fmt: skip
+        self.tz = ZoneInfo(template.timezone)
+        self.ready: list[CalendarItem] = []
+        self.done = False
+
+    def peek(self) -> CalendarItem | None:
+        while not self.ready and not self.done:
+            assert self.post.schedule is not None
+            found = occurrences(
+                self.post.schedule, self.tz, after=self.floor, until=self.end, limit=self.BATCH
+            )
+            self.done = len(found) < self.BATCH
+            for instant in found:
+                self.floor = instant
+                if instant >= self.end:
+                    self.done = True
+                    break
+                item = _occurrence_item(self.post, self.template, instant)
+                if self.after is None or _key(item) > self.after:
+                    self.ready.append(item)
+        return self.ready[0] if self.ready else None
+
+
+def _first_of_all(series: list[_Series], limit: int) -> list[CalendarItem]:
+    """The `limit` earliest occurrences over every series (a k-way merge)."""
+    heap: list[tuple[tuple[datetime, UUID], int]] = []
+    for index, one in enumerate(series):
+        first = one.peek()
+        if first is not None:
+            heapq.heappush(heap, (_key(first), index))
+    items: list[CalendarItem] = []
+    while heap and len(items) < limit:
+        _, index = heapq.heappop(heap)
+        items.append(series[index].ready.pop(0))
+        following = series[index].peek()
+        if following is not None:
+            heapq.heappush(heap, (_key(following), index))
     return items
 
 
