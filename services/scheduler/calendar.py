@@ -15,6 +15,7 @@ import heapq
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -95,24 +96,7 @@ async def calendar(
             or_(Target.due_at > after_due, and_(Target.due_at == after_due, Target.id > after_id))
         )
     rows = (await session.execute(query.order_by(Target.due_at, Target.id).limit(limit + 1))).all()
-    real = [
-        CalendarItem(
-            post_id=row.Target.post_id,
-            target_id=row.Target.id,
-            channel_id=row.Target.channel_id,
-            network=row.Target.network,
-            status=row.Target.status,
-            due_at=row.Target.due_at,
-            local_due_at=local_time(row.Target.due_at, row.Target.timezone)
-            if row.Target.timezone
-            else None,
-            timezone=row.Target.timezone,
-            text=row.Target.text if row.Target.text is not None else row.text,
-            tags=list(row.tags or []),
-            campaign=row.campaign,
-        )
-        for row in rows
-    ]
+    real = [_row_item(row) for row in rows]
     planned = await _unmaterialised(
         session,
         workspace_id=workspace_id,
@@ -126,6 +110,23 @@ async def calendar(
     items = merged[:limit]
     next_cursor = _encode_cursor(*_key(items[-1])) if len(merged) > limit else None
     return CalendarPage(items=items, next_cursor=next_cursor)
+
+
+def _row_item(row: Any) -> CalendarItem:
+    target = row.Target
+    return CalendarItem(
+        post_id=target.post_id,
+        target_id=target.id,
+        channel_id=target.channel_id,
+        network=target.network,
+        status=target.status,
+        due_at=target.due_at,
+        local_due_at=local_time(target.due_at, target.timezone) if target.timezone else None,
+        timezone=target.timezone,
+        text=target.text if target.text is not None else row.text,
+        tags=list(row.tags or []),
+        campaign=row.campaign,
+    )
 
 
 def _key(item: CalendarItem) -> tuple[datetime, UUID]:
