@@ -38,6 +38,7 @@ PRODUCERS = {
     "report.": "metrics",
     "comment.": "inbox",
     "contest.": "inbox",
+    "campaign.": "scheduler",
 }
 
 

@@ -36,11 +36,18 @@ _SEG = r"[^/]+"
 _REST = r"(?:/.*)?"
 
 ROUTES: tuple[Route, ...] = (
+    # A campaign's report is built by metrics from the numbers it holds; campaigns themselves
+    # are the scheduler's.
+    Route(rf"/v1/campaigns/{_SEG}/report", "metrics"),
     # scheduler
+    Route(rf"/v1/campaigns{_REST}", "scheduler"),
     Route(rf"/v1/channels/{_SEG}/slots{_REST}", "scheduler"),
     # A calendar app subscribes to the secret feed URL and has no API key to send.
     Route(r"/v1/calendar\.ics", "scheduler", auth="none"),
     Route(rf"/v1/calendar{_REST}", "scheduler"),
+    # An external reviewer has no API key: the token in the URL is the credential (the
+    # scheduler checks it and rate limits each link).
+    Route(r"/v1/review/.+", "scheduler", auth="none"),
     Route(rf"/v1/posts{_REST}", "scheduler"),
     Route(rf"/v1/scheduler{_REST}", "scheduler"),
     # Crisis response: the scheduler owns dispatch, so it owns the freeze.

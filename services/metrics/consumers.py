@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.campaigns import record_campaign, record_campaign_post
 from services.metrics.inbox import (
     record_crisis,
     record_crisis_resolved,
@@ -26,9 +27,10 @@ from shared.events import (
     Envelope,
     MessageReceived,
     MetricsFetched,
+    PostCampaignSet,
     PostPublished,
 )
-from shared.events.catalogue import ChannelFacts
+from shared.events.catalogue import CampaignFacts, ChannelFacts
 from shared.service import Runtime
 
 
@@ -69,6 +71,16 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         )
         stored.inc(result.stored)
 
+    async def on_campaign(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, CampaignFacts) and envelope.workspace_id
+        await record_campaign(session, workspace_id=envelope.workspace_id, facts=data)
+
+    async def on_campaign_set(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, PostCampaignSet) and envelope.workspace_id
+        await record_campaign_post(session, workspace_id=envelope.workspace_id, data=data)
+
     async def on_message_received(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, MessageReceived) and envelope.workspace_id
@@ -106,6 +118,14 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
             },
         ),
         Subscription(purpose="samples", handlers={"metrics.fetched": on_metrics_fetched}),
+        Subscription(
+            purpose="campaigns",
+            handlers={
+                "campaign.created": on_campaign,
+                "campaign.updated": on_campaign,
+                "post.campaign_set": on_campaign_set,
+            },
+        ),
         Subscription(
             purpose="inbox",
             handlers={

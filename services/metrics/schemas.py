@@ -300,3 +300,35 @@ class Ga4PropertyOut(BaseModel):
     updated_at: datetime
     hits_pending: int
     hits_sent: int
+
+
+class CampaignGoalProgress(BaseModel):
+    metric: str
+    target: float
+    actual: float
+    # actual / target (1.0 is the goal reached).
+    progress: float
+
+
+class CampaignFigures(BaseModel):
+    posts: int
+    reach: float
+    engagements: float
+    clicks: int
+    conversions: int
+    # Conversions per human click; null without clicks.
+    conversion_rate: float | None
+
+
+class CampaignNetworkFigures(CampaignFigures):
+    network: str
+
+
+class CampaignReport(BaseModel):
+    campaign_id: UUID
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    goal: CampaignGoalProgress | None
+    totals: CampaignFigures
+    networks: list[CampaignNetworkFigures]

@@ -63,6 +63,7 @@ def published_handler(outbox: Outbox) -> Handler:
             external_id=data.external_id,
             url=data.url,
             published_at=data.published_at,
+            outbox=outbox,
         )
         if not found:
             log.warning("post.published for unknown target %s", data.target_id)
@@ -74,14 +75,20 @@ def published_handler(outbox: Outbox) -> Handler:
     return on_post_published
 
 
-async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, PostPublishFailed)
-    found = await mark_failed(
-        session, target_id=data.target_id, error=f"{data.error_class}: {data.error}"
-    )
-    if not found:
-        log.warning("post.publish_failed for unknown target %s", data.target_id)
+def publish_failed_handler(outbox: Outbox) -> Handler:
+    async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, PostPublishFailed)
+        found = await mark_failed(
+            session,
+            target_id=data.target_id,
+            error=f"{data.error_class}: {data.error}",
+            outbox=outbox,
+        )
+        if not found:
+            log.warning("post.publish_failed for unknown target %s", data.target_id)
+
+    return on_post_publish_failed
 
 
 async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
@@ -136,7 +143,7 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
             purpose="outcomes",
             handlers={
                 "post.published": published_handler(runtime.outbox),
-                "post.publish_failed": on_post_publish_failed,
+                "post.publish_failed": publish_failed_handler(runtime.outbox),
             },
         ),
     ]

@@ -116,11 +116,15 @@ class PostCanceled(EventData):
 
 @event("post.approved")
 class PostApproved(EventData):
-    """A post was approved by a reviewer."""
+    """A post was approved by a reviewer (at one stage, when the workspace has stages)."""
 
     post_id: UUID
     by: str
     comment: str | None = None
+    # The stage approved, in a workspace with approval stages.
+    stage: str | None = None
+    # False while later stages still have to approve.
+    final: bool = True
 
 
 @event("post.rejected")
@@ -132,6 +136,56 @@ class PostRejected(EventData):
     comment: str | None = None
 
 
+@event("post.edited")
+class PostEdited(EventData):
+    """A post's copy, variants, channels, tags, campaign or time was changed."""
+
+    post_id: UUID
+    # The post's version after the edit (its ETag).
+    post_version: int
+    by: str
+    # The fields the edit gave: "text", "media", "targets", "schedule", "tags", "campaign".
+    changed: list[str] = Field(default_factory=list)
+    # Set when one occurrence of a recurring post was edited (the instant it was due).
+    occurrence_at: datetime | None = None
+
+
+@event("post.deleted")
+class PostDeleted(EventData):
+    """A post was deleted: whatever of it had not gone out will not."""
+
+    post_id: UUID
+    by: str
+    target_ids: list[UUID] = Field(default_factory=list)
+
+
+class TargetOutcome(BaseModel):
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    status: str
+    error: str | None = None
+    url: str | None = None
+
+
+@event("post.failed")
+class PostFailed(EventData):
+    """Every target of a post (of one occurrence, for a recurring post) failed to go out."""
+
+    post_id: UUID
+    due_at: datetime | None = None
+    targets: list[TargetOutcome]
+
+
+@event("post.partially_failed")
+class PostPartiallyFailed(EventData):
+    """A post went out on some of its channels and failed on others."""
+
+    post_id: UUID
+    due_at: datetime | None = None
+    targets: list[TargetOutcome]
+
+
 @event("post.missed")
 class PostMissed(EventData):
     """A target was due too long ago to go out (for example after downtime)."""
@@ -141,6 +195,46 @@ class PostMissed(EventData):
     channel_id: UUID
     due_at: datetime
     late_by_seconds: float
+
+
+@event("post.campaign_set")
+class PostCampaignSet(EventData):
+    """A post joined a campaign, moved to another, or left it (`campaign_id` null)."""
+
+    post_id: UUID
+    campaign_id: UUID | None = None
+    # When the post's campaign was set: a consumer keeps the latest.
+    set_at: datetime
+
+
+# --- campaigns (scheduler) ------------------------------------------------------------------
+
+
+class CampaignGoal(BaseModel):
+    metric: Literal["conversions", "clicks", "reach", "engagements"] = "conversions"
+    target: float
+
+
+class CampaignFacts(EventData):
+    campaign_id: UUID
+    name: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: CampaignGoal | None = None
+    utm: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    # The campaign's version: a consumer keeps the highest.
+    campaign_version: int = 1
+
+
+@event("campaign.created")
+class CampaignCreated(CampaignFacts):
+    """A campaign was created."""
+
+
+@event("campaign.updated")
+class CampaignUpdated(CampaignFacts):
+    """A campaign's name, dates, goal, UTM parameters or tags changed."""
 
 
 # --- channels (publisher) -------------------------------------------------------------------

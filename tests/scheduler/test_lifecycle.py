@@ -36,7 +36,12 @@ async def test_approval_by_role_with_every_transition_recorded(make_settings):
             json={"approval_required": True},
             headers=identity(workspace, "admin"),
         )
-        assert r.json() == {"approval_required": True, "missed_after_seconds": 3600}
+        assert r.json() == {
+            "approval_required": True,
+            "missed_after_seconds": 3600,
+            "approval_stages": [],
+            "forbid_self_approval": False,
+        }
 
         body = {"text": "launch", "targets": [{"channel_id": str(channel)}], "schedule": FUTURE}
         r = await s.client.post("/v1/posts", json=body, headers=editor)
