@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from services.publisher import channels, oauth
 from services.publisher.api.deps import (
@@ -16,6 +17,7 @@ from services.publisher.api.deps import (
 )
 from services.publisher.models import Channel
 from services.publisher.schemas import ChannelIn, ChannelList, ChannelOut, ChannelPatch
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
@@ -100,9 +102,22 @@ async def oauth_callback(
 
 
 @router.get("", response_model=ChannelList)
-async def list_channels(principal: ReaderDep, session: SessionDep) -> ChannelList:
-    rows = await channels.list_channels(session, workspace_id=principal.workspace_id)
-    return ChannelList(items=[out(c) for c in rows])
+async def list_channels(
+    principal: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ChannelList:
+    """Connected channels, oldest first, a page at a time."""
+    rows = await channels.list_channels(
+        session,
+        workspace_id=principal.workspace_id,
+        limit=limit + 1,
+        after=decode_cursor(cursor),
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return ChannelList(items=[out(c) for c in page], next_cursor=next_cursor)
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)
