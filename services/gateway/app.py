@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware import Middleware
 
 from services.gateway import consumers
-from services.gateway.api import api_keys, docs, members, webhooks, workspaces
+from services.gateway.api import api_keys, audit, docs, members, webhooks, workspaces
 from services.gateway.delivery import delivery_worker
 from services.gateway.idempotency import IdempotencyMiddleware
 from services.gateway.janitor import janitor, retention
@@ -164,6 +164,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(api_keys.router)
     app.include_router(members.router)
     app.include_router(webhooks.router)
+    app.include_router(audit.router)
     # Last: ProxyMiddleware forwards what the route table knows before routing; this answers
     # the rest (and any forwarded path should the middleware be absent) with a 404.
     app.add_api_route(

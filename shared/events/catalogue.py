@@ -438,3 +438,26 @@ class BestTimesUpdated(EventData):
     channel_id: UUID
     timezone: str
     slots: list[BestSlot]
+
+
+# --- audit (every service → gateway) --------------------------------------------------------
+
+
+@event("audit.recorded")
+class AuditRecorded(EventData):
+    """Someone (or the platform itself) changed something in a workspace: an audit entry.
+
+    Emitted with `shared.audit.record` in the transaction of the change; the gateway stores it
+    for `GET /v1/audit`.
+    """
+
+    # Who: an API key id (or member id) for people, `system:<service>` for the platform.
+    actor: str = Field(max_length=100)
+    actor_role: str = Field(max_length=20)
+    # What, as `<resource>.<verb>` in the past tense: `channel.connected`, `post.approved`.
+    action: str = Field(max_length=100)
+    resource_type: str = Field(max_length=50)
+    resource_id: str = Field(max_length=200)
+    service: str = Field(max_length=30)
+    # A few facts that make the entry readable (never secrets, never message bodies).
+    details: dict[str, Any] = Field(default_factory=dict)
