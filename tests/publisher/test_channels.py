@@ -19,7 +19,7 @@ async def test_connect_list_update_and_disconnect_an_x_channel(
     workspace = uuid.uuid4()
     account = await new_account(sandbox_url, "x")
     async with (
-        Tap(settings.exchange_name, ["channel.*"]) as tap,
+        Tap(settings.exchange_name, ["channel.*", "audit.recorded"]) as tap,
         lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p") as client,
     ):
@@ -73,6 +73,20 @@ async def test_connect_list_update_and_disconnect_an_x_channel(
             await client.get(f"/v1/channels/{channel['id']}", headers=identity(workspace))
         ).status_code == 404
         await tap.wait("channel.disconnected")
+        # Who did it, for the audit log: the refused and invalid calls record nothing.
+        entries = [e.data for e in await tap.wait("audit.recorded", count=3)]
+        assert [e["action"] for e in entries] == [
+            "channel.connected",
+            "channel.updated",
+            "channel.disconnected",
+        ]
+        assert {(e["actor"], e["actor_role"], e["service"]) for e in entries} == {
+            ("key-owner", "owner", "publisher")
+        }
+        assert {e["resource_id"] for e in entries} == {channel["id"]}
+        assert entries[0]["details"] == {"network": "x"}
+        assert entries[1]["details"] == {"name": "Acme", "timezone": "Europe/Paris"}
+        assert all(e.workspace_id == workspace for e in tap.of("audit.recorded"))
 
     # The credentials are sealed at rest: the access token is nowhere in the row.
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
