@@ -64,6 +64,9 @@ class PlatformConfig:
     environment: str = "development"
     log_dir: Path | None = None
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # `host:port` targets outbound fetches of client-given URLs may reach although they are
+    # not public (a test's webhook receiver); the sandbox is always among them.
+    outbound_allow: list[str] = field(default_factory=list)
     # Extra replicas listen on the service's port + 100 × replica, or, when this is set (tests
     # that run beside other platforms), on any free port.
     replica_ports_free: bool = False
@@ -155,7 +158,9 @@ class Platform:
 
     def common_env(self) -> dict[str, str]:
         c = self.config
+        sandbox = f"127.0.0.1:{c.ports['sandbox']}"
         return {
+            "HERALD_OUTBOUND_ALLOW": ",".join([sandbox, *c.outbound_allow]),
             "HERALD_ENVIRONMENT": c.environment,
             "HERALD_DATABASE_URL": c.database_url,
             "HERALD_AMQP_URL": c.amqp_url,
@@ -280,12 +285,22 @@ class Platform:
         self.processes.clear()
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner can read (tokens, keys): created 0600, never wider."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text)
+
+
 def _secret(path: Path, env_name: str) -> str:
     if os.environ.get(env_name):
         return os.environ[env_name]
-    STATE.mkdir(exist_ok=True)
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
+        write_private(path, secrets.token_urlsafe(24))
+    # A file left readable by an older run is narrowed.
+    path.chmod(0o600)
     return path.read_text().strip()
 
 
@@ -294,6 +309,7 @@ async def demo_workspace(config: PlatformConfig) -> dict[str, Any]:
     saved = STATE / "demo.json"
     async with httpx.AsyncClient(base_url=config.url("gateway"), timeout=10) as client:
         if saved.exists():
+            saved.chmod(0o600)
             demo: dict[str, Any] = json.loads(saved.read_text())
             r = await client.get(
                 "/v1/api-keys", headers={"Authorization": f"Bearer {demo['api_key']}"}
@@ -307,7 +323,7 @@ async def demo_workspace(config: PlatformConfig) -> dict[str, Any]:
         )
         r.raise_for_status()
         demo = r.json()
-        saved.write_text(json.dumps(demo))
+        write_private(saved, json.dumps(demo))
         return demo
 
 
@@ -332,6 +348,9 @@ async def main() -> None:
         admin_token=_secret(STATE / "admin_token", "HERALD_ADMIN_TOKEN"),
         replicas=parse_replicas(args.replicas),
         log_dir=STATE / "logs",
+        outbound_allow=[
+            t.strip() for t in os.environ.get("HERALD_OUTBOUND_ALLOW", "").split(",") if t.strip()
+        ],
     )
     try:
         await check_dependencies(config)

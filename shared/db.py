@@ -65,6 +65,8 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Errors and logs never carry bound values: they hold tokens, secrets and messages.
+        hide_parameters=True,
         connect_args={"server_settings": server_settings},
     )
 

@@ -65,7 +65,7 @@ def run_env(metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run_async() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
         async with engine.begin() as conn:
             await conn.run_sync(do_run)
         await engine.dispose()

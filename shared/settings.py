@@ -87,6 +87,10 @@ class ServiceSettings(BaseSettings):
     retention_interval_seconds: float = 3600.0
     retention_batch: int = 5000
     processed_messages_retention_days: float = 14.0
+    # `host:port` pairs (comma-separated) that outbound fetches of client-given URLs may reach
+    # although they are not public (the sandbox, a test's receiver): development and test
+    # only (HERALD_OUTBOUND_ALLOW, shared/outbound.py).
+    outbound_allow: str = ""
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ServiceSettings:
@@ -106,6 +110,11 @@ class ServiceSettings(BaseSettings):
                     f"{self.service_name}: the password in {name} is a placeholder; set the "
                     f"real one outside development (environment={self.environment!r})"
                 )
+        if self.environment not in DEVELOPMENT_ENVIRONMENTS and self.outbound_allow.strip():
+            raise ValueError(
+                f"{self.service_name}: outbound_allow lets fetches reach private addresses; "
+                f"it is for development only (environment={self.environment!r})"
+            )
         return self
 
     @property

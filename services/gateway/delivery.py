@@ -3,7 +3,12 @@
 A delivery is claimed with `FOR UPDATE SKIP LOCKED` and leased (its `next_attempt_at` moved
 `lease` ahead) in a short transaction; the HTTP call runs outside any transaction; the outcome
 is recorded in another. A replica that dies mid-send leaves the lease to expire, and another
-replica sends again (receivers deduplicate on `webhook-id`).
+replica sends again (receivers deduplicate on `webhook-id`). A live replica never outlasts its
+lease: every send has a total deadline, and a pass starts no send that could end after the
+lease (those deliveries are given back, due again at once).
+
+The endpoint is the client's URL: it is reached through the outbound client (public addresses
+only, no redirects followed), and of its answer only a short plain-text excerpt is kept.
 
 Every decision takes `now` from the caller, so tests drive the schedule without sleeping.
 """
@@ -23,18 +28,26 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhooks import NOTIFY_CHANNEL, SECRET_PREFIX
+from services.gateway.webhooks import NOTIFY_CHANNEL, SECRET_PREFIX, stored_secrets
 from shared.db import unit_of_work
+from shared.outbound import (
+    OutboundPolicy,
+    OutboundRefused,
+    OutboundTimeout,
+    fetch,
+    outbound_client,
+    text_excerpt,
+)
+from shared.sealing import Keyring
 from shared.service import Runtime, Worker
 
 log = logging.getLogger(__name__)
 
-SNIPPET_CHARS = 1000
 USER_AGENT = "Herald-Webhooks/1"
 
 
@@ -46,12 +59,15 @@ def sign(secret: str, *, message_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signing_secrets(subscription: WebhookSubscription, now: datetime) -> list[str]:
+def signing_secrets(
+    subscription: WebhookSubscription, now: datetime, *, keyring: Keyring
+) -> list[str]:
     """The current secret, plus the rotated-out one while its overlap window lasts."""
-    found = [subscription.secret]
+    current, previous = stored_secrets(subscription, keyring=keyring)
+    found = [current]
     expires = subscription.previous_secret_expires_at
-    if subscription.previous_secret and expires is not None and now < expires:
-        found.append(subscription.previous_secret)
+    if previous and expires is not None and now < expires:
+        found.append(previous)
     return found
 
 
@@ -77,6 +93,9 @@ class Policy:
     timeout: float
     batch: int
     concurrency: int
+    outbound: OutboundPolicy
+    keyring: Keyring
+    excerpt_chars: int = 200
 
     @classmethod
     def of(cls, settings: GatewaySettings) -> Policy:
@@ -87,7 +106,17 @@ class Policy:
             timeout=settings.webhook_timeout_seconds,
             batch=settings.webhook_batch,
             concurrency=settings.webhook_concurrency,
+            outbound=settings.webhook_outbound(),
+            keyring=settings.keyring(),
+            excerpt_chars=settings.webhook_answer_excerpt_chars,
         )
+
+    @property
+    def sending_window(self) -> float:
+        """Seconds after a claim within which every send of the pass must have ended: the
+        lease, less a margin for recording the outcomes."""
+        lease = self.lease.total_seconds()
+        return lease - min(5.0, lease / 5)
 
     def next_delay(self, attempts_made: int) -> timedelta | None:
         """The wait after the `attempts_made`-th failed attempt; None once retries are spent."""
@@ -143,38 +172,67 @@ async def claim_due(
                 url=subscription.url,
                 message_id=delivery.message_id,
                 body=delivery.body,
-                secrets=tuple(signing_secrets(subscription, now)),
+                secrets=tuple(signing_secrets(subscription, now, keyring=policy.keyring)),
             )
         )
     await session.flush()
     return jobs
 
 
-async def send(client: httpx.AsyncClient, job: Job, *, time_limit: float) -> Outcome:
+async def send(
+    client: httpx.AsyncClient, job: Job, *, policy: Policy, time_limit: float
+) -> Outcome:
+    """POSTs one delivery through the outbound client; the whole exchange ends within
+    `time_limit`, and at most a short excerpt of the answer is kept."""
     # The header carries the wall clock: receivers compare it with theirs to refuse replays.
     timestamp = int(time.time())
     headers = signed_headers(
         job.secrets, message_id=job.message_id, timestamp=timestamp, body=job.body
     )
     started = time.perf_counter()
-    try:
-        response = await client.post(
-            job.url, content=job.body.encode(), headers=headers, timeout=time_limit
-        )
-    except httpx.HTTPError as exc:
+
+    def failed(error: str) -> Outcome:
         return Outcome(
             succeeded=False,
             status_code=None,
-            error=f"{type(exc).__name__}: {exc}"[:500],
+            error=error[:500],
             snippet=None,
             duration_ms=int((time.perf_counter() - started) * 1000),
         )
+
+    try:
+        answer = await fetch(
+            client,
+            "POST",
+            job.url,
+            policy=policy.outbound,
+            follow_redirects=False,
+            truncate=True,
+            deadline_seconds=time_limit,
+            content=job.body.encode(),
+            headers=headers,
+        )
+    except OutboundTimeout:
+        return failed(f"No complete answer within {time_limit:g} s.")
+    except OutboundRefused as exc:
+        return failed(f"Refused: {exc.reason}")
+    except httpx.HTTPError as exc:
+        return failed(f"{type(exc).__name__}: {exc}")
     return Outcome(
-        succeeded=200 <= response.status_code < 300,
-        status_code=response.status_code,
+        succeeded=200 <= answer.status_code < 300,
+        status_code=answer.status_code,
         error=None,
-        snippet=response.text[:SNIPPET_CHARS] or None,
+        snippet=text_excerpt(answer.content, policy.excerpt_chars),
         duration_ms=int((time.perf_counter() - started) * 1000),
+    )
+
+
+async def give_back(session: AsyncSession, *, job: Job, now: datetime) -> None:
+    """A claimed delivery this pass had no time left to send: due again, no attempt counted."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == job.delivery_id, WebhookDelivery.status == "pending")
+        .values(next_attempt_at=now)
     )
 
 
@@ -239,19 +297,30 @@ async def deliver_due(
     now: datetime,
     policy: Policy,
 ) -> int:
-    """One pass: claims what is due at `now`, sends it, records it. Returns how many."""
+    """One pass: claims what is due at `now`, sends it, records it. Returns how many were
+    claimed. `client` is an `outbound_client(policy.outbound)`."""
     async with unit_of_work(sessions) as session:
         jobs = await claim_due(session, now=now, policy=policy)
     if not jobs:
         return 0
+    loop = asyncio.get_running_loop()
+    window_ends = loop.time() + policy.sending_window
     gate = asyncio.Semaphore(policy.concurrency)
 
     async def one(job: Job) -> None:
         async with gate:
-            outcome = await send(client, job, time_limit=policy.timeout)
+            left = window_ends - loop.time()
+            outcome = None
+            if left >= min(1.0, policy.timeout):
+                outcome = await send(
+                    client, job, policy=policy, time_limit=min(policy.timeout, left)
+                )
         try:
             async with unit_of_work(sessions) as session:
-                await record(session, job=job, outcome=outcome, now=now, policy=policy)
+                if outcome is None:
+                    await give_back(session, job=job, now=now)
+                else:
+                    await record(session, job=job, outcome=outcome, now=now, policy=policy)
         except LookupError:
             log.info("delivery %s vanished while in flight", job.delivery_id)
 
@@ -263,7 +332,12 @@ def delivery_worker(runtime: Runtime, settings: GatewaySettings) -> Worker:
     policy = Policy.of(settings)
 
     async def run() -> None:
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        client = outbound_client(
+            policy.outbound,
+            headers={"user-agent": USER_AGENT},
+            max_connections=max(policy.concurrency, 1),
+        )
+        async with client:
             while True:
                 sent = await deliver_due(
                     runtime.sessions, client, now=datetime.now(UTC), policy=policy

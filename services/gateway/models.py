@@ -151,9 +151,16 @@ class WebhookSubscription(Base):
     )
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
-    # `whsec_<base64>`. Kept as is: signing needs the secret itself, not a hash of it.
-    secret: Mapped[str] = mapped_column(String(200))
-    # After a rotation, the previous secret also signs until `previous_secret_expires_at`.
+    # The signing secrets (`whsec_<base64>`) are sealed with the gateway's keyring (signing
+    # needs the secret itself, not a hash of it): the current one, and after a rotation the
+    # previous one, which also signs until `previous_secret_expires_at`. Both are sealed with
+    # `key_id`, always together.
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Rows written before secrets were sealed hold them here in clear until
+    # `python -m shared.reseal gateway` seals them; NULL once sealed.
+    secret: Mapped[str | None] = mapped_column(String(200))
     previous_secret: Mapped[str | None] = mapped_column(String(200))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,10 +3,15 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import DEVELOPMENT_ENVIRONMENTS, ServiceSettings, is_placeholder
+from shared.outbound import OutboundPolicy
+from shared.sealing import SealingSettings
+from shared.settings import DEVELOPMENT_ENVIRONMENTS, is_placeholder
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(SealingSettings):
+    """Client webhook signing secrets are sealed with `encryption_keys` / `active_key_id`
+    (GATEWAY_ENCRYPTION_KEYS or HERALD_ENCRYPTION_KEYS; shared/sealing.py)."""
+
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
     service_name: ClassVar[str] = "gateway"
@@ -82,13 +87,21 @@ class GatewaySettings(ServiceSettings):
     webhook_disable_after_hours: float = 120.0
     # How long a rotated-out secret keeps signing next to the new one (default of the request).
     webhook_secret_overlap_hours: float = 24.0
+    # The whole of one send (connect, request, answer) ends within this; shorter than the
+    # lease, so a slow endpoint cannot outlive the claim and be sent to twice.
     webhook_timeout_seconds: float = 15.0
-    # A claimed delivery is left alone by other replicas for this long (longer than a send).
+    # A claimed delivery is left alone by other replicas for this long. A pass sends nothing
+    # that could not finish inside it: what the pass could not start in time is given back.
     webhook_lease_seconds: float = 60.0
+    # Of an endpoint's answer, at most this much is read, and a short plain-text excerpt of
+    # it kept in the delivery log.
+    webhook_answer_max_bytes: int = 16 * 1024
+    webhook_answer_excerpt_chars: int = 200
     webhook_batch: int = 100
     webhook_concurrency: int = 20
     webhook_poll_seconds: float = 5.0
-    # Plain-http endpoint URLs. None: allowed only in development and test.
+    # Plain-http endpoint URLs. None: allowed only in development and test (and never
+    # outside them: a signed payload and its answer would cross the network readable).
     webhook_allow_http: bool | None = None
     # Deliveries that are over (succeeded or failed) and attempts older than this are deleted
     # (shared/retention.py); the deliveries API shows nothing older.
@@ -109,6 +122,27 @@ class GatewaySettings(ServiceSettings):
                 f"to a real secret outside development (environment={self.environment!r})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _webhooks_are_safe(self) -> "GatewaySettings":
+        if self.webhook_allow_http and self.environment not in {"development", "test"}:
+            raise ValueError(
+                "gateway: webhook_allow_http is for development only "
+                f"(environment={self.environment!r}); client webhooks go over https"
+            )
+        if self.webhook_timeout_seconds >= self.webhook_lease_seconds:
+            raise ValueError("webhook_timeout_seconds must be shorter than webhook_lease_seconds")
+        return self
+
+    def webhook_outbound(self) -> OutboundPolicy:
+        """Where client webhooks may go: public addresses (plus the development allow-list)."""
+        return OutboundPolicy.for_environment(
+            self.environment,
+            allow=self.outbound_allow,
+            allow_http=self.webhook_http_allowed,
+            max_bytes=self.webhook_answer_max_bytes,
+            deadline_seconds=self.webhook_timeout_seconds,
+        )
 
     def upstreams(self) -> dict[str, str]:
         return {

@@ -11,7 +11,6 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from sqlalchemy import or_, select, text
@@ -21,6 +20,8 @@ from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubs
 from services.gateway.webhook_events import ALL_EVENTS, PUBLIC_EVENTS, TEST_EVENT
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import Envelope
+from shared.outbound import OutboundPolicy, OutboundRefused
+from shared.sealing import Keyring
 
 SECRET_PREFIX = "whsec_"
 NOTIFY_CHANNEL = "gateway_webhooks_due"
@@ -28,6 +29,45 @@ NOTIFY_CHANNEL = "gateway_webhooks_due"
 
 def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def store_secrets(
+    subscription: WebhookSubscription, *, current: str, previous: str | None, keyring: Keyring
+) -> None:
+    """Seals both signing secrets with the active key (they always share one key id)."""
+    context = f"webhook:{subscription.id}"
+    subscription.key_id, subscription.sealed_secret = keyring.seal(
+        {"secret": current}, context=f"{context}:current"
+    )
+    subscription.sealed_previous_secret = (
+        keyring.seal({"secret": previous}, context=f"{context}:previous")[1]
+        if previous
+        else None
+    )
+    subscription.secret = None
+    subscription.previous_secret = None
+
+
+def stored_secrets(
+    subscription: WebhookSubscription, *, keyring: Keyring
+) -> tuple[str, str | None]:
+    """(current, previous) signing secrets; rows from before sealing still hold them in clear."""
+    if subscription.key_id is None or subscription.sealed_secret is None:
+        if subscription.secret is None:
+            raise LookupError(f"webhook subscription {subscription.id} holds no secret")
+        return subscription.secret, subscription.previous_secret
+    context = f"webhook:{subscription.id}"
+    current = keyring.open(
+        subscription.sealed_secret, key_id=subscription.key_id, context=f"{context}:current"
+    )["secret"]
+    previous = None
+    if subscription.sealed_previous_secret is not None:
+        previous = keyring.open(
+            subscription.sealed_previous_secret,
+            key_id=subscription.key_id,
+            context=f"{context}:previous",
+        )["secret"]
+    return str(current), None if previous is None else str(previous)
 
 
 def check_secret(secret: str) -> str:
@@ -46,15 +86,13 @@ def check_secret(secret: str) -> str:
     return SECRET_PREFIX + raw
 
 
-def check_url(url: str, *, allow_http: bool) -> str:
-    parts = urlsplit(url)
-    schemes = {"https", "http"} if allow_http else {"https"}
-    if parts.scheme not in schemes or not parts.hostname:
-        wanted = "an http(s)" if allow_http else "an https"
-        raise ValidationFailed(f"The endpoint must be {wanted} URL.", field="url")
-    if parts.username or parts.password:
-        raise ValidationFailed("The endpoint URL may not carry credentials.", field="url")
-    return url
+async def check_url(url: str, *, outbound: OutboundPolicy) -> str:
+    """The endpoint must be one Herald may call: the outbound rules (public address, https
+    outside development) apply here and again at every delivery."""
+    try:
+        return await outbound.vet(url, unresolved_ok=True)
+    except OutboundRefused as exc:
+        raise ValidationFailed(f"The endpoint is refused: {exc.reason}", field="url") from exc
 
 
 def check_events(events: list[str]) -> list[str]:
@@ -76,23 +114,26 @@ async def create_subscription(
     url: str,
     events: list[str],
     secret: str | None,
-    allow_http: bool,
+    outbound: OutboundPolicy,
+    keyring: Keyring,
     now: datetime,
-) -> WebhookSubscription:
+) -> tuple[WebhookSubscription, str]:
+    """The new subscription and its signing secret (shown to the caller once)."""
+    signing_secret = check_secret(secret) if secret else new_webhook_secret()
     subscription = WebhookSubscription(
         id=uuid.uuid4(),
         workspace_id=workspace_id,
-        url=check_url(url, allow_http=allow_http),
+        url=await check_url(url, outbound=outbound),
         events=check_events(events),
-        secret=check_secret(secret) if secret else new_webhook_secret(),
         enabled=True,
         version=1,
         created_at=now,
         updated_at=now,
     )
+    store_secrets(subscription, current=signing_secret, previous=None, keyring=keyring)
     session.add(subscription)
     await session.flush()
-    return subscription
+    return subscription, signing_secret
 
 
 async def get_subscription(
@@ -133,7 +174,7 @@ async def update_subscription(
     url: str | None,
     events: list[str] | None,
     enabled: bool | None,
-    allow_http: bool,
+    outbound: OutboundPolicy,
     now: datetime,
 ) -> WebhookSubscription:
     subscription = await get_subscription(
@@ -144,7 +185,7 @@ async def update_subscription(
             "The subscription changed since you read it; fetch it again.", field="If-Match"
         )
     if url is not None:
-        subscription.url = check_url(url, allow_http=allow_http)
+        subscription.url = await check_url(url, outbound=outbound)
     if events is not None:
         subscription.events = check_events(events)
     if enabled is True and not subscription.enabled:
@@ -189,26 +230,25 @@ async def rotate_secret(
     subscription_id: UUID,
     secret: str | None,
     overlap: timedelta,
+    keyring: Keyring,
     now: datetime,
-) -> WebhookSubscription:
-    """A new secret signs from now on; the old one also signs until `now + overlap`."""
+) -> tuple[WebhookSubscription, str]:
+    """A new secret signs from now on; the old one also signs until `now + overlap`.
+    Returns the subscription and the new secret (shown to the caller once)."""
     subscription = await get_subscription(
         session, workspace_id=workspace_id, subscription_id=subscription_id, lock=True
     )
     new = check_secret(secret) if secret else new_webhook_secret()
-    if new == subscription.secret:
+    current, _ = stored_secrets(subscription, keyring=keyring)
+    if new == current:
         raise ValidationFailed("The new secret must differ from the current one.", field="secret")
-    if overlap > timedelta(0):
-        subscription.previous_secret = subscription.secret
-        subscription.previous_secret_expires_at = now + overlap
-    else:
-        subscription.previous_secret = None
-        subscription.previous_secret_expires_at = None
-    subscription.secret = new
+    previous = current if overlap > timedelta(0) else None
+    store_secrets(subscription, current=new, previous=previous, keyring=keyring)
+    subscription.previous_secret_expires_at = now + overlap if previous else None
     subscription.version += 1
     subscription.updated_at = now
     await session.flush()
-    return subscription
+    return subscription, new
 
 
 def payload(

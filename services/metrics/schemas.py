@@ -81,9 +81,21 @@ class InboxDay(BaseModel):
     negative: int
 
 
+class InboxLanguage(BaseModel):
+    # ISO 639-1; null for messages whose language could not be told.
+    language: str | None
+    messages: int
+    positive: int
+    negative: int
+    # Messages in a language no sentiment scorer covers.
+    unscored: int
+    sentiment: float | None
+
+
 class InboxReport(BaseModel):
     volume: int
     days: list[InboxDay]
+    languages: list[InboxLanguage] = []
     responses: int
     first_response_p50_seconds: float | None
     first_response_p90_seconds: float | None

@@ -88,6 +88,7 @@ async def connect_channel(
     Returns the channel and whether it is new."""
     adapter = adapter_for(adapters, network)
     check_timezone(timezone)
+    await adapter.check_credentials(credentials)
     try:
         account = await adapter.verify(credentials)
     except NetworkError as exc:

@@ -1,15 +1,11 @@
-import base64
-import binascii
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import DEVELOPMENT_ENVIRONMENTS, ServiceSettings
+from shared.sealing import DEVELOPMENT_KEY, DEVELOPMENT_KEY_ID, SealingSettings
 
-# Only good for development and tests: a key everyone can read in the source.
-DEVELOPMENT_KEY_ID = "dev-1"
-DEVELOPMENT_KEY = base64.b64encode(b"herald-development-key-32-bytes!").decode()
+__all__ = ["DEVELOPMENT_KEY", "DEVELOPMENT_KEY_ID", "PublisherSettings"]
 
 
 class NetworkApp(BaseModel):
@@ -32,7 +28,7 @@ class BudgetRule(BaseModel):
     cost: int = 1
 
 
-class PublisherSettings(ServiceSettings):
+class PublisherSettings(SealingSettings):
     model_config = SettingsConfigDict(env_prefix="PUBLISHER_", extra="ignore")
 
     service_name: ClassVar[str] = "publisher"
@@ -42,12 +38,14 @@ class PublisherSettings(ServiceSettings):
     sandbox_url: str | None = None
     # network → {"client_id", "client_secret"}, given as JSON (PUBLISHER_NETWORK_APPS).
     network_apps: dict[str, NetworkApp] = {}
-    # key id → base64 of a 32-byte AES key (PUBLISHER_ENCRYPTION_KEYS, JSON). New secrets are
-    # sealed with `active_key_id`; older ids stay listed until every row is re-sealed.
-    encryption_keys: dict[str, str] = {DEVELOPMENT_KEY_ID: DEVELOPMENT_KEY}
-    active_key_id: str = DEVELOPMENT_KEY_ID
+    # Channel credentials are sealed with `encryption_keys` / `active_key_id`
+    # (PUBLISHER_ENCRYPTION_KEYS, JSON; see shared/sealing.py).
 
     http_timeout_seconds: float = 30.0
+    # A post's media is fetched from the URL its author gave: at most this many bytes, all
+    # of it (redirects included) within this many seconds.
+    media_max_bytes: int = 512 * 1024 * 1024
+    media_fetch_seconds: float = 300.0
     # Publish jobs one replica claims per look at most, and how many attempts it has in
     # flight at once (it only claims as many as it has free slots). Per replica, this bounds
     # publishing throughput at publish_concurrency / (time of one attempt).
@@ -77,25 +75,11 @@ class PublisherSettings(ServiceSettings):
     budget_wait_max_seconds: float = 30.0
 
     @model_validator(mode="after")
-    def _keys(self) -> "PublisherSettings":
-        if self.active_key_id not in self.encryption_keys:
-            raise ValueError(f"active_key_id {self.active_key_id!r} is not among encryption_keys")
-        for key_id, value in self.encryption_keys.items():
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise ValueError(f"encryption key {key_id!r} is not base64") from exc
-            if len(raw) != 32:
-                raise ValueError(f"encryption key {key_id!r} must be 32 bytes, not {len(raw)}")
-        if self.environment not in DEVELOPMENT_ENVIRONMENTS and (
-            DEVELOPMENT_KEY in self.encryption_keys.values()
-        ):
-            raise ValueError(
-                "publisher: encryption_keys must hold a real key outside development "
-                f"(environment={self.environment!r}); the development key is public"
-            )
+    def _timings(self) -> "PublisherSettings":
         if self.lease_seconds <= self.http_timeout_seconds:
             raise ValueError("lease_seconds must be longer than http_timeout_seconds")
+        if self.attempt_timeout_seconds < self.media_fetch_seconds:
+            raise ValueError("attempt_timeout_seconds must be at least media_fetch_seconds")
         if self.attempt_timeout_seconds < self.http_timeout_seconds:
             raise ValueError("attempt_timeout_seconds must be at least http_timeout_seconds")
         return self

@@ -17,10 +17,14 @@ import pytest
 from deploy.runner import Platform
 from tests.conftest import _admin, delete_bus_objects, sqlalchemy_url
 from tests.e2e.conftest import ADMIN_TOKEN, platform_config
+from tests.support.servers import free_port
 
 # The API-wide tests send thousands of requests with one key: the limits are raised so they
 # are counted (and their headers checked) without turning the sweep into a wall of 429s.
 HIGH_LIMIT = 1_000_000
+# The client webhook endpoint of the API-wide tests (world.hook_receiver) listens here: the
+# platform is told before it starts that outbound fetches may reach it (it is on loopback).
+HOOK_PORT = free_port()
 
 
 @pytest.fixture(scope="package")
@@ -42,6 +46,7 @@ async def api_platform(template_database: str, tmp_path_factory) -> AsyncIterato
         GATEWAY_RATE_LIMIT_PER_KEY=str(HIGH_LIMIT),
         GATEWAY_RATE_LIMIT_PER_WORKSPACE=str(HIGH_LIMIT),
     )
+    config.outbound_allow.append(f"127.0.0.1:{HOOK_PORT}")
     running = Platform(config)
     try:
         await running.start()

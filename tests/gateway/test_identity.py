@@ -1,3 +1,4 @@
+import base64
 import uuid
 
 import pytest
@@ -168,10 +169,17 @@ async def test_key_list_paginates(make_settings):
 
 
 def test_placeholder_admin_token_is_refused_outside_development():
+    # A real key: the public development key is refused outside development too.
+    keys = {"encryption_keys": {"k1": base64.b64encode(b"k" * 32).decode()}, "active_key_id": "k1"}
     with pytest.raises(ValueError, match="admin_token"):
-        GatewaySettings(environment="production", internal_token="s3cret-internal")
+        GatewaySettings(environment="production", internal_token="s3cret-internal", **keys)
+    with pytest.raises(ValueError, match="encryption_keys"):
+        GatewaySettings(
+            environment="production", internal_token="s3cret-internal", admin_token="real-admin"
+        )
     settings = GatewaySettings(
-        environment="production", internal_token="s3cret-internal", admin_token="real-admin"
+        environment="production", internal_token="s3cret-internal", admin_token="real-admin",
+        **keys,
     )
     assert settings.port == 8000
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from openapi_spec_validator import validate
@@ -18,7 +17,8 @@ from services.gateway.models import WebhookDelivery
 from services.gateway.openapi import merge_documents
 from services.gateway.webhooks import fan_out
 from shared.db import unit_of_work
-from shared.events import Envelope, PostPublished
+from shared.events import AlertRaised, Envelope, PostPublished, QueueFrozen
+from shared.outbound import allowed_targets, outbound_client
 from tests.gateway.support import Gateway, bearer, running_gateway
 from tests.support.servers import serve
 
@@ -83,10 +83,14 @@ async def emit(gw: Gateway, envelope: Envelope) -> int:
 
 
 async def pump(gw: Gateway, now: datetime) -> int:
-    async with httpx.AsyncClient() as client:
-        return await deliver_due(
-            gw.runtime.sessions, client, now=now, policy=Policy.of(gw.settings)
-        )
+    policy = Policy.of(gw.settings)
+    async with outbound_client(policy.outbound) as client:
+        return await deliver_due(gw.runtime.sessions, client, now=now, policy=policy)
+
+
+def allowing(url: str) -> str:
+    """The receiver is on loopback: outbound fetches reach it only when it is listed."""
+    return ",".join(allowed_targets([url]))
 
 
 async def test_subscriptions_are_validated_listed_changed_and_deleted(make_settings):
@@ -142,7 +146,7 @@ async def test_subscriptions_are_validated_listed_changed_and_deleted(make_setti
 async def test_an_event_is_delivered_signed_per_standard_webhooks(make_settings):
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, run_workers=False) as gw,
+        running_gateway(make_settings, run_workers=False, outbound_allow=allowing(url)) as gw,
     ):
         ws = await gw.workspace()
         other = await gw.workspace(name="Other")
@@ -181,7 +185,7 @@ async def test_an_event_is_delivered_signed_per_standard_webhooks(make_settings)
 async def test_retries_follow_the_schedule_then_disable_and_can_be_re_enabled(make_settings):
     async with (
         receiving(status=500) as (receiver, url),
-        running_gateway(make_settings, run_workers=False) as gw,
+        running_gateway(make_settings, run_workers=False, outbound_allow=allowing(url)) as gw,
     ):
         ws = await gw.workspace()
         key = ws["api_key"]
@@ -245,7 +249,7 @@ async def test_retries_follow_the_schedule_then_disable_and_can_be_re_enabled(ma
 async def test_test_ping_and_rotation_overlap(make_settings):
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, run_workers=False) as gw,
+        running_gateway(make_settings, run_workers=False, outbound_allow=allowing(url)) as gw,
     ):
         ws = await gw.workspace()
         key = ws["api_key"]
@@ -356,6 +360,9 @@ async def test_payloads_are_documented_in_the_openapi_webhooks_section(make_sett
         data = doc["components"]["schemas"][schema["properties"]["data"]["$ref"].rsplit("/")[-1]]
         assert "external_id" in data["properties"]
         assert "webhook.test" in doc["webhooks"]
+        for crisis_event in ("alert.raised", "alert.resolved", "queue.frozen", "queue.resumed"):
+            assert crisis_event in doc["webhooks"], crisis_event
+        assert "queue.freeze_requested" not in doc["webhooks"]  # a command between services
         assert "10 h" in doc["paths"]["/v1/webhooks"]["post"]["description"]
         assert "post.due" not in doc["webhooks"]
         assert "docs/roles.md" in doc["info"]["description"]
@@ -364,7 +371,9 @@ async def test_payloads_are_documented_in_the_openapi_webhooks_section(make_sett
 async def test_a_bus_event_becomes_a_signed_delivery_end_to_end(make_settings):
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, webhook_poll_seconds=0.5) as gw,
+        running_gateway(
+            make_settings, webhook_poll_seconds=0.5, outbound_allow=allowing(url)
+        ) as gw,
     ):
         ws = await gw.workspace()
         sub = await subscribe(gw, ws["api_key"], url, ["post.published"])
@@ -380,3 +389,37 @@ async def test_a_bus_event_becomes_a_signed_delivery_end_to_end(make_settings):
         payload = Webhook(sub["secret"]).verify(body, headers)
         assert payload["id"] == str(event.id) and payload["type"] == "post.published"
         assert json.loads(body)["workspace_id"] == ws["id"]
+
+
+async def test_crisis_and_queue_events_reach_their_subscribers(make_settings):
+    async with (
+        receiving() as (receiver, url),
+        running_gateway(make_settings, webhook_poll_seconds=0.5) as gw,
+    ):
+        ws = await gw.workspace()
+        sub = await subscribe(gw, ws["api_key"], url, ["alert.raised", "queue.frozen"])
+        now = datetime.now(UTC)
+        alert_id = uuid.uuid4()
+        events = [
+            Envelope.of(
+                AlertRaised(alert_id=alert_id, scope="workspace", detected_at=now,
+                            reason="14 messages in 15 min, 100% negative; crisis in he",
+                            languages=["he"], top_phrases=["החזר"]),
+                workspace_id=uuid.UUID(ws["id"]),
+            ),
+            Envelope.of(
+                QueueFrozen(reason="Crisis alert", frozen_by=f"alert:{alert_id}",
+                            alert_id=alert_id, frozen_at=now),
+                workspace_id=uuid.UUID(ws["id"]),
+            ),
+        ]
+        async with unit_of_work(gw.runtime.sessions) as session:
+            await gw.runtime.outbox.add(session, *events)
+        async with asyncio.timeout(30):
+            while len(receiver.got) < 2:
+                receiver.arrived.clear()
+                await receiver.arrived.wait()
+        payloads = [Webhook(sub["secret"]).verify(body, headers) for body, headers in receiver.got]
+        by_type = {p["type"]: p for p in payloads}
+        assert by_type["alert.raised"]["data"]["languages"] == ["he"]
+        assert by_type["queue.frozen"]["data"]["frozen_by"] == f"alert:{alert_id}"

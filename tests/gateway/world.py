@@ -19,7 +19,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 
 from deploy.runner import Platform
-from tests.gateway.conftest import new_workspace
+from tests.gateway.conftest import HOOK_PORT, new_workspace
 from tests.support.servers import serve
 
 
@@ -57,7 +57,7 @@ async def hook_receiver() -> AsyncIterator[str]:
         await request.body()
         return Response(status_code=204)
 
-    async with serve(hooks) as url:
+    async with serve(hooks, port=HOOK_PORT) as url:
         yield url
 
 

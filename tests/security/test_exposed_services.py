@@ -89,9 +89,11 @@ def test_well_known_internal_tokens_are_refused_in_production(cls, monkeypatch) 
     base = {"environment": "production", "internal_token": REAL}
     if cls is GatewaySettings:
         base["admin_token"] = REAL
-    if cls is PublisherSettings:
+    if cls in (PublisherSettings, MetricsSettings):
         base["encryption_keys"] = REAL_KEYS
         base["active_key_id"] = "k1"
+    if cls is MetricsSettings:
+        base["report_link_secret"] = REAL
     cls(**base)  # a real secret starts
     for secret in well_known_secrets():
         with pytest.raises(ValidationError, match="internal_token"):

@@ -56,7 +56,9 @@ def _out(subscription: WebhookSubscription) -> WebhookOut:
         disabled_at=subscription.disabled_at,
         failing_since=subscription.failing_since,
         secret_rotation_ends_at=(
-            subscription.previous_secret_expires_at if subscription.previous_secret else None
+            subscription.previous_secret_expires_at
+            if subscription.sealed_previous_secret or subscription.previous_secret
+            else None
         ),
         created_at=subscription.created_at,
         updated_at=subscription.updated_at,
@@ -97,13 +99,14 @@ async def post_webhook(
     runtime: RuntimeDep,
     response: Response,
 ) -> WebhookCreated:
-    subscription = await create_subscription(
+    subscription, signing_secret = await create_subscription(
         session,
         workspace_id=caller.workspace_id,
         url=body.url,
         events=body.events,
         secret=body.secret,
-        allow_http=settings.webhook_http_allowed,
+        outbound=settings.webhook_outbound(),
+        keyring=settings.keyring(),
         now=datetime.now(UTC),
     )
     await record_by(
@@ -116,7 +119,7 @@ async def post_webhook(
         details={"url": subscription.url, "events": list(subscription.events)},
     )
     response.headers["ETag"] = etag(subscription)
-    return WebhookCreated(**_out(subscription).model_dump(), secret=subscription.secret)
+    return WebhookCreated(**_out(subscription).model_dump(), secret=signing_secret)
 
 
 @router.get("", response_model=WebhookPage, summary="List webhook subscriptions")
@@ -171,7 +174,7 @@ async def patch_webhook(
         url=body.url,
         events=body.events,
         enabled=body.enabled,
-        allow_http=settings.webhook_http_allowed,
+        outbound=settings.webhook_outbound(),
         now=datetime.now(UTC),
     )
     await record_by(
@@ -241,12 +244,13 @@ async def post_rotate_secret(
         if body.overlap_seconds is not None
         else timedelta(hours=settings.webhook_secret_overlap_hours)
     )
-    subscription = await rotate_secret(
+    subscription, signing_secret = await rotate_secret(
         session,
         workspace_id=caller.workspace_id,
         subscription_id=webhook_id,
         secret=body.secret,
         overlap=overlap,
+        keyring=settings.keyring(),
         now=datetime.now(UTC),
     )
     await record_by(
@@ -258,7 +262,7 @@ async def post_rotate_secret(
         resource_id=subscription.id,
         details={"overlap_seconds": int(overlap.total_seconds())},
     )
-    return WebhookCreated(**_out(subscription).model_dump(), secret=subscription.secret)
+    return WebhookCreated(**_out(subscription).model_dump(), secret=signing_secret)
 
 
 @router.post(

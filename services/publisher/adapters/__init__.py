@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from services.publisher.adapters.base import Adapter
+from services.publisher.adapters.base import Adapter, Outbound
 from services.publisher.adapters.bluesky import BlueskyAdapter
 from services.publisher.adapters.facebook import FacebookAdapter
 from services.publisher.adapters.instagram import InstagramAdapter
@@ -15,6 +15,9 @@ from services.publisher.adapters.tiktok import TikTokAdapter
 from services.publisher.adapters.x import XAdapter
 from services.publisher.adapters.youtube import YouTubeAdapter
 from services.publisher.settings import PublisherSettings
+from shared.outbound import OutboundPolicy, allowed_targets, outbound_client
+
+USER_AGENT = "Herald/0.1 (+https://herald.dev)"
 
 ADAPTERS: dict[str, type[Adapter]] = {
     "x": XAdapter,
@@ -37,13 +40,31 @@ class Adapters:
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            headers={"User-Agent": "Herald/0.1 (+https://herald.dev)"},
+            headers={"User-Agent": USER_AGENT},
+        )
+        # Media URLs and Mastodon instances come from clients: they go through the vetting
+        # client. The sandbox stands in for the networks, so in development it is reachable.
+        policy = OutboundPolicy.for_environment(
+            settings.environment,
+            allow=settings.outbound_allow,
+            also_allow=allowed_targets([settings.sandbox_url]),
+            max_bytes=settings.media_max_bytes,
+            deadline_seconds=settings.media_fetch_seconds,
+        )
+        self.outbound = Outbound(
+            client=outbound_client(
+                policy,
+                headers={"User-Agent": USER_AGENT},
+                timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
+            ),
+            policy=policy,
         )
         self.by_network: dict[str, Adapter] = {
             network: cls(
                 client=self.client,
                 base_url=settings.base_url(network, cls.real_url),
                 app=settings.network_apps.get(network),
+                outbound=self.outbound,
             )
             for network, cls in ADAPTERS.items()
         }
@@ -53,3 +74,4 @@ class Adapters:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.outbound.client.aclose()

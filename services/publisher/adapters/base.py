@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 
 from services.publisher.settings import NetworkApp
+from shared.outbound import OutboundPolicy, OutboundRefused, OutboundTimeout, fetch
 
 ErrorClass = Literal[
     "auth_expired",
@@ -39,6 +40,14 @@ class NetworkError(Exception):
         self.message = message
         self.status = status
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """The client and rules for URLs a client gave us (media, a Mastodon instance)."""
+
+    client: httpx.AsyncClient
+    policy: OutboundPolicy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,11 +146,26 @@ class Adapter:
     idempotent: ClassVar[bool] = False
     # Comments and mentions reach Herald by polling (`notifications`), not by webhook.
     polls_notifications: ClassVar[bool] = False
+    # What a call to a host the outbound rules refuse means (a host the network named, or,
+    # on Mastodon, the instance in the credentials).
+    refused_host_error: ClassVar[ErrorClass] = "transient"
 
-    def __init__(self, *, client: httpx.AsyncClient, base_url: str, app: NetworkApp | None):
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        base_url: str,
+        app: NetworkApp | None,
+        outbound: Outbound | None = None,
+    ):
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.app = app
+        self.outbound = outbound
+
+    async def check_credentials(self, credentials: dict[str, Any]) -> None:
+        """Refuses (ValidationFailed) credentials that name somewhere Herald must not go,
+        before anything is sent with them."""
 
     def url(self, path: str, credentials: dict[str, Any] | None = None) -> str:
         return self.base_url + path
@@ -175,14 +199,22 @@ class Adapter:
         raise NotImplementedError
 
     async def fetch_media(self, item: dict[str, Any]) -> tuple[bytes, str]:
-        """The bytes of a post's media item and its MIME type. A URL that answers 4xx is a
-        media error (retrying will not change it); anything else is transient."""
+        """The bytes of a post's media item and its MIME type, through the outbound fetcher
+        (the URL is the client's: public addresses only, size and time bounded). A URL that
+        is refused or answers 4xx is a media error (retrying will not change it); anything
+        else is transient."""
         url = str(item.get("url") or "")
+        if self.outbound is None:
+            raise NetworkError("media_error", "this publisher fetches no media")
         try:
-            r = await self.client.get(url, follow_redirects=True)
-        except httpx.TransportError as exc:
+            r = await fetch(self.outbound.client, "GET", url, policy=self.outbound.policy)
+        except OutboundTimeout as exc:
+            raise NetworkError("transient", f"media {url}: {exc.reason}") from exc
+        except OutboundRefused as exc:
+            raise NetworkError("media_error", f"media {url} refused: {exc.reason}") from exc
+        except httpx.HTTPError as exc:
             raise NetworkError("transient", f"could not fetch media {url}: {exc!r}") from exc
-        if 400 <= r.status_code < 500:
+        if 300 <= r.status_code < 500:
             raise NetworkError("media_error", f"media {url} answered {r.status_code}",
                                status=r.status_code)
         if r.status_code != 200:
@@ -221,6 +253,12 @@ class Adapter:
         network refuses the refresh token."""
         return None
 
+    def client_for(self, url: str) -> httpx.AsyncClient:
+        """The network's own host is ours to call; any other host came from a client."""
+        if url.startswith(self.base_url + "/") or self.outbound is None:
+            return self.client
+        return self.outbound.client
+
     async def call(
         self, method: str, url: str, *, write: bool = False, **kwargs: Any
     ) -> httpx.Response:
@@ -231,7 +269,9 @@ class Adapter:
         pool) is a plain transient error.
         """
         try:
-            return await self.client.request(method, url, **kwargs)
+            return await self.client_for(url).request(method, url, **kwargs)
+        except OutboundRefused as exc:
+            raise NetworkError(self.refused_host_error, f"{self.network}: {exc.reason}") from exc
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NetworkError("transient", f"{self.network} unreachable: {exc!r}") from exc
         except httpx.TransportError as exc:

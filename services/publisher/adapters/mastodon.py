@@ -23,6 +23,8 @@ from services.publisher.adapters.base import (
     followers,
     retry_after_seconds,
 )
+from shared.errors import ValidationFailed
+from shared.outbound import OutboundRefused
 
 TAG = re.compile(r"<[^>]+>")
 
@@ -44,6 +46,8 @@ class MastodonAdapter(Adapter):
     real_url = "https://mastodon.social"
     idempotent = True
     polls_notifications = True
+    # The instance comes with the credentials: refused, the channel must be connected again.
+    refused_host_error = "auth_expired"
 
     def url(self, path: str, credentials: dict[str, Any] | None = None) -> str:
         # Each account lives on its own instance; the sandbox stands in for all of them.
@@ -51,6 +55,24 @@ class MastodonAdapter(Adapter):
         if instance and self.base_url == self.real_url:
             return str(instance).rstrip("/") + path
         return self.base_url + path
+
+    async def check_credentials(self, credentials: dict[str, Any]) -> None:
+        """The instance is whatever the client says it is: it must be a public https host,
+        or every call made with these credentials would go where the client pointed."""
+        instance = credentials.get("instance_url")
+        if instance is None:
+            return
+        if not isinstance(instance, str) or self.outbound is None:
+            raise ValidationFailed(
+                "instance_url must be the https URL of a Mastodon instance.",
+                field="credentials.instance_url",
+            )
+        try:
+            await self.outbound.policy.vet(instance)
+        except OutboundRefused as exc:
+            raise ValidationFailed(
+                f"instance_url is refused: {exc.reason}", field="credentials.instance_url"
+            ) from exc
 
     def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
         try:
