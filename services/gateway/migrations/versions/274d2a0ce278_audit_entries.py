@@ -1,7 +1,7 @@
 """audit entries
 
 Revision ID: 274d2a0ce278
-Revises: 35eaae613c7a
+Revises: 9b329519689d
 Create Date: 2026-12-04 21:10:00.000000
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '274d2a0ce278'
-down_revision: str | None = '35eaae613c7a'
+down_revision: str | None = '9b329519689d'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
