@@ -114,6 +114,19 @@ class PostCanceled(EventData):
     target_ids: list[UUID] = Field(default_factory=list)
 
 
+@event("post.edited")
+class PostEdited(EventData):
+    """Someone changed a post (its text, media, targets, options or time)."""
+
+    post_id: UUID
+    # The post's version after the edit (its ETag).
+    post_version: int
+    status: str
+    # The fields the edit set, by name (`text`, `targets`, `schedule`, …).
+    fields: list[str] = Field(default_factory=list)
+    by: str
+
+
 @event("post.approved")
 class PostApproved(EventData):
     """A post was approved by a reviewer."""
@@ -284,6 +297,19 @@ class MessageReceived(EventData):
     # ISO 639-1; null when the message is too short or too mixed to tell.
     language: str | None = None
     received_at: datetime
+
+
+@event("conversation.opened")
+class ConversationOpened(EventData):
+    """A new conversation started in the inbox (its first message follows as
+    `message.received`)."""
+
+    conversation_id: UUID
+    channel_id: UUID | None = None
+    post_id: UUID | None = None
+    network: str
+    kind: str
+    opened_at: datetime
 
 
 @event("conversation.replied")

@@ -29,7 +29,7 @@ async def test_approval_by_role_with_every_transition_recorded(make_settings):
     workspace = uuid.uuid4()
     events = ("post.approved", "post.rejected", "post.scheduled")
     async with (
-        listening(settings.exchange_name, "audit.recorded") as audited,
+        listening(settings.exchange_name, "audit.recorded", "post.edited") as audited,
         listening(settings.exchange_name, *events) as heard,
         running_scheduler(settings) as s,
     ):
@@ -99,10 +99,10 @@ async def test_approval_by_role_with_every_transition_recorded(make_settings):
         assert r.json()["status"] == "scheduled"
 
         # Every step is in the audit log, with who took it; refused calls record nothing.
-        await audited.wait_for(lambda h: len(h.envelopes) == 6)
+        await audited.wait_for(lambda h: len(h.of("audit.recorded")) == 6)
         entries = [
             (e.data["action"], e.data["actor"], e.data["details"]["status"])
-            for e in audited.envelopes
+            for e in audited.of("audit.recorded")
         ]
         assert entries == [
             ("post.created", "key-editor", "in_review"),
@@ -112,8 +112,13 @@ async def test_approval_by_role_with_every_transition_recorded(make_settings):
             ("post.approved", "key-reviewer", "scheduled"),
             ("post.created", "key-owner", "scheduled"),
         ]
-        assert {e.data["resource_id"] for e in audited.envelopes[:5]} == {pid}
+        assert {e.data["resource_id"] for e in audited.of("audit.recorded")[:5]} == {pid}
         assert {e.workspace_id for e in audited.envelopes} == {workspace}
+        # The edit is also a public event, for clients' webhooks.
+        [edited] = audited.of("post.edited")
+        assert edited.data["post_id"] == pid and edited.data["fields"] == ["text"]
+        assert edited.data["by"] == "key-editor"
+        assert edited.data["status"] == "changes_requested"
 
 
 async def test_publish_results_are_audited_as_the_platform(make_settings):

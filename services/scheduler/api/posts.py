@@ -40,6 +40,7 @@ from services.scheduler.schemas import (
 from shared import audit
 from shared.auth import Principal
 from shared.errors import PreconditionRequired, ValidationFailed
+from shared.events import Envelope, PostEdited
 from shared.limits import PayloadTooLarge
 from shared.service import Runtime, RuntimeDep, SessionDep
 
@@ -216,6 +217,19 @@ async def update(
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
     await audited(session, runtime, principal, "post.edited", post)
+    await runtime.outbox.add(
+        session,
+        Envelope.of(
+            PostEdited(
+                post_id=post.id,
+                post_version=post.version,
+                status=post.status,
+                fields=sorted(patch.model_fields_set - {"version"}),
+                by=principal.principal_id,
+            ),
+            workspace_id=principal.workspace_id,
+        ),
+    )
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
 
