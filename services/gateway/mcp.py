@@ -121,7 +121,9 @@ def build_server(caller: ApiCaller) -> MCPServer:
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Any:
-        return await _calendar(ctx, caller, locals())
+        filters = {"channel_id": channel_id, "network": network, "status": status, "tag": tag}
+        params = {**filters, "campaign": campaign, "limit": limit, "cursor": cursor}
+        return await _calendar(ctx, caller, start, end, params)
 
     @server.tool(description="The calendar: what goes out between `start` and `end`.")
     async def read_calendar(
@@ -132,7 +134,8 @@ def build_server(caller: ApiCaller) -> MCPServer:
         limit: Limit = 200,
         cursor: Cursor = None,
     ) -> Any:
-        return await _calendar(ctx, caller, locals())
+        params = {"channel_id": channel_id, "limit": limit, "cursor": cursor}
+        return await _calendar(ctx, caller, start, end, params)
 
     @server.tool(description="Inbox conversations (comments, mentions, DMs), newest first.")
     async def list_conversations(
@@ -145,7 +148,15 @@ def build_server(caller: ApiCaller) -> MCPServer:
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Any:
-        params = {k: v for k, v in locals().items() if k != "ctx"}
+        params = {
+            "status": status,
+            "network": network,
+            "channel_id": channel_id,
+            "assignee": assignee,
+            "q": q,
+            "limit": limit,
+            "cursor": cursor,
+        }
         return await caller.call(ctx, "GET", "/v1/conversations", params=params)
 
     @server.tool(
@@ -180,10 +191,12 @@ def build_server(caller: ApiCaller) -> MCPServer:
     return server
 
 
-async def _calendar(ctx: Context, caller: ApiCaller, args: dict[str, Any]) -> Any:
-    params = {k: v for k, v in args.items() if k not in ("ctx", "start", "end")}
-    params |= {"from": args["start"], "to": args["end"]}
-    return await caller.call(ctx, "GET", "/v1/calendar", params=params)
+async def _calendar(
+    ctx: Context, caller: ApiCaller, start: str, end: str, params: dict[str, Any]
+) -> Any:
+    return await caller.call(
+        ctx, "GET", "/v1/calendar", params={"from": start, "to": end, **params}
+    )
 
 
 def _segment(value: str) -> str:
