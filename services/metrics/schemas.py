@@ -287,6 +287,7 @@ class ReportScheduleOut(BaseModel):
 
 class ReportSchedules(BaseModel):
     items: list[ReportScheduleOut]
+    next_cursor: str | None = None
 
 
 class Ga4PropertyIn(BaseModel):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters import Adapters
@@ -157,12 +157,17 @@ async def get_channel(
     return channel
 
 
-async def list_channels(session: AsyncSession, *, workspace_id: uuid.UUID) -> list[Channel]:
-    rows = await session.scalars(
-        select(Channel)
-        .where(Channel.workspace_id == workspace_id)
-        .order_by(Channel.created_at, Channel.id)
-    )
+async def list_channels(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    limit: int | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Channel]:
+    query = select(Channel).where(Channel.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where(tuple_(Channel.created_at, Channel.id) > tuple_(*after))
+    rows = await session.scalars(query.order_by(Channel.created_at, Channel.id).limit(limit))
     return list(rows)
 
 

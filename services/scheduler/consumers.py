@@ -13,6 +13,7 @@ from services.scheduler.freezes import freeze
 from services.scheduler.models import Channel
 from services.scheduler.posts import mark_failed, mark_published
 from services.scheduler.slots import record_best_times
+from shared import audit
 from shared.consumer import Subscription
 from shared.events import (
     BestTimesUpdated,
@@ -68,6 +69,7 @@ def published_handler(outbox: Outbox) -> Handler:
         if not found:
             log.warning("post.published for unknown target %s", data.target_id)
             return
+        await publish_result_audited(session, outbox, envelope, data)
         await recycle(
             session, target_id=data.target_id, published_at=data.published_at, outbox=outbox
         )
@@ -87,8 +89,33 @@ def publish_failed_handler(outbox: Outbox) -> Handler:
         )
         if not found:
             log.warning("post.publish_failed for unknown target %s", data.target_id)
+            return
+        await publish_result_audited(session, outbox, envelope, data)
 
     return on_post_publish_failed
+
+
+async def publish_result_audited(
+    session: AsyncSession,
+    outbox: Outbox,
+    envelope: Envelope,
+    data: PostPublished | PostPublishFailed,
+) -> None:
+    """A publish result in the audit log: the platform did it, on the post's schedule."""
+    assert envelope.workspace_id is not None
+    details: dict[str, object] = {"target_id": str(data.target_id), "network": data.network}
+    if isinstance(data, PostPublishFailed):
+        details["error_class"] = data.error_class
+    await audit.record(
+        session,
+        outbox,
+        audit.system("scheduler", envelope.workspace_id),
+        action=envelope.type,
+        resource_type="post",
+        resource_id=data.post_id,
+        service="scheduler",
+        details=details,
+    )
 
 
 async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:

@@ -109,6 +109,7 @@ def edited_event(
             by=by,
             changed=sorted(set(changed)),
             occurrence_at=occurrence_at,
+            status=post.status,
         ),
         workspace_id=post.workspace_id,
     )

@@ -148,6 +148,8 @@ class PostEdited(EventData):
     changed: list[str] = Field(default_factory=list)
     # Set when one occurrence of a recurring post was edited (the instant it was due).
     occurrence_at: datetime | None = None
+    # The post's status after the edit (an edit of a post sent back may leave it a draft).
+    status: str | None = None
 
 
 @event("post.deleted")
@@ -378,6 +380,19 @@ class MessageReceived(EventData):
     # ISO 639-1; null when the message is too short or too mixed to tell.
     language: str | None = None
     received_at: datetime
+
+
+@event("conversation.opened")
+class ConversationOpened(EventData):
+    """A new conversation started in the inbox (its first message follows as
+    `message.received`)."""
+
+    conversation_id: UUID
+    channel_id: UUID | None = None
+    post_id: UUID | None = None
+    network: str
+    kind: str
+    opened_at: datetime
 
 
 @event("conversation.replied")
@@ -615,3 +630,26 @@ class BestTimesUpdated(EventData):
     channel_id: UUID
     timezone: str
     slots: list[BestSlot]
+
+
+# --- audit (every service → gateway) --------------------------------------------------------
+
+
+@event("audit.recorded")
+class AuditRecorded(EventData):
+    """Someone (or the platform itself) changed something in a workspace: an audit entry.
+
+    Emitted with `shared.audit.record` in the transaction of the change; the gateway stores it
+    for `GET /v1/audit`.
+    """
+
+    # Who: an API key id (or member id) for people, `system:<service>` for the platform.
+    actor: str = Field(max_length=100)
+    actor_role: str = Field(max_length=20)
+    # What, as `<resource>.<verb>` in the past tense: `channel.connected`, `post.approved`.
+    action: str = Field(max_length=100)
+    resource_type: str = Field(max_length=50)
+    resource_id: str = Field(max_length=200)
+    service: str = Field(max_length=30)
+    # A few facts that make the entry readable (never secrets, never message bodies).
+    details: dict[str, Any] = Field(default_factory=dict)

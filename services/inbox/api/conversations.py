@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import and_, exists, func, or_, select
 
 from services.inbox import sentiment
-from services.inbox.api.deps import ModeratorDep, ReaderDep, ResponderDep
+from services.inbox.api.deps import ModeratorDep, ReaderDep, ResponderDep, audited
 from services.inbox.handling import (
     UNSET,
     add_note,
@@ -245,6 +245,16 @@ async def patch_conversation(
         read=body.read,
         if_match=if_match,
     )
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    await audited(
+        session,
+        runtime,
+        principal,
+        "conversation.assigned" if "assignee" in changes else "conversation.updated",
+        "conversation",
+        conversation_id,
+        **changes,
+    )
     await session.flush()
     out = await detail(session, principal=principal, conversation_id=conversation_id)
     response.headers["ETag"] = f'"{out.version}"'
@@ -275,6 +285,10 @@ async def post_reply(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, text=body.text, saved_reply_id=body.saved_reply_id,
     )
+    await audited(
+        session, runtime, principal, "conversation.replied", "conversation", conversation_id,
+        message_id=str(reply.id),
+    )
     return message_out(reply)
 
 
@@ -297,5 +311,9 @@ async def post_moderation(
     message = await moderate(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, message_id=message_id, action=body.action,
+    )
+    await audited(
+        session, runtime, principal, "message.moderated", "message", message_id,
+        action=body.action, conversation_id=str(conversation_id),
     )
     return message_out(message)

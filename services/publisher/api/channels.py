@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher import channels, oauth
 from services.publisher.api.deps import (
@@ -16,13 +18,36 @@ from services.publisher.api.deps import (
 )
 from services.publisher.models import Channel
 from services.publisher.schemas import ChannelIn, ChannelList, ChannelOut, ChannelPatch
-from shared.service import RuntimeDep, SessionDep
+from shared import audit
+from shared.auth import Principal
+from shared.pagination import decode_cursor, encode_cursor
+from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 
 
 def out(channel: Channel) -> ChannelOut:
     return ChannelOut.model_validate(channel, from_attributes=True)
+
+
+async def audited(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    action: str,
+    channel_id: UUID,
+    **details: object,
+) -> None:
+    await audit.record(
+        session,
+        runtime.outbox,
+        audit.Actor.of(principal),
+        action=action,
+        resource_type="channel",
+        resource_id=channel_id,
+        service="publisher",
+        details=details,
+    )
 
 
 @router.post("", response_model=ChannelOut, status_code=201)
@@ -46,7 +71,11 @@ async def connect(
         keyring=keyring,
         outbox=runtime.outbox,
     )
-    if not created:
+    if created:
+        await audited(
+            session, runtime, principal, "channel.connected", channel.id, network=channel.network
+        )
+    else:
         response.status_code = 200
     return out(channel)
 
@@ -94,15 +123,32 @@ async def oauth_callback(
         keyring=keyring,
         outbox=runtime.outbox,
     )
-    if not created:
+    if created:
+        await audited(
+            session, runtime, principal, "channel.connected", channel.id, network=channel.network
+        )
+    else:
         response.status_code = 200
     return out(channel)
 
 
 @router.get("", response_model=ChannelList)
-async def list_channels(principal: ReaderDep, session: SessionDep) -> ChannelList:
-    rows = await channels.list_channels(session, workspace_id=principal.workspace_id)
-    return ChannelList(items=[out(c) for c in rows])
+async def list_channels(
+    principal: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ChannelList:
+    """Connected channels, oldest first, a page at a time."""
+    rows = await channels.list_channels(
+        session,
+        workspace_id=principal.workspace_id,
+        limit=limit + 1,
+        after=decode_cursor(cursor),
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return ChannelList(items=[out(c) for c in page], next_cursor=next_cursor)
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)
@@ -129,6 +175,14 @@ async def update_channel(
         changes=body.model_dump(exclude_unset=True, exclude_none=True),
         outbox=runtime.outbox,
     )
+    await audited(
+        session,
+        runtime,
+        principal,
+        "channel.updated",
+        channel.id,
+        **body.model_dump(mode="json", exclude_unset=True, exclude_none=True),
+    )
     return out(channel)
 
 
@@ -142,4 +196,5 @@ async def disconnect(
         channel_id=channel_id,
         outbox=runtime.outbox,
     )
+    await audited(session, runtime, principal, "channel.disconnected", channel_id)
     return Response(status_code=204)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.api.deps import (
     ApproverDep,
@@ -27,6 +28,7 @@ from services.scheduler.lifecycle import (
     submit,
     transitions,
 )
+from services.scheduler.models import Post
 from services.scheduler.occurrences import edit_occurrence, skip_occurrence
 from services.scheduler.posts import create_post, load_post, post_out, validate_post
 from services.scheduler.schemas import (
@@ -42,15 +44,34 @@ from services.scheduler.schemas import (
     TransitionOut,
     ValidationOut,
 )
+from shared import audit
+from shared.auth import Principal
 from shared.errors import PreconditionRequired, ValidationFailed
 from shared.limits import PayloadTooLarge
-from shared.service import RuntimeDep, SessionDep
+from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+async def audited(
+    session: AsyncSession, runtime: Runtime, principal: Principal, action: str, post: Post
+) -> None:
+    """The audit entry of a change someone made to a post (publish results are the
+    platform's: consumers.py)."""
+    await audit.record(
+        session,
+        runtime.outbox,
+        audit.Actor.of(principal),
+        action=action,
+        resource_type="post",
+        resource_id=post.id,
+        service="scheduler",
+        details={"status": post.status, "version": post.version},
+    )
 
 
 @router.post("", response_model=PostOut, status_code=201)
@@ -73,6 +94,7 @@ async def create(
         defaults=settings.workspace_defaults,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
+    await audited(session, runtime, principal, "post.created", post)
     response.headers["ETag"] = etag(post.version)
     response.headers["Location"] = f"/v1/posts/{post.id}"
     return post_out(post, targets)
@@ -268,6 +290,7 @@ async def update(
         defaults=settings.workspace_defaults,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
+    await audited(session, runtime, principal, "post.edited", post)
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
 
@@ -288,6 +311,7 @@ async def cancel_post(
         expected_version=parse_if_match(if_match),
         outbox=runtime.outbox,
     )
+    await audited(session, runtime, principal, "post.canceled", post)
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
 
@@ -297,12 +321,14 @@ async def submit_post(
     post_id: UUID,
     principal: WriterDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> PostOut:
     post, targets = await submit(
         session, principal=principal, post_id=post_id, expected_version=parse_if_match(if_match)
     )
+    await audited(session, runtime, principal, "post.submitted", post)
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
 
@@ -328,6 +354,7 @@ async def approve_post(
         notify_horizon=settings.dispatch_max_sleep,
         defaults=settings.workspace_defaults,
     )
+    await audited(session, runtime, principal, "post.approved", post)
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
 
@@ -350,6 +377,7 @@ async def reject_post(
         expected_version=parse_if_match(if_match),
         outbox=runtime.outbox,
     )
+    await audited(session, runtime, principal, "post.rejected", post)
     response.headers["ETag"] = etag(post.version)
     return post_out(post, targets)
 
