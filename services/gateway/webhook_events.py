@@ -14,6 +14,8 @@ from pydantic.json_schema import models_json_schema
 from shared.events.envelope import REGISTRY, EventData
 
 PUBLIC_EVENTS: tuple[str, ...] = (
+    "campaign.created",
+    "campaign.updated",
     "post.scheduled",
     "post.rescheduled",
     "post.edited",
@@ -51,6 +53,8 @@ PUBLIC_EVENTS: tuple[str, ...] = (
 # is in exactly one of the two lists (a test checks it), so a new event is a decision.
 INTERNAL_EVENTS: tuple[str, ...] = (
     "workspace.created",
+    # Which campaign a post is in: metrics keeps its read model from it.
+    "post.campaign_set",
     "post.due",
     "reply.requested",
     "reply.sent",
