@@ -87,7 +87,8 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
     page = sb.state.accounts[NETWORK][page_id]
     fan = sb.state.fan(NETWORK, author)
     comment = _add_comment(sb, post, text, fan.id, fan.name, None)
-    delivery = sb.deliveries.send(NETWORK, "feed", _comment_payload(page, post, comment))
+    delivery = sb.deliveries.send(NETWORK, "feed", _comment_payload(page, post, comment),
+                                 account_id=page.id)
     return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
 
 
@@ -101,7 +102,7 @@ def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[s
                "messaging": [{"sender": {"id": psid}, "recipient": {"id": account.id},
                               "timestamp": int(now * 1000),
                               "message": {"mid": mid, "text": text}}]}]}
-    delivery = sb.deliveries.send(NETWORK, "messages", payload)
+    delivery = sb.deliveries.send(NETWORK, "messages", payload, account_id=account.id)
     return {"id": mid, "sender": psid, "text": text, "delivery_id": delivery["id"]}
 
 

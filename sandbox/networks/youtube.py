@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, oauth
+from sandbox import errors, moderation, oauth, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import bearer, json, json_body, params
 from sandbox.media import sniff
@@ -28,6 +28,8 @@ STATUS_QUERY = re.compile(r"bytes \*/(\d+|\*)")
 
 router = APIRouter(tags=["youtube"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=False))
+router.include_router(subscriptions.youtube_router())
+router.include_router(moderation.youtube_router())
 
 
 def make_account(sb: Sandbox, name: str | None) -> Account:

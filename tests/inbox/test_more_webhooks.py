@@ -218,7 +218,11 @@ async def test_youtube_websub_verification_and_signed_upload_notice(start_inbox)
 
 async def test_sandbox_linkedin_comment_arrives_signed(start_inbox, inbox_port: int) -> None:
     sandbox = create_sandbox(
-        SandboxSettings(webhook_base_url=f"http://127.0.0.1:{inbox_port}/hooks")
+        SandboxSettings(
+            webhook_base_url=f"http://127.0.0.1:{inbox_port}/hooks",
+            # The receiver is under test here; subscriptions have tests of their own.
+            require_subscriptions=False,
+        )
     )
     async with serve(sandbox) as sandbox_url, httpx.AsyncClient(base_url=sandbox_url) as sb:
         app = (await sb.get("/_sandbox/linkedin/app")).json()
