@@ -133,6 +133,14 @@ def x_router() -> APIRouter:
     return router
 
 
+def _activity_of(sb: Sandbox, comment: Post) -> set[str]:
+    """The URNs a LinkedIn comment's parent goes by: the post's, and its activity's."""
+    parent = sb.state.posts["linkedin"].get(comment.reply_to or "")
+    if parent is None:
+        return {comment.reply_to or ""}
+    return {parent.id, str(parent.extra.get("activity", parent.id))}
+
+
 def linkedin_router() -> APIRouter:
     router = APIRouter()
 
@@ -144,7 +152,7 @@ def linkedin_router() -> APIRouter:
             (
                 p
                 for p in sb.state.posts["linkedin"].values()
-                if p.extra.get("short_id") == comment_id and p.reply_to == urn
+                if p.extra.get("short_id") == comment_id and urn in _activity_of(sb, p)
             ),
             None,
         )

@@ -6,7 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from services.publisher import channels, oauth
+from services.publisher import channels, oauth, subscriptions
+from services.publisher.adapters import Adapters
 from services.publisher.api.deps import (
     AdaptersDep,
     KeyringDep,
@@ -14,15 +15,26 @@ from services.publisher.api.deps import (
     ReaderDep,
     SettingsDep,
 )
-from services.publisher.models import Channel
-from services.publisher.schemas import ChannelIn, ChannelList, ChannelOut, ChannelPatch
+from services.publisher.models import Channel, WebhookSubscription
+from services.publisher.schemas import (
+    ChannelIn,
+    ChannelList,
+    ChannelOut,
+    ChannelPatch,
+    SubscriptionOut,
+)
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 
 
-def out(channel: Channel) -> ChannelOut:
-    return ChannelOut.model_validate(channel, from_attributes=True)
+def out(channel: Channel, subscription: WebhookSubscription | None = None,
+        *, adapters: Adapters | None = None) -> ChannelOut:
+    result = ChannelOut.model_validate(channel, from_attributes=True)
+    polled = adapters is not None and subscriptions.polled(adapters, channel.network)
+    shown = subscriptions.view(subscription, polled_network=polled)
+    result.subscription = None if shown is None else SubscriptionOut(**shown)
+    return result
 
 
 @router.post("", response_model=ChannelOut, status_code=201)
@@ -33,6 +45,7 @@ async def connect(
     runtime: RuntimeDep,
     adapters: AdaptersDep,
     keyring: KeyringDep,
+    settings: SettingsDep,
     response: Response,
 ) -> ChannelOut:
     channel, created = await channels.connect_channel(
@@ -48,7 +61,10 @@ async def connect(
     )
     if not created:
         response.status_code = 200
-    return out(channel)
+    row = await subscriptions.ensure_subscription(
+        session, channel=channel, settings=settings, adapters=adapters, outbox=runtime.outbox
+    )
+    return out(channel, row, adapters=adapters)
 
 
 @router.get("/connect/{network}")
@@ -81,6 +97,7 @@ async def oauth_callback(
     runtime: RuntimeDep,
     adapters: AdaptersDep,
     keyring: KeyringDep,
+    settings: SettingsDep,
     response: Response,
 ) -> ChannelOut:
     channel, created = await oauth.finish(
@@ -96,7 +113,10 @@ async def oauth_callback(
     )
     if not created:
         response.status_code = 200
-    return out(channel)
+    row = await subscriptions.ensure_subscription(
+        session, channel=channel, settings=settings, adapters=adapters, outbox=runtime.outbox
+    )
+    return out(channel, row, adapters=adapters)
 
 
 @router.get("", response_model=ChannelList)
@@ -106,12 +126,16 @@ async def list_channels(principal: ReaderDep, session: SessionDep) -> ChannelLis
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: UUID, principal: ReaderDep, session: SessionDep) -> ChannelOut:
-    return out(
-        await channels.get_channel(
-            session, workspace_id=principal.workspace_id, channel_id=channel_id
-        )
+async def get_channel(
+    channel_id: UUID, principal: ReaderDep, session: SessionDep, adapters: AdaptersDep
+) -> ChannelOut:
+    """The channel with its webhook subscription: its state, what it covers, until when,
+    the last error, and how its comments and messages reach the inbox right now."""
+    channel = await channels.get_channel(
+        session, workspace_id=principal.workspace_id, channel_id=channel_id
     )
+    row = await session.get(WebhookSubscription, channel.id)
+    return out(channel, row, adapters=adapters)
 
 
 @router.patch("/{channel_id}", response_model=ChannelOut)
@@ -134,12 +158,23 @@ async def update_channel(
 
 @router.delete("/{channel_id}", status_code=204)
 async def disconnect(
-    channel_id: UUID, principal: ManagerDep, session: SessionDep, runtime: RuntimeDep
+    channel_id: UUID,
+    principal: ManagerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    adapters: AdaptersDep,
+    keyring: KeyringDep,
 ) -> Response:
+    async def unsubscribe(channel: Channel) -> str | None:
+        return await subscriptions.drop_subscription(
+            session, channel=channel, adapters=adapters, keyring=keyring
+        )
+
     await channels.disconnect_channel(
         session,
         workspace_id=principal.workspace_id,
         channel_id=channel_id,
         outbox=runtime.outbox,
+        unsubscribe=unsubscribe,
     )
     return Response(status_code=204)
