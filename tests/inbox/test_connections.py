@@ -1,0 +1,145 @@
+"""Webhooks and polling heard together, once; the network's answer to moderation recorded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.events import CommentModerated, FetchedItem, InboxFetched
+from tests.conftest import identity
+from tests.inbox.conftest import Inbox, x_sign
+from tests.inbox.test_x_webhooks import ACCOUNT, POST, delivery, tweet
+
+
+def polled(external_id: str, text: str) -> FetchedItem:
+    return FetchedItem(
+        external_id=external_id,
+        kind="comment",
+        text=text,
+        author_id="1700000000000000001",
+        author_name="A Fan",
+        created_at=datetime.now(UTC),
+        parent_external_id=POST,
+        post_external_id=POST,
+    )
+
+
+async def messages(inbox: Inbox) -> list[str]:
+    rows = await inbox.fetch(
+        "SELECT external_id FROM inbox.messages WHERE direction = 'inbound' ORDER BY external_id"
+    )
+    return [r["external_id"] for r in rows]
+
+
+async def test_webhooks_and_polling_together_hear_each_item_once(inbox: Inbox) -> None:
+    channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
+    await inbox.publish_post(channel_id=channel_id, network="x", external_id=POST)
+    await inbox.wait_for(
+        lambda: inbox.fetch("SELECT 1 FROM inbox.published_posts WHERE external_id=$1", POST)
+    )
+    # First pushed, then found again by a poll (while the subscription was being restored).
+    body = delivery(tweet("1800000000000000001", "@brand pushed first"))
+    assert (await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))).is_success
+    await inbox.wait_for(lambda: _have(inbox, 1))
+    # First polled, then pushed late by the network.
+    await inbox.publish(
+        InboxFetched(
+            channel_id=channel_id,
+            network="x",
+            items=[
+                polled("1800000000000000001", "@brand pushed first"),
+                polled("1800000000000000002", "@brand polled first"),
+            ],
+        )
+    )
+    await inbox.wait_for(lambda: _have(inbox, 2))
+    body = delivery(tweet("1800000000000000002", "@brand polled first"))
+    assert (await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))).is_success
+    await inbox.wait_for(
+        lambda: inbox.fetch("SELECT 1 FROM inbox.receipts WHERE processed_at IS NOT NULL OFFSET 1")
+    )
+    assert await messages(inbox) == ["1800000000000000001", "1800000000000000002"]
+    [conversation] = (await inbox.conversations())["items"]
+    assert conversation["kind"] == "comment"
+
+
+async def _have(inbox: Inbox, count: int) -> bool:
+    return len(await messages(inbox)) >= count
+
+
+async def test_the_networks_answer_to_moderation_is_recorded(inbox: Inbox) -> None:
+    channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
+    await inbox.publish_post(channel_id=channel_id, network="x", external_id=POST)
+    await inbox.wait_for(
+        lambda: inbox.fetch("SELECT 1 FROM inbox.published_posts WHERE external_id=$1", POST)
+    )
+    body = delivery(tweet("1800000000000000009", "@brand spam spam"))
+    assert (await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))).is_success
+    [conversation] = await inbox.wait_for(lambda: _items(inbox))
+    headers = identity(inbox.workspace_id)
+    detail = (
+        await inbox.client.get(f"/v1/conversations/{conversation['id']}", headers=headers)
+    ).json()
+    message = detail["messages"][0]
+
+    async def ask(action: str) -> uuid.UUID:
+        r = await inbox.client.post(
+            f"/v1/conversations/{conversation['id']}/messages/{message['id']}/moderation",
+            json={"action": action},
+            headers=headers,
+        )
+        assert r.status_code in (200, 202), r.text
+        rows = await inbox.fetch(
+            "SELECT id FROM inbox.moderations WHERE message_id = $1 "
+            "ORDER BY requested_at DESC LIMIT 1",
+            uuid.UUID(message["id"]),
+        )
+        return uuid.UUID(str(rows[0]["id"]))
+
+    async def answer(moderation_id: uuid.UUID, action: str, outcome: str, error: str = "") -> None:
+        await inbox.publish(
+            CommentModerated(
+                moderation_id=moderation_id,
+                message_id=uuid.UUID(message["id"]),
+                conversation_id=uuid.UUID(conversation["id"]),
+                channel_id=channel_id,
+                network="x",
+                external_id=message["external_id"],
+                action=action,  # type: ignore[arg-type]
+                outcome=outcome,
+                error=error,  # type: ignore[arg-type]
+            )
+        )
+
+    async def state() -> Any:
+        rows = await inbox.fetch(
+            "SELECT moderation, error FROM inbox.messages WHERE id = $1", uuid.UUID(message["id"])
+        )
+        return rows[0]
+
+    hide = await ask("hide")
+    assert (await state())["moderation"] == "hide_requested"
+    await answer(hide, "hide", "done")
+    await inbox.wait_for(lambda: _is(state, "hidden"))
+    unhide = await ask("unhide")
+    await answer(unhide, "unhide", "failed", "x answered: Forbidden")
+    row = await inbox.wait_for(lambda: _is(state, "unhide_failed"))
+    assert row["error"] == "x answered: Forbidden"
+    # A late answer to the older request does not overwrite the newer one's.
+    await answer(hide, "hide", "done")
+    await inbox.wait_for(
+        lambda: inbox.fetch(
+            "SELECT 1 FROM inbox.activity WHERE action = 'moderation.hide.done' OFFSET 1"
+        )
+    )
+    assert (await state())["moderation"] == "unhide_failed"
+
+
+async def _is(state: Any, value: str) -> Any:
+    row = await state()
+    return row if row["moderation"] == value else None
+
+
+async def _items(inbox: Inbox) -> list[Any]:
+    return list((await inbox.conversations())["items"])
