@@ -418,10 +418,11 @@ def _tiktok_content(payload: dict[str, Any]) -> dict[str, Any]:
     return content if isinstance(content, dict) else {}
 
 
-# TikTok documents no comment webhook; "comment.create" follows its envelope (unconfirmed) as
-# the sandbox sends it. Other events (authorization.removed, video.publish.*) are kept as
-# receipts and counted, but make no messages.
-TIKTOK_MESSAGE_EVENTS = {"comment.create"}
+# TikTok's webhook events are about the app and the account (authorization.removed,
+# video.upload.failed, video.publish.completed, portability.download.ready): none carries a
+# comment or a message, and its API offers no comment listing to an account's app. They are
+# kept as receipts and counted, and make no messages.
+TIKTOK_MESSAGE_EVENTS: frozenset[str] = frozenset()
 
 
 def _tiktok_identify(payload: dict[str, Any], body: bytes) -> Identity:
