@@ -142,6 +142,11 @@ class OAuthState(Base):
     network: Mapped[str] = mapped_column(String(20))
     redirect_uri: Mapped[str] = mapped_column(Text)
     code_verifier: Mapped[str | None] = mapped_column(String(200))
+    # Mastodon: the instance the account is on, and the app Herald registered there for this
+    # connection (sealed with the keyring, bound to the state).
+    instance_url: Mapped[str | None] = mapped_column(Text)
+    app_key_id: Mapped[str | None] = mapped_column(String(64))
+    app_credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -296,3 +297,38 @@ async def test_moderation_changes_the_comment_on_the_network(publisher_settings,
         refused = await tap.wait("comment.moderated", count=2)
         assert refused[1].data["outcome"] == "refused"
         assert "hide replies" in refused[1].data["error"]
+
+
+async def test_mastodon_registers_herald_on_the_instance_it_is_given(
+    publisher_settings, sandbox_url
+):
+    # No Mastodon app configured: only the registration on the instance can make this work.
+    base = publisher_settings()
+    apps = {n: a.model_dump() for n, a in base.network_apps.items() if n != "mastodon"}
+    app = create_app(publisher_settings(network_apps=apps))
+    workspace = uuid.uuid4()
+    async with (
+        lifespan(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://p", headers=identity(workspace)
+        ) as api,
+        httpx.AsyncClient() as browser,
+    ):
+        params = {"redirect_uri": "https://app.example/done"}
+        without = await api.get("/v1/channels/connect/mastodon", params=params)
+        assert without.status_code == 422 and without.json()["field"] == "instance"
+        r = await api.get(
+            "/v1/channels/connect/mastodon", params={**params, "instance": sandbox_url}
+        )
+        assert r.status_code == 200, r.text
+        url = r.json()["authorize_url"]
+        consent = await browser.get(url)
+        assert consent.status_code == 302, consent.text
+        back = parse_qs(urlsplit(consent.headers["location"]).query)
+        r = await api.get(
+            "/v1/channels/callback/mastodon",
+            params={"code": back["code"][0], "state": back["state"][0]},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["network"] == "mastodon"
+        assert r.json()["subscription"]["state"] == "polling"

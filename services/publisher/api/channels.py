@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from services.publisher import channels, oauth, subscriptions
 from services.publisher.adapters import Adapters
@@ -75,7 +76,11 @@ async def connect_oauth(
     session: SessionDep,
     adapters: AdaptersDep,
     settings: SettingsDep,
+    keyring: KeyringDep,
+    instance: Annotated[str | None, Query(max_length=300)] = None,
 ) -> dict[str, str]:
+    """`instance` (Mastodon): the https URL of the account's instance; Herald registers its
+    app there (`POST /api/v1/apps`) for this connection, so any instance works."""
     url = await oauth.start(
         session,
         workspace_id=principal.workspace_id,
@@ -83,6 +88,8 @@ async def connect_oauth(
         redirect_uri=redirect_uri,
         adapters=adapters,
         settings=settings,
+        keyring=keyring,
+        instance=instance,
     )
     return {"authorize_url": url}
 
