@@ -286,6 +286,19 @@ async def add_message(network: str, body: MessageIn, request: Request) -> Respon
     return json(module.add_message(sb, account, body.text, body.author or "Sandbox Fan"), 201)
 
 
+@router.post("/{network}/mentions", status_code=201)
+async def add_mention(network: str, body: MessageIn, request: Request) -> Response:
+    """Someone names the account in a post of their own (where the network pushes that)."""
+    sb = sandbox_of(request)
+    module = sb.networks[_network(network)]
+    account = sb.state.find_account(network, body.account)
+    if account is None:
+        raise HTTPException(404, "no such account")
+    if not hasattr(module, "add_mention"):
+        raise HTTPException(400, f"{network} has no mentions in the sandbox")
+    return json(module.add_mention(sb, account, body.text, body.author or "Sandbox Fan"), 201)
+
+
 @router.put("/{network}/webhook")
 async def put_webhook(network: str, body: WebhookIn, request: Request) -> Response:
     sb = sandbox_of(request)

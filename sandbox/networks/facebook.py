@@ -92,6 +92,19 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
     return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
 
 
+def add_mention(sb: Sandbox, account: Account, text: str, author: str) -> dict[str, Any]:
+    """Someone names the Page in a post of their own: the Page's `mention` field."""
+    fan = sb.state.fan(NETWORK, author)
+    now = time.time()
+    post_id = f"{fan.id}_{sb.state.numeric_id('1')}"
+    value = {"post_id": post_id, "sender_id": fan.id, "sender_name": fan.name, "item": "post",
+             "verb": "add", "message": text, "created_time": int(now)}
+    payload = {"object": "page", "entry": [{"id": account.id, "time": int(now),
+               "changes": [{"field": "mention", "value": value}]}]}
+    delivery = sb.deliveries.send(NETWORK, "mention", payload, account_id=account.id)
+    return {"id": post_id, "text": text, "delivery_id": delivery["id"]}
+
+
 def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[str, Any]:
     fan = sb.state.fan(NETWORK, author)
     psid = "2" + fan.id[1:]

@@ -255,10 +255,13 @@ def _meta_event_id(field_name: str, value: dict[str, Any]) -> str | None:
         return _str((value.get("message") or {}).get("mid"))
     if field_name == "feed":
         return _str(value.get("comment_id")) if value.get("item") == "comment" else None
+    if field_name == "mention":
+        return _str(value.get("comment_id") or value.get("post_id"))
     return _str(value.get("id"))
 
 
-HANDLED_META_FIELDS = {"feed", "comments", "mentions", "messages", "replies"}
+# `mention` is the Page's: someone named the Page in their own post or comment.
+HANDLED_META_FIELDS = {"feed", "comments", "mentions", "mention", "messages", "replies"}
 
 
 def _meta_identify(network: str, payload: dict[str, Any], body: bytes) -> Identity:
@@ -321,6 +324,15 @@ def _meta_item(
             text=value.get("message") or "", author_id=_str(sender.get("id")) or "",
             author_name=sender.get("name"), sent_at=_epoch(value.get("created_time")),
             parent_external_id=parent, post_external_id=post, raw=value,
+        )
+    if field_name == "mention" and network == "facebook":
+        if value.get("verb") != "add":
+            return None
+        return Item(
+            external_id=_str(value.get("comment_id") or value.get("post_id")) or "",
+            kind="mention", text=value.get("message") or "",
+            author_id=_str(value.get("sender_id")) or "", author_name=value.get("sender_name"),
+            sent_at=_epoch(value.get("created_time")), raw=value,
         )
     if field_name in ("comments", "mentions"):
         sender = value.get("from") or {}

@@ -6,10 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
+from sandbox.app import create_app as create_sandbox
+from sandbox.settings import SandboxSettings
 from shared.events import CommentModerated, FetchedItem, InboxFetched
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox, x_sign
 from tests.inbox.test_x_webhooks import ACCOUNT, POST, delivery, tweet
+from tests.support.servers import serve
 
 
 def polled(external_id: str, text: str) -> FetchedItem:
@@ -143,3 +148,32 @@ async def _is(state: Any, value: str) -> Any:
 
 async def _items(inbox: Inbox) -> list[Any]:
     return list((await inbox.conversations())["items"])
+
+
+async def test_a_facebook_mention_of_the_page_reaches_the_inbox(start_inbox, inbox_port) -> None:
+    sandbox_settings = SandboxSettings(webhook_base_url=f"http://127.0.0.1:{inbox_port}/hooks")
+    async with (
+        serve(create_sandbox(sandbox_settings)) as sandbox_url,
+        httpx.AsyncClient(base_url=sandbox_url) as sb,
+    ):
+        app = (await sb.get("/_sandbox/facebook/app")).json()
+        account = (await sb.post("/_sandbox/facebook/accounts", json={"name": "Acme"})).json()
+        page, token = account["external_id"], account["credentials"]["access_token"]
+        async with start_inbox(
+            network_apps={"facebook": {"client_secret": app["client_secret"]}}
+        ) as inbox:
+            await inbox.connect_channel(network="facebook", external_id=page)
+            await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
+            subscribed = await sb.post(
+                f"/facebook/v21.0/{page}/subscribed_apps",
+                data={"subscribed_fields": "feed,mention,messages"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert subscribed.json() == {"success": True}
+            await sb.post(
+                "/_sandbox/facebook/mentions",
+                json={"account": page, "text": "Shout out to @Acme!", "author": "Kim"},
+            )
+            [conversation] = await inbox.wait_for(lambda: _items(inbox))
+            assert conversation["kind"] == "mention"
+            assert conversation["author"]["name"] == "Kim"
