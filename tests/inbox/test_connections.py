@@ -177,3 +177,45 @@ async def test_a_facebook_mention_of_the_page_reaches_the_inbox(start_inbox, inb
             [conversation] = await inbox.wait_for(lambda: _items(inbox))
             assert conversation["kind"] == "mention"
             assert conversation["author"]["name"] == "Kim"
+
+
+async def test_a_long_conversation_is_read_page_by_page(inbox: Inbox) -> None:
+    channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
+    await inbox.publish_post(channel_id=channel_id, network="x", external_id=POST)
+    await inbox.wait_for(
+        lambda: inbox.fetch("SELECT 1 FROM inbox.published_posts WHERE external_id=$1", POST)
+    )
+    ids = [f"18000000000000001{i:02d}" for i in range(5)]
+    await inbox.publish(
+        InboxFetched(
+            channel_id=channel_id, network="x", items=[polled(i, f"@brand number {i}") for i in ids]
+        )
+    )
+    await inbox.wait_for(lambda: _have(inbox, 5))
+    [conversation] = await _items(inbox)
+    headers = identity(inbox.workspace_id)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"messages_limit": 2}
+        if cursor:
+            params["messages_cursor"] = cursor
+        page = (
+            await inbox.client.get(
+                f"/v1/conversations/{conversation['id']}", params=params, headers=headers
+            )
+        ).json()
+        assert len(page["messages"]) <= 2
+        seen += [m["external_id"] for m in page["messages"]]
+        pages += 1
+        cursor = page["messages_next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids and pages == 3
+    bad = await inbox.client.get(
+        f"/v1/conversations/{conversation['id']}",
+        params={"messages_cursor": "nope"},
+        headers=headers,
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "messages_cursor"
