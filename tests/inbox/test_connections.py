@@ -10,7 +10,12 @@ import httpx
 
 from sandbox.app import create_app as create_sandbox
 from sandbox.settings import SandboxSettings
-from shared.events import CommentModerated, FetchedItem, InboxFetched
+from shared.events import (
+    ChannelSubscriptionChanged,
+    CommentModerated,
+    FetchedItem,
+    InboxFetched,
+)
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox, x_sign
 from tests.inbox.test_x_webhooks import ACCOUNT, POST, delivery, tweet
@@ -219,3 +224,35 @@ async def test_a_long_conversation_is_read_page_by_page(inbox: Inbox) -> None:
         headers=headers,
     )
     assert bad.status_code == 422 and bad.json()["field"] == "messages_cursor"
+
+
+async def test_a_failed_subscription_is_polled_until_it_is_back(start_inbox) -> None:
+    async with start_inbox(poll_tick_seconds=0.1) as inbox:
+        seen = await inbox.spy()
+        channel_id = await inbox.connect_channel(network="x", external_id=ACCOUNT)
+        await inbox.wait_for(lambda: inbox.fetch("SELECT 1 FROM inbox.channels"))
+        await inbox.publish(
+            ChannelSubscriptionChanged(
+                channel_id=channel_id, network="x", state="failed", error="CRC failed", polled=True
+            )
+        )
+        fetch = await inbox.wait_for(
+            lambda: [
+                e
+                for e in seen
+                if e.type == "inbox.fetch" and e.data["channel_id"] == str(channel_id)
+            ]
+        )
+        assert fetch[0].data["network"] == "x"
+        await inbox.publish(
+            ChannelSubscriptionChanged(
+                channel_id=channel_id, network="x", state="active", polled=True
+            )
+        )
+        await inbox.wait_for(lambda: _no_poll_state(inbox, channel_id))
+
+
+async def _no_poll_state(inbox: Inbox, channel_id: uuid.UUID) -> bool:
+    return not await inbox.fetch(
+        "SELECT 1 FROM inbox.poll_states WHERE channel_id = $1", channel_id
+    )

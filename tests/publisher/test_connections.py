@@ -332,3 +332,43 @@ async def test_mastodon_registers_herald_on_the_instance_it_is_given(
         assert r.status_code == 201, r.text
         assert r.json()["network"] == "mastodon"
         assert r.json()["subscription"]["state"] == "polling"
+
+
+async def test_x_mentions_can_be_read_while_the_subscription_is_down(
+    publisher_settings, sandbox_url
+):
+    from services.publisher.adapters import Adapters
+    from services.publisher.adapters.base import ChannelRef
+
+    account = await new_account(sandbox_url, "x")
+    creds = account["credentials"]
+    async with httpx.AsyncClient(base_url=sandbox_url) as sandbox:
+        tweet = (
+            await sandbox.post(
+                "/x/2/tweets",
+                json={"text": "launch day"},
+                headers={"Authorization": f"Bearer {creds['access_token']}"},
+            )
+        ).json()["data"]["id"]
+        first = (
+            await sandbox.post(
+                f"/_sandbox/x/posts/{tweet}/comments", json={"text": "congrats", "author": "Ann"}
+            )
+        ).json()["id"]
+        adapters = Adapters(publisher_settings())
+        try:
+            adapter = adapters.get("x")
+            ref = ChannelRef(external_id=account["external_id"], username=None)
+            items, cursor = await adapter.notifications(creds, channel=ref, cursor=None)
+            assert [(i.external_id, i.kind, i.parent_external_id) for i in items] == [
+                (first, "comment", tweet)
+            ]
+            second = (
+                await sandbox.post(
+                    f"/_sandbox/x/posts/{tweet}/comments", json={"text": "again", "author": "Bo"}
+                )
+            ).json()["id"]
+            items, cursor = await adapter.notifications(creds, channel=ref, cursor=cursor)
+            assert [i.external_id for i in items] == [second] and cursor == second
+        finally:
+            await adapters.close()
