@@ -83,12 +83,18 @@ class Deliveries:
         )
 
     def send(
-        self, network: str, event: str, payload: dict[str, Any], *, account_id: str | None = None
+        self,
+        network: str,
+        event: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        account_id: str | None = None,
+        content_type: str = "application/json",
     ) -> dict[str, Any]:
         """Pushes one event about `account_id` to where its subscription points; an account
         nobody subscribed hears nothing (the record says so). Events without an account are
         the app's own (TikTok's portal-configured webhooks) and always go out."""
-        body = orjson.dumps(payload)
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         sub = self.subscription(network, account_id)
         record: dict[str, Any] = {
             "id": str(next(self._ids)),
@@ -99,16 +105,17 @@ class Deliveries:
             "status": "pending",
             "status_code": None,
             "attempts": [],
-            "payload": payload,
+            "payload": payload if isinstance(payload, dict) else payload.decode(),
             "created_at": time.time(),
         }
         self.log.append(record)
         if account_id is not None and sub is None and self.settings.require_subscriptions:
             record["status"] = "not_subscribed"
             return record
-        extra = {}
+        extra: dict[str, str] = {}
         if sub is not None and sub.secret:
             extra["X-Hub-Signature"] = websub_signature(sub.secret, body)
+        extra["Content-Type"] = content_type
         self.keep(asyncio.get_running_loop().create_task(self._deliver(record, body, extra)))
         return record
 

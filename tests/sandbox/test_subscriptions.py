@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator
 
@@ -129,7 +131,7 @@ async def test_x_registers_a_crc_checked_webhook_and_subscribes_the_user(
 async def test_youtube_hub_verifies_intent_and_holds_a_lease(
     strict: tuple[httpx.AsyncClient, Receiver],
 ) -> None:
-    client, _ = strict
+    client, receiver = strict
     acc = await new_account(client, "youtube")
     channel = acc["external_id"]
     topic = f"https://www.youtube.com/xml/feeds/videos.xml?channel_id={channel}"
@@ -140,6 +142,7 @@ async def test_youtube_hub_verifies_intent_and_holds_a_lease(
             "hub.callback": "http://receiver.test/hooks/youtube",
             "hub.topic": topic,
             "hub.lease_seconds": "3600",
+            "hub.secret": "hub-secret",
         },
     )
     assert resp.status_code == 202
@@ -150,6 +153,25 @@ async def test_youtube_hub_verifies_intent_and_holds_a_lease(
         await asyncio.sleep(0.02)
     assert subs and subs[0]["account"] == channel and subs[0]["topics"] == [topic]
     assert 3500 < subs[0]["expires_at"] - time.time() <= 3600
+
+    # A new upload is pushed to the subscriber as an Atom entry, signed with its hub.secret.
+    h = auth(acc["credentials"]["access_token"])
+    start = await client.post(
+        "/youtube/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status",
+        headers=h,
+        json={"snippet": {"title": "Clip & more"}, "status": {"privacyStatus": "public"}},
+    )
+    location = start.headers["location"].replace("http://sandbox.test", "")
+    video = (await client.get("/_sandbox/media/sample.mp4")).content
+    video_id = (await client.put(location, content=video, headers=h)).json()["id"]
+    [pushed] = await receiver.wait_for(1)
+    assert pushed["headers"]["content-type"] == "application/atom+xml"
+    assert (
+        pushed["headers"]["x-hub-signature"]
+        == "sha1=" + hmac.new(b"hub-secret", pushed["body"], hashlib.sha1).hexdigest()
+    )
+    assert f"<yt:videoId>{video_id}</yt:videoId>".encode() in pushed["body"]
+    assert b"Clip &amp; more" in pushed["body"]
 
 
 async def test_moderation_changes_the_comment(
