@@ -46,6 +46,9 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "channel.updated",
     "channel.needs_reauth",
     "channel.disconnected",
+    "channel.expiring",
+    "channel.subscription_changed",
+    "comment.moderated",
     "best_times.updated",
     "report.ready",
 )

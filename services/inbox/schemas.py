@@ -77,7 +77,10 @@ class ConversationDetail(ConversationItem):
     resolved_at: datetime | None
     # The ETag: PATCH with `If-Match` refuses (412) when the conversation changed meanwhile.
     version: int
+    # One page of messages, oldest first (`messages_limit`, 100 by default); the next page is
+    # `?messages_cursor=<messages_next_cursor>`, null on the last one.
     messages: list[MessageOut]
+    messages_next_cursor: str | None = None
     notes: list[NoteOut]
 
 

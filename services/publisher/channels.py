@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -193,14 +194,24 @@ async def update_channel(
 
 
 async def disconnect_channel(
-    session: AsyncSession, *, workspace_id: uuid.UUID, channel_id: uuid.UUID, outbox: Outbox
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    channel_id: uuid.UUID,
+    outbox: Outbox,
+    unsubscribe: Callable[[Channel], Awaitable[str | None]] | None = None,
+    reason: str = "removed from the workspace",
 ) -> None:
+    """Removes a channel, after asking its network to stop pushing its events."""
     channel = await get_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    if unsubscribe is not None:
+        await unsubscribe(channel)
     await session.delete(channel)
     await session.flush()
     await outbox.add(
         session,
-        Envelope.of(ChannelDisconnected(channel_id=channel.id), workspace_id=workspace_id),
+        Envelope.of(ChannelDisconnected(channel_id=channel.id, reason=reason),
+                    workspace_id=workspace_id),
     )
 
 

@@ -56,6 +56,21 @@ class ChannelPatch(BaseModel):
     timezone: str | None = Field(default=None, max_length=64)
 
 
+class SubscriptionOut(BaseModel):
+    """A channel's webhook subscription with its network."""
+
+    # pending, active, failed (retried at next_attempt_at), polling (the network cannot push
+    # to an account), app (pushed to the app as a whole, set up in the network's portal)
+    state: str
+    topics: list[str]
+    expires_at: datetime | None = None
+    error: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    # How comments and messages reach the inbox right now: webhook, polling or none.
+    delivery: str
+
+
 class ChannelOut(BaseModel):
     id: UUID
     network: str
@@ -67,6 +82,8 @@ class ChannelOut(BaseModel):
     status_reason: str | None = None
     token_expires_at: datetime | None = None
     created_at: datetime
+    # Shown by GET /v1/channels/{id} and on connect.
+    subscription: SubscriptionOut | None = None
 
 
 class ChannelList(BaseModel):

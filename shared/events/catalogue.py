@@ -273,6 +273,33 @@ class ChannelDisconnected(EventData):
     """A channel was removed."""
 
     channel_id: UUID
+    reason: str = ""
+
+
+@event("channel.expiring")
+class ChannelExpiring(ChannelFacts):
+    """A channel's access will end soon and Herald cannot renew it by itself: someone must
+    reconnect it before `expires_at`."""
+
+    expires_at: datetime
+    days_left: int
+    reason: str
+
+
+@event("channel.subscription_changed")
+class ChannelSubscriptionChanged(EventData):
+    """Where a channel stands with its network's webhooks: `active` (the network pushes),
+    `failed` (refused or lapsed; retried, and polled meanwhile where the network allows),
+    `polling` (the network cannot push; polled), `app` (pushed to the app as a whole)."""
+
+    channel_id: UUID
+    network: str
+    state: Literal["pending", "active", "failed", "polling", "app"]
+    topics: list[str] = []
+    expires_at: datetime | None = None
+    error: str | None = None
+    # Whether Herald polls the channel meanwhile.
+    polled: bool = False
 
 
 # --- inbox ↔ publisher ----------------------------------------------------------------------
@@ -327,6 +354,23 @@ class CommentModerationRequested(EventData):
     external_id: str
     action: Literal["hide", "unhide", "delete"]
     requested_by: str
+
+
+@event("comment.moderated")
+class CommentModerated(EventData):
+    """The network's answer to a moderation request: `done` (the comment is hidden, shown
+    again or deleted there), `refused` (the network will not, and says why) or `failed`."""
+
+    moderation_id: UUID
+    message_id: UUID
+    conversation_id: UUID
+    channel_id: UUID
+    network: str
+    external_id: str
+    action: Literal["hide", "unhide", "delete"]
+    outcome: Literal["done", "refused", "failed"]
+    error: str = ""
+    requested_by: str = ""
 
 
 @event("inbox.fetch")
