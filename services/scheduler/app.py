@@ -12,11 +12,13 @@ from services.scheduler import consumers
 from services.scheduler.api import calendar as calendar_api
 from services.scheduler.api import channels as channels_api
 from services.scheduler.api import freezes as freezes_api
+from services.scheduler.api import media as media_api
 from services.scheduler.api import posts
 from services.scheduler.api import settings as settings_api
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.dispatch import dispatcher
 from services.scheduler.ical import FEED_PATH
+from services.scheduler.media import MEDIA_PATH, MediaLinks, build_store
 from services.scheduler.models import BUS
 from services.scheduler.posts import DUE_CHANNEL
 from services.scheduler.settings import SchedulerSettings
@@ -32,6 +34,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         max_sleep=settings.dispatch_max_sleep,
         default_missed_after=settings.default_missed_after_seconds,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
+        media_links=MediaLinks.from_settings(settings),
     )
 
     @asynccontextmanager
@@ -47,8 +50,12 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         title="Herald scheduler",
         description="The content calendar: posts, variants, approvals, slots and due times.",
         lifespan=lifespan,
-        open_prefixes=(FEED_PATH,),
+        # Signed media URLs: the signature is the permission (networks fetch them).
+        open_prefixes=(FEED_PATH, MEDIA_PATH),
+        larger_bodies={"/v1/media": settings.media_max_bytes},
     )
+    app.state.media_store = build_store(settings)
+    app.state.media_links = loop.media_links
     app.state.channel_lookup = ChannelLookup(
         publisher_url=settings.publisher_url,
         internal_token=settings.internal_token,
@@ -61,5 +68,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
     app.include_router(channels_api.queue_router)
     app.include_router(calendar_api.router)
     app.include_router(calendar_api.feed_router)
+    app.include_router(media_api.router)
+    app.include_router(media_api.public_router)
     app.include_router(freezes_api.router)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.freezes import held_condition
+from services.scheduler.media import MediaLinks
 from services.scheduler.models import Target, Transition
 from services.scheduler.posts import DUE_CHANNEL, summarize
 from services.scheduler.recurrence import extend, is_recurring
@@ -111,6 +112,7 @@ async def claim_due(
     default_missed_after: int,
     metrics: DispatchMetrics | None = None,
     recurrence_horizon: timedelta = timedelta(days=60),
+    media_links: MediaLinks | None = None,
 ) -> int:
     """Claims up to `batch` due targets and writes their `post.due` in the same transaction.
 
@@ -165,7 +167,14 @@ async def claim_due(
                     channel_id=row.channel_id,
                     network=row.network,
                     text=row.text if row.text is not None else row.post_text,
-                    media=[MediaItem.model_validate(item) for item in media],
+                    media=[
+                        MediaItem.model_validate(
+                            media_links.for_network(item, row.network, row.options or {})
+                            if media_links is not None
+                            else item
+                        )
+                        for item in media
+                    ],
                     options=row.options or {},
                     due_at=row.due_at,
                 ),
@@ -273,6 +282,7 @@ def dispatcher(
     max_sleep: float,
     default_missed_after: int,
     recurrence_horizon: timedelta = timedelta(days=60),
+    media_links: MediaLinks | None = None,
 ) -> DispatcherLoop:
     return DispatcherLoop(
         runtime=runtime,
@@ -281,6 +291,7 @@ def dispatcher(
         default_missed_after=default_missed_after,
         metrics=DispatchMetrics.register(runtime),
         recurrence_horizon=recurrence_horizon,
+        media_links=media_links,
     )
 
 
@@ -292,6 +303,7 @@ class DispatcherLoop:
     default_missed_after: int
     metrics: DispatchMetrics
     recurrence_horizon: timedelta = timedelta(days=60)
+    media_links: MediaLinks | None = None
 
     async def drain(self) -> int:
         """Claims batches until nothing is due; returns how many targets were handled."""
@@ -305,6 +317,7 @@ class DispatcherLoop:
                     default_missed_after=self.default_missed_after,
                     metrics=self.metrics,
                     recurrence_horizon=self.recurrence_horizon,
+                    media_links=self.media_links,
                 )
             total += n
             if n < self.batch:

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import ChannelLookup
+from services.scheduler.media import resolve_post_media
 from services.scheduler.models import Post, Target, Transition
 from services.scheduler.posts import (
     check_variants,
@@ -309,6 +310,7 @@ async def edit(
     _refuse_if_claimed(targets)
     schedule_changed = "schedule" in patch.model_fields_set
     merged = _merge(post, [_variant(t) for t in targets], patch)
+    merged = await resolve_post_media(session, workspace_id=principal.workspace_id, body=merged)
     channels = await resolve_channels(session, principal=principal, body=merged, lookup=lookup)
     raise_for_problems(check_variants(body=merged, channels=channels))
 
@@ -552,6 +554,7 @@ async def _edit_series(
     by_position = [_variant(t) for t in variants.values()]
     schedule_changed = "schedule" in patch.model_fields_set
     merged = _merge(post, by_position, patch)
+    merged = await resolve_post_media(session, workspace_id=principal.workspace_id, body=merged)
     channels = await resolve_channels(session, principal=principal, body=merged, lookup=lookup)
     raise_for_problems(check_variants(body=merged, channels=channels))
     now = datetime.now(UTC)
