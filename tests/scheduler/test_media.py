@@ -23,7 +23,7 @@ from services.scheduler.preflight import probe
 from services.scheduler.settings import SchedulerSettings
 from services.scheduler.storage import S3Store, content_key
 from tests.conftest import identity
-from tests.scheduler.support import running_scheduler
+from tests.scheduler.support import listening, running_scheduler
 from tests.support.servers import serve
 
 
@@ -389,3 +389,41 @@ async def test_s3_store_keeps_content_addressed_bytes(make_settings, s3_server):
             await s.client.delete(f"/v1/media/{item['id']}", headers=identity(workspace))
         ).status_code == 204
         assert await store.get(content_key(data)) is None
+
+
+async def test_a_due_post_hands_the_publisher_a_signed_url_to_its_rendition(
+    make_settings, tmp_path
+):
+    settings = make_settings(
+        SchedulerSettings, media_dir=str(tmp_path), public_url="https://herald.example.com"
+    )
+    workspace = uuid.uuid4()
+    async with (
+        listening(settings.exchange_name, "post.due") as heard,
+        running_scheduler(settings) as s,
+    ):
+        instagram = await s.add_channel(workspace_id=workspace, network="instagram")
+        x = await s.add_channel(workspace_id=workspace, network="x")
+        item = (await upload(s.client, workspace, png(1080, 1080), "tile.png")).json()
+        body = {
+            "text": "Tiles",
+            "media": [{"media_id": item["id"], "alt": "A tile"}],
+            "targets": [{"channel_id": str(instagram)}, {"channel_id": str(x)}],
+            "schedule": {"now": True},
+        }
+        assert (
+            await s.client.post("/v1/posts", json=body, headers=identity(workspace))
+        ).status_code == 201
+        async with asyncio.timeout(30):
+            while len(heard.envelopes) < 2:
+                heard.arrived.clear()
+                await heard.arrived.wait()
+        for envelope in heard.envelopes:
+            due = envelope.parsed()
+            [media] = due.media
+            url = urlsplit(media.url)
+            assert f"{url.scheme}://{url.netloc}" == "https://herald.example.com"
+            assert url.path.startswith(f"/media/{item['id']}/") and "signature=" in url.query
+            served = await s.client.get(f"{url.path}?{url.query}")
+            wanted = "JPEG" if due.network == "instagram" else "PNG"
+            assert Image.open(io.BytesIO(served.content)).format == wanted, due.network
