@@ -1,7 +1,7 @@
 """media library
 
 Revision ID: a972de6fe8c9
-Revises: 743b3f1f5cf9
+Revises: 2653a5e485fa
 Create Date: 2026-12-04 21:30:00.000000
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'a972de6fe8c9'
-down_revision: str | None = '743b3f1f5cf9'
+down_revision: str | None = '2653a5e485fa'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
