@@ -218,6 +218,7 @@ def service_app(
     open_prefixes: tuple[str, ...] = (),
     version: str = "0.1.0",
     etags: bool = True,
+    larger_bodies: dict[str, int] | None = None,
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level)
@@ -244,7 +245,11 @@ def service_app(
         open_prefixes=ALWAYS_OPEN + open_prefixes,
     )
     # Outside everything but request ids and timing: no body above the limit reaches a route.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.request_max_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.request_max_bytes,
+        larger=larger_bodies or {},
+    )
     mount_observability(app, runtime.metrics)
     app.include_router(health_router(metrics=runtime.metrics, checks=runtime.readiness))
     return app

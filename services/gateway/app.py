@@ -118,6 +118,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         open_prefixes=("/",),
         # The services tag their resources; the gateway's own (webhooks) do it themselves.
         etags=False,
+        larger_bodies={"/v1/media": settings.media_max_bytes},
     )
     app.router.routes = [
         r for r in app.router.routes if getattr(r, "path", None) not in _BUILTIN_DOCS

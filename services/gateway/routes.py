@@ -65,6 +65,10 @@ ROUTES: tuple[Route, ...] = (
     Route(r"/v1/review/.+", "scheduler", auth="none"),
     Route(rf"/v1/posts{_REST}", "scheduler"),
     Route(rf"/v1/scheduler{_REST}", "scheduler"),
+    Route(rf"/v1/media{_REST}", "scheduler"),
+    # Media library files behind signed, expiring URLs, fetched by the networks that pull
+    # media from a URL: the signature is the permission.
+    Route(r"/media/.+", "scheduler", auth="none"),
     # Crisis response: the scheduler owns dispatch, so it owns the freeze.
     Route(rf"/v1/queue{_REST}", "scheduler"),
     # publisher

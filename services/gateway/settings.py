@@ -29,6 +29,8 @@ class GatewaySettings(SealingSettings):
 
     # The largest body the gateway lets through; each service has its own, smaller limit.
     request_max_bytes: int = 10 * 1024 * 1024
+    # Media library uploads (`POST /v1/media`) may be larger: a video.
+    media_max_bytes: int = 512 * 1024 * 1024
 
     # Where the owning services answer.
     scheduler_url: str = "http://127.0.0.1:8001"

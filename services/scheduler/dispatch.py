@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.campaigns import apply_utm
 from services.scheduler.freezes import held_condition
+from services.scheduler.media import MediaLinks
 from services.scheduler.models import Target, Transition
 from services.scheduler.posts import DUE_CHANNEL, summarize
 from services.scheduler.recurrence import extend, is_recurring
@@ -114,6 +115,7 @@ async def claim_due(
     default_missed_after: int,
     metrics: DispatchMetrics | None = None,
     recurrence_horizon: timedelta = timedelta(days=60),
+    media_links: MediaLinks | None = None,
 ) -> int:
     """Claims up to `batch` due targets and writes their `post.due` in the same transaction.
 
@@ -171,7 +173,14 @@ async def claim_due(
                     text=apply_utm(
                         row.text if row.text is not None else row.post_text, row.campaign_utm
                     ),
-                    media=[MediaItem.model_validate(item) for item in media],
+                    media=[
+                        MediaItem.model_validate(
+                            media_links.for_network(item, row.network, row.options or {})
+                            if media_links is not None
+                            else item
+                        )
+                        for item in media
+                    ],
                     options=row.options or {},
                     due_at=row.due_at,
                 ),
@@ -279,6 +288,7 @@ def dispatcher(
     max_sleep: float,
     default_missed_after: int,
     recurrence_horizon: timedelta = timedelta(days=60),
+    media_links: MediaLinks | None = None,
 ) -> DispatcherLoop:
     return DispatcherLoop(
         runtime=runtime,
@@ -287,6 +297,7 @@ def dispatcher(
         default_missed_after=default_missed_after,
         metrics=DispatchMetrics.register(runtime),
         recurrence_horizon=recurrence_horizon,
+        media_links=media_links,
     )
 
 
@@ -298,6 +309,7 @@ class DispatcherLoop:
     default_missed_after: int
     metrics: DispatchMetrics
     recurrence_horizon: timedelta = timedelta(days=60)
+    media_links: MediaLinks | None = None
 
     async def drain(self) -> int:
         """Claims batches until nothing is due; returns how many targets were handled."""
@@ -311,6 +323,7 @@ class DispatcherLoop:
                     default_missed_after=self.default_missed_after,
                     metrics=self.metrics,
                     recurrence_horizon=self.recurrence_horizon,
+                    media_links=self.media_links,
                 )
             total += n
             if n < self.batch:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scheduler.campaigns import campaign_for_post
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.finding import search_text
+from services.scheduler.media import resolve_post_media
 from services.scheduler.models import Post, Target, Transition
 from services.scheduler.posts import (
     campaign_set_event,
@@ -442,6 +443,7 @@ async def _edit(
     _refuse_if_claimed(targets)
     schedule_changed = "schedule" in patch.model_fields_set
     merged = _merge(post, [_variant(t) for t in targets], patch)
+    merged = await resolve_post_media(session, workspace_id=principal.workspace_id, body=merged)
     channels = await resolve_channels(session, principal=principal, body=merged, lookup=lookup)
     raise_for_problems(check_variants(body=merged, channels=channels))
 
@@ -692,6 +694,7 @@ async def _edit_series(
     by_position = [_variant(t) for t in variants.values()]
     schedule_changed = "schedule" in patch.model_fields_set
     merged = _merge(post, by_position, patch)
+    merged = await resolve_post_media(session, workspace_id=principal.workspace_id, body=merged)
     channels = await resolve_channels(session, principal=principal, body=merged, lookup=lookup)
     raise_for_problems(check_variants(body=merged, channels=channels))
     now = datetime.now(UTC)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -304,8 +305,13 @@ class QueueFreeze(Base):
     __tablename__ = "queue_freezes"
     __table_args__ = (
         # One active freeze per scope ("workspace" or the channel id) at a time.
-        Index("ux_scheduler_queue_freezes_active", "workspace_id", "scope", unique=True,
-              postgresql_where=text("resumed_at IS NULL")),
+        Index(
+            "ux_scheduler_queue_freezes_active",
+            "workspace_id",
+            "scope",
+            unique=True,
+            postgresql_where=text("resumed_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
@@ -320,3 +326,28 @@ class QueueFreeze(Base):
     frozen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resumed_by: Mapped[str | None] = mapped_column(String(200))
     resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MediaItem(Base):
+    """A file of the workspace's media library. The bytes are in the media store under
+    `content_key` (their SHA-256), shared by every item with the same bytes."""
+
+    __tablename__ = "media"
+    __table_args__ = (Index("ix_media_workspace_created", "workspace_id", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    content_key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    mime: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    # Everything preflight measured (services/scheduler/preflight.py Facts).
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    alt: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
+    source_url: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scheduler.campaigns import campaign_for_post
 from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.finding import search_text
+from services.scheduler.media import resolve_post_media
 from services.scheduler.models import Channel, Post, Target, Transition
 from services.scheduler.recurrence import add_occurrences, expand, first_occurrence
 from services.scheduler.recurrence import is_recurring as schedule_is_recurring
@@ -89,6 +90,10 @@ def _media_refs(items: Sequence[MediaIn]) -> list[MediaRef]:
             size_bytes=item.size_bytes,
             mime=item.mime,
             duration_s=item.duration_s,
+            library=item.media_id is not None,
+            width=item.width,
+            height=item.height,
+            rotated=bool(item.rotated),
         )
         for item in items
     ]
@@ -255,6 +260,7 @@ async def validate_post(
     lookup: ChannelLookup | None,
 ) -> ValidationOut:
     """The dry run of `create_post`'s checks: per-target lengths and problems, nothing saved."""
+    body = await resolve_post_media(session, workspace_id=principal.workspace_id, body=body)
     channels = await resolve_channels(session, principal=principal, body=body, lookup=lookup)
     checks = check_variants(body=body, channels=channels)
     return ValidationOut(valid=all(check.valid for check in checks), targets=checks)
@@ -323,6 +329,7 @@ async def create_post(
     waits `in_review` with its times kept; approval puts it on the calendar. Everything is
     checked before anything is written, so a refused post leaves no trace.
     """
+    body = await resolve_post_media(session, workspace_id=principal.workspace_id, body=body)
     channels = await resolve_channels(session, principal=principal, body=body, lookup=lookup)
     raise_for_problems(check_variants(body=body, channels=channels))
     now = datetime.now(UTC)

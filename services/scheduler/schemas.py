@@ -27,12 +27,57 @@ MAX_QUEUE = 10_000
 
 
 class MediaIn(BaseModel):
-    url: str = Field(min_length=1, max_length=2000)
+    """A media URL, or `{"media_id"}` of a media library item (whose kind, type, size,
+    dimensions and duration are then the ones measured from its bytes)."""
+
+    media_id: UUID | None = None
+    url: str = Field(default="", max_length=2000)
     kind: Literal["image", "video", "gif"] = "image"
     alt: str | None = Field(default=None, max_length=2000)
     size_bytes: int | None = Field(default=None, ge=0)
     mime: str | None = Field(default=None, max_length=255)
     duration_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    width: int | None = Field(default=None, ge=0)
+    height: int | None = Field(default=None, ge=0)
+    rotated: bool | None = None
+
+    @model_validator(mode="after")
+    def _url_or_library(self) -> MediaIn:
+        if self.media_id is None and not self.url:
+            raise ValueError('a media item needs "url" or "media_id"')
+        return self
+
+
+class MediaOut(BaseModel):
+    id: UUID
+    kind: str
+    mime: str
+    size_bytes: int
+    width: int
+    height: int
+    duration_s: float | None
+    aspect_ratio: str
+    # Everything preflight measured: format, animated, frame rate, codecs, bitrate, audio.
+    facts: dict[str, Any]
+    name: str
+    alt: str | None
+    tags: list[str]
+    source_url: str | None
+    created_at: datetime
+    # A signed, expiring URL of the original file.
+    url: str
+
+
+class MediaPage(BaseModel):
+    items: list[MediaOut]
+    next_cursor: str | None
+
+
+class MediaImportIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2000)
+    name: str | None = Field(default=None, max_length=300)
+    alt: str | None = Field(default=None, max_length=2000)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class TargetIn(BaseModel):

@@ -64,6 +64,8 @@ def bodies(victim: World) -> dict[tuple[str, str], Any]:
         ("post", "/v1/inbox/rules"): {"name": "hijacked", "pattern": "hijacked"},
         ("put", "/v1/inbox/rules/{rule_id}"): {"name": "hijacked", "pattern": "hijacked"},
         ("post", "/v1/links"): {"url": "https://example.com/hijacked", "post_id": v["post_id"]},
+        # An import the outbound rules refuse at once (a private address).
+        ("post", "/v1/media"): {"url": "http://127.0.0.1:9/hijacked.png"},
         ("post", "/v1/members/invitations"): {"email": "intruder@example.com", "role": "analyst"},
         ("patch", "/v1/members/{member_id}"): {"role": "editor"},
         ("post", "/v1/posts"): {
