@@ -37,6 +37,7 @@ BENCHMARKS = [
     "bench.bench_analytics",
     "bench.bench_reports",
     "bench.bench_sentiment",
+    "bench.bench_media",
 ]
 
 

@@ -78,12 +78,26 @@ async def drain(receive: Receive, *, more: bool, budget: int) -> None:
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """`larger`: path prefixes whose bodies may be larger (a media upload), with their limit."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.drain_bytes = max(DRAIN_MIN, DRAIN_FACTOR * max_bytes)
+        self.larger = {
+            prefix: BodySizeLimitMiddleware(app, max_bytes=limit)
+            for prefix, limit in (larger or {}).items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope.get("path", "")
+            for prefix, limited in self.larger.items():
+                if path == prefix or path.startswith(prefix + "/"):
+                    await limited(scope, receive, send)
+                    return
         if scope["type"] != "http" or self.max_bytes <= 0:
             await self.app(scope, receive, send)
             return

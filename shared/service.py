@@ -25,6 +25,7 @@ from shared.consumer import DatabaseGate, IdempotentConsumer, Subscription
 from shared.db import BusTables, Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.errors import install_error_handlers
 from shared.etag import ETagMiddleware
+from shared.inputs import InputGuard, install_data_error_handler
 from shared.limits import BodySizeLimitMiddleware
 from shared.logs import configure_logging
 from shared.observability import ServiceMetrics, health_router, mount_observability
@@ -217,6 +218,7 @@ def service_app(
     open_prefixes: tuple[str, ...] = (),
     version: str = "0.1.0",
     etags: bool = True,
+    larger_bodies: dict[str, int] | None = None,
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level)
@@ -233,13 +235,21 @@ def service_app(
     app.add_middleware(LinkHeaderMiddleware)
     if etags:
         app.add_middleware(ETagMiddleware)
+    # Text PostgreSQL cannot store is a 422 before any route runs. Network webhooks are
+    # verified and kept as the exact bytes sent, so their bodies are left alone.
+    app.add_middleware(InputGuard, raw_body_prefixes=("/hooks/",))
+    install_data_error_handler(app)
     app.add_middleware(
         InternalTokenMiddleware,
         tokens=settings.internal_tokens,
         open_prefixes=ALWAYS_OPEN + open_prefixes,
     )
     # Outside everything but request ids and timing: no body above the limit reaches a route.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.request_max_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.request_max_bytes,
+        larger=larger_bodies or {},
+    )
     mount_observability(app, runtime.metrics)
     app.include_router(health_router(metrics=runtime.metrics, checks=runtime.readiness))
     return app

@@ -29,6 +29,8 @@ class GatewaySettings(SealingSettings):
 
     # The largest body the gateway lets through; each service has its own, smaller limit.
     request_max_bytes: int = 10 * 1024 * 1024
+    # Media library uploads (`POST /v1/media`) may be larger: a video.
+    media_max_bytes: int = 512 * 1024 * 1024
 
     # Where the owning services answer.
     scheduler_url: str = "http://127.0.0.1:8001"
@@ -110,6 +112,10 @@ class GatewaySettings(SealingSettings):
     # Deliveries that are over (succeeded or failed) and attempts older than this are deleted
     # (shared/retention.py); the deliveries API shows nothing older.
     webhook_delivery_retention_days: float = 30.0
+
+    # Audit entries older than this are deleted (shared/retention.py); GET /v1/audit shows
+    # nothing older.
+    audit_retention_days: float = 365.0
 
     # Members: how long an invitation token stays valid.
     invitation_ttl_days: float = 7.0

@@ -14,7 +14,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scheduler.campaigns import apply_utm
 from services.scheduler.freezes import held_condition
+from services.scheduler.media import MediaLinks
 from services.scheduler.models import Target, Transition
 from services.scheduler.posts import DUE_CHANNEL, summarize
 from services.scheduler.recurrence import extend, is_recurring
@@ -68,12 +70,14 @@ CLAIM_SQL = text(
     """
     WITH due AS MATERIALIZED (
         SELECT t.id, p.text AS post_text, p.media AS post_media, p.schedule AS post_schedule,
+               c.utm AS campaign_utm,
                now() - t.due_at
                    > coalesce(ws.missed_after_seconds, :default_missed) * interval '1 second'
                    AS missed
         FROM scheduler.targets t
         JOIN scheduler.posts p ON p.id = t.post_id
         LEFT JOIN scheduler.workspace_settings ws ON ws.workspace_id = t.workspace_id
+        LEFT JOIN scheduler.campaigns c ON c.id = p.campaign_id
         WHERE t.status = 'scheduled' AND t.due_at <= now()
           -- A frozen queue (services/scheduler/freezes.py) holds its targets.
           AND NOT EXISTS (
@@ -98,9 +102,9 @@ CLAIM_SQL = text(
     WHERE t.id = due.id
     RETURNING t.id, t.post_id, t.workspace_id, t.channel_id, t.network, t.position, t.text,
               t.media, t.options, t.status, t.due_at, t.timezone, due.post_text,
-              due.post_media, due.post_schedule, now() AS now
+              due.post_media, due.post_schedule, due.campaign_utm, now() AS now
     """
-).columns(media=JSONB, options=JSONB, post_media=JSONB, post_schedule=JSONB)
+).columns(media=JSONB, options=JSONB, post_media=JSONB, post_schedule=JSONB, campaign_utm=JSONB)
 
 
 async def claim_due(
@@ -111,6 +115,7 @@ async def claim_due(
     default_missed_after: int,
     metrics: DispatchMetrics | None = None,
     recurrence_horizon: timedelta = timedelta(days=60),
+    media_links: MediaLinks | None = None,
 ) -> int:
     """Claims up to `batch` due targets and writes their `post.due` in the same transaction.
 
@@ -164,8 +169,18 @@ async def claim_due(
                     target_id=row.id,
                     channel_id=row.channel_id,
                     network=row.network,
-                    text=row.text if row.text is not None else row.post_text,
-                    media=[MediaItem.model_validate(item) for item in media],
+                    # The campaign's UTM parameters go on the links as the post goes out.
+                    text=apply_utm(
+                        row.text if row.text is not None else row.post_text, row.campaign_utm
+                    ),
+                    media=[
+                        MediaItem.model_validate(
+                            media_links.for_network(item, row.network, row.options or {})
+                            if media_links is not None
+                            else item
+                        )
+                        for item in media
+                    ],
                     options=row.options or {},
                     due_at=row.due_at,
                 ),
@@ -273,6 +288,7 @@ def dispatcher(
     max_sleep: float,
     default_missed_after: int,
     recurrence_horizon: timedelta = timedelta(days=60),
+    media_links: MediaLinks | None = None,
 ) -> DispatcherLoop:
     return DispatcherLoop(
         runtime=runtime,
@@ -281,6 +297,7 @@ def dispatcher(
         default_missed_after=default_missed_after,
         metrics=DispatchMetrics.register(runtime),
         recurrence_horizon=recurrence_horizon,
+        media_links=media_links,
     )
 
 
@@ -292,6 +309,7 @@ class DispatcherLoop:
     default_missed_after: int
     metrics: DispatchMetrics
     recurrence_horizon: timedelta = timedelta(days=60)
+    media_links: MediaLinks | None = None
 
     async def drain(self) -> int:
         """Claims batches until nothing is due; returns how many targets were handled."""
@@ -305,6 +323,7 @@ class DispatcherLoop:
                     default_missed_after=self.default_missed_after,
                     metrics=self.metrics,
                     recurrence_horizon=self.recurrence_horizon,
+                    media_links=self.media_links,
                 )
             total += n
             if n < self.batch:

@@ -24,6 +24,7 @@ from shared.networks.counting import (
     utf8_length,
     x_weighted_length,
 )
+from shared.networks.measured import rendition_for, shape_problems
 from shared.networks.rules import (
     Counting,
     MediaKind,
@@ -65,6 +66,8 @@ ProblemCode = Literal[
     "video_too_short",
     "video_too_long",
     "media_url_not_public",
+    "media_shape_not_supported",
+    "media_rendition",
     "alt_text_missing",
     "option_required",
     "option_invalid",
@@ -88,6 +91,8 @@ PROBLEM_CODES: tuple[ProblemCode, ...] = (
     "video_too_short",
     "video_too_long",
     "media_url_not_public",
+    "media_shape_not_supported",
+    "media_rendition",
     "alt_text_missing",
     "option_required",
     "option_invalid",
@@ -120,6 +125,12 @@ class MediaRef:
     size_bytes: int | None = None
     mime: str | None = None
     duration_s: float | None = None
+    # Measured from the bytes by the media library; `library` items can get a derived copy
+    # (rendition) per network when a fix is mechanical.
+    library: bool = False
+    width: int | None = None
+    height: int | None = None
+    rotated: bool = False
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> MediaRef:
@@ -134,6 +145,7 @@ class MediaRef:
         duration = data.get("duration_s")
         alt = data.get("alt")
         mime = data.get("mime")
+        width, height = data.get("width"), data.get("height")
         return cls(
             kind=kind,
             url=url,
@@ -141,6 +153,10 @@ class MediaRef:
             size_bytes=size if isinstance(size, int) else None,
             mime=mime if isinstance(mime, str) else None,
             duration_s=float(duration) if isinstance(duration, int | float) else None,
+            library=isinstance(data.get("media_id"), str),
+            width=width if isinstance(width, int) else None,
+            height=height if isinstance(height, int) else None,
+            rotated=data.get("rotated") is True,
         )
 
     def effective_mime(self) -> str | None:
@@ -505,7 +521,22 @@ def _check_media_item(
         "gif": None,
     }[item.kind]
     mime = item.effective_mime()
-    if allowed_types is not None and mime is not None and mime not in allowed_types:
+    rendition = rendition_for(media_rules, item)
+    if rendition.needed:
+        problems.append(
+            Problem(
+                code="media_rendition",
+                message=rendition.describe(rules.name, mime),
+                field=where,
+                severity="warning",
+            )
+        )
+    if (
+        allowed_types is not None
+        and mime is not None
+        and mime not in allowed_types
+        and not rendition.to_jpeg
+    ):
         problems.append(
             Problem(
                 code="media_format_not_supported",
@@ -522,7 +553,12 @@ def _check_media_item(
         "video": media_rules.max_video_bytes,
         "gif": media_rules.max_gif_bytes,
     }[item.kind]
-    if max_bytes is not None and item.size_bytes is not None and item.size_bytes > max_bytes:
+    if (
+        max_bytes is not None
+        and item.size_bytes is not None
+        and item.size_bytes > max_bytes
+        and rendition.max_bytes is None
+    ):
         problems.append(
             Problem(
                 code="media_too_large",
@@ -534,7 +570,13 @@ def _check_media_item(
             )
         )
 
-    if item.kind == "video" and item.duration_s is not None:
+    shape = shape_problems(rules.network, item)
+    problems += [
+        Problem(code="media_shape_not_supported", message=message, field=where)
+        for _code, message in shape
+    ]
+    # A broken shape rule already names the duration it wants.
+    if item.kind == "video" and item.duration_s is not None and not shape:
         low, high = media_rules.min_video_seconds, media_rules.max_video_seconds
         if low is not None and item.duration_s < low:
             problems.append(
@@ -563,7 +605,8 @@ def _check_media_item(
             )
         )
 
-    if media_rules.public_url_required and not _looks_public(item.url):
+    # A library item is served by Herald on its public URL, signed for the network.
+    if media_rules.public_url_required and not item.library and not _looks_public(item.url):
         problems.append(
             Problem(
                 code="media_url_not_public",

@@ -4,12 +4,14 @@ accepted or generated and echoed, and timestamps in RFC 3339 UTC."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from PIL import Image
 
 from tests.gateway.test_isolation_sweep import bodies
 from tests.gateway.world import World, build_world, eventually, hook_receiver, ok
@@ -40,7 +42,17 @@ async def second_of_everything(gw: httpx.AsyncClient, world: World, sandbox_url:
             headers=h,
         )
     )
+    ok(
+        await gw.post(
+            f"/v1/posts/{v['post_id']}/template", json={"name": "second template"}, headers=h
+        )
+    )
+    ok(await gw.post("/v1/campaigns", json={"name": f"{world.marker} second"}, headers=h))
     ok(await gw.post("/v1/links", json={"url": "https://example.com/second"}, headers=h))
+    for size in (16, 24):
+        picture = io.BytesIO()
+        Image.new("RGB", (size, size), (20, 90, 200)).save(picture, "PNG")
+        ok(await gw.post("/v1/media", files={"file": ("p.png", picture.getvalue())}, headers=h))
     ok(await gw.post("/v1/reports", json={"from": FROM, "to": LATER}, headers=h), 202)
     ok(
         await gw.post(
