@@ -415,6 +415,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who did what in the workspace
+         * @description Entries from every service, kept for `GATEWAY_AUDIT_RETENTION_DAYS` (365 by default).
+         *
+         *     An entry appears once the change it records has committed and its event reached the
+         *     gateway (usually within a second).
+         */
+        get: operations["get_audit_v1_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/calendar": {
         parameters: {
             query?: never;
@@ -489,6 +512,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read All */
+        get: operations["read_all_v1_campaigns_get"];
+        put?: never;
+        /** Create */
+        post: operations["create_v1_campaigns_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/campaigns/{campaign_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read One */
+        get: operations["read_one_v1_campaigns__campaign_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change */
+        patch: operations["change_v1_campaigns__campaign_id__patch"];
+        trace?: never;
+    };
+    "/v1/campaigns/{campaign_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Campaign Report
+         * @description Per network and in total; `conversion_rate` is conversions per (human) click, null
+         *     without clicks; `goal.progress` is the goal's metric over its target.
+         */
+        get: operations["read_campaign_report_v1_campaigns__campaign_id__report_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/channels": {
         parameters: {
             query?: never;
@@ -496,7 +576,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Channels */
+        /**
+         * List Channels
+         * @description Connected channels, oldest first, a page at a time.
+         */
         get: operations["list_channels_v1_channels_get"];
         put?: never;
         /** Connect */
@@ -531,7 +614,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Connect Oauth */
+        /**
+         * Connect Oauth
+         * @description `instance` (Mastodon): the https URL of the account's instance; Herald registers its
+         *     app there (`POST /api/v1/apps`) for this connection, so any instance works.
+         */
         get: operations["connect_oauth_v1_channels_connect__network__get"];
         put?: never;
         post?: never;
@@ -548,7 +635,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Channel */
+        /**
+         * Get Channel
+         * @description The channel with its webhook subscription: its state, what it covers, until when,
+         *     the last error, and how its comments and messages reach the inbox right now.
+         */
         get: operations["get_channel_v1_channels__channel_id__get"];
         put?: never;
         post?: never;
@@ -558,6 +649,51 @@ export interface paths {
         head?: never;
         /** Update Channel */
         patch: operations["update_channel_v1_channels__channel_id__patch"];
+        trace?: never;
+    };
+    "/v1/channels/{channel_id}/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Queue
+         * @description The posts waiting in the channel's slots, soonest first.
+         */
+        get: operations["read_queue_v1_channels__channel_id__queue_get"];
+        /**
+         * Reorder Queue
+         * @description Reassigns the queue's slot times to its posts in the order given (a list of post ids,
+         *     or `{"post_ids": [...]}`).
+         */
+        put: operations["reorder_queue_v1_channels__channel_id__queue_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/channels/{channel_id}/queue/shuffle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Shuffle Queue
+         * @description Hands the queue's slot times out again in a random order.
+         */
+        post: operations["shuffle_queue_v1_channels__channel_id__queue_shuffle_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/channels/{channel_id}/slots": {
@@ -871,6 +1007,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List
+         * @description Newest first; `tag` and `kind` filter, `q` searches name, alt text and tags.
+         */
+        get: operations["list__v1_media_get"];
+        put?: never;
+        /**
+         * Upload
+         * @description A file as the multipart field `file` (with optional `alt` and comma-separated `tags`),
+         *     or JSON `{"url"}` imported through the safe outbound fetcher. The file is probed from its
+         *     bytes (Pillow, PyAV); what it measured comes back in `facts`.
+         */
+        post: operations["upload_v1_media_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{media_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read */
+        get: operations["read_v1_media__media_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete */
+        delete: operations["delete_v1_media__media_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/members": {
         parameters: {
             query?: never;
@@ -973,7 +1153,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Posts
+         * @description Every post, drafts included, newest first. `Accept: text/csv` exports the page (one
+         *     row per post and channel, the columns `POST /v1/posts/import` reads).
+         */
+        get: operations["list_posts_v1_posts_get"];
         put?: never;
         /** Create */
         post: operations["create_v1_posts_post"];
@@ -995,9 +1180,65 @@ export interface paths {
         /**
          * Import Csv
          * @description A CSV of posts (one row per post and channel) as `text/csv` or a multipart `file`;
-         *     all rows or none.
+         *     all rows or none. With `dry_run=true`: 200 and every row's problems, nothing saved.
          */
         post: operations["import_csv_v1_posts_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Templates */
+        get: operations["read_templates_v1_posts_templates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Template */
+        get: operations["read_template_v1_posts_templates__template_id__get"];
+        put?: never;
+        post?: never;
+        /** Remove Template */
+        delete: operations["remove_template_v1_posts_templates__template_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/templates/{template_id}/posts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create From Template
+         * @description A new post from the template, with the fields given over it (a draft without
+         *     `schedule`).
+         */
+        post: operations["create_from_template_v1_posts_templates__template_id__posts_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1057,6 +1298,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/posts/{post_id}/duplicate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Duplicate
+         * @description A copy of the post's content as a new post (a draft unless `schedule` is given).
+         */
+        post: operations["duplicate_v1_posts__post_id__duplicate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/{post_id}/occurrences/{at}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit One Occurrence
+         * @description Edits one occurrence alone: it leaves the series (skipped there) and becomes a post of
+         *     its own with the edit, `series_id` and `occurrence_at` set. Answers that new post.
+         */
+        patch: operations["edit_one_occurrence_v1_posts__post_id__occurrences__at__patch"];
+        trace?: never;
+    };
+    "/v1/posts/{post_id}/occurrences/{at}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Skip One Occurrence
+         * @description Skips one occurrence of a recurring post (an EXDATE), named by its UTC instant as the
+         *     calendar lists it, with or without a row yet. Answers the series.
+         */
+        post: operations["skip_one_occurrence_v1_posts__post_id__occurrences__at__skip_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/posts/{post_id}/reject": {
         parameters: {
             query?: never;
@@ -1074,6 +1377,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/posts/{post_id}/review-comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Comments
+         * @description What external reviewers said about the post.
+         */
+        get: operations["read_comments_v1_posts__post_id__review_comments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/{post_id}/review-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Links */
+        get: operations["read_links_v1_posts__post_id__review_links_get"];
+        put?: never;
+        /**
+         * Make Link
+         * @description A link for someone without an account to read this post and comment on it, until
+         *     it expires; shown once.
+         */
+        post: operations["make_link_v1_posts__post_id__review_links_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/{post_id}/review-links/{link_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke */
+        delete: operations["revoke_v1_posts__post_id__review_links__link_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/posts/{post_id}/submit": {
         parameters: {
             query?: never;
@@ -1085,6 +1447,26 @@ export interface paths {
         put?: never;
         /** Submit Post */
         post: operations["submit_post_v1_posts__post_id__submit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/posts/{post_id}/template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Save As Template
+         * @description Keeps the post's content (copy, media, variants, tags, campaign; not its time).
+         */
+        post: operations["save_as_template_v1_posts__post_id__template_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1201,7 +1583,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Schedules */
+        /**
+         * Schedules
+         * @description The workspace's report schedules, oldest first, a page at a time.
+         */
         get: operations["schedules_v1_reports_schedules_get"];
         put?: never;
         /**
@@ -1249,6 +1634,43 @@ export interface paths {
         get: operations["report_v1_reports__report_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/review/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Reviewed
+         * @description The post the link is for, read only, with the comments left on it.
+         */
+        get: operations["read_reviewed_v1_review__token__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/review/{token}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Comment */
+        post: operations["comment_v1_review__token__comments_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1469,6 +1891,46 @@ export interface paths {
     };
 }
 export interface webhooks {
+    "campaign.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * campaign.created: A campaign was created.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_campaign_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "campaign.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * campaign.updated: A campaign's name, dates, goal, UTM parameters or tags changed.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_campaign_updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "post.scheduled": {
         parameters: {
             query?: never;
@@ -1503,6 +1965,26 @@ export interface webhooks {
          * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
          */
         post: operations["webhook_post_rescheduled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "post.edited": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * post.edited: A post's copy, variants, channels, tags, campaign or time was changed.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_post_edited"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1549,6 +2031,46 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "post.partially_failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * post.partially_failed: A post went out on some of its channels and failed on others.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_post_partially_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "post.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * post.failed: Every target of a post (of one occurrence, for a recurring post) failed to go out.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_post_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "post.missed": {
         parameters: {
             query?: never;
@@ -1563,6 +2085,26 @@ export interface webhooks {
          * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
          */
         post: operations["webhook_post_missed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "post.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * post.deleted: A post was deleted: whatever of it had not gone out will not.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_post_deleted"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1599,7 +2141,7 @@ export interface webhooks {
         get?: never;
         put?: never;
         /**
-         * post.approved: A post was approved by a reviewer.
+         * post.approved: A post was approved by a reviewer (at one stage, when the workspace has stages).
          * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
          */
         post: operations["webhook_post_approved"];
@@ -1623,6 +2165,26 @@ export interface webhooks {
          * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
          */
         post: operations["webhook_post_rejected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "conversation.opened": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * conversation.opened: A new conversation started in the inbox (its first message follows as
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_conversation_opened"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1949,6 +2511,66 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "channel.expiring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * channel.expiring: A channel's access will end soon and Herald cannot renew it by itself: someone must
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_channel_expiring"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "channel.subscription_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * channel.subscription_changed: Where a channel stands with its network's webhooks: `active` (the network pushes),
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_channel_subscription_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "comment.moderated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * comment.moderated: The network's answer to a moderation request: `done` (the comment is hidden, shown
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_comment_moderated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "best_times.updated": {
         parameters: {
             query?: never;
@@ -2092,6 +2714,57 @@ export interface components {
         ApiKeyPage: {
             /** Items */
             items: components["schemas"]["ApiKeyOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** AuditEntryOut */
+        AuditEntryOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * Actor
+             * @description The API key id that did it, or `system:<service>`.
+             */
+            actor: string;
+            /** Actor Role */
+            actor_role: string;
+            /**
+             * Action
+             * @example channel.connected
+             * @example post.approved
+             */
+            action: string;
+            /**
+             * Resource Type
+             * @example channel
+             * @example post
+             * @example api_key
+             */
+            resource_type: string;
+            /** Resource Id */
+            resource_id: string;
+            /**
+             * Service
+             * @description The service that recorded it.
+             */
+            service: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        /** AuditPage */
+        AuditPage: {
+            /** Items */
+            items: components["schemas"]["AuditEntryOut"][];
             /** Next Cursor */
             next_cursor: string | null;
         };
@@ -2599,6 +3272,93 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * CampaignCreated
+         * @description A campaign was created.
+         */
+        WebhookEventCampaignCreated: {
+            /**
+             * Campaign Id
+             * Format: uuid
+             */
+            campaign_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Starts At
+             * @default null
+             */
+            starts_at?: string | null;
+            /**
+             * Ends At
+             * @default null
+             */
+            ends_at?: string | null;
+            /** @default null */
+            goal?: components["schemas"]["WebhookEventCampaignGoal"] | null;
+            /** Utm */
+            utm?: {
+                [key: string]: string;
+            };
+            /** Tags */
+            tags?: string[];
+            /**
+             * Campaign Version
+             * @default 1
+             */
+            campaign_version?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** CampaignGoal */
+        WebhookEventCampaignGoal: {
+            /**
+             * Metric
+             * @default conversions
+             * @enum {string}
+             */
+            metric?: "conversions" | "clicks" | "reach" | "engagements";
+            /** Target */
+            target: number;
+        };
+        /**
+         * CampaignUpdated
+         * @description A campaign's name, dates, goal, UTM parameters or tags changed.
+         */
+        WebhookEventCampaignUpdated: {
+            /**
+             * Campaign Id
+             * Format: uuid
+             */
+            campaign_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Starts At
+             * @default null
+             */
+            starts_at?: string | null;
+            /**
+             * Ends At
+             * @default null
+             */
+            ends_at?: string | null;
+            /** @default null */
+            goal?: components["schemas"]["WebhookEventCampaignGoal"] | null;
+            /** Utm */
+            utm?: {
+                [key: string]: string;
+            };
+            /** Tags */
+            tags?: string[];
+            /**
+             * Campaign Version
+             * @default 1
+             */
+            campaign_version?: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * ChannelConnected
          * @description A network account was connected.
          */
@@ -2631,6 +3391,44 @@ export interface components {
              * Format: uuid
              */
             channel_id: string;
+            /**
+             * Reason
+             * @default
+             */
+            reason?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ChannelExpiring
+         * @description A channel's access will end soon and Herald cannot renew it by itself: someone must
+         *     reconnect it before `expires_at`.
+         */
+        WebhookEventChannelExpiring: {
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /** External Id */
+            external_id: string;
+            /** Name */
+            name: string;
+            /** Timezone */
+            timezone: string;
+            /** Status */
+            status: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Days Left */
+            days_left: number;
+            /** Reason */
+            reason: string;
         } & {
             [key: string]: unknown;
         };
@@ -2663,6 +3461,48 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * ChannelSubscriptionChanged
+         * @description Where a channel stands with its network's webhooks: `active` (the network pushes),
+         *     `failed` (refused or lapsed; retried, and polled meanwhile where the network allows),
+         *     `polling` (the network cannot push; polled), `app` (pushed to the app as a whole).
+         */
+        WebhookEventChannelSubscriptionChanged: {
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "active" | "failed" | "polling" | "app";
+            /**
+             * Topics
+             * @default []
+             */
+            topics?: string[];
+            /**
+             * Expires At
+             * @default null
+             */
+            expires_at?: string | null;
+            /**
+             * Error
+             * @default null
+             */
+            error?: string | null;
+            /**
+             * Polled
+             * @default false
+             */
+            polled?: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * ChannelUpdated
          * @description A channel's name, timezone or status changed.
          */
@@ -2682,6 +3522,59 @@ export interface components {
             timezone: string;
             /** Status */
             status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * CommentModerated
+         * @description The network's answer to a moderation request: `done` (the comment is hidden, shown
+         *     again or deleted there), `refused` (the network will not, and says why) or `failed`.
+         */
+        WebhookEventCommentModerated: {
+            /**
+             * Moderation Id
+             * Format: uuid
+             */
+            moderation_id: string;
+            /**
+             * Message Id
+             * Format: uuid
+             */
+            message_id: string;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /** External Id */
+            external_id: string;
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "hide" | "unhide" | "delete";
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "done" | "refused" | "failed";
+            /**
+             * Error
+             * @default
+             */
+            error?: string;
+            /**
+             * Requested By
+             * @default
+             */
+            requested_by?: string;
         } & {
             [key: string]: unknown;
         };
@@ -2782,6 +3675,39 @@ export interface components {
             conversation_id: string;
             /** Assignee */
             assignee: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ConversationOpened
+         * @description A new conversation started in the inbox (its first message follows as
+         *     `message.received`).
+         */
+        WebhookEventConversationOpened: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /**
+             * Channel Id
+             * @default null
+             */
+            channel_id?: string | null;
+            /**
+             * Post Id
+             * @default null
+             */
+            post_id?: string | null;
+            /** Network */
+            network: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
         } & {
             [key: string]: unknown;
         };
@@ -2925,7 +3851,7 @@ export interface components {
         };
         /**
          * PostApproved
-         * @description A post was approved by a reviewer.
+         * @description A post was approved by a reviewer (at one stage, when the workspace has stages).
          */
         WebhookEventPostApproved: {
             /**
@@ -2940,6 +3866,16 @@ export interface components {
              * @default null
              */
             comment?: string | null;
+            /**
+             * Stage
+             * @default null
+             */
+            stage?: string | null;
+            /**
+             * Final
+             * @default true
+             */
+            final?: boolean;
         } & {
             [key: string]: unknown;
         };
@@ -2955,6 +3891,72 @@ export interface components {
             post_id: string;
             /** Target Ids */
             target_ids?: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * PostDeleted
+         * @description A post was deleted: whatever of it had not gone out will not.
+         */
+        WebhookEventPostDeleted: {
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /** By */
+            by: string;
+            /** Target Ids */
+            target_ids?: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * PostEdited
+         * @description A post's copy, variants, channels, tags, campaign or time was changed.
+         */
+        WebhookEventPostEdited: {
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /** Post Version */
+            post_version: number;
+            /** By */
+            by: string;
+            /** Changed */
+            changed?: string[];
+            /**
+             * Occurrence At
+             * @default null
+             */
+            occurrence_at?: string | null;
+            /**
+             * Status
+             * @default null
+             */
+            status?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * PostFailed
+         * @description Every target of a post (of one occurrence, for a recurring post) failed to go out.
+         */
+        WebhookEventPostFailed: {
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /**
+             * Due At
+             * @default null
+             */
+            due_at?: string | null;
+            /** Targets */
+            targets: components["schemas"]["WebhookEventTargetOutcome"][];
         } & {
             [key: string]: unknown;
         };
@@ -2985,6 +3987,26 @@ export interface components {
             due_at: string;
             /** Late By Seconds */
             late_by_seconds: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * PostPartiallyFailed
+         * @description A post went out on some of its channels and failed on others.
+         */
+        WebhookEventPostPartiallyFailed: {
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /**
+             * Due At
+             * @default null
+             */
+            due_at?: string | null;
+            /** Targets */
+            targets: components["schemas"]["WebhookEventTargetOutcome"][];
         } & {
             [key: string]: unknown;
         };
@@ -3254,6 +4276,33 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** TargetOutcome */
+        WebhookEventTargetOutcome: {
+            /**
+             * Target Id
+             * Format: uuid
+             */
+            target_id: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /** Status */
+            status: string;
+            /**
+             * Error
+             * @default null
+             */
+            error?: string | null;
+            /**
+             * Url
+             * @default null
+             */
+            url?: string | null;
+        };
         /** TargetRef */
         WebhookEventTargetRef: {
             /**
@@ -3283,6 +4332,48 @@ export interface components {
             subscription_id: string;
             /** Message */
             message: string;
+        };
+        /**
+         * WebhookCampaignCreated
+         * @description A campaign was created.
+         */
+        WebhookCampaignCreated: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "campaign.created";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventCampaignCreated"];
+        };
+        /**
+         * WebhookCampaignUpdated
+         * @description A campaign's name, dates, goal, UTM parameters or tags changed.
+         */
+        WebhookCampaignUpdated: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "campaign.updated";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventCampaignUpdated"];
         };
         /**
          * WebhookPostScheduled
@@ -3327,6 +4418,27 @@ export interface components {
             data: components["schemas"]["WebhookEventPostRescheduled"];
         };
         /**
+         * WebhookPostEdited
+         * @description A post's copy, variants, channels, tags, campaign or time was changed.
+         */
+        WebhookPostEdited: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "post.edited";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventPostEdited"];
+        };
+        /**
          * WebhookPostPublished
          * @description A post's target is live on its network.
          */
@@ -3369,6 +4481,48 @@ export interface components {
             data: components["schemas"]["WebhookEventPostPublishFailed"];
         };
         /**
+         * WebhookPostPartiallyFailed
+         * @description A post went out on some of its channels and failed on others.
+         */
+        WebhookPostPartiallyFailed: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "post.partially_failed";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventPostPartiallyFailed"];
+        };
+        /**
+         * WebhookPostFailed
+         * @description Every target of a post (of one occurrence, for a recurring post) failed to go out.
+         */
+        WebhookPostFailed: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "post.failed";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventPostFailed"];
+        };
+        /**
          * WebhookPostMissed
          * @description A target was due too long ago to go out (for example after downtime).
          */
@@ -3388,6 +4542,27 @@ export interface components {
             /** Format: uuid */
             workspace_id: string;
             data: components["schemas"]["WebhookEventPostMissed"];
+        };
+        /**
+         * WebhookPostDeleted
+         * @description A post was deleted: whatever of it had not gone out will not.
+         */
+        WebhookPostDeleted: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "post.deleted";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventPostDeleted"];
         };
         /**
          * WebhookPostCanceled
@@ -3412,7 +4587,7 @@ export interface components {
         };
         /**
          * WebhookPostApproved
-         * @description A post was approved by a reviewer.
+         * @description A post was approved by a reviewer (at one stage, when the workspace has stages).
          */
         WebhookPostApproved: {
             /**
@@ -3451,6 +4626,27 @@ export interface components {
             /** Format: uuid */
             workspace_id: string;
             data: components["schemas"]["WebhookEventPostRejected"];
+        };
+        /**
+         * WebhookConversationOpened
+         * @description A new conversation started in the inbox (its first message follows as
+         */
+        WebhookConversationOpened: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "conversation.opened";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventConversationOpened"];
         };
         /**
          * WebhookMessageReceived
@@ -3787,6 +4983,69 @@ export interface components {
             /** Format: uuid */
             workspace_id: string;
             data: components["schemas"]["WebhookEventChannelDisconnected"];
+        };
+        /**
+         * WebhookChannelExpiring
+         * @description A channel's access will end soon and Herald cannot renew it by itself: someone must
+         */
+        WebhookChannelExpiring: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "channel.expiring";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventChannelExpiring"];
+        };
+        /**
+         * WebhookChannelSubscriptionChanged
+         * @description Where a channel stands with its network's webhooks: `active` (the network pushes),
+         */
+        WebhookChannelSubscriptionChanged: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "channel.subscription_changed";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventChannelSubscriptionChanged"];
+        };
+        /**
+         * WebhookCommentModerated
+         * @description The network's answer to a moderation request: `done` (the comment is hidden, shown
+         */
+        WebhookCommentModerated: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "comment.moderated";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventCommentModerated"];
         };
         /**
          * WebhookBestTimesUpdated
@@ -4148,6 +5407,8 @@ export interface components {
             version: number;
             /** Messages */
             messages: components["schemas"]["MessageOut"][];
+            /** Messages Next Cursor */
+            messages_next_cursor?: string | null;
             /** Notes */
             notes: components["schemas"]["NoteOut"][];
         };
@@ -4685,6 +5946,67 @@ export interface components {
              */
             computed_at: string;
         };
+        /** CampaignFigures */
+        CampaignFigures: {
+            /** Posts */
+            posts: number;
+            /** Reach */
+            reach: number;
+            /** Engagements */
+            engagements: number;
+            /** Clicks */
+            clicks: number;
+            /** Conversions */
+            conversions: number;
+            /** Conversion Rate */
+            conversion_rate: number | null;
+        };
+        /** CampaignGoalProgress */
+        CampaignGoalProgress: {
+            /** Metric */
+            metric: string;
+            /** Target */
+            target: number;
+            /** Actual */
+            actual: number;
+            /** Progress */
+            progress: number;
+        };
+        /** CampaignNetworkFigures */
+        CampaignNetworkFigures: {
+            /** Posts */
+            posts: number;
+            /** Reach */
+            reach: number;
+            /** Engagements */
+            engagements: number;
+            /** Clicks */
+            clicks: number;
+            /** Conversions */
+            conversions: number;
+            /** Conversion Rate */
+            conversion_rate: number | null;
+            /** Network */
+            network: string;
+        };
+        /** CampaignReport */
+        CampaignReport: {
+            /**
+             * Campaign Id
+             * Format: uuid
+             */
+            campaign_id: string;
+            /** Name */
+            name: string;
+            /** Starts At */
+            starts_at: string | null;
+            /** Ends At */
+            ends_at: string | null;
+            goal: components["schemas"]["CampaignGoalProgress"] | null;
+            totals: components["schemas"]["CampaignFigures"];
+            /** Networks */
+            networks: components["schemas"]["CampaignNetworkFigures"][];
+        };
         /** Cell */
         Cell: {
             /** Weekday */
@@ -5133,6 +6455,8 @@ export interface components {
         ReportSchedules: {
             /** Items */
             items: components["schemas"]["ReportScheduleOut"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
         };
         /** Slot */
         Slot: {
@@ -5278,6 +6602,7 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            subscription?: components["schemas"]["SubscriptionOut"] | null;
         };
         /** ChannelPatch */
         ChannelPatch: {
@@ -5285,6 +6610,41 @@ export interface components {
             name?: string | null;
             /** Timezone */
             timezone?: string | null;
+        };
+        /**
+         * SubscriptionOut
+         * @description A channel's webhook subscription with its network.
+         */
+        SubscriptionOut: {
+            /** State */
+            state: string;
+            /** Topics */
+            topics: string[];
+            /** Expires At */
+            expires_at?: string | null;
+            /** Error */
+            error?: string | null;
+            /**
+             * Attempts
+             * @default 0
+             */
+            attempts?: number;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /** Delivery */
+            delivery: string;
+        };
+        /**
+         * ApprovalStageIn
+         * @description One approval stage: who may approve at it (any approver when neither is given).
+         */
+        ApprovalStageIn: {
+            /** Name */
+            name: string;
+            /** Roles */
+            roles?: ("owner" | "admin" | "reviewer")[];
+            /** Principals */
+            principals?: string[];
         };
         /** CalendarFeedOut */
         CalendarFeedOut: {
@@ -5298,11 +6658,13 @@ export interface components {
              * Format: uuid
              */
             post_id: string;
+            /** Target Id */
+            target_id: string | null;
             /**
-             * Target Id
-             * Format: uuid
+             * Materialised
+             * @default true
              */
-            target_id: string;
+            materialised?: boolean;
             /**
              * Channel Id
              * Format: uuid
@@ -5334,6 +6696,77 @@ export interface components {
             items: components["schemas"]["CalendarItem"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** CampaignIn */
+        CampaignIn: {
+            /** Name */
+            name: string;
+            /** Starts At */
+            starts_at?: string | null;
+            /** Ends At */
+            ends_at?: string | null;
+            goal?: components["schemas"]["GoalIn"] | null;
+            utm?: components["schemas"]["UtmIn"] | null;
+            /** Tags */
+            tags?: string[];
+        };
+        /** CampaignOut */
+        CampaignOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Starts At */
+            starts_at: string | null;
+            /** Ends At */
+            ends_at: string | null;
+            goal: components["schemas"]["GoalIn"] | null;
+            /** Utm */
+            utm: {
+                [key: string]: string;
+            };
+            /** Tags */
+            tags: string[];
+            /** Version */
+            version: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** CampaignPage */
+        CampaignPage: {
+            /** Items */
+            items: components["schemas"]["CampaignOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * CampaignPatch
+         * @description Only the fields given change; `null` clears dates, goal or UTM parameters.
+         */
+        CampaignPatch: {
+            /** Name */
+            name?: string | null;
+            /** Starts At */
+            starts_at?: string | null;
+            /** Ends At */
+            ends_at?: string | null;
+            goal?: components["schemas"]["GoalIn"] | null;
+            utm?: components["schemas"]["UtmIn"] | null;
+            /** Tags */
+            tags?: string[] | null;
+            /** Version */
+            version?: number | null;
         };
         /**
          * EvergreenIn
@@ -5380,6 +6813,36 @@ export interface components {
             /** Resumed At */
             resumed_at: string | null;
         };
+        /**
+         * GoalIn
+         * @description What the campaign aims at, e.g. 500 conversions.
+         */
+        GoalIn: {
+            /**
+             * Metric
+             * @default conversions
+             * @enum {string}
+             */
+            metric?: "conversions" | "clicks" | "reach" | "engagements";
+            /** Target */
+            target: number;
+        };
+        /**
+         * ImportCheckOut
+         * @description A dry run's verdict: what the import would do and every row's problems.
+         */
+        ImportCheckOut: {
+            /** Valid */
+            valid: boolean;
+            /** Rows */
+            rows: number;
+            /** Valid Rows */
+            valid_rows: number;
+            /** Posts */
+            posts: number;
+            /** Errors */
+            errors: components["schemas"]["ImportRowError"][];
+        };
         /** ImportOut */
         ImportOut: {
             /** Created */
@@ -5387,10 +6850,35 @@ export interface components {
             /** Posts */
             posts: components["schemas"]["PostOut"][];
         };
-        /** MediaIn */
+        /** ImportRowError */
+        ImportRowError: {
+            /**
+             * Row
+             * @description 1 is the first row after the header
+             */
+            row: number;
+            /** Column */
+            column: string;
+            /** Field */
+            field: string;
+            /** Message */
+            message: string;
+            /** Code */
+            code: string;
+        };
+        /**
+         * MediaIn
+         * @description A media URL, or `{"media_id"}` of a media library item (whose kind, type, size,
+         *     dimensions and duration are then the ones measured from its bytes).
+         */
         MediaIn: {
-            /** Url */
-            url: string;
+            /** Media Id */
+            media_id?: string | null;
+            /**
+             * Url
+             * @default
+             */
+            url?: string;
             /**
              * Kind
              * @default image
@@ -5405,6 +6893,85 @@ export interface components {
             mime?: string | null;
             /** Duration S */
             duration_s?: number | null;
+            /** Width */
+            width?: number | null;
+            /** Height */
+            height?: number | null;
+            /** Rotated */
+            rotated?: boolean | null;
+        };
+        /** MediaOut */
+        MediaOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Mime */
+            mime: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Width */
+            width: number;
+            /** Height */
+            height: number;
+            /** Duration S */
+            duration_s: number | null;
+            /** Aspect Ratio */
+            aspect_ratio: string;
+            /** Facts */
+            facts: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /** Alt */
+            alt: string | null;
+            /** Tags */
+            tags: string[];
+            /** Source Url */
+            source_url: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Url */
+            url: string;
+        };
+        /** MediaPage */
+        MediaPage: {
+            /** Items */
+            items: components["schemas"]["MediaOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * OccurrencePatch
+         * @description One occurrence of a recurring post, edited alone (it becomes a post of its own).
+         *
+         *     Fields not given come from the series; `at` (wall clock in `timezone`, else the series'
+         *     zone, else each channel's) moves it; `targets` may only name channels it goes out on.
+         */
+        OccurrencePatch: {
+            /** Text */
+            text?: string | null;
+            /** Media */
+            media?: components["schemas"]["MediaIn"][] | null;
+            /** Targets */
+            targets?: components["schemas"]["TargetIn"][] | null;
+            /** At */
+            at?: string | null;
+            /** Timezone */
+            timezone?: string | null;
+            /** Tags */
+            tags?: string[] | null;
+            /** Campaign */
+            campaign?: string | null;
+            /** Version */
+            version?: number | null;
         };
         /** PostIn */
         PostIn: {
@@ -5422,6 +6989,8 @@ export interface components {
             tags?: string[];
             /** Campaign */
             campaign?: string | null;
+            /** Campaign Id */
+            campaign_id?: string | null;
             evergreen?: components["schemas"]["EvergreenIn"] | null;
         };
         /** PostOut */
@@ -5443,11 +7012,27 @@ export interface components {
             tags: string[];
             /** Campaign */
             campaign: string | null;
+            /** Campaign Id */
+            campaign_id?: string | null;
             /** Schedule */
             schedule: {
                 [key: string]: unknown;
             } | null;
             evergreen?: components["schemas"]["EvergreenIn"] | null;
+            /**
+             * Created By
+             * @default
+             */
+            created_by?: string;
+            /**
+             * Approval Stage
+             * @default 0
+             */
+            approval_stage?: number;
+            /** Series Id */
+            series_id?: string | null;
+            /** Occurrence At */
+            occurrence_at?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -5460,6 +7045,13 @@ export interface components {
             updated_at: string;
             /** Targets */
             targets: components["schemas"]["TargetOut"][];
+        };
+        /** PostPage */
+        PostPage: {
+            /** Items */
+            items: components["schemas"]["PostOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /**
          * PostPatch
@@ -5477,8 +7069,44 @@ export interface components {
             tags?: string[] | null;
             /** Campaign */
             campaign?: string | null;
+            /** Campaign Id */
+            campaign_id?: string | null;
             /** Version */
             version?: number | null;
+        };
+        /** QueueItem */
+        QueueItem: {
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /**
+             * Target Id
+             * Format: uuid
+             */
+            target_id: string;
+            /** Status */
+            status: string;
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /** Local Due At */
+            local_due_at: string | null;
+            /** Timezone */
+            timezone: string | null;
+            /** Text */
+            text: string;
+        };
+        /**
+         * QueueOrder
+         * @description The channel's queued posts, every one of them, in the wanted order.
+         */
+        QueueOrder: {
+            /** Post Ids */
+            post_ids: string[];
         };
         /** QueueStateOut */
         QueueStateOut: {
@@ -5503,10 +7131,158 @@ export interface components {
             /** Past Threshold */
             past_threshold: number;
         };
+        /** ReviewCommentIn */
+        ReviewCommentIn: {
+            /** Author */
+            author: string;
+            /** Text */
+            text: string;
+        };
+        /** ReviewCommentOut */
+        ReviewCommentOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /**
+             * Link Id
+             * Format: uuid
+             */
+            link_id: string;
+            /** Author */
+            author: string;
+            /** Text */
+            text: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /** ReviewIn */
         ReviewIn: {
             /** Comment */
             comment?: string | null;
+        };
+        /** ReviewLinkCreated */
+        ReviewLinkCreated: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /** Reviewer */
+            reviewer: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /** Url */
+            url: string;
+            /** Token */
+            token: string;
+        };
+        /** ReviewLinkIn */
+        ReviewLinkIn: {
+            /**
+             * Reviewer
+             * @default
+             */
+            reviewer?: string;
+            /**
+             * Expires In Hours
+             * @default 72
+             */
+            expires_in_hours?: number;
+        };
+        /** ReviewLinkOut */
+        ReviewLinkOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /** Reviewer */
+            reviewer: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
+        /**
+         * ReviewedPost
+         * @description What an external reviewer sees: one post, read only, and the comments left on it.
+         */
+        ReviewedPost: {
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /** Status */
+            status: string;
+            /** Text */
+            text: string;
+            /** Media */
+            media: components["schemas"]["MediaIn"][];
+            /** Variants */
+            variants: components["schemas"]["ReviewedVariant"][];
+            /** Comments */
+            comments: components["schemas"]["ReviewCommentOut"][];
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /** ReviewedVariant */
+        ReviewedVariant: {
+            /** Network */
+            network: string;
+            /** Text */
+            text: string;
+            /** Media */
+            media: components["schemas"]["MediaIn"][];
+            /** Due At */
+            due_at: string | null;
+            /** Local Due At */
+            local_due_at: string | null;
         };
         /**
          * ScheduleIn
@@ -5647,6 +7423,57 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** TemplateIn */
+        TemplateIn: {
+            /** Name */
+            name: string;
+        };
+        /** TemplateOut */
+        TemplateOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Body */
+            body: {
+                [key: string]: unknown;
+            };
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** TemplatePage */
+        TemplatePage: {
+            /** Items */
+            items: components["schemas"]["TemplateOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * TemplateUse
+         * @description A post from a template or a duplicate: the saved content, these fields over it.
+         *     Without `schedule` the new post is a draft.
+         */
+        TemplateUse: {
+            /** Text */
+            text?: string | null;
+            /** Media */
+            media?: components["schemas"]["MediaIn"][] | null;
+            /** Targets */
+            targets?: components["schemas"]["TargetIn"][] | null;
+            schedule?: components["schemas"]["ScheduleIn"] | null;
+            /** Tags */
+            tags?: string[] | null;
+            /** Campaign */
+            campaign?: string | null;
+        };
         /** TransitionOut */
         TransitionOut: {
             /** Target Id */
@@ -5665,6 +7492,22 @@ export interface components {
              */
             at: string;
         };
+        /**
+         * UtmIn
+         * @description UTM parameters added to the links of the campaign's posts (without the `utm_`).
+         */
+        UtmIn: {
+            /** Source */
+            source?: string | null;
+            /** Medium */
+            medium?: string | null;
+            /** Campaign */
+            campaign?: string | null;
+            /** Term */
+            term?: string | null;
+            /** Content */
+            content?: string | null;
+        };
         /** ValidationOut */
         ValidationOut: {
             /** Valid */
@@ -5678,6 +7521,10 @@ export interface components {
             approval_required?: boolean | null;
             /** Missed After Seconds */
             missed_after_seconds?: number | null;
+            /** Approval Stages */
+            approval_stages?: components["schemas"]["ApprovalStageIn"][] | null;
+            /** Forbid Self Approval */
+            forbid_self_approval?: boolean | null;
         };
         /** WorkspaceSettingsOut */
         WorkspaceSettingsOut: {
@@ -5685,6 +7532,13 @@ export interface components {
             approval_required: boolean;
             /** Missed After Seconds */
             missed_after_seconds: number;
+            /** Approval Stages */
+            approval_stages?: components["schemas"]["ApprovalStageIn"][];
+            /**
+             * Forbid Self Approval
+             * @default false
+             */
+            forbid_self_approval?: boolean;
         };
         /**
          * Problem
@@ -6915,6 +8769,55 @@ export interface operations {
             };
         };
     };
+    get_audit_v1_audit_get: {
+        parameters: {
+            query?: {
+                /** @description An API key id */
+                actor?: string | null;
+                /** @description `post.approved`, or `post.` for every post action */
+                action?: string | null;
+                resource_type?: string | null;
+                resource_id?: string | null;
+                from?: string | null;
+                to?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     read_calendar_v1_calendar_get: {
         parameters: {
             query: {
@@ -7059,9 +8962,223 @@ export interface operations {
             };
         };
     };
-    list_channels_v1_channels_get: {
+    read_all_v1_campaigns_get: {
+        parameters: {
+            query?: {
+                tag?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignPage"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_v1_campaigns_post: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_one_v1_campaigns__campaign_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    change_v1_campaigns__campaign_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                "If-Match"?: string | null;
+            };
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_campaign_report_v1_campaigns__campaign_id__report_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignReport"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_channels_v1_channels_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -7075,6 +9192,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description An error, as RFC 9457 problem+json. */
@@ -7177,6 +9303,7 @@ export interface operations {
         parameters: {
             query: {
                 redirect_uri: string;
+                instance?: string | null;
             };
             header?: never;
             path: {
@@ -7317,6 +9444,130 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChannelOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_queue_v1_channels__channel_id__queue_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueItem"][];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reorder_queue_v1_channels__channel_id__queue_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueueOrder"] | string[];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueItem"][];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    shuffle_queue_v1_channels__channel_id__queue_shuffle_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueItem"][];
                 };
             };
             /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
@@ -7722,7 +9973,10 @@ export interface operations {
     };
     get_conversation_v1_conversations__conversation_id__get: {
         parameters: {
-            query?: never;
+            query?: {
+                messages_limit?: number;
+                messages_cursor?: string | null;
+            };
             header?: never;
             path: {
                 conversation_id: string;
@@ -8330,6 +10584,177 @@ export interface operations {
             };
         };
     };
+    list__v1_media_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+                tag?: string | null;
+                kind?: string | null;
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaPage"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    upload_v1_media_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                    alt?: string;
+                    /** @description comma-separated */
+                    tags?: string;
+                };
+                "application/json": {
+                    /** Url */
+                    url: string;
+                    /** Name */
+                    name?: string | null;
+                    /** Alt */
+                    alt?: string | null;
+                    /** Tags */
+                    tags?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaOut"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_v1_media__media_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_v1_media__media_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_members_v1_members_get: {
         parameters: {
             query?: {
@@ -8568,6 +10993,63 @@ export interface operations {
             };
         };
     };
+    list_posts_v1_posts_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                channel_id?: string | null;
+                network?: string | null;
+                campaign?: string | null;
+                tag?: string | null;
+                /** @description Who created it */
+                author?: string | null;
+                /** @description Words the text or a variant contains (any language) */
+                q?: string | null;
+                created_from?: string | null;
+                created_to?: string | null;
+                /** @description A target due at or after */
+                due_from?: string | null;
+                /** @description A target due before */
+                due_to?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostPage"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_v1_posts_post: {
         parameters: {
             query?: never;
@@ -8612,7 +11094,10 @@ export interface operations {
     };
     import_csv_v1_posts_import_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Check every row and answer its problems; save nothing */
+                dry_run?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -8627,6 +11112,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The dry run's verdict */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportCheckOut"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -8634,6 +11128,178 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_templates_v1_posts_templates_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatePage"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_template_v1_posts_templates__template_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_template_v1_posts_templates__template_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_from_template_v1_posts_templates__template_id__posts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TemplateUse"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description An error, as RFC 9457 problem+json. */
@@ -8863,6 +11529,140 @@ export interface operations {
             };
         };
     };
+    duplicate_v1_posts__post_id__duplicate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TemplateUse"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    edit_one_occurrence_v1_posts__post_id__occurrences__at__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                "If-Match"?: string | null;
+            };
+            path: {
+                post_id: string;
+                at: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OccurrencePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    skip_one_occurrence_v1_posts__post_id__occurrences__at__skip_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "If-Match"?: string | null;
+            };
+            path: {
+                post_id: string;
+                at: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     reject_post_v1_posts__post_id__reject_post: {
         parameters: {
             query?: never;
@@ -8909,6 +11709,169 @@ export interface operations {
             };
         };
     };
+    read_comments_v1_posts__post_id__review_comments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewCommentOut"][];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_links_v1_posts__post_id__review_links_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewLinkOut"][];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    make_link_v1_posts__post_id__review_links_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewLinkIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewLinkCreated"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_v1_posts__post_id__review_links__link_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                post_id: string;
+                link_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     submit_post_v1_posts__post_id__submit_post: {
         parameters: {
             query?: never;
@@ -8929,6 +11892,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PostOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    save_as_template_v1_posts__post_id__template_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                post_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
                 };
             };
             /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
@@ -9197,7 +12204,10 @@ export interface operations {
     };
     schedules_v1_reports_schedules_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9211,6 +12221,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReportSchedules"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description An error, as RFC 9457 problem+json. */
@@ -9363,6 +12382,90 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ReportOut"];
                     "text/csv": unknown;
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    read_reviewed_v1_review__token__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewedPost"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    comment_v1_review__token__comments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewCommentIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewCommentOut"];
                 };
             };
             /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
@@ -10113,6 +13216,58 @@ export interface operations {
             };
         };
     };
+    webhook_campaign_created: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCampaignCreated"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_campaign_updated: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCampaignUpdated"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     webhook_post_scheduled: {
         parameters: {
             query?: never;
@@ -10153,6 +13308,32 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["WebhookPostRescheduled"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_post_edited: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPostEdited"];
             };
         };
         responses: {
@@ -10217,6 +13398,58 @@ export interface operations {
             };
         };
     };
+    webhook_post_partially_failed: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPostPartiallyFailed"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_post_failed: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPostFailed"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     webhook_post_missed: {
         parameters: {
             query?: never;
@@ -10231,6 +13464,32 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["WebhookPostMissed"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_post_deleted: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPostDeleted"];
             };
         };
         responses: {
@@ -10309,6 +13568,32 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["WebhookPostRejected"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_conversation_opened: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookConversationOpened"];
             };
         };
         responses: {
@@ -10725,6 +14010,84 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["WebhookChannelDisconnected"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_channel_expiring: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookChannelExpiring"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_channel_subscription_changed: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookChannelSubscriptionChanged"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_comment_moderated: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCommentModerated"];
             };
         };
         responses: {

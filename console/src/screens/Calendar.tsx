@@ -16,6 +16,12 @@ type View = "month" | "week";
 const PER_DAY = 6;
 const STATUSES = ["scheduled", "in_review", "changes_requested", "approved", "published", "failed"];
 
+/** An entry's own key: its target, or for an occurrence of a recurring post not yet made, the
+ * post and the time it falls at. */
+function entryKey(item: Item): string {
+  return item.target_id ?? `${item.post_id}@${item.due_at}`;
+}
+
 function isoDay(d: Date): string {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
@@ -102,7 +108,7 @@ export default function Calendar() {
   const onDrop = (event: DragEvent, day: string) => {
     event.preventDefault();
     const id = event.dataTransfer.getData("text/plain");
-    const item = entries.data?.find((i) => i.target_id === id);
+    const item = entries.data?.find((i) => entryKey(i) === id);
     if (item && !(item.local_due_at ?? item.due_at).startsWith(day)) moveTo(item, day);
   };
 
@@ -185,6 +191,7 @@ export default function Calendar() {
                       items={byDay.get(day)}
                       limit={view === "week" ? Infinity : PER_DAY}
                       moreLabel={(n) => t("calendar.more", { count: n })}
+                      recurringLabel={t("calendar.recurring")}
                       onDrop={onDrop}
                       onSelect={setSelected}
                     />
@@ -215,12 +222,13 @@ interface DayProps {
   items: Item[] | undefined;
   limit: number;
   moreLabel: (n: number) => string;
+  recurringLabel: string;
   onDrop: (event: DragEvent, day: string) => void;
   onSelect: (item: Item) => void;
 }
 
 // A day re-renders only when its own posts change: a month of 2,000 posts stays quick.
-const DayCell = memo(function DayCell({ day, label, number, outside, today, items, limit, moreLabel, onDrop, onSelect }: DayProps) {
+const DayCell = memo(function DayCell({ day, label, number, outside, today, items, limit, moreLabel, recurringLabel, onDrop, onSelect }: DayProps) {
   const [open, setOpen] = useState(false);
   const shown = open ? items : items?.slice(0, limit);
   const hidden = (items?.length ?? 0) - (shown?.length ?? 0);
@@ -234,17 +242,18 @@ const DayCell = memo(function DayCell({ day, label, number, outside, today, item
       <span className="day-number" aria-label={label}>{number}</span>
       <ul>
         {shown?.map((item) => (
-          <li key={item.target_id}>
+          <li key={entryKey(item)}>
             <button
               type="button"
               className="entry"
-              draggable
+              draggable={item.target_id !== null}
               data-post={item.post_id}
               style={{ borderInlineStartColor: NETWORK_COLOURS[item.network] ?? "#555" }}
-              onDragStart={(e) => e.dataTransfer.setData("text/plain", item.target_id)}
+              onDragStart={(e) => e.dataTransfer.setData("text/plain", entryKey(item))}
               onClick={() => onSelect(item)}
             >
               <span className="entry-time">{(item.local_due_at ?? item.due_at).slice(11, 16)}</span>{" "}
+              {item.materialised === false && <span title={recurringLabel}>↻ </span>}
               <span className="visually-hidden">{item.network} {item.status}</span>
               <span dir="auto" className="entry-text">{item.text}</span>
             </button>
@@ -291,7 +300,7 @@ function Drafts({ items }: { items: Item[] }) {
       {drafts.length === 0 ? <p className="muted">{t("common.none")}</p> : (
         <ul className="plain">
           {drafts.slice(0, 50).map((d) => (
-            <li key={d.target_id}><NetworkBadge network={d.network} /> <span dir="auto">{d.text}</span> <span className="muted">{d.status}</span></li>
+            <li key={entryKey(d)}><NetworkBadge network={d.network} /> <span dir="auto">{d.text}</span> <span className="muted">{d.status}</span></li>
           ))}
         </ul>
       )}
