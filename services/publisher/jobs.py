@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -212,6 +213,35 @@ async def renew_lease(
             PublishJob.status == "sending",
         )
         .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease_seconds))
+        .returning(PublishJob.id)
+    )
+    return kept is not None
+
+
+async def record_part(
+    session: AsyncSession,
+    *,
+    job_id: uuid.UUID,
+    lease_token: uuid.UUID,
+    index: int,
+    part: dict[str, Any],
+) -> bool:
+    """Keeps a thread part that is now on the network, at once and on its own, so whatever
+    happens to the rest of the attempt the next one resumes after it. The part is known, so
+    nothing is left to reconcile. False when the lease is no longer ours."""
+    kept = await session.scalar(
+        update(PublishJob)
+        .where(
+            PublishJob.id == job_id,
+            PublishJob.lease_token == lease_token,
+            PublishJob.status == "sending",
+            func.jsonb_array_length(PublishJob.parts) == index,
+        )
+        .values(
+            parts=PublishJob.parts.op("||")(literal([part], JSONB)),
+            reconcile=False,
+            updated_at=datetime.now(UTC),
+        )
         .returning(PublishJob.id)
     )
     return kept is not None

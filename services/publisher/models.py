@@ -97,6 +97,9 @@ class PublishJob(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The last send may have reached the network: look before sending again.
     reconcile: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # A thread's parts already on the network, in order ({"external_id", "url"}; the first is
+    # the post itself): a later attempt resumes after the last one instead of reposting.
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     external_id: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
     error_class: Mapped[str | None] = mapped_column(String(40))

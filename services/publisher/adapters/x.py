@@ -43,6 +43,14 @@ def comparable(text: str) -> str:
     return " ".join(text.split())
 
 
+def replied_to(tweet: dict[str, Any]) -> str | None:
+    """The tweet this one answers (a thread part answers the part before it)."""
+    for ref in tweet.get("referenced_tweets") or []:
+        if ref.get("type") == "replied_to":
+            return str(ref["id"])
+    return None
+
+
 class XAdapter(Adapter):
     network = "x"
     real_url = "https://api.x.com"
@@ -183,7 +191,7 @@ class XAdapter(Adapter):
         wanted = comparable(post.text)
         params: dict[str, Any] = {
             "max_results": 100,
-            "tweet.fields": "created_at",
+            "tweet.fields": "created_at,referenced_tweets",
             "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         path = f"/2/users/{channel.external_id}/tweets"
@@ -194,7 +202,11 @@ class XAdapter(Adapter):
             page = r.json()
             for tweet in page.get("data") or []:
                 created = datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00"))
-                if since <= created <= until and comparable(tweet["text"]) == wanted:
+                if (
+                    since <= created <= until
+                    and comparable(tweet["text"]) == wanted
+                    and replied_to(tweet) == post.reply_to
+                ):
                     return Published(
                         external_id=str(tweet["id"]), url=self.post_url(channel, tweet["id"])
                     )

@@ -1,0 +1,29 @@
+"""thread parts on publish jobs
+
+Revision ID: b7e41c9a2d05
+Revises: 37d362794feb
+Create Date: 2026-12-04 21:20:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = 'b7e41c9a2d05'
+down_revision: str | None = '37d362794feb'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        'publish_jobs',
+        sa.Column('parts', postgresql.JSONB(astext_type=sa.Text()), server_default='[]',
+                  nullable=False),
+        schema='publisher',
+    )
+
+
+def downgrade() -> None:
+    op.drop_column('publish_jobs', 'parts', schema='publisher')
