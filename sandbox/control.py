@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from sandbox import engagement
+from sandbox import engagement, polls
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.faults import FaultSpec
 from sandbox.http import json, json_body
@@ -204,7 +204,7 @@ def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:
         "visibility": post.visibility,
         "deleted": post.deleted,
         "edited_at": post.extra.get("edited_at"),
-        "poll": post.extra.get("poll"),
+        "poll": polls.view(post.extra.get("poll")),
         "metrics": {k: int(v) for k, v in post.metrics.items() if not k.startswith("_")},
         **{k: v for k, v in post.extra.items() if k in ("title", "privacy", "rkey", "record")},
     }
@@ -252,6 +252,28 @@ async def add_comment(network: str, post_id: str, body: CommentIn, request: Requ
         raise HTTPException(404, "no such post")
     result = module.add_comment(sb, post, body.text, body.author or "Sandbox Fan")
     return json(result, 201)
+
+
+class VotesIn(BaseModel):
+    option: int = Field(ge=0, le=3)
+    count: int = Field(default=1, ge=1, le=1_000_000)
+
+
+@router.post("/{network}/posts/{post_id:path}/votes")
+async def add_votes(network: str, post_id: str, body: VotesIn, request: Request) -> Response:
+    """The audience votes in a post's poll (while it is open), as people would."""
+    sb = sandbox_of(request)
+    _network(network)
+    post = find_post(sb, network, post_id)
+    if post is None or post.deleted:
+        raise HTTPException(404, "no such post")
+    poll = post.extra.get("poll")
+    if poll is None or body.option >= len(poll["options"]):
+        raise HTTPException(404, "no such poll option")
+    if not polls.is_open(poll):
+        raise HTTPException(409, "the poll has closed")
+    poll["options"][body.option]["votes"] += body.count
+    return json(polls.view(poll))
 
 
 @router.post("/{network}/messages", status_code=201)

@@ -21,6 +21,7 @@ from services.publisher.adapters.base import (
     Published,
     bearer,
     followers,
+    poll_results,
     retry_after_seconds,
 )
 
@@ -102,6 +103,11 @@ class XAdapter(Adapter):
         body: dict[str, Any] = {"text": post.text}
         if post.reply_to:
             body["reply"] = {"in_reply_to_tweet_id": post.reply_to}
+        if post.poll:
+            body["poll"] = {
+                "options": list(post.poll["options"]),
+                "duration_minutes": int(post.poll["duration_minutes"]),
+            }
         if post.media:
             if len(post.media) > 4:
                 raise NetworkError("media_error", "X takes at most 4 images or one video")
@@ -236,18 +242,32 @@ class XAdapter(Adapter):
             batch = external_ids[start : start + 100]
             r = await self.call(
                 "GET", self.url("/2/tweets"),
-                params={"ids": ",".join(batch), "tweet.fields": "public_metrics"},
+                params={
+                    "ids": ",".join(batch),
+                    "tweet.fields": "public_metrics,attachments",
+                    "expansions": "attachments.poll_ids",
+                    "poll.fields": "options,voting_status",
+                },
                 headers=bearer(credentials),
             )
             if r.status_code != 200:
                 raise self.classify(r, write=False)
-            for tweet in r.json().get("data") or []:
+            body = r.json()
+            held = {p["id"]: p for p in (body.get("includes") or {}).get("polls") or []}
+            for tweet in body.get("data") or []:
                 counts = tweet.get("public_metrics") or {}
                 found[str(tweet["id"])] = {
                     ours: (theirs, counts[theirs])
                     for ours, theirs in X_METRICS.items()
                     if counts.get(theirs) is not None
                 }
+                for poll_id in (tweet.get("attachments") or {}).get("poll_ids") or []:
+                    if poll_id in held:
+                        options = sorted(held[poll_id]["options"], key=lambda o: o["position"])
+                        votes = [o.get("votes") for o in options]
+                        found[str(tweet["id"])].update(
+                            poll_results(votes, network_metric="poll.options.votes")
+                        )
         return found
 
     async def account_numbers(
