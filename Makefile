@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format asyncapi openapi bench bench-quick faults clean lock
+.PHONY: install run test lint format asyncapi openapi bench bench-quick eval-sentiment faults clean lock
 
 # Every install takes its versions from constraints.txt (pyproject.toml only gives ranges), so
 # `make run`, `make test`, CI and the image run the same packages.
@@ -42,6 +42,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m bench --quick
+
+# Accuracy and macro-F1 of the inbox's sentiment per language on tests/data/sentiment/, beside
+# VADER alone; written to bench/results/sentiment.json.
+eval-sentiment: $(STAMP)
+	$(PY) -m bench.bench_sentiment
 
 # Every fault scenario at full size; the summary at the end gives each one's lost, duplicated,
 # late and recovered counts and its time to recover. (`make test` runs tests/faults/test_smoke.py.)

@@ -36,6 +36,7 @@ BENCHMARKS = [
     "bench.bench_samples",
     "bench.bench_analytics",
     "bench.bench_reports",
+    "bench.bench_sentiment",
 ]
 
 

@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "posts.write": frozenset({"owner", "admin", "editor"}),
     "posts.approve": frozenset({"owner", "admin", "reviewer"}),
     "scheduler.settings": frozenset({"owner", "admin"}),
+    # Freezing and resuming the outgoing queue: a crisis is handled by whoever is on duty.
+    "queue.freeze": frozenset({"owner", "admin", "editor"}),
     "inbox.read": frozenset({"owner", "admin", "editor", "reviewer", "analyst"}),
     "inbox.respond": frozenset({"owner", "admin", "editor"}),
     "inbox.moderate": frozenset({"owner", "admin", "editor"}),

@@ -43,6 +43,8 @@ ROUTES: tuple[Route, ...] = (
     Route(rf"/v1/calendar{_REST}", "scheduler"),
     Route(rf"/v1/posts{_REST}", "scheduler"),
     Route(rf"/v1/scheduler{_REST}", "scheduler"),
+    # Crisis response: the scheduler owns dispatch, so it owns the freeze.
+    Route(rf"/v1/queue{_REST}", "scheduler"),
     # publisher
     # The network sends the user's browser back here after consent; the OAuth `state` names
     # the workspace. A frontend that completes the flow itself may still send its key.

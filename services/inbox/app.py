@@ -20,6 +20,7 @@ from services.inbox.models import BUS, CONTESTS_CHANNEL, RECEIPTS_CHANNEL
 from services.inbox.polling import request_due_fetches
 from services.inbox.receipts import process_receipts
 from services.inbox.retention import receipt_retention
+from services.inbox.scorers import analyser_for
 from services.inbox.settings import InboxSettings
 from shared.db import unit_of_work
 from shared.service import Runtime, service_app
@@ -39,6 +40,7 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
         settings, tables=BUS, notify_channels=[RECEIPTS_CHANNEL, CONTESTS_CHANNEL]
     )
     counters = InboxCounters.create(runtime.metrics)
+    analyser = analyser_for(settings)
     writer = ReceiptWriter(
         settings.database_url,
         connections=settings.intake_connections,
@@ -61,6 +63,7 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
                     retry_first=settings.receipt_retry_seconds,
                     retry_most=settings.receipt_retry_max_seconds,
                     fresh_for=timedelta(hours=settings.poll_fresh_post_hours),
+                    analyser=analyser,
                 )
             if claimed:
                 # New messages may have tipped a scope into (or out of) a crisis.
@@ -127,7 +130,7 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
         await writer.start()
         try:
             async with runtime.running(
-                subscriptions=consumers.subscriptions(runtime),
+                subscriptions=consumers.subscriptions(runtime, analyser=analyser),
                 workers=[
                     ("receipts", receipt_worker),
                     ("polls", poll_worker),
@@ -157,6 +160,7 @@ def create_app(settings: InboxSettings | None = None, *, clock: Clock = wall_clo
             metrics=runtime.metrics,
         )
     app.state.receipt_writer = writer
+    app.state.analyser = analyser
     app.include_router(hooks.router)
     app.include_router(conversations.router)
     app.include_router(saved_replies.router)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.inbox.handling import reply_failed, reply_sent
 from services.inbox.polling import record_fetched
 from services.inbox.readmodels import forget_channel, remember_channel, remember_published_post
+from services.inbox.scorers import Analyser
 from services.inbox.settings import InboxSettings
 from shared.consumer import Subscription
 from shared.events import (
@@ -23,14 +24,15 @@ from shared.events import (
 from shared.service import Runtime
 
 
-def subscriptions(runtime: Runtime) -> list[Subscription]:
+def subscriptions(runtime: Runtime, *, analyser: Analyser) -> list[Subscription]:
     settings = runtime.settings
     assert isinstance(settings, InboxSettings)
 
     async def on_fetched(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, InboxFetched)
-        await record_fetched(session, outbox=runtime.outbox, fetched=data)
+        await record_fetched(session, outbox=runtime.outbox, fetched=data, analyser=analyser)
+
     async def on_channel(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelFacts) and envelope.workspace_id

@@ -21,14 +21,22 @@ from services.inbox.models import (
     PublishedPost,
 )
 from services.inbox.normalise import Item
+from services.inbox.scorers import Reading
 from shared.events import Envelope, MessageReceived
 from shared.outbox import Outbox
 
 
 async def ingest_item(
-    session: AsyncSession, *, outbox: Outbox, channel: Channel, item: Item, receipt_id: int | None
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    channel: Channel,
+    item: Item,
+    reading: Reading,
+    receipt_id: int | None,
 ) -> uuid.UUID | None:
-    """Stores one audience message in its conversation; None when it was already there."""
+    """Stores one audience message in its conversation, with the language and sentiment
+    `reading` found; None when it was already there."""
     known = await session.scalar(
         select(Message.id).where(
             Message.channel_id == channel.channel_id, Message.external_id == item.external_id
@@ -39,7 +47,8 @@ async def ingest_item(
     item = _storable(item)
     conversation = await _conversation_for(session, channel=channel, item=item)
     keywords = await rules.workspace_keywords(session, workspace_id=channel.workspace_id)
-    score = sentiment.score(text=item.text, keywords=keywords)
+    # The workspace's own words come last and take precedence over the scorer's.
+    score = sentiment.combine(reading.raw, text=item.text, keywords=keywords)
     outcome = rules.apply(
         await rules.workspace_rules(session, workspace_id=channel.workspace_id), item.text
     )
@@ -61,7 +70,7 @@ async def ingest_item(
             author_created_at=item.author_created_at,
             text=item.text,
             text_start=item.text_start,
-            language=item.language,
+            language=reading.language,
             sentiment=score,
             sent_at=item.sent_at,
             receipt_id=receipt_id,
@@ -84,6 +93,7 @@ async def ingest_item(
     # an older message does not overwrite it.
     if item.sent_at >= conversation.last_message_at:
         conversation.sentiment = score
+        conversation.language = reading.language
     conversation.last_message_at = max(conversation.last_message_at, item.sent_at)
     conversation.first_message_at = min(conversation.first_message_at, item.sent_at)
     # Arrival, not the network's timestamp: a late delivery of an old comment is still news
@@ -134,7 +144,7 @@ async def ingest_item(
                 network=channel.network,
                 kind=item.kind,
                 sentiment=score,
-                language=item.language,
+                language=reading.language,
                 received_at=datetime.now(UTC),
             ),
             workspace_id=channel.workspace_id,
@@ -241,6 +251,7 @@ async def _adopt_orphans(session: AsyncSession, *, conversation: Conversation, i
             )
         if orphan.last_message_at > conversation.last_message_at:
             conversation.sentiment = orphan.sentiment
+            conversation.language = orphan.language
         conversation.last_message_at = max(conversation.last_message_at, orphan.last_message_at)
         conversation.first_message_at = min(
             conversation.first_message_at, orphan.first_message_at

@@ -118,6 +118,7 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "thread_key"),
         Index("ix_inbox_conversations_list", "workspace_id", "last_message_at", "id"),
+        Index("ix_inbox_conversations_language", "workspace_id", "language", "last_message_at"),
         Index("ix_inbox_conversations_post", "network", "post_external_id"),
     )
 
@@ -134,7 +135,9 @@ class Conversation(Base):
     # The network post the thread hangs under, kept so a later `post.published` can link it.
     post_external_id: Mapped[str | None] = mapped_column(String(200))
     author: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # The latest message's, like its sentiment (null: not made out, or not scored).
     sentiment: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(20))
     priority: Mapped[str] = mapped_column(String(10), server_default="normal")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     assignee: Mapped[str | None] = mapped_column(String(200))
@@ -348,6 +351,10 @@ class CrisisSettings(Base):
     # Resolved once the condition has not held for this long.
     calm_minutes: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Weeks of history the hour-of-week baseline looks back over.
+    baseline_weeks: Mapped[int] = mapped_column(Integer, server_default="4")
+    # A raised alert asks the scheduler to freeze the queue of its scope.
+    freeze_queue: Mapped[bool] = mapped_column(Boolean, server_default="false")
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.inbox.conversations import ingest_item
 from services.inbox.models import Channel, PolledPost, PollState
 from services.inbox.normalise import Item
+from services.inbox.scorers import Analyser
 from shared.events import Envelope, InboxFetch, InboxFetched
 from shared.outbox import Outbox
 
@@ -121,7 +122,7 @@ async def request_due_fetches(
 
 
 async def record_fetched(
-    session: AsyncSession, *, outbox: Outbox, fetched: InboxFetched
+    session: AsyncSession, *, outbox: Outbox, fetched: InboxFetched, analyser: Analyser
 ) -> int:
     """Makes messages of what a poll found (idempotent by network id); returns how many new."""
     channel = await session.get(Channel, fetched.channel_id)
@@ -130,7 +131,7 @@ async def record_fetched(
         # `channel.connected` or a stray event: raising retries it, and the queue's delivery
         # limit dead-letters it (kept for replay) if the channel never shows up.
         raise LookupError(f"channel {fetched.channel_id} is not known to the inbox yet")
-    new = 0
+    items: list[Item] = []
     for fetched_item in fetched.items:
         item = Item(
             external_id=fetched_item.external_id,
@@ -147,8 +148,13 @@ async def record_fetched(
         )
         if item.author_id == channel.external_id:
             continue  # our own posts and replies show up in notifications too
+        items.append(item)
+    # One batch for the whole poll: an operator's model is asked once.
+    readings = await analyser.read([(item.text, item.language) for item in items])
+    new = 0
+    for item, reading in zip(items, readings, strict=True):
         if await ingest_item(session, outbox=outbox, channel=channel, item=item,
-                             receipt_id=None):
+                             reading=reading, receipt_id=None):
             new += 1
     state = await session.get(PollState, channel.channel_id, with_for_update=True)
     if state is not None:

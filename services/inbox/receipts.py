@@ -18,6 +18,7 @@ from services.inbox.conversations import ingest_item
 from services.inbox.models import RECEIPTS_CHANNEL, Channel, Receipt
 from services.inbox.normalise import decode, identify, normalise, youtube_uploads
 from services.inbox.polling import note_post
+from services.inbox.scorers import Analyser
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ async def process_receipts(
     now: datetime,
     retry_first: float = 5.0,
     retry_most: float = 900.0,
+    analyser: Analyser,
     fresh_for: timedelta = timedelta(hours=24),
 ) -> int:
     """Claims up to `batch` pending receipts that are due and makes messages of them; returns
@@ -89,6 +91,7 @@ async def process_receipts(
                     body=row.body,
                     fresh_for=fresh_for,
                     channels=channels,
+                    analyser=analyser,
                 )
                 outcomes[outcome].append(row.id)
     except Exception:  # noqa: BLE001  (the receipt at fault is found one by one below)
@@ -107,6 +110,7 @@ async def process_receipts(
                         body=row.body,
                         fresh_for=fresh_for,
                         channels=channels,
+                        analyser=analyser,
                     )
             except Exception as exc:  # noqa: BLE001  (recorded, retried later, then given up)
                 log.exception("receipt %s could not be processed", row.id)
@@ -143,6 +147,7 @@ async def _process_one(
     body: bytes,
     fresh_for: timedelta,
     channels: dict[tuple[str, str], Channel | None],
+    analyser: Analyser,
 ) -> str:
     payload = decode(network, body)
     if not identify(network, payload, body).understood:
@@ -174,6 +179,11 @@ async def _process_one(
                 published_at=published_at,
                 fresh_for=fresh_for,
             )
-    for item in normalise(network, payload):
-        await ingest_item(session, outbox=outbox, channel=channel, item=item, receipt_id=receipt_id)
+    items = list(normalise(network, payload))
+    readings = await analyser.read([(item.text, item.language) for item in items])
+    for item, reading in zip(items, readings, strict=True):
+        await ingest_item(
+            session, outbox=outbox, channel=channel, item=item, reading=reading,
+            receipt_id=receipt_id,
+        )
     return "processed"

@@ -21,8 +21,11 @@ class ConversationItem(BaseModel):
     author: dict[str, Any]
     last_message_at: datetime
     # negative | neutral | positive, from the latest message; the score itself beside it.
-    sentiment: str
+    # Null when no scorer covers the message's language.
+    sentiment: Literal["positive", "neutral", "negative"] | None
     sentiment_score: float | None
+    # The latest message's language (BCP 47 / ISO 639-1), null when it could not be told.
+    language: str | None = None
     priority: str
     tags: list[str]
     assignee: str | None
@@ -45,8 +48,11 @@ class MessageOut(BaseModel):
     author_name: str | None
     author_handle: str | None
     text: str
+    # BCP 47 / ISO 639-1, null when the message is too short or mixed to tell.
     language: str | None
-    sentiment: float | None
+    # positive | neutral | negative, null when no scorer covers the language.
+    sentiment: Literal["positive", "neutral", "negative"] | None
+    sentiment_score: float | None
     moderation: str | None = None
     delivery_status: str | None
     error: str | None
@@ -190,6 +196,11 @@ class AlertOut(BaseModel):
     # The worst figures seen while it was open, and the latest evaluation's.
     peak: dict[str, Any]
     latest: dict[str, Any]
+    # Why it was raised, in one sentence (from `evidence`): volume against the usual for the
+    # hour of the week, negative share, languages.
+    reason: str | None = None
+    # The languages whose messages made the crisis.
+    languages: list[str] = []
 
 
 class AlertPage(BaseModel):
@@ -210,6 +221,10 @@ class CrisisSettingsIn(BaseModel):
     negative_share_rise: float = Field(default=DEFAULTS.negative_share_rise, ge=0, le=1)
     calm_minutes: int = Field(default=DEFAULTS.calm_minutes, ge=0, le=7 * 24 * 60)
     enabled: bool = DEFAULTS.enabled
+    # Weeks of history the hour-of-week baseline looks back over (0: the recent period only).
+    baseline_weeks: int = Field(default=DEFAULTS.baseline_weeks, ge=0, le=12)
+    # A raised alert freezes the queue of its scope (the whole workspace, or its channel).
+    freeze_queue: bool = DEFAULTS.freeze_queue
 
 
 class CrisisSettingsOut(CrisisSettingsIn):

@@ -1,9 +1,17 @@
-"""A sentiment score per message, computed offline.
+"""A sentiment score per message, computed offline, in the language it is written in.
 
-VADER covers English words and emoji (it maps emoji to their descriptions). Every other
-language comes from the workspace's own keyword list: each term carries a weight on VADER's
-scale (−4 … 4) and is added to VADER's raw valence before the score is normalised, so a
-Hebrew "נורא" and an English "awful" in one message count together.
+- English: VADER, with a supplement of social-media words and idioms (lexicons/en.tsv).
+- Hebrew, Icelandic, Spanish, French, German, Portuguese, Arabic: the lexicon scorer
+  (services/inbox/lexicon.py, data in lexicons/<code>.tsv).
+- Emoji in any language: the Emoji Sentiment Ranking (lexicons/emoji.tsv).
+- A message whose language was not made out (too short, mixed) is read with every lexicon
+  and scored by the one that recognises most of its words.
+- A message in a language no scorer covers has no score (None): unknown, not neutral.
+- The workspace's own keywords come last and take precedence: their valence is added to the
+  scorer's, and where the two disagree in sign, the workspace's words decide.
+
+An operator may add a model of their own (services/inbox/scorers.py); it scores the
+languages it is configured for and the built-in scorer stands in whenever it is down.
 """
 
 from __future__ import annotations
@@ -17,14 +25,31 @@ from functools import lru_cache
 import regex
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from services.inbox import lexicon
+
 # VADER's normalisation constant: compound = s / sqrt(s² + ALPHA).
-ALPHA = 15.0
+ALPHA = lexicon.ALPHA
+# The languages the built-in scorer covers.
+ENGLISH = "en"
 
 
 @lru_cache(maxsize=1)
 def _analyzer() -> SentimentIntensityAnalyzer:
-    # Loading the lexicon takes a while; one analyzer serves the whole process.
+    """VADER alone, as published: the baseline the evaluation compares with."""
     return SentimentIntensityAnalyzer()
+
+
+@lru_cache(maxsize=1)
+def _english() -> SentimentIntensityAnalyzer:
+    # Loading the lexicon takes a while; one analyzer serves the whole process. Its lexicon
+    # gains the words of lexicons/en.tsv (a word VADER already knows takes our weight).
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(lexicon.load(ENGLISH).words)
+    return analyzer
+
+
+def builtin_languages() -> tuple[str, ...]:
+    return lexicon.available()
 
 
 def fold(text: str) -> str:
@@ -82,37 +107,91 @@ def _compiled(items: tuple[tuple[str, float], ...]) -> Keywords:
     return Keywords(ordered, regex.compile(alternatives))
 
 
-# Emoji whose VADER description carries no feeling ("pouting face", "thumbs down" …) but
-# whose meaning in a comment is not in doubt; weights on VADER's scale.
-EMOJI: dict[str, float] = {
-    "😡": -3.0, "🤬": -3.5, "👎": -2.0, "💩": -2.0, "😤": -1.5, "🤮": -2.5, "😒": -1.5,
-    "🙄": -1.5, "👍": 1.5, "🙏": 1.5, "💯": 1.5, "🥰": 3.0, "👏": 2.0,
-}
+def to_raw(compound: float) -> float:
+    """A compound score back on VADER's raw scale, where valences add up."""
+    c = max(-0.9999, min(0.9999, compound))
+    return c * math.sqrt(ALPHA) / math.sqrt(1 - c * c)
 
 
-def _emoji_valence(text: str) -> float:
-    return sum(EMOJI.get(ch, 0.0) for ch in text)
+def normalised(raw: float) -> float:
+    if not raw:
+        return 0.0
+    return round(raw / math.sqrt(raw * raw + ALPHA), 4)
 
 
-def score(*, text: str, keywords: Keywords = NO_KEYWORDS) -> float:
-    """Compound score in [-1, 1]; 0 when nothing in the text carries a feeling."""
+_EMOJI_PICTOGRAPHS = regex.compile(r"[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F\u200D]")
+
+
+def _english_raw(text: str) -> tuple[float, int]:
+    # Emoji are scored from the ranking, not from VADER's descriptions of them.
+    words = _EMOJI_PICTOGRAPHS.sub(" ", text)
+    compound = float(_english().polarity_scores(words)["compound"]) if words.strip() else 0.0
+    raw = to_raw(compound) if compound else 0.0
+    raw += lexicon.score_text(_english_phrases(), words).raw
+    return raw, int(bool(compound))
+
+
+@lru_cache(maxsize=1)
+def _english_phrases() -> lexicon.Lexicon:
+    """The idioms of lexicons/en.tsv ("thanks for nothing"), which VADER's word lexicon cannot
+    hold; its single words are in VADER's lexicon already (_english)."""
+    return lexicon.Lexicon(language=ENGLISH, phrases=lexicon.load(ENGLISH).phrases)
+
+
+def _language_raw(text: str, language: str) -> tuple[float, int]:
+    if language == ENGLISH:
+        return _english_raw(text)
+    result = lexicon.score_text(lexicon.load(language), text)
+    return result.raw, result.matched
+
+
+def builtin_raw(text: str, language: str | None) -> float | None:
+    """The built-in scorer's raw valence; None when it does not cover `language`."""
+    emoji, _ = lexicon.emoji_valence(text)
+    if language is None:
+        # Not made out: the lexicon that recognises most words reads it.
+        best = (0.0, 0)
+        for code in builtin_languages():
+            raw, matched = _language_raw(text, code)
+            if matched > best[1] or (matched == best[1] and abs(raw) > abs(best[0])):
+                best = (raw, matched)
+        return best[0] + emoji
+    if language not in builtin_languages():
+        return None
+    return _language_raw(text, language)[0] + emoji
+
+
+def combine(raw: float | None, *, text: str, keywords: Keywords) -> float | None:
+    """The scorer's raw valence with the workspace's keywords, normalised to [−1, 1]."""
+    own = keywords.valence(text)
+    if not own:
+        return None if raw is None else normalised(raw)
+    total = own + (raw or 0.0)
+    if math.copysign(1, total) != math.copysign(1, own):
+        # The workspace's own words are not outvoted.
+        total = own
+    return normalised(total)
+
+
+def score(
+    *, text: str, keywords: Keywords = NO_KEYWORDS, language: str | None = None
+) -> float | None:
+    """Compound score in [-1, 1] with the built-in scorer; 0 when nothing in the text carries
+    a feeling, None when `language` is one no built-in scorer covers (and no keyword hit)."""
     if not text.strip():
         return 0.0
-    compound = float(_analyzer().polarity_scores(text)["compound"])
-    extra = keywords.valence(text) + _emoji_valence(text)
-    if not extra:
-        return compound
-    # Back to VADER's raw valence, add the workspace's words, normalise again.
-    c = max(-0.9999, min(0.9999, compound))
-    raw = c * math.sqrt(ALPHA) / math.sqrt(1 - c * c)
-    total = raw + extra
-    return round(total / math.sqrt(total * total + ALPHA), 4)
+    return combine(builtin_raw(text, language), text=text, keywords=keywords)
 
 
-def label(value: float | None) -> str:
-    # VADER's own recommended cut-offs.
+def vader_alone(text: str) -> float:
+    """VADER as published, whatever the language: the baseline."""
+    return float(_analyzer().polarity_scores(text)["compound"])
+
+
+def label(value: float | None) -> str | None:
+    # VADER's own recommended cut-offs; no score, no label.
     if value is None:
-        return "neutral"
+        return None
     if value >= 0.05:
         return "positive"
     if value <= -0.05:

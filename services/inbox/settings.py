@@ -85,3 +85,23 @@ class InboxSettings(ServiceSettings):
     contest_draw_delay_seconds: float = 60.0
     contest_tick_seconds: float = 30.0
     contest_retry_seconds: float = 60.0
+    # The languages messages are told apart in (ISO 639-1): the built-in scorer's (en he is
+    # es fr de pt ar) and a few it does not cover, so a message in one of those is marked
+    # with its language and no sentiment instead of being read as the nearest covered one.
+    # Each language's detection model is loaded on first use (~25 MB each, high accuracy).
+    languages: list[str] = ["en", "he", "is", "es", "fr", "de", "pt", "ar", "it", "nl", "ru"]
+    # Below this confidence (or under three letters) a message's language is null.
+    language_min_confidence: float = 0.6
+    # Low-accuracy detection loads ~15 times less and is faster, but misreads short comments.
+    language_low_accuracy: bool = False
+    # An operator's own sentiment model (services/inbox/scorers.py): an ONNX model directory,
+    # or an OpenAI-compatible endpoint (`…/v1`, asked at `/chat/completions`). It scores the
+    # languages listed (all when empty); the built-in scorer stands in while it is down.
+    sentiment_onnx_dir: str = ""
+    sentiment_http_url: str = ""
+    sentiment_http_model: str = ""
+    sentiment_http_api_key: str = ""
+    sentiment_model_languages: list[str] = []
+    sentiment_model_timeout_seconds: float = 5.0
+    sentiment_model_retry_seconds: float = 60.0
+    sentiment_model_batch: int = 32

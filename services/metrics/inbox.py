@@ -82,7 +82,7 @@ async def record_resolution(
 
 async def inbox_report(
     session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime,
-    channel_id: UUID | None = None, network: str | None = None,
+    channel_id: UUID | None = None, network: str | None = None, language: str | None = None,
 ) -> dict[str, Any]:
     day = func.date_trunc("day", InboxMessage.received_at, "UTC").label("day")
     filters = [
@@ -94,6 +94,10 @@ async def inbox_report(
         filters.append(InboxMessage.channel_id == channel_id)
     if network is not None:
         filters.append(InboxMessage.network == network)
+    if language == "unknown":
+        filters.append(InboxMessage.language.is_(None))
+    elif language is not None:
+        filters.append(InboxMessage.language == language)
     rows = (
         await session.execute(
             select(
@@ -137,6 +141,7 @@ async def inbox_report(
             )
         )
     ).one()
+    languages = await _languages(session, filters=filters)
     days = [
         {
             "day": r.day.date().isoformat(),
@@ -153,6 +158,7 @@ async def inbox_report(
     return {
         "volume": sum(d["messages"] for d in days),
         "days": days,
+        "languages": languages,
         "responses": response[0],
         "first_response_p50_seconds": None if response[1] is None else float(response[1]),
         "first_response_p90_seconds": None if response[2] is None else float(response[2]),
@@ -253,3 +259,34 @@ async def crisis_summary(
     ).one()
     return {"alerts": int(row.alerts), "open": int(row.open)}
 
+
+
+async def _languages(session: AsyncSession, *, filters: list[Any]) -> list[dict[str, Any]]:
+    """Messages per language over the range, most first; `unscored` are those no scorer
+    covers (their sentiment is unknown, not neutral)."""
+    rows = (
+        await session.execute(
+            select(
+                InboxMessage.language,
+                func.count().label("messages"),
+                func.sum(case((InboxMessage.sentiment >= POSITIVE, 1), else_=0)).label("positive"),
+                func.sum(case((InboxMessage.sentiment <= NEGATIVE, 1), else_=0)).label("negative"),
+                func.count().filter(InboxMessage.sentiment.is_(None)).label("unscored"),
+                func.avg(InboxMessage.sentiment).label("sentiment"),
+            )
+            .where(*filters)
+            .group_by(InboxMessage.language)
+            .order_by(func.count().desc(), InboxMessage.language)
+        )
+    ).all()
+    return [
+        {
+            "language": r.language,
+            "messages": r.messages,
+            "positive": int(r.positive or 0),
+            "negative": int(r.negative or 0),
+            "unscored": r.unscored,
+            "sentiment": None if r.sentiment is None else round(float(r.sentiment), 4),
+        }
+        for r in rows
+    ]

@@ -265,8 +265,9 @@ class InboxMessage(Base):
     channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
     network: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
+    # Null: no scorer covers the message's language.
     sentiment: Mapped[float | None] = mapped_column(Float)
-    # BCP 47 language of the message as the inbox detected it; NULL when unknown.
+    # ISO 639-1, null when the inbox could not tell.
     language: Mapped[str | None] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

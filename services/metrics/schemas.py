@@ -81,9 +81,21 @@ class InboxDay(BaseModel):
     negative: int
 
 
+class InboxLanguage(BaseModel):
+    # ISO 639-1; null for messages whose language could not be told.
+    language: str | None
+    messages: int
+    positive: int
+    negative: int
+    # Messages in a language no sentiment scorer covers.
+    unscored: int
+    sentiment: float | None
+
+
 class InboxReport(BaseModel):
     volume: int
     days: list[InboxDay]
+    languages: list[InboxLanguage] = []
     responses: int
     first_response_p50_seconds: float | None
     first_response_p90_seconds: float | None
@@ -207,9 +219,9 @@ class ReportCreate(BaseModel):
     # The campaign the posts were published under (`campaign` of `POST /v1/posts`).
     campaign_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     channel_ids: Annotated[list[UUID], Field(max_length=50)] | None = None
-    language: str = "en"
+    language: Annotated[str, Field(max_length=5)] = "en"
     # The zone days and dates are read in; the workspace's when absent.
-    timezone: str | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
 
     model_config = {"populate_by_name": True}
 
@@ -254,9 +266,9 @@ class ReportPage(BaseModel):
 
 class ReportScheduleCreate(BaseModel):
     day_of_month: Annotated[int, Field(ge=1, le=28)] = 1
-    at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
-    timezone: str | None = None
-    language: str = "en"
+    at: Annotated[str, Field(max_length=5, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    language: Annotated[str, Field(max_length=5)] = "en"
     campaign_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     channel_ids: Annotated[list[UUID], Field(max_length=50)] | None = None
 
@@ -277,7 +289,7 @@ class ReportSchedules(BaseModel):
 
 
 class Ga4PropertyIn(BaseModel):
-    measurement_id: Annotated[str, Field(pattern=r"^G-[A-Z0-9]{4,20}$")]
+    measurement_id: Annotated[str, Field(max_length=22, pattern=r"^G-[A-Z0-9]{4,20}$")]
     api_secret: Annotated[str, Field(min_length=8, max_length=200)]
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.scheduler import consumers
 from services.scheduler.api import calendar as calendar_api
 from services.scheduler.api import channels as channels_api
+from services.scheduler.api import freezes as freezes_api
 from services.scheduler.api import posts
 from services.scheduler.api import settings as settings_api
 from services.scheduler.channels import ChannelLookup
@@ -60,4 +61,5 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
     app.include_router(channels_api.queue_router)
     app.include_router(calendar_api.router)
     app.include_router(calendar_api.feed_router)
+    app.include_router(freezes_api.router)
     return app

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import forget_channel, record_channel
 from services.scheduler.evergreen import recycle
+from services.scheduler.freezes import freeze
+from services.scheduler.models import Channel
 from services.scheduler.posts import mark_failed, mark_published
 from services.scheduler.slots import record_best_times
 from shared.consumer import Subscription
@@ -19,6 +21,7 @@ from shared.events import (
     Envelope,
     PostPublished,
     PostPublishFailed,
+    QueueFreezeRequested,
 )
 from shared.outbox import Outbox
 from shared.service import Runtime
@@ -80,8 +83,38 @@ async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
     await record_best_times(session, data=data)
 
 
+def freeze_handler(outbox: Outbox) -> Handler:
+    async def on_freeze_requested(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, QueueFreezeRequested)
+        if envelope.workspace_id is None:
+            log.error("%s %s without a workspace; ignored", envelope.type, envelope.id)
+            return
+        # A channel the scheduler does not know (yet) cannot hold posts: the workspace's
+        # whole queue is frozen rather than nothing.
+        channel_id = data.channel_id
+        if channel_id is not None and await session.get(Channel, channel_id) is None:
+            channel_id = None
+        await freeze(
+            session,
+            outbox=outbox,
+            workspace_id=envelope.workspace_id,
+            channel_id=channel_id,
+            reason=data.reason,
+            by=data.requested_by,
+            alert_id=data.alert_id,
+            now=data.requested_at,
+        )
+
+    return on_freeze_requested
+
+
 def subscriptions(runtime: Runtime) -> list[Subscription]:
     return [
+        Subscription(
+            purpose="crisis",
+            handlers={"queue.freeze_requested": freeze_handler(runtime.outbox)},
+        ),
         Subscription(
             purpose="channels",
             handlers={

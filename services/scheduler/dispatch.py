@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scheduler.freezes import held_condition
 from services.scheduler.models import Target, Transition
 from services.scheduler.posts import DUE_CHANNEL, summarize
 from services.scheduler.recurrence import extend, is_recurring
@@ -74,6 +75,11 @@ CLAIM_SQL = text(
         JOIN scheduler.posts p ON p.id = t.post_id
         LEFT JOIN scheduler.workspace_settings ws ON ws.workspace_id = t.workspace_id
         WHERE t.status = 'scheduled' AND t.due_at <= now()
+          -- A frozen queue (services/scheduler/freezes.py) holds its targets.
+          AND NOT EXISTS (
+              SELECT 1 FROM scheduler.queue_freezes f
+              WHERE f.workspace_id = t.workspace_id AND f.resumed_at IS NULL
+                AND (f.channel_id IS NULL OR f.channel_id = t.channel_id))
         ORDER BY t.due_at
         LIMIT :batch
         FOR UPDATE OF t, p SKIP LOCKED
@@ -248,7 +254,16 @@ async def _refresh_posts(session: AsyncSession, *, post_ids: list[UUID]) -> None
 
 
 async def next_due(session: AsyncSession) -> datetime | None:
-    return await session.scalar(select(func.min(Target.due_at)).where(Target.status == "scheduled"))
+    """The next due time the dispatcher can act on: targets held by a freeze do not count
+    (they would wake it over and over); resuming wakes it with a NOTIFY."""
+    return await session.scalar(
+        text(
+            # ORDER BY … LIMIT 1 walks the due index and stops at the first target not held;
+            # min() over an anti-join would read every scheduled target.
+            "SELECT t.due_at FROM scheduler.targets t WHERE t.status = 'scheduled' "
+            f"AND NOT {held_condition()} ORDER BY t.due_at LIMIT 1"
+        )
+    )
 
 
 def dispatcher(

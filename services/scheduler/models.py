@@ -184,3 +184,28 @@ class CalendarFeed(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class QueueFreeze(Base):
+    """A stop on a workspace's outgoing queue, or on one channel's: nothing scheduled goes
+    out while it holds. Kept after it is lifted, with who froze it, why, and who resumed."""
+
+    __tablename__ = "queue_freezes"
+    __table_args__ = (
+        # One active freeze per scope ("workspace" or the channel id) at a time.
+        Index("ux_scheduler_queue_freezes_active", "workspace_id", "scope", unique=True,
+              postgresql_where=text("resumed_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    # Null: the whole workspace.
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    reason: Mapped[str] = mapped_column(Text)
+    # A principal, or `alert:<id>` when a raised alert asked for it.
+    frozen_by: Mapped[str] = mapped_column(String(200))
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    frozen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resumed_by: Mapped[str | None] = mapped_column(String(200))
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Bounds of what a client may send, from the columns that keep it and the networks' rules:
 # the longest post any network takes is Facebook's 63,206 characters; a tag is a VARCHAR(100);
@@ -235,3 +235,50 @@ class CalendarFeedOut(BaseModel):
 class ImportOut(BaseModel):
     created: int
     posts: list[PostOut]
+
+
+class FreezeIn(BaseModel):
+    """Freezes the whole workspace's outgoing queue, or one channel's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: UUID | None = None
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ResumeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: UUID | None = None
+
+
+class FreezeOut(BaseModel):
+    id: UUID
+    # "workspace", or the channel id.
+    scope: str
+    channel_id: UUID | None
+    reason: str
+    frozen_by: str
+    # The crisis alert that asked for it, when one did.
+    alert_id: UUID | None
+    frozen_at: datetime
+    resumed_by: str | None
+    resumed_at: datetime | None
+
+
+class ResumeOut(BaseModel):
+    # The freezes lifted, each with who froze it, why, and who resumed it.
+    resumed: list[FreezeOut]
+    # Targets that fell due while frozen, released now; those of them later than the
+    # workspace's missed-post threshold are marked missed instead of going out.
+    due: int
+    past_threshold: int
+
+
+class QueueStateOut(BaseModel):
+    # The whole workspace's queue is frozen.
+    frozen: bool
+    # Every freeze in force: the workspace's and single channels'.
+    freezes: list[FreezeOut]
+    # Targets already due and waiting for a resume.
+    held: int

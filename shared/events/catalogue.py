@@ -279,8 +279,9 @@ class MessageReceived(EventData):
     post_id: UUID | None = None
     network: str
     kind: str
+    # Compound score in [-1, 1]; null when no scorer covers the message's language.
     sentiment: float | None = None
-    # BCP 47, as the inbox detected it; None when unknown.
+    # ISO 639-1; null when the message is too short or too mixed to tell.
     language: str | None = None
     received_at: datetime
 
@@ -365,6 +366,88 @@ class ContestDrawn(EventData):
     reserves: list[ContestWinner]
     drawn_at: datetime
     drawn_by: str
+
+
+class AlertSample(BaseModel):
+    """One of the messages a person should read first."""
+
+    message_id: UUID
+    text: str
+    language: str | None = None
+    sentiment: float | None = None
+    sent_at: datetime
+
+
+@event("alert.raised")
+class AlertRaised(EventData):
+    """A crisis alert was raised, with why: the figures, the languages, what people say."""
+
+    alert_id: UUID
+    # "workspace", or the channel id the counts were taken over.
+    scope: str
+    channel_id: UUID | None = None
+    detected_at: datetime
+    # One sentence with the figures that raised it.
+    reason: str
+    # The languages whose messages made the crisis, most messages first.
+    languages: list[str] = Field(default_factory=list)
+    top_phrases: list[str] = Field(default_factory=list)
+    samples: list[AlertSample] = Field(default_factory=list)
+    figures: dict[str, Any] = Field(default_factory=dict)
+    # The workspace asked for its queue to be frozen when an alert is raised.
+    freeze_requested: bool = False
+
+
+@event("alert.resolved")
+class AlertResolved(EventData):
+    """A crisis alert was resolved: the condition has not held for the calm period."""
+
+    alert_id: UUID
+    scope: str
+    channel_id: UUID | None = None
+    detected_at: datetime
+    resolved_at: datetime
+
+
+# --- inbox → scheduler: crisis response ----------------------------------------------------
+
+
+@event("queue.freeze_requested")
+class QueueFreezeRequested(EventData):
+    """A command: stop the outgoing queue of the workspace (or of one channel)."""
+
+    channel_id: UUID | None = None
+    reason: str
+    # Who asked: `alert:<id>` for a freeze a raised alert asked for.
+    requested_by: str
+    alert_id: UUID | None = None
+    requested_at: datetime
+
+
+@event("queue.frozen")
+class QueueFrozen(EventData):
+    """The outgoing queue of a workspace (or of one channel) was frozen: nothing scheduled,
+    recurring or evergreen goes out until it is resumed; replies still do."""
+
+    channel_id: UUID | None = None
+    reason: str
+    frozen_by: str
+    alert_id: UUID | None = None
+    frozen_at: datetime
+
+
+@event("queue.resumed")
+class QueueResumed(EventData):
+    """A frozen queue was resumed; what fell due meanwhile goes out now, or is marked missed
+    if it is later than the workspace's missed-post threshold."""
+
+    channel_id: UUID | None = None
+    resumed_by: str
+    resumed_at: datetime
+    frozen_at: datetime
+    # Targets due while it was frozen: released now, and those of them past the threshold.
+    due: int = 0
+    past_threshold: int = 0
 
 
 # --- metrics ↔ publisher --------------------------------------------------------------------

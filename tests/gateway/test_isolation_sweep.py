@@ -77,6 +77,12 @@ def bodies(victim: World) -> dict[tuple[str, str], Any]:
         ("patch", "/v1/posts/{post_id}"): {"text": "hijacked"},
         ("post", "/v1/posts/{post_id}/approve"): {"comment": "fine"},
         ("post", "/v1/posts/{post_id}/reject"): {"comment": "no"},
+        ("post", "/v1/contests"): {
+            "post_ids": [v["post_id"]],
+            "starts_at": FROM,
+            "ends_at": LATER,
+            "winners": 1,
+        },
         ("post", "/v1/reports"): {"from": FROM, "to": TO, "channel_ids": [v["channel_id"]]},
         ("post", "/v1/reports/schedules"): {"channel_ids": [v["channel_id"]]},
         ("put", "/v1/analytics/ga4"): {"measurement_id": "G-INTRUDER1", "api_secret": "intruder"},

@@ -38,6 +38,8 @@ async def test_each_path_reaches_its_owning_service_with_the_identity(make_setti
             ("GET", "/v1/calendar", "scheduler"),
             ("PUT", "/v1/channels/abc/slots", "scheduler"),
             ("GET", "/v1/scheduler/settings", "scheduler"),
+            ("POST", "/v1/queue/freeze", "scheduler"),
+            ("GET", "/v1/queue/state", "scheduler"),
             ("GET", "/v1/channels", "publisher"),
             ("PATCH", "/v1/channels/abc", "publisher"),
             ("GET", "/v1/networks", "publisher"),

@@ -17,7 +17,7 @@ from services.gateway.models import WebhookDelivery
 from services.gateway.openapi import merge_documents
 from services.gateway.webhooks import fan_out
 from shared.db import unit_of_work
-from shared.events import Envelope, PostPublished
+from shared.events import AlertRaised, Envelope, PostPublished, QueueFrozen
 from shared.outbound import allowed_targets, outbound_client
 from tests.gateway.support import Gateway, bearer, running_gateway
 from tests.support.servers import serve
@@ -360,6 +360,9 @@ async def test_payloads_are_documented_in_the_openapi_webhooks_section(make_sett
         data = doc["components"]["schemas"][schema["properties"]["data"]["$ref"].rsplit("/")[-1]]
         assert "external_id" in data["properties"]
         assert "webhook.test" in doc["webhooks"]
+        for crisis_event in ("alert.raised", "alert.resolved", "queue.frozen", "queue.resumed"):
+            assert crisis_event in doc["webhooks"], crisis_event
+        assert "queue.freeze_requested" not in doc["webhooks"]  # a command between services
         assert "10 h" in doc["paths"]["/v1/webhooks"]["post"]["description"]
         assert "post.due" not in doc["webhooks"]
         assert "docs/roles.md" in doc["info"]["description"]
@@ -386,3 +389,37 @@ async def test_a_bus_event_becomes_a_signed_delivery_end_to_end(make_settings):
         payload = Webhook(sub["secret"]).verify(body, headers)
         assert payload["id"] == str(event.id) and payload["type"] == "post.published"
         assert json.loads(body)["workspace_id"] == ws["id"]
+
+
+async def test_crisis_and_queue_events_reach_their_subscribers(make_settings):
+    async with (
+        receiving() as (receiver, url),
+        running_gateway(make_settings, webhook_poll_seconds=0.5) as gw,
+    ):
+        ws = await gw.workspace()
+        sub = await subscribe(gw, ws["api_key"], url, ["alert.raised", "queue.frozen"])
+        now = datetime.now(UTC)
+        alert_id = uuid.uuid4()
+        events = [
+            Envelope.of(
+                AlertRaised(alert_id=alert_id, scope="workspace", detected_at=now,
+                            reason="14 messages in 15 min, 100% negative; crisis in he",
+                            languages=["he"], top_phrases=["החזר"]),
+                workspace_id=uuid.UUID(ws["id"]),
+            ),
+            Envelope.of(
+                QueueFrozen(reason="Crisis alert", frozen_by=f"alert:{alert_id}",
+                            alert_id=alert_id, frozen_at=now),
+                workspace_id=uuid.UUID(ws["id"]),
+            ),
+        ]
+        async with unit_of_work(gw.runtime.sessions) as session:
+            await gw.runtime.outbox.add(session, *events)
+        async with asyncio.timeout(30):
+            while len(receiver.got) < 2:
+                receiver.arrived.clear()
+                await receiver.arrived.wait()
+        payloads = [Webhook(sub["secret"]).verify(body, headers) for body, headers in receiver.got]
+        by_type = {p["type"]: p for p in payloads}
+        assert by_type["alert.raised"]["data"]["languages"] == ["he"]
+        assert by_type["queue.frozen"]["data"]["frozen_by"] == f"alert:{alert_id}"

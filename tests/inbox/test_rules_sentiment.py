@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.inbox.sentiment import Keywords, score
+from services.inbox.sentiment import Keywords, score, vader_alone
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox, x_sign
 from tests.inbox.test_handling import of_type
@@ -13,15 +13,32 @@ from tests.inbox.test_x_webhooks import ACCOUNT, delivery, tweet
 
 def test_keywords_score_hebrew_and_icelandic_and_emoji() -> None:
     keywords = Keywords.of({"*נורא": -3.0, "frábær*": 3.0})
-    assert score(text="השירות נורא") == 0.0  # VADER alone knows no Hebrew
+    assert vader_alone("השירות נורא") == 0.0  # VADER alone knows no Hebrew
+    assert score(text="השירות נורא", language="he") < -0.05  # the built-in lexicon does
     assert score(text="השירות נורא", keywords=keywords) < -0.05
     assert score(text="והשירות היה ממש נורא", keywords=keywords) < -0.05  # prefix ו
     assert score(text="Þetta er FRÁBÆRT!", keywords=keywords) > 0.05
     assert score(text="Frábær þjónusta", keywords=keywords) > 0.05  # another inflection
-    assert score(text="unfrábær words stay whole", keywords=keywords) == 0.0
+    assert score(text="unfrábær words stay whole", keywords=keywords, language="en") == 0.0
     assert score(text="😡😡") < -0.05 and score(text="👍") > 0.05
     # Mixed languages add up on VADER's scale.
     assert score(text="I love it but נורא", keywords=keywords) < score(text="I love it")
+
+
+def test_workspace_keywords_take_precedence() -> None:
+    # A gaming community where "sick" is praise: VADER reads it as negative.
+    assert score(text="that trailer is sick", language="en") < -0.05
+    praise = Keywords.of({"sick": 2.0})
+    assert score(text="that trailer is sick", keywords=praise, language="en") > 0.05
+    # Where the scorer and the workspace agree, they add up.
+    grumble = Keywords.of({"refund*": -1.0})
+    assert score(text="terrible, I want a refund", keywords=grumble, language="en") < score(
+        text="terrible, I want a refund", language="en"
+    )
+    # A language no scorer covers: no score, unless the workspace's own words say something.
+    assert score(text="Il servizio è pessimo", language="it") is None
+    assert score(text="Il servizio è pessimo", language="it",
+                 keywords=Keywords.of({"pessim*": -3.0})) < -0.05
 
 
 async def post(inbox: Inbox, tweet_id: str, text: str) -> None:
@@ -79,7 +96,9 @@ async def test_keywords_and_rules_through_the_api(inbox: Inbox) -> None:
     got = await by_text(inbox, 5)
 
     hebrew = got["השירות שלכם נורא"]
-    assert hebrew["sentiment"] == "negative" and hebrew["priority"] == "high"
+    # The built-in Hebrew lexicon and the workspace's keyword agree: urgent.
+    assert hebrew["sentiment"] == "negative" and hebrew["priority"] == "urgent"
+    assert hebrew["language"] == "he"
     assert got["Þjónustan var frábært"]["sentiment"] == "positive"
     refund = got["I want a REFUND now"]
     assert refund["tags"] == ["billing"] and refund["assignee"] == "billing-team"
@@ -93,5 +112,7 @@ async def test_keywords_and_rules_through_the_api(inbox: Inbox) -> None:
 
     # Filters over what the rules and sentiment decided.
     assert len((await inbox.conversations(tag="billing"))["items"]) == 1
-    assert len((await inbox.conversations(priority="high"))["items"]) == 2
+    assert len((await inbox.conversations(priority="high"))["items"]) == 1
+    assert len((await inbox.conversations(priority="urgent"))["items"]) == 1
+    assert len((await inbox.conversations(language="he"))["items"]) == 1
     assert len((await inbox.conversations(sentiment="negative"))["items"]) >= 1

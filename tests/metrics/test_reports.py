@@ -303,8 +303,10 @@ async def test_inbox_figures_from_inbox_events(make_settings):
         workspace = uuid.uuid4()
         channel = uuid.uuid4()
         sentiments = [0.8, 0.5, -0.9, None, -0.6, 0.1]
+        # The fourth is in a language no scorer covers; the last could not be told.
+        languages = ["he", "he", "is", "it", "he", None]
         async with unit_of_work(runtime.sessions) as session:
-            for i, score in enumerate(sentiments):
+            for i, (score, language) in enumerate(zip(sentiments, languages, strict=True)):
                 await record_message(
                     session,
                     workspace_id=workspace,
@@ -315,6 +317,7 @@ async def test_inbox_figures_from_inbox_events(make_settings):
                         network="x",
                         kind="comment" if i % 2 else "dm",
                         sentiment=score,
+                        language=language,
                         received_at=T0 + timedelta(days=i // 3, hours=i),
                     ),
                 )
@@ -351,6 +354,20 @@ async def test_inbox_figures_from_inbox_events(make_settings):
         assert [d["messages"] for d in body["days"]] == [3, 3]
         assert body["days"][0]["positive"] == 2 and body["days"][0]["negative"] == 1
         assert body["days"][1]["sentiment"] == round((-0.6 + 0.1) / 2, 4)
+        by_language = {x["language"]: x for x in body["languages"]}
+        assert [x["language"] for x in body["languages"]] == ["he", "is", "it", None]
+        assert by_language["he"]["messages"] == 3 and by_language["he"]["negative"] == 1
+        assert by_language["it"]["unscored"] == 1 and by_language["it"]["sentiment"] is None
+        hebrew = await client.get("/v1/analytics/inbox", params={**params, "language": "he"},
+                                  headers=identity(workspace))
+        assert hebrew.json()["volume"] == 3
+        unknown = await client.get("/v1/analytics/inbox",
+                                   params={**params, "language": "unknown"},
+                                   headers=identity(workspace))
+        assert unknown.json()["volume"] == 1
+        bad = await client.get("/v1/analytics/inbox", params={**params, "language": "he'--"},
+                               headers=identity(workspace))
+        assert bad.status_code == 422 and bad.json()["field"] == "query.language"
         assert body["responses"] == 6
         assert body["first_response_p50_seconds"] == 210
         assert body["first_response_p90_seconds"] == 2100

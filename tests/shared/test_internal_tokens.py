@@ -61,6 +61,10 @@ def test_tokens_from_the_platform_environment(monkeypatch):
     monkeypatch.setenv("HERALD_INTERNAL_TOKEN", "current-secret")
     monkeypatch.setenv("HERALD_ACCEPTED_INTERNAL_TOKENS", "previous-secret,")
     monkeypatch.setenv("METRICS_ENVIRONMENT", "production")
+    # Production also wants metrics' own secrets real (report links, sealed GA4 secrets).
+    monkeypatch.setenv("METRICS_REPORT_LINK_SECRET", "a-real-link-secret-0123456789")
+    monkeypatch.setenv("METRICS_ENCRYPTION_KEYS", '{"k1": "ZmFrZS1idXQtbm90LXB1YmxpYy1rZXktMzItYnl0ZXM="}')
+    monkeypatch.setenv("METRICS_ACTIVE_KEY_ID", "k1")
     loaded = MetricsSettings()
     assert loaded.internal_tokens == ("current-secret", "previous-secret")
 

@@ -36,7 +36,11 @@ def _uncursor(cursor: str) -> tuple[datetime, UUID]:
 
 
 def _out(alert: Alert) -> AlertOut:
-    return AlertOut.model_validate(alert, from_attributes=True)
+    out = AlertOut.model_validate(alert, from_attributes=True)
+    # Alerts raised before reasons were recorded have none.
+    out.reason = alert.evidence.get("reason")
+    out.languages = list(alert.evidence.get("crisis_languages") or [])
+    return out
 
 
 @router.get("", response_model=AlertPage, summary="Crisis alerts, newest first")

@@ -40,15 +40,16 @@ from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
-# VADER's cut-offs, as SQL conditions on the conversation's latest score.
+# VADER's cut-offs, as SQL conditions on the conversation's latest score; `unknown` is a
+# message no scorer covers (its language is known, its feeling is not).
 SENTIMENT_FILTERS = {
     "positive": lambda: Conversation.sentiment >= 0.05,
     "negative": lambda: Conversation.sentiment <= -0.05,
-    "neutral": lambda: or_(
-        Conversation.sentiment.is_(None),
-        and_(Conversation.sentiment > -0.05, Conversation.sentiment < 0.05),
-    ),
+    "neutral": lambda: and_(Conversation.sentiment > -0.05, Conversation.sentiment < 0.05),
+    "unknown": lambda: Conversation.sentiment.is_(None),
 }
+# A language filter value: ISO 639-1 (two letters) or a BCP 47 tag, or `unknown`.
+LANGUAGE = r"^([a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*|unknown)$"
 
 
 def encode_cursor(at: datetime, id_: UUID) -> str:
@@ -63,6 +64,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise ValidationFailed("The cursor is not one this API gave out.", field="cursor") from exc
 
 
+def message_out(message: Message) -> MessageOut:
+    out = MessageOut.model_validate(
+        {
+            **{k: getattr(message, k) for k in MessageOut.model_fields
+               if k not in ("sentiment", "sentiment_score")},
+            "sentiment": sentiment.label(message.sentiment)
+            if message.direction == "inbound" else None,
+            "sentiment_score": message.sentiment,
+        }
+    )
+    return out
+
+
 def item(conversation: Conversation) -> ConversationItem:
     return ConversationItem(
         id=conversation.id,
@@ -75,6 +89,7 @@ def item(conversation: Conversation) -> ConversationItem:
         last_message_at=conversation.last_message_at,
         sentiment=sentiment.label(conversation.sentiment),
         sentiment_score=conversation.sentiment,
+        language=conversation.language,
         priority=conversation.priority,
         tags=list(conversation.tags),
         assignee=conversation.assignee,
@@ -91,7 +106,8 @@ async def list_conversations(
     kind: Literal["comment", "mention", "dm"] | None = None,
     channel_id: UUID | None = None,
     post_id: UUID | None = None,
-    sentiment: Literal["positive", "neutral", "negative"] | None = None,
+    sentiment: Literal["positive", "neutral", "negative", "unknown"] | None = None,
+    language: Annotated[str | None, Query(pattern=LANGUAGE, max_length=35)] = None,
     priority: str | None = None,
     tag: str | None = None,
     assignee: str | None = None,
@@ -115,6 +131,11 @@ async def list_conversations(
             query = query.where(column == value)
     if sentiment is not None:
         query = query.where(SENTIMENT_FILTERS[sentiment]())
+    if language == "unknown":
+        query = query.where(Conversation.language.is_(None))
+    elif language is not None:
+        # `pt-BR` asks for Portuguese: languages are stored as two-letter codes.
+        query = query.where(Conversation.language == language.split("-")[0].lower())
     if tag is not None:
         query = query.where(Conversation.tags.contains([tag]))
     if unread is not None:
@@ -179,7 +200,7 @@ async def detail(
         first_response_at=conversation.first_response_at,
         resolved_at=conversation.resolved_at,
         version=conversation.version,
-        messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+        messages=[message_out(m) for m in messages],
         notes=[NoteOut.model_validate(n, from_attributes=True) for n in notes],
     )
 
@@ -254,7 +275,7 @@ async def post_reply(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, text=body.text, saved_reply_id=body.saved_reply_id,
     )
-    return MessageOut.model_validate(reply, from_attributes=True)
+    return message_out(reply)
 
 
 @router.post(
@@ -277,4 +298,4 @@ async def post_moderation(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, message_id=message_id, action=body.action,
     )
-    return MessageOut.model_validate(message, from_attributes=True)
+    return message_out(message)

@@ -322,7 +322,10 @@ async def inbox(
     end: ToQ = None,
     channel_id: ChannelQ = None,
     network: NetworkQ = None,
-    language: LanguageQ = None,
+    language: Annotated[
+        str | None,
+        Query(pattern=r"^([a-z]{2,3}|unknown)$", description="ISO 639-1 code, or `unknown`"),
+    ] = None,
     chart: Annotated[
         Literal["languages", "response_times"],
         Query(description="Which chart an image is: volume and sentiment per message "
@@ -339,7 +342,8 @@ async def inbox(
     if fmt is not None:
         return await _inbox_chart(
             session, principal, rng, chart=chart, fmt=fmt, channel_id=channel_id,
-            language=chart_language(request, language),
+            # `language` here filters messages; chart labels follow Accept-Language.
+            language=chart_language(request, None),
         )
     report = await inbox_report(
         session,
@@ -348,6 +352,7 @@ async def inbox(
         end=rng.end,
         channel_id=filters.channel_id,
         network=filters.network,
+        language=language,
     )
     if wants(request, "text/csv"):
         columns = [
