@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
+from services.publisher.adapters import richtext
 from services.publisher.adapters.base import (
     Account,
     Adapter,
@@ -182,6 +183,21 @@ class BlueskyAdapter(Adapter):
             raise self.classify(r, write=False)
         return {p["uri"]: {"uri": p["uri"], "cid": p["cid"]} for p in r.json()["posts"]}
 
+    async def resolve_mentions(
+        self, creds: dict[str, Any], spans: list[richtext.Span]
+    ) -> dict[str, str]:
+        """handle → DID for each mentioned handle that resolves; one that does not is left as
+        text (as the official client does), anything else the network says is an error."""
+        dids: dict[str, str] = {}
+        for handle in dict.fromkeys(s.value for s in spans if s.kind == "mention"):
+            r = await self.call("GET", self.xrpc("com.atproto.identity.resolveHandle"),
+                                params={"handle": handle}, headers=self.auth(creds))
+            if r.status_code == 200:
+                dids[handle] = str(r.json()["did"])
+            elif r.status_code != 400:
+                raise self.classify(r, write=False)
+        return dids
+
     async def publish(
         self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
     ) -> Published:
@@ -198,6 +214,12 @@ class BlueskyAdapter(Adapter):
             if post.reply_to not in refs or root_uri not in refs:
                 raise NetworkError("content_rejected", "the post to reply to is gone")
             record["reply"] = {"root": refs[root_uri], "parent": refs[post.reply_to]}
+        spans = richtext.detect(post.text)
+        if spans:
+            dids = await self.resolve_mentions(credentials, spans)
+            found = richtext.facets(spans, dids=dids)
+            if found:
+                record["facets"] = found
         embed = await self.embed(credentials, post.media)
         if embed is not None:
             record["embed"] = embed
