@@ -18,6 +18,7 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "post.rescheduled",
     "post.published",
     "post.publish_failed",
+    "post.retrying",
     "post.missed",
     "post.canceled",
     "post.approved",

@@ -87,6 +87,9 @@ class PublishJob(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_attempt: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Transient failures are retried until then (the post's missed-post deadline); None: up
+    # to the publisher's `max_attempts`.
+    retry_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     correlation_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -60,6 +60,7 @@ class Attempt:
     kind: str = "post"
     # A thread's parts already on the network (see services.publisher.chains).
     parts: tuple[Published, ...] = ()
+    retry_until: datetime | None = None
 
     @property
     def action(self) -> budgets.Action:
@@ -213,6 +214,7 @@ class PublishLoop:
             attempts=job.attempts,
             kind=job.kind,
             parts=tuple(chains.from_record(p) for p in job.parts or []),
+            retry_until=job.retry_until,
         )
 
     async def settle(self, attempt: Attempt) -> None:
@@ -329,7 +331,7 @@ class PublishLoop:
             found = await self.look_up(adapter, creds, ref, attempt, post)
             if found is not None:
                 return found
-            if attempt.attempts > self.settings.max_attempts:
+            if self.past_deadline(attempt):
                 raise Exhausted("gave up; the post was not found on the network")
         try:
             return await adapter.publish(creds, channel=ref, post=post)
@@ -347,6 +349,11 @@ class PublishLoop:
                 if found is not None:
                     return found
             raise
+
+    def past_deadline(self, attempt: Attempt) -> bool:
+        if attempt.retry_until is not None:
+            return datetime.now(UTC) > attempt.retry_until
+        return attempt.attempts > self.settings.max_attempts
 
     async def look_up(
         self,
@@ -416,27 +423,30 @@ class PublishLoop:
         self.outcomes.labels(attempt.network, result, error_class).inc()
 
     async def record_error(self, session: Any, *, job: PublishJob, error: NetworkError) -> str:
-        """Fails the job or schedules its retry; returns which ("failed" or "retrying")."""
+        """Fails the job or schedules its retry; returns which ("failed" or "retrying").
+
+        A post is retried until its missed-post deadline (what "scheduled for 9:00" means to
+        its author), not for a fixed number of attempts."""
         outbox = self.runtime.outbox
         unknown = error.error_class == "unknown_outcome"
-        if error.error_class in PERMANENT or (
-            job.attempts >= self.settings.max_attempts and not unknown
-        ):
-            await jobs.mark_failed(
-                session,
-                job=job,
-                error_class=error.error_class,
-                error=error.message,
-                outbox=outbox,
-            )
-            return "failed"
-        # An unknown outcome is never failed blind: the next attempt looks first.
         delay = jobs.backoff_delay(
             attempts=job.attempts,
             base=self.settings.backoff_base_seconds,
             cap=self.settings.backoff_max_seconds,
             retry_after=error.retry_after,
         )
+        late = jobs.out_of_time(
+            job, now=datetime.now(UTC), delay=delay, max_attempts=self.settings.max_attempts
+        )
+        # An unknown outcome is never failed blind: the next attempt looks first.
+        if error.error_class in PERMANENT or (late and not unknown):
+            message = error.message
+            if late and error.error_class not in PERMANENT:
+                message = f"gave up after {job.attempts} attempt(s): {error.message}"
+            await jobs.mark_failed(
+                session, job=job, error_class=error.error_class, error=message, outbox=outbox
+            )
+            return "failed"
         await jobs.schedule_retry(
             session,
             job=job,
@@ -444,6 +454,7 @@ class PublishLoop:
             error=error.message,
             delay=delay,
             reconcile=unknown,
+            outbox=outbox,
         )
         return "retrying"
 

@@ -70,7 +70,9 @@ CLAIM_SQL = text(
         SELECT t.id, p.text AS post_text, p.media AS post_media, p.schedule AS post_schedule,
                now() - t.due_at
                    > coalesce(ws.missed_after_seconds, :default_missed) * interval '1 second'
-                   AS missed
+                   AS missed,
+               t.due_at + coalesce(ws.missed_after_seconds, :default_missed)
+                   * interval '1 second' AS retry_until
         FROM scheduler.targets t
         JOIN scheduler.posts p ON p.id = t.post_id
         LEFT JOIN scheduler.workspace_settings ws ON ws.workspace_id = t.workspace_id
@@ -98,7 +100,7 @@ CLAIM_SQL = text(
     WHERE t.id = due.id
     RETURNING t.id, t.post_id, t.workspace_id, t.channel_id, t.network, t.position, t.text,
               t.media, t.options, t.status, t.due_at, t.timezone, due.post_text,
-              due.post_media, due.post_schedule, now() AS now
+              due.post_media, due.post_schedule, due.retry_until, now() AS now
     """
 ).columns(media=JSONB, options=JSONB, post_media=JSONB, post_schedule=JSONB)
 
@@ -168,6 +170,7 @@ async def claim_due(
                     media=[MediaItem.model_validate(item) for item in media],
                     options=row.options or {},
                     due_at=row.due_at,
+                    retry_until=row.retry_until,
                 ),
                 workspace_id=row.workspace_id,
             )

@@ -1,4 +1,4 @@
-"""thread parts on publish jobs
+"""thread parts and the retry deadline on publish jobs
 
 Revision ID: b7e41c9a2d05
 Revises: 37d362794feb
@@ -23,7 +23,13 @@ def upgrade() -> None:
                   nullable=False),
         schema='publisher',
     )
+    op.add_column(
+        'publish_jobs',
+        sa.Column('retry_until', sa.DateTime(timezone=True), nullable=True),
+        schema='publisher',
+    )
 
 
 def downgrade() -> None:
+    op.drop_column('publish_jobs', 'retry_until', schema='publisher')
     op.drop_column('publish_jobs', 'parts', schema='publisher')
