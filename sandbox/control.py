@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,23 @@ async def sample_media(name: str) -> Response:
         raise HTTPException(404, "no such sample")
     mime, make = SAMPLES[name]
     return Response(make(), media_type=mime, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/pages/{slug}")
+async def page(slug: str, request: Request) -> Response:
+    """A web page with Open Graph tags (its image one of the samples), for link previews."""
+    base = str(request.base_url).rstrip("/")
+    title = html.escape(slug.replace("-", " ").title())
+    body = (
+        "<!doctype html><html><head>"
+        f"<title>{title} | Sandbox</title>"
+        f'<meta property="og:title" content="{title}">'
+        f'<meta property="og:description" content="All about {title}.">'
+        f'<meta property="og:image" content="{base}/_sandbox/media/sample.jpg">'
+        f'<meta name="twitter:card" content="summary_large_image">'
+        f"</head><body><h1>{title}</h1></body></html>"
+    )
+    return Response(body, media_type="text/html; charset=utf-8")
 
 
 @router.post("/reset")

@@ -240,6 +240,18 @@ def _collect_blobs(sb: Sandbox, account: Account, embed: Any) -> list[dict[str, 
     elif etype == "app.bsky.embed.video":
         ref = (embed.get("video") or {}).get("ref") or {}
         found.append(_blob(sb, account, ref.get("$link"), embed.get("alt", "")))
+    elif etype == "app.bsky.embed.external":
+        external = embed.get("external")
+        if not isinstance(external, dict) or not all(
+            isinstance(external.get(k), str) for k in ("uri", "title", "description")
+        ) or not str(external.get("uri")).startswith(("http://", "https://")):
+            raise errors.bluesky_error(400, "InvalidRequest",
+                                       "Invalid app.bsky.feed.post record: embed/external "
+                                       'must have the properties "uri", "title" and '
+                                       '"description"')
+        if external.get("thumb") is not None:
+            ref = (external.get("thumb") or {}).get("ref") or {}
+            found.append(_blob(sb, account, ref.get("$link"), ""))
     elif etype == "app.bsky.embed.recordWithMedia":
         found.extend(_collect_blobs(sb, account, embed.get("media")))
     return found

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
+from services.publisher import previews
 from services.publisher.adapters import richtext
 from services.publisher.adapters.base import (
     Account,
@@ -175,6 +176,28 @@ class BlueskyAdapter(Adapter):
                   for m in media]
         return {"$type": "app.bsky.embed.images", "images": images}
 
+    async def link_card(self, creds: dict[str, Any], url: str) -> dict[str, Any] | None:
+        """`app.bsky.embed.external` for the first link of a post without media: Bluesky shows
+        only the card a client builds (title, description, thumbnail blob)."""
+        if self.outbound is None:
+            return None
+        found = await previews.preview_of(
+            url, client=self.outbound.client, policy=self.outbound.policy
+        )
+        if found is None:
+            return None
+        external: dict[str, Any] = {
+            "uri": url, "title": found.title, "description": found.description,
+        }
+        if found.image:
+            try:
+                external["thumb"] = await self.upload(creds, {"url": found.image, "kind": "image"})
+            except NetworkError as exc:
+                if exc.error_class != "media_error":
+                    raise
+                # An image the page names but nobody can use: the card goes without it.
+        return {"$type": "app.bsky.embed.external", "external": external}
+
     async def strong_refs(self, creds: dict[str, Any], uris: list[str]
                           ) -> dict[str, dict[str, str]]:
         r = await self.call("GET", self.xrpc("app.bsky.feed.getPosts"),
@@ -221,6 +244,9 @@ class BlueskyAdapter(Adapter):
             if found:
                 record["facets"] = found
         embed = await self.embed(credentials, post.media)
+        if embed is None:
+            link = next((s.value for s in spans if s.kind == "link"), None)
+            embed = await self.link_card(credentials, link) if link else None
         if embed is not None:
             record["embed"] = embed
         rkey = record_key(post.target_id)
