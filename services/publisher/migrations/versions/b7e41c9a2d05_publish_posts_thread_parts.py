@@ -1,7 +1,7 @@
 """thread parts and the retry deadline on publish jobs
 
 Revision ID: b7e41c9a2d05
-Revises: 37d362794feb
+Revises: 51da6bef7508
 Create Date: 2026-12-04 21:20:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'b7e41c9a2d05'
-down_revision: str | None = '37d362794feb'
+down_revision: str | None = '51da6bef7508'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
