@@ -1,7 +1,7 @@
 """target retries: attempts and the next attempt time
 
 Revision ID: d3a95e0c71b4
-Revises: 2653a5e485fa
+Revises: a972de6fe8c9
 Create Date: 2026-12-04 21:35:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'd3a95e0c71b4'
-down_revision: str | None = '2653a5e485fa'
+down_revision: str | None = 'a972de6fe8c9'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
