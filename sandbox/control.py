@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from sandbox import engagement, moderation, subscriptions
+from sandbox import engagement, moderation, polls, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.faults import FaultSpec
 from sandbox.http import json, json_body
@@ -68,6 +69,23 @@ async def sample_media(name: str) -> Response:
         raise HTTPException(404, "no such sample")
     mime, make = SAMPLES[name]
     return Response(make(), media_type=mime, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/pages/{slug}")
+async def page(slug: str, request: Request) -> Response:
+    """A web page with Open Graph tags (its image one of the samples), for link previews."""
+    base = str(request.base_url).rstrip("/")
+    title = html.escape(slug.replace("-", " ").title())
+    body = (
+        "<!doctype html><html><head>"
+        f"<title>{title} | Sandbox</title>"
+        f'<meta property="og:title" content="{title}">'
+        f'<meta property="og:description" content="All about {title}.">'
+        f'<meta property="og:image" content="{base}/_sandbox/media/sample.jpg">'
+        f'<meta name="twitter:card" content="summary_large_image">'
+        f"</head><body><h1>{title}</h1></body></html>"
+    )
+    return Response(body, media_type="text/html; charset=utf-8")
 
 
 @router.post("/reset")
@@ -206,8 +224,10 @@ def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:
         "reply_to": post.reply_to,
         "visibility": post.visibility,
         "deleted": post.deleted,
+        "edited_at": post.extra.get("edited_at"),
+        "poll": polls.view(post.extra.get("poll")),
         "metrics": {k: int(v) for k, v in post.metrics.items() if not k.startswith("_")},
-        **{k: v for k, v in post.extra.items() if k in ("title", "privacy", "rkey")},
+        **{k: v for k, v in post.extra.items() if k in ("title", "privacy", "rkey", "record")},
     }
 
 
@@ -272,6 +292,28 @@ async def add_comment(network: str, post_id: str, body: CommentIn, request: Requ
         raise HTTPException(404, "no such post")
     result = module.add_comment(sb, post, body.text, body.author or "Sandbox Fan")
     return json(result, 201)
+
+
+class VotesIn(BaseModel):
+    option: int = Field(ge=0, le=3)
+    count: int = Field(default=1, ge=1, le=1_000_000)
+
+
+@router.post("/{network}/posts/{post_id:path}/votes")
+async def add_votes(network: str, post_id: str, body: VotesIn, request: Request) -> Response:
+    """The audience votes in a post's poll (while it is open), as people would."""
+    sb = sandbox_of(request)
+    _network(network)
+    post = find_post(sb, network, post_id)
+    if post is None or post.deleted:
+        raise HTTPException(404, "no such post")
+    poll = post.extra.get("poll")
+    if poll is None or body.option >= len(poll["options"]):
+        raise HTTPException(404, "no such poll option")
+    if not polls.is_open(poll):
+        raise HTTPException(409, "the poll has closed")
+    poll["options"][body.option]["votes"] += body.count
+    return json(polls.view(poll))
 
 
 @router.post("/{network}/messages", status_code=201)

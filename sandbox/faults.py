@@ -42,6 +42,9 @@ class FaultSpec(BaseModel):
     phase: Literal["before", "after"] = "before"
     # Trigger at most this many times, then the rule stops firing.
     count: int | None = Field(default=None, ge=0)
+    # Let this many matching requests through untouched first (fail the third part of a
+    # thread, not the first).
+    skip: int = Field(default=0, ge=0)
 
 
 @dataclass(slots=True)
@@ -50,6 +53,7 @@ class Rule:
     method: str | None
     pattern: str | None
     fired: int = 0
+    skipped: int = 0
     windows: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def matches(self, network: str, method: str, path: str) -> bool:
@@ -149,6 +153,9 @@ class FaultMiddleware:
                                                      reset_at))
         for rule in rules:
             spec = rule.spec
+            if rule.skipped < spec.skip:
+                rule.skipped += 1
+                continue
             hang = spec.timeout_rate > 0 and rnd.random() < spec.timeout_rate
             fail = not hang and spec.error_rate > 0 and rnd.random() < spec.error_rate
             if not (hang or fail):

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from sandbox import errors
 from sandbox.core import Sandbox, sandbox_of
-from sandbox.http import bearer, json, json_body
+from sandbox.http import NetError, bearer, json, json_body
 from sandbox.networks.common import iso, media_from_bytes, slug
 from sandbox.state import Account, Post, jwt
 
@@ -240,6 +240,18 @@ def _collect_blobs(sb: Sandbox, account: Account, embed: Any) -> list[dict[str, 
     elif etype == "app.bsky.embed.video":
         ref = (embed.get("video") or {}).get("ref") or {}
         found.append(_blob(sb, account, ref.get("$link"), embed.get("alt", "")))
+    elif etype == "app.bsky.embed.external":
+        external = embed.get("external")
+        if not isinstance(external, dict) or not all(
+            isinstance(external.get(k), str) for k in ("uri", "title", "description")
+        ) or not str(external.get("uri")).startswith(("http://", "https://")):
+            raise errors.bluesky_error(400, "InvalidRequest",
+                                       "Invalid app.bsky.feed.post record: embed/external "
+                                       'must have the properties "uri", "title" and '
+                                       '"description"')
+        if external.get("thumb") is not None:
+            ref = (external.get("thumb") or {}).get("ref") or {}
+            found.append(_blob(sb, account, ref.get("$link"), ""))
     elif etype == "app.bsky.embed.recordWithMedia":
         found.extend(_collect_blobs(sb, account, embed.get("media")))
     return found
@@ -283,6 +295,7 @@ async def create_record(request: Request) -> Response:
         raise errors.bluesky_error(400, "InvalidRequest",
                                    "Invalid app.bsky.feed.post record: Record/text must not "
                                    f"be longer than {MAX_GRAPHEMES} graphemes")
+    _check_facets(record.get("facets"), text)
     rkey = str(body.get("rkey") or _tid())
     uri = _uri(account.id, rkey)
     if uri in sb.state.posts[NETWORK]:
@@ -309,6 +322,48 @@ async def create_record(request: Request) -> Response:
     ))
     return json({"uri": uri, "cid": cid, "commit": {"cid": _cid(uri.encode()), "rev": _tid()},
                  "validationStatus": "valid"})
+
+
+FACET_FEATURES = {
+    "app.bsky.richtext.facet#link": "uri",
+    "app.bsky.richtext.facet#mention": "did",
+    "app.bsky.richtext.facet#tag": "tag",
+}
+
+
+def _check_facets(facets: Any, text: str) -> None:
+    """The lexicon's rules for `facets`: byte ranges inside the UTF-8 text, each with known
+    features (a mention names a DID, a tag is at most 640 bytes)."""
+    if facets is None:
+        return
+    size = len(text.encode())
+
+    def invalid(detail: str) -> NetError:
+        return errors.bluesky_error(
+            400, "InvalidRequest", f"Invalid app.bsky.feed.post record: {detail}"
+        )
+
+    if not isinstance(facets, list):
+        raise invalid("Record/facets must be an array")
+    for n, facet in enumerate(facets):
+        index = facet.get("index") if isinstance(facet, dict) else None
+        start = index.get("byteStart") if isinstance(index, dict) else None
+        end = index.get("byteEnd") if isinstance(index, dict) else None
+        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= size:
+            raise invalid(f"Record/facets/{n}/index must be a byte range inside the text")
+        features = facet.get("features")
+        if not isinstance(features, list) or not features:
+            raise invalid(f"Record/facets/{n}/features must be a non-empty array")
+        for feature in features:
+            kind = feature.get("$type") if isinstance(feature, dict) else None
+            field = FACET_FEATURES.get(str(kind))
+            value = feature.get(field) if field and isinstance(feature, dict) else None
+            if field is None or not isinstance(value, str) or not value:
+                raise invalid(f"Record/facets/{n}/features has an invalid feature")
+            if field == "did" and not value.startswith("did:"):
+                raise invalid(f"Record/facets/{n}/features/did must be a valid did")
+            if field == "tag" and len(value.encode()) > 640:
+                raise invalid(f"Record/facets/{n}/features/tag must not be longer than 640")
 
 
 @router.post(XRPC + "com.atproto.repo.deleteRecord")

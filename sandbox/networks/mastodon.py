@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, oauth
+from sandbox import errors, oauth, polls
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import Part, bearer, form_list, json, params
 from sandbox.networks.common import URL_RE, iso, media_from_bytes, media_ref, slug
@@ -20,6 +20,10 @@ NETWORK = "mastodon"
 MAX_CHARS = 500
 URL_CHARS = 23
 IDEMPOTENCY_TTL = 3600
+POLL_MAX_OPTIONS = 4
+POLL_OPTION_CHARS = 50
+POLL_MIN_SECONDS = 300
+POLL_MAX_SECONDS = 2_629_746
 DOMAIN = "mastodon.example"
 REMOTE_MENTION = re.compile(r"@([A-Za-z0-9_]+)@[A-Za-z0-9.-]+")
 
@@ -116,7 +120,56 @@ def _status(sb: Sandbox, post: Post) -> dict[str, Any]:
         "tags": [],
         "emojis": [],
         "card": None,
-        "poll": None,
+        "poll": _poll_entity(post),
+    }
+
+
+def _poll(raw: Any, *, with_media: bool) -> dict[str, Any] | None:
+    """The instance's `configuration.polls`: 2-4 options of at most 50 characters, open 300 s
+    to a month, and no poll on a status with media."""
+    if raw is None:
+        return None
+    if with_media:
+        raise errors.mastodon_error(422, "Validation failed: Cannot attach a poll to a status "
+                                         "with media")
+    if not isinstance(raw, dict):
+        raise errors.mastodon_error(422, "Validation failed: Poll is invalid")
+    options = raw.get("options")
+    if not isinstance(options, list) or not 2 <= len(options) <= POLL_MAX_OPTIONS:
+        raise errors.mastodon_error(422, "Validation failed: Poll options must have between "
+                                         f"2 and {POLL_MAX_OPTIONS} items")
+    if any(not isinstance(o, str) or not o.strip() or len(o) > POLL_OPTION_CHARS
+           for o in options):
+        raise errors.mastodon_error(422, "Validation failed: Poll options is too long "
+                                         f"(maximum is {POLL_OPTION_CHARS} characters)")
+    if len(set(options)) < len(options):
+        raise errors.mastodon_error(422, "Validation failed: Poll options must be unique")
+    try:
+        seconds = int(raw.get("expires_in"))
+    except (TypeError, ValueError):
+        raise errors.mastodon_error(422, "Validation failed: Poll expires in is invalid") from None
+    if not POLL_MIN_SECONDS <= seconds <= POLL_MAX_SECONDS:
+        raise errors.mastodon_error(422, "Validation failed: Poll expiration is out of range")
+    multiple = raw.get("multiple") in (True, "true", "1")
+    return polls.new_poll(options, minutes=seconds // 60, multiple=multiple)
+
+
+def _poll_entity(post: Post) -> dict[str, Any] | None:
+    poll = post.extra.get("poll")
+    if poll is None:
+        return None
+    votes = polls.total(poll)
+    return {
+        "id": post.extra["poll_id"],
+        "expires_at": poll["expires_at"],
+        "expired": not polls.is_open(poll),
+        "multiple": poll["multiple"],
+        "votes_count": votes,
+        "voters_count": votes,
+        "options": [{"title": o["label"], "votes_count": o["votes"]} for o in poll["options"]],
+        "emojis": [],
+        "voted": False,
+        "own_votes": [],
     }
 
 
@@ -255,7 +308,9 @@ def _instance_v1(sb: Sandbox) -> dict[str, Any]:
                                          "video/mp4", "video/quicktime"],
                 "image_size_limit": 16777216, "video_size_limit": 103809024,
             },
-            "polls": {"max_options": 4, "max_characters_per_option": 50},
+            "polls": {"max_options": POLL_MAX_OPTIONS,
+                      "max_characters_per_option": POLL_OPTION_CHARS,
+                      "min_expiration": POLL_MIN_SECONDS, "max_expiration": POLL_MAX_SECONDS},
         },
     }
 
@@ -318,6 +373,7 @@ async def create_status(request: Request) -> Response:
         )
     if len(media_ids) > 4:
         raise errors.mastodon_error(422, "Validation failed: Cannot attach more than 4 files")
+    poll = _poll(p.get("poll"), with_media=bool(media_ids))
     media = []
     for mid in media_ids:
         item = sb.state.media[NETWORK].get(mid)
@@ -345,7 +401,8 @@ async def create_status(request: Request) -> Response:
             visibility=visibility,
             extra={"spoiler_text": spoiler,
                    "in_reply_to_account_id": (parent.account_id or parent.author_id)
-                   if parent else None},
+                   if parent else None,
+                   **({"poll": poll, "poll_id": sb.state.snowflake()} if poll else {})},
         )
     )
     if key:

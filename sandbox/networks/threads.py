@@ -6,10 +6,11 @@ import time
 import unicodedata
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from sandbox import errors
+from sandbox import errors, polls
 from sandbox.core import Sandbox
 from sandbox.http import json
 from sandbox.networks import meta
@@ -18,6 +19,7 @@ from sandbox.state import Account, Post
 
 NETWORK = "threads"
 MAX_CHARS = 500
+POLL_OPTION_CHARS = 25
 POST_LIMIT = 250
 REPLY_LIMIT = 1000
 # What a published container is called in listings.
@@ -182,6 +184,7 @@ def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     reply_to = p.get("reply_to_id")
     if reply_to and str(reply_to) not in sb.state.posts[NETWORK]:
         raise errors.graph_error("Invalid reply_to_id", 100)
+    poll = _poll(p.get("poll_attachment"), media_type=media_type)
     container_id = sb.state.numeric_id("17")
     _containers(sb)[container_id] = {
         "account_id": account.id,
@@ -195,8 +198,38 @@ def _create(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
         "error": error,
         "extra_polls": extra_polls,
         "carousel_item": carousel_item,
+        "poll": poll,
     }
     return json({"id": container_id})
+
+
+def _poll(raw: Any, *, media_type: str) -> dict[str, Any] | None:
+    """`poll_attachment` = {"option_a", "option_b", "option_c"?, "option_d"?}: a text post
+    only, each option at most 25 characters; the poll is open for 24 hours."""
+    if raw is None or raw == "":
+        return None
+    if media_type != "TEXT":
+        raise errors.graph_error("(#100) A poll can only be attached to a text post.", 100)
+    try:
+        value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        raise errors.graph_error("(#100) Param poll_attachment must be JSON", 100) from None
+    if not isinstance(value, dict):
+        raise errors.graph_error("(#100) Param poll_attachment must be an object", 100)
+    names = [f"option_{c}" for c in "abcd"]
+    unknown = set(value) - set(names)
+    options = [value[n] for n in names if n in value]
+    present = [n in value for n in names]
+    if unknown or len(options) < 2 or present != sorted(present, reverse=True):
+        raise errors.graph_error(
+            "(#100) poll_attachment takes option_a and option_b, then option_c, option_d", 100
+        )
+    if any(not isinstance(o, str) or not o.strip() or len(o) > POLL_OPTION_CHARS
+           for o in options):
+        raise errors.graph_error(
+            f"(#100) Each poll option is 1 to {POLL_OPTION_CHARS} characters", 100
+        )
+    return polls.new_poll(options, minutes=24 * 60)
 
 
 def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
@@ -234,7 +267,10 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
             author_id=account.id,
             author_name=account.name,
             author_username=account.username,
-            extra={"media_type": LISTED_TYPES.get(container["media_type"], "TEXT_POST")},
+            extra={
+                "media_type": LISTED_TYPES.get(container["media_type"], "TEXT_POST"),
+                **({"poll": container["poll"]} if container.get("poll") else {}),
+            },
         )
     )
     container["published"] = media_id

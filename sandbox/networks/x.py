@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, moderation, oauth, subscriptions
+from sandbox import errors, moderation, oauth, polls, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import Part, bearer, json, json_body, params
 from sandbox.networks.common import iso, media_from_bytes, media_ref, slug, x_weighted_length
@@ -325,6 +325,8 @@ def _tweet(post: Post, fields: set[str]) -> dict[str, Any]:
         out["referenced_tweets"] = [{"type": "replied_to", "id": post.reply_to}]
     if "attachments" in fields and post.media:
         out["attachments"] = {"media_keys": [m["key"] for m in post.media]}
+    if "attachments" in fields and post.extra.get("poll"):
+        out.setdefault("attachments", {})["poll_ids"] = [post.extra["poll_id"]]
     if "public_metrics" in fields:
         out["public_metrics"] = {
             "retweet_count": post.count("shares"),
@@ -343,6 +345,26 @@ def _tweet(post: Post, fields: set[str]) -> dict[str, Any]:
     return out
 
 
+def _poll(raw: Any, *, with_media: bool) -> dict[str, Any] | None:
+    """X's poll rules: 2-4 options of 1-25 characters, 5 to 10,080 minutes, never with media."""
+    if raw is None:
+        return None
+    if with_media:
+        raise errors.x_invalid("Only one of [media.media_ids, poll.options] can be specified")
+    if not isinstance(raw, dict):
+        raise errors.x_invalid("$.poll: expected an object")
+    options = raw.get("options")
+    if not isinstance(options, list) or not 2 <= len(options) <= 4:
+        raise errors.x_invalid("$.poll.options: size must be between 2 and 4")
+    for option in options:
+        if not isinstance(option, str) or not 1 <= len(option) <= 25:
+            raise errors.x_invalid("$.poll.options: each option is 1 to 25 characters")
+    minutes = raw.get("duration_minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 5 <= minutes <= 10080:
+        raise errors.x_invalid("$.poll.duration_minutes: must be between 5 and 10080")
+    return polls.new_poll(options, minutes=minutes)
+
+
 @router.post("/2/tweets", status_code=201)
 async def create_tweet(request: Request) -> Response:
     sb = sandbox_of(request)
@@ -357,6 +379,7 @@ async def create_tweet(request: Request) -> Response:
     reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
     if not text and not media_ids:
         raise errors.x_invalid("Tweet text and media cannot both be empty")
+    poll = _poll(body.get("poll"), with_media=bool(media_ids))
     if x_weighted_length(text) > MAX_WEIGHTED:
         # Unconfirmed wording; X answers 403 for an over-long tweet on v2.
         raise errors.x_problem(403, "Forbidden", "Tweet needs to be a bit shorter.")
@@ -393,6 +416,9 @@ async def create_tweet(request: Request) -> Response:
     if parent is not None:
         extra["in_reply_to_user_id"] = parent.author_id
         parent.metrics["replies"] = parent.metrics.get("replies", 0.0) + 1
+    if poll is not None:
+        extra["poll"] = poll
+        extra["poll_id"] = sb.state.snowflake()
     sb.state.add_post(
         Post(
             network=NETWORK,
@@ -455,9 +481,29 @@ async def get_tweets(request: Request) -> Response:
     out: dict[str, Any] = {}
     if data:
         out["data"] = data
+    expansions = set(request.query_params.get("expansions", "").split(","))
+    if "attachments.poll_ids" in expansions:
+        found = [sb.state.posts[NETWORK][d["id"]] for d in data]
+        held = [_poll_object(p) for p in found if p.extra.get("poll")]
+        if held:
+            out["includes"] = {"polls": held}
     if errs:
         out["errors"] = errs
     return json(out)
+
+
+def _poll_object(post: Post) -> dict[str, Any]:
+    poll = post.extra["poll"]
+    return {
+        "id": post.extra["poll_id"],
+        "options": [
+            {"position": i + 1, "label": o["label"], "votes": o["votes"]}
+            for i, o in enumerate(poll["options"])
+        ],
+        "duration_minutes": poll["duration_minutes"],
+        "end_datetime": poll["expires_at"],
+        "voting_status": "open" if polls.is_open(poll) else "closed",
+    }
 
 
 def _timeline(request: Request, posts: list[Post]) -> Response:

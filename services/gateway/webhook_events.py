@@ -21,6 +21,7 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "post.edited",
     "post.published",
     "post.publish_failed",
+    "post.retrying",
     "post.partially_failed",
     "post.failed",
     "post.missed",

@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from shared.events import (
     PostDue,
     PostPublished,
     PostPublishFailed,
+    PostRetrying,
     ReplyFailed,
     ReplyRequested,
     ReplySent,
@@ -53,6 +55,7 @@ async def record_due(
             options=due.options,
             due_at=due.due_at,
             due_attempt=due.attempt,
+            retry_until=due.retry_until,
             correlation_id=correlation_id,
             status="pending",
             next_attempt_at=now,
@@ -75,6 +78,7 @@ async def record_due(
             .values(
                 status="pending",
                 due_attempt=due.attempt,
+                retry_until=due.retry_until,
                 attempts=0,
                 next_attempt_at=now,
                 text=due.text,
@@ -212,6 +216,35 @@ async def renew_lease(
             PublishJob.status == "sending",
         )
         .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease_seconds))
+        .returning(PublishJob.id)
+    )
+    return kept is not None
+
+
+async def record_part(
+    session: AsyncSession,
+    *,
+    job_id: uuid.UUID,
+    lease_token: uuid.UUID,
+    index: int,
+    part: dict[str, Any],
+) -> bool:
+    """Keeps a thread part that is now on the network, at once and on its own, so whatever
+    happens to the rest of the attempt the next one resumes after it. The part is known, so
+    nothing is left to reconcile. False when the lease is no longer ours."""
+    kept = await session.scalar(
+        update(PublishJob)
+        .where(
+            PublishJob.id == job_id,
+            PublishJob.lease_token == lease_token,
+            PublishJob.status == "sending",
+            func.jsonb_array_length(PublishJob.parts) == index,
+        )
+        .values(
+            parts=PublishJob.parts.op("||")(literal([part], JSONB)),
+            reconcile=False,
+            updated_at=datetime.now(UTC),
+        )
         .returning(PublishJob.id)
     )
     return kept is not None
@@ -359,7 +392,10 @@ async def schedule_retry(
     error: str,
     delay: float,
     reconcile: bool,
+    outbox: Outbox | None = None,
 ) -> None:
+    """Sets the next attempt. With `outbox`, says so (`post.retrying`), so the target shows
+    `retrying` with the attempt count, the last error and when the next attempt is."""
     now = datetime.now(UTC)
     job.status = "pending"
     job.next_attempt_at = now + timedelta(seconds=delay)
@@ -368,6 +404,33 @@ async def schedule_retry(
     job.lease_token = job.lease_until = None
     job.updated_at = now
     await session.flush()
+    if outbox is None or job.kind != "post":
+        return
+    await outbox.add(
+        session,
+        Envelope.of(
+            PostRetrying(
+                post_id=job.post_id,
+                target_id=job.target_id,
+                channel_id=job.channel_id,
+                network=job.network,
+                attempts=job.attempts,
+                error_class=error_class,
+                error=error,
+                next_attempt_at=job.next_attempt_at,
+            ),
+            workspace_id=job.workspace_id,
+            correlation_id=job.correlation_id,
+        ),
+    )
+
+
+def out_of_time(job: PublishJob, *, now: datetime, delay: float, max_attempts: int) -> bool:
+    """Whether a retry `delay` seconds away is too late: past the post's deadline, or, for a
+    job without one (replies, first comments), past the attempt limit."""
+    if job.retry_until is not None:
+        return now + timedelta(seconds=delay) > job.retry_until
+    return job.attempts >= max_attempts
 
 
 async def mark_waiting(session: AsyncSession, *, job: PublishJob, reason: str) -> None:

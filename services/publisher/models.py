@@ -90,6 +90,9 @@ class PublishJob(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_attempt: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Transient failures are retried until then (the post's missed-post deadline); None: up
+    # to the publisher's `max_attempts`.
+    retry_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     correlation_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -100,6 +103,9 @@ class PublishJob(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The last send may have reached the network: look before sending again.
     reconcile: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # A thread's parts already on the network, in order ({"external_id", "url"}; the first is
+    # the post itself): a later attempt resumes after the last one instead of reposting.
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     external_id: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
     error_class: Mapped[str | None] = mapped_column(String(40))

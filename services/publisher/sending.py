@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.publisher import budgets, jobs
+from services.publisher import budgets, chains, jobs
 from services.publisher.adapters import Adapters
 from services.publisher.adapters.base import (
     PERMANENT,
@@ -58,6 +58,9 @@ class Attempt:
     sent_at: datetime
     attempts: int
     kind: str = "post"
+    # A thread's parts already on the network (see services.publisher.chains).
+    parts: tuple[Published, ...] = ()
+    retry_until: datetime | None = None
 
     @property
     def action(self) -> budgets.Action:
@@ -222,6 +225,8 @@ class PublishLoop:
             sent_at=job.sent_at,
             attempts=job.attempts,
             kind=job.kind,
+            parts=tuple(chains.from_record(p) for p in job.parts or []),
+            retry_until=job.retry_until,
         )
 
     async def settle(self, attempt: Attempt) -> None:
@@ -245,7 +250,14 @@ class PublishLoop:
                     "unknown_outcome",
                     f"the attempt took longer than {self.settings.attempt_timeout_seconds:.0f} s",
                 )
-        except (NetworkError, NeedsReauth, ChannelGone, Exhausted, budgets.BudgetExhausted) as exc:
+        except (
+            NetworkError,
+            NeedsReauth,
+            ChannelGone,
+            Exhausted,
+            LeaseLost,
+            budgets.BudgetExhausted,
+        ) as exc:
             outcome = exc
         except Exception as exc:  # noqa: BLE001  (an adapter bug must not lose the job)
             log.exception("publishing %s failed unexpectedly", attempt.job_id)
@@ -286,37 +298,88 @@ class PublishLoop:
             channel_id=attempt.channel_id, adapter=adapter
         )
         ref = ChannelRef(external_id=channel.external_id, username=channel.username)
-        if attempt.reconcile and not adapter.idempotent:
-            found = await self.look_up(adapter, creds, ref, attempt)
+        if chains.part_count(attempt.post) == 1:
+            return await self.send(adapter, creds, ref, attempt, attempt.post, attempt.reconcile)
+        return await self.send_thread(adapter, creds, ref, attempt)
+
+    async def send_thread(
+        self, adapter: Adapter, creds: dict[str, Any], ref: ChannelRef, attempt: Attempt
+    ) -> Published:
+        """Posts the parts not yet on the network, each answering the one before, keeping
+        each as soon as the network has it. Only the first part not kept can have an
+        unknown outcome from an earlier attempt, so only it is looked up before sending."""
+        done = list(attempt.parts)
+        for index in range(len(done), chains.part_count(attempt.post)):
+            if index == 0:
+                post = chains.head(attempt.post)
+            else:
+                post = chains.part(attempt.post, index=index, parent=done[-1], root=done[0])
+            reconcile = attempt.reconcile and index == len(attempt.parts)
+            published = await self.send(adapter, creds, ref, attempt, post, reconcile)
+            async with unit_of_work(self.runtime.sessions) as session:
+                kept = await jobs.record_part(
+                    session,
+                    job_id=attempt.job_id,
+                    lease_token=attempt.lease_token,
+                    index=index,
+                    part=chains.as_record(published),
+                )
+            if not kept:
+                raise LeaseLost(f"lost the lease after part {index + 1} of the thread")
+            done.append(published)
+        return done[0]
+
+    async def send(
+        self,
+        adapter: Adapter,
+        creds: dict[str, Any],
+        ref: ChannelRef,
+        attempt: Attempt,
+        post: Outgoing,
+        reconcile: bool,
+    ) -> Published:
+        """One write to the network; after an unknown outcome it looks the write up first."""
+        if reconcile and not adapter.idempotent:
+            found = await self.look_up(adapter, creds, ref, attempt, post)
             if found is not None:
                 return found
-            if attempt.attempts > self.settings.max_attempts:
+            if self.past_deadline(attempt):
                 raise Exhausted("gave up; the post was not found on the network")
         try:
-            return await adapter.publish(creds, channel=ref, post=attempt.post)
+            return await adapter.publish(creds, channel=ref, post=post)
         except NetworkError as exc:
             if exc.error_class == "auth_expired":
                 # An expired-token answer: refresh once and try again with the new token.
                 creds = await self.credentials.refresh(
                     channel_id=attempt.channel_id, adapter=adapter, stale=creds
                 )
-                return await adapter.publish(creds, channel=ref, post=attempt.post)
-            if exc.error_class == "duplicate" and attempt.reconcile:
+                return await adapter.publish(creds, channel=ref, post=post)
+            if exc.error_class == "duplicate" and reconcile:
                 # The network says we already posted this: an earlier attempt got through
                 # after all, later than the lookup could see.
-                found = await self.look_up(adapter, creds, ref, attempt)
+                found = await self.look_up(adapter, creds, ref, attempt, post)
                 if found is not None:
                     return found
             raise
 
+    def past_deadline(self, attempt: Attempt) -> bool:
+        if attempt.retry_until is not None:
+            return datetime.now(UTC) > attempt.retry_until
+        return attempt.attempts > self.settings.max_attempts
+
     async def look_up(
-        self, adapter: Adapter, creds: dict[str, Any], ref: ChannelRef, attempt: Attempt
+        self,
+        adapter: Adapter,
+        creds: dict[str, Any],
+        ref: ChannelRef,
+        attempt: Attempt,
+        post: Outgoing,
     ) -> Published | None:
         slack = timedelta(seconds=self.settings.reconcile_slack_seconds)
         return await adapter.find_published(
             creds,
             channel=ref,
-            post=attempt.post,
+            post=post,
             since=attempt.sent_at - slack,
             until=datetime.now(UTC) + slack,
         )
@@ -372,27 +435,30 @@ class PublishLoop:
         self.outcomes.labels(attempt.network, result, error_class).inc()
 
     async def record_error(self, session: Any, *, job: PublishJob, error: NetworkError) -> str:
-        """Fails the job or schedules its retry; returns which ("failed" or "retrying")."""
+        """Fails the job or schedules its retry; returns which ("failed" or "retrying").
+
+        A post is retried until its missed-post deadline (what "scheduled for 9:00" means to
+        its author), not for a fixed number of attempts."""
         outbox = self.runtime.outbox
         unknown = error.error_class == "unknown_outcome"
-        if error.error_class in PERMANENT or (
-            job.attempts >= self.settings.max_attempts and not unknown
-        ):
-            await jobs.mark_failed(
-                session,
-                job=job,
-                error_class=error.error_class,
-                error=error.message,
-                outbox=outbox,
-            )
-            return "failed"
-        # An unknown outcome is never failed blind: the next attempt looks first.
         delay = jobs.backoff_delay(
             attempts=job.attempts,
             base=self.settings.backoff_base_seconds,
             cap=self.settings.backoff_max_seconds,
             retry_after=error.retry_after,
         )
+        late = jobs.out_of_time(
+            job, now=datetime.now(UTC), delay=delay, max_attempts=self.settings.max_attempts
+        )
+        # An unknown outcome is never failed blind: the next attempt looks first.
+        if error.error_class in PERMANENT or (late and not unknown):
+            message = error.message
+            if late and error.error_class not in PERMANENT:
+                message = f"gave up after {job.attempts} attempt(s): {error.message}"
+            await jobs.mark_failed(
+                session, job=job, error_class=error.error_class, error=message, outbox=outbox
+            )
+            return "failed"
         await jobs.schedule_retry(
             session,
             job=job,
@@ -400,12 +466,17 @@ class PublishLoop:
             error=error.message,
             delay=delay,
             reconcile=unknown,
+            outbox=outbox,
         )
         return "retrying"
 
 
 class Exhausted(Exception):
     pass
+
+
+class LeaseLost(Exception):
+    """Another replica took the job over; this attempt stops without recording anything."""
 
 
 def error_class_of(outcome: Published | BaseException) -> str:

@@ -11,7 +11,7 @@ from services.scheduler.channels import forget_channel, record_channel
 from services.scheduler.evergreen import recycle
 from services.scheduler.freezes import freeze
 from services.scheduler.models import Channel
-from services.scheduler.posts import mark_failed, mark_published
+from services.scheduler.posts import mark_failed, mark_published, mark_retrying
 from services.scheduler.slots import record_best_times
 from shared import audit
 from shared.consumer import Subscription
@@ -22,6 +22,7 @@ from shared.events import (
     Envelope,
     PostPublished,
     PostPublishFailed,
+    PostRetrying,
     QueueFreezeRequested,
 )
 from shared.outbox import Outbox
@@ -118,6 +119,20 @@ async def publish_result_audited(
     )
 
 
+async def on_post_retrying(session: AsyncSession, envelope: Envelope) -> None:
+    data = envelope.parsed()
+    assert isinstance(data, PostRetrying)
+    found = await mark_retrying(
+        session,
+        target_id=data.target_id,
+        attempts=data.attempts,
+        error=f"{data.error_class}: {data.error}",
+        next_attempt_at=data.next_attempt_at,
+    )
+    if not found:
+        log.warning("post.retrying for unknown target %s", data.target_id)
+
+
 async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
     data = envelope.parsed()
     assert isinstance(data, BestTimesUpdated)
@@ -171,6 +186,7 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
             handlers={
                 "post.published": published_handler(runtime.outbox),
                 "post.publish_failed": publish_failed_handler(runtime.outbox),
+                "post.retrying": on_post_retrying,
             },
         ),
     ]

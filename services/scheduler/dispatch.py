@@ -73,7 +73,9 @@ CLAIM_SQL = text(
                c.utm AS campaign_utm,
                now() - t.due_at
                    > coalesce(ws.missed_after_seconds, :default_missed) * interval '1 second'
-                   AS missed
+                   AS missed,
+               t.due_at + coalesce(ws.missed_after_seconds, :default_missed)
+                   * interval '1 second' AS retry_until
         FROM scheduler.targets t
         JOIN scheduler.posts p ON p.id = t.post_id
         LEFT JOIN scheduler.workspace_settings ws ON ws.workspace_id = t.workspace_id
@@ -102,7 +104,8 @@ CLAIM_SQL = text(
     WHERE t.id = due.id
     RETURNING t.id, t.post_id, t.workspace_id, t.channel_id, t.network, t.position, t.text,
               t.media, t.options, t.status, t.due_at, t.timezone, due.post_text,
-              due.post_media, due.post_schedule, due.campaign_utm, now() AS now
+              due.post_media, due.post_schedule, due.campaign_utm, due.retry_until,
+              now() AS now
     """
 ).columns(media=JSONB, options=JSONB, post_media=JSONB, post_schedule=JSONB, campaign_utm=JSONB)
 
@@ -183,6 +186,7 @@ async def claim_due(
                     ],
                     options=row.options or {},
                     due_at=row.due_at,
+                    retry_until=row.retry_until,
                 ),
                 workspace_id=row.workspace_id,
             )

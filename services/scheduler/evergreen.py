@@ -26,7 +26,15 @@ from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-WAITING = ("draft", "in_review", "changes_requested", "approved", "scheduled", "publishing")
+WAITING = (
+    "draft",
+    "in_review",
+    "changes_requested",
+    "approved",
+    "scheduled",
+    "publishing",
+    "retrying",
+)
 
 
 async def recycle(

@@ -43,6 +43,7 @@ POST_STATUSES = frozenset(
         "approved",
         "scheduled",
         "publishing",
+        "retrying",
         "published",
         "failed",
         "canceled",

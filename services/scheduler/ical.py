@@ -22,7 +22,16 @@ FEED_PATH = "/v1/calendar.ics"
 # What a subscribed calendar shows: the recent past and the months ahead.
 PAST = timedelta(days=31)
 AHEAD = timedelta(days=366)
-SHOWN = ("in_review", "approved", "scheduled", "publishing", "published", "failed", "missed")
+SHOWN = (
+    "in_review",
+    "approved",
+    "scheduled",
+    "publishing",
+    "retrying",
+    "published",
+    "failed",
+    "missed",
+)
 
 
 async def feed_token(session: AsyncSession, *, workspace_id: UUID, rotate: bool = False) -> str:

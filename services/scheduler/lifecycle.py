@@ -56,7 +56,7 @@ from shared.outbox import Outbox
 
 # Statuses in which a target is still only a plan.
 EDITABLE = frozenset({"draft", "in_review", "changes_requested", "approved", "scheduled"})
-CLAIMED = frozenset({"publishing", "published", "failed", "missed"})
+CLAIMED = frozenset({"publishing", "retrying", "published", "failed", "missed"})
 
 
 def _check_version(post: Post, expected: int | None) -> None:
@@ -592,7 +592,7 @@ async def cancel(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
     )
     _check_version(post, expected_version)
-    publishing = [t for t in targets if t.status == "publishing"]
+    publishing = [t for t in targets if t.status in ("publishing", "retrying")]
     if publishing:
         raise Conflict(
             f"{len(publishing)} target(s) are being published right now and cannot be canceled.",

@@ -52,6 +52,7 @@ DUE_CHANNEL = "scheduler_due"
 
 # Where a post stands, from the most to the least pressing, for a post whose targets differ.
 _SUMMARY_ORDER = (
+    "retrying",
     "publishing",
     "scheduled",
     "in_review",
@@ -494,6 +495,8 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
                 external_id=t.external_id,
                 url=t.url,
                 error=t.error,
+                attempts=t.attempts,
+                next_attempt_at=t.next_attempt_at,
                 text=t.text,
                 media=[MediaIn.model_validate(m) for m in t.media] if t.media is not None else None,
                 options=t.options or {},
@@ -579,6 +582,7 @@ async def mark_published(
     target.url = url
     target.published_at = published_at
     target.error = None
+    target.next_attempt_at = None
     record_transition(
         session,
         post_id=target.post_id,
@@ -590,6 +594,44 @@ async def mark_published(
     await refresh_post_status(session, post_id=target.post_id)
     if outbox is not None and previous != "published":
         await announce_outcome(session, target=target, outbox=outbox)
+    return True
+
+
+async def mark_retrying(
+    session: AsyncSession,
+    *,
+    target_id: UUID,
+    attempts: int,
+    error: str,
+    next_attempt_at: datetime,
+) -> bool:
+    """A target the publisher is still trying: `retrying`, with its attempts, last error and
+    next attempt. Reports that arrive late (after the outcome, or older than the one already
+    shown) change nothing. False when the target is unknown here."""
+    target = await session.get(Target, target_id, with_for_update=True)
+    if target is None:
+        return False
+    if target.status not in ("publishing", "retrying"):
+        return True
+    if target.status == "retrying" and attempts <= target.attempts:
+        return True
+    previous = target.status
+    target.status = "retrying"
+    target.attempts = attempts
+    target.error = error
+    target.next_attempt_at = next_attempt_at
+    if previous != "retrying":
+        # One transition for the whole run of retries, not one per attempt.
+        record_transition(
+            session,
+            post_id=target.post_id,
+            target_id=target.id,
+            from_status=previous,
+            to_status="retrying",
+            by="publisher",
+            comment=error,
+        )
+    await refresh_post_status(session, post_id=target.post_id)
     return True
 
 
@@ -605,6 +647,7 @@ async def mark_failed(
     previous = target.status
     target.status = "failed"
     target.error = error
+    target.next_attempt_at = None
     record_transition(
         session,
         post_id=target.post_id,

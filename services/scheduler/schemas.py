@@ -155,6 +155,9 @@ class TargetOut(BaseModel):
     external_id: str | None
     url: str | None
     error: str | None
+    # While `retrying`: attempts so far and when the next one is (`error` is the last one's).
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
     text: str | None
     media: list[MediaIn] | None
     options: dict[str, Any]

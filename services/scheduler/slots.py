@@ -19,7 +19,7 @@ from shared.errors import ValidationFailed
 from shared.events import BestTimesUpdated
 
 # A slot counts as taken by targets in these states.
-OCCUPYING = ("in_review", "approved", "scheduled", "publishing", "published")
+OCCUPYING = ("in_review", "approved", "scheduled", "publishing", "retrying", "published")
 # How far ahead the queue looks for a free slot.
 QUEUE_HORIZON_DAYS = 366
 # Until metrics has data for a channel: weekday mornings, lunch and end of day.

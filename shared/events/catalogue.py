@@ -48,6 +48,9 @@ class PostDue(EventData):
     options: dict[str, Any] = Field(default_factory=dict)
     due_at: datetime
     attempt: int = 1
+    # Transient failures are retried until this instant (the workspace's missed-post
+    # deadline), then the target fails; None leaves it to the publisher's attempt limit.
+    retry_until: datetime | None = None
 
 
 @event("post.published")
@@ -81,6 +84,20 @@ class PostPublishFailed(EventData):
     error_class: str
     error: str
     failed_at: datetime
+
+
+@event("post.retrying")
+class PostRetrying(EventData):
+    """An attempt at a post's target failed in a way worth retrying; the next one is set."""
+
+    post_id: UUID
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    attempts: int
+    error_class: str
+    error: str
+    next_attempt_at: datetime
 
 
 class TargetRef(BaseModel):

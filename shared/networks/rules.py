@@ -15,6 +15,7 @@ __all__ = [
     "NETWORKS",
     "Counting",
     "Features",
+    "PollRules",
     "MediaKind",
     "MediaRules",
     "Network",
@@ -134,6 +135,23 @@ class OptionRule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PollRules:
+    """A poll the network's API can attach to a post (`options.poll`)."""
+
+    min_options: int = 2
+    max_options: int = 4
+    max_option_length: int
+    min_minutes: int
+    max_minutes: int
+    # None: any whole number of minutes in range; otherwise only these (Threads: 24 h).
+    allowed_minutes: tuple[int, ...] | None = None
+    # Several answers per voter (Mastodon's `multiple`).
+    multiple: bool = False
+    # Whether the post may also carry media.
+    with_media: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Features:
     first_comment: bool
     # A chain of self-replies published as one post (`options.thread`).
@@ -146,6 +164,8 @@ class Features:
     idempotency: Literal["idempotency_key", "rkey"] | None
     # Mastodon's content warning (`options.spoiler_text`).
     spoiler_text: bool = False
+    # None: the network's API has no polls.
+    poll: PollRules | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -257,6 +277,13 @@ _RULES: dict[str, NetworkRules] = {
             direct_messages=False,
             inbound="webhooks",
             idempotency=None,
+            # `poll_attachment` (option_a … option_d) on a text post; open for 24 hours.
+            poll=PollRules(
+                max_option_length=25,
+                min_minutes=24 * 60,
+                max_minutes=24 * 60,
+                allowed_minutes=(24 * 60,),
+            ),
         ),
     ),
     "x": NetworkRules(
@@ -281,6 +308,8 @@ _RULES: dict[str, NetworkRules] = {
             direct_messages=True,
             inbound="webhooks",
             idempotency=None,
+            # POST /2/tweets `poll`: 2-4 options of 25 characters, 5 minutes to 7 days.
+            poll=PollRules(max_option_length=25, min_minutes=5, max_minutes=7 * 24 * 60),
         ),
     ),
     "linkedin": NetworkRules(
@@ -399,6 +428,10 @@ _RULES: dict[str, NetworkRules] = {
             inbound="polling",
             idempotency="idempotency_key",
             spoiler_text=True,
+            # The instance's `configuration.polls` (mastodon.social's defaults).
+            poll=PollRules(
+                max_option_length=50, min_minutes=5, max_minutes=30 * 24 * 60, multiple=True
+            ),
         ),
         options=(
             OptionRule(

@@ -31,6 +31,7 @@ from shared.networks.rules import (
     MediaRules,
     Network,
     NetworkRules,
+    PollRules,
     TextRules,
     rules_for,
 )
@@ -298,6 +299,7 @@ def validate_variant(
     problems += _check_options(rules, options=options)
     problems += _check_first_comment(rules, options=options)
     problems += _check_thread(rules, options=options, photo_post=photo_post)
+    problems += _check_poll(rules, options=options, has_media=bool(media))
 
     return VariantCheck(
         network=rules.network,
@@ -755,3 +757,73 @@ def _read_thread_part(
                 Problem(code="option_invalid", message=str(exc), field=f"{where}.media[{index}]")
             )
     return str(part.get("text", "")), media, problems
+
+
+# --- polls ----------------------------------------------------------------------------------
+
+
+def _check_poll(
+    rules: NetworkRules, *, options: Mapping[str, Any], has_media: bool
+) -> list[Problem]:
+    """`options.poll` = {"options": [...], "duration_minutes": n, "multiple"?: bool}."""
+    poll = options.get("poll")
+    if poll is None:
+        return []
+    limits = rules.features.poll
+    if limits is None:
+        return [_unsupported(rules, option="poll", what="polls")]
+    where = "options.poll"
+    if not isinstance(poll, Mapping):
+        message = "A poll is an object with `options` and `duration_minutes`."
+        return [Problem(code="option_invalid", message=message, field=where)]
+    problems: list[Problem] = []
+    choices = poll.get("options")
+    if not isinstance(choices, list) or not (
+        limits.min_options <= len(choices) <= limits.max_options
+    ):
+        message = (
+            f"A {rules.name} poll has {limits.min_options} to {limits.max_options} options."
+        )
+        problems.append(Problem(code="option_invalid", message=message, field=f"{where}.options"))
+        choices = choices if isinstance(choices, list) else []
+    for index, choice in enumerate(choices):
+        at = f"{where}.options[{index}]"
+        if not isinstance(choice, str) or not choice.strip():
+            problems.append(Problem(code="option_invalid", message="An option is text.", field=at))
+        elif len(choice) > limits.max_option_length:
+            message = (
+                f"Option is {len(choice)} characters; {rules.name} takes at most "
+                f"{limits.max_option_length}."
+            )
+            problems.append(Problem(code="option_invalid", message=message, field=at))
+    if len({c.strip().casefold() for c in choices if isinstance(c, str)}) < len(choices):
+        message = "Two options are the same."
+        problems.append(Problem(code="option_invalid", message=message, field=f"{where}.options"))
+    problems += _check_poll_duration(rules, limits, poll.get("duration_minutes"))
+    if poll.get("multiple") and not limits.multiple:
+        message = f"{rules.name} polls take one answer per voter."
+        problems.append(Problem(code="option_invalid", message=message, field=f"{where}.multiple"))
+    if has_media and not limits.with_media:
+        message = f"A {rules.name} post cannot carry both a poll and media."
+        problems.append(Problem(code="option_invalid", message=message, field=where))
+    return problems
+
+
+def _check_poll_duration(rules: NetworkRules, limits: PollRules, value: Any) -> list[Problem]:
+    where = "options.poll.duration_minutes"
+    if limits.allowed_minutes is not None and value is None:
+        return []  # the network has one duration; nothing to choose
+    if isinstance(value, bool) or not isinstance(value, int):
+        message = "How long the poll stays open, in whole minutes."
+        return [Problem(code="option_invalid", message=message, field=where)]
+    if limits.allowed_minutes is not None and value not in limits.allowed_minutes:
+        allowed = ", ".join(f"{m:,}" for m in limits.allowed_minutes)
+        message = f"{rules.name} polls stay open for {allowed} minutes."
+        return [Problem(code="option_invalid", message=message, field=where)]
+    if not limits.min_minutes <= value <= limits.max_minutes:
+        message = (
+            f"{rules.name} polls stay open {limits.min_minutes:,} to {limits.max_minutes:,} "
+            f"minutes; this one is {value:,}."
+        )
+        return [Problem(code="option_invalid", message=message, field=where)]
+    return []

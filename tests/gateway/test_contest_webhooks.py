@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 from services.gateway.webhook_events import PUBLIC_EVENTS, openapi_webhooks
 from shared.events import ContestClosed, ContestDrawn, ContestWinner, Envelope
 from tests.gateway.support import running_gateway
-from tests.gateway.test_webhooks import emit, pump, receiving, subscribe
+from tests.gateway.test_webhooks import allowing, emit, pump, receiving, subscribe
 
 
 def drawn(workspace_id: str) -> Envelope:
@@ -61,7 +61,7 @@ async def test_contest_events_are_public_and_delivered(make_settings):
     assert {"contest.closed", "contest.drawn"} <= set(webhooks)
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, run_workers=False) as gw,
+        running_gateway(make_settings, run_workers=False, outbound_allow=allowing(url)) as gw,
     ):
         ws = await gw.workspace()
         sub = await subscribe(gw, ws["api_key"], url, ["contest.drawn"])

@@ -394,7 +394,9 @@ async def test_a_bus_event_becomes_a_signed_delivery_end_to_end(make_settings):
 async def test_crisis_and_queue_events_reach_their_subscribers(make_settings):
     async with (
         receiving() as (receiver, url),
-        running_gateway(make_settings, webhook_poll_seconds=0.5) as gw,
+        running_gateway(
+            make_settings, webhook_poll_seconds=0.5, outbound_allow=allowing(url)
+        ) as gw,
     ):
         ws = await gw.workspace()
         sub = await subscribe(gw, ws["api_key"], url, ["alert.raised", "queue.frozen"])

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from services.scheduler.models import Post, Target
 from services.scheduler.settings import SchedulerSettings
@@ -95,7 +96,7 @@ async def test_explicit_zone_wins_and_workspace_zone_is_the_last_default(setting
         assert r.json()["targets"][0]["due_at"].startswith("2030-07-01T08:00:00")
 
 
-async def test_post_without_schedule_is_a_draft_and_emits_nothing(settings):
+async def test_post_without_schedule_is_a_draft_and_emits_nothing_but_its_audit_entry(settings):
     workspace = uuid.uuid4()
     async with running_scheduler(settings) as s:
         channel = await s.add_channel(workspace_id=workspace, network="bluesky")
@@ -107,7 +108,11 @@ async def test_post_without_schedule_is_a_draft_and_emits_nothing(settings):
         assert r.status_code == 201, r.text
         assert r.json()["status"] == "draft"
         assert r.json()["targets"][0]["due_at"] is None
-        assert await s.runtime.relay.backlog() == 0
+        # No post event (nothing is due); the creation is only in the audit log.
+        async with s.runtime.sessions() as session:
+            outbox = s.runtime.outbox.table
+            keys = (await session.execute(select(outbox.c.routing_key))).scalars().all()
+        assert keys == ["audit.recorded"]
 
 
 async def test_scheduling_writes_post_scheduled_through_the_outbox(make_settings):

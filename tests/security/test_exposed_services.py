@@ -89,9 +89,11 @@ def test_well_known_internal_tokens_are_refused_in_production(cls, monkeypatch) 
     base = {"environment": "production", "internal_token": REAL}
     if cls is GatewaySettings:
         base["admin_token"] = REAL
-    if cls in (PublisherSettings, MetricsSettings):
+    if cls in (PublisherSettings, MetricsSettings, GatewaySettings):
         base["encryption_keys"] = REAL_KEYS
         base["active_key_id"] = "k1"
+    if cls is SchedulerSettings:
+        base["media_url_secret"] = REAL
     if cls is MetricsSettings:
         base["report_link_secret"] = REAL
     cls(**base)  # a real secret starts
@@ -110,7 +112,13 @@ def test_well_known_internal_tokens_are_refused_in_production(cls, monkeypatch) 
 def test_well_known_admin_tokens_and_keys_are_refused_in_production() -> None:
     for secret in well_known_secrets():
         with pytest.raises(ValidationError, match="admin_token"):
-            GatewaySettings(environment="production", internal_token=REAL, admin_token=secret)
+            GatewaySettings(
+                environment="production",
+                internal_token=REAL,
+                admin_token=secret,
+                encryption_keys=REAL_KEYS,
+                active_key_id="k1",
+            )
     # The public development key, even when it is only kept for old rows.
     with pytest.raises(ValidationError, match="development key"):
         PublisherSettings(

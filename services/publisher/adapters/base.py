@@ -87,6 +87,12 @@ class Outgoing:
         return str(value) if value else None
 
     @property
+    def poll(self) -> dict[str, Any] | None:
+        """`options.poll` as validation accepted it: {"options", "duration_minutes", …}."""
+        value = self.options.get("poll")
+        return value if isinstance(value, dict) else None
+
+    @property
     def is_dm(self) -> bool:
         return self.options.get("reply_kind") == "dm"
 
@@ -296,6 +302,21 @@ def count_of(value: Any) -> float | None:
     if isinstance(value, str) and value.isdigit():
         return float(value)
     return None
+
+
+def poll_results(
+    votes: list[Any], *, network_metric: str
+) -> dict[str, tuple[str, float | None]]:
+    """A poll's votes as metrics: the total (`poll_votes`) and each option's, in the order the
+    options were given (`poll_option_1_votes` …). A count the network did not send is None."""
+    counts = [count_of(v) for v in votes]
+    found: dict[str, tuple[str, float | None]] = {
+        f"poll_option_{i}_votes": (f"{network_metric}[{i}]", c)
+        for i, c in enumerate(counts, start=1)
+    }
+    if counts and all(c is not None for c in counts):
+        found["poll_votes"] = (network_metric, sum(c for c in counts if c is not None))
+    return found
 
 
 def followers(network_metric: str, value: Any) -> dict[str, tuple[str, float]]:

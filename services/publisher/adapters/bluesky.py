@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import orjson
 
+from services.publisher import previews
+from services.publisher.adapters import richtext
 from services.publisher.adapters.base import (
     Account,
     Adapter,
@@ -174,6 +176,28 @@ class BlueskyAdapter(Adapter):
                   for m in media]
         return {"$type": "app.bsky.embed.images", "images": images}
 
+    async def link_card(self, creds: dict[str, Any], url: str) -> dict[str, Any] | None:
+        """`app.bsky.embed.external` for the first link of a post without media: Bluesky shows
+        only the card a client builds (title, description, thumbnail blob)."""
+        if self.outbound is None:
+            return None
+        found = await previews.preview_of(
+            url, client=self.outbound.client, policy=self.outbound.policy
+        )
+        if found is None:
+            return None
+        external: dict[str, Any] = {
+            "uri": url, "title": found.title, "description": found.description,
+        }
+        if found.image:
+            try:
+                external["thumb"] = await self.upload(creds, {"url": found.image, "kind": "image"})
+            except NetworkError as exc:
+                if exc.error_class != "media_error":
+                    raise
+                # An image the page names but nobody can use: the card goes without it.
+        return {"$type": "app.bsky.embed.external", "external": external}
+
     async def strong_refs(self, creds: dict[str, Any], uris: list[str]
                           ) -> dict[str, dict[str, str]]:
         r = await self.call("GET", self.xrpc("app.bsky.feed.getPosts"),
@@ -181,6 +205,21 @@ class BlueskyAdapter(Adapter):
         if r.status_code != 200:
             raise self.classify(r, write=False)
         return {p["uri"]: {"uri": p["uri"], "cid": p["cid"]} for p in r.json()["posts"]}
+
+    async def resolve_mentions(
+        self, creds: dict[str, Any], spans: list[richtext.Span]
+    ) -> dict[str, str]:
+        """handle → DID for each mentioned handle that resolves; one that does not is left as
+        text (as the official client does), anything else the network says is an error."""
+        dids: dict[str, str] = {}
+        for handle in dict.fromkeys(s.value for s in spans if s.kind == "mention"):
+            r = await self.call("GET", self.xrpc("com.atproto.identity.resolveHandle"),
+                                params={"handle": handle}, headers=self.auth(creds))
+            if r.status_code == 200:
+                dids[handle] = str(r.json()["did"])
+            elif r.status_code != 400:
+                raise self.classify(r, write=False)
+        return dids
 
     async def publish(
         self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
@@ -198,7 +237,16 @@ class BlueskyAdapter(Adapter):
             if post.reply_to not in refs or root_uri not in refs:
                 raise NetworkError("content_rejected", "the post to reply to is gone")
             record["reply"] = {"root": refs[root_uri], "parent": refs[post.reply_to]}
+        spans = richtext.detect(post.text)
+        if spans:
+            dids = await self.resolve_mentions(credentials, spans)
+            found = richtext.facets(spans, dids=dids)
+            if found:
+                record["facets"] = found
         embed = await self.embed(credentials, post.media)
+        if embed is None:
+            link = next((s.value for s in spans if s.kind == "link"), None)
+            embed = await self.link_card(credentials, link) if link else None
         if embed is not None:
             record["embed"] = embed
         rkey = record_key(post.target_id)

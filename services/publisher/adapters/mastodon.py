@@ -21,6 +21,7 @@ from services.publisher.adapters.base import (
     Published,
     bearer,
     followers,
+    poll_results,
     retry_after_seconds,
 )
 from shared.errors import ValidationFailed
@@ -121,6 +122,12 @@ class MastodonAdapter(Adapter):
             body["spoiler_text"] = post.options["spoiler_text"]
         if post.options.get("in_reply_to"):
             body["in_reply_to_id"] = str(post.options["in_reply_to"])
+        if post.poll:
+            body["poll"] = {
+                "options": list(post.poll["options"]),
+                "expires_in": int(post.poll["duration_minutes"]) * 60,
+                "multiple": bool(post.poll.get("multiple", False)),
+            }
         r = await self.call(
             "POST",
             self.url("/api/v1/statuses", credentials),
@@ -244,4 +251,8 @@ class MastodonAdapter(Adapter):
                 for ours, theirs in MASTODON_METRICS.items()
                 if status.get(theirs) is not None
             }
+            if status.get("poll"):
+                votes = [o.get("votes_count") for o in status["poll"].get("options") or []]
+                results = poll_results(votes, network_metric="poll.options.votes_count")
+                found[status_id].update(results)
         return found

@@ -14,6 +14,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from services.publisher.adapters.base import (
     Account,
     ChannelRef,
@@ -89,6 +91,11 @@ class ThreadsAdapter(ContainerAdapter):
             data["media_type"] = "TEXT"
             if post.options.get("link"):
                 data["link_attachment"] = str(post.options["link"])
+            if post.poll:
+                # Threads names the choices option_a … option_d; a poll stays open 24 hours.
+                data["poll_attachment"] = orjson.dumps(
+                    {f"option_{'abcd'[i]}": o for i, o in enumerate(post.poll["options"])}
+                ).decode()
         elif len(post.media) == 1:
             data.update(self.item_params(post.media[0], carousel=False))
         else:

@@ -22,6 +22,7 @@ from services.publisher.adapters.base import (
     Published,
     bearer,
     followers,
+    poll_results,
     retry_after_seconds,
 )
 
@@ -42,6 +43,14 @@ def comparable(text: str) -> str:
     # X rewrites links to t.co and may trim whitespace, so compare what it cannot change.
     text = URL_RE.sub("", unicodedata.normalize("NFC", text))
     return " ".join(text.split())
+
+
+def replied_to(tweet: dict[str, Any]) -> str | None:
+    """The tweet this one answers (a thread part answers the part before it)."""
+    for ref in tweet.get("referenced_tweets") or []:
+        if ref.get("type") == "replied_to":
+            return str(ref["id"])
+    return None
 
 
 class XAdapter(Adapter):
@@ -98,6 +107,11 @@ class XAdapter(Adapter):
         body: dict[str, Any] = {"text": post.text}
         if post.reply_to:
             body["reply"] = {"in_reply_to_tweet_id": post.reply_to}
+        if post.poll:
+            body["poll"] = {
+                "options": list(post.poll["options"]),
+                "duration_minutes": int(post.poll["duration_minutes"]),
+            }
         if post.media:
             if len(post.media) > 4:
                 raise NetworkError("media_error", "X takes at most 4 images or one video")
@@ -187,7 +201,7 @@ class XAdapter(Adapter):
         wanted = comparable(post.text)
         params: dict[str, Any] = {
             "max_results": 100,
-            "tweet.fields": "created_at",
+            "tweet.fields": "created_at,referenced_tweets",
             "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         path = f"/2/users/{channel.external_id}/tweets"
@@ -198,7 +212,11 @@ class XAdapter(Adapter):
             page = r.json()
             for tweet in page.get("data") or []:
                 created = datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00"))
-                if since <= created <= until and comparable(tweet["text"]) == wanted:
+                if (
+                    since <= created <= until
+                    and comparable(tweet["text"]) == wanted
+                    and replied_to(tweet) == post.reply_to
+                ):
                     return Published(
                         external_id=str(tweet["id"]), url=self.post_url(channel, tweet["id"])
                     )
@@ -228,18 +246,32 @@ class XAdapter(Adapter):
             batch = external_ids[start : start + 100]
             r = await self.call(
                 "GET", self.url("/2/tweets"),
-                params={"ids": ",".join(batch), "tweet.fields": "public_metrics"},
+                params={
+                    "ids": ",".join(batch),
+                    "tweet.fields": "public_metrics,attachments",
+                    "expansions": "attachments.poll_ids",
+                    "poll.fields": "options,voting_status",
+                },
                 headers=bearer(credentials),
             )
             if r.status_code != 200:
                 raise self.classify(r, write=False)
-            for tweet in r.json().get("data") or []:
+            body = r.json()
+            held = {p["id"]: p for p in (body.get("includes") or {}).get("polls") or []}
+            for tweet in body.get("data") or []:
                 counts = tweet.get("public_metrics") or {}
                 found[str(tweet["id"])] = {
                     ours: (theirs, counts[theirs])
                     for ours, theirs in X_METRICS.items()
                     if counts.get(theirs) is not None
                 }
+                for poll_id in (tweet.get("attachments") or {}).get("poll_ids") or []:
+                    if poll_id in held:
+                        options = sorted(held[poll_id]["options"], key=lambda o: o["position"])
+                        votes = [o.get("votes") for o in options]
+                        found[str(tweet["id"])].update(
+                            poll_results(votes, network_metric="poll.options.votes")
+                        )
         return found
 
     async def account_numbers(

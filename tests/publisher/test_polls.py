@@ -1,0 +1,77 @@
+"""Polls go out on the networks whose APIs have them, and their votes come back as metrics."""
+
+import uuid
+
+import httpx
+import pytest
+
+from services.publisher.app import create_app
+from shared.events import CollectItem, Envelope, MetricsCollect
+from tests.publisher.support import Tap, post_due, sandbox_posts, send, wait_consuming
+from tests.publisher.test_publishing import connect
+from tests.support.servers import lifespan
+
+POLL = {"options": ["Tea", "Coffee", "Water"], "duration_minutes": 1440}
+
+
+@pytest.mark.parametrize("network", ["x", "mastodon", "threads"])
+async def test_a_poll_is_published_and_its_votes_come_back_with_the_metrics(
+    publisher_settings, sandbox_url, network
+):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    async with (
+        Tap(settings.exchange_name, ["post.*", "metrics.fetched"]) as tap,
+        lifespan(app),
+    ):
+        await wait_consuming(app, settings.queue_name("posts"))
+        await wait_consuming(app, settings.queue_name("metrics"))
+        channel = await connect(app, sandbox_url, workspace, network=network)
+        due = post_due(channel=channel, text="What do you drink?", options={"poll": POLL})
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        external_id = (await tap.wait("post.published"))[0].data["external_id"]
+
+        [held] = (await sandbox_posts(sandbox_url, network, channel["external_id"]))["items"]
+        assert [o["label"] for o in held["poll"]["options"]] == POLL["options"]
+        assert held["poll"]["duration_minutes"] == 1440
+        if network == "threads":
+            return  # Threads reports no poll counts through its insights
+        async with httpx.AsyncClient(base_url=sandbox_url) as sandbox:
+            for option, count in ((0, 3), (1, 5)):
+                r = await sandbox.post(
+                    f"/_sandbox/{network}/posts/{external_id}/votes",
+                    json={"option": option, "count": count},
+                )
+                assert r.status_code == 200, r.text
+        collect = MetricsCollect(
+            channel_id=uuid.UUID(channel["id"]),
+            network=network,
+            posts=[CollectItem(post_id=due.post_id, external_id=external_id)],
+        )
+        await send(settings.exchange_name, Envelope.of(collect, workspace_id=workspace))
+        fetched = (await tap.wait("metrics.fetched"))[0].data
+        values = {s["metric"]: s["value"] for s in fetched["samples"]}
+        assert values["poll_votes"] == 8
+        assert [values[f"poll_option_{i}_votes"] for i in (1, 2, 3)] == [3, 5, 0]
+
+
+@pytest.mark.parametrize(
+    ("network", "poll", "refusal"),
+    [
+        ("x", {"options": ["a" * 26, "b"], "duration_minutes": 60}, "25 characters"),
+        ("x", {"options": ["a", "b"], "duration_minutes": 2}, "between 5 and 10080"),
+        ("mastodon", {"options": ["only one"], "expires_in": 600}, "between 2 and 4"),
+        ("mastodon", {"options": ["a", "b"], "expires_in": 60}, "out of range"),
+    ],
+)
+async def test_the_sandbox_refuses_polls_the_network_would(sandbox_url, network, poll, refusal):
+    """What validation keeps out is what the network itself refuses (the same limits)."""
+    path = "/x/2/tweets" if network == "x" else "/mastodon/api/v1/statuses"
+    body = {"text": "Vote", "status": "Vote", "poll": poll}
+    async with httpx.AsyncClient(base_url=sandbox_url) as client:
+        account = (await client.post(f"/_sandbox/{network}/accounts", json={})).json()
+        token = account["credentials"]["access_token"]
+        r = await client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code in (400, 422), r.text
+    assert refusal in r.text
