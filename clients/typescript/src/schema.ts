@@ -2031,6 +2031,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "post.retrying": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * post.retrying: An attempt at a post's target failed in a way worth retrying; the next one is set.
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_post_retrying"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "post.partially_failed": {
         parameters: {
             query?: never;
@@ -4139,6 +4159,42 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * PostRetrying
+         * @description An attempt at a post's target failed in a way worth retrying; the next one is set.
+         */
+        WebhookEventPostRetrying: {
+            /**
+             * Post Id
+             * Format: uuid
+             */
+            post_id: string;
+            /**
+             * Target Id
+             * Format: uuid
+             */
+            target_id: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /** Attempts */
+            attempts: number;
+            /** Error Class */
+            error_class: string;
+            /** Error */
+            error: string;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * PostScheduled
          * @description A post was scheduled.
          */
@@ -4479,6 +4535,27 @@ export interface components {
             /** Format: uuid */
             workspace_id: string;
             data: components["schemas"]["WebhookEventPostPublishFailed"];
+        };
+        /**
+         * WebhookPostRetrying
+         * @description An attempt at a post's target failed in a way worth retrying; the next one is set.
+         */
+        WebhookPostRetrying: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "post.retrying";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventPostRetrying"];
         };
         /**
          * WebhookPostPartiallyFailed
@@ -7414,6 +7491,13 @@ export interface components {
             url: string | null;
             /** Error */
             error: string | null;
+            /**
+             * Attempts
+             * @default 0
+             */
+            attempts?: number;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
             /** Text */
             text: string | null;
             /** Media */
@@ -13386,6 +13470,32 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["WebhookPostPublishFailed"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_post_retrying: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPostRetrying"];
             };
         };
         responses: {
