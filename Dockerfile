@@ -5,6 +5,19 @@
 #   python -m shared.migrations upgrade     (one-shot: migrates every service's schema)
 # docker-compose.yml and deploy/k8s/ set the command and the environment per process.
 
+# The web console: the TypeScript client, then the Vite build the gateway serves at /console.
+FROM node:20-slim AS console
+WORKDIR /src
+COPY clients/typescript/package.json clients/typescript/package-lock.json clients/typescript/
+RUN cd clients/typescript && npm ci --no-audit --no-fund
+COPY console/package.json console/package-lock.json console/
+COPY clients/typescript clients/typescript
+RUN cd clients/typescript && npm run build \
+ && cd ../../console && npm ci --no-audit --no-fund
+COPY console console
+RUN cd console && npm run build
+
+
 FROM python:3.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -88,6 +101,7 @@ COPY --from=build --chown=root:root /src/services ./services
 COPY --from=build --chown=root:root /src/sandbox ./sandbox
 COPY --from=build --chown=root:root /src/deploy ./deploy
 COPY --from=build --chown=root:root /src/pyproject.toml ./
+COPY --from=console --chown=root:root /src/console/dist ./console/dist
 
 USER 10001:10001
 

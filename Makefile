@@ -19,7 +19,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m deploy.runner $(if $(REPLICAS),--replicas "$(REPLICAS)")
 
-test: $(STAMP)
+# The console's build type-checks it and the TypeScript client (tsc) before the suite, whose
+# tests/console/ drive it in chromium.
+test: $(STAMP) console
 	$(PY) -m pytest -m "not faults" --reruns 1 --timeout 240 $(PYTEST_ARGS)
 
 # Schemathesis against the running platform for longer than `make test` does: FUZZ_EXAMPLES
@@ -41,6 +43,16 @@ asyncapi: $(STAMP)
 
 openapi: $(STAMP)
 	$(PY) -m services.gateway.openapi docs/openapi.json
+
+# The TypeScript client's types from the merged OpenAPI, built from every service's app in
+# this process (nothing needs to run).
+client: $(STAMP)
+	$(PY) -m services.gateway.openapi --offline docs/openapi.json
+	cd clients/typescript && npm ci --no-audit --no-fund && npm run generate && npm run build
+
+# The web console (npm ci and vite build, when missing or stale), served by the gateway at /console.
+console: $(STAMP)
+	$(PY) -m deploy.console
 
 # PROFILE=1 profiles every benchmark; PROFILE="ingest e2e" only those (py-spy flame graphs in
 # bench/results/profile-<benchmark>-<process>.svg).
@@ -70,4 +82,5 @@ lock:
 	@touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache console/dist console/node_modules \
+		clients/typescript/dist clients/typescript/node_modules

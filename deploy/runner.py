@@ -339,6 +339,22 @@ def parse_replicas(text: str) -> dict[str, int]:
     return out
 
 
+def build_console() -> str:
+    """Builds the web console when missing or stale; a failure leaves the platform running
+    (the gateway then answers /console with a 503 saying how to build it)."""
+    from deploy import console
+
+    if not console.stale():
+        return ""
+    print("building the console (npm)…", flush=True)
+    try:
+        console.ensure_built()
+    except console.BuildFailed as exc:
+        print(f"the console did not build:\n{exc}", file=sys.stderr)
+        return "   (not built: see above)"
+    return ""
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m deploy.runner")
     parser.add_argument("--replicas", default=os.environ.get("REPLICAS", ""))
@@ -360,7 +376,10 @@ async def main() -> None:
         print(f"\n{exc}\n", file=sys.stderr)
         raise SystemExit(1) from None
     await ensure_database(config)
+    # The console builds (npm, about half a minute when stale) while the schemas migrate.
+    console_build = asyncio.create_task(asyncio.to_thread(build_console))
     await asyncio.to_thread(migrate, config)
+    console_note = await console_build
     platform = Platform(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -371,6 +390,7 @@ async def main() -> None:
         demo = await demo_workspace(config)
         print(
             "\nHerald is running.\n"
+            f"  console          {config.url('gateway')}/console/{console_note}\n"
             f"  API (gateway)    {config.url('gateway')}   docs: {config.url('gateway')}/docs\n"
             f"  sandbox          {config.url('sandbox')}\n"
             f"  services         " + ", ".join(f"{s} {config.url(s)}" for s in SERVICES[:-1]) + "\n"

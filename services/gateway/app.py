@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from services.gateway import consumers
 from services.gateway.api import api_keys, audit, docs, members, webhooks, workspaces
+from services.gateway.console import console_router
 from services.gateway.delivery import delivery_worker
 from services.gateway.idempotency import IdempotencyMiddleware
 from services.gateway.janitor import janitor, retention
@@ -175,6 +176,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(members.router)
     app.include_router(webhooks.router)
     app.include_router(audit.router)
+    app.include_router(console_router(settings.console_dist))
     app.router.routes.append(
         Route(MCP_PATH, endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     )

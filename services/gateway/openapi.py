@@ -6,7 +6,8 @@ sends elsewhere stops the build with `UnroutablePaths`), merges the components, 
 component two services define differently (`Metrics` + name) and rewrites the references to it,
 and adds the security schemes and the problem+json error shape.
 
-    python -m services.gateway.openapi docs/openapi.json      # `make openapi`
+    python -m services.gateway.openapi docs/openapi.json             # `make openapi`
+    python -m services.gateway.openapi --offline docs/openapi.json   # no process running
 """
 
 from __future__ import annotations
@@ -363,8 +364,23 @@ async def build_merged() -> Document:
         return await merged.document(client, refresh=True)
 
 
-def write_merged(path: Path) -> Document:
-    doc = asyncio.run(build_merged())
+def build_offline() -> Document:
+    """The merged document built from every service's app in this process, none running:
+    what the TypeScript client is generated from (the same merge as the gateway's)."""
+    import importlib
+
+    from services.gateway.app import create_app
+
+    services = {
+        name: importlib.import_module(f"services.{name}.app").create_app().openapi()
+        for name in ("scheduler", "publisher", "inbox", "metrics")
+    }
+    merged: MergedOpenApi = create_app().state.openapi
+    return merge_documents(own=merged.own(), services=services)
+
+
+def write_merged(path: Path, *, offline: bool = False) -> Document:
+    doc = build_offline() if offline else asyncio.run(build_merged())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return doc
@@ -372,8 +388,10 @@ def write_merged(path: Path) -> Document:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    offline = "--offline" in args
+    args = [a for a in args if a != "--offline"]
     target = Path(args[0] if args else "docs/openapi.json")
-    doc = write_merged(target)
+    doc = write_merged(target, offline=offline)
     missing = doc.get("x-herald-unavailable-services", [])
     print(f"wrote {target} ({len(doc['paths'])} paths)")
     if missing:

@@ -60,6 +60,10 @@ class GatewaySettings(SealingSettings):
     # after 5 s), so a request rarely meets a connection closing under it.
     upstream_keepalive_seconds: float = 2.0
 
+    # The built web console (`npm run build` in console/), served at /console. Empty: the
+    # console/dist next to the source tree.
+    console_dist: str = ""
+
     # The merged OpenAPI document is rebuilt at most this often (and on `?refresh=true`).
     openapi_cache_seconds: float = 300.0
     openapi_fetch_timeout: float = 5.0

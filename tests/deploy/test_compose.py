@@ -305,8 +305,11 @@ def test_dockerfile() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     froms = [line for line in lines if line.upper().startswith("FROM ")]
-    assert froms and all(line.split()[1] == "python:3.11-slim" for line in froms)
+    # Python stages on one base; the console is built in a node stage of its own.
+    assert froms and froms[-1].split()[1] == "python:3.11-slim"
+    assert {line.split()[1] for line in froms} <= {"python:3.11-slim", "node:20-slim"}
     text = "\n".join(lines)
+    assert re.search(r"^COPY --from=console .*console/dist", text, re.M), "the console is served"
     assert re.search(r"pip install (--\S+ )*\.$", text, re.M), "the image installs the project"
     users = [line.split()[1] for line in lines if line.upper().startswith("USER ")]
     assert users and users[-1].split(":")[0] not in {"root", "0"}, "the image runs as non-root"
