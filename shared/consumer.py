@@ -72,6 +72,9 @@ class Subscription:
 
     purpose: str
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # One batch at a time, so handlers see messages in the order they were delivered (a
+    # message that fails and is redelivered comes back later, like any redelivery).
+    ordered: bool = False
 
 
 class DatabaseGate:

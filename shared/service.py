@@ -144,7 +144,7 @@ class Runtime:
                     slots=slots,
                     gate=self.gate,
                     batch_size=self.settings.consumer_batch,
-                    lanes=self.settings.consumer_lanes,
+                    lanes=1 if sub.ordered else self.settings.consumer_lanes,
                 )
                 self.bus.consume(
                     queue=self.settings.queue_name(sub.purpose),

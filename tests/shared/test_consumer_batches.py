@@ -64,8 +64,10 @@ async def consuming(
         sessions=sessions,
         tables=BUS,
         metrics=ServiceMetrics("metrics"),
-        # One handler slot: while `hold` runs, every other delivery waits for the next batch.
-        slots=asyncio.Semaphore(1),
+        # Ordered (one batch at a time) though slots are free: while `hold` runs, every other
+        # delivery waits for the next batch.
+        slots=asyncio.Semaphore(4),
+        lanes=1,
         batch_size=50,
     )
     bus = Bus(url=settings.amqp_url, exchange=settings.exchange_name, prefetch=60, delivery_limit=2)
