@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format asyncapi openapi bench bench-quick eval-sentiment faults clean lock
+.PHONY: install run test lint format asyncapi openapi bench bench-quick eval-sentiment faults fuzz clean lock
 
 # Every install takes its versions from constraints.txt (pyproject.toml only gives ranges), so
 # `make run`, `make test`, CI and the image run the same packages.
@@ -21,6 +21,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not faults" --reruns 1 --timeout 240 $(PYTEST_ARGS)
+
+# Schemathesis against the running platform for longer than `make test` does: FUZZ_EXAMPLES
+# per operation (default 100), FUZZ_SEED to explore other inputs; report in the test's tmp dir.
+fuzz: $(STAMP)
+	HERALD_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} HERALD_FUZZ_SEED=$${FUZZ_SEED:-20261123} \
+		$(PY) -m pytest tests/gateway/test_schemathesis.py -p no:randomly --timeout 7200 \
+		$(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -193,6 +193,8 @@ class Platform:
             env["SCHEDULER_PUBLISHER_URL"] = c.url("publisher")
         elif name == "publisher":
             env["PUBLISHER_SANDBOX_URL"] = c.url("sandbox")
+            # Channels are subscribed with the networks to push here, as in production.
+            env["PUBLISHER_WEBHOOK_CALLBACK_URL"] = c.url("gateway") + "/hooks"
             env["PUBLISHER_NETWORK_APPS"] = apps
         elif name == "inbox":
             env["INBOX_NETWORK_APPS"] = apps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from sandbox import engagement
+from sandbox import engagement, moderation, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.faults import FaultSpec
 from sandbox.http import json, json_body
@@ -34,6 +35,8 @@ def _network(network: str) -> str:
 
 class AccountIn(BaseModel):
     name: str | None = None
+    # Seconds until the access token expires (refreshable as the network allows).
+    expires_in: float | None = Field(default=None, gt=0)
 
 
 class CommentIn(BaseModel):
@@ -137,7 +140,7 @@ async def tick(request: Request) -> Response:
 async def create_account(network: str, request: Request) -> Response:
     sb = sandbox_of(request)
     body = AccountIn.model_validate(await json_body(request) or {})
-    return json(sb.new_account(_network(network), body.name), 201)
+    return json(sb.new_account(_network(network), body.name, body.expires_in), 201)
 
 
 @router.get("/{network}/accounts")
@@ -241,6 +244,25 @@ async def list_posts(network: str, request: Request, account: str | None = None)
     return json({"items": [post_view(sb, p) for p in posts], "duplicates": dup})
 
 
+@router.get("/{network}/subscriptions")
+async def list_subscriptions(network: str, request: Request) -> Response:
+    """The webhook subscriptions the network holds, live ones only."""
+    sb = sandbox_of(request)
+    subs = sb.state.subscriptions[_network(network)].values()
+    now = time.time()
+    return json([subscriptions.view(sb, s) for s in subs if s.live(now)])
+
+
+@router.get("/{network}/posts/{post_id:path}/comments")
+async def list_comments(network: str, post_id: str, request: Request) -> Response:
+    """Every comment under the post, with what moderation did to it (hidden, deleted)."""
+    sb = sandbox_of(request)
+    post = find_post(sb, _network(network), post_id)
+    if post is None:
+        raise HTTPException(404, "no such post")
+    return json({"items": moderation.comments_view(sb, network, post)})
+
+
 @router.post("/{network}/posts/{post_id:path}/comments", status_code=201)
 async def add_comment(network: str, post_id: str, body: CommentIn, request: Request) -> Response:
     sb = sandbox_of(request)
@@ -262,6 +284,19 @@ async def add_message(network: str, body: MessageIn, request: Request) -> Respon
     if not hasattr(module, "add_message"):
         raise HTTPException(400, f"{network} has no direct messages in the sandbox")
     return json(module.add_message(sb, account, body.text, body.author or "Sandbox Fan"), 201)
+
+
+@router.post("/{network}/mentions", status_code=201)
+async def add_mention(network: str, body: MessageIn, request: Request) -> Response:
+    """Someone names the account in a post of their own (where the network pushes that)."""
+    sb = sandbox_of(request)
+    module = sb.networks[_network(network)]
+    account = sb.state.find_account(network, body.account)
+    if account is None:
+        raise HTTPException(404, "no such account")
+    if not hasattr(module, "add_mention"):
+        raise HTTPException(400, f"{network} has no mentions in the sandbox")
+    return json(module.add_mention(sb, account, body.text, body.author or "Sandbox Fan"), 201)
 
 
 @router.put("/{network}/webhook")

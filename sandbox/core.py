@@ -51,14 +51,23 @@ class Sandbox:
             raise errors.token_error(network, expired=False)
         return account
 
-    def new_account(self, network: str, name: str | None) -> dict[str, Any]:
+    def new_account(
+        self, network: str, name: str | None, expires_in: float | None = None
+    ) -> dict[str, Any]:
         module = self.networks[network]
         account: Account = module.make_account(self, name)
+        credentials = module.credentials(self, account)
+        token = self.state.tokens.get(str(credentials.get("access_token", "")))
+        if expires_in is not None and token is not None and token.expires_at is not None:
+            # An access token nearer its end than the network's usual lifetime; the refresh
+            # token (where the network has one) is untouched, so it renews as usual.
+            token.expires_at = time.time() + expires_in
+            credentials["expires_at"] = int(token.expires_at)
         return {
             "external_id": module.external_id(account),
             "name": account.name,
             "username": account.username,
-            "credentials": module.credentials(self, account),
+            "credentials": credentials,
         }
 
 

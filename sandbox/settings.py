@@ -17,6 +17,10 @@ class SandboxSettings(BaseSettings):
     token_ttl_seconds: int = 7200
     # Lifetime of the long-lived tokens Meta and LinkedIn hand out (about 60 days).
     long_token_ttl_seconds: int = 60 * 24 * 3600
+    # Like the networks, push an account's events only once it is subscribed (Meta's
+    # subscribed_apps, X's Account Activity, LinkedIn's event subscriptions, YouTube's hub).
+    # Off, every account's events go to the network's webhook URL, subscribed or not.
+    require_subscriptions: bool = True
     webhook_timeout_seconds: float = 10.0
     webhook_retries: int = 3
     webhook_backoff_seconds: float = 0.2

@@ -72,6 +72,20 @@ class Token:
 
 
 @dataclass(slots=True)
+class Subscription:
+    network: str
+    account_id: str
+    topics: list[str]
+    callback: str | None
+    expires_at: float | None
+    created_at: float = field(default_factory=time.time)
+    secret: str | None = None
+
+    def live(self, now: float) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(slots=True)
 class Media:
     id: str
     network: str
@@ -107,6 +121,8 @@ class Post:
     extra: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     deleted: bool = False
+    # Hidden by the account that owns the post it answers (a moderated comment).
+    hidden: bool = False
 
     @property
     def content_key(self) -> tuple[Any, ...]:
@@ -145,6 +161,8 @@ class State:
         self.kv: dict[str, dict[str, Any]] = {n: {} for n in NETWORKS}
         self.notifications: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.webhook_urls: dict[str, str] = {}
+        # network → account id → its webhook subscription (sandbox.subscriptions).
+        self.subscriptions: dict[str, dict[str, Subscription]] = {n: {} for n in NETWORKS}
         self.oauth_codes: dict[str, dict[str, Any]] = {}
         self.fans: dict[tuple[str, str], Account] = {}
         self.fan_ids: dict[tuple[str, str], Account] = {}

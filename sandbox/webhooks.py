@@ -9,6 +9,7 @@ import hmac
 import itertools
 import secrets
 import time
+import uuid
 from collections import deque
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +18,7 @@ import httpx
 import orjson
 
 from sandbox.settings import SandboxSettings
-from sandbox.state import State
+from sandbox.state import State, Subscription
 
 META = ("facebook", "instagram", "threads")
 
@@ -41,6 +42,11 @@ def sign(network: str, secret: str, body: bytes, timestamp: int | None = None) -
         mac = hmac.new(key, f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
         return {"TikTok-Signature": f"t={ts},s={mac}"}
     return {}
+
+
+def websub_signature(secret: str, body: bytes) -> str:
+    """WebSub's content signature with the subscriber's hub.secret."""
+    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
 
 def x_crc(secret: str, token: str) -> str:
@@ -77,31 +83,62 @@ class Deliveries:
             f"{self.settings.webhook_base_url.rstrip('/')}/{network}"
         )
 
-    def send(self, network: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-        body = orjson.dumps(payload)
+    def send(
+        self,
+        network: str,
+        event: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        account_id: str | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """Pushes one event about `account_id` to where its subscription points; an account
+        nobody subscribed hears nothing (the record says so). Events without an account are
+        the app's own (TikTok's portal-configured webhooks) and always go out."""
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        sub = self.subscription(network, account_id)
         record: dict[str, Any] = {
             "id": str(next(self._ids)),
             "network": network,
             "event": event,
-            "url": self.url(network),
+            "account": account_id,
+            "url": (sub.callback if sub is not None else None) or self.url(network),
             "status": "pending",
             "status_code": None,
             "attempts": [],
-            "payload": payload,
+            "payload": payload if isinstance(payload, dict) else payload.decode(),
             "created_at": time.time(),
         }
         self.log.append(record)
-        task = asyncio.get_running_loop().create_task(self._deliver(record, body))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if account_id is not None and sub is None and self.settings.require_subscriptions:
+            record["status"] = "not_subscribed"
+            return record
+        extra: dict[str, str] = {}
+        if sub is not None and sub.secret:
+            extra["X-Hub-Signature"] = websub_signature(sub.secret, body)
+        extra["Content-Type"] = content_type
+        self.keep(asyncio.get_running_loop().create_task(self._deliver(record, body, extra)))
         return record
 
-    async def _deliver(self, record: dict[str, Any], body: bytes) -> None:
+    def subscription(self, network: str, account_id: str | None) -> Subscription | None:
+        if account_id is None:
+            return None
+        sub: Subscription | None = self.state.subscriptions[network].get(account_id)
+        return sub if sub is not None and sub.live(time.time()) else None
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(
+        self, record: dict[str, Any], body: bytes, extra: dict[str, str] | None = None
+    ) -> None:
         network = record["network"]
         secret = self.state.apps[network].client_secret
         delay = self.settings.webhook_backoff_seconds
         for attempt in range(self.settings.webhook_retries + 1):
-            headers = {"Content-Type": "application/json", **sign(network, secret, body)}
+            headers = {"Content-Type": "application/json", **sign(network, secret, body),
+                       **(extra or {})}
             if network in META:
                 headers["User-Agent"] = "facebookexternalua"
             try:
@@ -148,7 +185,7 @@ class Deliveries:
                 )
                 ok = resp.status_code == 200 and resp.text.strip() == challenge
             elif network == "linkedin":
-                code = secrets.token_hex(16)
+                code = str(uuid.uuid4())  # LinkedIn sends a UUID
                 resp = await self.client.get(_with_query(url, {"challengeCode": code}))
                 expected = hmac.new(
                     app.client_secret.encode(), code.encode(), hashlib.sha256

@@ -1,6 +1,6 @@
 """Writes the AsyncAPI 3 document of Herald's bus from the event models.
 
-    python -m shared.asyncapi docs/asyncapi.yaml
+python -m shared.asyncapi docs/asyncapi.yaml
 """
 
 from __future__ import annotations
@@ -38,7 +38,14 @@ PRODUCERS = {
     "report.": "metrics",
     "comment.": "inbox",
     "contest.": "inbox",
+    "campaign.": "scheduler",
+    # shared/audit.py: each service records its own changes; the gateway keeps them.
+    "audit.": "each",
 }
+
+
+def _by(producer: str) -> str:
+    return "each service" if producer == "each" else f"the {producer} service"
 
 
 def producer_of(event_type: str) -> str:
@@ -105,8 +112,7 @@ def document(exchange: str = "herald") -> dict[str, Any]:
         operations[f"send_{name}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{name}"},
-            "summary": f"Sent by the {producer_of(channel['address'])} service "
-            "through its outbox.",
+            "summary": f"Sent by {_by(producer_of(channel['address']))} through its outbox.",
         }
     return {
         "asyncapi": "3.0.0",

@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "members.manage": frozenset({"owner", "admin"}),
     "api_keys.manage": frozenset({"owner", "admin"}),
     "webhooks.manage": frozenset({"owner", "admin"}),
+    # Who did what across the workspace (GET /v1/audit).
+    "audit.read": frozenset({"owner", "admin"}),
     "channels.manage": frozenset({"owner", "admin"}),
     "channels.read": frozenset(ROLES),
     "posts.read": frozenset(ROLES),
@@ -155,9 +157,7 @@ def require(permission: str) -> Callable[[Principal], Coroutine[Any, Any, Princi
 
     async def check(principal: PrincipalDep) -> Principal:
         if not principal.can(permission):
-            raise PermissionDenied(
-                f"The role '{principal.role}' may not do this ({permission})."
-            )
+            raise PermissionDenied(f"The role '{principal.role}' may not do this ({permission}).")
         return principal
 
     return check

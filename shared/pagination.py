@@ -1,4 +1,7 @@
-"""Cursor pagination's `Link` header, added by one middleware to every service's list pages.
+"""Cursor pagination: the opaque cursor, and the `Link` header every service's list pages get.
+
+The one style: keyset pagination over `(created_at, id)`, the cursor an opaque token from
+`encode_cursor`, `limit` (1..200, default 50) and `cursor` in the query.
 
 A list endpoint answers `{"items": [...], "next_cursor": "..." | null}` and takes `limit` and
 `cursor`. When a page has a `next_cursor`, this middleware adds
@@ -9,12 +12,37 @@ gateway forwards the path unchanged). No endpoint has to remember to set it.
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import datetime
 from urllib.parse import parse_qsl, quote, urlencode
+from uuid import UUID
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import ValidationFailed
+
 _NEXT_CURSOR = b'"next_cursor"'
+
+
+def encode_cursor(created_at: datetime, row_id: UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, row_id = json.loads(raw)
+        parsed = datetime.fromisoformat(created_at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return parsed, UUID(row_id)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("The cursor is not valid.", field="cursor") from exc
 
 
 def next_link(path: str, query_string: bytes, cursor: str) -> str:

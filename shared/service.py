@@ -25,6 +25,7 @@ from shared.consumer import DatabaseGate, IdempotentConsumer, Subscription
 from shared.db import BusTables, Notifier, make_engine, make_sessionmaker, unit_of_work
 from shared.errors import install_error_handlers
 from shared.etag import ETagMiddleware
+from shared.inputs import InputGuard, install_data_error_handler
 from shared.limits import BodySizeLimitMiddleware
 from shared.logs import configure_logging
 from shared.observability import ServiceMetrics, health_router, mount_observability
@@ -235,6 +236,10 @@ def service_app(
     app.add_middleware(LinkHeaderMiddleware)
     if etags:
         app.add_middleware(ETagMiddleware)
+    # Text PostgreSQL cannot store is a 422 before any route runs. Network webhooks are
+    # verified and kept as the exact bytes sent, so their bodies are left alone.
+    app.add_middleware(InputGuard, raw_body_prefixes=("/hooks/",))
+    install_data_error_handler(app)
     app.add_middleware(
         InternalTokenMiddleware,
         tokens=settings.internal_tokens,

@@ -87,8 +87,22 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
     page = sb.state.accounts[NETWORK][page_id]
     fan = sb.state.fan(NETWORK, author)
     comment = _add_comment(sb, post, text, fan.id, fan.name, None)
-    delivery = sb.deliveries.send(NETWORK, "feed", _comment_payload(page, post, comment))
+    delivery = sb.deliveries.send(NETWORK, "feed", _comment_payload(page, post, comment),
+                                 account_id=page.id)
     return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
+
+
+def add_mention(sb: Sandbox, account: Account, text: str, author: str) -> dict[str, Any]:
+    """Someone names the Page in a post of their own: the Page's `mention` field."""
+    fan = sb.state.fan(NETWORK, author)
+    now = time.time()
+    post_id = f"{fan.id}_{sb.state.numeric_id('1')}"
+    value = {"post_id": post_id, "sender_id": fan.id, "sender_name": fan.name, "item": "post",
+             "verb": "add", "message": text, "created_time": int(now)}
+    payload = {"object": "page", "entry": [{"id": account.id, "time": int(now),
+               "changes": [{"field": "mention", "value": value}]}]}
+    delivery = sb.deliveries.send(NETWORK, "mention", payload, account_id=account.id)
+    return {"id": post_id, "text": text, "delivery_id": delivery["id"]}
 
 
 def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[str, Any]:
@@ -101,7 +115,7 @@ def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[s
                "messaging": [{"sender": {"id": psid}, "recipient": {"id": account.id},
                               "timestamp": int(now * 1000),
                               "message": {"mid": mid, "text": text}}]}]}
-    delivery = sb.deliveries.send(NETWORK, "messages", payload)
+    delivery = sb.deliveries.send(NETWORK, "messages", payload, account_id=account.id)
     return {"id": mid, "sender": psid, "text": text, "delivery_id": delivery["id"]}
 
 

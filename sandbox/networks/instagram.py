@@ -90,7 +90,7 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
             }
         ],
     }
-    delivery = sb.deliveries.send(NETWORK, "comments", payload)
+    delivery = sb.deliveries.send(NETWORK, "comments", payload, account_id=owner.id)
     return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
 
 
@@ -117,7 +117,7 @@ def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[s
             }
         ],
     }
-    delivery = sb.deliveries.send(NETWORK, "messages", payload)
+    delivery = sb.deliveries.send(NETWORK, "messages", payload, account_id=account.id)
     return {"id": mid, "sender": igsid, "text": text, "delivery_id": delivery["id"]}
 
 

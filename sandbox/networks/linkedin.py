@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, oauth
+from sandbox import errors, moderation, oauth, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import bearer, json, json_body, params
 from sandbox.media import sniff
@@ -24,6 +24,8 @@ REFRESH_TTL = 365 * 24 * 3600
 
 router = APIRouter(tags=["linkedin"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=False))
+router.include_router(subscriptions.linkedin_router())
+router.include_router(moderation.linkedin_router())
 
 
 def make_account(sb: Sandbox, name: str | None) -> Account:
@@ -97,7 +99,8 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
             "lastModifiedAt": now,
         }],
     }
-    delivery = sb.deliveries.send(NETWORK, "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS", payload)
+    delivery = sb.deliveries.send(NETWORK, "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS", payload,
+                                 account_id=owner.id)
     return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, oauth
+from sandbox import errors, moderation, oauth, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import bearer, json, params
 from sandbox.media import SAMPLES, kind_from_url
@@ -42,7 +42,19 @@ def graph_router(network: str, handle: Handler) -> APIRouter:
         if not segments:
             raise errors.graph_error("Unsupported request", 100, type_="GraphMethodException")
         sb = sandbox_of(request)
-        return await handle(sb, request, request.method, segments, await params(request))
+        p = await params(request)
+        if len(segments) == 2 and segments[1] == "subscribed_apps":
+            account = auth(sb, network, request, p)
+            if segments[0] not in ("me", account.id):
+                raise unsupported(request.method, segments)
+            return subscriptions.meta_subscribed_apps(sb, network, account, request.method, p)
+        if segments[0] in sb.state.posts[network]:
+            answer = moderation.meta_moderation(
+                sb, network, auth(sb, network, request, p), request.method, segments, p
+            )
+            if answer is not None:
+                return answer
+        return await handle(sb, request, request.method, segments, p)
 
     return router
 

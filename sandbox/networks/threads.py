@@ -115,7 +115,7 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
             },
         },
     }
-    delivery = sb.deliveries.send(NETWORK, "replies", payload)
+    delivery = sb.deliveries.send(NETWORK, "replies", payload, account_id=root.account_id)
     return {"id": reply.id, "text": text, "delivery_id": delivery["id"]}
 
 

@@ -80,15 +80,17 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
         author_name=fan.name, author_username=fan.username,
     ))
     post.metrics["replies"] = post.metrics.get("replies", 0.0) + 1
-    # TikTok documents no comment event; this one follows its envelope (unconfirmed).
-    content = {"comment_id": comment.id, "video_id": post.id, "text": text,
-               "user": {"open_id": fan.id, "display_name": fan.name},
-               "create_time": int(comment.created_at)}
-    payload = {"client_key": sb.state.apps[NETWORK].client_id, "event": "comment.create",
-               "create_time": int(time.time()), "user_openid": owner.id,
+    # TikTok has no comment webhook event and its API lists no comments to an account's app:
+    # the comment is on the network, and nothing tells Herald about it.
+    return {"id": comment.id, "text": text, "delivery_id": None, "owner": owner.id}
+
+
+def send_event(sb: Sandbox, account: Account, event: str, content: dict[str, Any]) -> None:
+    """One of TikTok's real webhook events, to the app's callback (set in its portal)."""
+    payload = {"client_key": sb.state.apps[NETWORK].client_id, "event": event,
+               "create_time": int(time.time()), "user_openid": account.id,
                "content": orjson.dumps(content).decode()}
-    delivery = sb.deliveries.send(NETWORK, "comment.create", payload)
-    return {"id": comment.id, "text": text, "delivery_id": delivery["id"]}
+    sb.deliveries.send(NETWORK, event, payload)
 
 
 def _auth(sb: Sandbox, request: Request) -> Account:
@@ -322,6 +324,9 @@ def _finish(sb: Sandbox, account: Account, record: dict[str, Any]) -> None:
     ))
     record["post_id"] = video_id
     record["status"] = "PUBLISH_COMPLETE"
+    publish_id = next((k for k, v in _publishes(sb).items() if v is record), "")
+    send_event(sb, account, "video.publish.completed",
+               {"publish_id": publish_id, "publish_type": "DIRECT_PUBLISH"})
 
 
 @router.post("/v2/video/query/")

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, oauth
+from sandbox import errors, moderation, oauth, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import Part, bearer, json, json_body, params
 from sandbox.networks.common import iso, media_from_bytes, media_ref, slug, x_weighted_length
@@ -21,6 +21,8 @@ REFRESH_TTL = 180 * 24 * 3600
 
 router = APIRouter(tags=["x"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=True))
+router.include_router(subscriptions.x_router())
+router.include_router(moderation.x_router())
 
 
 # control-API hooks -------------------------------------------------------------------------------
@@ -158,6 +160,7 @@ def add_comment(sb: Sandbox, post: Post, text: str, author: str) -> dict[str, An
             NETWORK,
             "tweet_create_events",
             {"for_user_id": owner.id, "user_has_blocked": "false", "tweet_create_events": [tweet]},
+            account_id=owner.id,
         )
     return {"id": reply.id, "text": full, "author": fan.username,
             "delivery_id": delivery["id"] if delivery else None}
@@ -187,6 +190,7 @@ def add_message(sb: Sandbox, account: Account, text: str, author: str) -> dict[s
         NETWORK,
         "direct_message_events",
         {"for_user_id": account.id, "direct_message_events": [event], "users": users},
+        account_id=account.id,
     )
     return {"id": event_id, "text": text, "author": fan.username, "delivery_id": delivery["id"]}
 
@@ -212,6 +216,10 @@ async def token(request: Request) -> Response:
                 redirect_uri=form.get("redirect_uri"), verifier=form.get("code_verifier"),
             )
             return json(_issue(sb, account, scope, client_id))
+        if grant == "client_credentials":
+            # App-only bearer token: what the webhook registration endpoints take.
+            app_token = sb.state.issue(NETWORK, "", kind="app", ttl=None, client_id=client_id)
+            return json({"token_type": "bearer", "access_token": app_token.value})
         if grant == "refresh_token":
             old = oauth.use_refresh(sb, NETWORK, str(form.get("refresh_token", "")), rotate=True)
             account = sb.state.accounts[NETWORK][old.account_id]

@@ -8,11 +8,12 @@ import re
 import secrets
 import time
 from typing import Any
+from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, oauth
+from sandbox import errors, moderation, oauth, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import bearer, json, json_body, params
 from sandbox.media import sniff
@@ -28,6 +29,8 @@ STATUS_QUERY = re.compile(r"bytes \*/(\d+|\*)")
 
 router = APIRouter(tags=["youtube"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=False))
+router.include_router(subscriptions.youtube_router())
+router.include_router(moderation.youtube_router())
 
 
 def make_account(sb: Sandbox, name: str | None) -> Account:
@@ -298,7 +301,31 @@ async def upload_bytes(request: Request) -> Response:
                "category": snippet.get("categoryId", "22")},
     ))
     session["video_id"] = post.id
+    _announce_upload(sb, account, post)
     return json(_video(post, {"snippet", "status"}))
+
+
+def _announce_upload(sb: Sandbox, account: Account, post: Post) -> None:
+    """The hub pushes the channel's feed entry to its subscribers (WebSub, Atom)."""
+    now = iso(post.created_at)
+    atom = (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
+        'xmlns="http://www.w3.org/2005/Atom">'
+        '<link rel="hub" href="https://pubsubhubbub.appspot.com"/>'
+        f'<link rel="self" href="https://www.youtube.com/xml/feeds/videos.xml?channel_id={account.id}"/>'
+        "<title>YouTube video feed</title>"
+        f"<updated>{now}</updated>"
+        f"<entry><id>yt:video:{post.id}</id><yt:videoId>{post.id}</yt:videoId>"
+        f"<yt:channelId>{account.id}</yt:channelId>"
+        f"<title>{escape(str(post.extra.get('title', '')))}</title>"
+        f'<link rel="alternate" href="{post.url}"/>'
+        f"<author><name>{escape(account.name)}</name>"
+        f"<uri>https://www.youtube.com/channel/{account.id}</uri></author>"
+        f"<published>{now}</published><updated>{now}</updated></entry></feed>"
+    )
+    sb.deliveries.send(NETWORK, "upload", atom.encode(), account_id=account.id,
+                       content_type="application/atom+xml")
 
 
 def _video(post: Post, parts: set[str]) -> dict[str, Any]:

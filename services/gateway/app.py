@@ -10,13 +10,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
 from services.gateway import consumers
-from services.gateway.api import api_keys, docs, members, webhooks, workspaces
+from services.gateway.api import api_keys, audit, docs, members, webhooks, workspaces
 from services.gateway.delivery import delivery_worker
 from services.gateway.idempotency import IdempotencyMiddleware
 from services.gateway.janitor import janitor, retention
 from services.gateway.keys import KEYS_CHANNEL, Authenticator, FailedAttempts, KeyCache
+from services.gateway.mcp import MCP_PATH, ApiCaller, McpEndpoint, build_server
 from services.gateway.models import BUS
 from services.gateway.openapi import MergedOpenApi
 from services.gateway.ops import OperatorPathsMiddleware, serving_ops
@@ -49,7 +51,11 @@ DESCRIPTION = (
     "**Client webhooks.** Subscribe with `POST /v1/webhooks`; the payloads are in the "
     "`webhooks` section. Deliveries are signed per the Standard Webhooks spec and retried "
     "after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days); a "
-    "subscription that fails for 5 days is disabled until re-enabled with PATCH."
+    "subscription that fails for 5 days is disabled until re-enabled with PATCH.\n\n"
+    "**Agents.** `/mcp` is a Model Context Protocol server (streamable HTTP, stateless, "
+    "JSON answers) taking the same API key as bearer token: tools to list channels, validate "
+    "and schedule posts, find posts, read the calendar, list and answer conversations, read "
+    "analytics and best times, each one call of this API with the key's role."
 )
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # FastAPI's own schema and docs routes; the gateway serves the merged ones instead.
@@ -70,6 +76,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         ),
     )
     forwarder = Forwarder(settings=settings, authenticator=authenticator)
+    # Agents' tools call the public API through this very app, as their own API key.
+    mcp = McpEndpoint(build_server(ApiCaller(lambda: app)), authenticator=authenticator)
     # Every replica, workers or not, hears at once of keys revoked or changed elsewhere.
     revocations = Notifier(
         settings.database_url,
@@ -86,6 +94,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             async with (
                 ops,
+                mcp.running(),
                 runtime.running(
                     subscriptions=consumers.subscriptions(runtime),
                     workers=[
@@ -164,6 +173,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(api_keys.router)
     app.include_router(members.router)
     app.include_router(webhooks.router)
+    app.include_router(audit.router)
+    app.router.routes.append(
+        Route(MCP_PATH, endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
     # Last: ProxyMiddleware forwards what the route table knows before routing; this answers
     # the rest (and any forwarded path should the middleware be absent) with a 404.
     app.add_api_route(

@@ -1,5 +1,5 @@
 """The loops that forget: expired idempotency records and rate-limit windows (the janitor),
-old webhook deliveries and attempts (retention)."""
+old webhook deliveries and attempts, old audit entries (retention)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from services.gateway.idempotency import purge_expired
-from services.gateway.models import WebhookAttempt, WebhookDelivery
+from services.gateway.models import AuditEntry, WebhookAttempt, WebhookDelivery
 from services.gateway.ratelimit import purge_old_windows
 from services.gateway.settings import GatewaySettings
 from shared.db import unit_of_work
@@ -34,7 +34,8 @@ def janitor(runtime: Runtime, settings: GatewaySettings) -> Worker:
 
 
 def retention(runtime: Runtime, settings: GatewaySettings) -> Worker:
-    """Deletes finished webhook deliveries (with their attempts) and attempts by age.
+    """Deletes finished webhook deliveries (with their attempts), attempts and audit entries
+    by age.
 
     A pending delivery stays whatever its age: its retries are not over.
     """
@@ -55,8 +56,17 @@ def retention(runtime: Runtime, settings: GatewaySettings) -> Worker:
             runtime.sessions, WebhookAttempt.__table__, "attempted_at", before=before, batch=batch
         )
 
+    async def audit_entries(before: datetime) -> int:
+        return await delete_older_than(
+            runtime.sessions, AuditEntry.__table__, "occurred_at", before=before, batch=batch
+        )
+
     keep_for = timedelta(days=settings.webhook_delivery_retention_days)
     return retention_loop(
-        [("webhook deliveries", deliveries, keep_for), ("webhook attempts", attempts, keep_for)],
+        [
+            ("webhook deliveries", deliveries, keep_for),
+            ("webhook attempts", attempts, keep_for),
+            ("audit entries", audit_entries, timedelta(days=settings.audit_retention_days)),
+        ],
         every=settings.retention_interval_seconds,
     )

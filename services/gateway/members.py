@@ -22,6 +22,8 @@ from services.gateway.models import ApiKey, Invitation, Member, Workspace
 from shared.auth import PERMISSIONS, ROLES, Role
 from shared.errors import Conflict, NotFound, PermissionDenied
 
+KEY_NAME_LENGTH = ApiKey.__table__.c.name.type.length
+
 INVITATION_PREFIX = "hinv_"
 
 
@@ -69,6 +71,12 @@ async def invite(
     return invitation, token
 
 
+def key_name(owner: str) -> str:
+    """"<owner>'s key", shortened to fit the key's name column (an email may be 320 long)."""
+    suffix = "'s key"
+    return owner[: KEY_NAME_LENGTH - len(suffix)] + suffix
+
+
 async def accept(
     session: AsyncSession,
     *,
@@ -111,7 +119,7 @@ async def accept(
     key, secret = await issue_key(
         session,
         workspace_id=invitation.workspace_id,
-        name=f"{name or invitation.email}'s key",
+        name=key_name(name or invitation.email),
         role=invitation.role,  # type: ignore[arg-type]  (checked when invited)
         prefix=key_prefix,
         created_by=f"invitation:{invitation.id}",

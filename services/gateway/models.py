@@ -220,3 +220,28 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     response_snippet: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEntry(Base):
+    """Who did what in a workspace, from every service's `audit.recorded` events.
+
+    The id is the event's id, so a redelivered event inserts nothing (docs/audit.md).
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_workspace", "workspace_id", "occurred_at", "id"),
+        Index("ix_audit_entries_resource", "workspace_id", "resource_type", "resource_id"),
+        Index("ix_audit_entries_occurred", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(100))
+    resource_type: Mapped[str] = mapped_column(String(50))
+    resource_id: Mapped[str] = mapped_column(String(200))
+    service: Mapped[str] = mapped_column(String(30))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -1,7 +1,8 @@
 """One OpenAPI document for the whole platform, merged from every service's own.
 
 Each service describes its endpoints; the gateway keeps every path a client can reach through
-it (the route table decides which service a path belongs to), merges the components, renames a
+it (the route table decides which service a path belongs to; a documented path the table
+sends elsewhere stops the build with `UnroutablePaths`), merges the components, renames a
 component two services define differently (`Metrics` + name) and rewrites the references to it,
 and adds the security schemes and the problem+json error shape.
 
@@ -71,6 +72,18 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 REFRESH_FLOOR_SECONDS = 2.0
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class UnroutablePaths(RuntimeError):
+    """A service documents paths the gateway's route table does not send to it.
+
+    Such a path cannot be called through the gateway; the merged document refuses to be built
+    rather than leave it out quietly. Fix the route table (`routes.py`) or the service.
+    """
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        super().__init__("paths not routed to the service that documents them: " + ", ".join(paths))
 
 
 def _rewrite_refs(node: Any, section: str, renames: dict[str, str]) -> Any:
@@ -151,17 +164,17 @@ def merge_documents(*, own: Document, services: dict[str, Document]) -> Document
         for method, op in item.items()
         if method in HTTP_METHODS and isinstance(op, dict)
     }
-    dropped: list[str] = []
+    unroutable = [
+        f"{service}:{path} (routed to {route.service if route else 'nothing'})"
+        for service, doc in sorted(services.items())
+        for path in doc.get("paths", {})
+        if (route := resolve(path)) is None or route.service != service
+    ]
+    if unroutable:
+        raise UnroutablePaths(unroutable)
     for service, doc in sorted(services.items()):
         doc = copy.deepcopy(doc)
-        kept_paths: dict[str, Any] = {}
-        for path, item in doc.get("paths", {}).items():
-            route = resolve(path)
-            if route is None or route.service != service:
-                # Not reachable through the gateway: documenting it would be a lie.
-                dropped.append(f"{service}:{path}")
-            else:
-                kept_paths[path] = item
+        kept_paths: dict[str, Any] = dict(doc.get("paths", {}))
         theirs = _reachable(kept_paths, doc.get("components", {}))
         # Rename what differs from a same-named component already merged. Renaming changes
         # the references inside other components, which may make them differ in turn: repeat
@@ -207,8 +220,6 @@ def merge_documents(*, own: Document, services: dict[str, Document]) -> Document
                 paths[path] = item
         for tag in doc.get("tags", []):
             tags.setdefault(tag["name"], tag)
-    if dropped:
-        log.warning("paths not routed by the gateway, left out: %s", ", ".join(dropped))
     components.setdefault("schemas", {}).setdefault("Problem", PROBLEM_SCHEMA)
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     _add_problem_responses(paths)

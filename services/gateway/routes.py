@@ -1,7 +1,10 @@
 """The route table: which service owns which public path, and how callers prove who they are.
 
-One place to read when a path answers 404 at the gateway. Order matters: the first match wins,
-so narrower patterns come before the prefixes that contain them.
+One place to read when a path answers 404 at the gateway. The most specific route that matches
+wins, whatever the order of the table: the one with more literal path segments (so the
+scheduler's `/v1/channels/{id}/queue` beats the publisher's `/v1/channels/...`), then an exact
+pattern before one that takes any rest of the path. The merged OpenAPI refuses to build when a
+service documents a path this table sends elsewhere (`openapi.UnroutablePaths`).
 """
 
 from __future__ import annotations
@@ -31,16 +34,35 @@ class Route:
     def matches(self, path: str) -> bool:
         return self.regex.fullmatch(path) is not None
 
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """Larger is narrower: literal segments, exactness, then literal characters."""
+        literal = self.pattern
+        for wildcard, mark in ((_REST, "/\x00"), (_SEG, "\x00"), (".+", "\x00")):
+            literal = literal.replace(wildcard, mark)
+        literal = literal.replace("\\", "")
+        segments = [s for s in literal.split("/") if s and "\x00" not in s]
+        exact = 0 if _REST in self.pattern or self.pattern.endswith(".+") else 1
+        return len(segments), exact, len(literal.replace("\x00", ""))
+
 
 _SEG = r"[^/]+"
 _REST = r"(?:/.*)?"
 
 ROUTES: tuple[Route, ...] = (
+    # A campaign's report is built by metrics from the numbers it holds; campaigns themselves
+    # are the scheduler's.
+    Route(rf"/v1/campaigns/{_SEG}/report", "metrics"),
     # scheduler
+    Route(rf"/v1/campaigns{_REST}", "scheduler"),
     Route(rf"/v1/channels/{_SEG}/slots{_REST}", "scheduler"),
+    Route(rf"/v1/channels/{_SEG}/queue{_REST}", "scheduler"),
     # A calendar app subscribes to the secret feed URL and has no API key to send.
     Route(r"/v1/calendar\.ics", "scheduler", auth="none"),
     Route(rf"/v1/calendar{_REST}", "scheduler"),
+    # An external reviewer has no API key: the token in the URL is the credential (the
+    # scheduler checks it and rate limits each link).
+    Route(r"/v1/review/.+", "scheduler", auth="none"),
     Route(rf"/v1/posts{_REST}", "scheduler"),
     Route(rf"/v1/scheduler{_REST}", "scheduler"),
     # Crisis response: the scheduler owns dispatch, so it owns the freeze.
@@ -69,8 +91,14 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# Narrowest first; a stable sort keeps the table's order between equals.
+_BY_SPECIFICITY: tuple[Route, ...] = tuple(
+    sorted(ROUTES, key=lambda route: route.specificity, reverse=True)
+)
+
+
 def resolve(path: str) -> Route | None:
-    for route in ROUTES:
+    for route in _BY_SPECIFICITY:
         if route.matches(path):
             return route
     return None

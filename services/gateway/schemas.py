@@ -53,8 +53,9 @@ class ApiKeyPage(BaseModel):
 
 class WorkspaceChange(BaseModel):
     rate_limit: int | None = Field(
-        default=None, ge=1, description="Requests per window for the whole workspace; null "
-        "returns to the platform default."
+        default=None, ge=1, le=2**31 - 1,
+        description="Requests per window for the whole workspace; null returns to the "
+        "platform default.",
     )
 
 
@@ -76,11 +77,14 @@ EventName = Annotated[str, Field(min_length=1, max_length=100)]
 class WebhookCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/herald"])
     events: list[EventName] = Field(
-        min_length=1, max_length=50, examples=[["post.published", "post.publish_failed"]],
+        min_length=1,
+        max_length=50,
+        examples=[["post.published", "post.publish_failed"]],
         description="Event types of the catalogue, or `*` for every one.",
     )
     secret: str | None = Field(
-        default=None, max_length=200,
+        default=None,
+        max_length=200,
         description="Your own signing secret (`whsec_` + base64 of 24 to 64 bytes); one is "
         "generated when absent.",
     )
@@ -125,7 +129,9 @@ class SecretRotation(BaseModel):
         default=None, max_length=200, description="Your own new secret; generated when absent."
     )
     overlap_seconds: int | None = Field(
-        default=None, ge=0, le=7 * 24 * 3600,
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600,
         description="How long the old secret keeps signing too (default 24 h).",
     )
 
@@ -165,7 +171,9 @@ class WebhookDeliveryPage(BaseModel):
 
 class InvitationCreate(BaseModel):
     email: str = Field(
-        min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$",
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+$",
         examples=["dana@example.com"],
     )
     role: Role
@@ -206,4 +214,21 @@ class MemberChange(BaseModel):
 
 class MemberPage(BaseModel):
     items: list[MemberOut]
+    next_cursor: str | None
+
+
+class AuditEntryOut(BaseModel):
+    id: UUID
+    occurred_at: datetime
+    actor: str = Field(description="The API key id that did it, or `system:<service>`.")
+    actor_role: str
+    action: str = Field(examples=["channel.connected", "post.approved"])
+    resource_type: str = Field(examples=["channel", "post", "api_key"])
+    resource_id: str
+    service: str = Field(description="The service that recorded it.")
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
     next_cursor: str | None

@@ -107,6 +107,10 @@ class GatewaySettings(SealingSettings):
     # (shared/retention.py); the deliveries API shows nothing older.
     webhook_delivery_retention_days: float = 30.0
 
+    # Audit entries older than this are deleted (shared/retention.py); GET /v1/audit shows
+    # nothing older.
+    audit_retention_days: float = 365.0
+
     # Members: how long an invitation token stays valid.
     invitation_ttl_days: float = 7.0
 

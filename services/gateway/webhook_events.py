@@ -14,14 +14,22 @@ from pydantic.json_schema import models_json_schema
 from shared.events.envelope import REGISTRY, EventData
 
 PUBLIC_EVENTS: tuple[str, ...] = (
+    "campaign.created",
+    "campaign.updated",
     "post.scheduled",
     "post.rescheduled",
+    "post.edited",
     "post.published",
     "post.publish_failed",
+    "post.partially_failed",
+    "post.failed",
     "post.missed",
+    "post.edited",
+    "post.deleted",
     "post.canceled",
     "post.approved",
     "post.rejected",
+    "conversation.opened",
     "message.received",
     "conversation.assigned",
     "conversation.replied",
@@ -38,8 +46,30 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "channel.updated",
     "channel.needs_reauth",
     "channel.disconnected",
+    "channel.expiring",
+    "channel.subscription_changed",
+    "comment.moderated",
     "best_times.updated",
     "report.ready",
+)
+# Commands and traffic between services, never sent to clients. Every event of the catalogue
+# is in exactly one of the two lists (a test checks it), so a new event is a decision.
+INTERNAL_EVENTS: tuple[str, ...] = (
+    "workspace.created",
+    # Which campaign a post is in: metrics keeps its read model from it.
+    "post.campaign_set",
+    "post.due",
+    "reply.requested",
+    "reply.sent",
+    "reply.failed",
+    "comment.moderation_requested",
+    "inbox.fetch",
+    "inbox.fetched",
+    "queue.freeze_requested",
+    "metrics.collect",
+    "metrics.fetched",
+    # Kept by the gateway and read with GET /v1/audit (docs/audit.md).
+    "audit.recorded",
 )
 # Sent only by `POST /v1/webhooks/{id}/test`, whatever the subscription's events.
 TEST_EVENT = "webhook.test"
@@ -67,13 +97,13 @@ RETRY_SCHEDULE_TEXT = (
     "retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about "
     "5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt "
     "failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in "
-    "`disabled_reason`; `PATCH {\"enabled\": true}` turns it back on."
+    '`disabled_reason`; `PATCH {"enabled": true}` turns it back on.'
 )
 
 SIGNATURE_TEXT = (
     "Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the "
     "same on every retry and replay), `webhook-timestamp` (Unix seconds) and "
-    "`webhook-signature` (`v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">` with the "
+    '`webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the '
     "base64-decoded part of the `whsec_` secret; two space-separated signatures while a "
     "rotated-out secret is still in its overlap window)."
 )
@@ -81,9 +111,9 @@ SIGNATURE_TEXT = (
 
 def openapi_webhooks() -> tuple[dict[str, Any], dict[str, Any]]:
     """The OpenAPI 3.1 `webhooks` section and the component schemas it refers to."""
-    models: list[tuple[str, type[BaseModel]]] = [
-        (t, event_model(t)) for t in PUBLIC_EVENTS
-    ] + [(TEST_EVENT, WebhookTestData)]
+    models: list[tuple[str, type[BaseModel]]] = [(t, event_model(t)) for t in PUBLIC_EVENTS] + [
+        (TEST_EVENT, WebhookTestData)
+    ]
     _, top = models_json_schema(
         [(m, "serialization") for _, m in models],
         ref_template="#/components/schemas/WebhookEvent{model}",
@@ -120,12 +150,24 @@ def openapi_webhooks() -> tuple[dict[str, Any], dict[str, Any]]:
                 "operationId": "webhook_" + event_type.replace(".", "_"),
                 "tags": ["webhook payloads"],
                 "parameters": [
-                    {"name": "webhook-id", "in": "header", "required": True,
-                     "schema": {"type": "string"}},
-                    {"name": "webhook-timestamp", "in": "header", "required": True,
-                     "schema": {"type": "string"}},
-                    {"name": "webhook-signature", "in": "header", "required": True,
-                     "schema": {"type": "string"}},
+                    {
+                        "name": "webhook-id",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "webhook-timestamp",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "webhook-signature",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "requestBody": {
                     "required": True,

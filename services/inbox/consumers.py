@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.inbox.handling import reply_failed, reply_sent
-from services.inbox.polling import record_fetched
+from services.inbox.handling import moderation_answered, reply_failed, reply_sent
+from services.inbox.polling import follow_subscription, record_fetched
 from services.inbox.readmodels import forget_channel, remember_channel, remember_published_post
 from services.inbox.scorers import Analyser
 from services.inbox.settings import InboxSettings
@@ -15,6 +15,8 @@ from shared.consumer import Subscription
 from shared.events import (
     ChannelDisconnected,
     ChannelFacts,
+    ChannelSubscriptionChanged,
+    CommentModerated,
     Envelope,
     InboxFetched,
     PostPublished,
@@ -36,12 +38,19 @@ def subscriptions(runtime: Runtime, *, analyser: Analyser) -> list[Subscription]
     async def on_channel(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelFacts) and envelope.workspace_id
-        await remember_channel(session, workspace_id=envelope.workspace_id, facts=data)
+        await remember_channel(
+            session, workspace_id=envelope.workspace_id, facts=data, facts_at=envelope.occurred_at
+        )
 
     async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelDisconnected)
-        await forget_channel(session, channel_id=data.channel_id)
+        await forget_channel(
+            session,
+            workspace_id=envelope.workspace_id,
+            channel_id=data.channel_id,
+            facts_at=envelope.occurred_at,
+        )
 
     async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
@@ -63,7 +72,22 @@ def subscriptions(runtime: Runtime, *, analyser: Analyser) -> list[Subscription]
         assert isinstance(data, ReplyFailed)
         await reply_failed(session, failed=data)
 
+    async def on_subscription_changed(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, ChannelSubscriptionChanged)
+        await follow_subscription(session, change=data)
+
+    async def on_moderated(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, CommentModerated)
+        await moderation_answered(session, answer=data)
+
     return [
+        Subscription(purpose="moderation", handlers={"comment.moderated": on_moderated}),
+        Subscription(
+            purpose="subscriptions",
+            handlers={"channel.subscription_changed": on_subscription_changed},
+        ),
         Subscription(
             purpose="channels",
             handlers={

@@ -22,7 +22,7 @@ from services.inbox.models import (
 )
 from services.inbox.normalise import Item
 from services.inbox.scorers import Reading
-from shared.events import Envelope, MessageReceived
+from shared.events import ConversationOpened, Envelope, MessageReceived
 from shared.outbox import Outbox
 
 
@@ -45,11 +45,11 @@ async def ingest_item(
     if known is not None:
         return None
     item = _storable(item)
-    conversation = await _conversation_for(session, channel=channel, item=item)
+    conversation, opened = await _conversation_for(session, channel=channel, item=item)
     keywords = await rules.workspace_keywords(session, workspace_id=channel.workspace_id)
     # The workspace's own words come last and take precedence over the scorer's.
     score = sentiment.combine(reading.raw, text=item.text, keywords=keywords)
-    outcome = rules.apply(
+    outcome = await rules.apply_off_loop(
         await rules.workspace_rules(session, workspace_id=channel.workspace_id), item.text
     )
     message_id = await session.scalar(
@@ -133,6 +133,21 @@ async def ingest_item(
         await request_moderation(session, outbox=outbox, message=message, action="hide",
                                  requested_by=f"rule:{outcome.hide_by}")
     await session.flush()
+    if opened:
+        await outbox.add(
+            session,
+            Envelope.of(
+                ConversationOpened(
+                    conversation_id=conversation.id,
+                    channel_id=channel.channel_id,
+                    post_id=conversation.post_id,
+                    network=channel.network,
+                    kind=item.kind,
+                    opened_at=datetime.now(UTC),
+                ),
+                workspace_id=channel.workspace_id,
+            ),
+        )
     await outbox.add(
         session,
         Envelope.of(
@@ -171,7 +186,8 @@ def _storable(item: Item) -> Item:
 
 async def _conversation_for(
     session: AsyncSession, *, channel: Channel, item: Item
-) -> Conversation:
+) -> tuple[Conversation, bool]:
+    """The item's conversation, and whether this item opened it."""
     if item.parent_external_id:
         # A reply to a message we hold (theirs or ours) continues that thread.
         parent = await session.scalar(
@@ -183,7 +199,7 @@ async def _conversation_for(
             )
         )
         if parent is not None:
-            return parent
+            return parent, False
     thread_key = f"dm:{item.partner_id}" if item.kind == "dm" else f"{item.kind}:{item.external_id}"
     post_id = None
     if item.post_external_id:
@@ -194,7 +210,7 @@ async def _conversation_for(
                 PublishedPost.workspace_id == channel.workspace_id,
             )
         )
-    await session.execute(
+    opened = await session.scalar(
         pg_insert(Conversation)
         .values(
             id=uuid.uuid4(),
@@ -210,6 +226,7 @@ async def _conversation_for(
             first_message_at=item.sent_at,
         )
         .on_conflict_do_nothing(index_elements=[Conversation.channel_id, Conversation.thread_key])
+        .returning(Conversation.id)
     )
     conversation = await session.scalar(
         select(Conversation).where(
@@ -217,7 +234,7 @@ async def _conversation_for(
         )
     )
     assert conversation is not None
-    return conversation
+    return conversation, opened is not None
 
 
 async def _adopt_orphans(session: AsyncSession, *, conversation: Conversation, item: Item) -> None:

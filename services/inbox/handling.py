@@ -17,6 +17,7 @@ from services.inbox.models import Activity, Channel, Conversation, Message, Mode
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import (
+    CommentModerated,
     CommentModerationRequested,
     ConversationAssigned,
     ConversationReplied,
@@ -287,6 +288,36 @@ MODERATION: dict[str, frozenset[str]] = {
 }
 MODERATED_STATE = {"hide": "hide_requested", "unhide": "unhide_requested",
                    "delete": "delete_requested"}
+
+
+# What the comment is on its network once the publisher says the request was carried out.
+DONE_STATE = {"hide": "hidden", "unhide": "visible", "delete": "deleted"}
+
+
+async def moderation_answered(session: AsyncSession, *, answer: CommentModerated) -> None:
+    """Records the network's answer on the message: hidden, visible or deleted; or
+    `<action>_refused` / `<action>_failed` with the reason. An answer to an older request
+    than the latest one for this message is kept in the activity log only."""
+    message = await session.scalar(
+        select(Message).where(Message.id == answer.message_id).with_for_update()
+    )
+    if message is None:
+        return  # the conversation was deleted meanwhile
+    latest = await session.scalar(
+        select(Moderation.id)
+        .where(Moderation.message_id == message.id)
+        .order_by(Moderation.requested_at.desc(), Moderation.id.desc())
+        .limit(1)
+    )
+    if latest == answer.moderation_id:
+        if answer.outcome == "done":
+            message.moderation, message.error = DONE_STATE[answer.action], None
+        else:
+            message.moderation = f"{answer.action}_{answer.outcome}"
+            message.error = answer.error
+    await _record(session, conversation_id=message.conversation_id, actor=answer.network,
+                  action=f"moderation.{answer.action}.{answer.outcome}",
+                  detail={"message_id": str(message.id), "error": answer.error})
 
 
 def can_moderate(network: str, action: str) -> bool:

@@ -79,10 +79,14 @@ Index("ix_inbox_receipts_unrouted", Receipt.network, Receipt.account_id,
 
 
 class Channel(Base):
-    """Read model of the publisher's channels: which workspace a network account belongs to."""
+    """Read model of the publisher's channels: which workspaces a network account belongs to.
+
+    One account may be several channels: connected again after a disconnect (a new channel),
+    or connected in more than one workspace; each receives the account's webhooks.
+    """
 
     __tablename__ = "channels"
-    __table_args__ = (UniqueConstraint("network", "external_id"),)
+    __table_args__ = (Index("ix_inbox_channels_account", "network", "external_id"),)
 
     channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
@@ -90,6 +94,9 @@ class Channel(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300), server_default="")
     status: Mapped[str] = mapped_column(String(30), server_default="active")
+    # When the fact this row shows happened (the event's occurred_at): an older one that
+    # arrives late changes nothing.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

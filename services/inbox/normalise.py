@@ -255,10 +255,13 @@ def _meta_event_id(field_name: str, value: dict[str, Any]) -> str | None:
         return _str((value.get("message") or {}).get("mid"))
     if field_name == "feed":
         return _str(value.get("comment_id")) if value.get("item") == "comment" else None
+    if field_name == "mention":
+        return _str(value.get("comment_id") or value.get("post_id"))
     return _str(value.get("id"))
 
 
-HANDLED_META_FIELDS = {"feed", "comments", "mentions", "messages", "replies"}
+# `mention` is the Page's: someone named the Page in their own post or comment.
+HANDLED_META_FIELDS = {"feed", "comments", "mentions", "mention", "messages", "replies"}
 
 
 def _meta_identify(network: str, payload: dict[str, Any], body: bytes) -> Identity:
@@ -321,6 +324,15 @@ def _meta_item(
             text=value.get("message") or "", author_id=_str(sender.get("id")) or "",
             author_name=sender.get("name"), sent_at=_epoch(value.get("created_time")),
             parent_external_id=parent, post_external_id=post, raw=value,
+        )
+    if field_name == "mention" and network == "facebook":
+        if value.get("verb") != "add":
+            return None
+        return Item(
+            external_id=_str(value.get("comment_id") or value.get("post_id")) or "",
+            kind="mention", text=value.get("message") or "",
+            author_id=_str(value.get("sender_id")) or "", author_name=value.get("sender_name"),
+            sent_at=_epoch(value.get("created_time")), raw=value,
         )
     if field_name in ("comments", "mentions"):
         sender = value.get("from") or {}
@@ -418,10 +430,11 @@ def _tiktok_content(payload: dict[str, Any]) -> dict[str, Any]:
     return content if isinstance(content, dict) else {}
 
 
-# TikTok documents no comment webhook; "comment.create" follows its envelope (unconfirmed) as
-# the sandbox sends it. Other events (authorization.removed, video.publish.*) are kept as
-# receipts and counted, but make no messages.
-TIKTOK_MESSAGE_EVENTS = {"comment.create"}
+# TikTok's webhook events are about the app and the account (authorization.removed,
+# video.upload.failed, video.publish.completed, portability.download.ready): none carries a
+# comment or a message, and its API offers no comment listing to an account's app. They are
+# kept as receipts and counted, and make no messages.
+TIKTOK_MESSAGE_EVENTS: frozenset[str] = frozenset()
 
 
 def _tiktok_identify(payload: dict[str, Any], body: bytes) -> Identity:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,7 @@ from services.inbox.conversations import ingest_item
 from services.inbox.models import Channel, PolledPost, PollState
 from services.inbox.normalise import Item
 from services.inbox.scorers import Analyser
-from shared.events import Envelope, InboxFetch, InboxFetched
+from shared.events import ChannelSubscriptionChanged, Envelope, InboxFetch, InboxFetched
 from shared.outbox import Outbox
 
 # No user-level webhooks exist for these (NETWORKS.md); YouTube pushes uploads, not comments.
@@ -65,6 +65,25 @@ async def note_post(
     if fresh_until > now:
         # Do not wait out a slow cadence chosen before the post existed.
         state.next_poll_at = min(state.next_poll_at, now)
+
+
+async def follow_subscription(
+    session: AsyncSession, *, change: ChannelSubscriptionChanged
+) -> None:
+    """While a pushing network's webhook subscription is down, its channel is polled where the
+    network can be read (X mentions); once the subscription is back, polling stops. What both
+    paths heard is one message: messages are kept once per network id."""
+    if change.network in POLLED_NETWORKS:
+        return
+    if change.state in ("failed", "pending") and change.polled:
+        await session.execute(
+            pg_insert(PollState)
+            .values(channel_id=change.channel_id, network=change.network,
+                    next_poll_at=func.now())
+            .on_conflict_do_nothing()
+        )
+    elif change.state in ("active", "app"):
+        await session.execute(delete(PollState).where(PollState.channel_id == change.channel_id))
 
 
 def interval_for(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,28 +17,75 @@ from shared.events import ChannelFacts, PostPublished
 
 
 async def remember_channel(
-    session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts
+    session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts, facts_at: datetime
 ) -> None:
-    values = {
-        "workspace_id": workspace_id,
-        "network": facts.network,
-        "external_id": facts.external_id,
-        "name": facts.name,
-        "status": facts.status,
-    }
-    await session.execute(
-        pg_insert(Channel)
-        .values(channel_id=facts.channel_id, **values)
-        .on_conflict_do_update(index_elements=[Channel.channel_id], set_=values)
+    """Applies a channel's facts as of `facts_at` (the event's time), in any arrival order.
+
+    A channel id belongs to one account of one workspace for good, so those columns are always
+    filled in; name and status follow the newest fact only, and a disconnected channel stays
+    disconnected (the publisher never reuses its id).
+    """
+    row = Channel.__table__.c
+    insert = pg_insert(Channel).values(
+        channel_id=facts.channel_id,
+        workspace_id=workspace_id,
+        network=facts.network,
+        external_id=facts.external_id,
+        name=facts.name,
+        status=facts.status,
+        facts_at=facts_at,
     )
+    newer = or_(row.facts_at.is_(None), row.facts_at <= insert.excluded.facts_at)
+    status = await session.scalar(
+        insert.on_conflict_do_update(
+            index_elements=[row.channel_id],
+            set_={
+                "workspace_id": insert.excluded.workspace_id,
+                "network": insert.excluded.network,
+                "external_id": insert.excluded.external_id,
+                "name": case((newer, insert.excluded.name), else_=row.name),
+                "status": case(
+                    (row.status == "disconnected", row.status),
+                    (newer, insert.excluded.status),
+                    else_=row.status,
+                ),
+                "facts_at": func.greatest(row.facts_at, insert.excluded.facts_at),
+            },
+        ).returning(row.status)
+    )
+    if status == "disconnected":
+        return
     await requeue_unrouted(session, network=facts.network, account_id=facts.external_id)
     await ensure_polled(session, channel_id=facts.channel_id, network=facts.network)
 
 
-async def forget_channel(session: AsyncSession, *, channel_id: UUID) -> None:
+async def forget_channel(
+    session: AsyncSession, *, workspace_id: UUID | None, channel_id: UUID, facts_at: datetime
+) -> None:
     # Kept, not deleted: its conversations still name it; new webhooks are no longer routed.
+    # When the disconnect arrives first, the row is kept as a marker so that the late
+    # `channel.connected` cannot bring the channel back; it learns its account from that one.
+    if workspace_id is None:
+        await session.execute(
+            update(Channel).where(Channel.channel_id == channel_id).values(status="disconnected")
+        )
+        return
+    insert = pg_insert(Channel).values(
+        channel_id=channel_id,
+        workspace_id=workspace_id,
+        network="",
+        external_id="",
+        status="disconnected",
+        facts_at=facts_at,
+    )
     await session.execute(
-        update(Channel).where(Channel.channel_id == channel_id).values(status="disconnected")
+        insert.on_conflict_do_update(
+            index_elements=[Channel.channel_id],
+            set_={
+                "status": "disconnected",
+                "facts_at": func.greatest(Channel.facts_at, insert.excluded.facts_at),
+            },
+        )
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,7 +77,7 @@ async def process_receipts(
         )
     ).all()
     outcomes: dict[str, list[int]] = defaultdict(list)
-    channels: dict[tuple[str, str], Channel | None] = {}
+    channels: dict[tuple[str, str], list[Channel]] = {}
     try:
         # The whole batch under one savepoint first: the usual case, at the cost of one
         # savepoint instead of one per receipt.
@@ -146,28 +147,60 @@ async def _process_one(
     account_id: str | None,
     body: bytes,
     fresh_for: timedelta,
-    channels: dict[tuple[str, str], Channel | None],
+    channels: dict[tuple[str, str], list[Channel]],
     analyser: Analyser,
 ) -> str:
     payload = decode(network, body)
     if not identify(network, payload, body).understood:
         return "unknown"
-    channel = None
+    found: list[Channel] = []
     if account_id is not None:
         # A burst is mostly for the same few accounts: each is looked up once per batch.
         key = (network, account_id)
         if key not in channels:
-            channels[key] = await session.scalar(
-                select(Channel).where(
-                    Channel.network == network,
-                    Channel.external_id == account_id,
-                    Channel.status != "disconnected",
-                )
+            # Every workspace that has the account connected gets the event.
+            channels[key] = list(
+                (
+                    await session.scalars(
+                        select(Channel)
+                        .where(
+                            Channel.network == network,
+                            Channel.external_id == account_id,
+                            Channel.status != "disconnected",
+                        )
+                        .order_by(Channel.channel_id)
+                    )
+                ).all()
             )
-        channel = channels[key]
-    if channel is None:
+        found = channels[key]
+    if not found:
         # Parked, not dropped: `channel.connected` may simply not have reached us yet.
         return "unrouted"
+    for channel in found:
+        await _route(
+            session,
+            outbox=outbox,
+            channel=channel,
+            receipt_id=receipt_id,
+            network=network,
+            payload=payload,
+            fresh_for=fresh_for,
+            analyser=analyser,
+        )
+    return "processed"
+
+
+async def _route(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    channel: Channel,
+    receipt_id: int,
+    network: str,
+    payload: Any,
+    fresh_for: timedelta,
+    analyser: Analyser,
+) -> None:
     if network == "youtube":
         # A new upload: its comments are polled from now on, often while it is young.
         for video_id, published_at in youtube_uploads(payload):
@@ -186,4 +219,3 @@ async def _process_one(
             session, outbox=outbox, channel=channel, item=item, reading=reading,
             receipt_id=receipt_id,
         )
-    return "processed"

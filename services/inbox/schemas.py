@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.inbox.crisis import DEFAULTS
+from shared.inputs import Int32
 
 
 class ConversationItem(BaseModel):
@@ -76,7 +77,10 @@ class ConversationDetail(ConversationItem):
     resolved_at: datetime | None
     # The ETag: PATCH with `If-Match` refuses (412) when the conversation changed meanwhile.
     version: int
+    # One page of messages, oldest first (`messages_limit`, 100 by default); the next page is
+    # `?messages_cursor=<messages_next_cursor>`, null on the last one.
     messages: list[MessageOut]
+    messages_next_cursor: str | None = None
     notes: list[NoteOut]
 
 
@@ -169,7 +173,7 @@ class RuleIn(BaseModel):
     # Ask the network to hide a matching comment (spam), where the network allows it.
     hide: bool = False
     enabled: bool = True
-    position: int = 0
+    position: Int32 = 0
 
 
 class RuleOut(RuleIn):

@@ -9,6 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+import uuid
+
+import orjson
 
 
 def _hmac(secret: str, message: bytes) -> bytes:
@@ -19,8 +23,52 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+# What the networks send as a challenge: short and URL-safe (X's crc_token, Meta's and the
+# WebSub hub's hub.challenge), or a UUID (LinkedIn's challengeCode). Anything else is refused:
+# the X and LinkedIn answers are an HMAC with the very secret that signs events, so answering
+# a chosen text would sign a chosen webhook body.
+_CHALLENGE = re.compile(r"[A-Za-z0-9_\-]{1,128}={0,2}")
+
+
+class BadChallenge(ValueError):
+    """The challenge is not of the shape the network sends."""
+
+
+def check_challenge(value: str) -> str:
+    """`value` if it is a plain token of the networks' shape; raises BadChallenge."""
+    if not _CHALLENGE.fullmatch(value):
+        raise BadChallenge("must be 1 to 128 characters of A-Z, a-z, 0-9, '-' and '_'")
+    return value
+
+
+def check_signed_challenge(value: str) -> str:
+    """A challenge answered with an HMAC: a plain token that no webhook body can equal.
+
+    A token that is itself a JSON document (`12345`, `null`, `true`) is refused as well, so no
+    challenge response is ever the signature of a body the receivers would parse.
+    """
+    check_challenge(value)
+    try:
+        orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    raise BadChallenge("must not be a JSON value")
+
+
+def check_linkedin_challenge(value: str) -> str:
+    """LinkedIn's challengeCode is a UUID in its usual text form; raises BadChallenge."""
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise BadChallenge("must be a UUID") from None
+    if str(parsed) != value.lower():
+        raise BadChallenge("must be a UUID")
+    return value
+
+
 def x_crc_response(*, secret: str, crc_token: str) -> str:
     """X's challenge-response check: proves we hold the consumer secret."""
+    check_signed_challenge(crc_token)
     return "sha256=" + base64.b64encode(_hmac(secret, crc_token.encode())).decode()
 
 
@@ -36,7 +84,7 @@ def meta_signature_ok(*, secret: str, body: bytes, header: str | None) -> bool:
     if not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return _same(header[len("sha256="):].strip().lower(), expected)
+    return _same(header[len("sha256=") :].strip().lower(), expected)
 
 
 def verify_token_ok(*, expected: str, given: str | None) -> bool:
@@ -46,6 +94,7 @@ def verify_token_ok(*, expected: str, given: str | None) -> bool:
 
 def linkedin_challenge_response(*, secret: str, challenge_code: str) -> str:
     """LinkedIn's endpoint validation: hex HMAC-SHA256 of the challengeCode."""
+    check_linkedin_challenge(challenge_code)
     return hmac.new(secret.encode(), challenge_code.encode(), hashlib.sha256).hexdigest()
 
 
@@ -62,7 +111,7 @@ def linkedin_signature_ok(*, secret: str, body: bytes, header: str | None) -> bo
         return False
     given = header.strip()
     if given[: len(LINKEDIN_PREFIX)].lower() == LINKEDIN_PREFIX:
-        given = given[len(LINKEDIN_PREFIX):]
+        given = given[len(LINKEDIN_PREFIX) :]
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return _same(given.lower(), expected)
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.metrics import consumers
 from services.metrics.api import best_times, documents, ga4, links, posts, reports
+from services.metrics.api import campaigns as campaigns_api
 from services.metrics.best_times import BestTimesLoop
 from services.metrics.collection import COLLECT_CHANNEL, CollectionLoop
 from services.metrics.ga4 import GA4_CHANNEL, Ga4Loop
@@ -61,4 +62,5 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app.include_router(links.router)
     app.include_router(documents.router)
     app.include_router(ga4.router)
+    app.include_router(campaigns_api.router)
     return app

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.metrics.campaigns import record_campaign, record_campaign_post
 from services.metrics.inbox import (
     record_crisis,
     record_crisis_resolved,
@@ -26,9 +27,10 @@ from shared.events import (
     Envelope,
     MessageReceived,
     MetricsFetched,
+    PostCampaignSet,
     PostPublished,
 )
-from shared.events.catalogue import ChannelFacts
+from shared.events.catalogue import CampaignFacts, ChannelFacts
 from shared.service import Runtime
 
 
@@ -49,13 +51,16 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         data = envelope.parsed()
         assert isinstance(data, ChannelFacts) and envelope.workspace_id
         await record_channel(
-            session, workspace_id=envelope.workspace_id, facts=data, now=datetime.now(UTC)
+            session, workspace_id=envelope.workspace_id, facts=data, now=datetime.now(UTC),
+            facts_at=envelope.occurred_at,
         )
 
     async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, ChannelDisconnected)
-        await forget_channel(session, data=data)
+        await forget_channel(
+            session, data=data, workspace_id=envelope.workspace_id, facts_at=envelope.occurred_at
+        )
 
     async def on_metrics_fetched(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
@@ -65,6 +70,16 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
             account_interval=account_interval,
         )
         stored.inc(result.stored)
+
+    async def on_campaign(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, CampaignFacts) and envelope.workspace_id
+        await record_campaign(session, workspace_id=envelope.workspace_id, facts=data)
+
+    async def on_campaign_set(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, PostCampaignSet) and envelope.workspace_id
+        await record_campaign_post(session, workspace_id=envelope.workspace_id, data=data)
 
     async def on_message_received(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
@@ -103,6 +118,14 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
             },
         ),
         Subscription(purpose="samples", handlers={"metrics.fetched": on_metrics_fetched}),
+        Subscription(
+            purpose="campaigns",
+            handlers={
+                "campaign.created": on_campaign,
+                "campaign.updated": on_campaign,
+                "post.campaign_set": on_campaign_set,
+            },
+        ),
         Subscription(
             purpose="inbox",
             handlers={

@@ -79,6 +79,9 @@ class Channel(Base):
     account_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when new samples arrive, cleared when the best-times grid is recomputed.
     best_times_dirty: Mapped[bool] = mapped_column(server_default="false")
+    # When the fact this row shows happened (the event's occurred_at): an older one that
+    # arrives late changes nothing.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Collection(Base):
@@ -434,3 +437,32 @@ class Ga4Hit(Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Campaign(Base):
+    """What this service knows of a campaign (`campaign.created` / `campaign.updated`)."""
+
+    __tablename__ = "campaigns"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    goal: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    utm: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    # The scheduler's version of it: an older event never overwrites a newer one.
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class CampaignPost(Base):
+    """Which campaign a post is in (`post.campaign_set`); NULL when it left every campaign."""
+
+    __tablename__ = "campaign_posts"
+
+    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    # When the scheduler set it: the latest wins, whatever order the events arrive in.
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

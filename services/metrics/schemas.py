@@ -185,7 +185,8 @@ class ConversionCreate(BaseModel):
     link_code: str | None = Field(default=None, max_length=20)
     post_id: UUID | None = None
     name: str = Field(default="conversion", min_length=1, max_length=100)
-    value: float | None = None
+    # 1e400 in JSON reads as infinity: stored, it would make every sum of values infinite.
+    value: float | None = Field(default=None, allow_inf_nan=False)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     occurred_at: datetime | None = None
 
@@ -286,6 +287,7 @@ class ReportScheduleOut(BaseModel):
 
 class ReportSchedules(BaseModel):
     items: list[ReportScheduleOut]
+    next_cursor: str | None = None
 
 
 class Ga4PropertyIn(BaseModel):
@@ -299,3 +301,35 @@ class Ga4PropertyOut(BaseModel):
     updated_at: datetime
     hits_pending: int
     hits_sent: int
+
+
+class CampaignGoalProgress(BaseModel):
+    metric: str
+    target: float
+    actual: float
+    # actual / target (1.0 is the goal reached).
+    progress: float
+
+
+class CampaignFigures(BaseModel):
+    posts: int
+    reach: float
+    engagements: float
+    clicks: int
+    conversions: int
+    # Conversions per human click; null without clicks.
+    conversion_rate: float | None
+
+
+class CampaignNetworkFigures(CampaignFigures):
+    network: str
+
+
+class CampaignReport(BaseModel):
+    campaign_id: UUID
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    goal: CampaignGoalProgress | None
+    totals: CampaignFigures
+    networks: list[CampaignNetworkFigures]

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,39 +74,82 @@ async def track_published_post(
 
 
 async def record_channel(
-    session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts, now: datetime
+    session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts, now: datetime,
+    facts_at: datetime,
 ) -> None:
-    values = {
-        "workspace_id": workspace_id,
-        "network": facts.network,
-        "external_id": facts.external_id,
-        "name": facts.name,
-        "timezone": facts.timezone,
-        "status": facts.status,
-    }
+    """Applies a channel's facts as of `facts_at` (the event's time), in any arrival order:
+    name, zone and status follow the newest fact, and a disconnected channel stays so."""
+    row = Channel.__table__.c
+    insert = pg_insert(Channel).values(
+        channel_id=facts.channel_id,
+        workspace_id=workspace_id,
+        network=facts.network,
+        external_id=facts.external_id,
+        name=facts.name,
+        timezone=facts.timezone,
+        status=facts.status,
+        account_due_at=now,
+        facts_at=facts_at,
+    )
+    new = insert.excluded
+    newer = and_(
+        row.status != "disconnected", or_(row.facts_at.is_(None), row.facts_at <= new.facts_at)
+    )
     await session.execute(
-        pg_insert(Channel)
-        .values(channel_id=facts.channel_id, account_due_at=now, **values)
-        .on_conflict_do_update(
-            index_elements=[Channel.channel_id],
+        insert.on_conflict_do_update(
+            index_elements=[row.channel_id],
             set_={
-                **values,
-                "account_due_at": func.coalesce(Channel.account_due_at, now),
+                "workspace_id": new.workspace_id,
+                "network": new.network,
+                "external_id": new.external_id,
+                "name": case((newer, new.name), else_=row.name),
+                "timezone": case((newer, new.timezone), else_=row.timezone),
+                "status": case((newer, new.status), else_=row.status),
+                "account_due_at": case(
+                    (row.status == "disconnected", row.account_due_at),
+                    else_=func.coalesce(row.account_due_at, now),
+                ),
                 # The grid is drawn in the channel's zone: a new zone means a new grid.
-                "best_times_dirty": Channel.best_times_dirty
-                | (Channel.timezone != facts.timezone),
+                "best_times_dirty": row.best_times_dirty
+                | (newer & (row.timezone != new.timezone)),
+                "facts_at": func.greatest(row.facts_at, new.facts_at),
             },
         )
     )
 
 
-async def forget_channel(session: AsyncSession, *, data: ChannelDisconnected) -> None:
-    # Its history stays for reports; only the collecting stops.
-    await session.execute(
-        update(Channel)
-        .where(Channel.channel_id == data.channel_id)
-        .values(status="disconnected", account_due_at=None)
-    )
+async def forget_channel(
+    session: AsyncSession, *, data: ChannelDisconnected, workspace_id: UUID | None,
+    facts_at: datetime,
+) -> None:
+    # Its history stays for reports; only the collecting stops. Arriving before the
+    # channel's `channel.connected`, the row is kept as a marker the late event cannot undo.
+    if workspace_id is None:
+        await session.execute(
+            update(Channel)
+            .where(Channel.channel_id == data.channel_id)
+            .values(status="disconnected", account_due_at=None)
+        )
+    else:
+        insert = pg_insert(Channel).values(
+            channel_id=data.channel_id,
+            workspace_id=workspace_id,
+            network="",
+            external_id="",
+            status="disconnected",
+            account_due_at=None,
+            facts_at=facts_at,
+        )
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[Channel.channel_id],
+                set_={
+                    "status": "disconnected",
+                    "account_due_at": None,
+                    "facts_at": func.greatest(Channel.facts_at, insert.excluded.facts_at),
+                },
+            )
+        )
     targets = select(TrackedPost.target_id).where(TrackedPost.channel_id == data.channel_id)
     await session.execute(
         update(Collection)

@@ -13,14 +13,20 @@ from services.publisher.api import channels, networks
 from services.publisher.crypto import Keyring
 from services.publisher.jobs import NOTIFY_CHANNEL
 from services.publisher.models import BUS
+from services.publisher.refresher import TokenRefresher
 from services.publisher.sending import PublishLoop
 from services.publisher.settings import PublisherSettings
+from services.publisher.subscriptions import NOTIFY_SUBSCRIPTIONS, SubscriptionKeeper
 from shared.service import Runtime, service_app
 
 
 def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     settings = settings or PublisherSettings()
-    runtime = Runtime.create(settings, tables=BUS, notify_channels=[NOTIFY_CHANNEL])
+    runtime = Runtime.create(
+        settings,
+        tables=BUS,
+        notify_channels=[NOTIFY_CHANNEL, NOTIFY_SUBSCRIPTIONS, "publisher_refresher"],
+    )
     keyring = Keyring(keys=settings.encryption_keys, active_key_id=settings.active_key_id)
 
     @asynccontextmanager
@@ -28,6 +34,18 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
         adapters = Adapters(settings)
         app.state.adapters = adapters
         loop = PublishLoop(runtime=runtime, settings=settings, adapters=adapters, keyring=keyring)
+        keeper = SubscriptionKeeper(
+            runtime=runtime, settings=settings, adapters=adapters, credentials=loop.credentials
+        )
+        refresher = TokenRefresher(
+            runtime=runtime,
+            settings=settings,
+            adapters=adapters,
+            keyring=keyring,
+            credentials=loop.credentials,
+        )
+        app.state.subscription_keeper = keeper
+        app.state.token_refresher = refresher
         try:
             async with runtime.running(
                 subscriptions=consumers.subscriptions(
@@ -36,7 +54,11 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
                     credentials=loop.credentials,
                     settings=settings,
                 ),
-                workers=[("publish-loop", loop.run)],
+                workers=[
+                    ("publish-loop", loop.run),
+                    ("webhook-subscriptions", keeper.run),
+                    ("token-refresher", refresher.run),
+                ],
             ):
                 yield
         finally:

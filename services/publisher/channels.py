@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters import Adapters
@@ -30,7 +31,8 @@ from shared.outbox import Outbox
 def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: a name longer than a file name may be is looked up as a file all the same.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValidationFailed(f"{timezone!r} is not an IANA time zone.", field="timezone") from exc
     return timezone
 
@@ -156,12 +158,17 @@ async def get_channel(
     return channel
 
 
-async def list_channels(session: AsyncSession, *, workspace_id: uuid.UUID) -> list[Channel]:
-    rows = await session.scalars(
-        select(Channel)
-        .where(Channel.workspace_id == workspace_id)
-        .order_by(Channel.created_at, Channel.id)
-    )
+async def list_channels(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    limit: int | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Channel]:
+    query = select(Channel).where(Channel.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where(tuple_(Channel.created_at, Channel.id) > tuple_(*after))
+    rows = await session.scalars(query.order_by(Channel.created_at, Channel.id).limit(limit))
     return list(rows)
 
 
@@ -187,14 +194,24 @@ async def update_channel(
 
 
 async def disconnect_channel(
-    session: AsyncSession, *, workspace_id: uuid.UUID, channel_id: uuid.UUID, outbox: Outbox
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    channel_id: uuid.UUID,
+    outbox: Outbox,
+    unsubscribe: Callable[[Channel], Awaitable[str | None]] | None = None,
+    reason: str = "removed from the workspace",
 ) -> None:
+    """Removes a channel, after asking its network to stop pushing its events."""
     channel = await get_channel(session, workspace_id=workspace_id, channel_id=channel_id)
+    if unsubscribe is not None:
+        await unsubscribe(channel)
     await session.delete(channel)
     await session.flush()
     await outbox.add(
         session,
-        Envelope.of(ChannelDisconnected(channel_id=channel.id), workspace_id=workspace_id),
+        Envelope.of(ChannelDisconnected(channel_id=channel.id, reason=reason),
+                    workspace_id=workspace_id),
     )
 
 

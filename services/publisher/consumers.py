@@ -7,11 +7,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.publisher.adapters import Adapters
 from services.publisher.insights import collect_metrics
 from services.publisher.jobs import record_due, record_reply
+from services.publisher.moderation import carry_out
 from services.publisher.polling import fetch_inbox
 from services.publisher.sending import Credentials
 from services.publisher.settings import PublisherSettings
 from shared.consumer import Subscription
-from shared.events import Envelope, InboxFetch, MetricsCollect, PostDue, ReplyRequested
+from shared.events import (
+    CommentModerationRequested,
+    Envelope,
+    InboxFetch,
+    MetricsCollect,
+    PostDue,
+    ReplyRequested,
+)
 from shared.service import Runtime
 
 
@@ -74,7 +82,26 @@ def subscriptions(
             settings=settings,
         )
 
+    async def on_moderation_requested(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, CommentModerationRequested)
+        await carry_out(
+            session,
+            workspace_id=envelope.workspace_id,
+            request=data,
+            adapters=adapters,
+            credentials=credentials,
+            outbox=runtime.outbox,
+            causation_id=envelope.id,
+            runtime=runtime,
+            settings=settings,
+        )
+
     return [
+        Subscription(
+            purpose="moderation",
+            handlers={"comment.moderation_requested": on_moderation_requested},
+        ),
         Subscription(purpose="posts", handlers={"post.due": on_post_due}),
         Subscription(purpose="replies", handlers={"reply.requested": on_reply_requested}),
         Subscription(purpose="inbox", handlers={"inbox.fetch": on_inbox_fetch}),

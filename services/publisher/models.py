@@ -52,6 +52,9 @@ class Channel(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     credentials: Mapped[bytes] = mapped_column(LargeBinary)
     token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The moment `channel.expiring` was last sent for (the end it warned about), so one end
+    # is announced once.
+    expiry_warned_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -139,4 +142,41 @@ class OAuthState(Base):
     network: Mapped[str] = mapped_column(String(20))
     redirect_uri: Mapped[str] = mapped_column(Text)
     code_verifier: Mapped[str | None] = mapped_column(String(200))
+    # Mastodon: the instance the account is on, and the app Herald registered there for this
+    # connection (sealed with the keyring, bound to the state).
+    instance_url: Mapped[str | None] = mapped_column(Text)
+    app_key_id: Mapped[str | None] = mapped_column(String(64))
+    app_credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookSubscription(Base):
+    """Where a channel stands with its network's webhooks: subscribed (and until when), being
+    retried after a refusal, or heard by polling because the network cannot push.
+
+    state: pending (to subscribe), active, failed (retried at `next_attempt_at`), polling
+    (the network has no push for this account), app (pushed to the app as a whole, set up
+    once in the network's developer portal).
+    """
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (
+        Index(
+            "ix_publisher_webhook_subscriptions_due",
+            "next_attempt_at",
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+        ),
+    )
+
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), server_default="pending")
+    topics: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    callback: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    subscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -22,12 +22,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters import Adapters
-from services.publisher.adapters.base import Adapter
+from services.publisher.adapters.base import Adapter, NetworkError
 from services.publisher.channels import adapter_for, connect_channel
 from services.publisher.crypto import Keyring
 from services.publisher.models import Channel, OAuthState
-from services.publisher.settings import PublisherSettings
+from services.publisher.settings import NetworkApp, PublisherSettings
 from shared.errors import BadGateway, ValidationFailed
+from shared.outbound import OutboundRefused
 from shared.outbox import Outbox
 
 STATE_TTL = timedelta(minutes=15)
@@ -148,18 +149,32 @@ async def start(
     redirect_uri: str,
     adapters: Adapters,
     settings: PublisherSettings,
+    keyring: Keyring | None = None,
+    instance: str | None = None,
 ) -> str:
     flow = flow_for(adapters, network)
     adapter = adapters.get(network)
     assert adapter is not None
-    if adapter.app is None:
-        raise ValidationFailed(f"No {network} app is configured on this Herald.", field="network")
     if not redirect_uri.startswith(("https://", "http://")):
         raise ValidationFailed("redirect_uri must be an absolute URL.", field="redirect_uri")
     state = secrets.token_urlsafe(24)
+    instance_app: NetworkApp | None = None
+    if network == "mastodon" and instance is not None:
+        assert keyring is not None
+        instance_app = await register_on_instance(
+            adapter, instance=instance, redirect_uri=redirect_uri, scope=flow.scope
+        )
+    app = instance_app or adapter.app
+    if app is None:
+        raise ValidationFailed(
+            f"No {network} app is configured on this Herald"
+            + ("; give the instance to connect to (instance=https://…)."
+               if network == "mastodon" else "."),
+            field="instance" if network == "mastodon" else "network",
+        )
     params = {
         "response_type": "code",
-        flow.client_param: adapter.app.client_id,
+        flow.client_param: app.client_id,
         "redirect_uri": redirect_uri,
         "scope": flow.scope,
         "state": state,
@@ -176,19 +191,48 @@ async def start(
         params["code_challenge_method"] = "S256"
     now = datetime.now(UTC)
     await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
-    session.add(
-        OAuthState(
-            state=state,
-            workspace_id=workspace_id,
-            network=network,
-            redirect_uri=redirect_uri,
-            code_verifier=verifier,
-            expires_at=now + STATE_TTL,
-        )
+    pending = OAuthState(
+        state=state,
+        workspace_id=workspace_id,
+        network=network,
+        redirect_uri=redirect_uri,
+        code_verifier=verifier,
+        expires_at=now + STATE_TTL,
     )
+    if instance_app is not None and keyring is not None:
+        # The instance's own app credentials wait for the callback, sealed like a channel's.
+        pending.instance_url = instance
+        pending.app_key_id, pending.app_credentials = keyring.seal(
+            instance_app.model_dump(), context=state
+        )
+    session.add(pending)
     await session.flush()
+    if instance_app is not None and instance is not None and not settings.sandbox_url:
+        return f"{instance.rstrip('/')}/oauth/authorize?{urlencode(params)}"
     base = authorize_base(settings, network, flow, adapter.base_url)
     return f"{base}?{urlencode(params)}"
+
+
+async def register_on_instance(
+    adapter: Adapter, *, instance: str, redirect_uri: str, scope: str
+) -> NetworkApp:
+    """Registers Herald as an app on the Mastodon instance (`POST /api/v1/apps`), through the
+    outbound rules: any public instance works, none has to be configured beforehand."""
+    credentials = {"instance_url": instance}
+    await adapter.check_credentials(credentials)
+    try:
+        r = await adapter.call(
+            "POST", adapter.url("/api/v1/apps", credentials),
+            data={"client_name": "Herald", "redirect_uris": redirect_uri, "scopes": scope},
+        )
+    except NetworkError as exc:
+        raise BadGateway(f"The instance could not be reached: {exc.message}") from exc
+    if r.status_code != 200 or "client_id" not in r.text:
+        raise ValidationFailed(
+            f"The instance refused to register the app: {r.text[:300]}", field="instance"
+        )
+    body = r.json()
+    return NetworkApp(client_id=str(body["client_id"]), client_secret=str(body["client_secret"]))
 
 
 async def finish(
@@ -205,7 +249,7 @@ async def finish(
 ) -> tuple[Channel, bool]:
     flow = flow_for(adapters, network)
     adapter = adapters.get(network)
-    assert adapter is not None and adapter.app is not None
+    assert adapter is not None
     pending = await session.scalar(
         select(OAuthState).where(OAuthState.state == state).with_for_update()
     )
@@ -219,22 +263,32 @@ async def finish(
             "Unknown or expired state; start the connection again.", field="state"
         )
     await session.delete(pending)
+    instance = pending.instance_url
+    app = adapter.app
+    if instance is not None and pending.app_credentials is not None and keyring is not None:
+        app = NetworkApp(**keyring.open(pending.app_credentials, key_id=pending.app_key_id or "",
+                                        context=pending.state))
+    if app is None:
+        raise ValidationFailed(f"No {network} app is configured on this Herald.", field="network")
     form: dict[str, Any] = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": pending.redirect_uri,
-        flow.client_param: adapter.app.client_id,
+        flow.client_param: app.client_id,
     }
     if pending.code_verifier:
         form["code_verifier"] = pending.code_verifier
     client_auth: dict[str, Any] = {}
     if flow.client_auth == "form":
-        form["client_secret"] = adapter.app.client_secret
+        form["client_secret"] = app.client_secret
     else:
-        client_auth["auth"] = (adapter.app.client_id, adapter.app.client_secret)
+        client_auth["auth"] = (app.client_id, app.client_secret)
+    url = token_url(flow, adapter)
+    if instance is not None:
+        url = adapter.url(flow.token, {"instance_url": instance})
     try:
-        r = await adapter.client.post(token_url(flow, adapter), data=form, **client_auth)
-    except httpx.TransportError as exc:
+        r = await adapter.client_for(url).post(url, data=form, **client_auth)
+    except (httpx.TransportError, OutboundRefused) as exc:
         raise BadGateway(f"{network} could not be reached to finish connecting.") from exc
     if r.status_code != 200 or "access_token" not in r.text:
         # TikTok answers some refusals with 200 and an `error` body.
@@ -243,9 +297,7 @@ async def finish(
         )
     issued = r.json()
     if flow.exchange:
-        issued = await long_lived(
-            network, flow.exchange, issued, adapter, adapter.app.client_secret
-        )
+        issued = await long_lived(network, flow.exchange, issued, adapter, app.client_secret)
     credentials: dict[str, Any] = {"access_token": issued["access_token"]}
     if issued.get("refresh_token"):
         credentials["refresh_token"] = issued["refresh_token"]
@@ -253,7 +305,11 @@ async def finish(
         credentials["expires_at"] = int(time.time() + int(issued["expires_in"]))
     if issued.get("scope"):
         credentials["scope"] = issued["scope"]
-    if network == "mastodon" and not adapters.settings.sandbox_url:
+    if instance is not None:
+        credentials["instance_url"] = instance
+        # The instance's app, kept with the token it issued (to revoke it on removal).
+        credentials["client_id"], credentials["client_secret"] = app.client_id, app.client_secret
+    elif network == "mastodon" and not adapters.settings.sandbox_url:
         credentials["instance_url"] = adapter.base_url
     return await connect_channel(
         session,

@@ -95,8 +95,15 @@ class Credentials:
         return channel, creds
 
     async def refresh(
-        self, *, channel_id: uuid.UUID, adapter: Adapter, stale: dict[str, Any]
+        self,
+        *,
+        channel_id: uuid.UUID,
+        adapter: Adapter,
+        stale: dict[str, Any],
+        ahead: bool = False,
     ) -> dict[str, Any]:
+        """New credentials, stored. `ahead`: renewing a token that still works, so a network
+        that cannot refresh leaves it as it is (it is warned about, not given up on)."""
         # The row lock serialises replicas: refresh tokens rotate, and two replicas redeeming
         # the same one would leave one of them (and then the channel) locked out.
         async with unit_of_work(self.runtime.sessions) as session:
@@ -117,9 +124,14 @@ class Credentials:
                 reason = f"{adapter.network} refused the refresh token: {exc.message}"
             else:
                 if fresh is not None:
+                    if not fresh.get("refresh_token") and creds.get("refresh_token"):
+                        # A network that answers without a refresh token keeps the old one.
+                        fresh = {**fresh, "refresh_token": creds["refresh_token"]}
                     seal(channel, fresh, keyring=self.keyring, adapter=adapter)
                     channel.updated_at = datetime.now(UTC)
                     return fresh
+                if ahead:
+                    return creds
                 # No refresh token (or none the adapter can use): as dead as a refused one.
                 self.refresh_failures.labels(adapter.network, "auth_expired").inc()
                 reason = f"{adapter.network} token expired and cannot be refreshed"

@@ -68,6 +68,23 @@ class PublisherSettings(SealingSettings):
     # Tokens are refreshed when they expire within this margin.
     refresh_margin_seconds: float = 300.0
 
+    # Where the networks push (Herald's public `/hooks` base, e.g. https://herald.example/hooks;
+    # each network gets `{base}/{network}`). Unset, channels are not subscribed and say so.
+    webhook_callback_url: str | None = None
+    # Webhook subscriptions: how often the keeper looks for due ones (it is also woken when a
+    # channel connects), how many it takes per look, the longest wait between retries, and
+    # the lease asked of YouTube's WebSub hub (renewed a fifth of it before it ends).
+    subscription_poll_seconds: float = 30.0
+    subscription_batch: int = 20
+    subscription_retry_max_seconds: float = 3600.0
+    websub_lease_seconds: int = 5 * 24 * 3600
+    # The token refresher renews every active channel's token this long before it expires,
+    # used or not, and warns (`channel.expiring`) this many days before a channel's access
+    # ends for good (a refresh token's own end, or a token that cannot be refreshed).
+    refresh_ahead_seconds: float = 3600.0
+    refresher_poll_seconds: float = 60.0
+    expiring_warn_days: int = 7
+
     # network → budgets replacing the built-in ones (PUBLISHER_RATE_BUDGETS, JSON).
     rate_budgets: dict[str, list[BudgetRule]] = {}
     # A read (insights, polling) that must wait longer than this for its budget gives the

@@ -10,15 +10,19 @@ from fastapi import FastAPI
 
 from services.scheduler import consumers
 from services.scheduler.api import calendar as calendar_api
+from services.scheduler.api import campaigns as campaigns_api
 from services.scheduler.api import channels as channels_api
 from services.scheduler.api import freezes as freezes_api
 from services.scheduler.api import posts
+from services.scheduler.api import review as review_api
 from services.scheduler.api import settings as settings_api
+from services.scheduler.api import templates as templates_api
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.dispatch import dispatcher
 from services.scheduler.ical import FEED_PATH
 from services.scheduler.models import BUS
 from services.scheduler.posts import DUE_CHANNEL
+from services.scheduler.review_links import REVIEW_PATH
 from services.scheduler.settings import SchedulerSettings
 from shared.service import Runtime, service_app
 
@@ -47,7 +51,7 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         title="Herald scheduler",
         description="The content calendar: posts, variants, approvals, slots and due times.",
         lifespan=lifespan,
-        open_prefixes=(FEED_PATH,),
+        open_prefixes=(FEED_PATH, REVIEW_PATH),
     )
     app.state.channel_lookup = ChannelLookup(
         publisher_url=settings.publisher_url,
@@ -55,6 +59,10 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         timeout=settings.channel_lookup_timeout,
     )
     app.state.dispatcher = loop
+    app.include_router(templates_api.router)
+    app.include_router(review_api.router)
+    app.include_router(review_api.public_router)
+    app.include_router(campaigns_api.router)
     app.include_router(posts.router)
     app.include_router(settings_api.router)
     app.include_router(channels_api.router)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,30 +27,77 @@ from shared.events import ChannelFacts
 log = logging.getLogger(__name__)
 
 
-async def record_channel(session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts) -> None:
-    """Creates or refreshes a channel from a `channel.connected/updated/needs_reauth` event."""
-    values = {
-        "workspace_id": workspace_id,
-        "network": facts.network,
-        "external_id": facts.external_id,
-        "name": facts.name,
+async def record_channel(
+    session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts, facts_at: datetime
+) -> None:
+    """Creates or refreshes a channel from a `channel.connected/updated/needs_reauth` event.
+
+    Events may arrive in any order: name, zone and status follow the newest fact (by the
+    event's time, `facts_at`), and a disconnected channel stays disconnected (the publisher
+    never reuses its id). The account a channel id stands for never changes.
+    """
+    row = Channel.__table__.c
+    insert = pg_insert(Channel).values(
+        id=facts.channel_id,
+        workspace_id=workspace_id,
+        network=facts.network,
+        external_id=facts.external_id,
+        name=facts.name,
         # No zone on the channel: the workspace's applies when a post is planned.
-        "timezone": facts.timezone or "",
-        "status": facts.status,
-        "disconnected": False,
-    }
+        timezone=facts.timezone or "",
+        status=facts.status,
+        disconnected=False,
+        facts_at=facts_at,
+    )
+    new = insert.excluded
+    newer = or_(row.facts_at.is_(None), row.facts_at <= new.facts_at)
     await session.execute(
-        pg_insert(Channel)
-        .values(id=facts.channel_id, **values)
-        .on_conflict_do_update(index_elements=[Channel.id], set_=values)
+        insert.on_conflict_do_update(
+            index_elements=[row.id],
+            set_={
+                "workspace_id": new.workspace_id,
+                "network": new.network,
+                "external_id": new.external_id,
+                "name": case((newer, new.name), else_=row.name),
+                "timezone": case((newer, new.timezone), else_=row.timezone),
+                "status": case(
+                    (row.disconnected, row.status), (newer, new.status), else_=row.status
+                ),
+                "facts_at": func.greatest(row.facts_at, new.facts_at),
+            },
+        )
     )
 
 
-async def forget_channel(session: AsyncSession, *, channel_id: UUID) -> None:
-    channel = await session.get(Channel, channel_id)
-    if channel is not None:
-        channel.disconnected = True
-        channel.status = "disconnected"
+async def forget_channel(
+    session: AsyncSession, *, workspace_id: UUID | None, channel_id: UUID, facts_at: datetime
+) -> None:
+    """Marks a channel disconnected for good; when this arrives before the channel's
+    `channel.connected`, the row is kept as a marker that the late event cannot undo."""
+    if workspace_id is None:
+        channel = await session.get(Channel, channel_id)
+        if channel is not None:
+            channel.disconnected = True
+            channel.status = "disconnected"
+        return
+    insert = pg_insert(Channel).values(
+        id=channel_id,
+        workspace_id=workspace_id,
+        network="",
+        status="disconnected",
+        disconnected=True,
+        facts_at=facts_at,
+    )
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[Channel.id],
+            set_={
+                "status": "disconnected",
+                "disconnected": True,
+                "facts_at": func.greatest(Channel.facts_at, insert.excluded.facts_at),
+            },
+        )
+    )
 
 
 @dataclass(frozen=True)

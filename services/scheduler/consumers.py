@@ -13,6 +13,7 @@ from services.scheduler.freezes import freeze
 from services.scheduler.models import Channel
 from services.scheduler.posts import mark_failed, mark_published
 from services.scheduler.slots import record_best_times
+from shared import audit
 from shared.consumer import Subscription
 from shared.events import (
     BestTimesUpdated,
@@ -37,13 +38,20 @@ async def on_channel_facts(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.workspace_id is None:
         log.error("%s %s without a workspace; ignored", envelope.type, envelope.id)
         return
-    await record_channel(session, workspace_id=envelope.workspace_id, facts=data)
+    await record_channel(
+        session, workspace_id=envelope.workspace_id, facts=data, facts_at=envelope.occurred_at
+    )
 
 
 async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
     data = envelope.parsed()
     assert isinstance(data, ChannelDisconnected)
-    await forget_channel(session, channel_id=data.channel_id)
+    await forget_channel(
+        session,
+        workspace_id=envelope.workspace_id,
+        channel_id=data.channel_id,
+        facts_at=envelope.occurred_at,
+    )
 
 
 def published_handler(outbox: Outbox) -> Handler:
@@ -56,10 +64,12 @@ def published_handler(outbox: Outbox) -> Handler:
             external_id=data.external_id,
             url=data.url,
             published_at=data.published_at,
+            outbox=outbox,
         )
         if not found:
             log.warning("post.published for unknown target %s", data.target_id)
             return
+        await publish_result_audited(session, outbox, envelope, data)
         await recycle(
             session, target_id=data.target_id, published_at=data.published_at, outbox=outbox
         )
@@ -67,20 +77,51 @@ def published_handler(outbox: Outbox) -> Handler:
     return on_post_published
 
 
-async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, PostPublishFailed)
-    found = await mark_failed(
-        session, target_id=data.target_id, error=f"{data.error_class}: {data.error}"
+def publish_failed_handler(outbox: Outbox) -> Handler:
+    async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        assert isinstance(data, PostPublishFailed)
+        found = await mark_failed(
+            session,
+            target_id=data.target_id,
+            error=f"{data.error_class}: {data.error}",
+            outbox=outbox,
+        )
+        if not found:
+            log.warning("post.publish_failed for unknown target %s", data.target_id)
+            return
+        await publish_result_audited(session, outbox, envelope, data)
+
+    return on_post_publish_failed
+
+
+async def publish_result_audited(
+    session: AsyncSession,
+    outbox: Outbox,
+    envelope: Envelope,
+    data: PostPublished | PostPublishFailed,
+) -> None:
+    """A publish result in the audit log: the platform did it, on the post's schedule."""
+    assert envelope.workspace_id is not None
+    details: dict[str, object] = {"target_id": str(data.target_id), "network": data.network}
+    if isinstance(data, PostPublishFailed):
+        details["error_class"] = data.error_class
+    await audit.record(
+        session,
+        outbox,
+        audit.system("scheduler", envelope.workspace_id),
+        action=envelope.type,
+        resource_type="post",
+        resource_id=data.post_id,
+        service="scheduler",
+        details=details,
     )
-    if not found:
-        log.warning("post.publish_failed for unknown target %s", data.target_id)
 
 
 async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
     data = envelope.parsed()
     assert isinstance(data, BestTimesUpdated)
-    await record_best_times(session, data=data)
+    await record_best_times(session, data=data, facts_at=envelope.occurred_at)
 
 
 def freeze_handler(outbox: Outbox) -> Handler:
@@ -129,7 +170,7 @@ def subscriptions(runtime: Runtime) -> list[Subscription]:
             purpose="outcomes",
             handlers={
                 "post.published": published_handler(runtime.outbox),
-                "post.publish_failed": on_post_publish_failed,
+                "post.publish_failed": publish_failed_handler(runtime.outbox),
             },
         ),
     ]

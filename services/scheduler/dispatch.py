@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scheduler.campaigns import apply_utm
 from services.scheduler.freezes import held_condition
 from services.scheduler.models import Target, Transition
 from services.scheduler.posts import DUE_CHANNEL, summarize
@@ -68,12 +69,14 @@ CLAIM_SQL = text(
     """
     WITH due AS MATERIALIZED (
         SELECT t.id, p.text AS post_text, p.media AS post_media, p.schedule AS post_schedule,
+               c.utm AS campaign_utm,
                now() - t.due_at
                    > coalesce(ws.missed_after_seconds, :default_missed) * interval '1 second'
                    AS missed
         FROM scheduler.targets t
         JOIN scheduler.posts p ON p.id = t.post_id
         LEFT JOIN scheduler.workspace_settings ws ON ws.workspace_id = t.workspace_id
+        LEFT JOIN scheduler.campaigns c ON c.id = p.campaign_id
         WHERE t.status = 'scheduled' AND t.due_at <= now()
           -- A frozen queue (services/scheduler/freezes.py) holds its targets.
           AND NOT EXISTS (
@@ -98,9 +101,9 @@ CLAIM_SQL = text(
     WHERE t.id = due.id
     RETURNING t.id, t.post_id, t.workspace_id, t.channel_id, t.network, t.position, t.text,
               t.media, t.options, t.status, t.due_at, t.timezone, due.post_text,
-              due.post_media, due.post_schedule, now() AS now
+              due.post_media, due.post_schedule, due.campaign_utm, now() AS now
     """
-).columns(media=JSONB, options=JSONB, post_media=JSONB, post_schedule=JSONB)
+).columns(media=JSONB, options=JSONB, post_media=JSONB, post_schedule=JSONB, campaign_utm=JSONB)
 
 
 async def claim_due(
@@ -164,7 +167,10 @@ async def claim_due(
                     target_id=row.id,
                     channel_id=row.channel_id,
                     network=row.network,
-                    text=row.text if row.text is not None else row.post_text,
+                    # The campaign's UTM parameters go on the links as the post goes out.
+                    text=apply_utm(
+                        row.text if row.text is not None else row.post_text, row.campaign_utm
+                    ),
                     media=[MediaItem.model_validate(item) for item in media],
                     options=row.options or {},
                     due_at=row.due_at,

@@ -10,17 +10,21 @@ claimed ones keep what they went out with.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scheduler.campaigns import campaign_for_post
 from services.scheduler.channels import ChannelLookup
+from services.scheduler.finding import search_text
 from services.scheduler.models import Post, Target, Transition
 from services.scheduler.posts import (
+    campaign_set_event,
     check_variants,
     load_post,
     media_json,
@@ -31,15 +35,17 @@ from services.scheduler.posts import (
     summarize,
     wake_dispatcher_if_needed,
 )
-from services.scheduler.recurrence import is_recurring, occurrences
+from services.scheduler.recurrence import expand, is_recurring
 from services.scheduler.schemas import MediaIn, PostIn, PostPatch, ScheduleIn, TargetIn
 from services.scheduler.workspaces import Defaults, workspace_settings
 from shared.auth import Principal
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from shared.events import (
     Envelope,
     PostApproved,
     PostCanceled,
+    PostDeleted,
+    PostEdited,
     PostRejected,
     PostRescheduled,
     PostScheduled,
@@ -93,6 +99,22 @@ def _set_status(
     )
 
 
+def edited_event(
+    post: Post, *, changed: Iterable[str], by: str, occurrence_at: datetime | None = None
+) -> Envelope:
+    return Envelope.of(
+        PostEdited(
+            post_id=post.id,
+            post_version=post.version,
+            by=by,
+            changed=sorted(set(changed)),
+            occurrence_at=occurrence_at,
+            status=post.status,
+        ),
+        workspace_id=post.workspace_id,
+    )
+
+
 def _refs(targets: Sequence[Target]) -> list[TargetRef]:
     return [
         TargetRef(target_id=t.id, channel_id=t.channel_id, network=t.network, due_at=t.due_at)
@@ -111,6 +133,7 @@ async def submit(
     if post.status not in {"draft", "changes_requested"}:
         raise Conflict(f"A post that is {post.status} cannot be submitted.", field="status")
     _set_status(session, post=post, targets=targets, status="in_review", by=principal.principal_id)
+    post.approval_stage = 0
     return post, targets
 
 
@@ -123,10 +146,13 @@ async def approve(
     expected_version: int | None,
     outbox: Outbox,
     notify_horizon: float,
+    defaults: Defaults | None = None,
 ) -> tuple[Post, list[Target]]:
     """in_review → scheduled (when it has a time) or approved (a time still to be chosen).
 
-    The role check is the route's (`posts.approve`); this only guards the state.
+    The role check is the route's (`posts.approve`). In a workspace with approval stages each
+    approval is the current stage's (by one it names), and only the last stage's approval
+    moves the post on; in one that forbids it, a post's creator approves no stage of it.
     """
     post, targets = await load_post(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
@@ -136,6 +162,17 @@ async def approve(
         raise Conflict(
             f"Only a post in review can be approved (it is {post.status}).", field="status"
         )
+    ws = (
+        await workspace_settings(session, workspace_id=post.workspace_id, defaults=defaults)
+        if defaults is not None
+        else None
+    )
+    stage = _approval_stage(post, principal=principal, ws=ws)
+    if stage is not None and post.approval_stage + 1 < len(ws.approval_stages if ws else ()):
+        return await _approve_stage(
+            session, post=post, targets=targets, by=principal.principal_id, stage=stage,
+            comment=comment, outbox=outbox,
+        )  # fmt: skip
     now = datetime.now(UTC)
     scheduled = post.schedule is not None
     # Occurrences of a series that already went out are not part of what is approved.
@@ -155,7 +192,9 @@ async def approve(
     _set_status(session, post=post, targets=targets, status="approved", by=by, comment=comment)
     events = [
         Envelope.of(
-            PostApproved(post_id=post.id, by=by, comment=comment),
+            PostApproved(
+                post_id=post.id, by=by, comment=comment, stage=stage["name"] if stage else None
+            ),
             workspace_id=post.workspace_id,
         )
     ]
@@ -171,6 +210,60 @@ async def approve(
             session, due_times=[t.due_at for t in planned], horizon=notify_horizon
         )
     await outbox.add(session, *events)
+    return post, targets
+
+
+def _approval_stage(
+    post: Post, *, principal: Principal, ws: Defaults | None
+) -> dict[str, Any] | None:
+    """The stage this approval is for (None without stages); refuses who may not give it."""
+    if ws is None:
+        return None
+    if ws.forbid_self_approval and post.created_by == principal.principal_id:
+        raise PermissionDenied("In this workspace nobody approves their own post.", field="post_id")
+    if not ws.approval_stages:
+        return None
+    stage = ws.approval_stages[min(post.approval_stage, len(ws.approval_stages) - 1)]
+    roles, principals = stage.get("roles") or [], stage.get("principals") or []
+    if (roles or principals) and not (
+        principal.role in roles or principal.principal_id in principals
+    ):
+        raise PermissionDenied(
+            f"The post waits for the {stage['name']!r} stage, which you may not approve.",
+            field="stage",
+        )
+    return stage
+
+
+async def _approve_stage(
+    session: AsyncSession,
+    *,
+    post: Post,
+    targets: list[Target],
+    by: str,
+    stage: dict[str, Any],
+    comment: str | None,
+    outbox: Outbox,
+) -> tuple[Post, list[Target]]:
+    """One stage approved, more to come: the post stays in review, one stage further."""
+    post.approval_stage += 1
+    post.version += 1
+    post.updated_at = datetime.now(UTC)
+    record_transition(
+        session,
+        post_id=post.id,
+        from_status="in_review",
+        to_status="in_review",
+        by=by,
+        comment=f"{stage['name']} approved" + (f": {comment}" if comment else ""),
+    )
+    await outbox.add(
+        session,
+        Envelope.of(
+            PostApproved(post_id=post.id, by=by, comment=comment, stage=stage["name"], final=False),
+            workspace_id=post.workspace_id,
+        ),
+    )
     return post, targets
 
 
@@ -196,6 +289,7 @@ async def reject(
     _set_status(
         session, post=post, targets=targets, status="changes_requested", by=by, comment=comment
     )
+    post.approval_stage = 0
     await outbox.add(
         session,
         Envelope.of(
@@ -264,6 +358,45 @@ async def _status_after_edit(
 
 
 async def edit(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post_id: UUID,
+    patch: PostPatch,
+    outbox: Outbox,
+    **kwargs: Any,
+) -> tuple[Post, list[Target]]:
+    """`_edit`, with the campaign named by id or name resolved first (a new name makes a
+    campaign) and `post.campaign_set` said when the post changes campaign."""
+    moves = {"campaign", "campaign_id"} & patch.model_fields_set
+    campaign = None
+    if moves:
+        campaign = await campaign_for_post(
+            session,
+            principal=principal,
+            name=patch.campaign,
+            campaign_id=patch.campaign_id,
+            outbox=outbox,
+        )
+        patch = patch.model_copy(update={"campaign": campaign.name if campaign else None})
+    before = await session.scalar(
+        select(Post.campaign_id).where(
+            Post.id == post_id, Post.workspace_id == principal.workspace_id
+        )
+    )
+    post, targets = await _edit(
+        session, principal=principal, post_id=post_id, patch=patch, outbox=outbox, **kwargs
+    )
+    # What earlier stages approved is not what the post says now.
+    post.approval_stage = 0
+    if moves:
+        post.campaign_id = campaign.id if campaign else None
+        if post.campaign_id != before:
+            await outbox.add(session, campaign_set_event(post))
+    return post, targets
+
+
+async def _edit(
     session: AsyncSession,
     *,
     principal: Principal,
@@ -360,6 +493,7 @@ async def edit(
         new_targets.append(target)
 
     post.text = merged.text
+    post.search_text = search_text(merged.text, [t.text for t in merged.targets])
     post.media = media_json(merged.media) or []
     post.tags = list(dict.fromkeys(tag.strip() for tag in merged.tags if tag.strip()))
     post.campaign = merged.campaign
@@ -436,6 +570,8 @@ async def edit(
                 PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
             )
         )
+    changed = patch.model_fields_set - {"version"}
+    events.append(edited_event(post, changed=changed, by=principal.principal_id))
     await outbox.add(session, *events)
     return post, new_targets
 
@@ -471,10 +607,14 @@ async def cancel(
     post.version += 1
     post.updated_at = datetime.now(UTC)
     record_transition(session, post_id=post.id, from_status=previous, to_status="canceled", by=by)
+    target_ids = [t.id for t in open_targets]
     await outbox.add(
         session,
         Envelope.of(
-            PostCanceled(post_id=post.id, target_ids=[t.id for t in open_targets]),
+            PostCanceled(post_id=post.id, target_ids=target_ids), workspace_id=post.workspace_id
+        ),
+        Envelope.of(
+            PostDeleted(post_id=post.id, by=by, target_ids=target_ids),
             workspace_id=post.workspace_id,
         ),
     )
@@ -562,6 +702,7 @@ async def _edit_series(
         principal=principal,
         now=now,
         post_id=post.id,
+        fresh=schedule_changed,
     )
     current = summarize([t.status for t in open_]) if open_ else "scheduled"
     status = await _status_after_edit(
@@ -592,7 +733,7 @@ async def _edit_series(
         instants: list[datetime | None] = [first]
         if merged.schedule is not None and merged.schedule.rrule:
             assert first is not None and tz_name is not None
-            instants += occurrences(
+            instants += await expand(
                 merged.schedule, ZoneInfo(tz_name), after=first, until=now + recurrence_horizon
             )
         for due_at in instants:
@@ -623,6 +764,7 @@ async def _edit_series(
         await session.execute(delete(Target).where(Target.id.in_([t.id for t in removed])))
 
     post.text = merged.text
+    post.search_text = search_text(merged.text, [t.text for t in merged.targets])
     post.media = media_json(merged.media) or []
     post.tags = list(dict.fromkeys(tag.strip() for tag in merged.tags if tag.strip()))
     post.campaign = merged.campaign
@@ -668,6 +810,8 @@ async def _edit_series(
                 PostCanceled(post_id=post.id, target_ids=off), workspace_id=post.workspace_id
             )
         )
+    changed = patch.model_fields_set - {"version"}
+    events.append(edited_event(post, changed=changed, by=principal.principal_id))
     await outbox.add(session, *events)
     _, after = await load_post(session, workspace_id=post.workspace_id, post_id=post.id)
     return post, after

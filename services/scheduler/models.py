@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -47,6 +48,9 @@ class Channel(Base):
     status: Mapped[str] = mapped_column(String(30), default="active")
     # A disconnected channel is kept (its posts still name it) but may no longer be targeted.
     disconnected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the fact this row shows happened (the event's occurred_at): an older one that
+    # arrives late changes nothing.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -60,6 +64,13 @@ class WorkspaceSettings(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
     approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
     missed_after_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    # The approval stages in order: [{"name", "roles"?: [...], "principals"?: [...]}].
+    approval_stages: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    forbid_self_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -78,17 +89,114 @@ class Post(Base):
     media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     campaign: Mapped[str | None] = mapped_column(String(200))
+    # The campaign the post belongs to (`campaign` is its name, kept for filters and exports).
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
     # The schedule as asked for (`{"at", "timezone"}`, `{"now": true}` …), kept so an edit of
     # the text does not lose how the time was chosen.
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Evergreen: once published, the post goes back into its channels' queues, no sooner than
     # this many days after it last went out. None: published once.
     evergreen_gap_days: Mapped[int | None] = mapped_column(Integer)
+    # In review: how many of the workspace's approval stages have approved this round.
+    approval_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(200), default="")
+    # What `GET /v1/posts?q=` searches: the copy and every variant, lower-cased (see `finding`).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # A post made by editing one occurrence of a recurring post: the series and the instant
+    # of the occurrence it replaces (skipped in the series).
+    series_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    occurrence_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+# The list's keyset order, and the search: trigram GIN on the lower-cased text (LIKE '%…%').
+Index("ix_scheduler_posts_workspace_created", Post.workspace_id, Post.created_at, Post.id)
+Index(
+    "ix_scheduler_posts_search_trgm",
+    Post.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+
+
+class Campaign(Base):
+    """A campaign: a name, dates, a goal, the UTM parameters its posts' links get, tags."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # {"metric": "conversions", "target": 500}
+    goal: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # {"source": …, "medium": …, "campaign": …, "term": …, "content": …}
+    utm: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list, server_default="{}")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class ReviewLink(Base):
+    """A link for someone without an account to read one post and comment on it, until it
+    expires. Only the token's SHA-256 is kept; the link is shown once."""
+
+    __tablename__ = "review_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reviewer: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The link's own rate limit: requests in the current fixed window.
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReviewComment(Base):
+    """A comment left through a review link."""
+
+    __tablename__ = "review_comments"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+    )
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        PG_UUID(as_uuid=True), ForeignKey("review_links.id", ondelete="CASCADE")
+    )
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Template(Base):
+    """A post saved for reuse: its copy, media, variants, tags and campaign, never a time."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # A `POST /v1/posts` body without `schedule`.
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Target(Base):
@@ -171,6 +279,9 @@ class BestTimes(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     # [{"weekday": 0-6, "hour": 0-23, "score": float}]
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # When metrics computed them (the event's occurred_at): an older result arriving late
+    # does not replace a newer one.
+    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scheduler.campaigns import campaign_for_post
 from services.scheduler.channels import ChannelLookup, channels_for
+from services.scheduler.finding import search_text
 from services.scheduler.models import Channel, Post, Target, Transition
-from services.scheduler.recurrence import add_occurrences, first_occurrence, occurrences
+from services.scheduler.recurrence import add_occurrences, expand, first_occurrence
+from services.scheduler.recurrence import is_recurring as schedule_is_recurring
 from services.scheduler.schemas import (
     EvergreenIn,
     MediaIn,
@@ -32,7 +35,15 @@ from services.scheduler.timing import local_time, to_utc, zone
 from services.scheduler.workspaces import Defaults, workspace_settings
 from shared.auth import Principal
 from shared.errors import NotFound, ValidationFailed
-from shared.events import Envelope, PostScheduled, TargetRef
+from shared.events import (
+    Envelope,
+    PostCampaignSet,
+    PostFailed,
+    PostPartiallyFailed,
+    PostScheduled,
+    TargetOutcome,
+    TargetRef,
+)
 from shared.networks import MediaRef, UnknownNetwork, validate_variant
 from shared.outbox import Outbox
 
@@ -185,17 +196,22 @@ async def plan_times(
     principal: Principal,
     now: datetime,
     post_id: UUID | None = None,
+    fresh: bool = True,
 ) -> list[tuple[datetime | None, str | None]]:
     """Each target's UTC due time and the zone it was planned in (None for a draft).
 
     The zone is the one the schedule names, else the channel's, else the workspace's.
     `{"queue": true}` takes each channel's next free posting slot, `{"best": true}` its best
     hour of the coming week; `post_id` (an edit) keeps the post from competing with itself.
+    `fresh` is False when the schedule is the stored one, not given in this request (a
+    series that started long ago may still be edited).
     """
     if schedule is None:
         return [(None, None) for _ in channels]
     explicit = zone(schedule.timezone, field="schedule.timezone") if schedule.timezone else None
     planned: list[tuple[datetime | None, str | None]] = []
+    # A rule's first occurrence per zone, found once however many channels share the zone.
+    firsts: dict[str, datetime] = {}
     for channel in channels:
         if explicit is not None:
             tz = explicit
@@ -206,7 +222,9 @@ async def plan_times(
         if schedule.rrule:
             # A recurring post: its first occurrence here; the others are added as rows by
             # `recurrence.add_occurrences` / `recurrence.extend`.
-            planned.append((first_occurrence(schedule, tz, now=now), tz.key))
+            if tz.key not in firsts:
+                firsts[tz.key] = await first_occurrence(schedule, tz, now=now, fresh=fresh)
+            planned.append((firsts[tz.key], tz.key))
         elif schedule.now:
             planned.append((now, tz.key))
         elif schedule.queue:
@@ -293,6 +311,8 @@ async def create_post(
     notify_horizon: float,
     defaults: Defaults,
     recurrence_horizon: timedelta = timedelta(days=60),
+    series_id: UUID | None = None,
+    occurrence_at: datetime | None = None,
 ) -> tuple[Post, list[Target]]:
     """Saves a post with one target per channel; scheduled when `body.schedule` is given.
 
@@ -310,6 +330,13 @@ async def create_post(
         session, schedule=body.schedule, channels=channels, principal=principal, now=now
     )
     ws = await workspace_settings(session, workspace_id=principal.workspace_id, defaults=defaults)
+    campaign = await campaign_for_post(
+        session,
+        principal=principal,
+        name=body.campaign,
+        campaign_id=body.campaign_id,
+        outbox=outbox,
+    )
     if body.schedule is None:
         status = "draft"
     elif ws.approval_required and not principal.can("posts.approve"):
@@ -325,12 +352,16 @@ async def create_post(
         text=body.text,
         media=media_json(body.media) or [],
         tags=list(dict.fromkeys(tag.strip() for tag in body.tags if tag.strip())),
-        campaign=body.campaign,
+        campaign=campaign.name if campaign else None,
+        campaign_id=campaign.id if campaign else None,
         schedule=body.schedule.model_dump(mode="json", exclude_defaults=True)
         if body.schedule
         else None,
         evergreen_gap_days=body.evergreen.min_gap_days if body.evergreen else None,
         created_by=principal.principal_id,
+        search_text=search_text(body.text, [target.text for target in body.targets]),
+        series_id=series_id,
+        occurrence_at=occurrence_at,
         created_at=now,
         updated_at=now,
     )
@@ -361,7 +392,7 @@ async def create_post(
     if body.schedule is not None and body.schedule.rrule:
         for first in list(targets):
             assert first.due_at is not None and first.timezone is not None
-            later = occurrences(
+            later = await expand(
                 body.schedule,
                 ZoneInfo(first.timezone),
                 after=first.due_at,
@@ -370,6 +401,8 @@ async def create_post(
             targets += add_occurrences(session, template=first, instants=later, status=status)
     record_transition(session, post_id=post.id, to_status=status, by=principal.principal_id)
     await session.flush()
+    if campaign is not None:
+        await outbox.add(session, campaign_set_event(post))
     if status == "scheduled":
         await outbox.add(
             session,
@@ -414,6 +447,13 @@ async def load_post(
     return post, list(targets)
 
 
+def campaign_set_event(post: Post) -> Envelope:
+    return Envelope.of(
+        PostCampaignSet(post_id=post.id, campaign_id=post.campaign_id, set_at=datetime.now(UTC)),
+        workspace_id=post.workspace_id,
+    )
+
+
 def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
     return PostOut(
         id=post.id,
@@ -423,10 +463,15 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
         media=[MediaIn.model_validate(item) for item in post.media or []],
         tags=list(post.tags or []),
         campaign=post.campaign,
+        campaign_id=post.campaign_id,
         schedule=post.schedule,
         evergreen=EvergreenIn(min_gap_days=post.evergreen_gap_days)
         if post.evergreen_gap_days
         else None,
+        created_by=post.created_by,
+        approval_stage=post.approval_stage or 0,
+        series_id=post.series_id,
+        occurrence_at=post.occurrence_at,
         created_at=post.created_at,
         updated_at=post.updated_at,
         targets=[
@@ -464,6 +509,50 @@ async def refresh_post_status(session: AsyncSession, *, post_id: UUID) -> None:
     post.updated_at = datetime.now(UTC)
 
 
+SETTLED = frozenset({"published", "failed", "missed", "canceled"})
+
+
+async def announce_outcome(session: AsyncSession, *, target: Target, outbox: Outbox) -> None:
+    """Once every target of the post has an outcome, says `post.failed` when none went out
+    and `post.partially_failed` when some failed and some went out (an all-published post
+    needs no word beyond each target's `post.published`).
+
+    A recurring post is judged occurrence by occurrence: the targets due at the same instant.
+    The post row is locked (`refresh_post_status`), so of two targets settling at once the
+    later one sees both outcomes, and only the report that changed a target gets here.
+    """
+    post = await session.get(Post, target.post_id)
+    if post is None:
+        return
+    query = select(Target).where(Target.post_id == target.post_id)
+    if schedule_is_recurring(post.schedule):
+        query = query.where(Target.due_at == target.due_at)
+    group = list((await session.scalars(query)).all())
+    if any(t.status not in SETTLED for t in group):
+        return
+    failed = [t for t in group if t.status in {"failed", "missed"}]
+    published = [t for t in group if t.status == "published"]
+    if not failed:
+        return
+    outcomes = [
+        TargetOutcome(
+            target_id=t.id,
+            channel_id=t.channel_id,
+            network=t.network,
+            status=t.status,
+            error=t.error,
+            url=t.url,
+        )
+        for t in [*published, *failed]
+    ]
+    data = (
+        PostPartiallyFailed(post_id=post.id, due_at=target.due_at, targets=outcomes)
+        if published
+        else PostFailed(post_id=post.id, due_at=target.due_at, targets=outcomes)
+    )
+    await outbox.add(session, Envelope.of(data, workspace_id=post.workspace_id))
+
+
 async def mark_published(
     session: AsyncSession,
     *,
@@ -471,6 +560,7 @@ async def mark_published(
     external_id: str,
     url: str | None,
     published_at: datetime,
+    outbox: Outbox | None = None,
 ) -> bool:
     """Records a target as live. False when the target is unknown here (nothing to do)."""
     target = await session.get(Target, target_id, with_for_update=True)
@@ -491,10 +581,14 @@ async def mark_published(
         by="publisher",
     )
     await refresh_post_status(session, post_id=target.post_id)
+    if outbox is not None and previous != "published":
+        await announce_outcome(session, target=target, outbox=outbox)
     return True
 
 
-async def mark_failed(session: AsyncSession, *, target_id: UUID, error: str) -> bool:
+async def mark_failed(
+    session: AsyncSession, *, target_id: UUID, error: str, outbox: Outbox | None = None
+) -> bool:
     target = await session.get(Target, target_id, with_for_update=True)
     if target is None:
         return False
@@ -514,4 +608,6 @@ async def mark_failed(session: AsyncSession, *, target_id: UUID, error: str) -> 
         comment=error,
     )
     await refresh_post_status(session, post_id=target.post_id)
+    if outbox is not None and previous != "failed":
+        await announce_outcome(session, target=target, outbox=outbox)
     return True

@@ -32,7 +32,7 @@ class MediaIn(BaseModel):
     alt: str | None = Field(default=None, max_length=2000)
     size_bytes: int | None = Field(default=None, ge=0)
     mime: str | None = Field(default=None, max_length=255)
-    duration_s: float | None = Field(default=None, ge=0)
+    duration_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class TargetIn(BaseModel):
@@ -91,7 +91,9 @@ class PostIn(BaseModel):
     targets: list[TargetIn] = Field(min_length=1, max_length=50)
     schedule: ScheduleIn | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    # The campaign by name (made if the workspace has none by that name) or by id.
     campaign: str | None = Field(default=None, max_length=200)
+    campaign_id: UUID | None = None
     evergreen: EvergreenIn | None = None
 
 
@@ -121,11 +123,23 @@ class PostOut(BaseModel):
     media: list[MediaIn]
     tags: list[str]
     campaign: str | None
+    campaign_id: UUID | None = None
     schedule: dict[str, Any] | None
     evergreen: EvergreenIn | None = None
+    created_by: str = ""
+    # In review: how many of the workspace's approval stages have approved.
+    approval_stage: int = 0
+    # Set on a post made from one occurrence of a recurring post: the series and the instant.
+    series_id: UUID | None = None
+    occurrence_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     targets: list[TargetOut]
+
+
+class PostPage(BaseModel):
+    items: list[PostOut]
+    next_cursor: str | None
 
 
 class TargetCheck(BaseModel):
@@ -153,7 +167,25 @@ class PostPatch(BaseModel):
     schedule: ScheduleIn | None = None
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     campaign: str | None = Field(default=None, max_length=200)
+    campaign_id: UUID | None = None
     # An alternative to If-Match for clients that cannot set headers.
+    version: int | None = None
+
+
+class OccurrencePatch(BaseModel):
+    """One occurrence of a recurring post, edited alone (it becomes a post of its own).
+
+    Fields not given come from the series; `at` (wall clock in `timezone`, else the series'
+    zone, else each channel's) moves it; `targets` may only name channels it goes out on."""
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=40)
+    targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
+    at: datetime | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    campaign: str | None = Field(default=None, max_length=200)
+    # An alternative to If-Match for clients that cannot set headers (the series' version).
     version: int | None = None
 
 
@@ -170,15 +202,30 @@ class TransitionOut(BaseModel):
     at: datetime
 
 
+class ApprovalStageIn(BaseModel):
+    """One approval stage: who may approve at it (any approver when neither is given)."""
+
+    name: str = Field(min_length=1, max_length=50)
+    roles: list[Literal["owner", "admin", "reviewer"]] = Field(default_factory=list, max_length=3)
+    # Principal ids (members, keys) who may approve at this stage.
+    principals: list[str] = Field(default_factory=list, max_length=100)
+
+
 class WorkspaceSettingsIn(BaseModel):
     approval_required: bool | None = None
     # Targets found later than this after their due time are marked missed, not published.
     missed_after_seconds: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+    # In order, e.g. editor → legal → manager; [] is one approval by any approver.
+    approval_stages: list[ApprovalStageIn] | None = Field(default=None, max_length=10)
+    # Whoever created a post may not approve it, at any stage.
+    forbid_self_approval: bool | None = None
 
 
 class WorkspaceSettingsOut(BaseModel):
     approval_required: bool
     missed_after_seconds: int
+    approval_stages: list[ApprovalStageIn] = Field(default_factory=list)
+    forbid_self_approval: bool = False
 
 
 class SlotIn(BaseModel):
@@ -195,7 +242,10 @@ class SlotOut(BaseModel):
 
 class CalendarItem(BaseModel):
     post_id: UUID
-    target_id: UUID
+    # None for an occurrence of a recurring post that has no row yet (`materialised` false):
+    # it is planned by the rule and becomes a target as its time comes within the horizon.
+    target_id: UUID | None
+    materialised: bool = True
     channel_id: UUID
     network: str
     status: str
@@ -282,3 +332,164 @@ class QueueStateOut(BaseModel):
     freezes: list[FreezeOut]
     # Targets already due and waiting for a resume.
     held: int
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="1 is the first row after the header")
+    column: str
+    field: str
+    message: str
+    code: str
+
+
+class ImportCheckOut(BaseModel):
+    """A dry run's verdict: what the import would do and every row's problems."""
+
+    valid: bool
+    rows: int
+    valid_rows: int
+    # Posts the rows would make (rows sharing a `post` key are one post).
+    posts: int
+    errors: list[ImportRowError]
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TemplateOut(BaseModel):
+    id: UUID
+    name: str
+    # What a post made from it starts with: a `POST /v1/posts` body without `schedule`.
+    body: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+
+class TemplatePage(BaseModel):
+    items: list[TemplateOut]
+    next_cursor: str | None
+
+
+class TemplateUse(BaseModel):
+    """A post from a template or a duplicate: the saved content, these fields over it.
+    Without `schedule` the new post is a draft."""
+
+    text: str | None = Field(default=None, max_length=100_000)
+    media: list[MediaIn] | None = Field(default=None, max_length=40)
+    targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
+    schedule: ScheduleIn | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    campaign: str | None = Field(default=None, max_length=200)
+
+
+class UtmIn(BaseModel):
+    """UTM parameters added to the links of the campaign's posts (without the `utm_`)."""
+
+    source: str | None = Field(default=None, max_length=200)
+    medium: str | None = Field(default=None, max_length=200)
+    campaign: str | None = Field(default=None, max_length=200)
+    term: str | None = Field(default=None, max_length=200)
+    content: str | None = Field(default=None, max_length=200)
+
+
+class GoalIn(BaseModel):
+    """What the campaign aims at, e.g. 500 conversions."""
+
+    metric: Literal["conversions", "clicks", "reach", "engagements"] = "conversions"
+    target: float = Field(gt=0, le=1e12)
+
+
+class CampaignIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: GoalIn | None = None
+    utm: UtmIn | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CampaignPatch(BaseModel):
+    """Only the fields given change; `null` clears dates, goal or UTM parameters."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: GoalIn | None = None
+    utm: UtmIn | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    version: int | None = None
+
+
+class CampaignOut(BaseModel):
+    id: UUID
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    goal: GoalIn | None
+    utm: dict[str, str]
+    tags: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None
+
+
+class ReviewLinkIn(BaseModel):
+    # Who it is for, as the team will read it next to their comments.
+    reviewer: str = Field(default="", max_length=200)
+    expires_in_hours: int = Field(default=72, ge=1, le=24 * 365)
+
+
+class ReviewLinkOut(BaseModel):
+    id: UUID
+    post_id: UUID
+    reviewer: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class ReviewLinkCreated(ReviewLinkOut):
+    # Shown once: the link is the credential.
+    url: str
+    token: str
+
+
+class ReviewCommentIn(BaseModel):
+    author: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class ReviewCommentOut(BaseModel):
+    id: UUID
+    post_id: UUID
+    link_id: UUID
+    author: str
+    text: str
+    created_at: datetime
+
+
+class ReviewedVariant(BaseModel):
+    network: str
+    text: str
+    media: list[MediaIn]
+    due_at: datetime | None
+    local_due_at: datetime | None
+
+
+class ReviewedPost(BaseModel):
+    """What an external reviewer sees: one post, read only, and the comments left on it."""
+
+    post_id: UUID
+    status: str
+    text: str
+    media: list[MediaIn]
+    variants: list[ReviewedVariant]
+    comments: list[ReviewCommentOut]
+    expires_at: datetime

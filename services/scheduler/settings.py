@@ -30,6 +30,10 @@ class SchedulerSettings(ServiceSettings):
     # Defaults of a workspace that has not changed its scheduler settings.
     default_missed_after_seconds: int = 3600
     default_approval_required: bool = False
+    # Requests one external review link may make per minute (it needs no API key).
+    review_link_requests_per_minute: int = 30
+    # The longest an external review link may live.
+    review_link_max_hours: int = 30 * 24
 
     @property
     def workspace_defaults(self) -> Defaults:

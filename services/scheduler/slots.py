@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -140,15 +140,24 @@ async def next_free_slot(
     )
 
 
-async def record_best_times(session: AsyncSession, *, data: BestTimesUpdated) -> None:
+async def record_best_times(
+    session: AsyncSession, *, data: BestTimesUpdated, facts_at: datetime
+) -> None:
+    """Keeps the newest best times of a channel, whatever order the events arrive in."""
     values = {
         "timezone": data.timezone,
         "slots": [slot.model_dump() for slot in data.slots],
+        "facts_at": facts_at,
     }
+    insert = pg_insert(BestTimes).values(channel_id=data.channel_id, **values)
     await session.execute(
-        pg_insert(BestTimes)
-        .values(channel_id=data.channel_id, **values)
-        .on_conflict_do_update(index_elements=[BestTimes.channel_id], set_=values)
+        insert.on_conflict_do_update(
+            index_elements=[BestTimes.channel_id],
+            set_=values,
+            where=or_(
+                BestTimes.facts_at.is_(None), BestTimes.facts_at <= insert.excluded.facts_at
+            ),
+        )
     )
 
 

@@ -14,7 +14,8 @@ def zone(name: str, *, field: str) -> ZoneInfo:
         if not name or name != name.strip():
             raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+    # OSError: a name longer than a file name may be is looked up as a file all the same.
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
         raise ValidationFailed(
             f"'{name}' is not an IANA time zone (for example 'Asia/Jerusalem').", field=field
         ) from exc

@@ -116,11 +116,15 @@ class PostCanceled(EventData):
 
 @event("post.approved")
 class PostApproved(EventData):
-    """A post was approved by a reviewer."""
+    """A post was approved by a reviewer (at one stage, when the workspace has stages)."""
 
     post_id: UUID
     by: str
     comment: str | None = None
+    # The stage approved, in a workspace with approval stages.
+    stage: str | None = None
+    # False while later stages still have to approve.
+    final: bool = True
 
 
 @event("post.rejected")
@@ -132,6 +136,58 @@ class PostRejected(EventData):
     comment: str | None = None
 
 
+@event("post.edited")
+class PostEdited(EventData):
+    """A post's copy, variants, channels, tags, campaign or time was changed."""
+
+    post_id: UUID
+    # The post's version after the edit (its ETag).
+    post_version: int
+    by: str
+    # The fields the edit gave: "text", "media", "targets", "schedule", "tags", "campaign".
+    changed: list[str] = Field(default_factory=list)
+    # Set when one occurrence of a recurring post was edited (the instant it was due).
+    occurrence_at: datetime | None = None
+    # The post's status after the edit (an edit of a post sent back may leave it a draft).
+    status: str | None = None
+
+
+@event("post.deleted")
+class PostDeleted(EventData):
+    """A post was deleted: whatever of it had not gone out will not."""
+
+    post_id: UUID
+    by: str
+    target_ids: list[UUID] = Field(default_factory=list)
+
+
+class TargetOutcome(BaseModel):
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    status: str
+    error: str | None = None
+    url: str | None = None
+
+
+@event("post.failed")
+class PostFailed(EventData):
+    """Every target of a post (of one occurrence, for a recurring post) failed to go out."""
+
+    post_id: UUID
+    due_at: datetime | None = None
+    targets: list[TargetOutcome]
+
+
+@event("post.partially_failed")
+class PostPartiallyFailed(EventData):
+    """A post went out on some of its channels and failed on others."""
+
+    post_id: UUID
+    due_at: datetime | None = None
+    targets: list[TargetOutcome]
+
+
 @event("post.missed")
 class PostMissed(EventData):
     """A target was due too long ago to go out (for example after downtime)."""
@@ -141,6 +197,46 @@ class PostMissed(EventData):
     channel_id: UUID
     due_at: datetime
     late_by_seconds: float
+
+
+@event("post.campaign_set")
+class PostCampaignSet(EventData):
+    """A post joined a campaign, moved to another, or left it (`campaign_id` null)."""
+
+    post_id: UUID
+    campaign_id: UUID | None = None
+    # When the post's campaign was set: a consumer keeps the latest.
+    set_at: datetime
+
+
+# --- campaigns (scheduler) ------------------------------------------------------------------
+
+
+class CampaignGoal(BaseModel):
+    metric: Literal["conversions", "clicks", "reach", "engagements"] = "conversions"
+    target: float
+
+
+class CampaignFacts(EventData):
+    campaign_id: UUID
+    name: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    goal: CampaignGoal | None = None
+    utm: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    # The campaign's version: a consumer keeps the highest.
+    campaign_version: int = 1
+
+
+@event("campaign.created")
+class CampaignCreated(CampaignFacts):
+    """A campaign was created."""
+
+
+@event("campaign.updated")
+class CampaignUpdated(CampaignFacts):
+    """A campaign's name, dates, goal, UTM parameters or tags changed."""
 
 
 # --- channels (publisher) -------------------------------------------------------------------
@@ -177,6 +273,33 @@ class ChannelDisconnected(EventData):
     """A channel was removed."""
 
     channel_id: UUID
+    reason: str = ""
+
+
+@event("channel.expiring")
+class ChannelExpiring(ChannelFacts):
+    """A channel's access will end soon and Herald cannot renew it by itself: someone must
+    reconnect it before `expires_at`."""
+
+    expires_at: datetime
+    days_left: int
+    reason: str
+
+
+@event("channel.subscription_changed")
+class ChannelSubscriptionChanged(EventData):
+    """Where a channel stands with its network's webhooks: `active` (the network pushes),
+    `failed` (refused or lapsed; retried, and polled meanwhile where the network allows),
+    `polling` (the network cannot push; polled), `app` (pushed to the app as a whole)."""
+
+    channel_id: UUID
+    network: str
+    state: Literal["pending", "active", "failed", "polling", "app"]
+    topics: list[str] = []
+    expires_at: datetime | None = None
+    error: str | None = None
+    # Whether Herald polls the channel meanwhile.
+    polled: bool = False
 
 
 # --- inbox ↔ publisher ----------------------------------------------------------------------
@@ -233,6 +356,23 @@ class CommentModerationRequested(EventData):
     requested_by: str
 
 
+@event("comment.moderated")
+class CommentModerated(EventData):
+    """The network's answer to a moderation request: `done` (the comment is hidden, shown
+    again or deleted there), `refused` (the network will not, and says why) or `failed`."""
+
+    moderation_id: UUID
+    message_id: UUID
+    conversation_id: UUID
+    channel_id: UUID
+    network: str
+    external_id: str
+    action: Literal["hide", "unhide", "delete"]
+    outcome: Literal["done", "refused", "failed"]
+    error: str = ""
+    requested_by: str = ""
+
+
 @event("inbox.fetch")
 class InboxFetch(EventData):
     """Please poll this channel's notifications."""
@@ -284,6 +424,19 @@ class MessageReceived(EventData):
     # ISO 639-1; null when the message is too short or too mixed to tell.
     language: str | None = None
     received_at: datetime
+
+
+@event("conversation.opened")
+class ConversationOpened(EventData):
+    """A new conversation started in the inbox (its first message follows as
+    `message.received`)."""
+
+    conversation_id: UUID
+    channel_id: UUID | None = None
+    post_id: UUID | None = None
+    network: str
+    kind: str
+    opened_at: datetime
 
 
 @event("conversation.replied")
@@ -521,3 +674,26 @@ class BestTimesUpdated(EventData):
     channel_id: UUID
     timezone: str
     slots: list[BestSlot]
+
+
+# --- audit (every service → gateway) --------------------------------------------------------
+
+
+@event("audit.recorded")
+class AuditRecorded(EventData):
+    """Someone (or the platform itself) changed something in a workspace: an audit entry.
+
+    Emitted with `shared.audit.record` in the transaction of the change; the gateway stores it
+    for `GET /v1/audit`.
+    """
+
+    # Who: an API key id (or member id) for people, `system:<service>` for the platform.
+    actor: str = Field(max_length=100)
+    actor_role: str = Field(max_length=20)
+    # What, as `<resource>.<verb>` in the past tense: `channel.connected`, `post.approved`.
+    action: str = Field(max_length=100)
+    resource_type: str = Field(max_length=50)
+    resource_id: str = Field(max_length=200)
+    service: str = Field(max_length=30)
+    # A few facts that make the entry readable (never secrets, never message bodies).
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -40,6 +40,12 @@ async def second_of_everything(gw: httpx.AsyncClient, world: World, sandbox_url:
             headers=h,
         )
     )
+    ok(
+        await gw.post(
+            f"/v1/posts/{v['post_id']}/template", json={"name": "second template"}, headers=h
+        )
+    )
+    ok(await gw.post("/v1/campaigns", json={"name": f"{world.marker} second"}, headers=h))
     ok(await gw.post("/v1/links", json={"url": "https://example.com/second"}, headers=h))
     ok(await gw.post("/v1/reports", json={"from": FROM, "to": LATER}, headers=h), 202)
     ok(

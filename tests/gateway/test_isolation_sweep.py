@@ -22,10 +22,10 @@ from tests.gateway.world import World, build_world, hook_receiver
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # Public endpoints prove the caller by other means (a network's signature, an invitation or
-# feed token, an OAuth state); a workspace key changes nothing there. The API-wide tests
+# feed or review token, an OAuth state); a workspace key changes nothing there. The API-wide tests
 # exercise them with schemathesis.
 PUBLIC = re.compile(
-    r"^/(hooks|l|reports)/|^/v1/calendar\.ics$|^/v1/members/accept$|/callback/"
+    r"^/(hooks|l|reports)/|^/v1/calendar\.ics$|^/v1/members/accept$|/callback/|^/v1/review/"
 )
 
 LATER = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S")
@@ -40,6 +40,8 @@ def bodies(victim: World) -> dict[tuple[str, str], Any]:
     csv = f"text,channel_id,at,timezone\nhijack,{v['channel_id']},{LATER},UTC\n"
     return {
         ("post", "/v1/api-keys"): {"name": "intruder", "role": "analyst"},
+        ("post", "/v1/campaigns"): {"name": "intruder"},
+        ("patch", "/v1/campaigns/{campaign_id}"): {"name": "hijacked", "tags": ["hijacked"]},
         ("put", "/v1/alerts/settings"): {"window_minutes": 7, "min_messages": 3},
         ("post", "/v1/channels"): {"network": "x", "credentials": {"access_token": "nope"}},
         ("patch", "/v1/channels/{channel_id}"): {"name": "hijacked"},
@@ -86,6 +88,11 @@ def bodies(victim: World) -> dict[tuple[str, str], Any]:
         ("post", "/v1/reports"): {"from": FROM, "to": TO, "channel_ids": [v["channel_id"]]},
         ("post", "/v1/reports/schedules"): {"channel_ids": [v["channel_id"]]},
         ("put", "/v1/analytics/ga4"): {"measurement_id": "G-INTRUDER1", "api_secret": "intruder"},
+        ("post", "/v1/posts/{post_id}/template"): {"name": "hijacked"},
+        ("post", "/v1/posts/{post_id}/duplicate"): {},
+        ("post", "/v1/posts/{post_id}/review-links"): {"reviewer": "intruder"},
+        ("patch", "/v1/posts/{post_id}/occurrences/{at}"): {"text": "hijacked"},
+        ("post", "/v1/posts/templates/{template_id}/posts"): {"text": "hijacked"},
         ("post", "/v1/saved-replies"): {"name": "hijacked", "text": "hijacked"},
         ("patch", "/v1/saved-replies/{reply_id}"): {"name": "hijacked"},
         ("put", "/v1/scheduler/settings"): {"approval_required": True},
@@ -130,6 +137,8 @@ def fill(path: str, victim: World) -> str:
         "workspace_id": victim.workspace_id,
         "network": "x",
         "key_id": victim.ids["analyst_key_id"],
+        # An occurrence of a recurring post is named by its instant.
+        "at": "2031-01-06T09:00:00Z",
     }
     # A parameter the world has nothing for gets an id that exists nowhere.
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), str(uuid.uuid4())), path)
@@ -144,6 +153,11 @@ async def snapshot(gw: httpx.AsyncClient, victim: World) -> dict[str, Any]:
         f"/v1/channels/{v['channel_id']}/slots",
         f"/v1/posts/{v['post_id']}",
         f"/v1/posts/{v['post_id']}/transitions",
+        f"/v1/posts/templates/{v['template_id']}",
+        f"/v1/posts/{v['post_id']}/review-links",
+        "/v1/campaigns",
+        f"/v1/campaigns/{v['campaign_id']}",
+        "/v1/posts/templates",
         "/v1/saved-replies",
         "/v1/inbox/rules",
         "/v1/inbox/keywords",

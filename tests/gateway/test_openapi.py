@@ -2,9 +2,10 @@ import asyncio
 import json
 
 import httpx
+import pytest
 from openapi_spec_validator import validate
 
-from services.gateway.openapi import merge_documents
+from services.gateway.openapi import UnroutablePaths, merge_documents
 from services.gateway.routes import resolve
 from services.metrics.app import create_app as create_metrics
 from services.metrics.settings import MetricsSettings
@@ -180,3 +181,46 @@ async def test_make_openapi_writes_the_merged_document(make_settings, monkeypatc
     assert "/v1/analytics/posts/{post_id}" in written["paths"]
     assert "/v1/posts/items/{item_id}" in written["paths"]
     assert sorted(written["x-herald-unavailable-services"]) == ["inbox", "publisher"]
+
+
+def test_a_service_path_the_gateway_cannot_route_stops_the_build():
+    own = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}
+    ok = {"get": {"operationId": "q", "responses": {"200": {"description": "ok"}}}}
+    # The scheduler's queue under /v1/channels/{id} routes to it; /v1/channels itself does not.
+    merged = merge_documents(
+        own=own, services={"scheduler": {"paths": {"/v1/channels/{channel_id}/queue": ok}}}
+    )
+    assert "/v1/channels/{channel_id}/queue" in merged["paths"]
+    with pytest.raises(UnroutablePaths) as refused:
+        merge_documents(
+            own=own,
+            services={
+                "scheduler": {"paths": {"/v1/channels": ok, "/v1/nowhere": ok}},
+                "metrics": {"paths": {"/v1/links": ok}},
+            },
+        )
+    assert refused.value.paths == [
+        "scheduler:/v1/channels (routed to publisher)",
+        "scheduler:/v1/nowhere (routed to nothing)",
+    ]
+
+
+def test_every_path_every_service_documents_routes_to_that_service():
+    from services.inbox.app import create_app as create_inbox
+    from services.publisher.app import create_app as create_publisher
+    from services.scheduler.app import create_app as create_scheduler
+
+    apps = {
+        "scheduler": create_scheduler(),
+        "publisher": create_publisher(),
+        "inbox": create_inbox(),
+        "metrics": create_metrics(),
+    }
+    documents = {name: app.openapi() for name, app in apps.items()}
+    own = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}
+    merged = merge_documents(own=own, services=documents)
+    for service, doc in documents.items():
+        for path in doc["paths"]:
+            assert resolve(path).service == service, path
+            assert path in merged["paths"]
+    assert "/v1/channels/{channel_id}/queue/shuffle" in merged["paths"]

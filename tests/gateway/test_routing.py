@@ -37,11 +37,14 @@ async def test_each_path_reaches_its_owning_service_with_the_identity(make_setti
             ("POST", "/v1/posts/123/approve", "scheduler"),
             ("GET", "/v1/calendar", "scheduler"),
             ("PUT", "/v1/channels/abc/slots", "scheduler"),
+            ("GET", "/v1/channels/abc/queue", "scheduler"),
+            ("POST", "/v1/channels/abc/queue/shuffle", "scheduler"),
             ("GET", "/v1/scheduler/settings", "scheduler"),
             ("POST", "/v1/queue/freeze", "scheduler"),
             ("GET", "/v1/queue/state", "scheduler"),
             ("GET", "/v1/channels", "publisher"),
             ("PATCH", "/v1/channels/abc", "publisher"),
+            ("GET", "/v1/channels/callback/x", "publisher"),
             ("GET", "/v1/networks", "publisher"),
             ("GET", "/v1/conversations/1", "inbox"),
             ("GET", "/v1/alerts", "inbox"),
@@ -52,6 +55,9 @@ async def test_each_path_reaches_its_owning_service_with_the_identity(make_setti
             ("GET", "/v1/analytics/summary", "metrics"),
             ("POST", "/v1/links", "metrics"),
             ("POST", "/v1/conversions", "metrics"),
+            ("GET", "/v1/campaigns", "scheduler"),
+            ("PATCH", "/v1/campaigns/abc", "scheduler"),
+            ("GET", "/v1/campaigns/abc/report", "metrics"),
         ]
         for method, path, service in table:
             r = await gw.client.request(
@@ -115,6 +121,11 @@ async def test_network_webhooks_and_short_links_need_no_key_and_pass_untouched(m
 
         feed = await gw.client.get("/v1/calendar.ics", params={"token": "t"})
         assert feed.status_code == 200 and feed.json()["service"] == "scheduler"
+
+        # An external reviewer has a link, not a key.
+        review = await gw.client.post("/v1/review/tok123/comments", json={"text": "ok"})
+        assert review.status_code == 200 and review.json()["service"] == "scheduler"
+        assert header(review.json(), "x-herald-workspace-id") == []
 
 
 async def test_problems_for_unknown_routes_missing_keys_and_dead_upstreams(make_settings):

@@ -69,8 +69,9 @@ def ok(r: httpx.Response, *statuses: int) -> dict[str, Any]:
 
 
 async def build_world(platform: Platform, *, hook_url: str) -> World:
-    """A workspace with a channel, a scheduled post, a conversation, a saved reply, a rule,
-    keywords, a short link, a webhook with one delivery, an invited member and extra keys."""
+    """A workspace with a channel, a scheduled post and a template of it, a conversation, a
+    saved reply, a rule, keywords, a short link, a webhook with one delivery, an invited member
+    and extra keys."""
     config = platform.config
     marker = f"mk{uuid.uuid4().hex[:10]}"
     async with (
@@ -122,6 +123,14 @@ async def build_world(platform: Platform, *, hook_url: str) -> World:
             )
         )
         world.ids["post_id"] = post["id"]
+        # The post's campaign (named by the marker) became a campaign of its own.
+        world.ids["campaign_id"] = post["campaign_id"]
+        template = ok(
+            await gw.post(
+                f"/v1/posts/{post['id']}/template", json={"name": f"{marker} template"}, headers=h
+            )
+        )
+        world.ids["template_id"] = template["id"]
         reply = ok(
             await gw.post(
                 "/v1/saved-replies",

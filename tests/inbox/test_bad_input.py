@@ -185,12 +185,15 @@ async def test_every_handshake_answers_only_the_right_party(start_inbox) -> None
         mac = base64.b64encode(hmac.new(b"x-secret", b"crc-1", hashlib.sha256).digest())
         assert r.json() == {"response_token": "sha256=" + mac.decode()}
         assert (await get("/hooks/x")).status_code == 422
-        # LinkedIn: the challengeCode and its hex HMAC.
-        r = await get("/hooks/linkedin", params={"challengeCode": "c-1"})
+        # LinkedIn: the challengeCode (a UUID) and its hex HMAC; nothing else is answered.
+        code = "890e4bd5-7ac3-4412-94b3-c4aec5fcd9cc"
+        r = await get("/hooks/linkedin", params={"challengeCode": code})
         assert r.json() == {
-            "challengeCode": "c-1",
-            "challengeResponse": hexmac("li-secret", b"c-1"),
+            "challengeCode": code,
+            "challengeResponse": hexmac("li-secret", code.encode()),
         }
+        r = await get("/hooks/linkedin", params={"challengeCode": "c-1"})
+        assert r.status_code == 400 and r.json()["field"] == "challengeCode"
         # YouTube (WebSub): echo hub.challenge for our own topic and verify token only.
         query = {
             "hub.mode": "subscribe",

@@ -460,6 +460,18 @@ async def test_commitment_draw_and_reveal(meta: Inbox) -> None:
     ).json()
     assert [a["action"] for a in trail] == ["created", "closed", "drawn"]
     assert trail[-1]["detail"]["winners"] == result["winners"]
+    # The audit log has who created and who drew; the refused draws record nothing.
+    entries = await meta.wait_for(
+        lambda: [
+            (e.data["action"], e.data["resource_id"])
+            for e in of_type(seen, "audit.recorded")
+            if e.data["action"] == "contest.drawn"
+        ]
+    )
+    assert entries == [("contest.drawn", result["id"])]
+    created = [e.data["resource_id"] for e in of_type(seen, "audit.recorded")
+               if e.data["action"] == "contest.created"]
+    assert contest["id"] in created and result["id"] in created
 
 
 async def test_bad_input_is_refused_naming_the_field_and_nothing_is_saved(meta: Inbox) -> None:

@@ -92,6 +92,26 @@ async def test_reply_round_trip_status_assignment_tags_and_notes(inbox: Inbox) -
                                    headers=owner)
     assert bad.status_code == 422
 
+    # Each change is in the audit log with who made it; the refused one records nothing.
+    def audited() -> list[tuple[str, dict[str, Any]]] | None:
+        entries = [(e.data["action"], e.data["details"])
+                   for e in of_type(seen, "audit.recorded")]
+        return entries if len(entries) >= 4 else None
+
+    entries = await inbox.wait_for(audited)
+    assert entries == [
+        ("conversation.replied", {"message_id": reply["id"]}),
+        ("conversation.assigned", {"status": "resolved", "assignee": "dana",
+                                   "tags": ["support", "support", "login"],
+                                   "priority": "high"}),
+        ("conversation.updated", {"tags": []}),
+        ("conversation.assigned", {"assignee": None}),
+    ]
+    for envelope in of_type(seen, "audit.recorded"):
+        assert envelope.workspace_id == inbox.workspace_id
+        assert (envelope.data["actor"], envelope.data["service"]) == ("key-owner", "inbox")
+        assert envelope.data["resource_id"] == cid
+
     r = await inbox.client.post(f"/v1/conversations/{cid}/notes",
                                 json={"text": "Customer is a VIP"}, headers=owner)
     assert r.status_code == 201

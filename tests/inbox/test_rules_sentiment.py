@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.inbox.rules import MAX_EXPANSION, expansion
 from services.inbox.sentiment import Keywords, score, vader_alone
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox, x_sign
@@ -116,3 +117,13 @@ async def test_keywords_and_rules_through_the_api(inbox: Inbox) -> None:
     assert len((await inbox.conversations(priority="urgent"))["items"]) == 1
     assert len((await inbox.conversations(language="he"))["items"]) == 1
     assert len((await inbox.conversations(sentiment="negative"))["items"]) >= 1
+
+
+def test_a_pattern_is_measured_by_what_its_counted_repeats_multiply_out() -> None:
+    assert expansion("refund") == 6
+    assert expansion(r"\d{3}-\d{4}") == 8
+    assert expansion(r"\p{L}{2}[{]{2}\{3\}") == 2 + 2 + 3  # braces that are not counts
+    assert expansion("(ab){3}") == 6
+    assert expansion(r"(?:a{100}){100}") <= MAX_EXPANSION
+    for bomb in (r"(?:a{1000}){1000}", r"((a{100}){100}){100}", r"(?:\w{1,4000}){1,4000}"):
+        assert expansion(bomb) > MAX_EXPANSION, bomb

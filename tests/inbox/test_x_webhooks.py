@@ -57,6 +57,7 @@ async def test_signed_reply_becomes_a_conversation_linked_to_the_post(inbox: Inb
     await inbox.wait_for(
         lambda: inbox.fetch("SELECT 1 FROM inbox.published_posts WHERE external_id=$1", POST)
     )
+    seen = await inbox.spy()
     body = delivery(tweet("1800000000000000001", "@brand I love this, great work!"))
     r = await inbox.client.post("/hooks/x", content=body, headers=x_sign(body))
     assert r.status_code == 200, r.text
@@ -88,8 +89,19 @@ async def test_signed_reply_becomes_a_conversation_linked_to_the_post(inbox: Inb
     elsewhere = await inbox.client.get("/v1/conversations", headers=identity(uuid.uuid4()))
     assert elsewhere.json()["items"] == []
     events = await inbox.fetch("SELECT routing_key FROM inbox.outbox")
-    # The relay may already have published it; either way it went through the outbox.
-    assert all(e["routing_key"] == "message.received" for e in events)
+    # The relay may already have published them; either way they went through the outbox.
+    assert {e["routing_key"] for e in events} <= {"conversation.opened", "message.received"}
+
+    # A new thread is announced once, before its first message.
+    def told() -> list[Any] | None:
+        found = [e for e in seen if e.type in ("conversation.opened", "message.received")]
+        return found if len(found) == 2 else None
+
+    announced = await inbox.wait_for(told)
+    assert [e.type for e in announced] == ["conversation.opened", "message.received"]
+    assert announced[0].data["conversation_id"] == conversation["id"]
+    assert announced[0].data["post_id"] == str(post_id)
+    assert announced[0].data["kind"] == "comment"
 
 
 async def _items(inbox: Inbox, **params: Any) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ async def connect_channel(
     channel_id = uuid.uuid4()
     async with unit_of_work(runtime.sessions) as session:
         await record_channel(
-            session, workspace_id=workspace, now=now,
+            session, workspace_id=workspace, now=now, facts_at=now,
             facts=ChannelConnected(channel_id=channel_id, network=network, external_id="acct",
                                    name="Acct", timezone=timezone, status="active"),
         )

@@ -265,6 +265,7 @@ async def test_new_numbers_publish_best_times_for_the_scheduler(make_settings):
                 session,
                 workspace_id=workspace,
                 now=at,
+                facts_at=at,
                 facts=ChannelUpdated(
                     channel_id=channel,
                     network="x",

@@ -360,6 +360,26 @@ async def test_monthly_schedule_queues_last_months_report(make_settings):
         assert not await app.state.reports.run_once()
         listed = (await client.get("/v1/reports/schedules", headers=h)).json()["items"]
         assert [s["id"] for s in listed] == [schedule["id"]]
+        # A page at a time, oldest first, in the cursor style of every list.
+        more = [
+            (
+                await client.post(
+                    "/v1/reports/schedules", headers=h, json={"day_of_month": d, "at": "08:00"}
+                )
+            ).json()["id"]
+            for d in (2, 3)
+        ]
+        first_page = await client.get("/v1/reports/schedules", params={"limit": 2}, headers=h)
+        page = first_page.json()
+        assert [s["id"] for s in page["items"]] == [schedule["id"], more[0]]
+        assert 'rel="next"' in first_page.headers["link"]
+        rest = await client.get(
+            "/v1/reports/schedules", params={"limit": 2, "cursor": page["next_cursor"]}, headers=h
+        )
+        assert [s["id"] for s in rest.json()["items"]] == [more[1]]
+        assert rest.json()["next_cursor"] is None
+        for extra in more:
+            await client.delete(f"/v1/reports/schedules/{extra}", headers=h)
         gone = await client.delete(f"/v1/reports/schedules/{schedule['id']}", headers=h)
         assert gone.status_code == 204
         bad = await client.post(

@@ -69,6 +69,8 @@ def settings() -> SandboxSettings:
         webhook_backoff_seconds=0.01,
         fault_hang_seconds=0.2,
         processing_polls=1,
+        # These tests look at each network's payloads; test_subscriptions.py at who gets them.
+        require_subscriptions=False,
     )
 
 

@@ -101,13 +101,21 @@ async def test_tiktok_upload_flow_and_oauth(client: httpx.AsyncClient,
                                headers=h, json={"filters": {"video_ids": [video_id]}})).json()
     assert query["data"]["videos"][0]["id"] == video_id
 
-    await client.post(f"/_sandbox/tiktok/posts/{video_id}/comments", json={"text": "fire"})
+    # The finished publish is announced with TikTok's own event, signed.
     got = await receiver.wait_for(1)
     sig = dict(p.split("=", 1) for p in got[0]["headers"]["tiktok-signature"].split(","))
     mac = hmac.new(app["client_secret"].encode(), f"{sig['t']}.".encode() + got[0]["body"],
                    hashlib.sha256).hexdigest()
     assert sig["s"] == mac
-    assert json.loads(json.loads(got[0]["body"])["content"])["text"] == "fire"
+    event = json.loads(got[0]["body"])
+    assert event["event"] == "video.publish.completed"
+    assert json.loads(event["content"])["publish_id"] == init["publish_id"]
+    # A comment is on the network, but TikTok has no webhook event for it.
+    await client.post(f"/_sandbox/tiktok/posts/{video_id}/comments", json={"text": "fire"})
+    items = (await client.get(f"/_sandbox/tiktok/posts/{video_id}/comments")).json()["items"]
+    assert [c["text"] for c in items] == ["fire"]
+    assert [d["event"] for d in (await client.get("/_sandbox/deliveries")).json()["items"]] == [
+        "video.publish.completed"]
 
     await client.put("/_sandbox/faults", json={"network": "tiktok", "expire_tokens": True})
     expired = await client.get("/tiktok/v2/user/info/", headers=h)

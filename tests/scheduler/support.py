@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import aio_pika
 import httpx
@@ -53,7 +54,9 @@ class Scheduler:
             status="active",
         )
         async with unit_of_work(self.runtime.sessions) as session:
-            await record_channel(session, workspace_id=workspace_id, facts=facts)
+            await record_channel(
+                session, workspace_id=workspace_id, facts=facts, facts_at=datetime.now(UTC)
+            )
         return channel_id
 
     async def count(self, model: type[Post] | type[Target]) -> int:

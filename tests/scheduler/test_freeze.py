@@ -22,7 +22,7 @@ from tests.scheduler.support import (
     wait_consuming,
 )
 
-EVENTS = ("post.due", "post.missed", "queue.frozen", "queue.resumed")
+EVENTS = ("post.due", "post.missed", "queue.frozen", "queue.resumed", "audit.recorded")
 
 
 async def _post_now(s: Scheduler, workspace: uuid.UUID, *channels: uuid.UUID) -> dict[str, Any]:
@@ -122,6 +122,18 @@ async def test_a_frozen_workspace_publishes_nothing_until_resumed(make_settings)
         assert heard.of("queue.resumed")[0].data["due"] == 2
         state = (await s.client.get("/v1/queue/state", headers=editor)).json()
         assert state == {"frozen": False, "freezes": [], "held": 0}
+        # The audit log has the freeze and the resume, once each, with who did them (the
+        # refused calls and the second freeze that changed nothing record nothing).
+        await heard.wait_for(lambda h: len(h.of("audit.recorded")) >= 3)
+        entries = [
+            (e.data["action"], e.data["actor"], e.data["resource_id"])
+            for e in heard.of("audit.recorded")
+            if e.data["action"].startswith("queue.")
+        ]
+        assert entries == [
+            ("queue.frozen", "key-editor", str(workspace)),
+            ("queue.resumed", "key-editor", str(workspace)),
+        ]
 
 
 async def _expect(coro: Any, wanted: dict[str, str]) -> None:

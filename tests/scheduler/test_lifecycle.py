@@ -6,8 +6,15 @@ import pytest
 
 from services.scheduler.models import Post, Target
 from services.scheduler.settings import SchedulerSettings
+from shared.events import PostPublished, PostPublishFailed
 from tests.conftest import identity
-from tests.scheduler.support import eventually, listening, running_scheduler
+from tests.scheduler.support import (
+    eventually,
+    listening,
+    publish,
+    running_scheduler,
+    wait_consuming,
+)
 
 FUTURE = {"at": "2030-05-01T09:00:00", "timezone": "UTC"}
 
@@ -22,6 +29,7 @@ async def test_approval_by_role_with_every_transition_recorded(make_settings):
     workspace = uuid.uuid4()
     events = ("post.approved", "post.rejected", "post.scheduled")
     async with (
+        listening(settings.exchange_name, "audit.recorded", "post.edited") as audited,
         listening(settings.exchange_name, *events) as heard,
         running_scheduler(settings) as s,
     ):
@@ -36,7 +44,12 @@ async def test_approval_by_role_with_every_transition_recorded(make_settings):
             json={"approval_required": True},
             headers=identity(workspace, "admin"),
         )
-        assert r.json() == {"approval_required": True, "missed_after_seconds": 3600}
+        assert r.json() == {
+            "approval_required": True,
+            "missed_after_seconds": 3600,
+            "approval_stages": [],
+            "forbid_self_approval": False,
+        }
 
         body = {"text": "launch", "targets": [{"channel_id": str(channel)}], "schedule": FUTURE}
         r = await s.client.post("/v1/posts", json=body, headers=editor)
@@ -89,6 +102,63 @@ async def test_approval_by_role_with_every_transition_recorded(make_settings):
         # Someone who may approve plans directly.
         r = await s.client.post("/v1/posts", json=body, headers=identity(workspace, "owner"))
         assert r.json()["status"] == "scheduled"
+
+        # Every step is in the audit log, with who took it; refused calls record nothing.
+        await audited.wait_for(lambda h: len(h.of("audit.recorded")) == 6)
+        entries = [
+            (e.data["action"], e.data["actor"], e.data["details"]["status"])
+            for e in audited.of("audit.recorded")
+        ]
+        assert entries == [
+            ("post.created", "key-editor", "in_review"),
+            ("post.rejected", "key-reviewer", "changes_requested"),
+            ("post.edited", "key-editor", "changes_requested"),
+            ("post.submitted", "key-editor", "in_review"),
+            ("post.approved", "key-reviewer", "scheduled"),
+            ("post.created", "key-owner", "scheduled"),
+        ]
+        assert {e.data["resource_id"] for e in audited.of("audit.recorded")[:5]} == {pid}
+        assert {e.workspace_id for e in audited.envelopes} == {workspace}
+        # The edit is also a public event, for clients' webhooks.
+        [edited] = audited.of("post.edited")
+        assert edited.data["post_id"] == pid and edited.data["changed"] == ["text"]
+        assert edited.data["by"] == "key-editor"
+        assert edited.data["status"] == "changes_requested"
+
+
+async def test_publish_results_are_audited_as_the_platform(make_settings):
+    settings = make_settings(SchedulerSettings)
+    workspace = uuid.uuid4()
+    async with (
+        listening(settings.exchange_name, "audit.recorded") as audited,
+        running_scheduler(settings) as s,
+    ):
+        channel = await s.add_channel(workspace_id=workspace)
+        body = {"text": "hi", "targets": [{"channel_id": str(channel)}], "schedule": FUTURE}
+        post = (await s.client.post("/v1/posts", json=body, headers=identity(workspace))).json()
+        target = post["targets"][0]
+        await wait_consuming(s, "outcomes")
+        facts = {
+            "post_id": post["id"],
+            "target_id": target["id"],
+            "channel_id": str(channel),
+            "network": target["network"],
+        }
+        now = datetime.now(UTC)
+        await publish(
+            settings.exchange_name,
+            (PostPublished(**facts, external_id="1", published_at=now), workspace),
+            (
+                PostPublishFailed(**facts, error_class="Refused", error="no", failed_at=now),
+                workspace,
+            ),
+        )
+        await audited.wait_for(lambda h: len(h.envelopes) == 3)
+        results = [e.data for e in audited.envelopes[1:]]
+        assert sorted(r["action"] for r in results) == ["post.publish_failed", "post.published"]
+        for r in results:
+            assert (r["actor"], r["actor_role"]) == ("system:scheduler", "system")
+            assert r["resource_id"] == post["id"] and r["details"]["target_id"] == target["id"]
 
 
 async def test_concurrent_edits_one_wins_one_conflicts(make_settings):

@@ -1,14 +1,17 @@
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr
 from sqlalchemy import select
 
 from services.scheduler.models import Target
 from services.scheduler.recurrence import occurrences
 from services.scheduler.schemas import ScheduleIn
 from services.scheduler.settings import SchedulerSettings
+from services.scheduler.timing import to_utc
 from tests.conftest import identity
 from tests.scheduler.support import listening, running_scheduler
 
@@ -147,11 +150,18 @@ async def test_invalid_recurrences_are_refused_naming_the_field(make_settings):
     workspace = uuid.uuid4()
     async with running_scheduler(settings) as s:
         channel = await s.add_channel(workspace_id=workspace, timezone="Europe/London")
+        a_month_ago = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT09:00:00")
         cases = [
             ({"rrule": "FREQ=SOMETIMES", "at": "2030-03-04T09:00:00"}, "schedule.rrule"),
             ({"rrule": "FREQ=WEEKLY;BYDAY=XX", "at": "2030-03-04T09:00:00"}, "schedule.rrule"),
             ({"rrule": "FREQ=MINUTELY", "at": "2030-03-04T09:00:00"}, "schedule.rrule"),
-            ({"rrule": "FREQ=DAILY;COUNT=2", "at": "2020-03-04T09:00:00"}, "schedule.rrule"),
+            # Both occurrences in the past: nothing left to plan.
+            ({"rrule": "FREQ=DAILY;COUNT=2", "at": a_month_ago}, "schedule.rrule"),
+            # A series may start at most a year back (its walk starts near now anyway).
+            ({"rrule": "FREQ=DAILY", "at": "2020-03-04T09:00:00"}, "schedule.at"),
+            # A rule that never matches is not walked to year 9999.
+            ({"rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "at": "2030-03-04T09:00:00"},
+             "schedule.rrule"),
             ({"rrule": "FREQ=DAILY"}, "schedule"),
             (
                 {"rrule": "FREQ=DAILY", "at": "2030-03-04T09:00:00", "timezone": "Mars/Base"},
@@ -201,3 +211,26 @@ async def test_dispatching_an_occurrence_tops_up_the_series(make_settings):
         assert [row.status for row in rows] == ["publishing", "scheduled"]
         local = [row.due_at.astimezone(NEW_YORK).replace(tzinfo=None) for row in rows]
         assert local == [start, start + timedelta(days=1)]
+
+
+def test_a_walk_started_near_now_finds_the_same_occurrences_as_one_from_the_start():
+    # The expansion starts on the rule's grid close to `after`, not at `at` months ago; the
+    # occurrences must be exactly those of the rule walked from its first one.
+    tz = ZoneInfo("Europe/London")
+    at = datetime(2026, 1, 5, 9, 30)  # a Monday, before the March DST change
+    after = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    rules = [
+        "FREQ=HOURLY;INTERVAL=5",
+        "FREQ=HOURLY;INTERVAL=7;BYHOUR=9,10,11,12,13,14,15,16",
+        "FREQ=DAILY;INTERVAL=3",
+        "FREQ=DAILY;BYDAY=MO,WE,FR",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,SU;WKST=SU",
+        "FREQ=WEEKLY;INTERVAL=3",
+        "FREQ=DAILY;INTERVAL=2;BYMONTH=3,10",
+    ]
+    for rule in rules:
+        schedule = ScheduleIn(rrule=rule, at=at, timezone=tz.key)
+        found = occurrences(schedule, tz, after=after, at_least=30, limit=30)
+        from_the_start = (to_utc(local, tz) for local in rrulestr(rule, dtstart=at))
+        reference = list(islice((i for i in from_the_start if i > after), 30))
+        assert len(reference) == 30 and found == reference, rule

@@ -63,7 +63,8 @@ def test_tokens_from_the_platform_environment(monkeypatch):
     monkeypatch.setenv("METRICS_ENVIRONMENT", "production")
     # Production also wants metrics' own secrets real (report links, sealed GA4 secrets).
     monkeypatch.setenv("METRICS_REPORT_LINK_SECRET", "a-real-link-secret-0123456789")
-    monkeypatch.setenv("METRICS_ENCRYPTION_KEYS", '{"k1": "ZmFrZS1idXQtbm90LXB1YmxpYy1rZXktMzItYnl0ZXM="}')
+    real_key = "ZmFrZS1idXQtbm90LXB1YmxpYy1rZXktMzItYnl0ZXM="
+    monkeypatch.setenv("METRICS_ENCRYPTION_KEYS", f'{{"k1": "{real_key}"}}')
     monkeypatch.setenv("METRICS_ACTIVE_KEY_ID", "k1")
     loaded = MetricsSettings()
     assert loaded.internal_tokens == ("current-secret", "previous-secret")

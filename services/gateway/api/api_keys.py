@@ -8,12 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.gateway.api.deps import NoStore, SettingsDep, allowed
+from services.gateway.audit import record_by
 from services.gateway.keys import ROLE_RANK, KeyIdentity, issue_key, list_keys, revoke_key
 from services.gateway.models import ApiKey
 from services.gateway.pagination import decode_cursor, encode_cursor
 from services.gateway.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage
 from shared.errors import PermissionDenied
-from shared.service import SessionDep
+from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 
@@ -40,7 +41,11 @@ def _out(key: ApiKey) -> ApiKeyOut:
     summary="Issue an API key",
 )
 async def post_api_key(
-    body: ApiKeyCreate, caller: ManagerDep, session: SessionDep, settings: SettingsDep
+    body: ApiKeyCreate,
+    caller: ManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> ApiKeyCreated:
     if ROLE_RANK[body.role] > ROLE_RANK[caller.role]:
         raise PermissionDenied(f"The role '{caller.role}' may not issue a '{body.role}' key.")
@@ -53,6 +58,15 @@ async def post_api_key(
         created_by=str(caller.key_id),
         # A member's keys are theirs: removing the member revokes them all.
         member_id=caller.member_id,
+    )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="api_key.issued",
+        resource_type="api_key",
+        resource_id=key.id,
+        details={"name": key.name, "role": key.role},
     )
     return ApiKeyCreated(**_out(key).model_dump(), api_key=secret)
 
@@ -79,10 +93,19 @@ async def get_api_keys(
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key (effective at once)")
 async def delete_api_key(
-    key_id: UUID, caller: ManagerDep, session: SessionDep, request: Request
+    key_id: UUID, caller: ManagerDep, session: SessionDep, runtime: RuntimeDep, request: Request
 ) -> Response:
     key = await revoke_key(
         session, workspace_id=caller.workspace_id, key_id=key_id, by_role=caller.role
+    )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="api_key.revoked",
+        resource_type="api_key",
+        resource_id=key.id,
+        details={"name": key.name, "role": key.role},
     )
     request.app.state.authenticator.cache.revoked(key.secret_hash)
     return Response(status_code=204)

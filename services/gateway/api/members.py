@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.gateway.api.deps import NoStore, SettingsDep, allowed
+from services.gateway.audit import record_by
 from services.gateway.keys import KeyIdentity
 from services.gateway.members import accept, change_role, invite, list_members, remove
 from services.gateway.models import Member
@@ -22,7 +23,8 @@ from services.gateway.schemas import (
     MemberOut,
     MemberPage,
 )
-from shared.service import SessionDep
+from shared import audit
+from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
@@ -50,7 +52,11 @@ def _out(member: Member) -> MemberOut:
     "Nobody invites to a role above their own.",
 )
 async def post_invitation(
-    body: InvitationCreate, caller: ManagerDep, session: SessionDep, settings: SettingsDep
+    body: InvitationCreate,
+    caller: ManagerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> InvitationCreated:
     invitation, token = await invite(
         session,
@@ -61,6 +67,15 @@ async def post_invitation(
         by=str(caller.key_id),
         ttl=timedelta(days=settings.invitation_ttl_days),
         now=datetime.now(UTC),
+    )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="member.invited",
+        resource_type="invitation",
+        resource_id=invitation.id,
+        details={"email": invitation.email, "role": body.role},
     )
     return InvitationCreated(
         id=invitation.id,
@@ -82,7 +97,7 @@ async def post_invitation(
     openapi_extra={"security": []},
 )
 async def post_accept(
-    body: InvitationAccept, session: SessionDep, settings: SettingsDep
+    body: InvitationAccept, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep
 ) -> MemberJoined:
     member, key, secret = await accept(
         session,
@@ -90,6 +105,17 @@ async def post_accept(
         name=body.name,
         key_prefix=settings.api_key_prefix,
         now=datetime.now(UTC),
+    )
+    # The newcomer is the actor: the invitation token proved who they are.
+    await audit.record(
+        session,
+        runtime.outbox,
+        audit.Actor(member.workspace_id, str(key.id), member.role),
+        action="member.joined",
+        resource_type="member",
+        resource_id=member.id,
+        service="gateway",
+        details={"email": member.email, "role": member.role},
     )
     return MemberJoined(
         member=_out(member), workspace_id=member.workspace_id, api_key=secret, api_key_id=key.id
@@ -120,7 +146,12 @@ async def get_members(
     "their roles).",
 )
 async def patch_member(
-    member_id: UUID, body: MemberChange, caller: ManagerDep, session: SessionDep, request: Request
+    member_id: UUID,
+    body: MemberChange,
+    caller: ManagerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    request: Request,
 ) -> MemberOut:
     member, _ = await change_role(
         session,
@@ -129,6 +160,15 @@ async def patch_member(
         role=body.role,
         by_role=caller.role,
     )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="member.role_changed",
+        resource_type="member",
+        resource_id=member.id,
+        details={"email": member.email, "role": member.role},
+    )
     # This replica at once; the others when the NOTIFY of change_role reaches them.
     request.app.state.authenticator.cache.forget_workspace(caller.workspace_id)
     return _out(member)
@@ -136,10 +176,19 @@ async def patch_member(
 
 @router.delete("/{member_id}", status_code=204, summary="Remove a member and revoke their API keys")
 async def delete_member(
-    member_id: UUID, caller: ManagerDep, session: SessionDep, request: Request
+    member_id: UUID, caller: ManagerDep, session: SessionDep, runtime: RuntimeDep, request: Request
 ) -> Response:
     revoked = await remove(
         session, workspace_id=caller.workspace_id, member_id=member_id, by_role=caller.role
+    )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="member.removed",
+        resource_type="member",
+        resource_id=member_id,
+        details={"keys_revoked": len(revoked)},
     )
     for secret_hash in revoked:
         request.app.state.authenticator.cache.revoked(secret_hash)

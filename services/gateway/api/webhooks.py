@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from services.gateway.api.deps import NoStore, SettingsDep, allowed
+from services.gateway.audit import record_by
 from services.gateway.keys import KeyIdentity
 from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from services.gateway.pagination import decode_cursor, encode_cursor
@@ -37,7 +38,7 @@ from services.gateway.webhooks import (
     send_test,
     update_subscription,
 )
-from shared.service import SessionDep
+from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -95,6 +96,7 @@ async def post_webhook(
     caller: ManagerDep,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     response: Response,
 ) -> WebhookCreated:
     subscription, signing_secret = await create_subscription(
@@ -106,6 +108,15 @@ async def post_webhook(
         outbound=settings.webhook_outbound(),
         keyring=settings.keyring(),
         now=datetime.now(UTC),
+    )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="webhook.created",
+        resource_type="webhook",
+        resource_id=subscription.id,
+        details={"url": subscription.url, "events": list(subscription.events)},
     )
     response.headers["ETag"] = etag(subscription)
     return WebhookCreated(**_out(subscription).model_dump(), secret=signing_secret)
@@ -151,6 +162,7 @@ async def patch_webhook(
     caller: ManagerDep,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> WebhookOut:
@@ -165,6 +177,15 @@ async def patch_webhook(
         outbound=settings.webhook_outbound(),
         now=datetime.now(UTC),
     )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="webhook.updated",
+        resource_type="webhook",
+        resource_id=subscription.id,
+        details=body.model_dump(mode="json", exclude_unset=True),
+    )
     response.headers["ETag"] = etag(subscription)
     return _out(subscription)
 
@@ -177,13 +198,25 @@ async def patch_webhook(
     "changed meanwhile.",
 )
 async def delete_webhook(
-    webhook_id: UUID, caller: ManagerDep, session: SessionDep, if_match: IfMatch = None
+    webhook_id: UUID,
+    caller: ManagerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    if_match: IfMatch = None,
 ) -> Response:
     await delete_subscription(
         session,
         workspace_id=caller.workspace_id,
         subscription_id=webhook_id,
         if_match=if_match,
+    )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="webhook.deleted",
+        resource_type="webhook",
+        resource_id=webhook_id,
     )
     return Response(status_code=204)
 
@@ -202,6 +235,7 @@ async def post_rotate_secret(
     caller: ManagerDep,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     body: SecretRotation | None = None,
 ) -> WebhookCreated:
     body = body or SecretRotation()
@@ -218,6 +252,15 @@ async def post_rotate_secret(
         overlap=overlap,
         keyring=settings.keyring(),
         now=datetime.now(UTC),
+    )
+    await record_by(
+        session,
+        runtime.outbox,
+        caller,
+        action="webhook.secret_rotated",
+        resource_type="webhook",
+        resource_id=subscription.id,
+        details={"overlap_seconds": int(overlap.total_seconds())},
     )
     return WebhookCreated(**_out(subscription).model_dump(), secret=signing_secret)
 

@@ -14,9 +14,15 @@ from services.gateway.schemas import (
     WorkspaceOut,
 )
 from services.gateway.workspaces import create_workspace, set_rate_limit
+from shared import audit
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
+
+
+def platform_admin(workspace_id: UUID) -> audit.Actor:
+    """The platform operator, who holds the admin token rather than an API key."""
+    return audit.Actor(workspace_id, "platform-admin", "platform-admin")
 
 
 @router.post(
@@ -36,6 +42,16 @@ async def post_workspace(
         timezone=body.timezone,
         key_prefix=settings.api_key_prefix,
     )
+    await audit.record(
+        session,
+        runtime.outbox,
+        platform_admin(workspace.id),
+        action="workspace.created",
+        resource_type="workspace",
+        resource_id=workspace.id,
+        service="gateway",
+        details={"name": workspace.name, "timezone": workspace.timezone},
+    )
     return WorkspaceCreated(
         id=workspace.id,
         name=workspace.name,
@@ -53,9 +69,23 @@ async def post_workspace(
     summary="Change a workspace's platform settings (its rate limit)",
 )
 async def patch_workspace(
-    workspace_id: UUID, body: WorkspaceChange, session: SessionDep, request: Request
+    workspace_id: UUID,
+    body: WorkspaceChange,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    request: Request,
 ) -> WorkspaceOut:
     workspace = await set_rate_limit(session, workspace_id=workspace_id, rate_limit=body.rate_limit)
+    await audit.record(
+        session,
+        runtime.outbox,
+        platform_admin(workspace.id),
+        action="workspace.settings_changed",
+        resource_type="workspace",
+        resource_id=workspace.id,
+        service="gateway",
+        details={"rate_limit": workspace.rate_limit},
+    )
     # This replica at once; the others when the NOTIFY of set_rate_limit reaches them.
     request.app.state.authenticator.cache.forget_workspace(workspace_id)
     return WorkspaceOut.model_validate(workspace, from_attributes=True)

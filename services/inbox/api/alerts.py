@@ -13,12 +13,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.inbox.api.deps import ReaderDep, RulesDep
+from services.inbox.api.deps import ReaderDep, RulesDep, audited
 from services.inbox.crisis import Thresholds
 from services.inbox.models import Alert, CrisisSettings
 from services.inbox.schemas import AlertOut, AlertPage, CrisisSettingsIn, CrisisSettingsOut
 from shared.errors import NotFound, ValidationFailed
-from shared.service import SessionDep
+from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -83,7 +83,7 @@ async def get_settings(principal: ReaderDep, session: SessionDep) -> CrisisSetti
 
 @router.put("/settings", response_model=CrisisSettingsOut, summary="Set the crisis thresholds")
 async def put_settings(
-    body: CrisisSettingsIn, principal: RulesDep, session: SessionDep
+    body: CrisisSettingsIn, principal: RulesDep, session: SessionDep, runtime: RuntimeDep
 ) -> CrisisSettingsOut:
     """Replaces the workspace's thresholds; the next evaluation uses them."""
     values = {**body.model_dump(), "updated_by": principal.principal_id}
@@ -93,6 +93,15 @@ async def put_settings(
         .on_conflict_do_update(index_elements=[CrisisSettings.workspace_id], set_=values)
     )
     row = await session.get(CrisisSettings, principal.workspace_id, populate_existing=True)
+    await audited(
+        session,
+        runtime,
+        principal,
+        "crisis_settings.changed",
+        "workspace",
+        principal.workspace_id,
+        **body.model_dump(mode="json"),
+    )
     return _settings_out(row)
 
 

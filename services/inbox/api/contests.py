@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 
 from services.inbox import contests
 from services.inbox.api.conversations import decode_cursor, encode_cursor
-from services.inbox.api.deps import ReaderDep, ResponderDep, SettingsDep
+from services.inbox.api.deps import ReaderDep, ResponderDep, SettingsDep, audited
 from services.inbox.contest_schemas import (
     ActivityOut,
     ContestIn,
@@ -96,6 +96,7 @@ async def create_contest(
         now=datetime.now(UTC),
         draw_delay=timedelta(seconds=settings.contest_draw_delay_seconds),
     )
+    await audited(session, runtime, principal, "contest.created", "contest", contest.id)
     return contest_out(contest)
 
 
@@ -147,6 +148,7 @@ async def draw_contest(
         actor=principal.principal_id,
         now=datetime.now(UTC),
     )
+    await audited(session, runtime, principal, "contest.drawn", "contest", contest.id)
     return contest_out(contest)
 
 

@@ -9,10 +9,10 @@ from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Header, Query, Response
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
 
 from services.inbox import sentiment
-from services.inbox.api.deps import ModeratorDep, ReaderDep, ResponderDep
+from services.inbox.api.deps import ModeratorDep, ReaderDep, ResponderDep, audited
 from services.inbox.handling import (
     UNSET,
     add_note,
@@ -56,12 +56,12 @@ def encode_cursor(at: datetime, id_: UUID) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([at.isoformat(), str(id_)])).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_cursor(cursor: str, *, field: str = "cursor") -> tuple[datetime, UUID]:
     try:
         at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         return datetime.fromisoformat(at), UUID(id_)
     except (ValueError, TypeError) as exc:
-        raise ValidationFailed("The cursor is not one this API gave out.", field="cursor") from exc
+        raise ValidationFailed("The cursor is not one this API gave out.", field=field) from exc
 
 
 def message_out(message: Message) -> MessageOut:
@@ -174,19 +174,36 @@ async def list_conversations(
     return ConversationPage(items=[item(c) for c in page], next_cursor=next_cursor)
 
 
+MESSAGES_PAGE = 100
+
+
 async def detail(
-    session: SessionDep, *, principal: Principal, conversation_id: UUID
+    session: SessionDep,
+    *,
+    principal: Principal,
+    conversation_id: UUID,
+    messages_limit: int = MESSAGES_PAGE,
+    messages_cursor: str | None = None,
 ) -> ConversationDetail:
+    """The conversation with one page of its messages, oldest first; `messages_next_cursor`
+    continues after the last one shown."""
     conversation = await find_conversation(
         session, principal=principal, conversation_id=conversation_id
     )
-    messages = (
+    query = select(Message).where(Message.conversation_id == conversation.id)
+    if messages_cursor:
+        at, id_ = decode_cursor(messages_cursor, field="messages_cursor")
+        query = query.where(tuple_(Message.sent_at, Message.id) > tuple_(literal(at), literal(id_)))
+    rows = (
         await session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation.id)
-            .order_by(Message.sent_at, Message.created_at)
+            query.order_by(Message.sent_at, Message.id).limit(messages_limit + 1)
         )
     ).all()
+    messages = rows[:messages_limit]
+    messages_next = (
+        encode_cursor(messages[-1].sent_at, messages[-1].id) if len(rows) > messages_limit
+        else None
+    )
     notes = (
         await session.scalars(
             select(Note).where(Note.conversation_id == conversation.id).order_by(Note.created_at)
@@ -201,15 +218,27 @@ async def detail(
         resolved_at=conversation.resolved_at,
         version=conversation.version,
         messages=[message_out(m) for m in messages],
+        messages_next_cursor=messages_next,
         notes=[NoteOut.model_validate(n, from_attributes=True) for n in notes],
     )
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def get_conversation(
-    conversation_id: UUID, principal: ReaderDep, session: SessionDep, response: Response
+    conversation_id: UUID,
+    principal: ReaderDep,
+    session: SessionDep,
+    response: Response,
+    messages_limit: Annotated[int, Query(ge=1, le=500)] = MESSAGES_PAGE,
+    messages_cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ConversationDetail:
-    out = await detail(session, principal=principal, conversation_id=conversation_id)
+    out = await detail(
+        session,
+        principal=principal,
+        conversation_id=conversation_id,
+        messages_limit=messages_limit,
+        messages_cursor=messages_cursor,
+    )
     response.headers["ETag"] = f'"{out.version}"'
     return out
 
@@ -245,6 +274,16 @@ async def patch_conversation(
         read=body.read,
         if_match=if_match,
     )
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    await audited(
+        session,
+        runtime,
+        principal,
+        "conversation.assigned" if "assignee" in changes else "conversation.updated",
+        "conversation",
+        conversation_id,
+        **changes,
+    )
     await session.flush()
     out = await detail(session, principal=principal, conversation_id=conversation_id)
     response.headers["ETag"] = f'"{out.version}"'
@@ -275,6 +314,10 @@ async def post_reply(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, text=body.text, saved_reply_id=body.saved_reply_id,
     )
+    await audited(
+        session, runtime, principal, "conversation.replied", "conversation", conversation_id,
+        message_id=str(reply.id),
+    )
     return message_out(reply)
 
 
@@ -297,5 +340,9 @@ async def post_moderation(
     message = await moderate(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, message_id=message_id, action=body.action,
+    )
+    await audited(
+        session, runtime, principal, "message.moderated", "message", message_id,
+        action=body.action, conversation_id=str(conversation_id),
     )
     return message_out(message)

@@ -20,7 +20,10 @@ from services.inbox.intake import ReceiptWriter
 from services.inbox.normalise import META, UnreadableBody, identify, parse_atom
 from services.inbox.settings import InboxSettings, NetworkApp
 from services.inbox.signatures import (
+    BadChallenge,
     StaleSignature,
+    check_challenge,
+    check_signed_challenge,
     linkedin_challenge_response,
     linkedin_signature_ok,
     meta_signature_ok,
@@ -70,10 +73,21 @@ async def raw_body(request: Request, *, limit: int) -> bytes:
 
 
 def parse_json(body: bytes) -> Any:
+    """The event, which every JSON-posting network sends as an object."""
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest("The webhook body is not valid JSON.", field="body") from exc
+    if not isinstance(payload, dict):
+        raise BadRequest("The webhook body is not a JSON object.", field="body")
+    return payload
+
+
+def challenge(value: str, *, field: str, signed: bool = False) -> str:
+    try:
+        return check_signed_challenge(value) if signed else check_challenge(value)
+    except BadChallenge as exc:
+        raise BadRequest(f"{field} {exc}.", field=field) from None
 
 
 async def store_event(
@@ -198,7 +212,8 @@ async def receive_event(
 @router.get("/x", summary="X CRC check")
 async def x_crc(crc_token: str, settings: SettingsDep) -> dict[str, str]:
     app = network_app(settings, "x")
-    return {"response_token": x_crc_response(secret=app.client_secret, crc_token=crc_token)}
+    token = challenge(crc_token, field="crc_token", signed=True)
+    return {"response_token": x_crc_response(secret=app.client_secret, crc_token=token)}
 
 
 @router.post("/x", summary="X Account Activity events")
@@ -209,12 +224,13 @@ async def x_events(request: Request, settings: SettingsDep, counters: CountersDe
 @router.get("/linkedin", summary="LinkedIn endpoint validation (challengeCode)")
 async def linkedin_validate(challengeCode: str, settings: SettingsDep) -> dict[str, str]:  # noqa: N803
     app = network_app(settings, "linkedin")
-    return {
-        "challengeCode": challengeCode,
-        "challengeResponse": linkedin_challenge_response(
+    try:
+        response = linkedin_challenge_response(
             secret=app.client_secret, challenge_code=challengeCode
-        ),
-    }
+        )
+    except BadChallenge as exc:
+        raise BadRequest(f"challengeCode {exc}.", field="challengeCode") from None
+    return {"challengeCode": challengeCode, "challengeResponse": response}
 
 
 @router.post("/linkedin", summary="LinkedIn organization social action notifications")
@@ -247,7 +263,7 @@ async def youtube_verify(request: Request, settings: SettingsDep) -> PlainTextRe
         expected=app.verify_token, given=query.get("hub.verify_token")
     ):
         raise PermissionDenied("The hub.verify_token does not match.")
-    return PlainTextResponse(query["hub.challenge"])
+    return PlainTextResponse(challenge(query["hub.challenge"], field="hub.challenge"))
 
 
 @router.post("/youtube", summary="YouTube WebSub upload notifications (Atom)")
@@ -271,7 +287,7 @@ async def meta_verify(network: str, request: Request, settings: SettingsDep) -> 
         expected=app.verify_token, given=query.get("hub.verify_token")
     ):
         raise PermissionDenied("The hub.verify_token does not match.")
-    return PlainTextResponse(query.get("hub.challenge", ""))
+    return PlainTextResponse(challenge(query.get("hub.challenge", ""), field="hub.challenge"))
 
 
 @router.post("/{network}", summary="Meta webhook events (Facebook, Instagram, Threads)")

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.inbox.api.deps import ReaderDep, RulesDep
 from services.inbox.models import Rule, WorkspaceKeywords
-from services.inbox.rules import compile_rule
+from services.inbox.rules import check_room, compile_rule
 from services.inbox.schemas import KeywordIn, KeywordsIn, KeywordsOut, RuleIn, RuleList, RuleOut
 from services.inbox.sentiment import fold
 from shared.errors import NotFound
@@ -67,6 +67,7 @@ async def list_rules(principal: ReaderDep, session: SessionDep) -> RuleList:
 @router.post("/rules", response_model=RuleOut, status_code=201)
 async def create_rule(body: RuleIn, principal: RulesDep, session: SessionDep) -> RuleOut:
     compile_rule(body.match, body.pattern)
+    await check_room(session, workspace_id=principal.workspace_id, match=body.match)
     rule = Rule(workspace_id=principal.workspace_id, created_by=principal.principal_id,
                 **body.model_dump())
     session.add(rule)
@@ -86,6 +87,9 @@ async def put_rule(
 ) -> RuleOut:
     compile_rule(body.match, body.pattern)
     rule = await find(session, principal, rule_id)
+    await check_room(
+        session, workspace_id=principal.workspace_id, match=body.match, replacing=rule
+    )
     for name, value in body.model_dump().items():
         setattr(rule, name, value)
     await session.flush()

@@ -98,15 +98,27 @@ async def new_schedule(
 
 
 @router.get("/v1/reports/schedules", response_model=ReportSchedules)
-async def schedules(principal: AnalystDep, session: SessionDep) -> ReportSchedules:
+async def schedules(
+    principal: AnalystDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ReportSchedules:
+    """The workspace's report schedules, oldest first, a page at a time."""
+    query = select(ReportSchedule).where(ReportSchedule.workspace_id == principal.workspace_id)
+    if cursor:
+        at, schedule_id = decode_cursor(cursor)
+        query = query.where(
+            tuple_(ReportSchedule.created_at, ReportSchedule.id) > tuple_(at, schedule_id)
+        )
     rows = (
         await session.scalars(
-            select(ReportSchedule)
-            .where(ReportSchedule.workspace_id == principal.workspace_id)
-            .order_by(ReportSchedule.created_at, ReportSchedule.id)
+            query.order_by(ReportSchedule.created_at, ReportSchedule.id).limit(limit + 1)
         )
     ).all()
-    return ReportSchedules(items=[_schedule_out(s) for s in rows])
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return ReportSchedules(items=[_schedule_out(s) for s in page], next_cursor=next_cursor)
 
 
 @router.get("/v1/reports/schedules/{schedule_id}", response_model=ReportScheduleOut)

@@ -272,6 +272,13 @@ class Adapter:
             return await self.client_for(url).request(method, url, **kwargs)
         except OutboundRefused as exc:
             raise NetworkError(self.refused_host_error, f"{self.network}: {exc.reason}") from exc
+        except httpx.LocalProtocolError as exc:
+            # The request could not even be written, e.g. an empty access token makes the
+            # header "Bearer " (trailing space) which HTTP forbids: the credentials are at
+            # fault, and retrying cannot help.
+            raise NetworkError(
+                "auth_expired", f"the credentials cannot be sent to {self.network}: {exc}"
+            ) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NetworkError("transient", f"{self.network} unreachable: {exc!r}") from exc
         except httpx.TransportError as exc:

@@ -17,6 +17,7 @@ from services.publisher.adapters.base import (
     Adapter,
     ChannelRef,
     NetworkError,
+    Notification,
     Outgoing,
     Published,
     bearer,
@@ -46,6 +47,9 @@ def comparable(text: str) -> str:
 class XAdapter(Adapter):
     network = "x"
     real_url = "https://api.x.com"
+    # Mentions can be read (`/2/users/{id}/mentions`): the inbox polls them while the Account
+    # Activity subscription is down.
+    polls_notifications = True
 
     def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
         try:
@@ -251,6 +255,53 @@ class XAdapter(Adapter):
             raise self.classify(r, write=False)
         counts = r.json()["data"].get("public_metrics") or {}
         return followers("followers_count", counts.get("followers_count"))
+
+    async def notifications(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, cursor: str | None
+    ) -> tuple[list[Notification], str | None]:
+        """Mentions and replies since `cursor` (`since_id`), oldest first. X pushes these by
+        Account Activity; they are read here only while that subscription is down."""
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "tweet.fields": "created_at,author_id,conversation_id,in_reply_to_user_id,"
+            "referenced_tweets",
+            "expansions": "author_id",
+        }
+        if cursor:
+            params["since_id"] = cursor
+        found: list[dict[str, Any]] = []
+        for _page in range(10):
+            r = await self.call("GET", self.url(f"/2/users/{channel.external_id}/mentions"),
+                                params=params, headers=bearer(credentials))
+            if r.status_code != 200:
+                raise self.classify(r, write=False)
+            body = r.json()
+            found += body.get("data") or []
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+            params["pagination_token"] = token
+        found.sort(key=lambda t: int(t["id"]))
+        items = [self.notification(t) for t in found]
+        return items, (found[-1]["id"] if found else cursor)
+
+    @staticmethod
+    def notification(tweet: dict[str, Any]) -> Notification:
+        replied = next((r["id"] for r in tweet.get("referenced_tweets") or []
+                        if r.get("type") == "replied_to"), None)
+        created = tweet.get("created_at")
+        return Notification(
+            external_id=str(tweet["id"]),
+            kind="comment" if replied else "mention",
+            text=str(tweet.get("text") or ""),
+            author_id=str(tweet.get("author_id") or ""),
+            author_name=None,
+            created_at=(datetime.fromisoformat(created.replace("Z", "+00:00")) if created
+                        else datetime.now(UTC)),
+            parent_external_id=replied,
+            post_external_id=tweet.get("conversation_id") if replied else None,
+            raw=tweet,
+        )
 
     async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
         token = credentials.get("refresh_token")

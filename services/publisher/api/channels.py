@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher import channels, oauth
+from services.publisher import channels, oauth, subscriptions
+from services.publisher.adapters import Adapters
 from services.publisher.api.deps import (
     AdaptersDep,
     KeyringDep,
@@ -14,15 +17,49 @@ from services.publisher.api.deps import (
     ReaderDep,
     SettingsDep,
 )
-from services.publisher.models import Channel
-from services.publisher.schemas import ChannelIn, ChannelList, ChannelOut, ChannelPatch
-from shared.service import RuntimeDep, SessionDep
+from services.publisher.models import Channel, WebhookSubscription
+from services.publisher.schemas import (
+    ChannelIn,
+    ChannelList,
+    ChannelOut,
+    ChannelPatch,
+    SubscriptionOut,
+)
+from shared import audit
+from shared.auth import Principal
+from shared.pagination import decode_cursor, encode_cursor
+from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 
 
-def out(channel: Channel) -> ChannelOut:
-    return ChannelOut.model_validate(channel, from_attributes=True)
+def out(channel: Channel, subscription: WebhookSubscription | None = None,
+        *, adapters: Adapters | None = None) -> ChannelOut:
+    result = ChannelOut.model_validate(channel, from_attributes=True)
+    polled = adapters is not None and subscriptions.polled(adapters, channel.network)
+    shown = subscriptions.view(subscription, polled_network=polled)
+    result.subscription = None if shown is None else SubscriptionOut(**shown)
+    return result
+
+
+async def audited(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    action: str,
+    channel_id: UUID,
+    **details: object,
+) -> None:
+    await audit.record(
+        session,
+        runtime.outbox,
+        audit.Actor.of(principal),
+        action=action,
+        resource_type="channel",
+        resource_id=channel_id,
+        service="publisher",
+        details=details,
+    )
 
 
 @router.post("", response_model=ChannelOut, status_code=201)
@@ -33,6 +70,7 @@ async def connect(
     runtime: RuntimeDep,
     adapters: AdaptersDep,
     keyring: KeyringDep,
+    settings: SettingsDep,
     response: Response,
 ) -> ChannelOut:
     channel, created = await channels.connect_channel(
@@ -46,9 +84,16 @@ async def connect(
         keyring=keyring,
         outbox=runtime.outbox,
     )
-    if not created:
+    if created:
+        await audited(
+            session, runtime, principal, "channel.connected", channel.id, network=channel.network
+        )
+    else:
         response.status_code = 200
-    return out(channel)
+    row = await subscriptions.ensure_subscription(
+        session, channel=channel, settings=settings, adapters=adapters, outbox=runtime.outbox
+    )
+    return out(channel, row, adapters=adapters)
 
 
 @router.get("/connect/{network}")
@@ -59,7 +104,11 @@ async def connect_oauth(
     session: SessionDep,
     adapters: AdaptersDep,
     settings: SettingsDep,
+    keyring: KeyringDep,
+    instance: Annotated[str | None, Query(max_length=300)] = None,
 ) -> dict[str, str]:
+    """`instance` (Mastodon): the https URL of the account's instance; Herald registers its
+    app there (`POST /api/v1/apps`) for this connection, so any instance works."""
     url = await oauth.start(
         session,
         workspace_id=principal.workspace_id,
@@ -67,6 +116,8 @@ async def connect_oauth(
         redirect_uri=redirect_uri,
         adapters=adapters,
         settings=settings,
+        keyring=keyring,
+        instance=instance,
     )
     return {"authorize_url": url}
 
@@ -81,6 +132,7 @@ async def oauth_callback(
     runtime: RuntimeDep,
     adapters: AdaptersDep,
     keyring: KeyringDep,
+    settings: SettingsDep,
     response: Response,
 ) -> ChannelOut:
     channel, created = await oauth.finish(
@@ -94,24 +146,48 @@ async def oauth_callback(
         keyring=keyring,
         outbox=runtime.outbox,
     )
-    if not created:
+    if created:
+        await audited(
+            session, runtime, principal, "channel.connected", channel.id, network=channel.network
+        )
+    else:
         response.status_code = 200
-    return out(channel)
+    row = await subscriptions.ensure_subscription(
+        session, channel=channel, settings=settings, adapters=adapters, outbox=runtime.outbox
+    )
+    return out(channel, row, adapters=adapters)
 
 
 @router.get("", response_model=ChannelList)
-async def list_channels(principal: ReaderDep, session: SessionDep) -> ChannelList:
-    rows = await channels.list_channels(session, workspace_id=principal.workspace_id)
-    return ChannelList(items=[out(c) for c in rows])
+async def list_channels(
+    principal: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ChannelList:
+    """Connected channels, oldest first, a page at a time."""
+    rows = await channels.list_channels(
+        session,
+        workspace_id=principal.workspace_id,
+        limit=limit + 1,
+        after=decode_cursor(cursor),
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return ChannelList(items=[out(c) for c in page], next_cursor=next_cursor)
 
 
 @router.get("/{channel_id}", response_model=ChannelOut)
-async def get_channel(channel_id: UUID, principal: ReaderDep, session: SessionDep) -> ChannelOut:
-    return out(
-        await channels.get_channel(
-            session, workspace_id=principal.workspace_id, channel_id=channel_id
-        )
+async def get_channel(
+    channel_id: UUID, principal: ReaderDep, session: SessionDep, adapters: AdaptersDep
+) -> ChannelOut:
+    """The channel with its webhook subscription: its state, what it covers, until when,
+    the last error, and how its comments and messages reach the inbox right now."""
+    channel = await channels.get_channel(
+        session, workspace_id=principal.workspace_id, channel_id=channel_id
     )
+    row = await session.get(WebhookSubscription, channel.id)
+    return out(channel, row, adapters=adapters)
 
 
 @router.patch("/{channel_id}", response_model=ChannelOut)
@@ -129,17 +205,37 @@ async def update_channel(
         changes=body.model_dump(exclude_unset=True, exclude_none=True),
         outbox=runtime.outbox,
     )
+    await audited(
+        session,
+        runtime,
+        principal,
+        "channel.updated",
+        channel.id,
+        **body.model_dump(mode="json", exclude_unset=True, exclude_none=True),
+    )
     return out(channel)
 
 
 @router.delete("/{channel_id}", status_code=204)
 async def disconnect(
-    channel_id: UUID, principal: ManagerDep, session: SessionDep, runtime: RuntimeDep
+    channel_id: UUID,
+    principal: ManagerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    adapters: AdaptersDep,
+    keyring: KeyringDep,
 ) -> Response:
+    async def unsubscribe(channel: Channel) -> str | None:
+        return await subscriptions.drop_subscription(
+            session, channel=channel, adapters=adapters, keyring=keyring
+        )
+
     await channels.disconnect_channel(
         session,
         workspace_id=principal.workspace_id,
         channel_id=channel_id,
         outbox=runtime.outbox,
+        unsubscribe=unsubscribe,
     )
+    await audited(session, runtime, principal, "channel.disconnected", channel_id)
     return Response(status_code=204)

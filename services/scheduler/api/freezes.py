@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from services.scheduler import freezes
 from services.scheduler.api.deps import ReaderDep, SettingsDep
 from services.scheduler.schemas import FreezeIn, FreezeOut, QueueStateOut, ResumeIn, ResumeOut
+from shared import audit
 from shared.auth import Principal, require
 from shared.service import RuntimeDep, SessionDep
 
@@ -43,7 +44,18 @@ async def freeze(
         by=principal.principal_id,
         now=datetime.now(UTC),
     )
-    if not new:
+    if new:
+        await audit.record(
+            session,
+            runtime.outbox,
+            audit.Actor.of(principal),
+            action="queue.frozen",
+            resource_type="channel" if body.channel_id else "workspace",
+            resource_id=body.channel_id or principal.workspace_id,
+            service="scheduler",
+            details={"reason": body.reason},
+        )
+    else:
         response.status_code = 200
     return FreezeOut.model_validate(current, from_attributes=True)
 
@@ -68,6 +80,16 @@ async def resume(
         by=principal.principal_id,
         now=datetime.now(UTC),
         default_missed_after=settings.default_missed_after_seconds,
+    )
+    await audit.record(
+        session,
+        runtime.outbox,
+        audit.Actor.of(principal),
+        action="queue.resumed",
+        resource_type="channel" if body.channel_id else "workspace",
+        resource_id=body.channel_id or principal.workspace_id,
+        service="scheduler",
+        details={"due": resumed.due, "past_threshold": resumed.past_threshold},
     )
     return ResumeOut(
         resumed=[FreezeOut.model_validate(f, from_attributes=True) for f in resumed.freezes],

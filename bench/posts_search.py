@@ -1,0 +1,110 @@
+"""`GET /v1/posts` queries on 200,000 posts (20 workspaces): the newest page, and `q` searches.
+
+Not part of `make bench`: a standalone check of the list's keyset index and the trigram index
+behind `q`. Runs the exact SQL the list issues, in a database of its own (dropped after):
+
+    .venv/bin/python -m bench.posts_search
+"""
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+
+import asyncpg
+
+from services.scheduler.finding import search_text
+from shared.migrations import upgrade
+
+DB = "apiposts_bench"
+WORDS_HE = ["והמוצר", "החדש", "שלנו", "לילדים", "בחנות", "מבצע", "היום", "שלום", "למשפחה", "ספרים"]
+WORDS_IS = ["hestinum", "Þórsmörk", "börnin", "veðrið", "fjallið", "sumarið", "tilboð", "nýtt"]
+WORDS_EN = ["launch", "sale", "summer", "product", "new", "today", "family", "books", "deal"]
+
+
+async def main():
+    admin = await asyncpg.connect("postgresql://postgres@localhost/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{DB}"')
+    await admin.close()
+    await asyncio.to_thread(upgrade, "scheduler", f"postgresql+asyncpg://postgres@localhost/{DB}")
+    c = await asyncpg.connect(f"postgresql://postgres@localhost/{DB}")
+    rnd = random.Random(7)
+    workspaces = [uuid.uuid4() for _ in range(20)]
+    rows = []
+    for i in range(200_000):
+        words = rnd.sample(WORDS_HE + WORDS_IS + WORDS_EN, 8) + [f"w{rnd.randrange(100000)}"]
+        text = " ".join(words)
+        rows.append(
+            (
+                uuid.uuid4(),
+                workspaces[i % 20],
+                "draft",
+                1,
+                text,
+                "[]",
+                [],
+                None,
+                "k",
+                search_text(text, []),
+            )
+        )
+    t0 = time.perf_counter()
+    await c.copy_records_to_table(
+        "posts",
+        schema_name="scheduler",
+        records=rows,
+        columns=[
+            "id",
+            "workspace_id",
+            "status",
+            "version",
+            "text",
+            "media",
+            "tags",
+            "campaign",
+            "created_by",
+            "search_text",
+        ],
+    )
+    await c.execute("ANALYZE scheduler.posts")
+    print(f"loaded 200,000 posts in {time.perf_counter() - t0:.1f} s")
+    ws = workspaces[3]
+    q_list = (
+        "SELECT id FROM scheduler.posts WHERE workspace_id = $1 "
+        "ORDER BY created_at DESC, id DESC LIMIT 51"
+    )
+    q_search = (
+        "SELECT id FROM scheduler.posts WHERE workspace_id = $1 AND search_text LIKE $2 "
+        "ORDER BY created_at DESC, id DESC LIMIT 51"
+    )
+
+    async def timed(sql, *args, n=30):
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            await c.fetch(sql, *args)
+            out.append((time.perf_counter() - t) * 1000)
+        out.sort()
+        return statistics.median(out), out[int(len(out) * 0.95) - 1]
+
+    for label, sql, args in [
+        ("list, newest 50", q_list, (ws,)),
+        ("q=מוצר (common, Hebrew prefix)", q_search, (ws, "%מוצר%")),
+        ("q=hest (common, Icelandic stem)", q_search, (ws, "%hest%")),
+        ("q=w12345 (rare)", q_search, (ws, "%w12345%")),
+    ]:
+        p50, p95 = await timed(sql, *args)
+        plan = await c.fetch("EXPLAIN ANALYZE " + sql, *args)
+        uses = [r[0] for r in plan if "Index" in r[0] or "Seq Scan" in r[0]]
+        print(
+            f"{label}: p50 {p50:.2f} ms, p95 {p95:.2f} ms; plan: {uses[0].strip() if uses else '?'}"
+        )
+    await c.close()
+    admin = await asyncpg.connect("postgresql://postgres@localhost/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+    await admin.close()
+
+
+asyncio.run(main())

@@ -1,0 +1,125 @@
+"""Templates and duplicates: a post's content kept for reuse, and a post made from another.
+
+A template holds what a post says and where (copy, media, variants with their options, tags,
+campaign), never when: a post made from it is a draft unless the request gives a schedule.
+Making a post from a template or duplicating one goes through `create_post`, so the same
+channel and network checks apply as to any new post (a channel disconnected since is a 422
+naming the target).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scheduler.lifecycle import _variant
+from services.scheduler.models import Post, Target, Template
+from services.scheduler.posts import load_post
+from services.scheduler.schemas import PostIn, TemplateUse
+from shared.auth import Principal
+from shared.errors import NotFound, ValidationFailed
+
+
+def _content(post: Post, targets: list[Target]) -> dict[str, Any]:
+    """The post's content as a `POST /v1/posts` body without a schedule: one variant per
+    channel (a recurring post's next planned one, else its latest)."""
+    never = datetime.min.replace(tzinfo=UTC)
+    chosen: dict[UUID, Target] = {}
+    for target in sorted(targets, key=lambda t: (t.position, t.due_at or never)):
+        chosen.setdefault(target.channel_id, target)
+    body = PostIn(
+        text=post.text,
+        media=post.media or [],
+        targets=[_variant(t) for t in chosen.values()],
+        tags=list(post.tags or []),
+        campaign=post.campaign,
+    )
+    return body.model_dump(mode="json", exclude_none=True, exclude={"schedule", "evergreen"})
+
+
+async def save_template(
+    session: AsyncSession, *, principal: Principal, post_id: UUID, name: str
+) -> Template:
+    post, targets = await load_post(session, workspace_id=principal.workspace_id, post_id=post_id)
+    template = Template(
+        id=uuid.uuid4(),
+        workspace_id=principal.workspace_id,
+        name=name,
+        body=_content(post, targets),
+        created_by=principal.principal_id,
+        created_at=datetime.now(UTC),
+    )
+    session.add(template)
+    await session.flush()
+    return template
+
+
+async def get_template(session: AsyncSession, *, workspace_id: UUID, template_id: UUID) -> Template:
+    template = await session.scalar(
+        select(Template).where(Template.id == template_id, Template.workspace_id == workspace_id)
+    )
+    if template is None:
+        raise NotFound(f"No template {template_id} in this workspace.", field="template_id")
+    return template
+
+
+async def delete_template(session: AsyncSession, *, workspace_id: UUID, template_id: UUID) -> None:
+    await get_template(session, workspace_id=workspace_id, template_id=template_id)
+    await session.execute(delete(Template).where(Template.id == template_id))
+
+
+def _cursor(created_at: datetime, template_id: UUID) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{template_id}".encode()).decode()
+
+
+def _uncursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        at, template = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(at), UUID(template)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationFailed("This cursor is not one we gave out.", field="cursor") from exc
+
+
+async def list_templates(
+    session: AsyncSession, *, workspace_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[Template], str | None]:
+    """Newest first, keyset-paginated like every list."""
+    query = select(Template).where(Template.workspace_id == workspace_id)
+    if cursor is not None:
+        at, last = _uncursor(cursor)
+        older = and_(Template.created_at == at, Template.id < last)
+        query = query.where(or_(Template.created_at < at, older))
+    rows = list(
+        (
+            await session.scalars(
+                query.order_by(Template.created_at.desc(), Template.id.desc()).limit(limit + 1)
+            )
+        ).all()
+    )
+    page = rows[:limit]
+    next_cursor = _cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return page, next_cursor
+
+
+def body_from(content: dict[str, Any], use: TemplateUse) -> PostIn:
+    """A new post's body: the saved content, with what the request gives over it."""
+    body = dict(content)
+    given = use.model_dump(exclude_unset=True, mode="json")
+    body.update({key: value for key, value in given.items() if key != "schedule"})
+    if use.schedule is not None:
+        body["schedule"] = use.schedule.model_dump(mode="json", exclude_defaults=True)
+    return PostIn.model_validate(body)
+
+
+async def duplicate_content(
+    session: AsyncSession, *, principal: Principal, post_id: UUID
+) -> dict[str, Any]:
+    post, targets = await load_post(session, workspace_id=principal.workspace_id, post_id=post_id)
+    return _content(post, targets)
