@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -23,7 +24,6 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import BusTables, unit_of_work
@@ -72,6 +72,9 @@ class Subscription:
 
     purpose: str
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # One batch at a time, so handlers see messages in the order they were delivered (a
+    # message that fails and is redelivered comes back later, like any redelivery).
+    ordered: bool = False
 
 
 class DatabaseGate:
@@ -172,7 +175,40 @@ class DatabaseGate:
             await cancel_and_wait([self._prober])
 
 
+@dataclass(eq=False)
+class _Delivery:
+    message: AbstractIncomingMessage
+    envelope: Envelope
+    handler: Handler
+    # Set once a batch took the message; `answered` once it was acked, nacked or let go.
+    taken: bool = False
+    answered: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def answer(self) -> None:
+        if not self.answered.done():
+            self.answered.set_result(None)
+
+
+@dataclass(eq=False)
+class _Batch:
+    deliveries: list[_Delivery]
+    # After a handler error the batch is handled one message at a time, so the failing one
+    # is nacked (and counted against its delivery limit) alone.
+    alone: bool = False
+
+
 class IdempotentConsumer:
+    """Handles delivered messages in batches: one transaction, one insert of their ids, acks.
+
+    Every delivered message waits in `pending`; whichever delivery gets a lane and a slot takes
+    up to `batch_size` of them (the prefetch window fills while a batch runs, so batches grow
+    with the load and stay single under a trickle), runs their handlers in delivery order in
+    one transaction, commits, and acks them. A handler error rolls the batch back and handles
+    its messages one by one, so only the failing message goes back to the queue.
+    """
+
     def __init__(
         self,
         *,
@@ -183,6 +219,8 @@ class IdempotentConsumer:
         metrics: ServiceMetrics,
         slots: asyncio.Semaphore | None = None,
         gate: DatabaseGate | None = None,
+        batch_size: int = 64,
+        lanes: int = 2,
     ) -> None:
         self.name = name
         # Shared by the process's consumers: a delivered message waits here, unacknowledged,
@@ -193,8 +231,24 @@ class IdempotentConsumer:
         self.sessions = sessions
         self.processed = tables.processed_messages
         self.metrics = metrics
+        self.batch_size = max(1, batch_size)
+        # Batches of this consumer in flight at once. Few, so that what is delivered while
+        # they run gathers into the next batch instead of each message taking a free slot
+        # (and a transaction) of its own.
+        self.lanes = asyncio.Semaphore(max(1, lanes))
+        self.pending: deque[_Delivery] = deque()
+        # One statement for any batch size, so its plan and SQLAlchemy's compiled form are
+        # cached instead of one multi-row VALUES per size.
+        table = self.processed
+        qualified = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+        self._record = text(
+            f"INSERT INTO {qualified} (consumer, message_id) "
+            "SELECT :consumer, unnest(CAST(:ids AS text[])) "
+            "ON CONFLICT DO NOTHING RETURNING message_id"
+        )
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
+        """Returns once the message is answered (acked or nacked), or let go at shutdown."""
         try:
             envelope = Envelope.model_validate_json(message.body)
         except ValidationError:
@@ -206,38 +260,113 @@ class IdempotentConsumer:
         if handler is None:
             await message.ack()
             return
-        correlation_id_var.set(envelope.correlation_id)
-        traceparent_var.set(envelope.traceparent)
-        while True:
-            if not await self.gate.wait_open():
-                return  # stopping: unacknowledged, the broker hands it out again
+        delivery = _Delivery(message, envelope, handler)
+        self.pending.append(delivery)
+        held: _Batch | None = None
+        try:
+            while held is not None or not delivery.taken:
+                if not await self.gate.wait_open():
+                    return  # stopping: unacknowledged, the broker hands them out again
+                async with self.lanes, self.slots:
+                    if held is None:
+                        if delivery.taken:
+                            break
+                        held = self._take()
+                    if await self._settle(held):
+                        held = None
+            await delivery.answered
+        finally:
+            # Cancelled or stopping: what this task took or still waits is let go unanswered.
+            if not delivery.taken:
+                self.pending.remove(delivery)
+            if held is not None:
+                for other in held.deliveries:
+                    other.answer()
+
+    def _take(self) -> _Batch:
+        deliveries: list[_Delivery] = []
+        while self.pending and len(deliveries) < self.batch_size:
+            delivery = self.pending.popleft()
+            delivery.taken = True
+            deliveries.append(delivery)
+        return _Batch(deliveries)
+
+    async def _settle(self, batch: _Batch) -> bool:
+        """Answers every message of `batch`; False when the database is down and the rest of
+        the batch is held (unacknowledged, not counted) until it answers again."""
+        if not batch.alone:
             try:
-                async with self.slots:
-                    outcome = await self.handle(envelope, handler)
-                break
+                outcomes = await self.handle(batch.deliveries)
             except Exception as error:
                 if is_infrastructure_error(error) and await self.gate.outage():
-                    log.warning("%s on %s held: %s", envelope.type, self.name, error)
+                    log.warning(
+                        "%d messages on %s held: %s", len(batch.deliveries), self.name, error
+                    )
+                    self.metrics.consumed.labels(self.name, "unavailable").inc(
+                        len(batch.deliveries)
+                    )
+                    return False
+                if len(batch.deliveries) > 1:
+                    log.warning("a batch on %s failed; handling its messages one by one", self.name)
+                    batch.alone = True
+                else:
+                    await self._failed(batch.deliveries.pop())
+                    return True
+            else:
+                for delivery, outcome in zip(batch.deliveries, outcomes, strict=True):
+                    await self._done(delivery, outcome)
+                batch.deliveries.clear()
+                return True
+        while batch.deliveries:
+            delivery = batch.deliveries[0]
+            try:
+                (outcome,) = await self.handle([delivery])
+            except Exception as error:
+                if is_infrastructure_error(error) and await self.gate.outage():
+                    log.warning("%s on %s held: %s", delivery.envelope.type, self.name, error)
                     self.metrics.consumed.labels(self.name, "unavailable").inc()
-                    continue
-                log.exception("handler for %s failed on %s", envelope.type, self.name)
-                self.metrics.consumed.labels(self.name, "error").inc()
-                # Back to the queue; the quorum queue's delivery limit dead-letters a message
-                # that keeps failing instead of retrying it forever.
-                await message.nack(requeue=True)
-                return
-        self.metrics.consumed.labels(self.name, outcome).inc()
-        await message.ack()
+                    return False
+                await self._failed(delivery)
+            else:
+                await self._done(delivery, outcome)
+            batch.deliveries.pop(0)
+        return True
 
-    async def handle(self, envelope: Envelope, handler: Handler) -> str:
+    async def _done(self, delivery: _Delivery, outcome: str) -> None:
+        self.metrics.consumed.labels(self.name, outcome).inc()
+        try:
+            await delivery.message.ack()
+        finally:
+            delivery.answer()
+
+    async def _failed(self, delivery: _Delivery) -> None:
+        log.exception("handler for %s failed on %s", delivery.envelope.type, self.name)
+        self.metrics.consumed.labels(self.name, "error").inc()
+        try:
+            # Back to the queue; the quorum queue's delivery limit dead-letters a message
+            # that keeps failing instead of retrying it forever.
+            await delivery.message.nack(requeue=True)
+        finally:
+            delivery.answer()
+
+    async def handle(self, deliveries: list[_Delivery]) -> list[str]:
+        """Runs the handlers of the messages not handled before, in order, in one transaction."""
         async with unit_of_work(self.sessions) as session:
-            first_time = await session.execute(
-                pg_insert(self.processed)
-                .values(consumer=self.name, message_id=str(envelope.id))
-                .on_conflict_do_nothing()
-                .returning(self.processed.c.message_id)
+            ids = [str(d.envelope.id) for d in deliveries]
+            result = await session.execute(
+                self._record, {"consumer": self.name, "ids": list(dict.fromkeys(ids))}
             )
-            if first_time.first() is None:
-                return "duplicate"
-            await handler(session, envelope)
-        return "handled"
+            first_time = set(result.scalars())
+            outcomes: list[str] = []
+            for delivery, message_id in zip(deliveries, ids, strict=True):
+                if message_id not in first_time:
+                    outcomes.append("duplicate")
+                    continue
+                first_time.discard(message_id)  # the same message twice in one batch
+                correlation_id_var.set(delivery.envelope.correlation_id)
+                traceparent_var.set(delivery.envelope.traceparent)
+                await delivery.handler(session, delivery.envelope)
+                # The next handler's queries see what this one did (autoflush is off).
+                await session.flush()
+                outcomes.append("handled")
+        return outcomes

@@ -64,7 +64,11 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No `SELECT 1` round trip before each checkout (one more per single-row read): a
+        # connection the server dropped fails its first statement instead, which
+        # invalidates the whole pool, and consumers hold their messages through it
+        # (shared/consumer.py, DatabaseGate).
+        pool_pre_ping=False,
         # Errors and logs never carry bound values: they hold tokens, secrets and messages.
         hide_parameters=True,
         connect_args={"server_settings": server_settings},

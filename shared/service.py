@@ -144,6 +144,8 @@ class Runtime:
                     metrics=self.metrics,
                     slots=slots,
                     gate=self.gate,
+                    batch_size=self.settings.consumer_batch,
+                    lanes=1 if sub.ordered else self.settings.consumer_lanes,
                 )
                 self.bus.consume(
                     queue=self.settings.queue_name(sub.purpose),

@@ -63,6 +63,11 @@ class ServiceSettings(BaseSettings):
     # pool size. Each handler holds a connection for its transaction, so more handlers than
     # connections would only queue for the pool and time out there after a backlog builds up.
     handler_concurrency: int = 0
+    # Delivered messages a consumer handles in one transaction (one idempotency insert, one
+    # commit, their acks together); at most `prefetch` are delivered at once anyway.
+    consumer_batch: int = 64
+    # Batches one consumer runs at once; what arrives meanwhile waits for the next batch.
+    consumer_lanes: int = 2
     delivery_limit: int = 10
     # While the database is unreachable consumers hold their messages (not counted against the
     # delivery limit) and check it again after this delay, doubled each time up to the maximum.

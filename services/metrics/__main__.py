@@ -4,4 +4,11 @@ from services.metrics.app import create_app
 from services.metrics.settings import MetricsSettings
 
 settings = MetricsSettings()
-uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+uvicorn.run(
+    create_app(settings),
+    host=settings.host,
+    port=settings.port,
+    log_config=None,
+    # Access lines are silenced anyway (shared/logs.py); this skips building them.
+    access_log=False,
+)
