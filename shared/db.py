@@ -64,11 +64,11 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No `SELECT 1` round trip before each checkout (one more per single-row read): a
-        # connection the server dropped fails its first statement instead, which
-        # invalidates the whole pool, and consumers hold their messages through it
-        # (shared/consumer.py, DatabaseGate).
-        pool_pre_ping=False,
+        # A liveness ping before each checkout: a connection the server dropped (a restart, a
+        # cut) is replaced before a request uses it, so the request does not fail with a 500.
+        # It costs a round trip per checkout on the read path; dropping it needs requests to
+        # retry on a dead connection first.
+        pool_pre_ping=True,
         # Errors and logs never carry bound values: they hold tokens, secrets and messages.
         hide_parameters=True,
         connect_args={"server_settings": server_settings},

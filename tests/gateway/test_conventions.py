@@ -70,7 +70,16 @@ async def second_of_everything(gw: httpx.AsyncClient, world: World, sandbox_url:
         )
     )
     ok(await gw.post("/v1/members/accept", json={"token": invitation["token"]}))
+    ok(await gw.post("/v1/reports/schedules", json={"day_of_month": 2}, headers=h), 201)
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox:
+        account = ok(await sandbox.post("/_sandbox/x/accounts", json={"name": "second"}))
+        ok(
+            await gw.post(
+                "/v1/channels",
+                json={"network": "x", "credentials": account["credentials"]},
+                headers=h,
+            )
+        )
         channel = ok(await gw.get(f"/v1/channels/{v['channel_id']}", headers=h))
         ok(
             await sandbox.post(

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 from services.metrics.app import create_app as create_metrics
 from services.metrics.settings import MetricsSettings
 from tests.gateway.support import bearer, echo_upstreams, running_gateway
-from tests.gateway.test_webhooks import emit, pump, receiving, subscribe
+from tests.gateway.test_webhooks import allowing, emit, pump, receiving, subscribe
 from tests.metrics.support import outbox_events
 from tests.support.servers import serve
 
@@ -28,6 +28,7 @@ async def test_a_report_is_asked_for_with_a_key_and_downloaded_with_its_signed_l
             make_settings,
             run_workers=False,
             metrics_url=metrics_url,
+            outbound_allow=allowing(hook_url),
             **{f"{name}_url": url for name, (_, url) in ups.items()},
         ) as gw,
     ):
