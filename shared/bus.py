@@ -151,6 +151,20 @@ class Bus:
             log.debug("queue depth unavailable: %s", exc)
         return depths
 
+    async def declare_queues(self, queues: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """Declares and binds `queues` now, so nothing this process publishes from here on
+        can reach the exchange before its own queues are bound (a message to an exchange
+        with no bound queue is dropped). The consumers declare them again when they start."""
+        await self.publisher_exchange()
+        assert self._conn is not None
+        channel = await self._conn.channel()
+        try:
+            for queue, routing_keys in queues:
+                await self.declare_queue(channel, queue, routing_keys)
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+
     async def is_reachable(self) -> bool:
         try:
             await asyncio.wait_for(self.publisher_exchange(), 5)

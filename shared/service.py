@@ -130,6 +130,7 @@ class Runtime:
     ) -> AsyncIterator[Runtime]:
         if self.settings.run_workers:
             self.notifier.start()
+            await self._declare_queues(subscriptions)
             self.spawn(self.relay.run, "outbox-relay")
             self.spawn(self._retention(), "retention")
             slots = asyncio.Semaphore(
@@ -164,6 +165,19 @@ class Runtime:
             yield self
         finally:
             await self.shutdown()
+
+    async def _declare_queues(self, subscriptions: Sequence[Subscription]) -> None:
+        """This service's queues exist and are bound before its outbox relay publishes: on a
+        first start, an event it emits about itself (an audit entry, say) would otherwise reach
+        an exchange where its own queue is not bound yet, and be dropped. A broker that is not
+        reachable yet does not hold the start up: the consumers declare them when it is."""
+        queues = [(self.settings.queue_name(s.purpose), list(s.handlers)) for s in subscriptions]
+        if not queues:
+            return
+        try:
+            await asyncio.wait_for(self.bus.declare_queues(queues), timeout=10)
+        except Exception as exc:  # noqa: BLE001  (the consumers retry on their own)
+            log.warning("queues not declared before start: %s", exc)
 
     def _retention(self) -> Worker:
         settings = self.settings

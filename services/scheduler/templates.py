@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,7 +117,12 @@ def body_from(content: dict[str, Any], use: TemplateUse) -> PostIn:
     body.update({key: value for key, value in given.items() if key != "schedule"})
     if use.schedule is not None:
         body["schedule"] = use.schedule.model_dump(mode="json", exclude_defaults=True)
-    return PostIn.model_validate(body)
+    try:
+        return PostIn.model_validate(body)
+    except ValidationError as exc:
+        # What the request gave over the template makes no valid post: the client's fault,
+        # a 422 naming the field.
+        raise RequestValidationError(exc.errors(), body=body) from exc
 
 
 async def duplicate_content(

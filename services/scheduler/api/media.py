@@ -8,6 +8,8 @@ from uuid import UUID
 
 import httpx
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from services.scheduler.api.deps import ReaderDep, SettingsDep, WriterDep
 from services.scheduler.media import (
@@ -106,7 +108,10 @@ async def upload(
     if content_type.startswith("multipart/form-data"):
         data, name, alt, tags, source = await _uploaded(request, settings)
     elif content_type.startswith("application/json"):
-        body = MediaImportIn.model_validate_json(await request.body())
+        try:
+            body = MediaImportIn.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from exc
         data = await _imported(body.url, settings)
         name, alt, tags, source = body.name or _name_of(body.url), body.alt, body.tags, body.url
     else:
