@@ -343,6 +343,6 @@ async def post_moderation(
     )
     await audited(
         session, runtime, principal, "message.moderated", "message", message_id,
-        action=body.action, conversation_id=str(conversation_id),
+        moderation=body.action, conversation_id=str(conversation_id),
     )
     return message_out(message)
