@@ -57,8 +57,14 @@ async def _weekly(s, workspace, channel):
 
 
 async def _outbox(s) -> list[str]:
+    """The post events written, in order (audit entries are the audit tests' business)."""
     async with s.runtime.sessions() as session:
-        rows = await session.execute(text("SELECT routing_key FROM scheduler.outbox ORDER BY id"))
+        rows = await session.execute(
+            text(
+                "SELECT routing_key FROM scheduler.outbox"
+                " WHERE routing_key <> 'audit.recorded' ORDER BY id"
+            )
+        )
         return [row.routing_key for row in rows]
 
 
