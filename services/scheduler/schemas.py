@@ -231,7 +231,7 @@ class OccurrencePatch(BaseModel):
     targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
     at: datetime | None = None
     timezone: str | None = Field(default=None, max_length=64)
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     campaign: str | None = Field(default=None, max_length=200)
     # An alternative to If-Match for clients that cannot set headers (the series' version).
     version: int | None = None
@@ -256,7 +256,9 @@ class ApprovalStageIn(BaseModel):
     name: str = Field(min_length=1, max_length=50)
     roles: list[Literal["owner", "admin", "reviewer"]] = Field(default_factory=list, max_length=3)
     # Principal ids (members, keys) who may approve at this stage.
-    principals: list[str] = Field(default_factory=list, max_length=100)
+    principals: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 class WorkspaceSettingsIn(BaseModel):
@@ -427,7 +429,7 @@ class TemplateUse(BaseModel):
     media: list[MediaIn] | None = Field(default=None, max_length=40)
     targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
     schedule: ScheduleIn | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     campaign: str | None = Field(default=None, max_length=200)
 
 
@@ -454,7 +456,7 @@ class CampaignIn(BaseModel):
     ends_at: datetime | None = None
     goal: GoalIn | None = None
     utm: UtmIn | None = None
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class CampaignPatch(BaseModel):
@@ -465,7 +467,7 @@ class CampaignPatch(BaseModel):
     ends_at: datetime | None = None
     goal: GoalIn | None = None
     utm: UtmIn | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     version: int | None = None
 
 

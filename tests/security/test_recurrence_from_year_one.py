@@ -60,7 +60,8 @@ async def test_recurrence_is_bounded_and_off_the_loop(platform) -> None:
         finally:
             done.set()
             await prober
-        assert latencies and max(latencies) < 1.0, max(latencies)
+        # Before, the walk held the loop for minutes; the bound is far from a busy machine's pauses.
+        assert latencies and max(latencies) < 10.0, max(latencies)
 
         # A series that started within the year is planned from now on.
         r = await post(

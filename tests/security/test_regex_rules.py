@@ -92,5 +92,7 @@ async def test_backtracking_rules_are_capped_and_run_off_the_loop(platform) -> N
         finally:
             done.set()
             await prober
-        # Matching took the worker thread, not the loop: the inbox answered all along.
-        assert latencies and max(latencies) < 1.0, max(latencies)
+        # Matching took the worker thread, not the loop: the inbox answered all along. On the
+        # loop, the 20 rules held it for a minute and more; the bound is far from both that
+        # and a busy machine's pauses.
+        assert latencies and max(latencies) < 10.0, max(latencies)

@@ -82,8 +82,12 @@ def media_out(item: MediaItem, links: MediaLinks) -> MediaOut:
                         "required": ["file"],
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
-                            "alt": {"type": "string"},
-                            "tags": {"type": "string", "description": "comma-separated"},
+                            "alt": {"type": "string", "maxLength": 2000},
+                            "tags": {
+                                "type": "string",
+                                "maxLength": 5100,
+                                "description": "comma-separated",
+                            },
                         },
                     }
                 },
