@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
 
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
@@ -27,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import BusTables, unit_of_work
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, EventData
 from shared.logs import correlation_id_var, traceparent_var
 from shared.observability import ServiceMetrics
 from shared.tasks import cancel_and_wait
@@ -35,6 +38,49 @@ from shared.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+E = TypeVar("E", bound=EventData)
+
+
+class MessageRefused(ValueError):
+    """A message its handler cannot take (wrong shape, no workspace): a handler error, so it
+    counts against the delivery limit and ends in the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class Received(Generic[E]):
+    """A delivered event, its payload parsed and checked against the handler's model."""
+
+    data: E
+    envelope: Envelope
+
+    @property
+    def workspace_id(self) -> uuid.UUID:
+        if self.envelope.workspace_id is None:
+            raise MessageRefused(f"{self.envelope.type} {self.envelope.id} has no workspace_id")
+        return self.envelope.workspace_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.envelope.occurred_at
+
+
+TypedHandler = Callable[[AsyncSession, Received[E]], Awaitable[None]]
+
+
+def on(model: type[E], handler: TypedHandler[E]) -> tuple[str, Handler]:
+    """`handler` for `model`'s event type: the wrapper parses the payload into `model`, so the
+    handler gets typed data (a payload of another shape is refused, never half-handled)."""
+
+    async def typed(session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.parsed()
+        if not isinstance(data, model):
+            raise MessageRefused(f"{envelope.type} v{envelope.version} is not {model.__name__}")
+        await handler(session, Received(data=data, envelope=envelope))
+
+    typed.__name__ = getattr(handler, "__name__", typed.__name__)
+    return model.event_type, typed
+
 
 # Errors that come from reaching the database, not from the message: connection refused or
 # dropped, server shutting down or refusing connections, out of resources, timeouts.
@@ -75,6 +121,13 @@ class Subscription:
     # One batch at a time, so handlers see messages in the order they were delivered (a
     # message that fails and is redelivered comes back later, like any redelivery).
     ordered: bool = False
+
+    @classmethod
+    def of(
+        cls, purpose: str, *handlers: tuple[str, Handler], ordered: bool = False
+    ) -> Subscription:
+        """`Subscription.of("posts", on(PostPublished, on_published), ...)`."""
+        return cls(purpose=purpose, handlers=dict(handlers), ordered=ordered)
 
 
 class DatabaseGate:

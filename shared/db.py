@@ -191,6 +191,12 @@ class Notifier:
             self._listening(False)
             await asyncio.sleep(1.0)
 
+    def listen(self, channel: str) -> None:
+        """Adds a channel before `start` (a loop's `wake_on`)."""
+        if channel not in self.events:
+            self.channels.append(channel)
+            self.events[channel] = asyncio.Event()
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._keep_listening(), name="notifier")
 

@@ -20,13 +20,42 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_JSON, PreconditionFailed
+from shared.errors import PROBLEM_JSON, PreconditionFailed, ValidationFailed
 
 _CONDITIONAL = frozenset({"PUT", "PATCH", "DELETE"})
 
 
 def body_etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def version_etag(version: int) -> str:
+    """The ETag of a resource that counts its own versions (posts, conversations, webhooks)."""
+    return f'"{version}"'
+
+
+def if_match_versions(value: str | None) -> frozenset[int] | None:
+    """The versions an `If-Match` names (RFC 9110: a list, weak tags compared by value);
+    None when it is absent or `*` (no precondition). A tag that is not a version is a 422."""
+    if value is None or value.strip() == "*":
+        return None
+    versions = set()
+    for tag in value.split(","):
+        raw = tag.strip().removeprefix("W/").strip('"')
+        try:
+            versions.add(int(raw))
+        except ValueError as exc:
+            raise ValidationFailed(
+                "If-Match must be an ETag this resource returned.", field="If-Match"
+            ) from exc
+    return frozenset(versions)
+
+
+def require_version(value: str | None, current: int) -> None:
+    """412 unless `If-Match` is absent, `*`, or names `current`."""
+    versions = if_match_versions(value)
+    if versions is not None and current not in versions:
+        raise PreconditionFailed("The resource changed since it was read; read it again.")
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:

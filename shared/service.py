@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import text
@@ -28,6 +28,7 @@ from shared.etag import ETagMiddleware
 from shared.inputs import InputGuard, install_data_error_handler
 from shared.limits import BodySizeLimitMiddleware
 from shared.logs import configure_logging
+from shared.loops import Clock, Loop, system_clock
 from shared.observability import ServiceMetrics, health_router, mount_observability
 from shared.outbox import Outbox, OutboxRelay
 from shared.pagination import LinkHeaderMiddleware
@@ -55,7 +56,11 @@ class Runtime:
     relay: OutboxRelay
     # Held closed by the consumers while the database is unreachable (shared/consumer.py).
     gate: DatabaseGate
+    # The one "now" of the service's code (tests may give another).
+    clock: Clock = system_clock
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    loops: list[Loop] = field(default_factory=list)
+    loop_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -126,9 +131,13 @@ class Runtime:
         self,
         *,
         subscriptions: Sequence[Subscription] = (),
+        loops: Sequence[Loop] = (),
         workers: Sequence[tuple[str, Worker]] = (),
     ) -> AsyncIterator[Runtime]:
         if self.settings.run_workers:
+            for loop in loops:
+                if loop.wake_on is not None:
+                    self.notifier.listen(loop.wake_on)
             self.notifier.start()
             await self._declare_queues(subscriptions)
             self.spawn(self.relay.run, "outbox-relay")
@@ -153,6 +162,10 @@ class Runtime:
                     routing_keys=list(sub.handlers),
                     handler=consumer,
                 )
+            for loop in loops:
+                self.loops.append(loop)
+                self.spawn(loop.run, loop.name)
+                self.loop_tasks.append(self.tasks[-1])
             for name, worker in workers:
                 self.spawn(worker, name)
             queues = [self.settings.queue_name(sub.purpose) for sub in subscriptions]
@@ -203,8 +216,15 @@ class Runtime:
         """Stop taking work, hand back what is unacknowledged, flush the outbox, close."""
         await self.gate.stop()
         await self.bus.stop_consuming()
+        for loop in self.loops:
+            loop.stop()
+        # A loop half-way through a step finishes it (a short wait), then everything is cancelled.
+        if self.loop_tasks:
+            await asyncio.wait(self.loop_tasks, timeout=2.0)
         await cancel_and_wait(self.tasks)
         self.tasks.clear()
+        self.loops.clear()
+        self.loop_tasks.clear()
         if self.settings.run_workers:
             try:
                 await asyncio.wait_for(self.relay.drain(), 5)
@@ -285,6 +305,22 @@ async def get_runtime(request: Request) -> Runtime:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with unit_of_work(runtime_of(request).sessions) as session:
         yield session
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def settings_dependency(kind: type[S]) -> Any:
+    """The service's settings as a dependency, typed: in a service's `api/deps.py`,
+    `SettingsDep = Annotated[SchedulerSettings, settings_dependency(SchedulerSettings)]`."""
+
+    async def get_settings(request: Request) -> S:
+        settings = runtime_of(request).settings
+        if not isinstance(settings, kind):
+            raise TypeError(f"this app runs with {type(settings).__name__}, not {kind.__name__}")
+        return settings
+
+    return Depends(get_settings)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
