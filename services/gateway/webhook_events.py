@@ -69,6 +69,11 @@ INTERNAL_EVENTS: tuple[str, ...] = (
     "queue.freeze_requested",
     "metrics.collect",
     "metrics.fetched",
+    # A published post changed or removed on its network: the scheduler asks, the publisher
+    # answers; clients hear the outcome as the post's own events.
+    "target.edit_requested",
+    "target.delete_requested",
+    "target.changed",
     # Kept by the gateway and read with GET /v1/audit (docs/audit.md).
     "audit.recorded",
 )

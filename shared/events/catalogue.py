@@ -178,6 +178,52 @@ class PostDeleted(EventData):
     target_ids: list[UUID] = Field(default_factory=list)
 
 
+# --- a post that is already out: changed or removed on its network (scheduler ↔ publisher) ---
+
+
+@event("target.edit_requested")
+class TargetEditRequested(EventData):
+    """Change a published target on its network (`PATCH` of a published post)."""
+
+    post_id: UUID
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    external_id: str
+    # One id per request: the answer (`target.changed`) names it, and a redelivered request
+    # is done once.
+    request_id: UUID
+    # Only what changes: the fields the network lets an author edit (`edit_after_publish`).
+    text: str | None = None
+    title: str | None = None
+    description: str | None = None
+
+
+@event("target.delete_requested")
+class TargetDeleteRequested(EventData):
+    """Remove a published target from its network (`DELETE` of a published post)."""
+
+    post_id: UUID
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    external_id: str
+    request_id: UUID
+
+
+@event("target.changed")
+class TargetChanged(EventData):
+    """What the network did with an edit or delete request (publisher → scheduler)."""
+
+    post_id: UUID
+    target_id: UUID
+    request_id: UUID
+    action: Literal["edit", "delete"]
+    ok: bool
+    at: datetime
+    error: str | None = None
+
+
 class TargetOutcome(BaseModel):
     target_id: UUID
     channel_id: UUID

@@ -166,6 +166,11 @@ class Features:
     spoiler_text: bool = False
     # None: the network's API has no polls.
     poll: PollRules | None = None
+    # What of a published post the network's API lets its author change afterwards
+    # ("text", "title", "description"); empty: nothing (a new post is the only way).
+    edit_after_publish: tuple[str, ...] = ()
+    # Whether the network's API lets its author delete a published post.
+    delete_after_publish: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,6 +224,8 @@ _RULES: dict[str, NetworkRules] = {
             max_gifs=1,
         ),
         features=Features(
+            edit_after_publish=("text",),
+            delete_after_publish=True,
             first_comment=True,
             thread=False,
             direct_messages=True,
@@ -272,6 +279,7 @@ _RULES: dict[str, NetworkRules] = {
             public_url_required=True,  # unconfirmed: containers take image_url/video_url
         ),
         features=Features(
+            delete_after_publish=True,
             first_comment=True,
             thread=True,
             direct_messages=False,
@@ -303,6 +311,7 @@ _RULES: dict[str, NetworkRules] = {
             max_video_seconds=140,
         ),
         features=Features(
+            delete_after_publish=True,
             first_comment=True,
             thread=True,
             direct_messages=True,
@@ -325,6 +334,8 @@ _RULES: dict[str, NetworkRules] = {
             carousel_max=20,
         ),
         features=Features(
+            edit_after_publish=("text",),
+            delete_after_publish=True,
             first_comment=True,
             thread=False,
             direct_messages=False,
@@ -395,6 +406,8 @@ _RULES: dict[str, NetworkRules] = {
         ),
         media=MediaRules(kinds=("video",), required=True, max_items=1, max_videos=1),
         features=Features(
+            edit_after_publish=("title", "description"),
+            delete_after_publish=True,
             first_comment=True,
             thread=False,
             direct_messages=False,
@@ -422,6 +435,8 @@ _RULES: dict[str, NetworkRules] = {
             alt_text_expected=True,
         ),
         features=Features(
+            edit_after_publish=("text",),
+            delete_after_publish=True,
             first_comment=True,
             thread=True,
             direct_messages=True,
@@ -457,6 +472,7 @@ _RULES: dict[str, NetworkRules] = {
             alt_text_expected=True,
         ),
         features=Features(
+            delete_after_publish=True,
             first_comment=True,
             thread=True,
             direct_messages=False,
