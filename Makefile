@@ -42,12 +42,12 @@ asyncapi: $(STAMP)
 	$(PY) -m shared.asyncapi docs/asyncapi.yaml
 
 openapi: $(STAMP)
-	$(PY) -m services.gateway.openapi docs/openapi.json
+	$(PY) -m services.gateway.openapi_cli docs/openapi.json
 
 # The TypeScript client's types from the merged OpenAPI, built from every service's app in
 # this process (nothing needs to run).
 client: $(STAMP)
-	$(PY) -m services.gateway.openapi --offline docs/openapi.json
+	$(PY) -m services.gateway.openapi_cli --offline docs/openapi.json
 	cd clients/typescript && npm ci --no-audit --no-fund && npm run generate && npm run build
 
 # The web console (npm ci and vite build, when missing or stale), served by the gateway at /console.

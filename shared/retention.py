@@ -14,12 +14,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CursorResult, Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import unit_of_work
+from shared.loops import Loop
+
+if TYPE_CHECKING:
+    from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +88,25 @@ def retention_loop(
             await asyncio.sleep(every)
 
     return run
+
+
+class Retention(Loop):
+    """Runs each `(what, prune, keep_for)` step every `every` seconds, "now" from the runtime's
+    clock. A step deletes in batches until nothing old is left, so there is never more to do
+    at once: `step` answers 0 and the loop waits out its pause."""
+
+    name = "retention"
+
+    def __init__(
+        self, runtime: Runtime, steps: Sequence[tuple[str, Prune, timedelta]], *, every: float
+    ) -> None:
+        super().__init__(runtime, batch=1, every=every)
+        self.steps = list(steps)
+
+    async def step(self) -> int:
+        now = self.clock()
+        for what, prune, keep_for in self.steps:
+            deleted = await prune(now - keep_for)
+            if deleted:
+                log.info("retention: %d %s older than %s deleted", deleted, what, keep_for)
+        return 0

@@ -2,7 +2,7 @@
 
 The gateway is the one consumer of `audit.recorded` (shared/audit.py emits it). The entry's id
 is the event's id, so a redelivery inserts nothing; entries older than
-`GATEWAY_AUDIT_RETENTION_DAYS` are deleted by the retention loop (janitor.py).
+`GATEWAY_AUDIT_RETENTION_DAYS` are deleted by the retention loop (webhooks/retention.py).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.keys import KeyIdentity
+from services.gateway.edge.keys import KeyIdentity
 from services.gateway.models import AuditEntry
 from shared import audit
-from shared.events import AuditRecorded, Envelope
+from shared.consumer import Received
+from shared.events import AuditRecorded
 from shared.outbox import Outbox
 
 
-async def store(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, AuditRecorded)
+async def store(session: AsyncSession, event: Received[AuditRecorded]) -> None:
+    data, envelope = event.data, event.envelope
     if envelope.workspace_id is None:
         return  # an entry belongs to a workspace; the helper always names one
     await session.execute(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway import audit
-from services.gateway.webhook_events import PUBLIC_EVENTS
-from services.gateway.webhooks import fan_out
-from shared.consumer import Subscription
-from shared.events import Envelope
+from services.gateway.webhooks.events import PUBLIC_EVENTS
+from services.gateway.webhooks.subscriptions import fan_out
+from shared.consumer import Subscription, on
+from shared.events import AuditRecorded, Envelope
 from shared.service import Runtime
 
 
@@ -17,14 +17,10 @@ async def queue_webhook_deliveries(session: AsyncSession, envelope: Envelope) ->
     await fan_out(session, envelope)
 
 
-async def keep_audit_entry(session: AsyncSession, envelope: Envelope) -> None:
-    await audit.store(session, envelope)
-
-
 def subscriptions(runtime: Runtime) -> list[Subscription]:
     return [
-        Subscription(
-            "webhooks", handlers={event: queue_webhook_deliveries for event in PUBLIC_EVENTS}
-        ),
-        Subscription("audit", handlers={"audit.recorded": keep_audit_entry}),
+        # Untyped on purpose: a client webhook carries the event's payload as it was published,
+        # whatever its type, so nothing here reads its fields.
+        Subscription("webhooks", handlers=dict.fromkeys(PUBLIC_EVENTS, queue_webhook_deliveries)),
+        Subscription.of("audit", on(AuditRecorded, audit.store)),
     ]

@@ -17,7 +17,7 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.keys import ROLE_RANK, announce, hash_secret, issue_key
+from services.gateway.edge.keys import ROLE_RANK, announce, hash_secret, issue_key
 from services.gateway.models import ApiKey, Invitation, Member, Workspace
 from shared.auth import PERMISSIONS, ROLES, Role
 from shared.errors import Conflict, NotFound, PermissionDenied

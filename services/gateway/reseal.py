@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.gateway.models import WebhookSubscription
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhooks import store_secrets, stored_secrets
+from services.gateway.webhooks.subscriptions import store_secrets, stored_secrets
 from shared.reseal import Reseal
 from shared.sealing import Keyring
 

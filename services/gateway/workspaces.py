@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.keys import announce, issue_key
+from services.gateway.edge.keys import announce, issue_key
 from services.gateway.models import ApiKey, Workspace
 from shared.errors import NotFound, ValidationFailed
 from shared.events import Envelope, WorkspaceCreated

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from services.gateway import audit as gateway_audit
 from services.gateway.models import AuditEntry
 from shared import audit
+from shared.consumer import Received
 from shared.db import unit_of_work
 from shared.events import AuditRecorded, Envelope
 from tests.gateway.support import Gateway, bearer, running_gateway
@@ -127,7 +128,9 @@ async def test_a_redelivered_entry_is_kept_once(make_settings):
         )
         for _ in range(2):
             async with unit_of_work(gw.runtime.sessions) as session:
-                await gateway_audit.store(session, envelope)
+                await gateway_audit.store(
+                    session, Received(data=envelope.parsed(), envelope=envelope)
+                )
         async with gw.runtime.sessions() as session:
             count = await session.scalar(
                 select(func.count()).where(AuditEntry.workspace_id == workspace_id)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from standardwebhooks.webhooks import Webhook
 
-from services.gateway.webhook_events import PUBLIC_EVENTS, openapi_webhooks
+from services.gateway.webhooks.events import PUBLIC_EVENTS, openapi_webhooks
 from shared.events import ContestClosed, ContestDrawn, ContestWinner, Envelope
 from tests.gateway.support import running_gateway
 from tests.gateway.test_webhooks import allowing, emit, pump, receiving, subscribe

@@ -5,8 +5,8 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from services.gateway.openapi import UnroutablePaths, merge_documents
-from services.gateway.routes import resolve
+from services.gateway.edge.openapi import UnroutablePaths, merge_documents
+from services.gateway.edge.routes import resolve
 from services.metrics.app import create_app as create_metrics
 from services.metrics.settings import MetricsSettings
 from tests.conftest import INTERNAL_TOKEN
@@ -162,7 +162,7 @@ def test_component_renames_follow_references_into_other_components():
 
 
 async def test_make_openapi_writes_the_merged_document(make_settings, monkeypatch, tmp_path):
-    from services.gateway.openapi import write_merged
+    from services.gateway.openapi_cli import write_merged
 
     metrics = create_metrics(make_settings(MetricsSettings, run_workers=False))
     async with serve(metrics) as metrics_url, echo_upstreams("scheduler") as ups:

@@ -1,6 +1,6 @@
 from sqlalchemy import text
 
-from services.gateway.ratelimit import chunk_for
+from services.gateway.edge.ratelimit import chunk_for
 from tests.gateway.support import ADMIN_TOKEN, bearer, echo_upstreams, running_gateway
 
 

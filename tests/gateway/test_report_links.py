@@ -44,7 +44,7 @@ async def test_a_report_is_asked_for_with_a_key_and_downloaded_with_its_signed_l
         assert (await gw.client.post("/v1/reports", json=body)).status_code == 401
         accepted = await gw.client.post("/v1/reports", json=body, headers=analyst)
         assert accepted.status_code == 202, accepted.text
-        assert await metrics.state.reports.run_once()
+        assert await metrics.state.loops["reports"].run_once()
         report = (
             await gw.client.get(f"/v1/reports/{accepted.json()['id']}", headers=analyst)
         ).json()

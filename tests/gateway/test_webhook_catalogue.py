@@ -3,8 +3,8 @@ section with a JSON schema of its payload, generated from the event models."""
 
 from openapi_spec_validator import validate
 
-from services.gateway.openapi import merge_documents
-from services.gateway.webhook_events import (
+from services.gateway.edge.openapi import merge_documents
+from services.gateway.webhooks.events import (
     INTERNAL_EVENTS,
     PUBLIC_EVENTS,
     TEST_EVENT,
@@ -55,7 +55,7 @@ def test_every_event_of_the_catalogue_is_either_public_or_internal():
     registered = {event_type for event_type, _ in REGISTRY}
     assert not set(PUBLIC_EVENTS) & set(INTERNAL_EVENTS)
     assert registered == set(PUBLIC_EVENTS) | set(INTERNAL_EVENTS), (
-        "classify new events in services/gateway/webhook_events.py: "
+        "classify new events in services/gateway/webhooks/events.py: "
         f"{sorted(registered ^ (set(PUBLIC_EVENTS) | set(INTERNAL_EVENTS)))}"
     )
     assert set(PUBLIC_EVENTS) >= PROMISED

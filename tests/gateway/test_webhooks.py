@@ -12,10 +12,10 @@ from openapi_spec_validator import validate
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from services.gateway.delivery import Policy, deliver_due
+from services.gateway.edge.openapi import merge_documents
 from services.gateway.models import WebhookDelivery
-from services.gateway.openapi import merge_documents
-from services.gateway.webhooks import fan_out
+from services.gateway.webhooks.delivery import Policy, deliver_due
+from services.gateway.webhooks.subscriptions import fan_out
 from shared.db import unit_of_work
 from shared.events import AlertRaised, Envelope, PostPublished, QueueFrozen
 from shared.outbound import allowed_targets, outbound_client

@@ -17,11 +17,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy import runner
-from services.gateway.delivery import signing_secrets
 from services.gateway.models import WebhookSubscription, Workspace
 from services.gateway.reseal import TARGET as gateway_target
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhooks import store_secrets, stored_secrets
+from services.gateway.webhooks.delivery import signing_secrets
+from services.gateway.webhooks.subscriptions import store_secrets, stored_secrets
 from services.publisher.models import Channel
 from services.publisher.reseal import TARGET as publisher_target
 from services.publisher.settings import PublisherSettings

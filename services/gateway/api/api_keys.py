@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.gateway.api.deps import NoStore, SettingsDep, allowed
 from services.gateway.audit import record_by
-from services.gateway.keys import ROLE_RANK, KeyIdentity, issue_key, list_keys, revoke_key
+from services.gateway.edge.keys import ROLE_RANK, KeyIdentity, issue_key, list_keys, revoke_key
 from services.gateway.models import ApiKey
-from services.gateway.pagination import decode_cursor, encode_cursor
 from services.gateway.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage
 from shared.errors import PermissionDenied
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])

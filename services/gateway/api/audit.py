@@ -9,10 +9,10 @@ from pydantic import AwareDatetime
 
 from services.gateway.api.deps import allowed
 from services.gateway.audit import AuditFilter, list_entries
-from services.gateway.keys import KeyIdentity
-from services.gateway.pagination import decode_cursor, encode_cursor
+from services.gateway.edge.keys import KeyIdentity
 from services.gateway.schemas import AuditEntryOut, AuditPage
 from shared.errors import ValidationFailed
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

@@ -8,20 +8,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.gateway.asgi import INVALID_KEY
-from services.gateway.keys import Authenticator, KeyIdentity
+from services.gateway.edge.asgi import INVALID_KEY
+from services.gateway.edge.keys import Authenticator, KeyIdentity
 from services.gateway.settings import GatewaySettings
 from shared.auth import PERMISSIONS, tokens_match
 from shared.errors import Unauthorized
+from shared.service import settings_dependency
 
 # auto_error=False: a missing header is our own 401 problem, not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, scheme_name="apiKey")
 _admin_bearer = HTTPBearer(auto_error=False, scheme_name="adminToken")
-
-
-async def get_settings(request: Request) -> GatewaySettings:
-    settings: GatewaySettings = request.app.state.runtime.settings
-    return settings
 
 
 async def get_authenticator(request: Request) -> Authenticator:
@@ -29,7 +25,7 @@ async def get_authenticator(request: Request) -> Authenticator:
     return authenticator
 
 
-SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+SettingsDep = Annotated[GatewaySettings, settings_dependency(GatewaySettings)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 
 
@@ -78,7 +74,7 @@ AdminDep = Depends(platform_admin)
 
 async def no_store(response: Response) -> None:
     """For answers that carry a secret shown once: no cache keeps them, and neither does the
-    idempotency store (services/gateway/idempotency.py)."""
+    idempotency store (services/gateway/edge/idempotency.py)."""
     response.headers["Cache-Control"] = "no-store"
 
 

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.gateway.api.deps import NoStore, SettingsDep, allowed
 from services.gateway.audit import record_by
-from services.gateway.keys import KeyIdentity
+from services.gateway.edge.keys import KeyIdentity
 from services.gateway.members import accept, change_role, invite, list_members, remove
 from services.gateway.models import Member
-from services.gateway.pagination import decode_cursor, encode_cursor
 from services.gateway.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -24,6 +23,7 @@ from services.gateway.schemas import (
     MemberPage,
 )
 from shared import audit
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/members", tags=["members"])

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from services.gateway.api.deps import NoStore, SettingsDep, allowed
 from services.gateway.audit import record_by
-from services.gateway.keys import KeyIdentity
+from services.gateway.edge.keys import KeyIdentity
 from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from services.gateway.pagination import decode_cursor, encode_cursor
 from services.gateway.schemas import (
     SecretRotation,
     WebhookAttemptOut,
@@ -25,8 +24,8 @@ from services.gateway.schemas import (
     WebhookOut,
     WebhookPage,
 )
-from services.gateway.webhook_events import RETRY_SCHEDULE_TEXT, SIGNATURE_TEXT
-from services.gateway.webhooks import (
+from services.gateway.webhooks.events import RETRY_SCHEDULE_TEXT, SIGNATURE_TEXT
+from services.gateway.webhooks.subscriptions import (
     create_subscription,
     delete_subscription,
     etag,
@@ -38,6 +37,7 @@ from services.gateway.webhooks import (
     send_test,
     update_subscription,
 )
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.types import Scope, Send
 
-from services.gateway.keys import Authenticator, KeyIdentity, bearer_token
+from services.gateway.edge.keys import Authenticator, KeyIdentity, bearer_token
 from shared.auth import tokens_match
 from shared.errors import PROBLEM_JSON, DomainError
 

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.asgi import INVALID_KEY, send_problem
-from services.gateway.keys import Authenticator, KeyIdentity
-from services.gateway.routes import Route, resolve
+from services.gateway.edge.asgi import INVALID_KEY, send_problem
+from services.gateway.edge.keys import Authenticator, KeyIdentity
+from services.gateway.edge.routes import Route, resolve
 from services.gateway.settings import GatewaySettings
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,

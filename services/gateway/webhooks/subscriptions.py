@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from services.gateway.webhook_events import ALL_EVENTS, PUBLIC_EVENTS, TEST_EVENT
+from services.gateway.webhooks.events import ALL_EVENTS, PUBLIC_EVENTS, TEST_EVENT
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import Envelope
 from shared.outbound import OutboundPolicy, OutboundRefused
@@ -40,9 +40,7 @@ def store_secrets(
         {"secret": current}, context=f"{context}:current"
     )
     subscription.sealed_previous_secret = (
-        keyring.seal({"secret": previous}, context=f"{context}:previous")[1]
-        if previous
-        else None
+        keyring.seal({"secret": previous}, context=f"{context}:previous")[1] if previous else None
     )
     subscription.secret = None
     subscription.previous_secret = None

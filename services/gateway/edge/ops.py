@@ -17,8 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.asgi import header, send_problem
-from services.gateway.keys import bearer_token
+from services.gateway.edge.asgi import header, send_problem
+from services.gateway.edge.keys import bearer_token
 from shared.auth import tokens_match
 from shared.errors import Unauthorized
 from shared.observability import health_router

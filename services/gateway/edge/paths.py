@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.asgi import send_problem
+from services.gateway.edge.asgi import send_problem
 from shared.errors import BadRequest
 
 # Percent-encoded separators, lower-cased: `/`, `\`.

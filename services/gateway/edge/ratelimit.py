@@ -30,8 +30,8 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.asgi import ADMIN, caller_of, send_problem
-from services.gateway.keys import Authenticator
+from services.gateway.edge.asgi import ADMIN, caller_of, send_problem
+from services.gateway.edge.keys import Authenticator
 from services.gateway.models import RateLimitCounter
 from shared.db import unit_of_work
 from shared.errors import DomainError, RateLimited

@@ -27,8 +27,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.asgi import ADMIN, caller_of, header, send_problem
-from services.gateway.keys import Authenticator, KeyIdentity
+from services.gateway.edge.asgi import ADMIN, caller_of, header, send_problem
+from services.gateway.edge.keys import Authenticator, KeyIdentity
 from services.gateway.models import IdempotencyRecord
 from shared.db import unit_of_work
 from shared.errors import Conflict, DomainError, ValidationFailed

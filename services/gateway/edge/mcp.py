@@ -21,8 +21,8 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.gateway.asgi import send_problem
-from services.gateway.keys import Authenticator
+from services.gateway.edge.asgi import send_problem
+from services.gateway.edge.keys import Authenticator
 from shared.errors import DomainError
 
 MCP_PATH = "/mcp"

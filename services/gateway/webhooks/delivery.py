@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import httpx
@@ -33,8 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhooks import NOTIFY_CHANNEL, SECRET_PREFIX, stored_secrets
+from services.gateway.webhooks.subscriptions import NOTIFY_CHANNEL, SECRET_PREFIX, stored_secrets
 from shared.db import unit_of_work
+from shared.loops import Loop
 from shared.outbound import (
     OutboundPolicy,
     OutboundRefused,
@@ -44,7 +45,7 @@ from shared.outbound import (
     text_excerpt,
 )
 from shared.sealing import Keyring
-from shared.service import Runtime, Worker
+from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +145,7 @@ class Outcome:
     duration_ms: int
 
 
-async def claim_due(
-    session: AsyncSession, *, now: datetime, policy: Policy
-) -> list[Job]:
+async def claim_due(session: AsyncSession, *, now: datetime, policy: Policy) -> list[Job]:
     """Due deliveries of enabled subscriptions, leased to this caller."""
     rows = (
         await session.execute(
@@ -240,9 +239,7 @@ async def record(
     session: AsyncSession, *, job: Job, outcome: Outcome, now: datetime, policy: Policy
 ) -> WebhookDelivery:
     delivery = await session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
-    subscription = await session.get(
-        WebhookSubscription, job.subscription_id, with_for_update=True
-    )
+    subscription = await session.get(WebhookSubscription, job.subscription_id, with_for_update=True)
     if delivery is None or subscription is None:  # deleted while in flight
         raise LookupError(job.delivery_id)
     delivery.attempts += 1
@@ -277,7 +274,8 @@ async def record(
         elif subscription.enabled and now - subscription.failing_since >= policy.disable_after:
             hours = policy.disable_after.total_seconds() / 3600
             last = (
-                f"HTTP {outcome.status_code}" if outcome.status_code is not None
+                f"HTTP {outcome.status_code}"
+                if outcome.status_code is not None
                 else outcome.error or "no answer"
             )
             subscription.enabled = False
@@ -328,21 +326,26 @@ async def deliver_due(
     return len(jobs)
 
 
-def delivery_worker(runtime: Runtime, settings: GatewaySettings) -> Worker:
-    policy = Policy.of(settings)
+class WebhookDeliveries(Loop):
+    """Sends what is due, woken by a NOTIFY when a delivery is queued."""
 
-    async def run() -> None:
-        client = outbound_client(
-            policy.outbound,
+    name = "webhook-delivery"
+    wake_on = NOTIFY_CHANNEL
+
+    def __init__(self, runtime: Runtime, settings: GatewaySettings) -> None:
+        self.policy = Policy.of(settings)
+        super().__init__(runtime, batch=self.policy.batch, every=settings.webhook_poll_seconds)
+        self.client = outbound_client(
+            self.policy.outbound,
             headers={"user-agent": USER_AGENT},
-            max_connections=max(policy.concurrency, 1),
+            max_connections=max(self.policy.concurrency, 1),
         )
-        async with client:
-            while True:
-                sent = await deliver_due(
-                    runtime.sessions, client, now=datetime.now(UTC), policy=policy
-                )
-                if sent < policy.batch:
-                    await runtime.notifier.wait(NOTIFY_CHANNEL, settings.webhook_poll_seconds)
 
-    return run
+    async def run(self) -> None:
+        async with self.client:
+            await super().run()
+
+    async def step(self) -> int:
+        return await deliver_due(
+            self.runtime.sessions, self.client, now=self.clock(), policy=self.policy
+        )

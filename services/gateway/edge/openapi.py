@@ -6,30 +6,58 @@ sends elsewhere stops the build with `UnroutablePaths`), merges the components, 
 component two services define differently (`Metrics` + name) and rewrites the references to it,
 and adds the security schemes and the problem+json error shape.
 
-    python -m services.gateway.openapi docs/openapi.json             # `make openapi`
-    python -m services.gateway.openapi --offline docs/openapi.json   # no process running
+`python -m services.gateway.openapi_cli` writes it to a file (`make openapi`, `make client`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
-from services.gateway.routes import resolve
+from services.gateway.edge.routes import resolve
+from services.gateway.settings import GatewaySettings
+from services.gateway.webhooks.events import openapi_webhooks
 from shared.auth import INTERNAL_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+
+# The public API as a whole: the merged document's title and description.
+TITLE = "Herald API"
+DESCRIPTION = (
+    "Plan, publish, answer and measure across the social networks. Every `/v1` call takes "
+    "`Authorization: Bearer <api key>`; errors are RFC 9457 problem+json.\n\n"
+    "**Conventions.** Lists take `limit` and `cursor` and answer `next_cursor`, with a "
+    '`Link: <…>; rel="next"` header while there is more. Resources answer with an `ETag`; '
+    "`PUT`, `PATCH` and `DELETE` with a stale `If-Match` are refused (412; a post's version "
+    "conflict is 409). Every response carries `X-Request-Id` (the one you sent, or a new one) "
+    "and, on `/v1`, `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`. "
+    "Timestamps are RFC 3339, in UTC. `Idempotency-Key` on a POST makes retries safe; it "
+    "belongs to the API key that sent it. An answer that carries a secret shown once (a new "
+    "API key, an invitation token, a webhook secret; marked `Cache-Control: no-store`) is "
+    "never kept, so its retry gets a 409 naming the `resource_id` it created instead of the "
+    "secret. Request bodies are limited in size (413).\n\n"
+    "**Roles.** A key has one role: `owner`, `admin`, `editor`, `reviewer` or `analyst`. "
+    "What each role may do is one table, published as `docs/roles.md` (generated from the "
+    "code every service enforces); nobody grants a role above their own.\n\n"
+    "**Client webhooks.** Subscribe with `POST /v1/webhooks`; the payloads are in the "
+    "`webhooks` section. Deliveries are signed per the Standard Webhooks spec and retried "
+    "after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days); a "
+    "subscription that fails for 5 days is disabled until re-enabled with PATCH.\n\n"
+    "**Agents.** `/mcp` is a Model Context Protocol server (streamable HTTP, stateless, "
+    "JSON answers) taking the same API key as bearer token: tools to list channels, validate "
+    "and schedule posts, find posts, read the calendar, list and answer conversations, read "
+    "analytics and best times, each one call of this API with the key's role."
+)
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "apiKey": {
@@ -352,52 +380,20 @@ class MergedOpenApi:
             return doc
 
 
-async def build_merged() -> Document:
-    """The merged document of the services configured by env (`GATEWAY_*_URL`)."""
-    from services.gateway.app import create_app
-    from services.gateway.settings import GatewaySettings
-
-    settings = GatewaySettings()
-    app = create_app(settings)
-    merged: MergedOpenApi = app.state.openapi
-    async with httpx.AsyncClient() as client:
-        return await merged.document(client, refresh=True)
-
-
-def build_offline() -> Document:
-    """The merged document built from every service's app in this process, none running:
-    what the TypeScript client is generated from (the same merge as the gateway's)."""
-    import importlib
-
-    from services.gateway.app import create_app
-
-    services = {
-        name: importlib.import_module(f"services.{name}.app").create_app().openapi()
-        for name in ("scheduler", "publisher", "inbox", "metrics")
-    }
-    merged: MergedOpenApi = create_app().state.openapi
-    return merge_documents(own=merged.own(), services=services)
-
-
-def write_merged(path: Path, *, offline: bool = False) -> Document:
-    doc = build_offline() if offline else asyncio.run(build_merged())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+def gateway_document(app: FastAPI) -> Document:
+    """The gateway's own part: its routes, and the client webhooks' payloads."""
+    doc = get_openapi(title=TITLE, version=app.version, description=DESCRIPTION, routes=app.routes)
+    hooks, schemas = openapi_webhooks()
+    doc["webhooks"] = hooks
+    doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
     return doc
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    offline = "--offline" in args
-    args = [a for a in args if a != "--offline"]
-    target = Path(args[0] if args else "docs/openapi.json")
-    doc = write_merged(target, offline=offline)
-    missing = doc.get("x-herald-unavailable-services", [])
-    print(f"wrote {target} ({len(doc['paths'])} paths)")
-    if missing:
-        print(f"warning: not running, so not included: {', '.join(missing)}", file=sys.stderr)
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    main()
+def merged_openapi(app: FastAPI, settings: GatewaySettings) -> MergedOpenApi:
+    return MergedOpenApi(
+        own=lambda: gateway_document(app),
+        upstreams=settings.upstreams(),
+        internal_token=settings.internal_token,
+        ttl=settings.openapi_cache_seconds,
+        fetch_timeout=settings.openapi_fetch_timeout,
+    )

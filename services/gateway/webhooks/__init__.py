@@ -1,0 +1,2 @@
+"""Client webhooks: subscriptions, the public event catalogue, signed delivery with retries,
+and forgetting old deliveries."""
