@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 E = TypeVar("E", bound=EventData)
+# Covariant: a handler written for a family of events (`ChannelFacts`) takes each member.
+E_co = TypeVar("E_co", bound=EventData, covariant=True)
 
 
 class MessageRefused(ValueError):
@@ -48,10 +50,10 @@ class MessageRefused(ValueError):
 
 
 @dataclass(frozen=True)
-class Received(Generic[E]):
+class Received(Generic[E_co]):
     """A delivered event, its payload parsed and checked against the handler's model."""
 
-    data: E
+    data: E_co
     envelope: Envelope
 
     @property

@@ -9,7 +9,6 @@ sample size of every cell is shown next to its score.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -26,6 +25,7 @@ from services.metrics.vocabulary import ENGAGEMENT_METRICS
 from shared.db import unit_of_work
 from shared.errors import NotFound
 from shared.events import BestSlot, BestTimesUpdated, Envelope
+from shared.loops import Loop
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -224,11 +224,13 @@ async def current_best_times(
     )
 
 
-class BestTimesLoop:
+class BestTimesLoop(Loop):
     """Recomputes the channels whose numbers changed since their last grid."""
 
+    name = "best-times"
+
     def __init__(self, runtime: Runtime, settings: MetricsSettings) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, batch=50, every=settings.best_times_interval_seconds)
         self.settings = settings
 
     async def run_once(self, *, now: datetime, batch: int = 50) -> int:
@@ -255,10 +257,5 @@ class BestTimesLoop:
             await session.flush()
         return len(channels)
 
-    async def run(self) -> None:
-        while True:
-            async with self.runtime.engine.connect() as conn:
-                now: datetime = await conn.scalar(select(func.now()))
-            done = await self.run_once(now=now)
-            if done < 50:
-                await asyncio.sleep(self.settings.best_times_interval_seconds)
+    async def step(self) -> int:
+        return await self.run_once(now=self.clock(), batch=self.batch)

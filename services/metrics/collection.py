@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.models import Channel, Collection, TrackedPost
@@ -21,6 +21,7 @@ from services.metrics.settings import MetricsSettings
 from shared.db import unit_of_work
 from shared.errors import NotFound
 from shared.events import CollectItem, Envelope, MetricsCollect
+from shared.loops import Loop
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -217,11 +218,14 @@ async def mark_answered(
     )
 
 
-class CollectionLoop:
-    """The worker: requeues unanswered collections and sends due ones, in one transaction."""
+class CollectionLoop(Loop):
+    """Requeues unanswered collections and sends due ones, in one transaction."""
+
+    name = "collector"
+    wake_on = COLLECT_CHANNEL
 
     def __init__(self, runtime: Runtime, settings: MetricsSettings) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, batch=settings.collect_batch, every=settings.collect_poll_seconds)
         self.settings = settings
         self.sent = runtime.metrics.counter(
             "herald_metrics_collections_sent_total", "Collections sent"
@@ -253,17 +257,5 @@ class CollectionLoop:
         self.sent.inc(claimed)
         return claimed + accounts
 
-    async def run(self) -> None:
-        while True:
-            now = await self._now()
-            busy = await self.run_once(now=now)
-            if busy < self.settings.collect_batch:
-                await self.runtime.notifier.wait(
-                    COLLECT_CHANNEL, self.settings.collect_poll_seconds
-                )
-
-    async def _now(self) -> datetime:
-        # The database clock, so replicas with skewed clocks agree on what is due.
-        async with self.runtime.engine.connect() as conn:
-            value: datetime = await conn.scalar(select(func.now()))
-        return value
+    async def step(self) -> int:
+        return await self.run_once(now=self.clock())

@@ -1,8 +1,8 @@
-"""Bus handlers of the metrics service."""
+"""Bus handlers of the metrics service: each event recorded where the reports read it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,14 +17,18 @@ from services.metrics.inbox import (
 from services.metrics.ingest import ingest_fetched
 from services.metrics.settings import MetricsSettings
 from services.metrics.tracking import forget_channel, record_channel, track_published_post
-from shared.consumer import Subscription
+from shared.consumer import Received, Subscription, on
 from shared.events import (
+    CampaignCreated,
+    CampaignUpdated,
+    ChannelConnected,
     ChannelDisconnected,
+    ChannelNeedsReauth,
+    ChannelUpdated,
     ConversationReplied,
     ConversationResolved,
     CrisisDetected,
     CrisisResolved,
-    Envelope,
     MessageReceived,
     MetricsFetched,
     PostCampaignSet,
@@ -40,100 +44,63 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         "herald_metrics_samples_stored_total", "Samples stored from metrics.fetched"
     )
 
-    async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, PostPublished) and envelope.workspace_id
-        await track_published_post(
-            session, workspace_id=envelope.workspace_id, published=data, now=datetime.now(UTC)
-        )
-
-    async def on_channel_facts(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, ChannelFacts) and envelope.workspace_id
+    async def on_channel_facts(session: AsyncSession, event: Received[ChannelFacts]) -> None:
         await record_channel(
-            session, workspace_id=envelope.workspace_id, facts=data, now=datetime.now(UTC),
-            facts_at=envelope.occurred_at,
+            session, workspace_id=event.workspace_id, facts=event.data, now=runtime.clock(),
+            facts_at=event.occurred_at,
         )
 
-    async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, ChannelDisconnected)
-        await forget_channel(
-            session, data=data, workspace_id=envelope.workspace_id, facts_at=envelope.occurred_at
-        )
+    async def on_campaign(session: AsyncSession, event: Received[CampaignFacts]) -> None:
+        await record_campaign(session, workspace_id=event.workspace_id, facts=event.data)
 
-    async def on_metrics_fetched(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, MetricsFetched) and envelope.workspace_id
+    async def on_metrics_fetched(
+        session: AsyncSession, event: Received[MetricsFetched]
+    ) -> None:
         result = await ingest_fetched(
-            session, workspace_id=envelope.workspace_id, fetched=data, now=datetime.now(UTC),
+            session, workspace_id=event.workspace_id, fetched=event.data, now=runtime.clock(),
             account_interval=account_interval,
         )
         stored.inc(result.stored)
 
-    async def on_campaign(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, CampaignFacts) and envelope.workspace_id
-        await record_campaign(session, workspace_id=envelope.workspace_id, facts=data)
-
-    async def on_campaign_set(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, PostCampaignSet) and envelope.workspace_id
-        await record_campaign_post(session, workspace_id=envelope.workspace_id, data=data)
-
-    async def on_message_received(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, MessageReceived) and envelope.workspace_id
-        await record_message(session, workspace_id=envelope.workspace_id, message=data)
-
-    async def on_conversation_replied(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, ConversationReplied) and envelope.workspace_id
-        await record_reply(session, workspace_id=envelope.workspace_id, reply=data)
-
-    async def on_conversation_resolved(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, ConversationResolved) and envelope.workspace_id
-        await record_resolution(session, workspace_id=envelope.workspace_id, resolved=data)
-
-    async def on_crisis_detected(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, CrisisDetected) and envelope.workspace_id
-        await record_crisis(session, workspace_id=envelope.workspace_id, detected=data)
-
-    async def on_crisis_resolved(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, CrisisResolved) and envelope.workspace_id
-        await record_crisis_resolved(session, workspace_id=envelope.workspace_id, resolved=data)
-
     return [
-        Subscription(purpose="posts", handlers={"post.published": on_post_published}),
-        Subscription(
-            purpose="channels",
-            handlers={
-                "channel.connected": on_channel_facts,
-                "channel.updated": on_channel_facts,
-                "channel.needs_reauth": on_channel_facts,
-                "channel.disconnected": on_channel_disconnected,
-            },
+        Subscription.of("posts", on(PostPublished, lambda session, event: track_published_post(
+            session, workspace_id=event.workspace_id, published=event.data, now=runtime.clock()
+        ))),
+        Subscription.of(
+            "channels",
+            on(ChannelConnected, on_channel_facts),
+            on(ChannelUpdated, on_channel_facts),
+            on(ChannelNeedsReauth, on_channel_facts),
+            on(ChannelDisconnected, lambda session, event: forget_channel(
+                session, data=event.data, workspace_id=event.envelope.workspace_id,
+                facts_at=event.occurred_at,
+            )),
         ),
-        Subscription(purpose="samples", handlers={"metrics.fetched": on_metrics_fetched}),
-        Subscription(
-            purpose="campaigns",
-            handlers={
-                "campaign.created": on_campaign,
-                "campaign.updated": on_campaign,
-                "post.campaign_set": on_campaign_set,
-            },
+        Subscription.of("samples", on(MetricsFetched, on_metrics_fetched)),
+        Subscription.of(
+            "campaigns",
+            on(CampaignCreated, on_campaign),
+            on(CampaignUpdated, on_campaign),
+            on(PostCampaignSet, lambda session, event: record_campaign_post(
+                session, workspace_id=event.workspace_id, data=event.data
+            )),
         ),
-        Subscription(
-            purpose="inbox",
-            handlers={
-                "message.received": on_message_received,
-                "conversation.replied": on_conversation_replied,
-                "conversation.resolved": on_conversation_resolved,
-                "crisis.detected": on_crisis_detected,
-                "crisis.resolved": on_crisis_resolved,
-            },
+        Subscription.of(
+            "inbox",
+            on(MessageReceived, lambda session, event: record_message(
+                session, workspace_id=event.workspace_id, message=event.data
+            )),
+            on(ConversationReplied, lambda session, event: record_reply(
+                session, workspace_id=event.workspace_id, reply=event.data
+            )),
+            on(ConversationResolved, lambda session, event: record_resolution(
+                session, workspace_id=event.workspace_id, resolved=event.data
+            )),
+            on(CrisisDetected, lambda session, event: record_crisis(
+                session, workspace_id=event.workspace_id, detected=event.data
+            )),
+            on(CrisisResolved, lambda session, event: record_crisis_resolved(
+                session, workspace_id=event.workspace_id, resolved=event.data
+            )),
         ),
     ]

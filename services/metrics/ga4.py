@@ -32,6 +32,7 @@ from services.metrics.models import Click, Ga4Hit, Ga4Property, Link
 from services.metrics.settings import MetricsSettings
 from shared.db import unit_of_work
 from shared.errors import NotFound
+from shared.loops import Loop
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -156,9 +157,14 @@ def hit_body(
     }
 
 
-class Ga4Loop:
+class Ga4Loop(Loop):
+    """Sends due clicks to the workspaces' Google Analytics properties."""
+
+    name = "ga4"
+    wake_on = GA4_CHANNEL
+
     def __init__(self, runtime: Runtime, settings: MetricsSettings) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, batch=settings.ga4_batch, every=settings.ga4_poll_seconds)
         self.settings = settings
         self.sent = runtime.metrics.counter(
             "herald_metrics_ga4_hits_sent_total", "Clicks sent to Google Analytics"
@@ -256,9 +262,5 @@ class Ga4Loop:
         hit.status, hit.sent_at = "sent", now
         self.sent.inc()
 
-    async def run(self) -> None:
-        while True:
-            async with self.runtime.engine.connect() as conn:
-                now: datetime = await conn.scalar(select(func.now()))
-            if await self.run_once(now=now) < self.settings.ga4_batch:
-                await self.runtime.notifier.wait(GA4_CHANNEL, self.settings.ga4_poll_seconds)
+    async def step(self) -> int:
+        return await self.run_once(now=self.clock())

@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.models import Channel, Report, ReportSchedule
@@ -32,6 +32,7 @@ from services.metrics.wording import LANGUAGES, word
 from shared.db import unit_of_work
 from shared.errors import ValidationFailed
 from shared.events import Envelope, ReportFile, ReportReady
+from shared.loops import Loop
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -196,11 +197,14 @@ async def queue_due_schedules(session: AsyncSession, *, now: datetime, batch: in
 # --- the loop ------------------------------------------------------------------------------
 
 
-class ReportLoop:
+class ReportLoop(Loop):
     """Queues the reports of due schedules, then generates queued reports one at a time."""
 
+    name = "reports"
+    wake_on = REPORT_CHANNEL
+
     def __init__(self, runtime: Runtime, settings: MetricsSettings) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, batch=1, every=settings.report_poll_seconds)
         self.settings = settings
         self.generated = runtime.metrics.counter(
             "herald_metrics_reports_generated_total", "Reports generated"
@@ -298,22 +302,15 @@ class ReportLoop:
                 row.error = error[:2000]
 
     async def run_once(self) -> bool:
-        now = await self._now()
+        now = self.clock()
         report = await self.claim(now=now)
         if report is None:
             return False
         await self.generate(report, now=now)
         return True
 
-    async def run(self) -> None:
-        while True:
-            if not await self.run_once():
-                await self.runtime.notifier.wait(REPORT_CHANNEL, self.settings.report_poll_seconds)
-
-    async def _now(self) -> datetime:
-        async with self.runtime.engine.connect() as conn:
-            value: datetime = await conn.scalar(select(func.now()))
-        return value
+    async def step(self) -> int:
+        return 1 if await self.run_once() else 0
 
 
 async def scope_text(session: AsyncSession, report: Report) -> str:

@@ -251,14 +251,14 @@ async def test_new_numbers_publish_best_times_for_the_scheduler(make_settings):
             samples=[sample(post, "impression_count", 100, at), sample(post, "like_count", 9, at)],
         )
         await clear_outbox(runtime)
-        assert await app.state.best_times.run_once(now=at) == 1
+        assert await app.state.loops["best-times"].run_once(now=at) == 1
         [event] = await outbox_events(runtime, "best_times.updated")
         data = event.parsed()
         assert event.workspace_id == workspace
         assert data.channel_id == channel and data.timezone == "Asia/Tokyo"
         assert [(s.weekday, s.hour) for s in data.slots] == [(0, 20)]
         # Nothing new, nothing sent.
-        assert await app.state.best_times.run_once(now=at) == 0
+        assert await app.state.loops["best-times"].run_once(now=at) == 0
         # A new timezone redraws the grid.
         async with unit_of_work(runtime.sessions) as session:
             await record_channel(
@@ -278,7 +278,7 @@ async def test_new_numbers_publish_best_times_for_the_scheduler(make_settings):
         async with runtime.sessions() as session:
             assert (await session.get(Channel, channel)).best_times_dirty
         await clear_outbox(runtime)
-        assert await app.state.best_times.run_once(now=at) == 1
+        assert await app.state.loops["best-times"].run_once(now=at) == 1
         [event] = await outbox_events(runtime, "best_times.updated")
         assert event.parsed().timezone == "Europe/London"
         assert [(s.weekday, s.hour) for s in event.parsed().slots] == [(0, 12)]  # BST
@@ -301,7 +301,7 @@ async def test_the_api_reads_the_kept_grid_until_new_numbers_arrive(make_setting
         h, params = identity(workspace), {"channel_id": str(channel)}
         fresh = (await client.get("/v1/analytics/best-times", params=params, headers=h)).json()
         kept_at = MONDAY + timedelta(weeks=5)
-        assert await app.state.best_times.run_once(now=kept_at) == 1
+        assert await app.state.loops["best-times"].run_once(now=kept_at) == 1
         kept = (await client.get("/v1/analytics/best-times", params=params, headers=h)).json()
         # The kept grid is the same grid, cell for cell, stamped when the loop drew it.
         assert datetime.fromisoformat(kept.pop("computed_at")) == kept_at

@@ -63,7 +63,7 @@ async def test_due_collections_are_grouped_per_channel_into_one_command(make_set
                           published_at=T0)
         await clear_outbox(runtime)
         # 20 minutes on: the 5- and 15-minute steps of all three posts are due.
-        claimed = await app.state.collector.run_once(now=T0 + timedelta(minutes=20))
+        claimed = await app.state.loops["collector"].run_once(now=T0 + timedelta(minutes=20))
         assert claimed == 6 + 2  # six post collections and the two channels' follower counts
         commands = [e.parsed() for e in await outbox_events(runtime, "metrics.collect")]
         post_commands = {cmd.channel_id: cmd for cmd in commands if not cmd.account}
@@ -79,7 +79,7 @@ async def test_due_collections_are_grouped_per_channel_into_one_command(make_set
             assert statuses[:2] == ["sent", "sent"] and set(statuses[2:]) == {"pending"}
         # Nothing more is due a minute later.
         await clear_outbox(runtime)
-        assert await app.state.collector.run_once(now=T0 + timedelta(minutes=21)) == 0
+        assert await app.state.loops["collector"].run_once(now=T0 + timedelta(minutes=21)) == 0
         assert await outbox_events(runtime, "metrics.collect") == []
 
 
@@ -115,17 +115,17 @@ async def test_unanswered_collections_are_retried_then_given_up(make_settings):
         channel = await connect_channel(runtime, workspace=workspace, now=T0)
         post = await publish(runtime, workspace=workspace, channel_id=channel, published_at=T0)
         now = T0 + timedelta(minutes=5)
-        await app.state.collector.run_once(now=now)
+        await app.state.loops["collector"].run_once(now=now)
         first = (await _collections(runtime, post.target_id))[0]
         assert (first.status, first.attempts) == ("sent", 1)
         # Not yet timed out: left alone.
-        await app.state.collector.run_once(now=now + timedelta(minutes=9))
+        await app.state.loops["collector"].run_once(now=now + timedelta(minutes=9))
         assert (await _collections(runtime, post.target_id))[0].attempts == 1
         # Timed out: sent again, twice, then given up.
         for attempt in (2, 3):
             now += timedelta(minutes=11)
             await clear_outbox(runtime)
-            await app.state.collector.run_once(now=now)
+            await app.state.loops["collector"].run_once(now=now)
             row = (await _collections(runtime, post.target_id))[0]
             assert (row.status, row.attempts) == ("sent", attempt)
             assert any(
@@ -133,7 +133,7 @@ async def test_unanswered_collections_are_retried_then_given_up(make_settings):
                 for e in await outbox_events(runtime, "metrics.collect")
             )
         now += timedelta(minutes=11)
-        await app.state.collector.run_once(now=now)
+        await app.state.loops["collector"].run_once(now=now)
         rows = await _collections(runtime, post.target_id)
         assert rows[0].status == "failed"
 
@@ -144,14 +144,14 @@ async def test_an_answer_closes_the_collection(make_settings):
         channel = await connect_channel(runtime, workspace=workspace, now=T0)
         post = await publish(runtime, workspace=workspace, channel_id=channel, published_at=T0)
         now = T0 + timedelta(minutes=5)
-        await app.state.collector.run_once(now=now)
+        await app.state.loops["collector"].run_once(now=now)
         await feed(runtime, workspace=workspace, channel_id=channel, network="x", now=now,
                    samples=[sample(post, "like_count", 3, now)])
         row = (await _collections(runtime, post.target_id))[0]
         assert row.status == "done" and row.answered_at is not None
         # An answered collection is never sent again, whatever the clock says.
         await clear_outbox(runtime)
-        await app.state.collector.run_once(now=now + timedelta(minutes=9))
+        await app.state.loops["collector"].run_once(now=now + timedelta(minutes=9))
         assert not [e for e in await outbox_events(runtime, "metrics.collect")
                     if not e.parsed().account]
 
@@ -167,7 +167,7 @@ async def test_refresh_collects_now_and_refuses_unknown_posts(make_settings):
                               headers=identity(workspace, "editor"))
         assert r.status_code == 202, r.text
         assert r.json()["targets"] == 1
-        await app.state.collector.run_once(now=datetime.now(UTC))
+        await app.state.loops["collector"].run_once(now=datetime.now(UTC))
         commands = [e.parsed() for e in await outbox_events(runtime, "metrics.collect")]
         assert [p.external_id for c in commands if not c.account for p in c.posts] == [
             post.external_id

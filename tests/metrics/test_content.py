@@ -104,8 +104,8 @@ async def test_engagement_per_content_type_and_hashtag_with_csv(make_settings):
 async def test_resolution_times_from_conversation_resolved(make_settings):
     async with quiet_app(make_settings) as (_app, runtime, client):
         # The service's own handler, driven without the broker (its wiring is what is tested).
-        consumer_runtime = Runtime.create(_app.state.settings, tables=BUS)
-        handlers = {t: h for sub in subscriptions(consumer_runtime, _app.state.settings)
+        consumer_runtime = Runtime.create(_app.state.runtime.settings, tables=BUS)
+        handlers = {t: h for sub in subscriptions(consumer_runtime, _app.state.runtime.settings)
                     for t, h in sub.handlers.items()}
         await consumer_runtime.engine.dispose()
         workspace = uuid.uuid4()

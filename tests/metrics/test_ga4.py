@@ -72,8 +72,8 @@ async def test_clicks_reach_ga4_once_with_the_campaign_parameters(make_settings)
                 f"/l/{link['code']}", headers={"user-agent": agent, "referer": "https://t.co/abc"}
             )
             assert followed.status_code == 302
-        assert await app.state.ga4.run_once(now=await _now(runtime)) == 3  # not the bot
-        assert await app.state.ga4.run_once(now=await _now(runtime)) == 0
+        assert await app.state.loops["ga4"].run_once(now=await _now(runtime)) == 3  # not the bot
+        assert await app.state.loops["ga4"].run_once(now=await _now(runtime)) == 0
         arrived = (await network.get("/events", params=prop)).json()["items"]
         views = [e for e in arrived if e["name"] == "page_view"]
         details = [e for e in arrived if e["name"] == "campaign_details"]
@@ -126,7 +126,7 @@ async def test_a_ga4_outage_delays_clicks_and_loses_none(make_settings):
         link = await _link(client, workspace)
         for _ in range(2):
             await client.get(f"/l/{link['code']}", headers={"user-agent": BROWSER})
-        loop = app.state.ga4
+        loop = app.state.loops["ga4"]
         reachable = loop.settings.ga4_url
         loop.settings.ga4_url = f"http://127.0.0.1:{free_port()}/_sandbox/ga4"  # nobody there
         now = await _now(runtime)
@@ -152,13 +152,13 @@ async def test_old_clicks_are_given_up_and_removing_the_property_stops_sending(m
             await session.execute(
                 update(Click).values(clicked_at=datetime.now(UTC) - timedelta(hours=73))
             )
-        assert await app.state.ga4.run_once(now=await _now(runtime)) == 1
+        assert await app.state.loops["ga4"].run_once(now=await _now(runtime)) == 1
         async with runtime.sessions() as session:
             assert await session.scalar(select(Ga4Hit.status)) == "expired"
         await client.get(f"/l/{link['code']}", headers={"user-agent": BROWSER})
         h = identity(workspace)
         assert (await client.delete("/v1/analytics/ga4", headers=h)).status_code == 204
-        assert await app.state.ga4.run_once(now=await _now(runtime)) == 0
+        assert await app.state.loops["ga4"].run_once(now=await _now(runtime)) == 0
         await client.get(f"/l/{link['code']}", headers={"user-agent": BROWSER})
         async with runtime.sessions() as session:
             statuses = sorted((await session.scalars(select(Ga4Hit.status))).all())
@@ -242,7 +242,7 @@ async def test_a_secret_whose_key_is_gone_fails_its_clicks_and_the_loop_goes_on(
         await _connect(client, workspace, prop)
         link = await _link(client, workspace)
         await client.get(f"/l/{link['code']}", headers={"user-agent": BROWSER})
-        loop = app.state.ga4
+        loop = app.state.loops["ga4"]
         # The key that sealed the secret was removed from the settings.
         loop.settings.encryption_keys = {"k2": base64.b64encode(b"k" * 32).decode()}
         loop.settings.active_key_id = "k2"

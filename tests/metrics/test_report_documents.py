@@ -154,7 +154,7 @@ async def _generate(app, client, workspace, **body):
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["status"] == "queued"
     report_id = accepted.json()["id"]
-    assert await app.state.reports.run_once()
+    assert await app.state.loops["reports"].run_once()
     report = (await client.get(f"/v1/reports/{report_id}", headers=h)).json()
     assert report["status"] == "ready", report
     return report
@@ -245,7 +245,7 @@ async def test_download_links_are_signed_expire_and_reports_stay_in_their_worksp
         html_with_pdf_signature = url.replace("report.pdf", "report.html")
         assert (await client.get(html_with_pdf_signature)).status_code == 403
         expired = file_url(
-            app.state.settings,
+            app.state.runtime.settings,
             uuid.UUID(report["id"]),
             "pdf",
             expires=datetime.now(UTC) - timedelta(seconds=1),
@@ -320,7 +320,7 @@ async def test_bad_report_requests_are_refused_and_nothing_is_queued(make_settin
             assert answer.json()["field"] == field
         async with runtime.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(Report)) == 0
-        assert not await app.state.reports.run_once()
+        assert not await app.state.loops["reports"].run_once()
         missing = await client.get(f"/v1/reports/{uuid.uuid4()}", headers=h)
         assert missing.status_code == 404
 
@@ -346,7 +346,7 @@ async def test_monthly_schedule_queues_last_months_report(make_settings):
             await session.execute(
                 update(ReportSchedule).values(next_run_at=MONTH_END + timedelta(hours=9))
             )
-        assert await app.state.reports.run_once()
+        assert await app.state.loops["reports"].run_once()
         async with runtime.sessions() as session:
             report = await session.scalar(select(Report))
             moved = await session.scalar(select(ReportSchedule.next_run_at))
@@ -357,7 +357,7 @@ async def test_monthly_schedule_queues_last_months_report(make_settings):
             "is",
         )
         assert moved == first  # the next 1st after now, once
-        assert not await app.state.reports.run_once()
+        assert not await app.state.loops["reports"].run_once()
         listed = (await client.get("/v1/reports/schedules", headers=h)).json()["items"]
         assert [s["id"] for s in listed] == [schedule["id"]]
         # A page at a time, oldest first, in the cursor style of every list.

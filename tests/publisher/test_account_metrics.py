@@ -184,7 +184,7 @@ async def test_the_metrics_service_takes_the_answers_as_answered_and_missing_as_
             for network in answers
         }
         # The daily request goes out (what the publisher answered above).
-        await metrics_app.state.collector.run_once(now=now)
+        await metrics_app.state.loops["collector"].run_once(now=now)
         for network, answer in answers.items():
             await feed(
                 runtime,

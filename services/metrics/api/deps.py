@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.metrics.settings import MetricsSettings
 from shared.auth import Principal, require
+from shared.service import settings_dependency
 
-
-async def get_settings(request: Request) -> MetricsSettings:
-    settings: MetricsSettings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[MetricsSettings, Depends(get_settings)]
+SettingsDep = Annotated[MetricsSettings, settings_dependency(MetricsSettings)]
 AnalystDep = Annotated[Principal, Depends(require("analytics.read"))]
 # Where the workspace's numbers go on their own (GA4, scheduled reports): owners and admins.
 AnalyticsSettingsDep = Annotated[Principal, Depends(require("analytics.settings"))]
