@@ -84,7 +84,36 @@ async def inbox_report(
     session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime,
     channel_id: UUID | None = None, network: str | None = None, language: str | None = None,
 ) -> dict[str, Any]:
-    day = func.date_trunc("day", InboxMessage.received_at, "UTC").label("day")
+    filters = _message_filters(
+        workspace_id=workspace_id, start=start, end=end, channel_id=channel_id,
+        network=network, language=language,
+    )
+    days = await _days(session, filters=filters)
+    responses, response_p50, response_p90 = await _percentiles(
+        session, InboxResponse, InboxResponse.first_response_seconds, InboxResponse.replied_at,
+        workspace_id=workspace_id, start=start, end=end,
+    )
+    resolutions, resolution_p50, resolution_p90 = await _percentiles(
+        session, InboxResolution, InboxResolution.resolution_seconds, InboxResolution.resolved_at,
+        workspace_id=workspace_id, start=start, end=end,
+    )
+    return {
+        "volume": sum(d["messages"] for d in days),
+        "days": days,
+        "languages": await _languages(session, filters=filters),
+        "responses": responses,
+        "first_response_p50_seconds": response_p50,
+        "first_response_p90_seconds": response_p90,
+        "resolutions": resolutions,
+        "resolution_p50_seconds": resolution_p50,
+        "resolution_p90_seconds": resolution_p90,
+    }
+
+
+def _message_filters(
+    *, workspace_id: UUID, start: datetime, end: datetime, channel_id: UUID | None,
+    network: str | None, language: str | None,
+) -> list[Any]:
     filters = [
         InboxMessage.workspace_id == workspace_id,
         InboxMessage.received_at >= start,
@@ -98,6 +127,13 @@ async def inbox_report(
         filters.append(InboxMessage.language.is_(None))
     elif language is not None:
         filters.append(InboxMessage.language == language)
+    return filters
+
+
+async def _days(
+    session: AsyncSession, *, filters: list[Any]
+) -> list[dict[str, Any]]:
+    day = func.date_trunc("day", InboxMessage.received_at, "UTC").label("day")
     rows = (
         await session.execute(
             select(
@@ -115,34 +151,7 @@ async def inbox_report(
             .order_by(day)
         )
     ).all()
-    response = (
-        await session.execute(
-            select(
-                func.count().label("n"),
-                func.percentile_cont(0.5).within_group(InboxResponse.first_response_seconds),
-                func.percentile_cont(0.9).within_group(InboxResponse.first_response_seconds),
-            ).where(
-                InboxResponse.workspace_id == workspace_id,
-                InboxResponse.replied_at >= start,
-                InboxResponse.replied_at < end,
-            )
-        )
-    ).one()
-    resolution = (
-        await session.execute(
-            select(
-                func.count().label("n"),
-                func.percentile_cont(0.5).within_group(InboxResolution.resolution_seconds),
-                func.percentile_cont(0.9).within_group(InboxResolution.resolution_seconds),
-            ).where(
-                InboxResolution.workspace_id == workspace_id,
-                InboxResolution.resolved_at >= start,
-                InboxResolution.resolved_at < end,
-            )
-        )
-    ).one()
-    languages = await _languages(session, filters=filters)
-    days = [
+    return [
         {
             "day": r.day.date().isoformat(),
             "messages": r.messages,
@@ -155,17 +164,32 @@ async def inbox_report(
         }
         for r in rows
     ]
-    return {
-        "volume": sum(d["messages"] for d in days),
-        "days": days,
-        "languages": languages,
-        "responses": response[0],
-        "first_response_p50_seconds": None if response[1] is None else float(response[1]),
-        "first_response_p90_seconds": None if response[2] is None else float(response[2]),
-        "resolutions": resolution[0],
-        "resolution_p50_seconds": None if resolution[1] is None else float(resolution[1]),
-        "resolution_p90_seconds": None if resolution[2] is None else float(resolution[2]),
-    }
+
+
+async def _percentiles(
+    session: AsyncSession, model: Any, seconds: Any, at: Any, *, workspace_id: UUID,
+    start: datetime, end: datetime,
+) -> tuple[int, float | None, float | None]:
+    """How many of a duration (first response, resolution) ended in the range, and their
+    median and 90th percentile."""
+    row = (
+        await session.execute(
+            select(
+                func.count().label("n"),
+                func.percentile_cont(0.5).within_group(seconds),
+                func.percentile_cont(0.9).within_group(seconds),
+            ).where(
+                model.workspace_id == workspace_id,
+                at >= start,
+                at < end,
+            )
+        )
+    ).one()
+    return (
+        row[0],
+        None if row[1] is None else float(row[1]),
+        None if row[2] is None else float(row[2]),
+    )
 
 
 async def record_crisis(

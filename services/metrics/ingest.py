@@ -10,7 +10,7 @@ equal them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -61,6 +61,37 @@ class IngestResult:
     unmatched: int
 
 
+# (subject, post_id, common name, sample): a sample matched to what it measures.
+Resolved = tuple[UUID, UUID | None, str, FetchedSample]
+
+
+@dataclass
+class _Matched:
+    """The samples matched to their subjects, in time order so deltas chain correctly."""
+
+    samples: list[Resolved] = field(default_factory=list)
+    unmatched: int = 0
+    # The tracked posts (target ids) that got an answer, and whether the account did.
+    answered: set[UUID] = field(default_factory=set)
+    account_seen: bool = False
+
+
+@dataclass
+class _Rows:
+    """One entry per sample, in time order: what the single write statement stores."""
+
+    subjects: list[UUID] = field(default_factory=list)
+    posts: list[UUID | None] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    values: list[float | None] = field(default_factory=list)
+    deltas: list[float | None] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)
+    post_of: dict[UUID, UUID | None] = field(default_factory=dict)
+    # The latest values that changed.
+    touched: dict[tuple[UUID, str], _Known] = field(default_factory=dict)
+
+
 async def ingest_fetched(
     session: AsyncSession,
     *,
@@ -70,134 +101,145 @@ async def ingest_fetched(
     account_interval: timedelta,
 ) -> IngestResult:
     channel_id, network = fetched.channel_id, fetched.network
+    driver = await _driver(session)
+    matched = await _match(driver, workspace_id=workspace_id, fetched=fetched)
+    if matched.unmatched:
+        log.warning(
+            "%d samples for posts this service does not track (channel %s)",
+            matched.unmatched,
+            channel_id,
+        )
+    known = await _lock_latest(driver, {subject for subject, *_ in matched.samples})
+    rows = _rows(matched.samples, known)
+    # A fixed order of the latest rows keeps concurrent upserts from deadlocking.
+    latest = sorted(rows.touched.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+    await driver.execute(
+        _WRITE,
+        workspace_id,
+        channel_id,
+        network,
+        rows.subjects,
+        rows.posts,
+        rows.metrics,
+        rows.names,
+        rows.values,
+        rows.deltas,
+        rows.times,
+        [subject for (subject, _), _ in latest],
+        [metric for (_, metric), _ in latest],
+        [rows.post_of[subject] for (subject, _), _ in latest],
+        [k.network_metric for _, k in latest],
+        [k.value for _, k in latest],
+        [k.collected_at for _, k in latest],
+        sorted(matched.answered),
+        now,
+        now + account_interval if matched.account_seen else None,
+        bool(matched.answered),
+    )
+    return IngestResult(stored=len(rows.subjects), unmatched=matched.unmatched)
+
+
+async def _tracked_targets(
+    driver: Any, *, workspace_id: UUID, fetched: MetricsFetched
+) -> tuple[dict[str, tuple[UUID, UUID]], dict[UUID, tuple[UUID, UUID]]]:
+    """(target_id, post_id) of each tracked post the samples name, by external id and by
+    post id."""
     external_ids = {s.external_id for s in fetched.samples if s.external_id}
     post_ids = {s.post_id for s in fetched.samples if s.post_id and not s.external_id}
-    # (target_id, post_id) of each tracked post the samples name.
-    by_external: dict[str, tuple[UUID, UUID]] = {}
-    by_post: dict[UUID, tuple[UUID, UUID]] = {}
-    driver = await _driver(session)
-    if external_ids or post_ids:
-        targets = await driver.fetch(
-            f"SELECT target_id, post_id, external_id FROM {_table(TrackedPost)} "
-            "WHERE channel_id = $1 AND workspace_id = $2 "
-            "AND (external_id = ANY($3::text[]) OR post_id = ANY($4::uuid[]))",
-            channel_id,
-            workspace_id,
-            list(external_ids),
-            list(post_ids),
-        )
-        by_external = {t[2]: (t[0], t[1]) for t in targets}
-        by_post = {t[1]: (t[0], t[1]) for t in targets}
+    if not external_ids and not post_ids:
+        return {}, {}
+    targets = await driver.fetch(
+        f"SELECT target_id, post_id, external_id FROM {_table(TrackedPost)} "
+        "WHERE channel_id = $1 AND workspace_id = $2 "
+        "AND (external_id = ANY($3::text[]) OR post_id = ANY($4::uuid[]))",
+        fetched.channel_id,
+        workspace_id,
+        list(external_ids),
+        list(post_ids),
+    )
+    return {t[2]: (t[0], t[1]) for t in targets}, {t[1]: (t[0], t[1]) for t in targets}
 
-    # (subject, post_id, common name, sample) in time order, so deltas chain correctly.
-    resolved: list[tuple[UUID, UUID | None, str, FetchedSample]] = []
-    unmatched = 0
-    answered: set[UUID] = set()
-    account_seen = False
+
+async def _match(driver: Any, *, workspace_id: UUID, fetched: MetricsFetched) -> _Matched:
+    by_external, by_post = await _tracked_targets(
+        driver, workspace_id=workspace_id, fetched=fetched
+    )
+    matched = _Matched()
     names: dict[tuple[str, str | None], str] = {}
     for sample in sorted(fetched.samples, key=lambda s: s.collected_at):
         name_key = (sample.network_metric, sample.metric)
         metric = names.get(name_key) or names.setdefault(
             name_key,
             common_name(
-                network=network, network_metric=sample.network_metric, metric=sample.metric
+                network=fetched.network, network_metric=sample.network_metric, metric=sample.metric
             ),
         )
-        if sample.external_id or sample.post_id:
-            if sample.external_id:
-                target = by_external.get(sample.external_id)
-            else:
-                assert sample.post_id is not None
-                target = by_post.get(sample.post_id)
-            if target is None:
-                unmatched += 1
-                continue
-            answered.add(target[0])
-            resolved.append((target[0], target[1], metric, sample))
+        if not (sample.external_id or sample.post_id):
+            matched.account_seen = True
+            matched.samples.append((fetched.channel_id, None, metric, sample))
+            continue
+        if sample.external_id:
+            target = by_external.get(sample.external_id)
         else:
-            account_seen = True
-            resolved.append((channel_id, None, metric, sample))
-    if unmatched:
-        log.warning(
-            "%d samples for posts this service does not track (channel %s)", unmatched, channel_id
-        )
+            assert sample.post_id is not None
+            target = by_post.get(sample.post_id)
+        if target is None:
+            matched.unmatched += 1
+            continue
+        matched.answered.add(target[0])
+        matched.samples.append((target[0], target[1], metric, sample))
+    return matched
 
-    subjects = {subject for subject, *_ in resolved}
-    known: dict[tuple[UUID, str], _Known] = {}
-    if subjects:
-        # Locked so two deliveries for the same post cannot both compute growth from the same
-        # previous value.
-        rows = await driver.fetch(
-            f"SELECT subject_id, metric, value, collected_at, network_metric FROM {_LATEST} "
-            "WHERE subject_id = ANY($1::uuid[]) ORDER BY subject_id, metric FOR UPDATE",
-            list(subjects),
-        )
-        known = {(r[0], r[1]): _Known(r[2], r[3], r[4]) for r in rows}
 
-    # One entry per sample, in time order: what the single write statement below stores.
-    subjects_of: list[UUID] = []
-    posts_of: list[UUID | None] = []
-    metrics_of: list[str] = []
-    names_of: list[str] = []
-    values_of: list[float | None] = []
-    deltas_of: list[float | None] = []
-    times_of: list[datetime] = []
-    post_of: dict[UUID, UUID | None] = {}
-    touched: dict[tuple[UUID, str], _Known] = {}
-    for subject, post_id, metric, sample in resolved:
+async def _lock_latest(driver: Any, subjects: set[UUID]) -> dict[tuple[UUID, str], _Known]:
+    """The latest known values of `subjects`, locked so two deliveries for the same post
+    cannot both compute growth from the same previous value."""
+    if not subjects:
+        return {}
+    rows = await driver.fetch(
+        f"SELECT subject_id, metric, value, collected_at, network_metric FROM {_LATEST} "
+        "WHERE subject_id = ANY($1::uuid[]) ORDER BY subject_id, metric FOR UPDATE",
+        list(subjects),
+    )
+    return {(r[0], r[1]): _Known(r[2], r[3], r[4]) for r in rows}
+
+
+def _growth(
+    value: float | None, at: datetime, prev: _Known | None, *, account_baseline: bool
+) -> float | None:
+    if value is None:
+        return None
+    if prev is None or prev.value is None:
+        # A post starts at zero, so its first figure is all growth; an account's first
+        # follower count is a baseline, not followers gained.
+        return None if account_baseline else value
+    if at <= prev.collected_at:
+        return None  # older than what is known: kept in the series, growth already counted
+    return value - prev.value
+
+
+def _rows(samples: list[Resolved], known: dict[tuple[UUID, str], _Known]) -> _Rows:
+    rows = _Rows()
+    for subject, post_id, metric, sample in samples:
         value, at, network_metric = sample.value, sample.collected_at, sample.network_metric
         key = (subject, metric)
         prev = known.get(key)
-        delta: float | None
-        if value is None:
-            delta = None
-        elif prev is None or prev.value is None:
-            # A post starts at zero, so its first figure is all growth; an account's first
-            # follower count is a baseline, not followers gained.
-            delta = None if (post_id is None and metric in ACCOUNT_METRICS) else value
-        elif at <= prev.collected_at:
-            delta = None  # older than what is known: kept in the series, growth already counted
-        else:
-            delta = value - prev.value
+        delta = _growth(
+            value, at, prev, account_baseline=post_id is None and metric in ACCOUNT_METRICS
+        )
         if value is not None and (prev is None or prev.value is None or at > prev.collected_at):
-            known[key] = touched[key] = _Known(value, at, network_metric)
+            known[key] = rows.touched[key] = _Known(value, at, network_metric)
         elif prev is None:
-            known[key] = touched[key] = _Known(None, at, network_metric)
-        subjects_of.append(subject)
-        posts_of.append(post_id)
-        metrics_of.append(metric)
-        names_of.append(network_metric)
-        values_of.append(value)
-        deltas_of.append(delta)
-        times_of.append(at)
-        post_of[subject] = post_id
-
-    # A fixed order of the latest rows keeps concurrent upserts from deadlocking.
-    latest = sorted(touched.items(), key=lambda kv: (kv[0][0], kv[0][1]))
-    await driver.execute(
-        _WRITE,
-        workspace_id,
-        channel_id,
-        network,
-        subjects_of,
-        posts_of,
-        metrics_of,
-        names_of,
-        values_of,
-        deltas_of,
-        times_of,
-        [subject for (subject, _), _ in latest],
-        [metric for (_, metric), _ in latest],
-        [post_of[subject] for (subject, _), _ in latest],
-        [k.network_metric for _, k in latest],
-        [k.value for _, k in latest],
-        [k.collected_at for _, k in latest],
-        sorted(answered),
-        now,
-        now + account_interval if account_seen else None,
-        bool(answered),
-    )
-    return IngestResult(stored=len(subjects_of), unmatched=unmatched)
+            known[key] = rows.touched[key] = _Known(None, at, network_metric)
+        rows.subjects.append(subject)
+        rows.posts.append(post_id)
+        rows.metrics.append(metric)
+        rows.names.append(network_metric)
+        rows.values.append(value)
+        rows.deltas.append(delta)
+        rows.times.append(at)
+        rows.post_of[subject] = post_id
+    return rows
 
 
 async def _driver(session: AsyncSession) -> Any:

@@ -373,6 +373,31 @@ async def content_report(
     Posts whose content type nobody reported are grouped as "unknown"; posts without
     hashtags are left out of the hashtag comparison.
     """
+    per_target = await _growth_per_target(
+        session, workspace_id=workspace_id, rng=rng, filters=filters, by=by
+    )
+    items = [
+        {
+            "key": key,
+            "posts": len(g["posts"]),
+            "engagements": g["engagements"],
+            "views": g["views"],
+            "engagements_per_post": g["engagements"] / len(g["posts"]),
+            "engagement_rate": (
+                g["rated_engagements"] / g["rated_views"] if g["rated_views"] else None
+            ),
+        }
+        for key, g in _content_groups(per_target).items()
+    ]
+    items.sort(key=lambda i: (-i["engagements_per_post"], i["key"]))
+    return items
+
+
+async def _growth_per_target(
+    session: AsyncSession, *, workspace_id: UUID, rng: Range, filters: Filters, by: str
+) -> dict[UUID, dict[str, Any]]:
+    """Each post target's growth per metric within the range, with the keys it is grouped
+    under (its content type, or its hashtags)."""
     per_target: dict[UUID, dict[str, Any]] = {}
     for model, piece in _pieces(rng):
         query = (
@@ -393,15 +418,7 @@ async def content_report(
             )
             .group_by(TrackedPost.target_id, model.metric)
         )
-        if filters.channel_id is not None:
-            query = query.where(TrackedPost.channel_id == filters.channel_id)
-        if filters.network is not None:
-            query = query.where(TrackedPost.network == filters.network)
-        if filters.campaign is not None:
-            query = query.where(TrackedPost.campaign == filters.campaign)
-        if filters.tag is not None:
-            query = query.where(TrackedPost.tags.contains([filters.tag]))
-        for row in (await session.execute(query)).all():
+        for row in (await session.execute(_post_filters(query, filters))).all():
             entry = per_target.setdefault(
                 row.target_id,
                 {
@@ -415,6 +432,10 @@ async def content_report(
                 },
             )
             entry["metrics"][row.metric] += float(row.total or 0.0)
+    return per_target
+
+
+def _content_groups(per_target: dict[UUID, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for entry in per_target.values():
         values = entry["metrics"]
@@ -434,21 +455,8 @@ async def content_report(
             g["posts"].add(entry["post_id"])
             g["engagements"] += engagements
             g["views"] += views
+            # The rate counts only posts whose views are known.
             if views > 0:
                 g["rated_engagements"] += engagements
                 g["rated_views"] += views
-    items = [
-        {
-            "key": key,
-            "posts": len(g["posts"]),
-            "engagements": g["engagements"],
-            "views": g["views"],
-            "engagements_per_post": g["engagements"] / len(g["posts"]),
-            "engagement_rate": (
-                g["rated_engagements"] / g["rated_views"] if g["rated_views"] else None
-            ),
-        }
-        for key, g in groups.items()
-    ]
-    items.sort(key=lambda i: (-i["engagements_per_post"], i["key"]))
-    return items
+    return groups
