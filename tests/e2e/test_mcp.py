@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import httpx2
@@ -52,6 +53,42 @@ async def refused(session: ClientSession, tool: str, **arguments: Any) -> str:
     result = await session.call_tool(tool, arguments)
     assert result.is_error
     return str(result.content[0].text)
+
+
+async def a_series_reads_whole_on_the_calendar(session: ClientSession, channel_id: str) -> None:
+    """Every occurrence of a weekly post in four months, those past the scheduler's planning
+    horizon included (`materialised` false)."""
+    london = ZoneInfo("Europe/London")
+    first = (datetime.now(london) + timedelta(days=2)).replace(
+        hour=9, minute=0, second=0, microsecond=0, tzinfo=None
+    )
+    series = {
+        "text": "Monday tips",
+        "targets": [{"channel_id": channel_id}],
+        "schedule": {
+            "rrule": "FREQ=WEEKLY",
+            "at": first.isoformat(),
+            "timezone": "Europe/London",
+        },
+    }
+    created = await call(session, "schedule_post", post=series)
+    start, end = datetime.now(UTC), datetime.now(UTC) + timedelta(days=120)
+    # Nine o'clock in London each week, whatever the UTC offset of the day.
+    expected = [
+        local.replace(tzinfo=london).astimezone(UTC)
+        for week in range(20)
+        if (local := first + timedelta(weeks=week)).replace(tzinfo=london) < end
+    ]
+    page = await call(
+        session,
+        "read_calendar",
+        start=start.isoformat(),
+        end=end.isoformat(),
+        channel_id=channel_id,
+    )
+    occurrences = [i for i in page["items"] if i["post_id"] == created["id"]]
+    assert sorted(datetime.fromisoformat(i["due_at"]) for i in occurrences) == expected
+    assert any(not i["materialised"] for i in occurrences)
 
 
 async def test_an_agent_plans_publishes_and_answers_over_mcp(platform):
@@ -102,12 +139,23 @@ async def test_an_agent_plans_publishes_and_answers_over_mcp(platform):
             again = await call(session, "schedule_post", post=post, idempotency_key="agent-1")
             assert again["id"] == created["id"]
 
+            # Posts are found whatever their state, drafts included, by words and filters.
+            idea = {"text": "A brainstorm for later", "targets": [{"channel_id": channel["id"]}]}
+            draft = await call(session, "schedule_post", post=idea)
+            assert draft["status"] == "draft"
+            drafts = await call(session, "find_posts", status="draft")
+            assert [p["id"] for p in drafts["items"]] == [draft["id"]]
+            found = await call(session, "find_posts", network="x", q="agent")
+            assert [p["id"] for p in found["items"]] == [created["id"]]
+            found = await call(session, "find_posts", channel_id=channel["id"], q="brainstorm")
+            assert [p["id"] for p in found["items"]] == [draft["id"]]
+            assert "422" in await refused(session, "find_posts", status="sent-ish")
+
             start = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
             end = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-            found = await call(session, "find_posts", start=start, end=end, network="x")
-            assert created["id"] in {i["post_id"] for i in found["items"]}
             calendar = await call(session, "read_calendar", start=start, end=end)
             assert created["id"] in {i["post_id"] for i in calendar["items"]}
+            await a_series_reads_whole_on_the_calendar(session, channel["id"])
 
             async def published() -> dict | None:
                 got = await call(session, "get_post", post_id=created["id"])

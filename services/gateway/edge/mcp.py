@@ -35,6 +35,8 @@ INSTRUCTIONS = (
 )
 
 Limit = Annotated[int, Field(ge=1, le=200, description="At most this many items")]
+# GET /v1/posts pages hold at most 100 posts.
+PostsLimit = Annotated[int, Field(ge=1, le=100, description="At most this many posts")]
 Cursor = Annotated[str | None, Field(max_length=500, description="`next_cursor` of a page")]
 Moment = Annotated[str, Field(max_length=40, description="RFC 3339 date-time")]
 
@@ -75,7 +77,14 @@ class ApiCaller:
 
 def build_server(caller: ApiCaller) -> MCPServer:
     server: MCPServer = MCPServer(name="Herald", instructions=INSTRUCTIONS)
+    _planning_tools(server, caller)
+    _post_reading_tools(server, caller)
+    _inbox_tools(server, caller)
+    _analytics_tools(server, caller)
+    return server
 
+
+def _planning_tools(server: MCPServer, caller: ApiCaller) -> None:
     @server.tool(description="The workspace's connected channels (network accounts).")
     async def list_channels(ctx: Context, limit: Limit = 50, cursor: Cursor = None) -> Any:
         return await caller.call(
@@ -101,42 +110,72 @@ def build_server(caller: ApiCaller) -> MCPServer:
         headers = {"idempotency-key": idempotency_key} if idempotency_key else None
         return await caller.call(ctx, "POST", "/v1/posts", json=post, headers=headers)
 
+
+def _post_reading_tools(server: MCPServer, caller: ApiCaller) -> None:
     @server.tool(description="One post with its targets, their status and network links.")
     async def get_post(ctx: Context, post_id: str) -> Any:
         return await caller.call(ctx, "GET", f"/v1/posts/{_segment(post_id)}")
 
     @server.tool(
-        description="Posts with a time in a range, by channel, network, status, tag or "
-        "campaign (the calendar's filters)."
+        description="Every post, drafts included, newest first: by status (`draft`, "
+        "`in_review`, `scheduled`, `published`, …), channel, network, campaign, tag, or "
+        "words its text contains (`q`)."
     )
     async def find_posts(
         ctx: Context,
-        start: Moment,
-        end: Moment,
+        status: Annotated[str | None, Field(max_length=30)] = None,
         channel_id: str | None = None,
-        network: str | None = None,
-        status: str | None = None,
-        tag: str | None = None,
-        campaign: str | None = None,
-        limit: Limit = 50,
+        network: Annotated[str | None, Field(max_length=20)] = None,
+        campaign: Annotated[str | None, Field(max_length=200)] = None,
+        tag: Annotated[str | None, Field(max_length=100)] = None,
+        q: Annotated[str | None, Field(max_length=500)] = None,
+        limit: PostsLimit = 50,
         cursor: Cursor = None,
     ) -> Any:
-        filters = {"channel_id": channel_id, "network": network, "status": status, "tag": tag}
-        params = {**filters, "campaign": campaign, "limit": limit, "cursor": cursor}
-        return await _calendar(ctx, caller, start, end, params)
+        params = {
+            "status": status,
+            "channel_id": channel_id,
+            "network": network,
+            "campaign": campaign,
+            "tag": tag,
+            "q": q,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await caller.call(ctx, "GET", "/v1/posts", params=params)
 
-    @server.tool(description="The calendar: what goes out between `start` and `end`.")
+    @server.tool(
+        description="The calendar: what goes out between `start` and `end`, every "
+        "occurrence of a recurring post included (`materialised` false for those not yet "
+        "planned as a target)."
+    )
     async def read_calendar(
         ctx: Context,
         start: Moment,
         end: Moment,
         channel_id: str | None = None,
+        network: Annotated[str | None, Field(max_length=20)] = None,
+        status: Annotated[str | None, Field(max_length=30)] = None,
+        tag: Annotated[str | None, Field(max_length=100)] = None,
+        campaign: Annotated[str | None, Field(max_length=200)] = None,
         limit: Limit = 200,
         cursor: Cursor = None,
     ) -> Any:
-        params = {"channel_id": channel_id, "limit": limit, "cursor": cursor}
-        return await _calendar(ctx, caller, start, end, params)
+        params = {
+            "from": start,
+            "to": end,
+            "channel_id": channel_id,
+            "network": network,
+            "status": status,
+            "tag": tag,
+            "campaign": campaign,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await caller.call(ctx, "GET", "/v1/calendar", params=params)
 
+
+def _inbox_tools(server: MCPServer, caller: ApiCaller) -> None:
     @server.tool(description="Inbox conversations (comments, mentions, DMs), newest first.")
     async def list_conversations(
         ctx: Context,
@@ -171,6 +210,8 @@ def build_server(caller: ApiCaller) -> MCPServer:
         path = f"/v1/conversations/{_segment(conversation_id)}/replies"
         return await caller.call(ctx, "POST", path, json={"text": text})
 
+
+def _analytics_tools(server: MCPServer, caller: ApiCaller) -> None:
     @server.tool(description="Growth and engagement over a range (default: the last 30 days).")
     async def analytics_summary(
         ctx: Context,
@@ -187,16 +228,6 @@ def build_server(caller: ApiCaller) -> MCPServer:
         return await caller.call(
             ctx, "GET", "/v1/analytics/best-times", params={"channel_id": channel_id}
         )
-
-    return server
-
-
-async def _calendar(
-    ctx: Context, caller: ApiCaller, start: str, end: str, params: dict[str, Any]
-) -> Any:
-    return await caller.call(
-        ctx, "GET", "/v1/calendar", params={"from": start, "to": end, **params}
-    )
 
 
 def _segment(value: str) -> str:

@@ -193,60 +193,20 @@ def merge_documents(*, own: Document, services: dict[str, Document]) -> Document
         for method, op in item.items()
         if method in HTTP_METHODS and isinstance(op, dict)
     }
-    unroutable = [
-        f"{service}:{path} (routed to {route.service if route else 'nothing'})"
-        for service, doc in sorted(services.items())
-        for path in doc.get("paths", {})
-        if (route := resolve(path)) is None or route.service != service
-    ]
-    if unroutable:
-        raise UnroutablePaths(unroutable)
+    _check_routable(services)
     for service, doc in sorted(services.items()):
         doc = copy.deepcopy(doc)
         kept_paths: dict[str, Any] = dict(doc.get("paths", {}))
         theirs = _reachable(kept_paths, doc.get("components", {}))
-        # Rename what differs from a same-named component already merged. Renaming changes
-        # the references inside other components, which may make them differ in turn: repeat
-        # until nothing new needs a name of its own.
-        renames: dict[str, dict[str, str]] = {section: {} for section in theirs}
-        while True:
-            rewritten = _rewrite_all(theirs, renames)
-            changed = False
-            for section, entries in rewritten.items():
-                existing = components.get(section, {})
-                for name, value in entries.items():
-                    if name in renames[section]:
-                        continue
-                    if name in existing and existing[name] != value:
-                        taken = {**existing, **entries}
-                        renames[section][name] = _prefixed(service, name, taken)
-                        changed = True
-            if not changed:
-                break
-        theirs = _rewrite_all(theirs, renames)
-        for section, entries in theirs.items():
+        renames = _renames(service, theirs, components)
+        for section, entries in _rewrite_all(theirs, renames).items():
             target = components.setdefault(section, {})
             for name, value in entries.items():
                 target[renames[section].get(name, name)] = value
         for path, item in kept_paths.items():
-            route = resolve(path)
-            assert route is not None
             item = _rewrite_all(item, renames)
-            for method, op in item.items():
-                if method not in HTTP_METHODS or not isinstance(op, dict):
-                    continue
-                op_id = op.get("operationId")
-                if op_id in operation_ids:
-                    op["operationId"] = f"{service}_{op_id}"
-                operation_ids.add(op.get("operationId"))
-                if route.auth == "none":
-                    op["security"] = []
-                elif route.auth == "optional":
-                    op["security"] = [{"apiKey": []}, {}]
-            if path in paths:
-                paths[path].update(item)
-            else:
-                paths[path] = item
+            _adopt_operations(service, path, item, operation_ids)
+            paths.setdefault(path, {}).update(item)
         for tag in doc.get("tags", []):
             tags.setdefault(tag["name"], tag)
     components.setdefault("schemas", {}).setdefault("Problem", PROBLEM_SCHEMA)
@@ -258,6 +218,58 @@ def merge_documents(*, own: Document, services: dict[str, Document]) -> Document
         merged["tags"] = sorted(tags.values(), key=lambda t: t["name"])
     merged["paths"] = dict(sorted(paths.items()))
     return merged
+
+
+def _check_routable(services: dict[str, Document]) -> None:
+    unroutable = [
+        f"{service}:{path} (routed to {route.service if route else 'nothing'})"
+        for service, doc in sorted(services.items())
+        for path in doc.get("paths", {})
+        if (route := resolve(path)) is None or route.service != service
+    ]
+    if unroutable:
+        raise UnroutablePaths(unroutable)
+
+
+def _renames(
+    service: str, theirs: dict[str, Any], components: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, str]]:
+    """New names for `service`'s components that differ from same-named ones already merged.
+
+    Renaming changes the references inside other components, which may make them differ in
+    turn: repeat until nothing new needs a name of its own.
+    """
+    renames: dict[str, dict[str, str]] = {section: {} for section in theirs}
+    changed = True
+    while changed:
+        changed = False
+        for section, entries in _rewrite_all(theirs, renames).items():
+            existing = components.get(section, {})
+            for name, value in entries.items():
+                if name in renames[section] or name not in existing or existing[name] == value:
+                    continue
+                renames[section][name] = _prefixed(service, name, {**existing, **entries})
+                changed = True
+    return renames
+
+
+def _adopt_operations(
+    service: str, path: str, item: dict[str, Any], operation_ids: set[Any]
+) -> None:
+    """Unique operation ids, and the security the route table gives the path."""
+    route = resolve(path)
+    assert route is not None
+    for method, op in item.items():
+        if method not in HTTP_METHODS or not isinstance(op, dict):
+            continue
+        op_id = op.get("operationId")
+        if op_id in operation_ids:
+            op["operationId"] = f"{service}_{op_id}"
+        operation_ids.add(op.get("operationId"))
+        if route.auth == "none":
+            op["security"] = []
+        elif route.auth == "optional":
+            op["security"] = [{"apiKey": []}, {}]
 
 
 def _add_problem_responses(paths: dict[str, Any]) -> None:
