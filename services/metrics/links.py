@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 import uuid
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.models import Click, Conversion, Link, TrackedPost
 from shared.errors import NotFound, ValidationFailed
+from shared.pagination import decode_cursor, encode_cursor
 
 UTM_KEYS = ("source", "medium", "campaign", "term", "content", "id")
 CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
@@ -135,18 +135,6 @@ async def follow(
     return None if row is None else str(row.destination)
 
 
-def encode_cursor(created_at: datetime, link_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{link_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, link_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(link_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("The cursor is not one this API gave out.", field="cursor") from exc
-
-
 async def list_links(
     session: AsyncSession, *, workspace_id: UUID, limit: int, cursor: str | None,
     post_id: UUID | None = None,
@@ -167,8 +155,8 @@ async def list_links(
     )
     if post_id is not None:
         query = query.where(Link.post_id == post_id)
-    if cursor:
-        at, link_id = decode_cursor(cursor)
+    if (after := decode_cursor(cursor)) is not None:
+        at, link_id = after
         query = query.where(tuple_(Link.created_at, Link.id) < tuple_(at, link_id))
     rows = (await session.execute(query)).all()
     items = [{**_link_dict(r.Link), "clicks": r.clicks, "bot_clicks": r.bot_clicks}

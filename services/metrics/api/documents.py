@@ -12,7 +12,6 @@ from sqlalchemy import select, tuple_
 
 from services.metrics.api.deps import AnalystDep, AnalyticsSettingsDep, SettingsDep
 from services.metrics.api.render import csv_response, wants
-from services.metrics.links import decode_cursor, encode_cursor
 from services.metrics.models import Report, ReportSchedule
 from services.metrics.report_jobs import (
     FORMATS,
@@ -36,6 +35,7 @@ from services.metrics.schemas import (
     ReportSchedules,
 )
 from shared.errors import NotFound, PermissionDenied, ValidationFailed
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import SessionDep
 
 router = APIRouter(tags=["reports"])
@@ -106,8 +106,8 @@ async def schedules(
 ) -> ReportSchedules:
     """The workspace's report schedules, oldest first, a page at a time."""
     query = select(ReportSchedule).where(ReportSchedule.workspace_id == principal.workspace_id)
-    if cursor:
-        at, schedule_id = decode_cursor(cursor)
+    if (after := decode_cursor(cursor)) is not None:
+        at, schedule_id = after
         query = query.where(
             tuple_(ReportSchedule.created_at, ReportSchedule.id) > tuple_(at, schedule_id)
         )
@@ -196,8 +196,8 @@ async def reports(
         .order_by(Report.created_at.desc(), Report.id.desc())
         .limit(limit + 1)
     )
-    if cursor:
-        at, report_id = decode_cursor(cursor)
+    if (after := decode_cursor(cursor)) is not None:
+        at, report_id = after
         query = query.where(tuple_(Report.created_at, Report.id) < tuple_(at, report_id))
     rows = (await session.scalars(query)).all()
     now = datetime.now(UTC)
