@@ -24,7 +24,7 @@ from shared.networks.counting import (
     utf8_length,
     x_weighted_length,
 )
-from shared.networks.measured import rendition_for, shape_problems
+from shared.networks.measured import Rendition, rendition_for, shape_problems
 from shared.networks.rules import (
     Counting,
     MediaKind,
@@ -497,25 +497,75 @@ def _check_media(
 def _check_media_item(
     rules: NetworkRules, media_rules: MediaRules, *, item: MediaRef, where: str
 ) -> list[Problem]:
-    singular, plural = _KIND_NAMES[item.kind]
     if item.kind not in media_rules.kinds:
-        # A kind the network has elsewhere (TikTok video vs photo posts) is a mode mismatch,
-        # not a missing capability.
-        other_mode = rules.media if media_rules is not rules.media else rules.photo_media
-        code: ProblemCode = (
-            "media_not_allowed"
-            if other_mode is not None and item.kind in other_mode.kinds
-            else "media_kind_not_supported"
-        )
-        accepted = ", ".join(_KIND_NAMES[kind][1] for kind in media_rules.kinds)
-        return [
+        return [_kind_refused(rules, media_rules, item=item, where=where)]
+    rendition = rendition_for(media_rules, item)
+    problems: list[Problem] = []
+    if rendition.needed:
+        problems.append(
             Problem(
-                code=code,
-                message=f"{rules.name} does not take {plural} here; it takes {accepted}.",
+                code="media_rendition",
+                message=rendition.describe(rules.name, item.effective_mime()),
                 field=where,
+                severity="warning",
             )
-        ]
+        )
+    problems += _file_problems(rules, media_rules, item=item, rendition=rendition, where=where)
+    problems += _shape_and_length_problems(rules, media_rules, item=item, where=where)
+    singular = _KIND_NAMES[item.kind][0]
+    if media_rules.alt_text_expected and item.kind != "video" and not (item.alt or "").strip():
+        problems.append(
+            Problem(
+                code="alt_text_missing",
+                message=f"Add a description (alt text) to this {singular}.",
+                field=where,
+                severity="warning",
+            )
+        )
+    # A library item is served by Herald on its public URL, signed for the network.
+    if media_rules.public_url_required and not item.library and not _looks_public(item.url):
+        problems.append(
+            Problem(
+                code="media_url_not_public",
+                message=f"{rules.name} fetches media itself; this URL does not look public.",
+                field=where,
+                # A warning: the sandbox serves media from localhost in development.
+                severity="warning",
+            )
+        )
+    return problems
 
+
+def _kind_refused(
+    rules: NetworkRules, media_rules: MediaRules, *, item: MediaRef, where: str
+) -> Problem:
+    # A kind the network has elsewhere (TikTok video vs photo posts) is a mode mismatch,
+    # not a missing capability.
+    other_mode = rules.media if media_rules is not rules.media else rules.photo_media
+    code: ProblemCode = (
+        "media_not_allowed"
+        if other_mode is not None and item.kind in other_mode.kinds
+        else "media_kind_not_supported"
+    )
+    accepted = ", ".join(_KIND_NAMES[kind][1] for kind in media_rules.kinds)
+    plural = _KIND_NAMES[item.kind][1]
+    return Problem(
+        code=code,
+        message=f"{rules.name} does not take {plural} here; it takes {accepted}.",
+        field=where,
+    )
+
+
+def _file_problems(
+    rules: NetworkRules,
+    media_rules: MediaRules,
+    *,
+    item: MediaRef,
+    rendition: Rendition,
+    where: str,
+) -> list[Problem]:
+    """The file's type and size, unless the rendition Herald makes for the network fixes them."""
+    singular = _KIND_NAMES[item.kind][0]
     problems: list[Problem] = []
     allowed_types = {
         "image": media_rules.image_mime_types,
@@ -523,16 +573,6 @@ def _check_media_item(
         "gif": None,
     }[item.kind]
     mime = item.effective_mime()
-    rendition = rendition_for(media_rules, item)
-    if rendition.needed:
-        problems.append(
-            Problem(
-                code="media_rendition",
-                message=rendition.describe(rules.name, mime),
-                field=where,
-                severity="warning",
-            )
-        )
     if (
         allowed_types is not None
         and mime is not None
@@ -549,7 +589,6 @@ def _check_media_item(
                 field=where,
             )
         )
-
     max_bytes = {
         "image": media_rules.max_image_bytes,
         "video": media_rules.max_video_bytes,
@@ -571,51 +610,35 @@ def _check_media_item(
                 field=where,
             )
         )
+    return problems
 
+
+def _shape_and_length_problems(
+    rules: NetworkRules, media_rules: MediaRules, *, item: MediaRef, where: str
+) -> list[Problem]:
     shape = shape_problems(rules.network, item)
-    problems += [
+    problems = [
         Problem(code="media_shape_not_supported", message=message, field=where)
         for _code, message in shape
     ]
     # A broken shape rule already names the duration it wants.
-    if item.kind == "video" and item.duration_s is not None and not shape:
-        low, high = media_rules.min_video_seconds, media_rules.max_video_seconds
-        if low is not None and item.duration_s < low:
-            problems.append(
-                Problem(
-                    code="video_too_short",
-                    message=f"The video lasts {item.duration_s:g} s; the minimum is {low:g} s.",
-                    field=where,
-                )
-            )
-        if high is not None and item.duration_s > high:
-            problems.append(
-                Problem(
-                    code="video_too_long",
-                    message=f"The video lasts {item.duration_s:g} s; the maximum is {high:g} s.",
-                    field=where,
-                )
-            )
-
-    if media_rules.alt_text_expected and item.kind != "video" and not (item.alt or "").strip():
+    if item.kind != "video" or item.duration_s is None or shape:
+        return problems
+    low, high = media_rules.min_video_seconds, media_rules.max_video_seconds
+    if low is not None and item.duration_s < low:
         problems.append(
             Problem(
-                code="alt_text_missing",
-                message=f"Add a description (alt text) to this {singular}.",
+                code="video_too_short",
+                message=f"The video lasts {item.duration_s:g} s; the minimum is {low:g} s.",
                 field=where,
-                severity="warning",
             )
         )
-
-    # A library item is served by Herald on its public URL, signed for the network.
-    if media_rules.public_url_required and not item.library and not _looks_public(item.url):
+    if high is not None and item.duration_s > high:
         problems.append(
             Problem(
-                code="media_url_not_public",
-                message=f"{rules.name} fetches media itself; this URL does not look public.",
+                code="video_too_long",
+                message=f"The video lasts {item.duration_s:g} s; the maximum is {high:g} s.",
                 field=where,
-                # A warning: the sandbox serves media from localhost in development.
-                severity="warning",
             )
         )
     return problems
