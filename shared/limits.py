@@ -92,23 +92,44 @@ class BodySizeLimitMiddleware:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope.get("path", "")
-            for prefix, limited in self.larger.items():
-                if path == prefix or path.startswith(prefix + "/"):
-                    await limited(scope, receive, send)
-                    return
-        if scope["type"] != "http" or self.max_bytes <= 0:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limited = self._larger_limit(scope.get("path", ""))
+        if limited is not None:
+            await limited(scope, receive, send)
+            return
+        if self.max_bytes <= 0:
+            await self.app(scope, receive, send)
+            return
+        if await self._refused_by_length(scope, receive, send):
+            return
+        await self._limited(scope, receive, send)
+
+    def _larger_limit(self, path: str) -> BodySizeLimitMiddleware | None:
+        for prefix, limited in self.larger.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return limited
+        return None
+
+    async def _refused_by_length(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """A declared Content-Length above the limit (or not a number) is refused before any
+        of the body is read; a small enough one is drained first, so the client reads the
+        answer instead of a reset connection."""
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    if value.isdigit() and int(value) <= self.drain_bytes:
-                        await drain(receive, more=True, budget=self.drain_bytes)
-                    await send_too_large(send, scope, self.max_bytes)
-                    return
-                break
+            if name != b"content-length":
+                continue
+            if value.isdigit() and int(value) <= self.max_bytes:
+                return False
+            if value.isdigit() and int(value) <= self.drain_bytes:
+                await drain(receive, more=True, budget=self.drain_bytes)
+            await send_too_large(send, scope, self.max_bytes)
+            return True
+        return False
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Counts the body as it comes: past the limit, the app's read fails and the client
+        gets a 413, unless the app already started answering."""
         received = 0
         started = False
 
