@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.metrics import charts
@@ -214,20 +215,25 @@ CONTENT_COLUMNS = [
 ]
 
 
-async def _content(
-    request: Request,
+@dataclass(frozen=True)
+class ContentAsked:
+    """The range and filters of a content comparison."""
+
+    rng: Range
+    filters: Filters
+
+
+async def content_asked(
     principal: AnalystDep,
     session: SessionDep,
     settings: SettingsDep,
-    *,
-    by: str,
-    start: datetime | None,
-    end: datetime | None,
-    channel_id: UUID | None,
-    network: str | None,
-    campaign: str | None,
-    tag: str | None,
-) -> ContentComparison | Response:
+    start: FromQ = None,
+    end: ToQ = None,
+    channel_id: ChannelQ = None,
+    network: NetworkQ = None,
+    campaign: Annotated[str | None, Query()] = None,
+    tag: Annotated[str | None, Query()] = None,
+) -> ContentAsked:
     rng = report_range(
         start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
     )
@@ -239,16 +245,25 @@ async def _content(
         campaign=campaign,
         tag=tag,
     )
+    return ContentAsked(rng=rng, filters=filters)
+
+
+ContentAskedDep = Annotated[ContentAsked, Depends(content_asked)]
+
+
+async def _content(
+    request: Request, principal: AnalystDep, session: SessionDep, asked: ContentAsked, *, by: str
+) -> ContentComparison | Response:
     items = await content_report(
-        session, workspace_id=principal.workspace_id, rng=rng, filters=filters, by=by
+        session, workspace_id=principal.workspace_id, rng=asked.rng, filters=asked.filters, by=by
     )
     if wants(request, "text/csv"):
         columns = [by if c == "key" else c for c in CONTENT_COLUMNS]
         rows = [{by if k == "key" else k: v for k, v in i.items()} for i in items]
         return csv_response(columns=columns, rows=rows, filename=f"{by}s.csv")
     return ContentComparison(
-        from_=rng.start,
-        to=rng.end,
+        from_=asked.rng.start,
+        to=asked.rng.end,
         group_by=by,  # type: ignore[arg-type]
         items=[ContentGroup.model_validate(i) for i in items],
     )
@@ -256,60 +271,18 @@ async def _content(
 
 @router.get("/content-types", response_model=ContentComparison, responses=CSV)
 async def content_types(
-    request: Request,
-    principal: AnalystDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    start: FromQ = None,
-    end: ToQ = None,
-    channel_id: ChannelQ = None,
-    network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None,
-    tag: Annotated[str | None, Query()] = None,
+    request: Request, principal: AnalystDep, session: SessionDep, asked: ContentAskedDep
 ) -> ContentComparison | Response:
     """Engagement in the range per content type of the posts (text, image, video, gif)."""
-    return await _content(
-        request,
-        principal,
-        session,
-        settings,
-        by="content_type",
-        start=start,
-        end=end,
-        channel_id=channel_id,
-        network=network,
-        campaign=campaign,
-        tag=tag,
-    )
+    return await _content(request, principal, session, asked, by="content_type")
 
 
 @router.get("/hashtags", response_model=ContentComparison, responses=CSV)
 async def hashtags(
-    request: Request,
-    principal: AnalystDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    start: FromQ = None,
-    end: ToQ = None,
-    channel_id: ChannelQ = None,
-    network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None,
-    tag: Annotated[str | None, Query()] = None,
+    request: Request, principal: AnalystDep, session: SessionDep, asked: ContentAskedDep
 ) -> ContentComparison | Response:
     """Engagement in the range per hashtag of the posts' text (a post counts under each)."""
-    return await _content(
-        request,
-        principal,
-        session,
-        settings,
-        by="hashtag",
-        start=start,
-        end=end,
-        channel_id=channel_id,
-        network=network,
-        campaign=campaign,
-        tag=tag,
-    )
+    return await _content(request, principal, session, asked, by="hashtag")
 
 
 @router.get("/inbox", response_model=InboxReport, responses=CHART_RESPONSES)
