@@ -32,7 +32,7 @@ from shared.loops import Clock, Loop, system_clock
 from shared.observability import ServiceMetrics, health_router, mount_observability
 from shared.outbox import Outbox, OutboxRelay
 from shared.pagination import LinkHeaderMiddleware
-from shared.retention import processed_messages_pruner, retention_loop
+from shared.retention import Retention, processed_messages_pruner
 from shared.settings import ServiceSettings
 from shared.tasks import cancel_and_wait
 
@@ -135,13 +135,13 @@ class Runtime:
         workers: Sequence[tuple[str, Worker]] = (),
     ) -> AsyncIterator[Runtime]:
         if self.settings.run_workers:
+            loops = [*loops, self._retention()]
             for loop in loops:
                 if loop.wake_on is not None:
                     self.notifier.listen(loop.wake_on)
             self.notifier.start()
             await self._declare_queues(subscriptions)
             self.spawn(self.relay.run, "outbox-relay")
-            self.spawn(self._retention(), "retention")
             slots = asyncio.Semaphore(
                 self.settings.handler_concurrency or self.settings.database_pool_size
             )
@@ -192,14 +192,16 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001  (the consumers retry on their own)
             log.warning("queues not declared before start: %s", exc)
 
-    def _retention(self) -> Worker:
+    def _retention(self) -> Retention:
         settings = self.settings
         prune = processed_messages_pruner(
             self.sessions, self.tables.processed_messages, batch=settings.retention_batch
         )
         keep_for = timedelta(days=settings.processed_messages_retention_days)
-        return retention_loop(
-            [("processed messages", prune, keep_for)], every=settings.retention_interval_seconds
+        return Retention(
+            self,
+            [("processed messages", prune, keep_for)],
+            every=settings.retention_interval_seconds,
         )
 
     async def _watch_queues(self, queues: list[str], every: float = 10.0) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from shared.networks.counting import (
@@ -74,31 +74,7 @@ ProblemCode = Literal[
     "option_invalid",
     "option_not_supported",
 ]
-PROBLEM_CODES: tuple[ProblemCode, ...] = (
-    "text_required",
-    "text_too_long",
-    "text_too_many_bytes",
-    "forbidden_character",
-    "too_many_hashtags",
-    "too_many_mentions",
-    "title_required",
-    "title_too_long",
-    "media_required",
-    "media_not_allowed",
-    "media_kind_not_supported",
-    "too_many_media",
-    "media_format_not_supported",
-    "media_too_large",
-    "video_too_short",
-    "video_too_long",
-    "media_url_not_public",
-    "media_shape_not_supported",
-    "media_rendition",
-    "alt_text_missing",
-    "option_required",
-    "option_invalid",
-    "option_not_supported",
-)
+PROBLEM_CODES: tuple[ProblemCode, ...] = get_args(ProblemCode)
 
 _MEDIA_KINDS: tuple[MediaKind, ...] = ("image", "video", "gif")
 
