@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.models import Channel, Report, ReportSchedule
@@ -30,9 +30,10 @@ from services.metrics.reports import Range, check_channel
 from services.metrics.settings import MetricsSettings
 from services.metrics.wording import LANGUAGES, word
 from shared.db import unit_of_work
-from shared.errors import ValidationFailed
+from shared.errors import NotFound, ValidationFailed
 from shared.events import Envelope, ReportFile, ReportReady
 from shared.loops import Loop
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -356,3 +357,58 @@ def report_view(report: Report, settings: MetricsSettings, *, now: datetime) -> 
             "figures": report.figures,
         }
     return view
+
+
+# --- reading back ------------------------------------------------------------------------
+
+
+async def find_report(session: AsyncSession, *, workspace_id: UUID, report_id: UUID) -> Report:
+    row = await session.get(Report, report_id)
+    if row is None or row.workspace_id != workspace_id:
+        raise NotFound(f"No report {report_id}.", field="report_id")
+    return row
+
+
+async def find_schedule(
+    session: AsyncSession, *, workspace_id: UUID, schedule_id: UUID
+) -> ReportSchedule:
+    row = await session.get(ReportSchedule, schedule_id)
+    if row is None or row.workspace_id != workspace_id:
+        raise NotFound(f"No report schedule {schedule_id}.", field="schedule_id")
+    return row
+
+
+async def list_reports(
+    session: AsyncSession, *, workspace_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[Report], str | None]:
+    """A page of the workspace's reports, newest first, and the cursor of the next one."""
+    query = (
+        select(Report)
+        .where(Report.workspace_id == workspace_id)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(limit + 1)
+    )
+    if (after := decode_cursor(cursor)) is not None:
+        query = query.where(tuple_(Report.created_at, Report.id) < tuple_(*after))
+    return _page(list((await session.scalars(query)).all()), limit)
+
+
+async def list_schedules(
+    session: AsyncSession, *, workspace_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[ReportSchedule], str | None]:
+    """A page of the workspace's report schedules, oldest first."""
+    query = (
+        select(ReportSchedule)
+        .where(ReportSchedule.workspace_id == workspace_id)
+        .order_by(ReportSchedule.created_at, ReportSchedule.id)
+        .limit(limit + 1)
+    )
+    if (after := decode_cursor(cursor)) is not None:
+        query = query.where(tuple_(ReportSchedule.created_at, ReportSchedule.id) > tuple_(*after))
+    return _page(list((await session.scalars(query)).all()), limit)
+
+
+def _page(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
+    """The first `limit` of `limit + 1` rows, and a cursor after the last when there are more."""
+    page = rows[:limit]
+    return page, (encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None)

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.metrics.api.deps import AnalystDep, SettingsDep
-from services.metrics.api.render import (
+from services.metrics.best_times import current_best_times
+from services.metrics.charts import best_times_heatmap
+from services.metrics.responses import (
     CHART_RESPONSES,
     chart_format,
     chart_language,
@@ -18,8 +20,6 @@ from services.metrics.api.render import (
     csv_response,
     wants,
 )
-from services.metrics.best_times import current_best_times
-from services.metrics.charts import best_times_heatmap
 from services.metrics.schemas import BestTimesReport
 from shared.service import SessionDep
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.metrics.api.deps import AnalystDep
-from services.metrics.api.render import csv_response, wants
 from services.metrics.campaigns import campaign_report
+from services.metrics.responses import csv_response, wants
 from services.metrics.schemas import CampaignReport
 from shared.service import SessionDep
 

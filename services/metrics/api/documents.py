@@ -8,10 +8,8 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select, tuple_
 
 from services.metrics.api.deps import AnalystDep, AnalyticsSettingsDep, SettingsDep
-from services.metrics.api.render import csv_response, wants
 from services.metrics.models import Report, ReportSchedule
 from services.metrics.report_jobs import (
     FORMATS,
@@ -19,12 +17,17 @@ from services.metrics.report_jobs import (
     check_language,
     check_scope,
     check_timezone,
+    find_report,
+    find_schedule,
     link_valid,
+    list_reports,
+    list_schedules,
     next_run,
     report_view,
     request_report,
 )
 from services.metrics.reports import report_range
+from services.metrics.responses import csv_response, wants
 from services.metrics.schemas import (
     ReportAccepted,
     ReportCreate,
@@ -35,7 +38,6 @@ from services.metrics.schemas import (
     ReportSchedules,
 )
 from shared.errors import NotFound, PermissionDenied, ValidationFailed
-from shared.pagination import decode_cursor, encode_cursor
 from shared.service import SessionDep
 
 router = APIRouter(tags=["reports"])
@@ -105,19 +107,9 @@ async def schedules(
     cursor: str | None = None,
 ) -> ReportSchedules:
     """The workspace's report schedules, oldest first, a page at a time."""
-    query = select(ReportSchedule).where(ReportSchedule.workspace_id == principal.workspace_id)
-    if (after := decode_cursor(cursor)) is not None:
-        at, schedule_id = after
-        query = query.where(
-            tuple_(ReportSchedule.created_at, ReportSchedule.id) > tuple_(at, schedule_id)
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(ReportSchedule.created_at, ReportSchedule.id).limit(limit + 1)
-        )
-    ).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = await list_schedules(
+        session, workspace_id=principal.workspace_id, limit=limit, cursor=cursor
+    )
     return ReportSchedules(items=[_schedule_out(s) for s in page], next_cursor=next_cursor)
 
 
@@ -125,9 +117,9 @@ async def schedules(
 async def schedule(
     schedule_id: UUID, principal: AnalystDep, session: SessionDep
 ) -> ReportScheduleOut:
-    found = await session.get(ReportSchedule, schedule_id)
-    if found is None or found.workspace_id != principal.workspace_id:
-        raise NotFound(f"No report schedule {schedule_id}.", field="schedule_id")
+    found = await find_schedule(
+        session, workspace_id=principal.workspace_id, schedule_id=schedule_id
+    )
     return _schedule_out(found)
 
 
@@ -135,10 +127,10 @@ async def schedule(
 async def delete_schedule(
     schedule_id: UUID, principal: AnalyticsSettingsDep, session: SessionDep
 ) -> None:
-    schedule = await session.get(ReportSchedule, schedule_id)
-    if schedule is None or schedule.workspace_id != principal.workspace_id:
-        raise NotFound(f"No report schedule {schedule_id}.", field="schedule_id")
-    await session.delete(schedule)
+    found = await find_schedule(
+        session, workspace_id=principal.workspace_id, schedule_id=schedule_id
+    )
+    await session.delete(found)
 
 
 def _schedule_out(s: ReportSchedule) -> ReportScheduleOut:
@@ -168,9 +160,7 @@ async def report(
 ) -> ReportOut | Response:
     """The report's status; when ready, its download links (fresh on every call) and figures.
     `Accept: text/csv` gives the report's figures as CSV."""
-    row = await session.get(Report, report_id)
-    if row is None or row.workspace_id != principal.workspace_id:
-        raise NotFound(f"No report {report_id}.", field="report_id")
+    row = await find_report(session, workspace_id=principal.workspace_id, report_id=report_id)
     if wants(request, "text/csv"):
         if row.csv is None:
             raise ValidationFailed("The report is not ready yet.", field="report_id")
@@ -190,28 +180,17 @@ async def reports(
     cursor: Annotated[str | None, Query()] = None,
 ) -> ReportPage | Response:
     """The workspace's reports, newest first."""
-    query = (
-        select(Report)
-        .where(Report.workspace_id == principal.workspace_id)
-        .order_by(Report.created_at.desc(), Report.id.desc())
-        .limit(limit + 1)
+    rows, next_cursor = await list_reports(
+        session, workspace_id=principal.workspace_id, limit=limit, cursor=cursor
     )
-    if (after := decode_cursor(cursor)) is not None:
-        at, report_id = after
-        query = query.where(tuple_(Report.created_at, Report.id) < tuple_(at, report_id))
-    rows = (await session.scalars(query)).all()
     now = datetime.now(UTC)
-    items = [ReportOut.model_validate(report_view(r, settings, now=now)) for r in rows[:limit]]
+    items = [ReportOut.model_validate(report_view(r, settings, now=now)) for r in rows]
     if wants(request, "text/csv"):
         return csv_response(
             columns=["id", "status", "from", "to", "campaign_id", "language", "ready_at"],
             rows=[{**i.model_dump(), "from": i.from_} for i in items],
             filename="reports.csv",
         )
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.created_at, last.id)
     return ReportPage(items=items, next_cursor=next_cursor)
 
 

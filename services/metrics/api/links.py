@@ -15,14 +15,6 @@ from services.metrics.api.deps import (
     LinkWriterDep,
     SettingsDep,
 )
-from services.metrics.api.render import (
-    CHART_RESPONSES,
-    chart_format,
-    chart_language,
-    chart_response,
-    csv_response,
-    wants,
-)
 from services.metrics.charts import campaign_clicks
 from services.metrics.links import (
     conversion_rates,
@@ -33,6 +25,14 @@ from services.metrics.links import (
     short_url,
 )
 from services.metrics.reports import report_range
+from services.metrics.responses import (
+    CHART_RESPONSES,
+    chart_format,
+    chart_language,
+    chart_response,
+    csv_response,
+    wants,
+)
 from services.metrics.schemas import (
     ConversionCreate,
     ConversionOut,

@@ -10,7 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.metrics.api.deps import AnalystDep, RefreshDep
-from services.metrics.api.render import (
+from services.metrics.charts import post_series
+from services.metrics.collection import request_refresh
+from services.metrics.reports import check_metric, post_report
+from services.metrics.responses import (
     CHART_RESPONSES,
     chart_format,
     chart_language,
@@ -18,9 +21,6 @@ from services.metrics.api.render import (
     csv_response,
     wants,
 )
-from services.metrics.charts import post_series
-from services.metrics.collection import request_refresh
-from services.metrics.reports import check_metric, post_report
 from services.metrics.schemas import PostAnalytics, RefreshAccepted
 from shared.service import SessionDep
 

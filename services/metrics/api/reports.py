@@ -12,14 +12,6 @@ from fastapi.responses import Response
 
 from services.metrics import charts
 from services.metrics.api.deps import AnalystDep, SettingsDep
-from services.metrics.api.render import (
-    CHART_RESPONSES,
-    chart_format,
-    chart_language,
-    chart_response,
-    csv_response,
-    wants,
-)
 from services.metrics.inbox import inbox_by_language, inbox_report, response_times_by_day
 from services.metrics.report_figures import engagement_by_day, post_texts
 from services.metrics.reports import (
@@ -31,6 +23,14 @@ from services.metrics.reports import (
     report_range,
     summary_report,
     top_posts,
+)
+from services.metrics.responses import (
+    CHART_RESPONSES,
+    chart_format,
+    chart_language,
+    chart_response,
+    csv_response,
+    wants,
 )
 from services.metrics.schemas import (
     ContentComparison,
