@@ -81,9 +81,15 @@ async def _filters(
     return Filters(channel_id=channel_id, network=network, campaign=campaign, tag=tag)
 
 
-@router.get("/summary", response_model=Summary, responses=CHART_RESPONSES)
-async def summary(
-    request: Request,
+@dataclass(frozen=True)
+class ReportAsked:
+    """The range and filters a report is asked for."""
+
+    rng: Range
+    filters: Filters
+
+
+async def report_asked(
     principal: AnalystDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -93,10 +99,7 @@ async def summary(
     network: NetworkQ = None,
     campaign: Annotated[str | None, Query()] = None,
     tag: Annotated[str | None, Query()] = None,
-    language: LanguageQ = None,
-) -> Summary | Response:
-    """The range's growth; as a chart (`Accept: image/png` or `image/svg+xml`), engagements
-    per day and network in the workspace's time zone."""
+) -> ReportAsked:
     rng = report_range(
         start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
     )
@@ -108,6 +111,23 @@ async def summary(
         campaign=campaign,
         tag=tag,
     )
+    return ReportAsked(rng=rng, filters=filters)
+
+
+ReportAskedDep = Annotated[ReportAsked, Depends(report_asked)]
+
+
+@router.get("/summary", response_model=Summary, responses=CHART_RESPONSES)
+async def summary(
+    request: Request,
+    principal: AnalystDep,
+    session: SessionDep,
+    asked: ReportAskedDep,
+    language: LanguageQ = None,
+) -> Summary | Response:
+    """The range's growth; as a chart (`Accept: image/png` or `image/svg+xml`), engagements
+    per day and network in the workspace's time zone."""
+    rng, filters = asked.rng, asked.filters
     fmt = chart_format(request)
     if fmt is not None:
         lang, tz = chart_language(request, language), principal.timezone
@@ -215,44 +235,8 @@ CONTENT_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class ContentAsked:
-    """The range and filters of a content comparison."""
-
-    rng: Range
-    filters: Filters
-
-
-async def content_asked(
-    principal: AnalystDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    start: FromQ = None,
-    end: ToQ = None,
-    channel_id: ChannelQ = None,
-    network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None,
-    tag: Annotated[str | None, Query()] = None,
-) -> ContentAsked:
-    rng = report_range(
-        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
-    )
-    filters = await _filters(
-        session,
-        workspace_id=principal.workspace_id,
-        channel_id=channel_id,
-        network=network,
-        campaign=campaign,
-        tag=tag,
-    )
-    return ContentAsked(rng=rng, filters=filters)
-
-
-ContentAskedDep = Annotated[ContentAsked, Depends(content_asked)]
-
-
 async def _content(
-    request: Request, principal: AnalystDep, session: SessionDep, asked: ContentAsked, *, by: str
+    request: Request, principal: AnalystDep, session: SessionDep, asked: ReportAsked, *, by: str
 ) -> ContentComparison | Response:
     items = await content_report(
         session, workspace_id=principal.workspace_id, rng=asked.rng, filters=asked.filters, by=by
@@ -271,7 +255,7 @@ async def _content(
 
 @router.get("/content-types", response_model=ContentComparison, responses=CSV)
 async def content_types(
-    request: Request, principal: AnalystDep, session: SessionDep, asked: ContentAskedDep
+    request: Request, principal: AnalystDep, session: SessionDep, asked: ReportAskedDep
 ) -> ContentComparison | Response:
     """Engagement in the range per content type of the posts (text, image, video, gif)."""
     return await _content(request, principal, session, asked, by="content_type")
@@ -279,7 +263,7 @@ async def content_types(
 
 @router.get("/hashtags", response_model=ContentComparison, responses=CSV)
 async def hashtags(
-    request: Request, principal: AnalystDep, session: SessionDep, asked: ContentAskedDep
+    request: Request, principal: AnalystDep, session: SessionDep, asked: ReportAskedDep
 ) -> ContentComparison | Response:
     """Engagement in the range per hashtag of the posts' text (a post counts under each)."""
     return await _content(request, principal, session, asked, by="hashtag")
