@@ -330,14 +330,20 @@ class IdempotencyMiddleware:
         status = 500
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
+        last: Message | None = None
 
         async def capture(message: Message) -> None:
-            nonlocal status, headers
+            nonlocal status, headers, last
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # The answer ends once it is on record: a retry sent the moment the
+                    # client has it is replayed, never refused as still in progress.
+                    last = message
+                    return
             await send(message)
 
         try:
@@ -346,6 +352,21 @@ class IdempotencyMiddleware:
             async with unit_of_work(self.sessions) as session:
                 await release(session, scope=owner, key=key)
             raise
+        try:
+            await self._record(owner=owner, key=key, status=status, headers=headers, chunks=chunks)
+        finally:
+            if last is not None:
+                await send(last)
+
+    async def _record(
+        self,
+        *,
+        owner: str,
+        key: str,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        chunks: list[bytes],
+    ) -> None:
         async with unit_of_work(self.sessions) as session:
             if _retryable(status):
                 await release(session, scope=owner, key=key)

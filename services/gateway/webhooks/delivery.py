@@ -335,17 +335,19 @@ class WebhookDeliveries(Loop):
     def __init__(self, runtime: Runtime, settings: GatewaySettings) -> None:
         self.policy = Policy.of(settings)
         super().__init__(runtime, batch=self.policy.batch, every=settings.webhook_poll_seconds)
-        self.client = outbound_client(
+        self.client: httpx.AsyncClient | None = None
+
+    async def run(self) -> None:
+        # One client (its connection pool) for as long as the loop runs.
+        async with outbound_client(
             self.policy.outbound,
             headers={"user-agent": USER_AGENT},
             max_connections=max(self.policy.concurrency, 1),
-        )
-
-    async def run(self) -> None:
-        async with self.client:
+        ) as self.client:
             await super().run()
 
     async def step(self) -> int:
+        assert self.client is not None, "step runs inside run"
         return await deliver_due(
             self.runtime.sessions, self.client, now=self.clock(), policy=self.policy
         )
