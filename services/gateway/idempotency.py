@@ -331,13 +331,20 @@ class IdempotencyMiddleware:
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
 
+        # The last part of the answer is held back until the record says "done": a client
+        # that retries the moment it has the answer must get the replay, not "in progress".
+        last: Message | None = None
+
         async def capture(message: Message) -> None:
-            nonlocal status, headers
+            nonlocal status, headers, last
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    last = message
+                    return
             await send(message)
 
         try:
@@ -361,3 +368,5 @@ class IdempotencyMiddleware:
                     body=None if secret else body,
                     created=resource_id(body) if secret else None,
                 )
+        if last is not None:
+            await send(last)
