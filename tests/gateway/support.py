@@ -82,7 +82,8 @@ def echo_upstream(name: str) -> Echo:
     @app.post("/v1/posts/slow", include_in_schema=False)
     async def slow(request: Request) -> JSONResponse:
         echo.entered.set()
-        await asyncio.wait_for(echo.release.wait(), 10)
+        # Held until the test lets it go; the bound only keeps a broken test from hanging.
+        await asyncio.wait_for(echo.release.wait(), 60)
         return await describe(request)
 
     @app.post("/v1/posts/fail", include_in_schema=False)

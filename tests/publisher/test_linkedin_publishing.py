@@ -5,7 +5,6 @@ statistics."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +32,7 @@ from tests.publisher.support import (
 )
 from tests.publisher.test_replies import fan_comment, reply_request
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 # The fixture: this test's publisher settings with the sandbox's apps for the networks.
 settings = network_flows.settings
@@ -203,11 +203,12 @@ async def test_linkedin_first_comment_reply_and_share_statistics(settings, sandb
             options={"first_comment": "Details in here"},
         )
         urn = (await tap.wait("post.published"))[0].data["external_id"]
-        for _ in range(100):
+        async def commented() -> dict | None:
             listing = await sandbox_posts(sandbox_url, "linkedin", channel["external_id"])
-            if any(p["text"] == "Details in here" for p in listing["items"]):
-                break
-            await asyncio.sleep(0.1)
+            found = any(p["text"] == "Details in here" for p in listing["items"])
+            return listing if found else None
+
+        listing = await until(commented, timeout=10, what="the first comment")
         [first] = [p for p in listing["items"] if p["text"] == "Details in here"]
         assert first["reply_to"] == urn
 

@@ -5,7 +5,6 @@ statistics."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
@@ -26,6 +25,7 @@ from tests.publisher.support import (
     send,
 )
 from tests.publisher.test_replies import fan_comment, reply_request
+from tests.support.waits import until
 
 # The fixture: this test's publisher settings with the sandbox's apps for the networks.
 settings = network_flows.settings
@@ -164,11 +164,11 @@ async def test_youtube_token_refresh_first_comment_reply_polling_and_statistics(
         )
         video_id = (await tap.wait("post.published", seconds=30))[0].data["external_id"]
         assert tap.of("channel.needs_reauth") == []
-        for _ in range(100):
+        async def commented() -> dict | None:
             listing = await sandbox_posts(sandbox_url, "youtube", channel["external_id"])
-            if any(p["text"] == "Ask away" for p in listing["items"]):
-                break
-            await asyncio.sleep(0.1)
+            return listing if any(p["text"] == "Ask away" for p in listing["items"]) else None
+
+        listing = await until(commented, timeout=10, what="the first comment")
         [first] = [p for p in listing["items"] if p["text"] == "Ask away"]
         assert first["reply_to"] == video_id
 
