@@ -352,21 +352,26 @@ class IdempotencyMiddleware:
         except BaseException:
             async with unit_of_work(self.sessions) as session:
                 await release(session, scope=owner, key=key)
+            if last is not None:  # it failed after answering (a background task)
+                await send(last)
             raise
-        async with unit_of_work(self.sessions) as session:
-            if _retryable(status):
-                await release(session, scope=owner, key=key)
-            else:
-                body = b"".join(chunks)
-                secret = carries_secret(headers)
-                await complete(
-                    session,
-                    scope=owner,
-                    key=key,
-                    status=status,
-                    headers=headers,
-                    body=None if secret else body,
-                    created=resource_id(body) if secret else None,
-                )
-        if last is not None:
-            await send(last)
+        try:
+            async with unit_of_work(self.sessions) as session:
+                if _retryable(status):
+                    await release(session, scope=owner, key=key)
+                else:
+                    body = b"".join(chunks)
+                    secret = carries_secret(headers)
+                    await complete(
+                        session,
+                        scope=owner,
+                        key=key,
+                        status=status,
+                        headers=headers,
+                        body=None if secret else body,
+                        created=resource_id(body) if secret else None,
+                    )
+        finally:
+            # The request ran: its answer goes out even if it could not be remembered.
+            if last is not None:
+                await send(last)
