@@ -22,7 +22,7 @@ run: $(STAMP)
 # The console's build type-checks it and the TypeScript client (tsc) before the suite, whose
 # tests/console/ drive it in chromium.
 test: $(STAMP) console
-	$(PY) -m pytest -m "not faults" --reruns 1 --timeout 240 $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults" --timeout 240 $(PYTEST_ARGS)
 
 # Schemathesis against the running platform for longer than `make test` does: FUZZ_EXAMPLES
 # per operation (default 100), FUZZ_SEED to explore other inputs; report in the test's tmp dir.

@@ -75,7 +75,10 @@ def on(model: type[E], handler: TypedHandler[E]) -> tuple[str, Handler]:
     handler gets typed data (a payload of another shape is refused, never half-handled)."""
 
     async def typed(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
+        try:
+            data = envelope.parsed()
+        except (ValidationError, LookupError) as exc:
+            raise MessageRefused(f"{envelope.type} v{envelope.version}: {exc}") from exc
         if not isinstance(data, model):
             raise MessageRefused(f"{envelope.type} v{envelope.version} is not {model.__name__}")
         await handler(session, Received(data=data, envelope=envelope))

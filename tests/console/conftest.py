@@ -6,7 +6,6 @@ Screenshots of every screen go to console/test-results/ on every run.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ import pytest
 
 from deploy.console import CONSOLE, ensure_built
 from tests.e2e.conftest import ADMIN_TOKEN, platform  # noqa: F401  (the fixture)
+from tests.support import waits
 
 # Never let Playwright fetch a browser of its own: the machine's chromium is the one tested.
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
@@ -109,11 +109,4 @@ async def new_workspace(gateway_url: str, timezone: str = "Asia/Jerusalem") -> s
 
 async def until(check: Any, *, seconds: float = 60, what: str = "condition") -> Any:
     """Polls `check` (async) until it answers something truthy, within `seconds`."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return await waits.until(check, timeout=seconds, every=0.3, what=what)

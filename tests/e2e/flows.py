@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tests.e2e.conftest import ADMIN_TOKEN
+from tests.support.waits import until
 
 
 async def new_workspace(gateway: httpx.AsyncClient, timezone: str = "Asia/Jerusalem") -> str:
@@ -47,11 +46,4 @@ def local_wall_clock(seconds_from_now: float, timezone: str) -> str:
 async def wait_for(
     check: Any, *, seconds: float = 30, interval: float = 0.2, what: str = "condition"
 ) -> Any:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return await until(check, timeout=seconds, every=interval, what=what)

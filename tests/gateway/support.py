@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
@@ -18,8 +17,8 @@ from pydantic import BaseModel
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from shared.auth import InternalTokenMiddleware
-from shared.events import Envelope
-from tests.conftest import AMQP_URL, INTERNAL_TOKEN
+from tests.conftest import INTERNAL_TOKEN
+from tests.support.bus import Listener, listening  # noqa: F401  (the tests' bus listener)
 from tests.support.servers import lifespan, serve
 
 ADMIN_TOKEN = "test-admin-token"
@@ -83,7 +82,8 @@ def echo_upstream(name: str) -> Echo:
     @app.post("/v1/posts/slow", include_in_schema=False)
     async def slow(request: Request) -> JSONResponse:
         echo.entered.set()
-        await asyncio.wait_for(echo.release.wait(), 10)
+        # Held until the test lets it go; the bound only keeps a broken test from hanging.
+        await asyncio.wait_for(echo.release.wait(), 60)
         return await describe(request)
 
     @app.post("/v1/posts/fail", include_in_schema=False)
@@ -171,35 +171,3 @@ async def echo_upstreams(*names: str) -> AsyncIterator[dict[str, tuple[Echo, str
             url = await stack.enter_async_context(serve(echo.app))
             out[name] = (echo, url)
         yield out
-
-
-@dataclass
-class Listener:
-    envelopes: list[Envelope] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def wait_for_count(self, n: int, within: float = 10.0) -> None:
-        async with asyncio.timeout(within):
-            while len(self.envelopes) < n:
-                self.arrived.clear()
-                await self.arrived.wait()
-
-
-@contextlib.asynccontextmanager
-async def listening(exchange: str, *event_types: str) -> AsyncIterator[Listener]:
-    listener = Listener()
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for event_type in event_types:
-            await queue.bind(ex, routing_key=event_type)
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process():
-                listener.envelopes.append(Envelope.model_validate_json(message.body))
-                listener.arrived.set()
-
-        await queue.consume(on_message)
-        yield listener

@@ -1,8 +1,6 @@
 """The audit log: entries from the gateway's own changes, reached through the outbox and the
 bus, filtered, paged, kept once per event and forgotten by age."""
 
-import asyncio
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,22 +14,26 @@ from shared.consumer import Received
 from shared.db import unit_of_work
 from shared.events import AuditRecorded, Envelope
 from tests.gateway.support import Gateway, bearer, running_gateway
+from tests.support.waits import until
 
 
 async def entries_until(
     gw: Gateway, key: str, check: Any, *, params: dict | None = None, seconds: float = 30
 ) -> list[dict]:
     """GET /v1/audit until `check(items)` holds (the entries travel over the bus)."""
-    deadline = time.monotonic() + seconds
-    items: list[dict] = []
-    while time.monotonic() < deadline:
+    seen: list[list[dict]] = [[]]
+
+    async def matching() -> list[dict] | None:
         r = await gw.client.get("/v1/audit", params=params or {}, headers=bearer(key))
         assert r.status_code == 200, r.text
-        items = r.json()["items"]
-        if check(items):
-            return items
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"audit entries never matched; last: {items!r}")
+        seen[0] = r.json()["items"]
+        return seen[0] if check(seen[0]) else None
+
+    try:
+        found: list[dict] = await until(matching, timeout=seconds, every=0.2, what="audit entries")
+    except AssertionError:
+        raise AssertionError(f"audit entries never matched; last: {seen[0]!r}") from None
+    return found
 
 
 async def test_who_did_what_is_listed_filtered_and_paged(make_settings):

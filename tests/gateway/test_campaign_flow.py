@@ -4,27 +4,29 @@ report metrics builds from the events it heard."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
 
 from tests.gateway.world import build_world, hook_receiver, ok
+from tests.support.waits import until
 
 DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 
 
 async def _until(get: Any, done: Any, *, what: str, seconds: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    last: Any = None
-    while time.monotonic() < deadline:
+    answered: list[Any] = [None]
+
+    async def done_answer() -> dict[str, Any] | None:
         r = await get()
-        last = r.json() if r.status_code == 200 else r.text
-        if r.status_code == 200 and done(last):
-            return dict(last)
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+        answered[0] = r.json() if r.status_code == 200 else r.text
+        return dict(answered[0]) if r.status_code == 200 and done(answered[0]) else None
+
+    try:
+        found: dict[str, Any] = await until(done_answer, timeout=seconds, every=0.3, what=what)
+    except AssertionError:
+        raise AssertionError(f"timed out waiting for {what}; last: {answered[0]!r}") from None
+    return found
 
 
 async def test_run_a_campaign_and_read_its_conversion_rate(api_platform):

@@ -58,7 +58,7 @@ async def test_concurrent_requests_with_one_key_run_once(make_settings):
             return await gw.client.post("/v1/posts/slow", json={"n": 1}, headers=headers)
 
         first = asyncio.create_task(post())
-        await asyncio.wait_for(echo.entered.wait(), 5)
+        await asyncio.wait_for(echo.entered.wait(), 30)
         racing = await asyncio.gather(*(post() for _ in range(5)))
         assert [r.status_code for r in racing] == [409] * 5
         assert all(r.headers["retry-after"] for r in racing)

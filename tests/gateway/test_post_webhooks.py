@@ -3,12 +3,10 @@ every target failed, through the whole platform."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 
 from tests.gateway.world import build_world, hook_receiver, ok
+from tests.support.waits import until
 
 EVENTS = ["post.scheduled", "post.edited", "post.deleted", "post.failed", "post.partially_failed"]
 
@@ -67,7 +65,6 @@ async def test_post_lifecycle_events_are_delivered(api_platform):
                     headers=h,
                 )
             )
-            deadline = time.monotonic() + 90
             wanted = {
                 ("post.scheduled", post["id"]),
                 ("post.edited", post["id"]),
@@ -75,7 +72,8 @@ async def test_post_lifecycle_events_are_delivered(api_platform):
                 ("post.failed", doomed["id"]),
             }
             seen: set[tuple[str, str]] = set()
-            while time.monotonic() < deadline and not wanted <= seen:
+
+            async def delivered() -> bool:
                 r = await gw.get(
                     f"/v1/webhooks/{webhook['id']}/deliveries",
                     params={"limit": 100, "status": "succeeded"},
@@ -84,8 +82,9 @@ async def test_post_lifecycle_events_are_delivered(api_platform):
                 for item in ok(r)["items"]:
                     seen.add((item["event_type"], item.get("payload", {}).get("data", {})
                               .get("post_id", "")))  # fmt: skip
-                if not wanted <= seen:
-                    await asyncio.sleep(0.5)
+                return wanted <= seen
+
+            await until(delivered, timeout=90, every=0.5, what=f"deliveries of {sorted(wanted)}")
         finally:
             await sandbox.delete("/_sandbox/faults")
         assert wanted <= seen, sorted(seen)

@@ -13,6 +13,7 @@ from shared.events import Envelope, PostPublished
 from tests.conftest import AMQP_URL, INTERNAL_TOKEN
 from tests.gateway.support import bearer, echo_upstreams, running_gateway
 from tests.support.servers import free_port, serve
+from tests.support.waits import until
 
 SERVICES = ("scheduler", "publisher", "inbox", "metrics")
 
@@ -218,8 +219,8 @@ async def test_metrics_answers_through_the_gateway_for_the_right_workspace(
         )
         envelope = Envelope.of(published, workspace_id=uuid.UUID(ws["id"]))
         runtime = metrics.state.runtime
-        while not runtime.bus.consuming.get(metrics_settings.queue_name("posts")):
-            await asyncio.sleep(0.05)
+        posts_queue = metrics_settings.queue_name("posts")
+        await until(lambda: runtime.bus.consuming.get(posts_queue), timeout=20, what="consumer")
         bus = Bus(url=AMQP_URL, exchange=metrics_settings.exchange_name)
         await bus.publish(
             [
@@ -232,12 +233,11 @@ async def test_metrics_answers_through_the_gateway_for_the_right_workspace(
         )
         await bus.close()
         path = f"/v1/analytics/posts/{published.post_id}"
-        for _ in range(100):
+        async def analytics() -> httpx.Response | None:
             r = await gw.client.get(path, headers=bearer(ws["api_key"]))
-            if r.status_code == 200:
-                break
-            await asyncio.sleep(0.05)
-        assert r.status_code == 200, r.text
+            return r if r.status_code == 200 else None
+
+        r = await until(analytics, timeout=5, what="the post's analytics")
         assert r.json()["targets"][0]["external_id"] == "987"
         theirs = await gw.client.get(path, headers=bearer(other["api_key"]))
         assert theirs.status_code == 404

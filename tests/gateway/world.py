@@ -6,9 +6,7 @@ at a glance whether any of it shows up in an answer meant for someone else.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from fastapi import FastAPI, Request, Response
 from deploy.runner import Platform
 from tests.gateway.conftest import HOOK_PORT, new_workspace
 from tests.support.servers import serve
+from tests.support.waits import until
 
 
 @dataclass
@@ -248,14 +247,20 @@ async def build_world(platform: Platform, *, hook_url: str) -> World:
 async def eventually(
     get: Any, *, what: str, seconds: float = 30, done: Any = None
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    last: Any = None
-    while time.monotonic() < deadline:
+    """The first item of the list `get()` answers, once there is one (and it is `done`)."""
+    answered: list[Any] = [None]
+
+    async def first_item() -> dict[str, Any] | None:
         r = await get()
-        last = r.json() if r.status_code == 200 else r.text
-        if r.status_code == 200 and last["items"]:
-            item: dict[str, Any] = last["items"][0]
+        answered[0] = r.json() if r.status_code == 200 else r.text
+        if r.status_code == 200 and answered[0]["items"]:
+            item: dict[str, Any] = answered[0]["items"][0]
             if done is None or done(item):
                 return item
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+        return None
+
+    try:
+        found: dict[str, Any] = await until(first_item, timeout=seconds, every=0.3, what=what)
+    except AssertionError:
+        raise AssertionError(f"timed out waiting for {what}; last: {answered[0]!r}") from None
+    return found

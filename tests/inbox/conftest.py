@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import uuid
@@ -22,7 +22,9 @@ from shared.bus import Bus, OutgoingMessage
 from shared.db import asyncpg_dsn
 from shared.events import ChannelConnected, Envelope, EventData, PostPublished
 from tests.conftest import AMQP_URL, identity
+from tests.support.bus import listening
 from tests.support.servers import free_port, serve
+from tests.support.waits import until
 
 X_SECRET = "x-consumer-secret-for-tests"
 
@@ -45,6 +47,7 @@ class Inbox:
     app: Any
     bus: Bus
     workspace_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    listeners: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     async def publish(self, data: EventData, workspace_id: uuid.UUID | None = None) -> Envelope:
         envelope = Envelope.of(data, workspace_id=workspace_id or self.workspace_id)
@@ -102,29 +105,12 @@ class Inbox:
         self, check: Callable[[], Any], timeout: float = 10.0  # noqa: ASYNC109
     ) -> Any:
         """Polls `check` (sync or async) until it returns something truthy."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return result
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("condition not met in time")
-            await asyncio.sleep(0.05)
+        return await until(check, timeout=timeout)
 
     async def spy(self) -> list[Envelope]:
         """Every event published on this test's exchange from now on, in arrival order."""
-        seen: list[Envelope] = []
-
-        async def collect(message: Any) -> None:
-            seen.append(Envelope.model_validate_json(message.body))
-            await message.ack()
-
-        queue = self.settings.queue_name("spy")
-        self.bus.consume(queue=queue, routing_keys=["#"], handler=collect)
-        await self.wait_for(lambda: self.bus.consuming.get(queue))
-        return seen
+        spy = listening(self.settings.exchange_name, "#")
+        return (await self.listeners.enter_async_context(spy)).envelopes
 
     async def wait_consuming(self) -> None:
         runtime = self.app.state.runtime
@@ -190,9 +176,11 @@ class _running:
         inbox = Inbox(url=url, client=self.client, settings=self.settings, app=self.app,
                       bus=self.bus)
         await inbox.wait_consuming()
+        self.inbox = inbox
         return inbox
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.inbox.listeners.aclose()
         await self.client.aclose()
         await self.bus.close()
         await self._serve.__aexit__(*exc)

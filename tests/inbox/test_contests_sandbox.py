@@ -27,6 +27,7 @@ from tests.inbox.test_contests import Feed
 from tests.inbox.test_handling import of_type
 from tests.inbox.test_meta_webhooks import APPS
 from tests.support.servers import serve
+from tests.support.waits import until
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -58,10 +59,7 @@ async def network_posts(sb: httpx.AsyncClient, sandbox_url: str) -> dict[str, An
         r = await sb.get(f"/instagram/v21.0/{creation}?fields=status_code", headers=h)
         return bool(r.json().get("status_code") == "FINISHED")
 
-    deadline = asyncio.get_running_loop().time() + 10
-    while not await finished():
-        assert asyncio.get_running_loop().time() < deadline, "container never finished"
-        await asyncio.sleep(0.05)
+    await until(finished, timeout=10, what="the container finished")
     media = await sb.post(
         f"/instagram/v21.0/{user}/media_publish", headers=h, data={"creation_id": creation}
     )
@@ -319,8 +317,12 @@ async def test_the_draw_happens_by_itself_across_a_restart(
         assert r.status_code == 201, r.text
         contest = r.json()
     # The inbox is down when the entry window ends and when the draw falls due.
-    while datetime.now(UTC) < ends + timedelta(seconds=1):
-        await asyncio.sleep(0.1)
+    await until(
+        lambda: datetime.now(UTC) >= ends + timedelta(seconds=1),
+        timeout=60,
+        every=0.1,
+        what="the entry window over",
+    )
     async with _running(settings, inbox_port, None) as inbox:
         inbox.workspace_id = workspace
 

@@ -1,7 +1,6 @@
 """GET /v1/campaigns/{id}/report: the campaign learnt from the scheduler's events, its figures
 from what metrics holds, per network."""
 
-import asyncio
 import csv
 import io
 import uuid
@@ -18,6 +17,7 @@ from shared.events import CampaignCreated, CampaignUpdated, Envelope, PostCampai
 from tests.conftest import AMQP_URL, identity
 from tests.metrics.support import connect_channel, feed, publish, sample
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 PREVIEW = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
@@ -41,17 +41,17 @@ async def _send(settings: MetricsSettings, workspace: uuid.UUID, *events) -> Non
 
 async def _handled(runtime, consumer: str, count: int) -> None:
     """Waits until the consumer has recorded `count` messages (with their effects)."""
-    async with asyncio.timeout(20):
-        while True:
-            async with runtime.sessions() as session:
-                done = await session.scalar(
-                    select(func.count())
-                    .select_from(BUS.processed_messages)
-                    .where(BUS.processed_messages.c.consumer == consumer)
-                )
-            if done == count:
-                return
-            await asyncio.sleep(0.05)
+
+    async def recorded() -> bool:
+        async with runtime.sessions() as session:
+            done = await session.scalar(
+                select(func.count())
+                .select_from(BUS.processed_messages)
+                .where(BUS.processed_messages.c.consumer == consumer)
+            )
+        return done == count
+
+    await until(recorded, timeout=20, what=f"{count} messages recorded by {consumer}")
 
 
 async def test_campaign_report_per_network_with_conversion_rate(make_settings):
@@ -65,9 +65,8 @@ async def test_campaign_report_per_network_with_conversion_rate(make_settings):
              "goal": {"metric": "conversions", "target": 4}}  # fmt: skip
     async with lifespan(app):
         runtime = app.state.runtime
-        async with asyncio.timeout(20):
-            while not runtime.bus.consuming.get(settings.queue_name("campaigns")):
-                await asyncio.sleep(0.05)
+        campaigns = settings.queue_name("campaigns")
+        await until(lambda: runtime.bus.consuming.get(campaigns), timeout=20, what="the consumer")
         # Out of order on purpose: the old name and the old membership arrive last.
         await _send(
             settings,

@@ -1,4 +1,3 @@
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from shared.events import Sample as FetchedSample
 from tests.conftest import AMQP_URL, identity
 from tests.metrics.support import connect_channel, feed, publish, quiet_app, sample
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -285,11 +285,12 @@ async def test_collect_and_fetch_round_trip_over_the_bus(make_settings, bus_pref
     )
     async with lifespan(app):
         runtime = app.state.runtime
-        while not (
-            runtime.bus.consuming.get(settings.queue_name("posts"))
-            and answerer.consuming.get(f"{bus_prefix}publisher-standin.collect")
-        ):
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: runtime.bus.consuming.get(settings.queue_name("posts"))
+            and answerer.consuming.get(f"{bus_prefix}publisher-standin.collect"),
+            timeout=20,
+            what="both consumers",
+        )
         envelope = Envelope.of(published, workspace_id=workspace)
         await answerer.publish(
             [
@@ -302,16 +303,14 @@ async def test_collect_and_fetch_round_trip_over_the_bus(make_settings, bus_pref
         )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
-            body = {}
-            for _ in range(200):
+            async def counted() -> dict | None:
                 r = await client.get(
                     f"/v1/analytics/posts/{published.post_id}", headers=identity(workspace)
                 )
-                if r.status_code == 200 and r.json()["totals"].get("likes") == 7:
-                    body = r.json()
-                    break
-                await asyncio.sleep(0.05)
-            assert body, r.text
+                ok = r.status_code == 200 and r.json()["totals"].get("likes") == 7
+                return r.json() if ok else None
+
+            body = await until(counted, timeout=10, what="the 7 likes counted")
             assert body["totals"] == {"likes": 7, "views": None}
     await answerer.close()
     post_asks = [a for a in asked if not a["account"]]

@@ -1,4 +1,3 @@
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -10,6 +9,7 @@ from shared.bus import Bus, OutgoingMessage
 from shared.events import Envelope, PostPublished
 from tests.conftest import AMQP_URL, identity
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 
 async def test_published_post_is_tracked_once_even_if_delivered_twice(make_settings, bus_prefix):
@@ -24,8 +24,8 @@ async def test_published_post_is_tracked_once_even_if_delivered_twice(make_setti
     bus = Bus(url=AMQP_URL, exchange=settings.exchange_name)
     async with lifespan(app):
         runtime = app.state.runtime
-        while not runtime.bus.consuming.get(settings.queue_name("posts")):
-            await asyncio.sleep(0.05)
+        posts = settings.queue_name("posts")
+        await until(lambda: runtime.bus.consuming.get(posts), timeout=20, what="the consumer")
         message = OutgoingMessage(
             routing_key=envelope.type, body=envelope.model_dump_json().encode(),
             message_id=str(envelope.id),
@@ -33,14 +33,13 @@ async def test_published_post_is_tracked_once_even_if_delivered_twice(make_setti
         await bus.publish([message, message])
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
-            for _ in range(100):
+            async def tracked() -> httpx.Response | None:
                 r = await client.get(
                     f"/v1/analytics/posts/{published.post_id}", headers=identity(workspace)
                 )
-                if r.status_code == 200:
-                    break
-                await asyncio.sleep(0.05)
-            assert r.status_code == 200, r.text
+                return r if r.status_code == 200 else None
+
+            r = await until(tracked, timeout=5, what="the post tracked")
             assert [t["external_id"] for t in r.json()["targets"]] == ["123"]
             other = await client.get(
                 f"/v1/analytics/posts/{published.post_id}", headers=identity(uuid.uuid4())

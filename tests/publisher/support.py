@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
 import httpx
 from fastapi import FastAPI
 
@@ -18,7 +17,9 @@ from sandbox.settings import SandboxSettings
 from shared.bus import Bus, OutgoingMessage
 from shared.events import Envelope, PostDue
 from tests.conftest import AMQP_URL
+from tests.support.bus import Listener, listening
 from tests.support.servers import free_port, serve
+from tests.support.waits import until
 
 
 @contextlib.asynccontextmanager
@@ -31,52 +32,14 @@ async def running_sandbox(**overrides: Any) -> AsyncIterator[str]:
         yield url
 
 
-class Tap:
+def Tap(exchange: str, routing_keys: list[str]) -> AbstractAsyncContextManager[Listener]:  # noqa: N802
     """A queue of this test's own on the exchange, to read what the publisher emitted."""
-
-    def __init__(self, exchange: str, routing_keys: list[str]) -> None:
-        self.exchange = exchange
-        self.routing_keys = routing_keys
-        self.events: list[Envelope] = []
-
-    async def __aenter__(self) -> Tap:
-        self.conn = await aio_pika.connect(AMQP_URL)
-        channel = await self.conn.channel()
-        exchange = await channel.declare_exchange(
-            self.exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for key in self.routing_keys:
-            await queue.bind(exchange, routing_key=key)
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process():
-                self.events.append(Envelope.model_validate_json(message.body))
-
-        await queue.consume(on_message)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.conn.close()
-
-    def of(self, event_type: str) -> list[Envelope]:
-        return [e for e in self.events if e.type == event_type]
-
-    async def wait(self, event_type: str, count: int = 1, seconds: float = 20) -> list[Envelope]:
-        for _ in range(int(seconds / 0.05)):
-            if len(self.of(event_type)) >= count:
-                return self.of(event_type)
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"expected {count} {event_type}, got {self.events!r}")
+    return listening(exchange, *routing_keys)
 
 
 async def wait_consuming(app: FastAPI, queue: str) -> None:
     runtime = app.state.runtime
-    for _ in range(200):
-        if runtime.bus.consuming.get(queue):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{queue} never started consuming")
+    await until(lambda: runtime.bus.consuming.get(queue), timeout=10, what=f"{queue} consumed")
 
 
 def post_due(*, channel: dict[str, Any], text: str, target_id: uuid.UUID | None = None,

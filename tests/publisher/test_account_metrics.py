@@ -1,7 +1,6 @@
 """Account numbers (followers): `metrics.collect` with `account=True` is answered from the
 network's profile endpoints, served by the sandbox."""
 
-import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from tests.metrics.support import connect_channel, feed, quiet_app
 from tests.publisher.support import Tap, post_due, put_faults, send, wait_consuming
 from tests.publisher.test_publishing import connect
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 # network → the name the network itself gives its follower count.
 FOLLOWER_NAMES = {
@@ -58,12 +58,12 @@ def answer_for(tap: Tap, channel: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def wait_answer(tap: Tap, channel: dict[str, Any], seconds: float = 30) -> dict[str, Any]:
-    for _ in range(int(seconds / 0.05)):
-        found = answer_for(tap, channel)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no metrics.fetched for {channel['network']}: {tap.events!r}")
+    found: dict[str, Any] = await until(
+        lambda: answer_for(tap, channel),
+        timeout=seconds,
+        what=f"metrics.fetched for {channel['network']}",
+    )
+    return found
 
 
 async def test_account_request_answers_each_networks_follower_count(

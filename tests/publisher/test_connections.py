@@ -3,8 +3,6 @@ renewed ahead of their end, moderation carried out on the network."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,19 +25,13 @@ from tests.publisher.support import (
     wait_consuming,
 )
 from tests.support.servers import free_port, lifespan, serve
+from tests.support.waits import until
 
 PUSHING = ["facebook", "instagram", "threads", "x", "linkedin", "youtube"]
 
 
 async def eventually(check: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {seconds} s (last: {value!r})")
-        await asyncio.sleep(0.1)
+    return await until(check, timeout=seconds, every=0.1)
 
 
 async def test_connecting_subscribes_with_each_network_and_webhooks_arrive(

@@ -4,6 +4,7 @@ headers, unknown outcomes settled by a lookup, the daily cap, replies, first com
 insights."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from services.publisher.app import create_app
 from services.publisher.models import Channel, PublishJob
 from shared.events import CollectItem, Envelope, MetricsCollect
 from tests.conftest import identity
+from tests.publisher.network_flows import job_where
 from tests.publisher.support import (
     Tap,
     new_account,
@@ -29,20 +31,7 @@ from tests.publisher.test_networks import publish_one, sample
 from tests.publisher.test_publishing import connect
 from tests.publisher.test_replies import fan_comment, reply_request
 from tests.support.servers import lifespan
-
-
-async def job_where(app, *conditions) -> PublishJob | None:
-    """The first job matching, polled for a while (jobs settle in the background)."""
-    for _ in range(200):
-        async with app.state.runtime.sessions() as session:
-            job = (
-                (await session.execute(sa.select(PublishJob).where(*conditions))).scalars().first()
-            )
-        if job is not None:
-            return job
-        await asyncio.sleep(0.1)
-    return None
-
+from tests.support.waits import until
 
 # --- Instagram ------------------------------------------------------------------------------
 
@@ -271,7 +260,9 @@ async def test_instagram_daily_cap_of_50_is_kept_by_the_publisher_itself(
         # (about 24 h from now) without having been sent.
         later = datetime.now(UTC) + timedelta(hours=23)
         jobs: list[PublishJob] = []
-        for _ in range(600):
+
+        async def all_settled() -> bool:
+            nonlocal jobs
             async with app.state.runtime.sessions() as session:
                 jobs = list((await session.execute(sa.select(PublishJob))).scalars())
             settled = [
@@ -284,9 +275,10 @@ async def test_instagram_daily_cap_of_50_is_kept_by_the_publisher_itself(
                     and j.next_attempt_at > later
                 )
             ]
-            if len(jobs) == 51 and len(settled) == 51:
-                break
-            await asyncio.sleep(0.2)
+            return len(jobs) == 51 and len(settled) == 51
+
+        with contextlib.suppress(AssertionError):  # the assertions below say what is wrong
+            await until(all_settled, timeout=120, every=0.2, what="every job settled")
         published = [j for j in jobs if j.status == "published"]
         waiting = [j for j in jobs if j.status == "pending"]
         assert len(published) + len(waiting) == 51, [(j.status, j.error_class) for j in jobs]
@@ -295,6 +287,7 @@ async def test_instagram_daily_cap_of_50_is_kept_by_the_publisher_itself(
         assert sum(j.attempts for j in jobs) == 50
         # (A loaded machine may time a call out and cost a retry or two; never more posts.)
         assert 45 <= len(published) <= 50 and waiting
+        # A quiet moment is the check: an event for a job not published would arrive here.
         await asyncio.sleep(0.5)
         assert len(tap.of("post.published")) == len(published)
         assert tap.of("post.publish_failed") == []
@@ -394,13 +387,16 @@ async def test_instagram_first_comment_and_a_reply_to_a_fan(publisher_settings, 
         await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
         media_id = (await tap.wait("post.published"))[0].data["external_id"]
         mine: list = []
-        for _ in range(100):
+        job = None
+
+        async def commented() -> bool:
+            nonlocal mine, job
             listing = await sandbox_posts(sandbox_url, "instagram", channel["external_id"])
             mine = [p for p in listing["items"] if p["text"] == "Link in bio"]
             job = await job_where(app, PublishJob.kind == "first_comment")
-            if mine and job is not None and job.status == "published":
-                break
-            await asyncio.sleep(0.1)
+            return bool(mine) and job.status == "published"
+
+        await until(commented, timeout=10, every=0.1, what="the first comment published")
         assert len(mine) == 1 and mine[0]["reply_to"] == media_id
         assert job is not None and job.external_id == mine[0]["id"]
 
@@ -415,6 +411,7 @@ async def test_instagram_first_comment_and_a_reply_to_a_fan(publisher_settings, 
         replies = [p for p in listing["items"] if p["text"] == "In our bio!"]
         assert len(replies) == 1 and replies[0]["reply_to"] == comment["id"]
         assert sent[0].data["external_id"] == replies[0]["id"]
+        # A quiet moment is the check: the duplicate request must not send a second reply.
         await asyncio.sleep(0.5)
         assert len(tap.of("reply.sent")) == 1
 
@@ -680,13 +677,12 @@ async def test_threads_first_comment_and_reply_are_reply_containers(
         )
         await send(settings.exchange_name, Envelope.of(request, workspace_id=workspace))
         sent = await tap.wait("reply.sent", seconds=30)
-        first: list = []
-        for _ in range(100):
+        async def threads_posts() -> dict | None:
             listing = await sandbox_posts(sandbox_url, "threads", channel["external_id"])
-            first = [p for p in listing["items"] if p["text"] == "More below"]
-            if first:
-                break
-            await asyncio.sleep(0.1)
+            return listing if any(p["text"] == "More below" for p in listing["items"]) else None
+
+        listing = await until(threads_posts, timeout=10, what="the first comment on Threads")
+        first = [p for p in listing["items"] if p["text"] == "More below"]
         assert len(first) == 1 and first[0]["reply_to"] == post_id
         replies = [p for p in listing["items"] if p["text"] == "Out today!"]
         assert len(replies) == 1 and replies[0]["reply_to"] == comment["id"]

@@ -1,16 +1,15 @@
 """Every adapter publishing through the real flow (post.due → network → post.published),
 media included, against the sandbox."""
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import sqlalchemy as sa
 
 from services.publisher.app import create_app
 from services.publisher.models import PublishJob
 from shared.events import Envelope, MediaItem
+from tests.publisher.network_flows import job_where
 from tests.publisher.support import (
     Tap,
     post_due,
@@ -138,14 +137,7 @@ async def test_facebook_throttling_code_4_waits_as_long_as_the_usage_header_says
         await send(settings.exchange_name,
                    *(Envelope.of(d, workspace_id=workspace) for d in dues))
         await tap.wait("post.published")
-        job = None
-        for _ in range(100):
-            async with app.state.runtime.sessions() as session:
-                job = (await session.execute(sa.select(PublishJob).where(
-                    PublishJob.error_class == "rate_limited"))).scalar_one_or_none()
-            if job is not None:
-                break
-            await asyncio.sleep(0.1)
+        job = await job_where(app, PublishJob.error_class == "rate_limited")
         assert job is not None and job.status == "pending"
         assert job.next_attempt_at - datetime.now(UTC) > timedelta(seconds=90)
         assert tap.of("post.publish_failed") == []

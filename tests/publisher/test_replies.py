@@ -17,6 +17,7 @@ from tests.publisher.support import (
 )
 from tests.publisher.test_publishing import connect
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 
 async def fan_comment(sandbox_url: str, network: str, post_id: str, text: str) -> dict:
@@ -135,14 +136,11 @@ async def test_first_comment_follows_the_post_with_its_own_retries(
                        options={"first_comment": "Links in here"})
         await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
         published = (await tap.wait("post.published", seconds=30))[0].data
-        for _ in range(100):
+        async def first_comment() -> list:
             listing = await sandbox_posts(sandbox_url, "mastodon", channel["external_id"])
-            comments = [p for p in listing["items"] if p["text"] == "Links in here"]
-            if comments:
-                break
-            import asyncio
+            return [p for p in listing["items"] if p["text"] == "Links in here"]
 
-            await asyncio.sleep(0.1)
+        comments = await until(first_comment, timeout=10, what="the first comment")
         assert len(comments) == 1
         assert comments[0]["reply_to"] == published["external_id"]
         assert len(tap.of("post.published")) == 1

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
+from tests.support.waits import until
 
 
 class Receiver:
@@ -54,11 +54,13 @@ class Receiver:
             return Response(status_code=200)
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        for _ in range(int(timeout / 0.01)):
-            if len(self.received) >= count:
-                return self.received
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"expected {count} deliveries, got {len(self.received)}")
+        await until(
+            lambda: len(self.received) >= count,
+            timeout=timeout,
+            every=0.01,
+            what=f"{count} deliveries (got {len(self.received)})",
+        )
+        return self.received
 
 
 @pytest.fixture

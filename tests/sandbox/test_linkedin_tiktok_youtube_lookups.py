@@ -4,12 +4,12 @@ resumable-session status query, uploads playlist and commentThreads.insert."""
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import quote
 
 import httpx
 
 from tests.sandbox.conftest import auth, new_account
+from tests.support.waits import until
 
 LI = {"Linkedin-Version": "202505", "X-Restli-Protocol-Version": "2.0.0"}
 MB = 1024 * 1024
@@ -126,13 +126,15 @@ async def test_tiktok_chunk_rules_photo_posts_and_video_list(client: httpx.Async
         },
     )
     assert photo.status_code == 200
-    # Nobody polls the status: TikTok finishes processing all the same.
-    await asyncio.sleep(1.1)
-    listed = (
-        await client.post(
+    # Nobody polls the status: TikTok finishes processing all the same, and the post is listed.
+    async def videos() -> dict:
+        answer = await client.post(
             "/tiktok/v2/video/list/?fields=id,title,create_time", headers=h, json={"max_count": 20}
         )
-    ).json()["data"]
+        data: dict = answer.json()["data"]
+        return data if data["videos"] else {}
+
+    listed = await until(videos, timeout=10, what="the photo post listed")
     assert [v["title"] for v in listed["videos"]] == ["stills"]
     assert listed["has_more"] is False
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
@@ -15,6 +14,7 @@ from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
 from sandbox.state import NETWORKS, State
 from tests.sandbox.conftest import Receiver, auth, new_account
+from tests.support.waits import until
 
 
 @pytest.fixture
@@ -146,11 +146,10 @@ async def test_youtube_hub_verifies_intent_and_holds_a_lease(
         },
     )
     assert resp.status_code == 202
-    deadline = time.monotonic() + 5
-    subs: list[dict] = []
-    while time.monotonic() < deadline and not subs:
-        subs = (await client.get("/_sandbox/youtube/subscriptions")).json()
-        await asyncio.sleep(0.02)
+    async def subscriptions() -> list[dict]:
+        return (await client.get("/_sandbox/youtube/subscriptions")).json()
+
+    subs = await until(subscriptions, timeout=5, every=0.02, what="the hub's subscription")
     assert subs and subs[0]["account"] == channel and subs[0]["topics"] == [topic]
     assert 3500 < subs[0]["expires_at"] - time.time() <= 3600
 

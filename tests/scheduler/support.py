@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aio_pika
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -22,7 +21,9 @@ from shared.bus import Bus, OutgoingMessage
 from shared.db import unit_of_work
 from shared.events import ChannelConnected, Envelope, EventData
 from tests.conftest import AMQP_URL
+from tests.support.bus import Listener, listening  # noqa: F401  (the tests' bus listener)
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 
 @dataclass
@@ -76,49 +77,11 @@ async def running_scheduler(settings: SchedulerSettings) -> AsyncIterator[Schedu
 async def wait_consuming(scheduler: Scheduler, *purposes: str) -> None:
     for purpose in purposes:
         queue = scheduler.settings.queue_name(purpose)
-        for _ in range(200):
-            if scheduler.runtime.bus.consuming.get(queue):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError(f"{queue} never started consuming")
-
-
-@dataclass
-class Listener:
-    """A test queue on the test's exchange, collecting every envelope of the given types."""
-
-    envelopes: list[Envelope] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def of(self, event_type: str) -> list[Envelope]:
-        return [e for e in self.envelopes if e.type == event_type]
-
-    async def wait_for(self, predicate: Callable[[Listener], bool], within: float = 10.0) -> None:
-        async with asyncio.timeout(within):
-            while not predicate(self):
-                self.arrived.clear()
-                await self.arrived.wait()
-
-
-@contextlib.asynccontextmanager
-async def listening(exchange: str, *event_types: str) -> AsyncIterator[Listener]:
-    listener = Listener()
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for event_type in event_types:
-            await queue.bind(ex, routing_key=event_type)
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process():
-                listener.envelopes.append(Envelope.model_validate_json(message.body))
-                listener.arrived.set()
-
-        await queue.consume(on_message)
-        yield listener
+        await until(
+            lambda q=queue: scheduler.runtime.bus.consuming.get(q),
+            timeout=10,
+            what=f"{queue} to be consumed",
+        )
 
 
 async def publish(exchange: str, *events: tuple[EventData, uuid.UUID | None]) -> None:
@@ -141,15 +104,12 @@ async def publish(exchange: str, *events: tuple[EventData, uuid.UUID | None]) ->
 
 
 async def eventually(check: Callable[[], object], within: float = 10.0) -> None:
-    """Retries an async check until it stops raising AssertionError."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        try:
-            result = check()
-            if asyncio.iscoroutine(result):
-                await result
-            return
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.05)
+    """Retries a check written as asserts (sync or async) until it stops failing."""
+
+    async def holds() -> bool:
+        result = check()
+        if asyncio.iscoroutine(result):
+            await result
+        return True
+
+    await until(holds, timeout=within, what="the check to pass", retry_on=(AssertionError,))

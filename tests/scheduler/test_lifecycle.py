@@ -293,6 +293,8 @@ async def test_cancel_keeps_a_post_from_going_out(make_settings):
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "canceled"
         assert r.json()["targets"][0]["status"] == "canceled"
+        # Time passing is the check: the post was due 1.5 s after it was made, and canceled
+        # it must stay silent past that.
         await asyncio.sleep(2.5)
         assert heard.of("post.due") == []
         assert len(heard.of("post.canceled")) == 1

@@ -1,4 +1,3 @@
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -202,7 +201,6 @@ async def test_dispatching_an_occurrence_tops_up_the_series(make_settings):
         # Only the first occurrence is within the one-day horizon.
         assert len(r.json()["targets"]) == 1
         await heard.wait_for(lambda h: len(h.of("post.due")) == 1, within=10)
-        await asyncio.sleep(0.5)
         async with s.runtime.sessions() as session:
             rows = (
                 await session.execute(select(Target.status, Target.due_at).order_by(Target.due_at))

@@ -19,6 +19,7 @@ import httpx
 
 from deploy.runner import Platform
 from tests.e2e.conftest import ADMIN_TOKEN
+from tests.support.waits import until
 
 
 @dataclass
@@ -131,9 +132,5 @@ async def eventually(
 ) -> float:
     """Seconds until `check()` held; fails when it did not within `within` seconds."""
     started = time.monotonic()
-    while True:
-        if await check():
-            return time.monotonic() - started
-        if time.monotonic() - started > within:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(every)
+    await until(check, timeout=within, every=every)
+    return time.monotonic() - started

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from shared.events import ChannelConnected, Envelope
 from tests.conftest import AMQP_URL, delete_bus_objects
 from tests.e2e.conftest import platform_config
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waits import until
 
 
 @contextlib.asynccontextmanager
@@ -101,14 +101,7 @@ async def scalar(database_url: str, sql: str, *args: Any) -> Any:
 async def wait_until(
     check: Callable[[], Awaitable[Any]], *, seconds: float = 60, what: str = "condition"
 ) -> Any:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return await until(check, timeout=seconds, every=0.1, what=what)
 
 
 async def deadletters(*args: str) -> str:

@@ -24,6 +24,7 @@ from deploy.runner import Platform
 from tests.conftest import delete_bus_objects
 from tests.e2e.conftest import platform_config
 from tests.support.servers import free_port, serve
+from tests.support.waits import until
 
 # A valid 1×1 PNG: what an attacker's "image" may look like on the way in.
 PNG = bytes.fromhex(
@@ -215,11 +216,12 @@ async def running_tls_target(
     )
     task = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
+        def started() -> bool:
+            if task.done():
+                task.result()
+            return bool(server.started)
+
+        await until(started, timeout=30, every=0.01, what="the server started")
         yield target, trust
     finally:
         server.should_exit = True

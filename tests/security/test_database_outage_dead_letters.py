@@ -79,7 +79,7 @@ async def test_messages_consumed_during_a_database_outage_are_handled_once_after
 
         async with lifespan(app):
             await wait_until(
-                lambda: asyncio.sleep(0, runtime.bus.consuming.get(queue)), what="consumer"
+                lambda: runtime.bus.consuming.get(queue), what="consumer"
             )
             await publish(settings.exchange_name, [channel_connected(workspace) for _ in range(5)])
             await wait_until(
@@ -137,7 +137,7 @@ async def test_a_message_that_times_out_on_a_healthy_database_still_reaches_its_
     subscription = Subscription(purpose="slow", handlers={"workspace.created": too_slow})
     async with runtime.running(subscriptions=[subscription]):
         await wait_until(
-            lambda: asyncio.sleep(0, runtime.bus.consuming.get(queue)), what="consumer"
+            lambda: runtime.bus.consuming.get(queue), what="consumer"
         )
         envelope = Envelope.of(
             WorkspaceCreated(workspace_id=uuid.uuid4(), name="Acme", timezone="UTC"),

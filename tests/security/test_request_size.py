@@ -31,6 +31,7 @@ from services.scheduler.settings import SchedulerSettings
 from shared.db import asyncpg_dsn
 from tests.conftest import INTERNAL_TOKEN
 from tests.security.edge import bearer, gateway_url, new_workspace, raw_request
+from tests.support.waits import until
 
 MIB = 1024 * 1024
 SERVICES = ("scheduler", "publisher", "inbox", "metrics")
@@ -163,13 +164,17 @@ async def test_the_intake_backlog_is_bounded(database_url: str) -> None:
         first = [store(n) for n in range(2)]
         # Wait until the writer's INSERT of the first batch waits for the lock.
         # (Asked on a connection of its own: a transaction sees one snapshot of the activity.)
-        async with asyncio.timeout(10):
-            while not await watcher.fetchval(
+        await until(
+            lambda: watcher.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND application_name = 'herald-inbox-intake' AND datname = current_database()"
-            ):
-                await asyncio.sleep(0.01)
+            ),
+            timeout=10,
+            every=0.01,
+            what="the first store waiting on the lock",
+        )
         queued = [store(n) for n in range(2, 5)]
+        # A quiet moment is the check: the queued stores must still be waiting after it.
         await asyncio.sleep(0.05)
         assert not any(t.done() for t in queued)
         with pytest.raises(IntakeFull):

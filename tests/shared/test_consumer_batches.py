@@ -74,7 +74,7 @@ async def consuming(
     queue = settings.queue_name("batches")
     bus.consume(queue=queue, routing_keys=["workspace.created"], handler=consumer)
     try:
-        await wait_until(lambda: asyncio.sleep(0, bus.consuming.get(queue)), what="consumer")
+        await wait_until(lambda: bus.consuming.get(queue), what="consumer")
         yield consumer
     finally:
         await bus.close()
@@ -92,7 +92,7 @@ async def hold_then_pile_up(
     envelopes = [n if isinstance(n, Envelope) else created(n) for n in names]
     await publish(settings.exchange_name, envelopes)
     await wait_until(
-        lambda: asyncio.sleep(0, len(consumer.pending) == len(names)), what="the pile-up"
+        lambda: len(consumer.pending) == len(names), what="the pile-up"
     )
 
 
@@ -180,7 +180,7 @@ async def test_a_message_delivered_again_after_its_batch_committed_changes_nothi
             return value or 0.0
 
         await wait_until(
-            lambda: asyncio.sleep(0, outcomes("handled") == 3 and outcomes("duplicate") == 2),
+            lambda: outcomes("handled") == 3 and outcomes("duplicate") == 2,
             what="every delivery answered",
         )
         recorded = await scalar(

@@ -1,6 +1,5 @@
 """What operators read: outbox counters, queue depth, request ids and traces."""
 
-import asyncio
 import uuid
 
 import httpx
@@ -10,6 +9,7 @@ from services.metrics.settings import MetricsSettings
 from shared.db import unit_of_work
 from shared.events import Envelope, WorkspaceCreated
 from tests.support.servers import lifespan
+from tests.support.waits import until
 
 
 async def test_outbox_counters_queue_depth_and_request_ids(make_settings):
@@ -18,8 +18,7 @@ async def test_outbox_counters_queue_depth_and_request_ids(make_settings):
     async with lifespan(app):
         runtime = app.state.runtime
         queue = settings.queue_name("posts")
-        while not runtime.bus.consuming.get(queue):
-            await asyncio.sleep(0.05)
+        await until(lambda: runtime.bus.consuming.get(queue), timeout=20, what="the consumer")
         async with unit_of_work(runtime.sessions) as session:
             await runtime.outbox.add(
                 session,
@@ -28,10 +27,11 @@ async def test_outbox_counters_queue_depth_and_request_ids(make_settings):
                     workspace_id=None,
                 ),
             )
-        for _ in range(100):
-            if runtime.metrics.outbox_published._value.get() >= 1:
-                break
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: runtime.metrics.outbox_published._value.get() >= 1,
+            timeout=5,
+            what="the outbox's first publish counted",
+        )
         assert runtime.metrics.outbox_published._value.get() == 1
         depths = await runtime.bus.queue_depths([queue, "no-such-queue"])
         assert depths == {queue: 0}

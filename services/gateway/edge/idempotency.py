@@ -351,6 +351,8 @@ class IdempotencyMiddleware:
         except BaseException:
             async with unit_of_work(self.sessions) as session:
                 await release(session, scope=owner, key=key)
+            if last is not None:  # it failed after answering (a background task)
+                await send(last)
             raise
         try:
             await self._record(owner=owner, key=key, status=status, headers=headers, chunks=chunks)
