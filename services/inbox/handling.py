@@ -16,6 +16,7 @@ from services.inbox import saved_replies
 from services.inbox.models import Activity, Channel, Conversation, Message, Moderation, Note
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from shared.etag import if_match_versions
 from shared.events import (
     CommentModerated,
     CommentModerationRequested,
@@ -44,19 +45,6 @@ async def find_conversation(
     if conversation is None:
         raise NotFound(f"No conversation {conversation_id} in this workspace.")
     return conversation
-
-
-def etag(conversation: Conversation) -> str:
-    return f'"{conversation.version}"'
-
-
-def etag_matches(if_match: str | None, conversation: Conversation) -> bool:
-    """RFC 9110 If-Match: absent or `*` always matches; otherwise any listed tag must be the
-    current one (weak tags compared by their value)."""
-    if if_match is None or if_match.strip() == "*":
-        return True
-    current = etag(conversation)
-    return any(tag.strip().removeprefix("W/") == current for tag in if_match.split(","))
 
 
 def is_unread(conversation: Conversation) -> bool:
@@ -91,7 +79,8 @@ async def update_conversation(
     conversation = await find_conversation(
         session, principal=principal, conversation_id=conversation_id, lock=True
     )
-    if not etag_matches(if_match, conversation):
+    versions = if_match_versions(if_match)
+    if versions is not None and conversation.version not in versions:
         raise PreconditionFailed(
             "The conversation changed since you read it (a new message or a teammate's "
             "change); fetch it again.",

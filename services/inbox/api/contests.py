@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import and_, or_, select
 
 from services.inbox import contests
-from services.inbox.api.conversations import decode_cursor, encode_cursor
 from services.inbox.api.deps import ReaderDep, ResponderDep, SettingsDep, audited
 from services.inbox.contest_schemas import (
     ActivityOut,
@@ -26,6 +25,7 @@ from services.inbox.contest_schemas import (
     WinnerReply,
 )
 from services.inbox.models import Contest, ContestActivity, ContestEntry
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/contests", tags=["contests"])
@@ -109,8 +109,8 @@ async def list_contests(
 ) -> ContestPage:
     """The workspace's contests, newest first."""
     query = select(Contest).where(Contest.workspace_id == principal.workspace_id)
-    if cursor:
-        at, id_ = decode_cursor(cursor)
+    if (after := decode_cursor(cursor)) is not None:
+        at, id_ = after
         query = query.where(
             or_(Contest.created_at < at, and_(Contest.created_at == at, Contest.id < id_))
         )

@@ -14,16 +14,9 @@ from services.inbox.settings import InboxSettings
 from shared import audit
 from shared.auth import Principal, require
 from shared.observability import ServiceMetrics
-from shared.service import Runtime
+from shared.service import Runtime, settings_dependency
 
-
-async def get_settings(request: Request) -> InboxSettings:
-    # async: a plain `def` dependency would run in a worker thread on every request.
-    settings: InboxSettings = request.app.state.runtime.settings
-    return settings
-
-
-SettingsDep = Annotated[InboxSettings, Depends(get_settings)]
+SettingsDep = Annotated[InboxSettings, settings_dependency(InboxSettings)]
 ReaderDep = Annotated[Principal, Depends(require("inbox.read"))]
 
 
