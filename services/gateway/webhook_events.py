@@ -35,6 +35,7 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "conversation.assigned",
     "conversation.replied",
     "conversation.resolved",
+    "conversation.sla_breached",
     "crisis.detected",
     "crisis.resolved",
     "contest.closed",

@@ -32,6 +32,8 @@ class ConversationItem(BaseModel):
     assignee: str | None
     # Something from the audience arrived since the team last read the thread.
     unread: bool = False
+    # Past the workspace's response-time target for its priority, still unanswered.
+    overdue: bool = False
 
 
 class ConversationPage(BaseModel):
@@ -234,3 +236,15 @@ class CrisisSettingsIn(BaseModel):
 class CrisisSettingsOut(CrisisSettingsIn):
     # False while the workspace runs on the defaults.
     customised: bool
+
+
+class SlaTargets(BaseModel):
+    """Minutes within which the team means to first answer a conversation, by priority
+    (low, normal, high, urgent). A PUT may name only some; the others keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    normal: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    high: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    urgent: int | None = Field(default=None, ge=1, le=60 * 24 * 30)

@@ -62,6 +62,10 @@ class InboxSettings(ServiceSettings):
     # (at most once per `crisis_min_interval_seconds`). Thresholds are per workspace
     # (`PUT /v1/alerts/settings`).
     crisis_tick_seconds: float = 15.0
+    # Conversations past their response-time target are looked for every `sla_tick_seconds`,
+    # `sla_batch` at a time (services/inbox/sla.py).
+    sla_tick_seconds: float = 30.0
+    sla_batch: int = 200
     crisis_min_interval_seconds: float = 1.0
     # TikTok signs a timestamp with every event; one further from now than this is refused
     # as a replay (or a clock gone wrong).

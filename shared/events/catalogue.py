@@ -528,6 +528,22 @@ class ConversationAssigned(EventData):
     assignee: str | None
 
 
+@event("conversation.sla_breached")
+class ConversationSlaBreached(EventData):
+    """A conversation went past its workspace's response-time target for its priority with
+    no answer from the team. Emitted once per breach."""
+
+    conversation_id: UUID
+    channel_id: UUID
+    network: str
+    priority: str
+    # The target it missed, and since when the audience has been waiting.
+    target_minutes: int
+    waiting_since: datetime
+    breached_at: datetime
+    assignee: str | None = None
+
+
 @event("crisis.detected")
 class CrisisDetected(EventData):
     """Negative volume crossed its baseline: possible crisis."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
 
@@ -34,8 +32,11 @@ from services.inbox.schemas import (
     NoteOut,
     ReplyIn,
 )
+from services.inbox.sla import OVERDUE, is_overdue
 from shared.auth import Principal
 from shared.errors import ValidationFailed
+from shared.etag import version_etag
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -52,16 +53,14 @@ SENTIMENT_FILTERS = {
 LANGUAGE = r"^([a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*|unknown)$"
 
 
-def encode_cursor(at: datetime, id_: UUID) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([at.isoformat(), str(id_)])).decode()
-
-
-def decode_cursor(cursor: str, *, field: str = "cursor") -> tuple[datetime, UUID]:
+def _cursor(cursor: str, *, field: str) -> tuple[datetime, UUID]:
+    """`decode_cursor`, the refusal naming the query parameter the cursor came in."""
     try:
-        at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), UUID(id_)
-    except (ValueError, TypeError) as exc:
+        decoded = decode_cursor(cursor)
+    except ValidationFailed as exc:
         raise ValidationFailed("The cursor is not one this API gave out.", field=field) from exc
+    assert decoded is not None
+    return decoded
 
 
 def message_out(message: Message) -> MessageOut:
@@ -94,6 +93,7 @@ def item(conversation: Conversation) -> ConversationItem:
         tags=list(conversation.tags),
         assignee=conversation.assignee,
         unread=is_unread(conversation),
+        overdue=is_overdue(conversation),
     )
 
 
@@ -112,6 +112,7 @@ async def list_conversations(
     tag: str | None = None,
     assignee: str | None = None,
     unread: bool | None = None,
+    overdue: bool | None = None,
     q: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
@@ -145,6 +146,8 @@ async def list_conversations(
                 Conversation.last_inbound_at > Conversation.read_at),
         )
         query = query.where(unread_sql if unread else ~unread_sql)
+    if overdue is not None:
+        query = query.where(OVERDUE if overdue else ~OVERDUE)
     if q:
         query = query.where(
             exists().where(
@@ -152,8 +155,8 @@ async def list_conversations(
                 Message.search.op("@@")(func.plainto_tsquery("simple", q)),
             )
         )
-    if cursor:
-        at, id_ = decode_cursor(cursor)
+    if (after := decode_cursor(cursor)) is not None:
+        at, id_ = after
         query = query.where(
             or_(
                 Conversation.last_message_at < at,
@@ -192,7 +195,7 @@ async def detail(
     )
     query = select(Message).where(Message.conversation_id == conversation.id)
     if messages_cursor:
-        at, id_ = decode_cursor(messages_cursor, field="messages_cursor")
+        at, id_ = _cursor(messages_cursor, field="messages_cursor")
         query = query.where(tuple_(Message.sent_at, Message.id) > tuple_(literal(at), literal(id_)))
     rows = (
         await session.scalars(
@@ -239,7 +242,7 @@ async def get_conversation(
         messages_limit=messages_limit,
         messages_cursor=messages_cursor,
     )
-    response.headers["ETag"] = f'"{out.version}"'
+    response.headers["ETag"] = version_etag(out.version)
     return out
 
 
@@ -286,7 +289,7 @@ async def patch_conversation(
     )
     await session.flush()
     out = await detail(session, principal=principal, conversation_id=conversation_id)
-    response.headers["ETag"] = f'"{out.version}"'
+    response.headers["ETag"] = version_etag(out.version)
     return out
 
 
