@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.campaigns import record_campaign, record_campaign_post
 from services.metrics.inbox import (
+    record_breach,
     record_crisis,
     record_crisis_resolved,
     record_message,
@@ -17,11 +18,12 @@ from services.metrics.inbox import (
 from services.metrics.ingest import ingest_fetched
 from services.metrics.settings import MetricsSettings
 from services.metrics.tracking import forget_channel, record_channel, track_published_post
-from shared.consumer import Subscription
+from shared.consumer import Received, Subscription, on
 from shared.events import (
     ChannelDisconnected,
     ConversationReplied,
     ConversationResolved,
+    ConversationSlaBreached,
     CrisisDetected,
     CrisisResolved,
     Envelope,
@@ -96,6 +98,11 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         assert isinstance(data, ConversationResolved) and envelope.workspace_id
         await record_resolution(session, workspace_id=envelope.workspace_id, resolved=data)
 
+    async def on_sla_breached(
+        session: AsyncSession, event: Received[ConversationSlaBreached]
+    ) -> None:
+        await record_breach(session, workspace_id=event.workspace_id, breach=event.data)
+
     async def on_crisis_detected(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope.parsed()
         assert isinstance(data, CrisisDetected) and envelope.workspace_id
@@ -132,6 +139,7 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
                 "message.received": on_message_received,
                 "conversation.replied": on_conversation_replied,
                 "conversation.resolved": on_conversation_resolved,
+                **dict([on(ConversationSlaBreached, on_sla_breached)]),
                 "crisis.detected": on_crisis_detected,
                 "crisis.resolved": on_crisis_resolved,
             },
