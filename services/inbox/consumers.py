@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox.handling import moderation_answered, reply_failed, reply_sent
+from services.inbox.members import forget_member, remember_member
 from services.inbox.polling import follow_subscription, record_fetched
 from services.inbox.readmodels import forget_channel, remember_channel, remember_published_post
 from services.inbox.scorers import Analyser
@@ -23,6 +24,8 @@ from shared.events import (
     ChannelUpdated,
     CommentModerated,
     InboxFetched,
+    MemberAdded,
+    MemberRemoved,
     PostPublished,
     ReplyFailed,
     ReplySent,
@@ -81,6 +84,12 @@ class Handlers:
     ) -> None:
         await follow_subscription(session, change=event.data)
 
+    async def member_added(self, session: AsyncSession, event: Received[MemberAdded]) -> None:
+        await remember_member(session, workspace_id=event.workspace_id, added=event.data)
+
+    async def member_removed(self, session: AsyncSession, event: Received[MemberRemoved]) -> None:
+        await forget_member(session, workspace_id=event.workspace_id, removed=event.data)
+
     async def moderated(self, session: AsyncSession, event: Received[CommentModerated]) -> None:
         await moderation_answered(session, answer=event.data)
 
@@ -103,6 +112,11 @@ def subscriptions(runtime: Runtime, *, analyser: Analyser) -> list[Subscription]
             on(ChannelDisconnected, handle.channel_disconnected),
         ),
         Subscription.of("posts", on(PostPublished, handle.post_published)),
+        Subscription.of(
+            "members",
+            on(MemberAdded, handle.member_added),
+            on(MemberRemoved, handle.member_removed),
+        ),
         Subscription.of("polls", on(InboxFetched, handle.fetched)),
         Subscription.of(
             "replies", on(ReplySent, handle.reply_sent), on(ReplyFailed, handle.reply_failed)

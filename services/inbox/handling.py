@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox import saved_replies
+from services.inbox.members import require_member
 from services.inbox.models import Activity, Channel, Conversation, Message, Moderation, Note
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -102,6 +103,8 @@ async def update_conversation(
                 )
             )
     if assignee is not UNSET and assignee != conversation.assignee:
+        if assignee is not None:
+            await require_member(session, workspace_id=conversation.workspace_id, assignee=assignee)
         changes["assignee"] = [conversation.assignee, assignee]
         conversation.assignee = assignee
         events.append(ConversationAssigned(conversation_id=conversation.id, assignee=assignee))

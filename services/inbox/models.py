@@ -351,6 +351,20 @@ class Rule(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class Member(Base):
+    """Read model of the gateway's members: who a conversation may be assigned to."""
+
+    __tablename__ = "members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    email: Mapped[str] = mapped_column(String(320), server_default="")
+    name: Mapped[str | None] = mapped_column(String(200))
+    # Set once removed, for good: a member id is never reused, so a `member.added` arriving
+    # after its `member.removed` does not bring the member back.
+    removed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
 class SlaTarget(Base):
     """How soon a workspace means to answer a conversation of one priority; a priority
     without a row uses the default (services/inbox/sla.py)."""

@@ -32,6 +32,23 @@ class WorkspaceCreated(EventData):
     timezone: str
 
 
+@event("member.added")
+class MemberAdded(EventData):
+    """Someone joined the workspace (accepted an invitation): the inbox may assign them."""
+
+    member_id: UUID
+    email: str
+    name: str | None = None
+    role: str
+
+
+@event("member.removed")
+class MemberRemoved(EventData):
+    """A member was removed from the workspace (their keys revoked)."""
+
+    member_id: UUID
+
+
 # --- posts (scheduler ↔ publisher) ----------------------------------------------------------
 
 
