@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from sandbox import errors
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import NetError, bearer, json, json_body
+from sandbox.networks import bluesky_chat
 from sandbox.networks.common import iso, media_from_bytes, slug
 from sandbox.state import Account, Post, jwt
 
@@ -33,6 +34,9 @@ TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 XRPC = "/xrpc/"
 
 router = APIRouter(tags=["bluesky"])
+# Direct messages: the chat service behind the PDS (bluesky_chat.py).
+router.include_router(bluesky_chat.router)
+add_message = bluesky_chat.add_message
 
 
 def make_account(sb: Sandbox, name: str | None) -> Account:
