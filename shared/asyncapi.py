@@ -17,6 +17,7 @@ from shared.events.envelope import REGISTRY, Envelope
 # Who sends each event, from DESIGN.md §2; it documents the flows, it does not route them.
 PRODUCERS = {
     "workspace.": "gateway",
+    "member.": "gateway",
     "post.due": "scheduler",
     "post.published": "publisher",
     "post.publish_failed": "publisher",

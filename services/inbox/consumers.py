@@ -91,7 +91,7 @@ class Handlers:
         await forget_member(session, workspace_id=event.workspace_id, removed=event.data)
 
     async def moderated(self, session: AsyncSession, event: Received[CommentModerated]) -> None:
-        await moderation_answered(session, answer=event.data)
+        await moderation_answered(session, outbox=self.outbox, answer=event.data)
 
 
 def subscriptions(runtime: Runtime, *, analyser: Analyser) -> list[Subscription]:

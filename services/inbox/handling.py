@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.inbox import saved_replies
 from services.inbox.members import require_member
 from services.inbox.models import Activity, Channel, Conversation, Message, Moderation, Note
+from shared import audit
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.etag import if_match_versions
@@ -29,6 +30,7 @@ from shared.events import (
     ReplyRequested,
     ReplySent,
 )
+from shared.networks.blocking import BLOCK_REFUSALS, BLOCKS
 from shared.outbox import Outbox
 
 UNSET: Any = object()
@@ -279,17 +281,21 @@ MODERATION: dict[str, frozenset[str]] = {
     "linkedin": frozenset({"delete"}),
 }
 MODERATED_STATE = {"hide": "hide_requested", "unhide": "unhide_requested",
-                   "delete": "delete_requested"}
+                   "delete": "delete_requested", "block": "block_requested"}
 
 
 # What the comment is on its network once the publisher says the request was carried out.
-DONE_STATE = {"hide": "hidden", "unhide": "visible", "delete": "deleted"}
+DONE_STATE = {"hide": "hidden", "unhide": "visible", "delete": "deleted",
+              "block": "author_blocked"}
 
 
-async def moderation_answered(session: AsyncSession, *, answer: CommentModerated) -> None:
-    """Records the network's answer on the message: hidden, visible or deleted; or
-    `<action>_refused` / `<action>_failed` with the reason. An answer to an older request
-    than the latest one for this message is kept in the activity log only."""
+async def moderation_answered(
+    session: AsyncSession, *, outbox: Outbox, answer: CommentModerated
+) -> None:
+    """Records the network's answer on the message: hidden, visible, deleted or its author
+    blocked; or `<action>_refused` / `<action>_failed` with the reason. An answer to an older
+    request than the latest one for this message is kept in the activity log only. Every
+    answer goes to the audit log as well."""
     message = await session.scalar(
         select(Message).where(Message.id == answer.message_id).with_for_update()
     )
@@ -310,10 +316,34 @@ async def moderation_answered(session: AsyncSession, *, answer: CommentModerated
     await _record(session, conversation_id=message.conversation_id, actor=answer.network,
                   action=f"moderation.{answer.action}.{answer.outcome}",
                   detail={"message_id": str(message.id), "error": answer.error})
+    await audit.record(
+        session,
+        outbox,
+        audit.system("inbox", message.workspace_id),
+        action="message.moderation_answered",
+        resource_type="message",
+        resource_id=message.id,
+        service="inbox",
+        details={"moderation": answer.action, "outcome": answer.outcome, "error": answer.error,
+                 "network": answer.network, "requested_by": answer.requested_by},
+    )
 
 
 def can_moderate(network: str, action: str) -> bool:
     return action in MODERATION.get(network, frozenset())
+
+
+def _check_block(message: Message) -> None:
+    """Only someone from the audience is blocked, and only where the network lets an
+    account do it (the reason otherwise, before anything is asked of the network)."""
+    if message.direction != "inbound" or not message.author_id:
+        raise ValidationFailed("Only the author of a message from the audience can be blocked.",
+                               field="message_id")
+    if message.network not in BLOCKS:
+        reason = BLOCK_REFUSALS.get(
+            message.network, f"{message.network} does not let an account block people"
+        )
+        raise Conflict(f"{reason}.", field="action")
 
 
 async def request_moderation(
@@ -324,11 +354,14 @@ async def request_moderation(
     action: str,
     requested_by: str,
 ) -> Moderation:
-    """Asks the publisher to hide, unhide or delete an audience comment on its network."""
-    if message.direction != "inbound" or message.kind != "comment" or not message.external_id:
+    """Asks the publisher to hide, unhide or delete an audience comment on its network, or to
+    block the author of any message from the audience."""
+    if action == "block":
+        _check_block(message)
+    elif message.direction != "inbound" or message.kind != "comment" or not message.external_id:
         raise ValidationFailed("Only comments from the audience can be hidden or deleted.",
                                field="message_id")
-    if not can_moderate(message.network, action):
+    elif not can_moderate(message.network, action):
         raise Conflict(f"{message.network} does not let an account {action} comments.",
                        field="action")
     moderation = Moderation(id=uuid.uuid4(), message_id=message.id,
@@ -346,6 +379,7 @@ async def request_moderation(
                 conversation_id=message.conversation_id, channel_id=message.channel_id,
                 network=message.network, external_id=message.external_id, action=action,  # type: ignore[arg-type]
                 requested_by=requested_by,
+                author_id=message.author_id if action == "block" else None,
             ),
             workspace_id=message.workspace_id,
         ),

@@ -139,7 +139,8 @@ class SavedReplyList(BaseModel):
 
 
 class ModerationIn(BaseModel):
-    action: Literal["hide", "unhide", "delete"]
+    # hide, unhide, delete: the comment; block: its author (any message from the audience).
+    action: Literal["hide", "unhide", "delete", "block"]
 
 
 class KeywordIn(BaseModel):

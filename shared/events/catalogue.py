@@ -424,7 +424,8 @@ class ReplyFailed(EventData):
 
 @event("comment.moderation_requested")
 class CommentModerationRequested(EventData):
-    """Please hide, unhide or delete this audience comment on its network."""
+    """Please hide, unhide or delete this audience comment on its network, or block its
+    author (`block`: `author_id` is the person's network id)."""
 
     moderation_id: UUID
     message_id: UUID
@@ -432,14 +433,16 @@ class CommentModerationRequested(EventData):
     channel_id: UUID
     network: str
     external_id: str
-    action: Literal["hide", "unhide", "delete"]
+    action: Literal["hide", "unhide", "delete", "block"]
     requested_by: str
+    author_id: str | None = None
 
 
 @event("comment.moderated")
 class CommentModerated(EventData):
     """The network's answer to a moderation request: `done` (the comment is hidden, shown
-    again or deleted there), `refused` (the network will not, and says why) or `failed`."""
+    again or deleted there, or its author blocked), `refused` (the network will not, and says
+    why) or `failed`."""
 
     moderation_id: UUID
     message_id: UUID
@@ -447,10 +450,11 @@ class CommentModerated(EventData):
     channel_id: UUID
     network: str
     external_id: str
-    action: Literal["hide", "unhide", "delete"]
+    action: Literal["hide", "unhide", "delete", "block"]
     outcome: Literal["done", "refused", "failed"]
     error: str = ""
     requested_by: str = ""
+    author_id: str | None = None
 
 
 @event("inbox.fetch")

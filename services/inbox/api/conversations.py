@@ -328,7 +328,7 @@ async def post_reply(
     "/{conversation_id}/messages/{message_id}/moderation",
     response_model=MessageOut,
     status_code=202,
-    summary="Hide, unhide or delete an audience comment on its network",
+    summary="Hide, unhide or delete an audience comment on its network, or block its author",
 )
 async def post_moderation(
     conversation_id: UUID,
@@ -339,7 +339,9 @@ async def post_moderation(
     runtime: RuntimeDep,
 ) -> MessageOut:
     """Emits `comment.moderation_requested`; the message shows `<action>_requested` until the
-    publisher acts on it (the publisher does not report back yet)."""
+    network's answer comes back (`hidden`, `visible`, `deleted`, `author_blocked`, or
+    `<action>_refused` / `<action>_failed` with the reason). Blocking is offered on Mastodon,
+    X and Bluesky; elsewhere it is refused with the network's reason (409)."""
     message = await moderate(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, message_id=message_id, action=body.action,
