@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from services.inbox import consumers, workers
 from services.inbox.api import alerts, conversations, hooks, rules, saved_replies, sla
 from services.inbox.api import contests as contests_api
-from services.inbox.api.deps import InboxCounters
-from services.inbox.api.fastpath import HookFastPath
+from services.inbox.counters import InboxCounters
+from services.inbox.fastpath import HookFastPath
 from services.inbox.intake import ReceiptWriter
 from services.inbox.models import BUS, CONTESTS_CHANNEL, RECEIPTS_CHANNEL
 from services.inbox.scorers import analyser_for

@@ -186,27 +186,59 @@ async def request_reply(
         .limit(1)
     )
     now = datetime.now(UTC)
+    reply = await send_as_channel(
+        session,
+        outbox=outbox,
+        conversation=conversation,
+        channel=channel,
+        text=text,
+        sent_by=principal.principal_id,
+        sent_at=now,
+        in_reply_to=last.external_id if last and conversation.kind != "dm" else None,
+        recipient_id=conversation.author.get("id") if conversation.kind == "dm" else None,
+    )
+    # Answering a thread means it has been read.
+    conversation.read_at = now
+    conversation.version += 1
+    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                  action="replied", detail={"reply_id": str(reply.id)})
+    return reply
+
+
+async def send_as_channel(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    conversation: Conversation,
+    channel: Channel,
+    text: str,
+    sent_by: str,
+    sent_at: datetime,
+    in_reply_to: str | None,
+    recipient_id: str | None = None,
+    kind: str | None = None,
+) -> Message:
+    """The channel's own message in `conversation`, kept as `sending`, and the request that
+    the publisher send it: the one way anything is written back to the audience. `kind` is
+    the conversation's unless said (a contest writes to a commenter privately: `dm`)."""
+    kind = kind or conversation.kind
     reply = Message(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
         workspace_id=conversation.workspace_id,
         channel_id=conversation.channel_id,
         network=conversation.network,
-        kind=conversation.kind,
+        kind=kind,
         direction="outbound",
         text=text,
         delivery_status="sending",
-        sent_by=principal.principal_id,
-        sent_at=now,
+        sent_by=sent_by,
+        sent_at=sent_at,
         author_id=channel.external_id,
         author_name=channel.name,
     )
     session.add(reply)
-    # Answering a thread means it has been read.
-    conversation.read_at = now
-    conversation.version += 1
-    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
-                  action="replied", detail={"reply_id": str(reply.id)})
+    await session.flush()
     await outbox.add(
         session,
         Envelope.of(
@@ -216,10 +248,11 @@ async def request_reply(
                 channel_id=conversation.channel_id,
                 network=conversation.network,
                 text=text,
-                in_reply_to=last.external_id if last and conversation.kind != "dm" else None,
-                kind=conversation.kind,  # type: ignore[arg-type]
-                recipient_id=conversation.author.get("id") if conversation.kind == "dm" else None,
-                root_id=conversation.post_external_id,
+                in_reply_to=in_reply_to,
+                kind=kind,
+                recipient_id=recipient_id,
+                # A direct message hangs under no post.
+                root_id=conversation.post_external_id if kind != "dm" else None,
             ),
             workspace_id=conversation.workspace_id,
         ),
@@ -377,7 +410,7 @@ async def request_moderation(
             CommentModerationRequested(
                 moderation_id=moderation.id, message_id=message.id,
                 conversation_id=message.conversation_id, channel_id=message.channel_id,
-                network=message.network, external_id=message.external_id, action=action,  # type: ignore[arg-type]
+                network=message.network, external_id=message.external_id, action=action,
                 requested_by=requested_by,
                 author_id=message.author_id if action == "block" else None,
             ),

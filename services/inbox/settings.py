@@ -47,7 +47,7 @@ class InboxSettings(ServiceSettings):
     intake_max_pending: int = 10_000
     intake_max_pending_bytes: int = 64 * 1024 * 1024
     # Signed events are verified and stored in front of the framework's routing (see
-    # api/fastpath.py); off, every delivery goes through the regular routes.
+    # fastpath.py); off, every delivery goes through the regular routes.
     hooks_fast_path: bool = True
     # A receipt whose processing fails is tried again after `receipt_retry_seconds`, doubling
     # with each further failure up to `receipt_retry_max_seconds`, and given up (status

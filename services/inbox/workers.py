@@ -15,7 +15,7 @@ from typing import cast
 from sqlalchemy import Table
 
 from services.inbox import contests, crisis, sla
-from services.inbox.api.deps import InboxCounters
+from services.inbox.counters import InboxCounters
 from services.inbox.models import CONTESTS_CHANNEL, RECEIPTS_CHANNEL, Receipt
 from services.inbox.polling import request_due_fetches
 from services.inbox.receipts import process_receipts

@@ -21,6 +21,7 @@ from services.inbox.handling import (
     update_conversation,
 )
 from services.inbox.models import Conversation, Message, Note
+from services.inbox.paging import newest_first
 from services.inbox.schemas import (
     ConversationDetail,
     ConversationItem,
@@ -155,24 +156,13 @@ async def list_conversations(
                 Message.search.op("@@")(func.plainto_tsquery("simple", q)),
             )
         )
-    if (after := decode_cursor(cursor)) is not None:
-        at, id_ = after
-        query = query.where(
-            or_(
-                Conversation.last_message_at < at,
-                and_(Conversation.last_message_at == at, Conversation.id < id_),
-            )
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
-                limit + 1
-            )
-        )
-    ).all()
-    page = rows[:limit]
-    next_cursor = (
-        encode_cursor(page[-1].last_message_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = await newest_first(
+        session,
+        query,
+        at=Conversation.last_message_at,
+        id_=Conversation.id,
+        cursor=cursor,
+        limit=limit,
     )
     return ConversationPage(items=[item(c) for c in page], next_cursor=next_cursor)
 

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.inbox.api.deps import InboxCounters
-from services.inbox.api.hooks import store_event
+from services.inbox.counters import InboxCounters
 from services.inbox.intake import ReceiptWriter
 from services.inbox.networks import PACKS
 from services.inbox.networks.meta import META
+from services.inbox.receiving import store_event
 from services.inbox.settings import InboxSettings
 from shared.errors import DomainError
 from shared.logs import request_id_var
