@@ -17,6 +17,7 @@ from shared.events.envelope import REGISTRY, Envelope
 # Who sends each event, from DESIGN.md §2; it documents the flows, it does not route them.
 PRODUCERS = {
     "workspace.": "gateway",
+    "member.": "gateway",
     "post.due": "scheduler",
     "post.published": "publisher",
     "post.publish_failed": "publisher",
@@ -39,6 +40,9 @@ PRODUCERS = {
     "comment.": "inbox",
     "contest.": "inbox",
     "campaign.": "scheduler",
+    # A published post changed on its network: the scheduler asks, the publisher answers.
+    "target.changed": "publisher",
+    "target.": "scheduler",
     # shared/audit.py: each service records its own changes; the gateway keeps them.
     "audit.": "each",
 }

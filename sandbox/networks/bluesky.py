@@ -17,9 +17,10 @@ import regex
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors
+from sandbox import blocks, errors
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import NetError, bearer, json, json_body
+from sandbox.networks import bluesky_chat
 from sandbox.networks.common import iso, media_from_bytes, slug
 from sandbox.state import Account, Post, jwt
 
@@ -33,6 +34,10 @@ TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 XRPC = "/xrpc/"
 
 router = APIRouter(tags=["bluesky"])
+# Direct messages: the chat service behind the PDS (bluesky_chat.py).
+router.include_router(bluesky_chat.router)
+router.include_router(blocks.bluesky_router())
+add_message = bluesky_chat.add_message
 
 
 def make_account(sb: Sandbox, name: str | None) -> Account:
@@ -283,6 +288,8 @@ async def create_record(request: Request) -> Response:
         raise errors.bluesky_error(400, "InvalidRequest", "Invalid repo")
     collection = body.get("collection")
     record = body.get("record")
+    if collection == blocks.BLUESKY_BLOCK:
+        return _create_block(sb, account, body)
     if collection != POST or not isinstance(record, dict):
         raise errors.bluesky_error(400, "InvalidRequest",
                                    "The sandbox stores app.bsky.feed.post records only")
@@ -320,6 +327,15 @@ async def create_record(request: Request) -> Response:
         extra={"uri": uri, "cid": cid, "record": record, "rkey": rkey,
                "reply": reply if isinstance(reply, dict) else {}},
     ))
+    return json({"uri": uri, "cid": cid, "commit": {"cid": _cid(uri.encode()), "rev": _tid()},
+                 "validationStatus": "valid"})
+
+
+def _create_block(sb: Sandbox, account: Account, body: dict[str, Any]) -> Response:
+    rkey = str(body.get("rkey") or _tid())
+    uri = _uri(account.id, rkey, blocks.BLUESKY_BLOCK)
+    cid = _cid(orjson.dumps(body.get("record")))
+    blocks.bluesky_block(sb, account.id, body, uri=uri, cid=cid)
     return json({"uri": uri, "cid": cid, "commit": {"cid": _cid(uri.encode()), "rev": _tid()},
                  "validationStatus": "valid"})
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, oauth, polls
+from sandbox import blocks, errors, oauth, polls
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import Part, bearer, form_list, json, params
 from sandbox.networks.common import URL_RE, iso, media_from_bytes, media_ref, slug
@@ -29,6 +29,7 @@ REMOTE_MENTION = re.compile(r"@([A-Za-z0-9_]+)@[A-Za-z0-9.-]+")
 
 router = APIRouter(tags=["mastodon"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=False))
+router.include_router(blocks.mastodon_router())
 
 
 def make_account(sb: Sandbox, name: str | None) -> Account:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, moderation, oauth, polls, subscriptions
+from sandbox import blocks, errors, moderation, oauth, polls, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import Part, bearer, json, json_body, params
 from sandbox.networks.common import iso, media_from_bytes, media_ref, slug, x_weighted_length
@@ -22,6 +22,7 @@ REFRESH_TTL = 180 * 24 * 3600
 router = APIRouter(tags=["x"])
 router.include_router(oauth.authorize_router(NETWORK, require_pkce=True))
 router.include_router(subscriptions.x_router())
+router.include_router(blocks.x_router())
 router.include_router(moderation.x_router())
 
 
@@ -63,7 +64,10 @@ def _issue(sb: Sandbox, account: Account, scope: str, client_id: str) -> dict[st
 
 
 def credentials(sb: Sandbox, account: Account) -> dict[str, Any]:
-    scope = "tweet.read tweet.write users.read dm.read dm.write media.write offline.access"
+    scope = (
+        "tweet.read tweet.write users.read dm.read dm.write media.write block.read block.write "
+        "offline.access"
+    )
     issued = _issue(sb, account, scope, sb.state.apps[NETWORK].client_id)
     return {
         "access_token": issued["access_token"],

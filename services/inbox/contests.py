@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox import draw, saved_replies
 from services.inbox.contest_schemas import ContestIn, ContestRules, WinnerReply
-from services.inbox.handling import request_reply
+from services.inbox.handling import request_reply, send_as_channel
 from services.inbox.models import (
     CONTESTS_CHANNEL,
     Channel,
@@ -47,7 +47,7 @@ from services.inbox.models import (
 )
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events import ContestClosed, ContestDrawn, ContestWinner, Envelope, ReplyRequested
+from shared.events import ContestClosed, ContestDrawn, ContestWinner, Envelope
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -302,38 +302,16 @@ async def _comment_under(
         first_message_at=contest.created_at,
     )
     session.add(conversation)
-    reply = Message(
-        id=uuid.uuid4(),
-        conversation_id=conversation.id,
-        workspace_id=contest.workspace_id,
-        channel_id=channel.channel_id,
-        network=target.network,
-        kind="comment",
-        direction="outbound",
+    await session.flush()
+    reply = await send_as_channel(
+        session,
+        outbox=outbox,
+        conversation=conversation,
+        channel=channel,
         text=text_,
-        delivery_status="sending",
         sent_by=actor,
         sent_at=contest.created_at,
-        author_id=channel.external_id,
-        author_name=channel.name,
-    )
-    session.add(reply)
-    await session.flush()
-    await outbox.add(
-        session,
-        Envelope.of(
-            ReplyRequested(
-                reply_id=reply.id,
-                conversation_id=conversation.id,
-                channel_id=channel.channel_id,
-                network=target.network,
-                text=text_,
-                in_reply_to=target.external_id,
-                kind="comment",
-                root_id=target.external_id,
-            ),
-            workspace_id=contest.workspace_id,
-        ),
+        in_reply_to=target.external_id,
     )
     return reply.id
 
@@ -832,40 +810,19 @@ async def _direct_message(
             conversation=conversation, channel=channel, principal=principal
         ),
     )
-    now = datetime.now(UTC)
-    message = Message(
-        id=uuid.uuid4(),
-        conversation_id=conversation.id,
-        workspace_id=conversation.workspace_id,
-        channel_id=channel.channel_id,
-        network=channel.network,
-        kind="dm",
-        direction="outbound",
-        text=text_,
-        delivery_status="sending",
-        sent_by=principal.principal_id,
-        sent_at=now,
-        author_id=channel.external_id,
-        author_name=channel.name,
-    )
-    session.add(message)
-    conversation.version += 1
-    await session.flush()
-    await outbox.add(
+    message = await send_as_channel(
         session,
-        Envelope.of(
-            ReplyRequested(
-                reply_id=message.id,
-                conversation_id=conversation.id,
-                channel_id=channel.channel_id,
-                network=channel.network,
-                text=text_,
-                kind="dm",
-                recipient_id=winner.author_id,
-            ),
-            workspace_id=conversation.workspace_id,
-        ),
+        outbox=outbox,
+        conversation=conversation,
+        channel=channel,
+        text=text_,
+        sent_by=principal.principal_id,
+        sent_at=datetime.now(UTC),
+        in_reply_to=None,
+        recipient_id=winner.author_id,
+        kind="dm",
     )
+    conversation.version += 1
     return message
 
 

@@ -52,7 +52,66 @@ async def ingest_item(
     outcome = await rules.apply_off_loop(
         await rules.workspace_rules(session, workspace_id=channel.workspace_id), item.text
     )
-    message_id = await session.scalar(
+    message_id = await _insert_message(
+        session,
+        conversation=conversation,
+        channel=channel,
+        item=item,
+        language=reading.language,
+        score=score,
+        receipt_id=receipt_id,
+    )
+    if message_id is None:
+        return None
+    # Locked: concurrent workers may add to the same thread; tags and priority merge.
+    conversation = await session.scalar(
+        select(Conversation)
+        .where(Conversation.id == conversation.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert conversation is not None
+    _note_message(conversation, item=item, language=reading.language, score=score)
+    # Replies that arrived before this message (out of order) opened threads of their own;
+    # they belong here.
+    await _adopt_orphans(session, conversation=conversation, item=item)
+    await _follow_rules(
+        session,
+        outbox=outbox,
+        conversation=conversation,
+        channel=channel,
+        item=item,
+        score=score,
+        outcome=outcome,
+        message_id=message_id,
+    )
+    await session.flush()
+    await _announce(
+        session,
+        outbox=outbox,
+        conversation=conversation,
+        channel=channel,
+        item=item,
+        language=reading.language,
+        score=score,
+        message_id=message_id,
+        opened=opened,
+    )
+    return message_id
+
+
+async def _insert_message(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    channel: Channel,
+    item: Item,
+    language: str | None,
+    score: float | None,
+    receipt_id: int | None,
+) -> uuid.UUID | None:
+    """The message's row; None when a concurrent worker stored it first."""
+    message_id: uuid.UUID | None = await session.scalar(
         pg_insert(Message)
         .values(
             id=uuid.uuid4(),
@@ -70,7 +129,7 @@ async def ingest_item(
             author_created_at=item.author_created_at,
             text=item.text,
             text_start=item.text_start,
-            language=reading.language,
+            language=language,
             sentiment=score,
             sent_at=item.sent_at,
             receipt_id=receipt_id,
@@ -79,38 +138,49 @@ async def ingest_item(
         .on_conflict_do_nothing(index_elements=[Message.channel_id, Message.external_id])
         .returning(Message.id)
     )
-    if message_id is None:
-        return None
-    # Locked: concurrent workers may add to the same thread; tags and priority merge.
-    conversation = await session.scalar(
-        select(Conversation)
-        .where(Conversation.id == conversation.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert conversation is not None
+    return message_id
+
+
+def _note_message(
+    conversation: Conversation, *, item: Item, language: str | None, score: float | None
+) -> None:
+    """The thread's times, mood and status after a new message."""
     # The thread's mood is its latest message's, by when it was written: a late delivery of
     # an older message does not overwrite it.
     if item.sent_at >= conversation.last_message_at:
         conversation.sentiment = score
-        conversation.language = reading.language
+        conversation.language = language
     conversation.last_message_at = max(conversation.last_message_at, item.sent_at)
     conversation.first_message_at = min(conversation.first_message_at, item.sent_at)
     # Arrival, not the network's timestamp: a late delivery of an old comment is still news
     # to the team (the unread filter compares this with when the thread was last read).
     conversation.last_inbound_at = datetime.now(UTC)
     conversation.version += 1
-    # Replies that arrived before this message (out of order) opened threads of their own;
-    # they belong here.
-    await _adopt_orphans(session, conversation=conversation, item=item)
     # Someone wrote again: a resolved conversation needs attention again.
     conversation.status = "open"
+
+
+async def _follow_rules(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    conversation: Conversation,
+    channel: Channel,
+    item: Item,
+    score: float | None,
+    outcome: rules.Outcome,
+    message_id: uuid.UUID,
+) -> None:
+    """Priority, tags, assignee and hiding: what the sentiment and the workspace's rules ask."""
     # Automatic priority only ever raises: a person's choice is not undone by a message.
     conversation.priority = sentiment.higher(
         conversation.priority,
         sentiment.higher(
-            sentiment.priority_for(score, high_below=sentiment.PRIORITY_HIGH_BELOW,
-                                   urgent_below=sentiment.PRIORITY_URGENT_BELOW),
+            sentiment.priority_for(
+                score,
+                high_below=sentiment.PRIORITY_HIGH_BELOW,
+                urgent_below=sentiment.PRIORITY_URGENT_BELOW,
+            ),
             outcome.priority,
         ),
     )
@@ -120,9 +190,17 @@ async def ingest_item(
     if conversation.assignee is None and outcome.assignee:
         conversation.assignee = outcome.assignee
     if outcome.rule_ids:
-        session.add(Activity(conversation_id=conversation.id, actor="rules", action="rules",
-                             detail={"message_id": str(message_id),
-                                     "rules": [str(r) for r in outcome.rule_ids]}))
+        session.add(
+            Activity(
+                conversation_id=conversation.id,
+                actor="rules",
+                action="rules",
+                detail={
+                    "message_id": str(message_id),
+                    "rules": [str(r) for r in outcome.rule_ids],
+                },
+            )
+        )
     if (
         outcome.hide_by is not None
         and item.kind == "comment"
@@ -130,9 +208,27 @@ async def ingest_item(
     ):
         message = await session.get(Message, message_id)
         assert message is not None
-        await request_moderation(session, outbox=outbox, message=message, action="hide",
-                                 requested_by=f"rule:{outcome.hide_by}")
-    await session.flush()
+        await request_moderation(
+            session,
+            outbox=outbox,
+            message=message,
+            action="hide",
+            requested_by=f"rule:{outcome.hide_by}",
+        )
+
+
+async def _announce(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    conversation: Conversation,
+    channel: Channel,
+    item: Item,
+    language: str | None,
+    score: float | None,
+    message_id: uuid.UUID,
+    opened: bool,
+) -> None:
     if opened:
         await outbox.add(
             session,
@@ -159,13 +255,12 @@ async def ingest_item(
                 network=channel.network,
                 kind=item.kind,
                 sentiment=score,
-                language=reading.language,
+                language=language,
                 received_at=datetime.now(UTC),
             ),
             workspace_id=channel.workspace_id,
         ),
     )
-    return message_id
 
 
 def _storable(item: Item) -> Item:

@@ -13,9 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox import saved_replies
+from services.inbox.members import require_member
 from services.inbox.models import Activity, Channel, Conversation, Message, Moderation, Note
+from shared import audit
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from shared.etag import if_match_versions
 from shared.events import (
     CommentModerated,
     CommentModerationRequested,
@@ -27,6 +30,7 @@ from shared.events import (
     ReplyRequested,
     ReplySent,
 )
+from shared.networks.blocking import BLOCK_REFUSALS, BLOCKS
 from shared.outbox import Outbox
 
 UNSET: Any = object()
@@ -44,19 +48,6 @@ async def find_conversation(
     if conversation is None:
         raise NotFound(f"No conversation {conversation_id} in this workspace.")
     return conversation
-
-
-def etag(conversation: Conversation) -> str:
-    return f'"{conversation.version}"'
-
-
-def etag_matches(if_match: str | None, conversation: Conversation) -> bool:
-    """RFC 9110 If-Match: absent or `*` always matches; otherwise any listed tag must be the
-    current one (weak tags compared by their value)."""
-    if if_match is None or if_match.strip() == "*":
-        return True
-    current = etag(conversation)
-    return any(tag.strip().removeprefix("W/") == current for tag in if_match.split(","))
 
 
 def is_unread(conversation: Conversation) -> bool:
@@ -91,7 +82,8 @@ async def update_conversation(
     conversation = await find_conversation(
         session, principal=principal, conversation_id=conversation_id, lock=True
     )
-    if not etag_matches(if_match, conversation):
+    versions = if_match_versions(if_match)
+    if versions is not None and conversation.version not in versions:
         raise PreconditionFailed(
             "The conversation changed since you read it (a new message or a teammate's "
             "change); fetch it again.",
@@ -113,6 +105,8 @@ async def update_conversation(
                 )
             )
     if assignee is not UNSET and assignee != conversation.assignee:
+        if assignee is not None:
+            await require_member(session, workspace_id=conversation.workspace_id, assignee=assignee)
         changes["assignee"] = [conversation.assignee, assignee]
         conversation.assignee = assignee
         events.append(ConversationAssigned(conversation_id=conversation.id, assignee=assignee))
@@ -192,27 +186,59 @@ async def request_reply(
         .limit(1)
     )
     now = datetime.now(UTC)
+    reply = await send_as_channel(
+        session,
+        outbox=outbox,
+        conversation=conversation,
+        channel=channel,
+        text=text,
+        sent_by=principal.principal_id,
+        sent_at=now,
+        in_reply_to=last.external_id if last and conversation.kind != "dm" else None,
+        recipient_id=conversation.author.get("id") if conversation.kind == "dm" else None,
+    )
+    # Answering a thread means it has been read.
+    conversation.read_at = now
+    conversation.version += 1
+    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
+                  action="replied", detail={"reply_id": str(reply.id)})
+    return reply
+
+
+async def send_as_channel(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    conversation: Conversation,
+    channel: Channel,
+    text: str,
+    sent_by: str,
+    sent_at: datetime,
+    in_reply_to: str | None,
+    recipient_id: str | None = None,
+    kind: str | None = None,
+) -> Message:
+    """The channel's own message in `conversation`, kept as `sending`, and the request that
+    the publisher send it: the one way anything is written back to the audience. `kind` is
+    the conversation's unless said (a contest writes to a commenter privately: `dm`)."""
+    kind = kind or conversation.kind
     reply = Message(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
         workspace_id=conversation.workspace_id,
         channel_id=conversation.channel_id,
         network=conversation.network,
-        kind=conversation.kind,
+        kind=kind,
         direction="outbound",
         text=text,
         delivery_status="sending",
-        sent_by=principal.principal_id,
-        sent_at=now,
+        sent_by=sent_by,
+        sent_at=sent_at,
         author_id=channel.external_id,
         author_name=channel.name,
     )
     session.add(reply)
-    # Answering a thread means it has been read.
-    conversation.read_at = now
-    conversation.version += 1
-    await _record(session, conversation_id=conversation.id, actor=principal.principal_id,
-                  action="replied", detail={"reply_id": str(reply.id)})
+    await session.flush()
     await outbox.add(
         session,
         Envelope.of(
@@ -222,10 +248,11 @@ async def request_reply(
                 channel_id=conversation.channel_id,
                 network=conversation.network,
                 text=text,
-                in_reply_to=last.external_id if last and conversation.kind != "dm" else None,
-                kind=conversation.kind,  # type: ignore[arg-type]
-                recipient_id=conversation.author.get("id") if conversation.kind == "dm" else None,
-                root_id=conversation.post_external_id,
+                in_reply_to=in_reply_to,
+                kind=kind,
+                recipient_id=recipient_id,
+                # A direct message hangs under no post.
+                root_id=conversation.post_external_id if kind != "dm" else None,
             ),
             workspace_id=conversation.workspace_id,
         ),
@@ -287,17 +314,21 @@ MODERATION: dict[str, frozenset[str]] = {
     "linkedin": frozenset({"delete"}),
 }
 MODERATED_STATE = {"hide": "hide_requested", "unhide": "unhide_requested",
-                   "delete": "delete_requested"}
+                   "delete": "delete_requested", "block": "block_requested"}
 
 
 # What the comment is on its network once the publisher says the request was carried out.
-DONE_STATE = {"hide": "hidden", "unhide": "visible", "delete": "deleted"}
+DONE_STATE = {"hide": "hidden", "unhide": "visible", "delete": "deleted",
+              "block": "author_blocked"}
 
 
-async def moderation_answered(session: AsyncSession, *, answer: CommentModerated) -> None:
-    """Records the network's answer on the message: hidden, visible or deleted; or
-    `<action>_refused` / `<action>_failed` with the reason. An answer to an older request
-    than the latest one for this message is kept in the activity log only."""
+async def moderation_answered(
+    session: AsyncSession, *, outbox: Outbox, answer: CommentModerated
+) -> None:
+    """Records the network's answer on the message: hidden, visible, deleted or its author
+    blocked; or `<action>_refused` / `<action>_failed` with the reason. An answer to an older
+    request than the latest one for this message is kept in the activity log only. Every
+    answer goes to the audit log as well."""
     message = await session.scalar(
         select(Message).where(Message.id == answer.message_id).with_for_update()
     )
@@ -318,10 +349,34 @@ async def moderation_answered(session: AsyncSession, *, answer: CommentModerated
     await _record(session, conversation_id=message.conversation_id, actor=answer.network,
                   action=f"moderation.{answer.action}.{answer.outcome}",
                   detail={"message_id": str(message.id), "error": answer.error})
+    await audit.record(
+        session,
+        outbox,
+        audit.system("inbox", message.workspace_id),
+        action="message.moderation_answered",
+        resource_type="message",
+        resource_id=message.id,
+        service="inbox",
+        details={"moderation": answer.action, "outcome": answer.outcome, "error": answer.error,
+                 "network": answer.network, "requested_by": answer.requested_by},
+    )
 
 
 def can_moderate(network: str, action: str) -> bool:
     return action in MODERATION.get(network, frozenset())
+
+
+def _check_block(message: Message) -> None:
+    """Only someone from the audience is blocked, and only where the network lets an
+    account do it (the reason otherwise, before anything is asked of the network)."""
+    if message.direction != "inbound" or not message.author_id:
+        raise ValidationFailed("Only the author of a message from the audience can be blocked.",
+                               field="message_id")
+    if message.network not in BLOCKS:
+        reason = BLOCK_REFUSALS.get(
+            message.network, f"{message.network} does not let an account block people"
+        )
+        raise Conflict(f"{reason}.", field="action")
 
 
 async def request_moderation(
@@ -332,11 +387,14 @@ async def request_moderation(
     action: str,
     requested_by: str,
 ) -> Moderation:
-    """Asks the publisher to hide, unhide or delete an audience comment on its network."""
-    if message.direction != "inbound" or message.kind != "comment" or not message.external_id:
+    """Asks the publisher to hide, unhide or delete an audience comment on its network, or to
+    block the author of any message from the audience."""
+    if action == "block":
+        _check_block(message)
+    elif message.direction != "inbound" or message.kind != "comment" or not message.external_id:
         raise ValidationFailed("Only comments from the audience can be hidden or deleted.",
                                field="message_id")
-    if not can_moderate(message.network, action):
+    elif not can_moderate(message.network, action):
         raise Conflict(f"{message.network} does not let an account {action} comments.",
                        field="action")
     moderation = Moderation(id=uuid.uuid4(), message_id=message.id,
@@ -352,8 +410,9 @@ async def request_moderation(
             CommentModerationRequested(
                 moderation_id=moderation.id, message_id=message.id,
                 conversation_id=message.conversation_id, channel_id=message.channel_id,
-                network=message.network, external_id=message.external_id, action=action,  # type: ignore[arg-type]
+                network=message.network, external_id=message.external_id, action=action,
                 requested_by=requested_by,
+                author_id=message.author_id if action == "block" else None,
             ),
             workspace_id=message.workspace_id,
         ),

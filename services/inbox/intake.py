@@ -26,6 +26,7 @@ import asyncpg
 
 from services.inbox.models import RECEIPTS_CHANNEL
 from services.inbox.normalise import Identity
+from services.inbox.settings import InboxSettings
 from shared.db import asyncpg_dsn
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,18 @@ class ReceiptWriter:
         self._wake = asyncio.Event()
         self._running = False
         self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def for_settings(cls, settings: InboxSettings) -> ReceiptWriter:
+        return cls(
+            settings.database_url,
+            connections=settings.intake_connections,
+            max_batch=settings.intake_max_batch,
+            wake_interval=settings.receipt_wake_interval,
+            max_pending=settings.intake_max_pending,
+            max_pending_bytes=settings.intake_max_pending_bytes,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
 
     async def start(self) -> None:
         self._running = True

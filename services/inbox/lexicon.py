@@ -346,46 +346,58 @@ def parse(language: str, lines: Iterable[str]) -> Lexicon:
         if not line.strip():
             continue
         if line.startswith("#"):
-            key, _, value = line[1:].partition(":")
-            if key.strip().lower() == "source":
-                lexicon.source = value.strip()
-            elif key.strip().lower() == "licence":
-                lexicon.licence = value.strip()
-            continue
-        if line.startswith("[") and line.rstrip().endswith("]"):
+            _read_header(lexicon, line)
+        elif line.startswith("[") and line.rstrip().endswith("]"):
             section = line.strip()[1:-1]
-            continue
-        term, _, weight = line.partition("\t")
-        words = tuple(lexicon.norm(w) for w in WORD.findall(term))
-        if not words:
-            continue
-        if section == "words":
-            value = float(weight)
-            if len(words) > 1:
-                lexicon.phrases.setdefault(words[0], []).append((words, value))
-            else:
-                lexicon.words[words[0]] = value
-        elif section == "negators":
-            lexicon.negators.add(" ".join(words))
-        elif section == "boosters":
-            lexicon.boosters[" ".join(words)] = float(weight)
-        elif section == "contrast":
-            lexicon.contrast.add(" ".join(words))
         else:
-            raise ValueError(f"{language}: unknown section [{section}]")
+            _read_entry(lexicon, section, line)
     for phrases in lexicon.phrases.values():
         phrases.sort(key=lambda p: -len(p[0]))
-    stem = lexicon.morphology.stem
-    if stem is not None:
-        by_stem: dict[str, list[tuple[str, float]]] = {}
-        for word, value in lexicon.words.items():
-            by_stem.setdefault(stem(word), []).append((word, value))
-        for key, entries in by_stem.items():
-            # A stem shared by words of opposite feeling ("von" hope, "vont" bad) keeps the
-            # word that is the stem itself, else the strongest.
-            exact = [v for w, v in entries if w == key]
-            lexicon.stems[key] = exact[0] if exact else max((v for _, v in entries), key=abs)
+    _index_stems(lexicon)
     return lexicon
+
+
+def _read_header(lexicon: Lexicon, line: str) -> None:
+    key, _, value = line[1:].partition(":")
+    if key.strip().lower() == "source":
+        lexicon.source = value.strip()
+    elif key.strip().lower() == "licence":
+        lexicon.licence = value.strip()
+
+
+def _read_entry(lexicon: Lexicon, section: str, line: str) -> None:
+    term, _, weight = line.partition("\t")
+    words = tuple(lexicon.norm(w) for w in WORD.findall(term))
+    if not words:
+        return
+    if section == "words":
+        value = float(weight)
+        if len(words) > 1:
+            lexicon.phrases.setdefault(words[0], []).append((words, value))
+        else:
+            lexicon.words[words[0]] = value
+    elif section == "negators":
+        lexicon.negators.add(" ".join(words))
+    elif section == "boosters":
+        lexicon.boosters[" ".join(words)] = float(weight)
+    elif section == "contrast":
+        lexicon.contrast.add(" ".join(words))
+    else:
+        raise ValueError(f"{lexicon.language}: unknown section [{section}]")
+
+
+def _index_stems(lexicon: Lexicon) -> None:
+    stem = lexicon.morphology.stem
+    if stem is None:
+        return
+    by_stem: dict[str, list[tuple[str, float]]] = {}
+    for word, value in lexicon.words.items():
+        by_stem.setdefault(stem(word), []).append((word, value))
+    for key, entries in by_stem.items():
+        # A stem shared by words of opposite feeling ("von" hope, "vont" bad) keeps the
+        # word that is the stem itself, else the strongest.
+        exact = [v for w, v in entries if w == key]
+        lexicon.stems[key] = exact[0] if exact else max((v for _, v in entries), key=abs)
 
 
 @lru_cache(maxsize=32)

@@ -127,6 +127,15 @@ class Conversation(Base):
         Index("ix_inbox_conversations_list", "workspace_id", "last_message_at", "id"),
         Index("ix_inbox_conversations_language", "workspace_id", "language", "last_message_at"),
         Index("ix_inbox_conversations_post", "network", "post_external_id"),
+        # The response-time loop looks only at open threads nobody has answered yet.
+        Index(
+            "ix_inbox_conversations_awaiting",
+            "workspace_id",
+            "created_at",
+            postgresql_where=text(
+                "status = 'open' AND first_response_at IS NULL AND sla_breached_at IS NULL"
+            ),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
@@ -157,6 +166,9 @@ class Conversation(Base):
     # unread while the first is later than the second.
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the thread went past its response-time target unanswered (services/inbox/sla.py);
+    # null while it is within it, or once it was answered in time.
+    sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped by every change (the team's or a new message): the ETag of the conversation.
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -337,6 +349,32 @@ class Rule(Base):
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Member(Base):
+    """Read model of the gateway's members: who a conversation may be assigned to."""
+
+    __tablename__ = "members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    email: Mapped[str] = mapped_column(String(320), server_default="")
+    name: Mapped[str | None] = mapped_column(String(200))
+    # Set once removed, for good: a member id is never reused, so a `member.added` arriving
+    # after its `member.removed` does not bring the member back.
+    removed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class SlaTarget(Base):
+    """How soon a workspace means to answer a conversation of one priority; a priority
+    without a row uses the default (services/inbox/sla.py)."""
+
+    __tablename__ = "sla_targets"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class CrisisSettings(Base):

@@ -121,3 +121,4 @@ async def remember_published_post(
         published_at=published.published_at,
         fresh_for=fresh_for,
     )
+

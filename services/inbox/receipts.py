@@ -7,8 +7,10 @@ which claims receipts with SKIP LOCKED so any number of replicas share them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.inbox.conversations import ingest_item
 from services.inbox.models import RECEIPTS_CHANNEL, Channel, Receipt
-from services.inbox.normalise import decode, identify, normalise, youtube_uploads
+from services.inbox.networks import decode, identify, normalise
+from services.inbox.networks.youtube import youtube_uploads
 from services.inbox.polling import note_post
 from services.inbox.scorers import Analyser
 from shared.outbox import Outbox
@@ -76,59 +79,26 @@ async def process_receipts(
             .with_for_update(skip_locked=True)
         )
     ).all()
+    process = functools.partial(
+        _process_one,
+        session,
+        outbox=outbox,
+        fresh_for=fresh_for,
+        channels={},
+        analyser=analyser,
+    )
     outcomes: dict[str, list[int]] = defaultdict(list)
-    channels: dict[tuple[str, str], list[Channel]] = {}
     try:
         # The whole batch under one savepoint first: the usual case, at the cost of one
         # savepoint instead of one per receipt.
         async with session.begin_nested():
             for row in rows:
-                outcome = await _process_one(
-                    session,
-                    outbox=outbox,
-                    receipt_id=row.id,
-                    network=row.network,
-                    account_id=row.account_id,
-                    body=row.body,
-                    fresh_for=fresh_for,
-                    channels=channels,
-                    analyser=analyser,
-                )
-                outcomes[outcome].append(row.id)
+                outcomes[await process(row)].append(row.id)
     except Exception:  # noqa: BLE001  (the receipt at fault is found one by one below)
-        outcomes.clear()
-        for row in rows:
-            try:
-                # A savepoint per receipt: one that cannot be processed must not undo the
-                # others.
-                async with session.begin_nested():
-                    outcome = await _process_one(
-                        session,
-                        outbox=outbox,
-                        receipt_id=row.id,
-                        network=row.network,
-                        account_id=row.account_id,
-                        body=row.body,
-                        fresh_for=fresh_for,
-                        channels=channels,
-                        analyser=analyser,
-                    )
-            except Exception as exc:  # noqa: BLE001  (recorded, retried later, then given up)
-                log.exception("receipt %s could not be processed", row.id)
-                attempts = row.attempts + 1
-                await session.execute(
-                    update(Receipt)
-                    .where(Receipt.id == row.id)
-                    .values(
-                        attempts=attempts,
-                        error=f"{type(exc).__name__}: {exc}"[:2000],
-                        status="failed" if attempts >= max_attempts else "pending",
-                        next_attempt_at=now
-                        + retry_delay(attempts, first=retry_first, most=retry_most),
-                    )
-                )
-                continue
-            outcomes[outcome].append(row.id)
+        retry = functools.partial(retry_delay, first=retry_first, most=retry_most)
+        outcomes = await _one_by_one(
+            session, rows, process, now=now, max_attempts=max_attempts, retry=retry
+        )
     for outcome, ids in outcomes.items():
         await session.execute(
             update(Receipt)
@@ -138,19 +108,53 @@ async def process_receipts(
     return len(rows)
 
 
+async def _one_by_one(
+    session: AsyncSession,
+    rows: Sequence[Any],
+    process: Callable[[Any], Awaitable[str]],
+    *,
+    now: datetime,
+    max_attempts: int,
+    retry: Callable[[int], timedelta],
+) -> dict[str, list[int]]:
+    """Each receipt under a savepoint of its own: one that cannot be processed must not undo
+    the others. It keeps its error and waits for its next attempt (given up after
+    `max_attempts`)."""
+    outcomes: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        try:
+            async with session.begin_nested():
+                outcome = await process(row)
+        except Exception as exc:  # noqa: BLE001  (recorded, retried later, then given up)
+            log.exception("receipt %s could not be processed", row.id)
+            attempts = row.attempts + 1
+            await session.execute(
+                update(Receipt)
+                .where(Receipt.id == row.id)
+                .values(
+                    attempts=attempts,
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    status="failed" if attempts >= max_attempts else "pending",
+                    next_attempt_at=now + retry(attempts),
+                )
+            )
+            continue
+        outcomes[outcome].append(row.id)
+    return outcomes
+
+
 async def _process_one(
     session: AsyncSession,
+    row: Any,
     *,
     outbox: Outbox,
-    receipt_id: int,
-    network: str,
-    account_id: str | None,
-    body: bytes,
     fresh_for: timedelta,
     channels: dict[tuple[str, str], list[Channel]],
     analyser: Analyser,
 ) -> str:
-    payload = decode(network, body)
+    receipt_id, network, account_id = row.id, row.network, row.account_id
+    payload = decode(network, row.body)
+    body = row.body
     if not identify(network, payload, body).understood:
         return "unknown"
     found: list[Channel] = []

@@ -32,6 +32,8 @@ class ConversationItem(BaseModel):
     assignee: str | None
     # Something from the audience arrived since the team last read the thread.
     unread: bool = False
+    # Past the workspace's response-time target for its priority, still unanswered.
+    overdue: bool = False
 
 
 class ConversationPage(BaseModel):
@@ -137,7 +139,8 @@ class SavedReplyList(BaseModel):
 
 
 class ModerationIn(BaseModel):
-    action: Literal["hide", "unhide", "delete"]
+    # hide, unhide, delete: the comment; block: its author (any message from the audience).
+    action: Literal["hide", "unhide", "delete", "block"]
 
 
 class KeywordIn(BaseModel):
@@ -234,3 +237,15 @@ class CrisisSettingsIn(BaseModel):
 class CrisisSettingsOut(CrisisSettingsIn):
     # False while the workspace runs on the defaults.
     customised: bool
+
+
+class SlaTargets(BaseModel):
+    """Minutes within which the team means to first answer a conversation, by priority
+    (low, normal, high, urgent). A PUT may name only some; the others keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    normal: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    high: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    urgent: int | None = Field(default=None, ge=1, le=60 * 24 * 30)

@@ -47,7 +47,7 @@ class InboxSettings(ServiceSettings):
     intake_max_pending: int = 10_000
     intake_max_pending_bytes: int = 64 * 1024 * 1024
     # Signed events are verified and stored in front of the framework's routing (see
-    # api/fastpath.py); off, every delivery goes through the regular routes.
+    # fastpath.py); off, every delivery goes through the regular routes.
     hooks_fast_path: bool = True
     # A receipt whose processing fails is tried again after `receipt_retry_seconds`, doubling
     # with each further failure up to `receipt_retry_max_seconds`, and given up (status
@@ -62,6 +62,10 @@ class InboxSettings(ServiceSettings):
     # (at most once per `crisis_min_interval_seconds`). Thresholds are per workspace
     # (`PUT /v1/alerts/settings`).
     crisis_tick_seconds: float = 15.0
+    # Conversations past their response-time target are looked for every `sla_tick_seconds`,
+    # `sla_batch` at a time (services/inbox/sla.py).
+    sla_tick_seconds: float = 30.0
+    sla_batch: int = 200
     crisis_min_interval_seconds: float = 1.0
     # TikTok signs a timestamp with every event; one further from now than this is refused
     # as a replay (or a clock gone wrong).

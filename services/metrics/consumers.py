@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.campaigns import record_campaign, record_campaign_post
 from services.metrics.inbox import (
+    record_breach,
     record_crisis,
     record_crisis_resolved,
     record_message,
@@ -27,6 +28,7 @@ from shared.events import (
     ChannelUpdated,
     ConversationReplied,
     ConversationResolved,
+    ConversationSlaBreached,
     CrisisDetected,
     CrisisResolved,
     MessageReceived,
@@ -95,6 +97,9 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
             )),
             on(ConversationResolved, lambda session, event: record_resolution(
                 session, workspace_id=event.workspace_id, resolved=event.data
+            )),
+            on(ConversationSlaBreached, lambda session, event: record_breach(
+                session, workspace_id=event.workspace_id, breach=event.data
             )),
             on(CrisisDetected, lambda session, event: record_crisis(
                 session, workspace_id=event.workspace_id, detected=event.data

@@ -11,10 +11,17 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.models import CrisisAlert, InboxMessage, InboxResolution, InboxResponse
+from services.metrics.models import (
+    CrisisAlert,
+    InboxBreach,
+    InboxMessage,
+    InboxResolution,
+    InboxResponse,
+)
 from shared.events import (
     ConversationReplied,
     ConversationResolved,
+    ConversationSlaBreached,
     CrisisDetected,
     CrisisResolved,
     MessageReceived,
@@ -80,6 +87,23 @@ async def record_resolution(
     )
 
 
+async def record_breach(
+    session: AsyncSession, *, workspace_id: UUID, breach: ConversationSlaBreached
+) -> None:
+    await session.execute(
+        pg_insert(InboxBreach)
+        .values(
+            conversation_id=breach.conversation_id,
+            breached_at=breach.breached_at,
+            workspace_id=workspace_id,
+            priority=breach.priority,
+        )
+        .on_conflict_do_nothing(
+            index_elements=[InboxBreach.conversation_id, InboxBreach.breached_at]
+        )
+    )
+
+
 async def inbox_report(
     session: AsyncSession, *, workspace_id: UUID, start: datetime, end: datetime,
     channel_id: UUID | None = None, network: str | None = None, language: str | None = None,
@@ -107,6 +131,14 @@ async def inbox_report(
         "resolutions": resolutions,
         "resolution_p50_seconds": resolution_p50,
         "resolution_p90_seconds": resolution_p90,
+        # Conversations that went past their response-time target in the period.
+        "sla_breaches": await session.scalar(
+            select(func.count()).where(
+                InboxBreach.workspace_id == workspace_id,
+                InboxBreach.breached_at >= start,
+                InboxBreach.breached_at < end,
+            )
+        ) or 0,
     }
 
 

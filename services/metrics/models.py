@@ -299,6 +299,18 @@ class InboxResolution(Base):
     resolution_seconds: Mapped[float | None] = mapped_column(Float)
 
 
+class InboxBreach(Base):
+    """A conversation that went past its response-time target (`conversation.sla_breached`)."""
+
+    __tablename__ = "inbox_breaches"
+    __table_args__ = (Index("ix_inbox_breaches_workspace_time", "workspace_id", "breached_at"),)
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    breached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    priority: Mapped[str] = mapped_column(String(10))
+
+
 class Link(Base):
     """A short link: `/l/{code}` redirects to `url` (the destination with its UTM parameters)."""
 

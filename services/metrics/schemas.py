@@ -102,6 +102,8 @@ class InboxReport(BaseModel):
     resolutions: int = 0
     resolution_p50_seconds: float | None = None
     resolution_p90_seconds: float | None = None
+    # Conversations that went past their response-time target in the period.
+    sla_breaches: int = 0
 
 
 class ContentGroup(BaseModel):

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters import Adapters
-from services.publisher.adapters.base import NetworkError
+from services.publisher.adapters.base import Adapter, NetworkError
+from services.publisher.blocking import block
 from services.publisher.budgets import take_or_wait
 from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
 from services.publisher.settings import PublisherSettings
@@ -43,7 +45,9 @@ async def carry_out(
     try:
         if adapter is None:
             raise Refused(f"{request.network} is not available on this Herald")
-        _, creds = await credentials.current(channel_id=request.channel_id, adapter=adapter)
+        channel, creds = await credentials.current(
+            channel_id=request.channel_id, adapter=adapter
+        )
         await take_or_wait(
             runtime,
             settings,
@@ -52,14 +56,14 @@ async def carry_out(
             action="reply",
         )
         try:
-            await moderate(adapter, creds, external_id=request.external_id, action=request.action)
+            await _act(adapter, creds, account_id=channel.external_id, request=request)
         except NetworkError as exc:
             if exc.error_class != "auth_expired":
                 raise
             creds = await credentials.refresh(
                 channel_id=request.channel_id, adapter=adapter, stale=creds
             )
-            await moderate(adapter, creds, external_id=request.external_id, action=request.action)
+            await _act(adapter, creds, account_id=channel.external_id, request=request)
     except Refused as exc:
         outcome, error = "refused", str(exc)
     except (NeedsReauth, ChannelGone) as exc:
@@ -82,8 +86,24 @@ async def carry_out(
                 outcome=outcome,
                 error=error,  # type: ignore[arg-type]
                 requested_by=request.requested_by,
+                author_id=request.author_id,
             ),
             workspace_id=workspace_id,
             causation_id=causation_id,
         ),
     )
+
+
+async def _act(
+    adapter: Adapter,
+    credentials: dict[str, Any],
+    *,
+    account_id: str,
+    request: CommentModerationRequested,
+) -> None:
+    if request.action == "block":
+        await block(adapter, credentials, account_id=account_id, person_id=request.author_id)
+    else:
+        await moderate(
+            adapter, credentials, external_id=request.external_id, action=request.action
+        )

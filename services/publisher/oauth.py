@@ -59,7 +59,8 @@ FLOWS: dict[str, OAuthFlow] = {
     "x": OAuthFlow(
         "https://x.com/i/oauth2/authorize",
         "/2/oauth2/token",
-        "tweet.read tweet.write users.read dm.read dm.write media.write offline.access",
+        "tweet.read tweet.write users.read dm.read dm.write media.write block.read block.write "
+        "offline.access",
         pkce=True,
     ),
     "mastodon": OAuthFlow("/oauth/authorize", "/oauth/token", "read write push", pkce=False),

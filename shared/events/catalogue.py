@@ -32,6 +32,23 @@ class WorkspaceCreated(EventData):
     timezone: str
 
 
+@event("member.added")
+class MemberAdded(EventData):
+    """Someone joined the workspace (accepted an invitation): the inbox may assign them."""
+
+    member_id: UUID
+    email: str
+    name: str | None = None
+    role: str
+
+
+@event("member.removed")
+class MemberRemoved(EventData):
+    """A member was removed from the workspace (their keys revoked)."""
+
+    member_id: UUID
+
+
 # --- posts (scheduler ↔ publisher) ----------------------------------------------------------
 
 
@@ -407,7 +424,8 @@ class ReplyFailed(EventData):
 
 @event("comment.moderation_requested")
 class CommentModerationRequested(EventData):
-    """Please hide, unhide or delete this audience comment on its network."""
+    """Please hide, unhide or delete this audience comment on its network, or block its
+    author (`block`: `author_id` is the person's network id)."""
 
     moderation_id: UUID
     message_id: UUID
@@ -415,14 +433,16 @@ class CommentModerationRequested(EventData):
     channel_id: UUID
     network: str
     external_id: str
-    action: Literal["hide", "unhide", "delete"]
+    action: Literal["hide", "unhide", "delete", "block"]
     requested_by: str
+    author_id: str | None = None
 
 
 @event("comment.moderated")
 class CommentModerated(EventData):
     """The network's answer to a moderation request: `done` (the comment is hidden, shown
-    again or deleted there), `refused` (the network will not, and says why) or `failed`."""
+    again or deleted there, or its author blocked), `refused` (the network will not, and says
+    why) or `failed`."""
 
     moderation_id: UUID
     message_id: UUID
@@ -430,10 +450,11 @@ class CommentModerated(EventData):
     channel_id: UUID
     network: str
     external_id: str
-    action: Literal["hide", "unhide", "delete"]
+    action: Literal["hide", "unhide", "delete", "block"]
     outcome: Literal["done", "refused", "failed"]
     error: str = ""
     requested_by: str = ""
+    author_id: str | None = None
 
 
 @event("inbox.fetch")
@@ -526,6 +547,22 @@ class ConversationAssigned(EventData):
 
     conversation_id: UUID
     assignee: str | None
+
+
+@event("conversation.sla_breached")
+class ConversationSlaBreached(EventData):
+    """A conversation went past its workspace's response-time target for its priority with
+    no answer from the team. Emitted once per breach."""
+
+    conversation_id: UUID
+    channel_id: UUID
+    network: str
+    priority: str
+    # The target it missed, and since when the audience has been waiting.
+    target_minutes: int
+    waiting_since: datetime
+    breached_at: datetime
+    assignee: str | None = None
 
 
 @event("crisis.detected")

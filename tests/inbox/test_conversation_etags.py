@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox
+from tests.inbox.test_members import add_member
 from tests.inbox.test_x_webhooks import ACCOUNT
 from tests.inbox.x_comments import ids, of_size, send
 
@@ -15,6 +16,7 @@ async def test_patch_with_a_stale_etag_is_refused(inbox: Inbox) -> None:
     [cid] = await inbox.wait_for(lambda: of_size(ids(inbox), 1))
     owner = identity(inbox.workspace_id)
     url = f"/v1/conversations/{cid}"
+    dana = await add_member(inbox, "dana@example.com")
 
     r = await inbox.client.get(url, headers=owner)
     etag = r.headers["etag"]
@@ -22,7 +24,7 @@ async def test_patch_with_a_stale_etag_is_refused(inbox: Inbox) -> None:
 
     # A teammate assigns it meanwhile.
     r = await inbox.client.patch(
-        url, json={"assignee": "dana"}, headers={**owner, "If-Match": etag}
+        url, json={"assignee": dana}, headers={**owner, "If-Match": etag}
     )
     assert r.status_code == 200, r.text
     newer = r.headers["etag"]

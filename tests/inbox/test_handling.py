@@ -10,6 +10,7 @@ import orjson
 from shared.events import Envelope, ReplyFailed, ReplySent
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox, x_sign
+from tests.inbox.test_members import add_member
 from tests.inbox.test_x_webhooks import ACCOUNT, POST, delivery, tweet
 
 
@@ -37,6 +38,7 @@ async def test_reply_round_trip_status_assignment_tags_and_notes(inbox: Inbox) -
     cid = conversation["id"]
     seen = await inbox.spy()
     owner = identity(inbox.workspace_id)
+    dana = await add_member(inbox, "dana@example.com")
 
     r = await inbox.client.post(f"/v1/conversations/{cid}/replies",
                                 json={"text": "Settings → Security → Reset."}, headers=owner)
@@ -67,24 +69,24 @@ async def test_reply_round_trip_status_assignment_tags_and_notes(inbox: Inbox) -
 
     r = await inbox.client.patch(
         f"/v1/conversations/{cid}",
-        json={"status": "resolved", "assignee": "dana", "tags": ["support", "support", "login"],
+        json={"status": "resolved", "assignee": dana, "tags": ["support", "support", "login"],
               "priority": "high"},
         headers=owner,
     )
     assert r.status_code == 200, r.text
     patched = r.json()
-    assert patched["status"] == "resolved" and patched["assignee"] == "dana"
+    assert patched["status"] == "resolved" and patched["assignee"] == dana
     assert patched["tags"] == ["support", "login"] and patched["priority"] == "high"
     assert patched["resolved_at"] is not None
     await inbox.wait_for(lambda: of_type(seen, "conversation.resolved"))
     [assigned] = await inbox.wait_for(lambda: of_type(seen, "conversation.assigned"))
-    assert assigned.data["assignee"] == "dana"
+    assert assigned.data["assignee"] == dana
     assert (await inbox.conversations(tag="login"))["items"]
-    assert (await inbox.conversations(assignee="dana", status="resolved"))["items"]
+    assert (await inbox.conversations(assignee=dana, status="resolved"))["items"]
 
     # Leaving "assignee" out keeps it; an explicit null unassigns.
     r = await inbox.client.patch(f"/v1/conversations/{cid}", json={"tags": []}, headers=owner)
-    assert r.json()["assignee"] == "dana" and r.json()["tags"] == []
+    assert r.json()["assignee"] == dana and r.json()["tags"] == []
     r = await inbox.client.patch(f"/v1/conversations/{cid}", json={"assignee": None},
                                  headers=owner)
     assert r.json()["assignee"] is None
@@ -101,7 +103,7 @@ async def test_reply_round_trip_status_assignment_tags_and_notes(inbox: Inbox) -
     entries = await inbox.wait_for(audited)
     assert entries == [
         ("conversation.replied", {"message_id": reply["id"]}),
-        ("conversation.assigned", {"status": "resolved", "assignee": "dana",
+        ("conversation.assigned", {"status": "resolved", "assignee": dana,
                                    "tags": ["support", "support", "login"],
                                    "priority": "high"}),
         ("conversation.updated", {"tags": []}),

@@ -9,6 +9,7 @@ from services.inbox.sentiment import Keywords, score, vader_alone
 from tests.conftest import identity
 from tests.inbox.conftest import Inbox, x_sign
 from tests.inbox.test_handling import of_type
+from tests.inbox.test_members import add_member
 from tests.inbox.test_x_webhooks import ACCOUNT, delivery, tweet
 
 
@@ -69,9 +70,14 @@ async def test_keywords_and_rules_through_the_api(inbox: Inbox) -> None:
     assert r.status_code == 200, r.text
     assert (await inbox.client.put("/v1/inbox/keywords", headers=identity(
         inbox.workspace_id, "editor"), json={"keywords": []})).status_code == 403
+    billing = await add_member(inbox, "billing@example.com")
+    # A rule assigns to a member only: a name that is none is refused.
+    r = await inbox.client.post("/v1/inbox/rules", headers=owner, json={
+        "name": "refunds", "pattern": "refund*", "assignee": "billing-team"})
+    assert r.status_code == 422 and r.json()["field"] == "assignee"
     rules = [
         {"name": "refunds", "match": "keyword", "pattern": "refund*, money back",
-         "tags": ["billing"], "assignee": "billing-team", "priority": "high"},
+         "tags": ["billing"], "assignee": billing, "priority": "high"},
         {"name": "spam", "match": "regex", "pattern": r"(buy|cheap)\s+followers",
          "tags": ["spam"], "hide": True},
         {"name": "vip", "match": "regex", "pattern": "(a+)+$", "tags": ["never"]},
@@ -102,7 +108,7 @@ async def test_keywords_and_rules_through_the_api(inbox: Inbox) -> None:
     assert hebrew["language"] == "he"
     assert got["Þjónustan var frábært"]["sentiment"] == "positive"
     refund = got["I want a REFUND now"]
-    assert refund["tags"] == ["billing"] and refund["assignee"] == "billing-team"
+    assert refund["tags"] == ["billing"] and refund["assignee"] == billing
     assert refund["priority"] == "high"
     spam = got["Buy   cheap followers here"]
     assert spam["tags"] == ["spam"]

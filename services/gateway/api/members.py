@@ -23,6 +23,7 @@ from services.gateway.schemas import (
     MemberPage,
 )
 from shared import audit
+from shared.events import Envelope, MemberAdded, MemberRemoved
 from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
@@ -117,6 +118,15 @@ async def post_accept(
         service="gateway",
         details={"email": member.email, "role": member.role},
     )
+    await runtime.outbox.add(
+        session,
+        Envelope.of(
+            MemberAdded(
+                member_id=member.id, email=member.email, name=member.name, role=member.role
+            ),
+            workspace_id=member.workspace_id,
+        ),
+    )
     return MemberJoined(
         member=_out(member), workspace_id=member.workspace_id, api_key=secret, api_key_id=key.id
     )
@@ -189,6 +199,10 @@ async def delete_member(
         resource_type="member",
         resource_id=member_id,
         details={"keys_revoked": len(revoked)},
+    )
+    await runtime.outbox.add(
+        session,
+        Envelope.of(MemberRemoved(member_id=member_id), workspace_id=caller.workspace_id),
     )
     for secret_hash in revoked:
         request.app.state.authenticator.cache.revoked(secret_hash)

@@ -35,6 +35,7 @@ PUBLIC_EVENTS: tuple[str, ...] = (
     "conversation.assigned",
     "conversation.replied",
     "conversation.resolved",
+    "conversation.sla_breached",
     "crisis.detected",
     "crisis.resolved",
     "contest.closed",
@@ -57,6 +58,9 @@ PUBLIC_EVENTS: tuple[str, ...] = (
 # is in exactly one of the two lists (a test checks it), so a new event is a decision.
 INTERNAL_EVENTS: tuple[str, ...] = (
     "workspace.created",
+    # Who is in a workspace: the inbox assigns conversations only to its members.
+    "member.added",
+    "member.removed",
     # Which campaign a post is in: metrics keeps its read model from it.
     "post.campaign_set",
     "post.due",

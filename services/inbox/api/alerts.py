@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Query
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.inbox.api.deps import ReaderDep, RulesDep, audited
 from services.inbox.crisis import Thresholds
 from services.inbox.models import Alert, CrisisSettings
+from services.inbox.paging import newest_first
 from services.inbox.schemas import AlertOut, AlertPage, CrisisSettingsIn, CrisisSettingsOut
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
-
-
-def _cursor(at: datetime, id_: UUID) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([at.isoformat(), str(id_)])).decode()
-
-
-def _uncursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), UUID(id_)
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed("The cursor is not one this API gave out.", field="cursor") from exc
 
 
 def _out(alert: Alert) -> AlertOut:
@@ -57,18 +43,9 @@ async def list_alerts(
         query = query.where(Alert.status == status)
     if channel_id is not None:
         query = query.where(Alert.channel_id == channel_id)
-    if cursor:
-        at, id_ = _uncursor(cursor)
-        query = query.where(
-            or_(Alert.detected_at < at, and_(Alert.detected_at == at, Alert.id < id_))
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(Alert.detected_at.desc(), Alert.id.desc()).limit(limit + 1)
-        )
-    ).all()
-    page = rows[:limit]
-    next_cursor = _cursor(page[-1].detected_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = await newest_first(
+        session, query, at=Alert.detected_at, id_=Alert.id, cursor=cursor, limit=limit
+    )
     return AlertPage(items=[_out(a) for a in page], next_cursor=next_cursor)
 
 

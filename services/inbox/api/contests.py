@@ -9,10 +9,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from services.inbox import contests
-from services.inbox.api.conversations import decode_cursor, encode_cursor
 from services.inbox.api.deps import ReaderDep, ResponderDep, SettingsDep, audited
 from services.inbox.contest_schemas import (
     ActivityOut,
@@ -26,6 +25,7 @@ from services.inbox.contest_schemas import (
     WinnerReply,
 )
 from services.inbox.models import Contest, ContestActivity, ContestEntry
+from services.inbox.paging import newest_first
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/contests", tags=["contests"])
@@ -109,18 +109,9 @@ async def list_contests(
 ) -> ContestPage:
     """The workspace's contests, newest first."""
     query = select(Contest).where(Contest.workspace_id == principal.workspace_id)
-    if cursor:
-        at, id_ = decode_cursor(cursor)
-        query = query.where(
-            or_(Contest.created_at < at, and_(Contest.created_at == at, Contest.id < id_))
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(Contest.created_at.desc(), Contest.id.desc()).limit(limit + 1)
-        )
-    ).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = await newest_first(
+        session, query, at=Contest.created_at, id_=Contest.id, cursor=cursor, limit=limit
+    )
     return ContestPage(items=[contest_out(c) for c in page], next_cursor=next_cursor)
 
 

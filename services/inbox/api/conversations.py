@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
 
@@ -23,6 +21,7 @@ from services.inbox.handling import (
     update_conversation,
 )
 from services.inbox.models import Conversation, Message, Note
+from services.inbox.paging import newest_first
 from services.inbox.schemas import (
     ConversationDetail,
     ConversationItem,
@@ -34,8 +33,11 @@ from services.inbox.schemas import (
     NoteOut,
     ReplyIn,
 )
+from services.inbox.sla import OVERDUE, is_overdue
 from shared.auth import Principal
 from shared.errors import ValidationFailed
+from shared.etag import version_etag
+from shared.pagination import decode_cursor, encode_cursor
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -52,16 +54,14 @@ SENTIMENT_FILTERS = {
 LANGUAGE = r"^([a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*|unknown)$"
 
 
-def encode_cursor(at: datetime, id_: UUID) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([at.isoformat(), str(id_)])).decode()
-
-
-def decode_cursor(cursor: str, *, field: str = "cursor") -> tuple[datetime, UUID]:
+def _cursor(cursor: str, *, field: str) -> tuple[datetime, UUID]:
+    """`decode_cursor`, the refusal naming the query parameter the cursor came in."""
     try:
-        at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), UUID(id_)
-    except (ValueError, TypeError) as exc:
+        decoded = decode_cursor(cursor)
+    except ValidationFailed as exc:
         raise ValidationFailed("The cursor is not one this API gave out.", field=field) from exc
+    assert decoded is not None
+    return decoded
 
 
 def message_out(message: Message) -> MessageOut:
@@ -94,6 +94,7 @@ def item(conversation: Conversation) -> ConversationItem:
         tags=list(conversation.tags),
         assignee=conversation.assignee,
         unread=is_unread(conversation),
+        overdue=is_overdue(conversation),
     )
 
 
@@ -112,6 +113,7 @@ async def list_conversations(
     tag: str | None = None,
     assignee: str | None = None,
     unread: bool | None = None,
+    overdue: bool | None = None,
     q: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
@@ -145,6 +147,8 @@ async def list_conversations(
                 Conversation.last_inbound_at > Conversation.read_at),
         )
         query = query.where(unread_sql if unread else ~unread_sql)
+    if overdue is not None:
+        query = query.where(OVERDUE if overdue else ~OVERDUE)
     if q:
         query = query.where(
             exists().where(
@@ -152,24 +156,13 @@ async def list_conversations(
                 Message.search.op("@@")(func.plainto_tsquery("simple", q)),
             )
         )
-    if cursor:
-        at, id_ = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Conversation.last_message_at < at,
-                and_(Conversation.last_message_at == at, Conversation.id < id_),
-            )
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
-                limit + 1
-            )
-        )
-    ).all()
-    page = rows[:limit]
-    next_cursor = (
-        encode_cursor(page[-1].last_message_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = await newest_first(
+        session,
+        query,
+        at=Conversation.last_message_at,
+        id_=Conversation.id,
+        cursor=cursor,
+        limit=limit,
     )
     return ConversationPage(items=[item(c) for c in page], next_cursor=next_cursor)
 
@@ -192,7 +185,7 @@ async def detail(
     )
     query = select(Message).where(Message.conversation_id == conversation.id)
     if messages_cursor:
-        at, id_ = decode_cursor(messages_cursor, field="messages_cursor")
+        at, id_ = _cursor(messages_cursor, field="messages_cursor")
         query = query.where(tuple_(Message.sent_at, Message.id) > tuple_(literal(at), literal(id_)))
     rows = (
         await session.scalars(
@@ -239,7 +232,7 @@ async def get_conversation(
         messages_limit=messages_limit,
         messages_cursor=messages_cursor,
     )
-    response.headers["ETag"] = f'"{out.version}"'
+    response.headers["ETag"] = version_etag(out.version)
     return out
 
 
@@ -286,7 +279,7 @@ async def patch_conversation(
     )
     await session.flush()
     out = await detail(session, principal=principal, conversation_id=conversation_id)
-    response.headers["ETag"] = f'"{out.version}"'
+    response.headers["ETag"] = version_etag(out.version)
     return out
 
 
@@ -325,7 +318,7 @@ async def post_reply(
     "/{conversation_id}/messages/{message_id}/moderation",
     response_model=MessageOut,
     status_code=202,
-    summary="Hide, unhide or delete an audience comment on its network",
+    summary="Hide, unhide or delete an audience comment on its network, or block its author",
 )
 async def post_moderation(
     conversation_id: UUID,
@@ -336,7 +329,9 @@ async def post_moderation(
     runtime: RuntimeDep,
 ) -> MessageOut:
     """Emits `comment.moderation_requested`; the message shows `<action>_requested` until the
-    publisher acts on it (the publisher does not report back yet)."""
+    network's answer comes back (`hidden`, `visible`, `deleted`, `author_blocked`, or
+    `<action>_refused` / `<action>_failed` with the reason). Blocking is offered on Mastodon,
+    X and Bluesky; elsewhere it is refused with the network's reason (409)."""
     message = await moderate(
         session, outbox=runtime.outbox, principal=principal,
         conversation_id=conversation_id, message_id=message_id, action=body.action,

@@ -2,53 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
-from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.inbox.counters import InboxCounters
 from services.inbox.settings import InboxSettings
 from shared import audit
 from shared.auth import Principal, require
-from shared.observability import ServiceMetrics
-from shared.service import Runtime
+from shared.service import Runtime, settings_dependency
 
-
-async def get_settings(request: Request) -> InboxSettings:
-    # async: a plain `def` dependency would run in a worker thread on every request.
-    settings: InboxSettings = request.app.state.runtime.settings
-    return settings
-
-
-SettingsDep = Annotated[InboxSettings, Depends(get_settings)]
+SettingsDep = Annotated[InboxSettings, settings_dependency(InboxSettings)]
 ReaderDep = Annotated[Principal, Depends(require("inbox.read"))]
-
-
-@dataclass(frozen=True)
-class InboxCounters:
-    """The inbox's own Prometheus series, registered once per app."""
-
-    receipts: Counter
-    crisis_evaluations: Counter
-
-    @classmethod
-    def create(cls, metrics: ServiceMetrics) -> InboxCounters:
-        return cls(
-            receipts=metrics.counter(
-                "herald_inbox_receipts_total",
-                "Webhooks received, by network and outcome "
-                "(stored, duplicate, unknown, rejected, unavailable)",
-                ["network", "outcome"],
-            ),
-            crisis_evaluations=metrics.counter(
-                "herald_inbox_crisis_evaluations_total",
-                "Crisis detection passes over the workspaces, by outcome",
-                ["outcome"],
-            ),
-        )
 
 
 async def get_counters(request: Request) -> InboxCounters:

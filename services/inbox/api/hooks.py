@@ -6,191 +6,31 @@ signature over the raw body, and nothing is stored unless it does.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.inbox.api.deps import CountersDep, InboxCounters, SettingsDep
-from services.inbox.intake import ReceiptWriter
-from services.inbox.normalise import META, UnreadableBody, identify, parse_atom
-from services.inbox.settings import InboxSettings, NetworkApp
+from services.inbox.api.deps import CountersDep, SettingsDep
+from services.inbox.counters import InboxCounters
+from services.inbox.networks import PACKS
+from services.inbox.networks.base import Refused
+from services.inbox.networks.linkedin import linkedin_challenge_response
+from services.inbox.networks.meta import META
+from services.inbox.networks.x import x_crc_response
+from services.inbox.receiving import challenge, network_app, raw_body, store_event
+from services.inbox.settings import InboxSettings
 from services.inbox.signatures import (
     BadChallenge,
-    StaleSignature,
-    check_challenge,
-    check_signed_challenge,
-    linkedin_challenge_response,
-    linkedin_signature_ok,
-    meta_signature_ok,
-    tiktok_signature_ok,
     verify_token_ok,
-    websub_signature_ok,
-    x_crc_response,
-    x_signature_ok,
 )
 from shared.errors import (
     BadRequest,
-    DomainError,
     NotFound,
     PermissionDenied,
-    Unauthorized,
-    Unavailable,
 )
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
-
-
-class PayloadTooLarge(DomainError):
-    status, title, kind = 413, "Payload too large", "payload-too-large"
-
-
-def network_app(settings: InboxSettings, network: str) -> NetworkApp:
-    app = settings.network_apps.get(network)
-    if app is None:
-        # Without the app secret no signature can be checked, so there is no receiver.
-        raise NotFound(f"No webhook receiver is configured for {network}.")
-    return app
-
-
-async def raw_body(request: Request, *, limit: int) -> bytes:
-    """The body exactly as sent, refused early when it is larger than any real event."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Webhook bodies are limited to {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Webhook bodies are limited to {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_json(body: bytes) -> Any:
-    """The event, which every JSON-posting network sends as an object."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest("The webhook body is not valid JSON.", field="body") from exc
-    if not isinstance(payload, dict):
-        raise BadRequest("The webhook body is not a JSON object.", field="body")
-    return payload
-
-
-def challenge(value: str, *, field: str, signed: bool = False) -> str:
-    try:
-        return check_signed_challenge(value) if signed else check_challenge(value)
-    except BadChallenge as exc:
-        raise BadRequest(f"{field} {exc}.", field=field) from None
-
-
-async def store_event(
-    writer: ReceiptWriter, counters: InboxCounters, *, network: str, payload: Any, body: bytes
-) -> bool:
-    """Stores a verified event; True when it is new. Raises Unavailable if it cannot be kept."""
-    identity = identify(network, payload, body)
-    try:
-        # Answered only once the receipt is committed: a 200 means "kept".
-        stored = await writer.store(network=network, identity=identity, body=body)
-    except Exception as exc:  # noqa: BLE001  (the network retries a 503 later)
-        counters.receipts.labels(network, "unavailable").inc()
-        raise Unavailable("The webhook could not be stored; deliver it again.") from exc
-    outcome = "duplicate" if not stored else ("stored" if identity.understood else "unknown")
-    counters.receipts.labels(network, outcome).inc()
-    return stored
-
-
-class Refused(Unauthorized):
-    """The signature is missing, wrong or stale: nothing from this request is kept."""
-
-
-# How each network proves an event is its own (NETWORKS.md): a check over the raw body that
-# returns the payload, or raises Refused (401) or BadRequest (400). The routes below and the
-# fast path (fastpath.py) both go through these, so they cannot disagree.
-Verifier = Callable[[InboxSettings, NetworkApp, Mapping[str, str], bytes], Any]
-
-
-def verify_x(
-    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
-) -> Any:
-    if not x_signature_ok(
-        secret=app.client_secret, body=body, header=headers.get("x-twitter-webhooks-signature")
-    ):
-        raise Refused("The x-twitter-webhooks-signature is missing or wrong.")
-    return parse_json(body)
-
-
-def verify_linkedin(
-    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
-) -> Any:
-    # With or without the `hmacsha256=` prefix: LinkedIn's docs show both (see signatures.py).
-    if not linkedin_signature_ok(
-        secret=app.client_secret, body=body, header=headers.get("x-li-signature")
-    ):
-        raise Refused("The X-LI-Signature is missing or wrong.")
-    return parse_json(body)
-
-
-def verify_tiktok(
-    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
-) -> Any:
-    try:
-        ok = tiktok_signature_ok(
-            secret=app.client_secret,
-            body=body,
-            header=headers.get("tiktok-signature"),
-            now=time.time(),
-            tolerance=settings.tiktok_signature_tolerance_seconds,
-        )
-    except StaleSignature:
-        raise Refused("The TikTok-Signature timestamp is too old.") from None
-    if not ok:
-        raise Refused("The TikTok-Signature is missing or wrong.")
-    return parse_json(body)
-
-
-def verify_youtube(
-    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
-) -> Any:
-    # `client_secret` is the hub.secret Herald subscribed with; the hub signs every
-    # notification with it. WebSub asks subscribers to answer 2xx to a bad signature and
-    # ignore the body; we answer 401 instead, like every other receiver here, so a forged
-    # delivery is visible in the hub's and our own logs. Nothing is stored either way.
-    if not websub_signature_ok(
-        secret=app.client_secret, body=body, header=headers.get("x-hub-signature")
-    ):
-        raise Refused("The X-Hub-Signature is missing or wrong.")
-    try:
-        return parse_atom(body)
-    except UnreadableBody as exc:
-        raise BadRequest(
-            f"The notification is not a YouTube Atom feed: {exc}.", field="body"
-        ) from exc
-
-
-def verify_meta(
-    settings: InboxSettings, app: NetworkApp, headers: Mapping[str, str], body: bytes
-) -> Any:
-    if not meta_signature_ok(
-        secret=app.client_secret, body=body, header=headers.get("x-hub-signature-256")
-    ):
-        raise Refused("The X-Hub-Signature-256 is missing or wrong.")
-    return parse_json(body)
-
-
-VERIFIERS: dict[str, Verifier] = {
-    "x": verify_x,
-    "linkedin": verify_linkedin,
-    "tiktok": verify_tiktok,
-    "youtube": verify_youtube,
-    **{network: verify_meta for network in META},
-}
 
 
 async def receive_event(
@@ -199,7 +39,7 @@ async def receive_event(
     app = network_app(settings, network)
     body = await raw_body(request, limit=settings.max_body_bytes)
     try:
-        payload = VERIFIERS[network](settings, app, request.headers, body)
+        payload = PACKS[network].verify(settings, app, request.headers, body)
     except Refused:
         counters.receipts.labels(network, "rejected").inc()
         raise

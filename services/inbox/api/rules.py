@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.inbox.api.deps import ReaderDep, RulesDep
+from services.inbox.members import require_member
 from services.inbox.models import Rule, WorkspaceKeywords
 from services.inbox.rules import check_room, compile_rule
 from services.inbox.schemas import KeywordIn, KeywordsIn, KeywordsOut, RuleIn, RuleList, RuleOut
@@ -67,6 +68,8 @@ async def list_rules(principal: ReaderDep, session: SessionDep) -> RuleList:
 @router.post("/rules", response_model=RuleOut, status_code=201)
 async def create_rule(body: RuleIn, principal: RulesDep, session: SessionDep) -> RuleOut:
     compile_rule(body.match, body.pattern)
+    if body.assignee is not None:
+        await require_member(session, workspace_id=principal.workspace_id, assignee=body.assignee)
     await check_room(session, workspace_id=principal.workspace_id, match=body.match)
     rule = Rule(workspace_id=principal.workspace_id, created_by=principal.principal_id,
                 **body.model_dump())
@@ -86,6 +89,8 @@ async def put_rule(
     rule_id: UUID, body: RuleIn, principal: RulesDep, session: SessionDep
 ) -> RuleOut:
     compile_rule(body.match, body.pattern)
+    if body.assignee is not None:
+        await require_member(session, workspace_id=principal.workspace_id, assignee=body.assignee)
     rule = await find(session, principal, rule_id)
     await check_room(
         session, workspace_id=principal.workspace_id, match=body.match, replacing=rule

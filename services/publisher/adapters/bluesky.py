@@ -28,6 +28,8 @@ from services.publisher.adapters.base import (
 )
 
 POST = "app.bsky.feed.post"
+# Where the PDS forwards chat.bsky.* calls (direct messages).
+CHAT_SERVICE = "did:web:api.bsky.chat#bsky_chat"
 TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 BLUESKY_METRICS = {
     "likes": "likeCount",
@@ -225,7 +227,7 @@ class BlueskyAdapter(Adapter):
         self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
     ) -> Published:
         if post.is_dm:
-            raise NetworkError("content_rejected", "Bluesky direct messages are not supported")
+            return await self.send_direct_message(credentials, post=post)
         record: dict[str, Any] = {
             "$type": POST, "text": post.text,
             "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
@@ -300,6 +302,24 @@ class BlueskyAdapter(Adapter):
     async def notifications(
         self, credentials: dict[str, Any], *, channel: ChannelRef, cursor: str | None
     ) -> tuple[list[Notification], str | None]:
+        """Replies, mentions and quotes, then direct messages; the cursor keeps where each
+        stopped as `<indexedAt>|<message rev>` (a cursor from before DMs were read has no
+        `|`: its DMs are all read once)."""
+        seen, _, chat_seen = (cursor or "").partition("|")
+        items, newest = await self.mentions_and_replies(
+            credentials, channel=channel, cursor=seen or None
+        )
+        messages, chat_newest = await self.direct_messages(
+            credentials, channel=channel, since=chat_seen
+        )
+        items = sorted([*items, *messages], key=lambda item: item.created_at)
+        if not newest and not chat_newest:
+            return items, None
+        return items, f"{newest or ''}|{chat_newest}"
+
+    async def mentions_and_replies(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, cursor: str | None
+    ) -> tuple[list[Notification], str | None]:
         """listNotifications pages from the newest back; the stored cursor is the newest
         `indexedAt` already seen, so paging stops once it reaches older items."""
         seen = cursor or ""
@@ -340,3 +360,86 @@ class BlueskyAdapter(Adapter):
             params["cursor"] = body["cursor"]
         items.reverse()
         return items, newest or None
+
+    # Direct messages: the chat service, reached through the PDS with the atproto-proxy header.
+
+    async def chat(
+        self, credentials: dict[str, Any], method: str, name: str, *, write: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        r = await self.call(
+            method, self.xrpc(name), write=write,
+            headers={**self.auth(credentials), "atproto-proxy": CHAT_SERVICE}, **kwargs,
+        )
+        if r.status_code != 200:
+            raise self.classify(r, write=write)
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def direct_messages(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, since: str
+    ) -> tuple[list[Notification], str]:
+        """Messages from others in the conversations that moved since `since` (a `rev`; revs
+        sort in time), and the newest rev seen. listConvos comes newest first, so paging stops
+        at the first conversation that has not moved."""
+        me = credentials.get("did") or channel.external_id
+        newest = since
+        items: list[Notification] = []
+        params: dict[str, Any] = {"limit": 100}
+        for _page in range(20):
+            body = await self.chat(credentials, "GET", "chat.bsky.convo.listConvos", params=params)
+            convos = body.get("convos") or []
+            moved = [c for c in convos if c.get("rev", "") > since]
+            for convo in moved:
+                items += await self.convo_messages(credentials, convo=convo, me=me, since=since)
+                newest = max(newest, convo["rev"])
+            if len(moved) < len(convos) or not body.get("cursor"):
+                break
+            params["cursor"] = body["cursor"]
+        return items, newest
+
+    async def convo_messages(
+        self, credentials: dict[str, Any], *, convo: dict[str, Any], me: str, since: str
+    ) -> list[Notification]:
+        """The conversation's messages from others newer than `since`, oldest first."""
+        people = {m["did"]: m for m in convo.get("members") or []}
+        items: list[Notification] = []
+        params: dict[str, Any] = {"convoId": convo["id"], "limit": 100}
+        for _page in range(20):
+            body = await self.chat(credentials, "GET", "chat.bsky.convo.getMessages",
+                                   params=params)
+            messages = body.get("messages") or []
+            for message in messages:
+                if message.get("rev", "") <= since:
+                    return list(reversed(items))
+                sender = (message.get("sender") or {}).get("did")
+                # Our own replies, and messages deleted since, are not the audience's words.
+                if sender == me or "text" not in message:
+                    continue
+                person = people.get(sender) or {}
+                items.append(Notification(
+                    external_id=message["id"], kind="dm", text=message["text"],
+                    author_id=sender, author_name=person.get("displayName") or person.get("handle"),
+                    created_at=when(message["sentAt"]),
+                    raw={"convo_id": convo["id"], "rev": message["rev"],
+                         "handle": person.get("handle")},
+                ))
+            if not body.get("cursor"):
+                break
+            params["cursor"] = body["cursor"]
+        return list(reversed(items))
+
+    async def send_direct_message(
+        self, credentials: dict[str, Any], *, post: Outgoing
+    ) -> Published:
+        """A reply to a DM: the conversation with the person, then a message in it."""
+        recipient = post.options.get("recipient_id")
+        if not recipient:
+            raise NetworkError("content_rejected", "a direct message needs its recipient")
+        found = await self.chat(credentials, "GET", "chat.bsky.convo.getConvoForMembers",
+                                params={"members": [recipient]})
+        sent = await self.chat(
+            credentials, "POST", "chat.bsky.convo.sendMessage", write=True,
+            json={"convoId": found["convo"]["id"], "message": {"text": post.text}},
+        )
+        return Published(external_id=str(sent["id"]), url=None)

@@ -4,7 +4,7 @@ Networks push at whatever rate their audience comments, and the receiver's only 
 verify, keep and answer. Through the framework each delivery also paid for routing, the
 dependency solver and several middleware layers, several times the cost of the work itself.
 This middleware sits in front of all that for `POST /hooks/{network}`: it reads the body,
-runs the same verifier the route uses (hooks.VERIFIERS) and stores through the same writer.
+runs the same verifier the route uses (the network's pack) and stores through the same writer.
 
 Anything that is not a clean success (no receiver configured, a wrong signature, a body that
 is not JSON, too large, storage unavailable) is handed to the regular route with the body
@@ -19,17 +19,18 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.inbox.api.deps import InboxCounters
-from services.inbox.api.hooks import VERIFIERS, store_event
+from services.inbox.counters import InboxCounters
 from services.inbox.intake import ReceiptWriter
-from services.inbox.normalise import META
+from services.inbox.networks import PACKS
+from services.inbox.networks.meta import META
+from services.inbox.receiving import store_event
 from services.inbox.settings import InboxSettings
 from shared.errors import DomainError
 from shared.logs import request_id_var
 from shared.observability import ServiceMetrics
 
 # The route templates, as the request histogram labels them on the regular path.
-ROUTES = {network: f"/hooks/{network}" for network in VERIFIERS}
+ROUTES = {network: f"/hooks/{network}" for network in PACKS}
 ROUTES.update({network: "/hooks/{network}" for network in META})
 OK = b'{"ok":true,"duplicate":false}'
 DUPLICATE = b'{"ok":true,"duplicate":true}'
@@ -83,7 +84,7 @@ class HookFastPath:
         path: str = scope["path"]
         network = path[len("/hooks/") :] if path.startswith("/hooks/") else ""
         network_app = self.settings.network_apps.get(network)
-        if network not in VERIFIERS or network_app is None:
+        if network not in PACKS or network_app is None:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -114,7 +115,7 @@ class HookFastPath:
                 return
         body = b"".join(chunks)
         try:
-            payload = VERIFIERS[network](self.settings, network_app, headers, body)
+            payload = PACKS[network].verify(self.settings, network_app, headers, body)
             stored = await store_event(
                 self.writer, self.counters, network=network, payload=payload, body=body
             )
