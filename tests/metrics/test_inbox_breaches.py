@@ -27,8 +27,8 @@ def breach(conversation_id: uuid.UUID, at: datetime) -> ConversationSlaBreached:
 async def test_breaches_from_conversation_sla_breached(make_settings):
     async with quiet_app(make_settings) as (_app, runtime, client):
         # The service's own handler, driven without the broker (its wiring is what is tested).
-        consumer_runtime = Runtime.create(_app.state.settings, tables=BUS)
-        handlers = {t: h for sub in subscriptions(consumer_runtime, _app.state.settings)
+        consumer_runtime = Runtime.create(runtime.settings, tables=BUS)
+        handlers = {t: h for sub in subscriptions(consumer_runtime, runtime.settings)
                     for t, h in sub.handlers.items()}
         await consumer_runtime.engine.dispose()
         workspace = uuid.uuid4()
