@@ -19,16 +19,15 @@ export default function Posts() {
   const channels = useChannels();
   const [typed, setTyped] = useState(EMPTY);
   const [filters, setFilters] = useState(EMPTY);
-  // The cursors of the pages walked so far: the last one is the page shown.
-  const [pages, setPages] = useState<(string | undefined)[]>([undefined]);
-  // Search a moment after typing stops, not on every key.
+  // The cursors of the pages walked under these filters: the last one is the page shown.
+  const [paging, setPaging] = useState({ key: "", cursors: [undefined] as (string | undefined)[] });
+  // Typed words are searched a moment after typing stops, not on every key.
   useEffect(() => {
-    const timer = setTimeout(() => {
-      setFilters(typed);
-      setPages([undefined]);
-    }, 300);
+    const timer = setTimeout(() => setFilters(typed), 300);
     return () => clearTimeout(timer);
   }, [typed]);
+  const key = JSON.stringify(filters);
+  const pages = paging.key === key ? paging.cursors : [undefined];
   const cursor = pages[pages.length - 1];
   const found = useQuery({
     queryKey: ["posts", filters, cursor],
@@ -39,6 +38,11 @@ export default function Posts() {
     },
   });
   const set = (name: keyof typeof EMPTY, value: string) => setTyped((f) => ({ ...f, [name]: value }));
+  // A choice from a list applies at once.
+  const choose = (name: keyof typeof EMPTY, value: string) => {
+    set(name, value);
+    setFilters((f) => ({ ...f, [name]: value }));
+  };
   const next = found.data?.next_cursor;
 
   return (
@@ -53,21 +57,21 @@ export default function Posts() {
         <span id="search-help" className="muted">{t("posts.searchHelp")}</span>
         <label>
           {t("common.status")}
-          <select value={typed.status} onChange={(e) => set("status", e.target.value)}>
+          <select value={typed.status} onChange={(e) => choose("status", e.target.value)}>
             <option value="">{t("common.all")}</option>
             {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
         </label>
         <label>
           {t("common.channel")}
-          <select value={typed.channel_id} onChange={(e) => set("channel_id", e.target.value)}>
+          <select value={typed.channel_id} onChange={(e) => choose("channel_id", e.target.value)}>
             <option value="">{t("common.all")}</option>
             {channels.data?.map((c) => <option key={c.id} value={c.id}>{c.name} ({c.network})</option>)}
           </select>
         </label>
         <label>
           {t("common.network")}
-          <select value={typed.network} onChange={(e) => set("network", e.target.value)}>
+          <select value={typed.network} onChange={(e) => choose("network", e.target.value)}>
             <option value="">{t("common.all")}</option>
             {NETWORKS.map((n) => <option key={n} value={n}>{n}</option>)}
           </select>
@@ -119,8 +123,8 @@ export default function Posts() {
       </table>
       {found.data?.items.length === 0 && <p className="muted">{t("common.none")}</p>}
       <div className="row">
-        <button type="button" disabled={pages.length === 1} onClick={() => setPages([undefined])}>{t("posts.first")}</button>
-        <button type="button" disabled={!next} onClick={() => next && setPages((p) => [...p, next])}>{t("posts.next")}</button>
+        <button type="button" disabled={pages.length === 1} onClick={() => setPaging({ key, cursors: [undefined] })}>{t("posts.first")}</button>
+        <button type="button" disabled={!next} onClick={() => next && setPaging({ key, cursors: [...pages, next] })}>{t("posts.next")}</button>
       </div>
     </div>
   );
