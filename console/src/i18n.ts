@@ -210,6 +210,8 @@ const en = {
   "calendar.editOne": "Save this occurrence only",
   "calendar.edited": "Occurrence edited: now a post of its own.",
   "inbox.updated": "Updated {time}",
+  "posts.allDrafts": "All drafts",
+  "calendar.day": "Day",
 };
 export type Key = keyof typeof en;
 type Table = Record<Key, string>;
@@ -413,6 +415,8 @@ const he: Table = {
   "calendar.editOne": "שמירת מופע זה בלבד",
   "calendar.edited": "המופע נערך: כעת פוסט בפני עצמו.",
   "inbox.updated": "עודכן {time}",
+  "posts.allDrafts": "כל הטיוטות",
+  "calendar.day": "יום",
 };
 
 const is: Table = {
@@ -614,6 +618,8 @@ const is: Table = {
   "calendar.editOne": "Vista aðeins þetta tilvik",
   "calendar.edited": "Tilviki breytt: nú sérstök færsla.",
   "inbox.updated": "Uppfært {time}",
+  "posts.allDrafts": "Öll drög",
+  "calendar.day": "Dagur",
 };
 
 const TABLES: Record<Language, Table> = { en, he, is };

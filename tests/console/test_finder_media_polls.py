@@ -103,9 +103,14 @@ async def test_finder_library_and_polls(platform, browser):
     violations: dict[str, list] = {}
     await sign_in(page, key)
 
-    # 1. The finder: drafts a page at a time by the API's cursor.
-    await open_screen(page, "Posts")
-    await page.get_by_label("Status").select_option("draft")
+    # 1. Drafts beside the calendar (they have no day on it), and all of them in the finder:
+    #    a page at a time by the API's cursor.
+    await page.locator("table.calendar[data-ready]").wait_for()
+    drafts = page.locator("[data-testid=drafts] li")
+    await until(lambda: _count_of(drafts, 10), what="ten drafts beside the calendar")
+    await page.get_by_role("link", name="All drafts").click()
+    await page.get_by_role("heading", name="Posts and drafts").wait_for()
+    assert await page.get_by_label("Status").input_value() == "draft"
     await until(lambda: _count(page, 20), what="a first page of 20 drafts")
     first = await rows_text(page)
     await page.get_by_role("button", name="Next page").click()

@@ -14,6 +14,7 @@ import { Failure, Loading, NetworkBadge, useChannels } from "../ui";
 type Item = Schemas["CalendarItem"];
 type View = "month" | "week";
 const PER_DAY = 6;
+const DRAFTS_SHOWN = 10;
 const STATUSES = ["scheduled", "in_review", "changes_requested", "approved", "published", "failed"];
 
 /** An entry's own key: its target, or for an occurrence of a recurring post not yet made, the
@@ -205,7 +206,7 @@ export default function Calendar() {
           {selected ? (
             <Selected key={entryKey(selected)} item={selected} onMove={moveTo} onClose={() => setSelected(null)} />
           ) : (
-            <Drafts items={entries.data ?? []} />
+            <Drafts />
           )}
         </aside>
       </div>
@@ -346,7 +347,7 @@ function Occurrence({ item, etag, onClose }: { item: Item; etag: string; onClose
       </label>
       <div className="row">
         <label>
-          {t("compose.time")}
+          {t("calendar.day")}
           <input type="date" value={day} onChange={(e) => setDay(e.target.value)} />
         </label>
         <label>
@@ -364,20 +365,30 @@ function Occurrence({ item, etag, onClose }: { item: Item; etag: string; onClose
   );
 }
 
-function Drafts({ items }: { items: Item[] }) {
-  const { t } = useConsole();
-  // Posts not yet cleared to go out: drafts and those waiting on a decision.
-  const drafts = items.filter((i) => i.status === "draft" || i.status === "changes_requested" || i.status === "in_review");
+function Drafts() {
+  const { api, t, navigate } = useConsole();
+  // Drafts have no time yet, so the calendar never holds them: they come from the posts list.
+  const drafts = useQuery({
+    queryKey: ["posts", "drafts"],
+    queryFn: () => unwrap(api.GET("/v1/posts", { params: { query: { status: "draft", limit: DRAFTS_SHOWN } } })),
+  });
   return (
     <div>
       <h2>{t("calendar.drafts")}</h2>
-      {drafts.length === 0 ? <p className="muted">{t("common.none")}</p> : (
-        <ul className="plain">
-          {drafts.slice(0, 50).map((d) => (
-            <li key={entryKey(d)}><NetworkBadge network={d.network} /> <span dir="auto">{d.text}</span> <span className="muted">{d.status}</span></li>
+      <Failure error={drafts.error} />
+      {drafts.data?.items.length === 0 ? <p className="muted">{t("common.none")}</p> : (
+        <ul className="plain" data-testid="drafts">
+          {drafts.data?.items.map((d) => (
+            <li key={d.id}>
+              {[...new Set(d.targets.map((x) => x.network))].map((n) => <NetworkBadge key={n} network={n} />)}{" "}
+              <span dir="auto">{d.text || d.targets.find((x) => x.text)?.text}</span>
+            </li>
           ))}
         </ul>
       )}
+      <a href="/console/posts?status=draft" onClick={(e) => { e.preventDefault(); navigate("posts?status=draft"); }}>
+        {t("posts.allDrafts")}
+      </a>
     </div>
   );
 }

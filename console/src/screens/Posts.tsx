@@ -14,11 +14,18 @@ const PAGE = 20;
 const STATUSES = ["draft", "in_review", "changes_requested", "approved", "scheduled", "publishing", "retrying", "published", "failed", "canceled", "missed"];
 const EMPTY = { status: "", channel_id: "", network: "", campaign: "", tag: "", q: "" };
 
+/** Filters named in the page's address (`/console/posts?status=draft`) apply from the start. */
+function fromAddress(): typeof EMPTY {
+  const given = new URLSearchParams(window.location.search);
+  const keys = Object.keys(EMPTY) as (keyof typeof EMPTY)[];
+  return Object.fromEntries(keys.map((k) => [k, given.get(k) ?? ""])) as typeof EMPTY;
+}
+
 export default function Posts() {
   const { api, t, language } = useConsole();
   const channels = useChannels();
-  const [typed, setTyped] = useState(EMPTY);
-  const [filters, setFilters] = useState(EMPTY);
+  const [typed, setTyped] = useState(fromAddress);
+  const [filters, setFilters] = useState(typed);
   // The cursors of the pages walked under these filters: the last one is the page shown.
   const [paging, setPaging] = useState({ key: "", cursors: [undefined] as (string | undefined)[] });
   // Typed words are searched a moment after typing stops, not on every key.
