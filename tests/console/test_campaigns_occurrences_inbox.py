@@ -75,7 +75,8 @@ async def test_campaigns_occurrences_and_live_inbox(platform, browser):
     await page.get_by_label("utm_source").fill("herald")
     await page.get_by_label("utm_medium").fill("social")
     await page.get_by_label("Tags (comma separated)").fill("winter, חורף")
-    await page.get_by_role("button", name="Save").click()
+    # Enter in a field sends the form, as in any form.
+    await page.get_by_label("Tags (comma separated)").press("Enter")
     await page.get_by_role("heading", name="Edit campaign").wait_for()
     made = (await api.get("/v1/campaigns")).json()["items"]
     assert [c["name"] for c in made] == [CAMPAIGN]
@@ -163,11 +164,16 @@ async def test_campaigns_occurrences_and_live_inbox(platform, browser):
     later_day = date.fromisoformat(later["local_due_at"][:10])
     await show_month_of(page, later_day)
     entry = page.locator(f"td[data-day='{later_day.isoformat()}'] .entry.planned")
-    await entry.filter(has_text="Weekly trail tip").click()
+    # By keyboard: the entry opens with Enter, the skip is a button reached by Tab.
+    await entry.filter(has_text="Weekly trail tip").focus()
+    await page.keyboard.press("Enter")
     await panel.locator("[data-testid=not-made]").wait_for()
     violations["calendar-occurrence"] = await axe_violations(page)
     await screenshot(page, "calendar-occurrence")
-    await panel.get_by_role("button", name="Skip this occurrence").click()
+    await panel.get_by_role("button", name="Save this occurrence only").focus()
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip this occurrence"
+    await page.keyboard.press("Enter")
     await page.get_by_text("Occurrence skipped.").wait_for()
     left = {i["due_at"] for i in await occurrences(api, series)}
     assert later["due_at"] not in left
