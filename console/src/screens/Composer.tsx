@@ -9,7 +9,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useConsole } from "../context";
 import { localIso, number } from "../format";
 import { Failure, NetworkBadge, useChannels, useNetworks, words } from "../ui";
-import { MediaPicker } from "./Media";
+import { MediaPicker, Thumb } from "./Media";
 
 type Channel = Schemas["ChannelOut"];
 type Check = Schemas["TargetCheck"];
@@ -174,6 +174,7 @@ export default function Composer() {
               result={checks.get(current.id)}
               onChange={(patch) => setVariant(current.id, patch)}
               language={language}
+              media={library}
             />
           )}
         </div>
@@ -236,6 +237,7 @@ function VariantPanel({
   result,
   onChange,
   language,
+  media,
 }: {
   channel: Channel;
   variant: Variant;
@@ -243,6 +245,7 @@ function VariantPanel({
   result: Check | undefined;
   onChange: (patch: Partial<Variant>) => void;
   language: "en" | "he" | "is";
+  media: Schemas["MediaOut"][];
 }) {
   const { t } = useConsole();
   const shown = variant.text || message;
@@ -283,6 +286,7 @@ function VariantPanel({
             {channel.username && <span className="muted">@{channel.username}</span>}
           </p>
           <p dir="auto" className="preview-text">{shown}</p>
+          {media.length > 0 && <div className="row">{media.map((m) => <Thumb key={m.id} item={m} />)}</div>}
           {lines(variant.thread).map((part, i) => (
             <p key={i} dir="auto" className="preview-text thread">{part}</p>
           ))}
