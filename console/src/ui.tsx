@@ -53,6 +53,15 @@ export function useChannels() {
   });
 }
 
+/** The workspace's campaigns (one page holds them: a workspace has tens, not thousands). */
+export function useCampaigns() {
+  const { api } = useConsole();
+  return useQuery({
+    queryKey: ["campaigns"],
+    queryFn: () => unwrap(api.GET("/v1/campaigns", { params: { query: { limit: 200 } } })),
+  });
+}
+
 /** A network's poll, as `GET /v1/networks` states it (null: the network's API has none). */
 export interface PollRules {
   min_options: number;

@@ -96,6 +96,13 @@ async def test_campaigns_occurrences_and_live_inbox(platform, browser):
     assert edited["name"] == f"{CAMPAIGN} 2027" and edited["version"] == campaign["version"] + 1
     assert edited["goal"]["target"] == 20 and edited["utm"] == {"source": "herald"}
 
+    # The composer offers it by name.
+    await open_screen(page, "Compose")
+    offered = page.locator("#campaign-names option")
+    await until(lambda: _values(offered, [f"{CAMPAIGN} 2027"]), what="the campaign offered")
+    await open_screen(page, "Campaigns")
+    await page.locator("[data-testid=campaign-row] button").first.click()
+
     # The report follows a post of the campaign once it is out on X.
     r = await api.post(
         "/v1/posts",
@@ -187,3 +194,8 @@ async def test_campaigns_occurrences_and_live_inbox(platform, browser):
 
 async def _text_is(locator: Any, text: str) -> bool:
     return bool(await locator.count()) and await locator.inner_text() == text
+
+
+async def _values(locator: Any, values: list[str]) -> bool:
+    found = [await o.get_attribute("value") for o in await locator.all()]
+    return found == values

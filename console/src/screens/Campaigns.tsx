@@ -9,7 +9,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useConsole } from "../context";
 import { number, percent } from "../format";
-import { Failure, Loading, NetworkBadge, Section, words } from "../ui";
+import { Failure, Loading, NetworkBadge, Section, useCampaigns, words } from "../ui";
 
 type Campaign = Schemas["CampaignOut"];
 type Figures = Schemas["CampaignFigures"];
@@ -66,13 +66,10 @@ function bodyOf(f: Form): Schemas["CampaignIn"] {
 }
 
 export default function Campaigns() {
-  const { api, t } = useConsole();
+  const { t } = useConsole();
   const [open, setOpen] = useState<Campaign | null>(null);
   const [creating, setCreating] = useState(false);
-  const list = useQuery({
-    queryKey: ["campaigns"],
-    queryFn: () => unwrap(api.GET("/v1/campaigns", { params: { query: { limit: 200 } } })),
-  });
+  const list = useCampaigns();
   return (
     <div>
       <div className="toolbar">

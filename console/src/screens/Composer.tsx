@@ -8,7 +8,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useConsole } from "../context";
 import { localIso, number } from "../format";
-import { Failure, NetworkBadge, useChannels, useNetworks, words } from "../ui";
+import { Failure, NetworkBadge, useCampaigns, useChannels, useNetworks, words } from "../ui";
 import { MediaPicker, Thumb } from "./Media";
 
 type Channel = Schemas["ChannelOut"];
@@ -34,6 +34,8 @@ export default function Composer() {
   const { api, t, language, announce, navigate } = useConsole();
   const queries = useQueryClient();
   const channels = useChannels();
+  // The workspace's campaigns to choose from; a new name makes a new campaign.
+  const campaigns = useCampaigns();
   const [text, setText] = useState("");
   const [picked, setPicked] = useState<string[]>([]);
   const [variants, setVariants] = useState<Record<string, Variant>>({});
@@ -193,8 +195,11 @@ export default function Composer() {
         </label>
         <label>
           {t("common.campaign")}
-          <input dir="auto" value={campaign} onChange={(e) => setCampaign(e.target.value)} />
+          <input dir="auto" list="campaign-names" value={campaign} onChange={(e) => setCampaign(e.target.value)} />
         </label>
+        <datalist id="campaign-names">
+          {campaigns.data?.items.map((c) => <option key={c.id} value={c.name} />)}
+        </datalist>
       </div>
       <fieldset>
         <legend>{t("compose.when")}</legend>
