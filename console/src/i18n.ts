@@ -212,6 +212,7 @@ const en = {
   "inbox.updated": "Updated {time}",
   "posts.allDrafts": "All drafts",
   "calendar.day": "Day",
+  "compose.pollMultiple": "Voters may pick several",
 };
 export type Key = keyof typeof en;
 type Table = Record<Key, string>;
@@ -417,6 +418,7 @@ const he: Table = {
   "inbox.updated": "עודכן {time}",
   "posts.allDrafts": "כל הטיוטות",
   "calendar.day": "יום",
+  "compose.pollMultiple": "המצביעים יכולים לבחור כמה אפשרויות",
 };
 
 const is: Table = {
@@ -620,6 +622,7 @@ const is: Table = {
   "inbox.updated": "Uppfært {time}",
   "posts.allDrafts": "Öll drög",
   "calendar.day": "Dagur",
+  "compose.pollMultiple": "Kjósendur mega velja fleiri en einn",
 };
 
 const TABLES: Record<Language, Table> = { en, he, is };

@@ -70,6 +70,7 @@ export interface PollRules {
   min_minutes: number;
   max_minutes: number;
   allowed_minutes: number[] | null;
+  multiple: boolean;
 }
 
 export interface NetworkRules {

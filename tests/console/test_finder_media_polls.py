@@ -97,6 +97,7 @@ async def test_finder_library_and_polls(platform, browser):
     sandbox = httpx.AsyncClient(base_url=sandbox_url)
     x, bluesky = await channel(api, sandbox, "x"), await channel(api, sandbox, "bluesky")
     instagram = await channel(api, sandbox, "instagram")
+    await channel(api, sandbox, "mastodon")
     seeded = await seed_posts(api, x, bluesky)
 
     page = await new_page(browser, gateway)
@@ -227,6 +228,32 @@ async def test_finder_library_and_polls(platform, browser):
     polled = await until(lambda: _sandbox_post(sandbox, "x", "Which trail first?"), what="poll")
     assert [o["label"] for o in polled["poll"]["options"]] == ["North ridge", "Lake path"]
     assert polled["poll"]["duration_minutes"] == 60
+
+    # Several answers per voter: Mastodon takes it, X refuses it with its rule.
+    await open_screen(page, "Compose")
+    await page.get_by_label("Message", exact=True).fill("Pick every trail you like")
+    await tick_channel(page, "x")
+    await tick_channel(page, "mastodon")
+    await page.get_by_role("checkbox", name="Add a poll").check()
+    await page.get_by_label("Poll options (one per line)").fill("North ridge\nLake path\nPine loop")
+    await page.get_by_label("Poll duration (minutes)").fill("120")
+    await page.get_by_role("checkbox", name="Voters may pick several").check()
+    one_answer = polls.locator("li[data-network=x] [data-testid=poll-refused]")
+    await one_answer.wait_for()
+    assert "one answer per voter" in await one_answer.inner_text()
+    await tick_channel(page, "x", on=False)
+    await page.get_by_label("Now", exact=True).check()
+    await page.get_by_text("Fits every network.").wait_for()
+    await page.get_by_role("button", name="Schedule").click()
+    several = await until(
+        lambda: _sandbox_post(sandbox, "mastodon", "Pick every trail"), what="the Mastodon poll"
+    )
+    assert several["poll"]["multiple"] is True
+    assert [o["label"] for o in several["poll"]["options"]] == [
+        "North ridge",
+        "Lake path",
+        "Pine loop",
+    ]
 
     assert {screen: found for screen, found in violations.items() if found} == {}
     await api.aclose()

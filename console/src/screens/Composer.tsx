@@ -24,6 +24,7 @@ interface Poll {
   on: boolean;
   options: string;
   minutes: string;
+  multiple: boolean;
 }
 
 function lines(text: string): string[] {
@@ -42,7 +43,7 @@ export default function Composer() {
   const [tab, setTab] = useState<string>("");
   const [media, setMedia] = useState("");
   const [library, setLibrary] = useState<Schemas["MediaOut"][]>([]);
-  const [poll, setPoll] = useState<Poll>({ on: false, options: "", minutes: "1440" });
+  const [poll, setPoll] = useState<Poll>({ on: false, options: "", minutes: "1440", multiple: false });
   const [tags, setTags] = useState("");
   const [campaign, setCampaign] = useState("");
   const [when, setWhen] = useState<When>("at");
@@ -62,7 +63,9 @@ export default function Composer() {
       if (v.firstComment.trim()) options.first_comment = v.firstComment.trim();
       if (lines(v.thread).length) options.thread = lines(v.thread);
       // One poll for the post: a network without polls refuses it at validation, with why.
-      if (poll.on) options.poll = { options: lines(poll.options), duration_minutes: Number(poll.minutes) };
+      if (poll.on) {
+        options.poll = { options: lines(poll.options), duration_minutes: Number(poll.minutes), ...(poll.multiple ? { multiple: true } : {}) };
+      }
       return { channel_id: c.id, text: v.text.trim() ? v.text : undefined, options };
     });
     const schedule: Schemas["ScheduleIn"] | undefined =
@@ -308,6 +311,8 @@ function PollFields({ poll, onChange, chosen, checks }: { poll: Poll; onChange: 
   const { t, language } = useConsole();
   const networks = useNetworks();
   const set = (patch: Partial<Poll>) => onChange({ ...poll, ...patch });
+  // Several answers per voter, offered where a chosen network's polls allow it.
+  const multiple = chosen.some((c) => networks.data?.get(c.network)?.features.poll?.multiple);
   return (
     <fieldset>
       <legend>{t("compose.pollAdd")}</legend>
@@ -325,6 +330,12 @@ function PollFields({ poll, onChange, chosen, checks }: { poll: Poll; onChange: 
             {t("compose.pollMinutes")}
             <input type="number" min={1} step={1} value={poll.minutes} onChange={(e) => set({ minutes: e.target.value })} />
           </label>
+          {multiple && (
+            <label className="inline check">
+              <input type="checkbox" checked={poll.multiple} onChange={(e) => set({ multiple: e.target.checked })} />
+              {t("compose.pollMultiple")}
+            </label>
+          )}
         </div>
       )}
       <ul className="plain" data-testid="poll-networks">
