@@ -159,8 +159,10 @@ class Platform:
     def common_env(self) -> dict[str, str]:
         c = self.config
         sandbox = f"127.0.0.1:{c.ports['sandbox']}"
+        # The gateway too: a library file goes out by its signed URL there.
+        gateway = f"127.0.0.1:{c.ports['gateway']}"
         return {
-            "HERALD_OUTBOUND_ALLOW": ",".join([sandbox, *c.outbound_allow]),
+            "HERALD_OUTBOUND_ALLOW": ",".join([sandbox, gateway, *c.outbound_allow]),
             "HERALD_ENVIRONMENT": c.environment,
             "HERALD_DATABASE_URL": c.database_url,
             "HERALD_AMQP_URL": c.amqp_url,
@@ -191,6 +193,8 @@ class Platform:
                 env[f"GATEWAY_{upstream.upper()}_URL"] = c.url(upstream)
         elif name == "scheduler":
             env["SCHEDULER_PUBLISHER_URL"] = c.url("publisher")
+            # Signed media URLs name the gateway this platform actually listens on.
+            env["SCHEDULER_PUBLIC_URL"] = c.url("gateway")
         elif name == "publisher":
             env["PUBLISHER_SANDBOX_URL"] = c.url("sandbox")
             # Channels are subscribed with the networks to push here, as in production.

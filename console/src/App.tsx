@@ -9,9 +9,12 @@ import { CrisisBanner } from "./screens/CrisisBanner";
 // Each screen is its own chunk: the first load carries only the shell and the screen shown.
 const SCREENS: Record<string, { label: Key; component: React.LazyExoticComponent<() => React.JSX.Element> }> = {
   calendar: { label: "nav.calendar", component: lazy(() => import("./screens/Calendar")) },
+  posts: { label: "nav.posts", component: lazy(() => import("./screens/Posts")) },
   compose: { label: "nav.compose", component: lazy(() => import("./screens/Composer")) },
+  media: { label: "nav.media", component: lazy(() => import("./screens/Media")) },
   approvals: { label: "nav.approvals", component: lazy(() => import("./screens/Approvals")) },
   inbox: { label: "nav.inbox", component: lazy(() => import("./screens/Inbox")) },
+  campaigns: { label: "nav.campaigns", component: lazy(() => import("./screens/Campaigns")) },
   alerts: { label: "nav.alerts", component: lazy(() => import("./screens/Alerts")) },
   analytics: { label: "nav.analytics", component: lazy(() => import("./screens/Analytics")) },
   settings: { label: "nav.settings", component: lazy(() => import("./screens/Settings")) },

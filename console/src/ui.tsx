@@ -52,3 +52,47 @@ export function useChannels() {
     queryFn: async () => (await unwrap(api.GET("/v1/channels"))).items,
   });
 }
+
+/** The workspace's campaigns (one page holds them: a workspace has tens, not thousands). */
+export function useCampaigns() {
+  const { api } = useConsole();
+  return useQuery({
+    queryKey: ["campaigns"],
+    queryFn: () => unwrap(api.GET("/v1/campaigns", { params: { query: { limit: 200 } } })),
+  });
+}
+
+/** A network's poll, as `GET /v1/networks` states it (null: the network's API has none). */
+export interface PollRules {
+  min_options: number;
+  max_options: number;
+  max_option_length: number;
+  min_minutes: number;
+  max_minutes: number;
+  allowed_minutes: number[] | null;
+  multiple: boolean;
+}
+
+export interface NetworkRules {
+  network: string;
+  name: string;
+  features: { poll: PollRules | null };
+}
+
+/** What each network accepts (the same table the API validates with). */
+export function useNetworks() {
+  const { api } = useConsole();
+  return useQuery({
+    queryKey: ["networks"],
+    staleTime: Infinity,
+    queryFn: async () => {
+      const answer = await unwrap(api.GET("/v1/networks"));
+      return new Map((answer.items as NetworkRules[]).map((n) => [n.network, n]));
+    },
+  });
+}
+
+/** Comma-separated words as a list, blanks dropped. */
+export function words(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter(Boolean);
+}

@@ -15,9 +15,12 @@ ZONE = "Asia/Jerusalem"
 MIXED = "מבצע חורף של Acme: https://example.com/winter עכשיו"
 SCREENS = {
     "calendar": "לוח שנה",
+    "posts": "פוסטים",
     "compose": "כתיבה",
+    "media": "מדיה",
     "approvals": "אישורים",
     "inbox": "תיבת דואר",
+    "campaigns": "קמפיינים",
     "alerts": "התראות",
     "analytics": "ניתוח נתונים",
     "settings": "הגדרות",

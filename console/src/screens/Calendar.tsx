@@ -14,6 +14,7 @@ import { Failure, Loading, NetworkBadge, useChannels } from "../ui";
 type Item = Schemas["CalendarItem"];
 type View = "month" | "week";
 const PER_DAY = 6;
+const DRAFTS_SHOWN = 10;
 const STATUSES = ["scheduled", "in_review", "changes_requested", "approved", "published", "failed"];
 
 /** An entry's own key: its target, or for an occurrence of a recurring post not yet made, the
@@ -191,7 +192,7 @@ export default function Calendar() {
                       items={byDay.get(day)}
                       limit={view === "week" ? Infinity : PER_DAY}
                       moreLabel={(n) => t("calendar.more", { count: n })}
-                      recurringLabel={t("calendar.recurring")}
+                      recurringLabel={t("calendar.notMade")}
                       onDrop={onDrop}
                       onSelect={setSelected}
                     />
@@ -203,9 +204,9 @@ export default function Calendar() {
         </table>
         <aside className="card side" aria-label={t("calendar.drafts")}>
           {selected ? (
-            <Selected item={selected} onMove={moveTo} onClose={() => setSelected(null)} />
+            <Selected key={entryKey(selected)} item={selected} onMove={moveTo} onClose={() => setSelected(null)} />
           ) : (
-            <Drafts items={entries.data ?? []} />
+            <Drafts />
           )}
         </aside>
       </div>
@@ -245,7 +246,7 @@ const DayCell = memo(function DayCell({ day, label, number, outside, today, item
           <li key={entryKey(item)}>
             <button
               type="button"
-              className="entry"
+              className={item.materialised === false ? "entry planned" : "entry"}
               draggable={item.target_id !== null}
               data-post={item.post_id}
               style={{ borderInlineStartColor: NETWORK_COLOURS[item.network] ?? "#555" }}
@@ -253,7 +254,7 @@ const DayCell = memo(function DayCell({ day, label, number, outside, today, item
               onClick={() => onSelect(item)}
             >
               <span className="entry-time">{(item.local_due_at ?? item.due_at).slice(11, 16)}</span>{" "}
-              {item.materialised === false && <span title={recurringLabel}>↻ </span>}
+              {item.materialised === false && <span title={recurringLabel}>↻<span className="visually-hidden">{recurringLabel}</span> </span>}
               <span className="visually-hidden">{item.network} {item.status}</span>
               <span dir="auto" className="entry-text">{item.text}</span>
             </button>
@@ -270,40 +271,124 @@ const DayCell = memo(function DayCell({ day, label, number, outside, today, item
 });
 
 function Selected({ item, onMove, onClose }: { item: Item; onMove: (item: Item, day: string) => void; onClose: () => void }) {
-  const { t } = useConsole();
+  const { api, t } = useConsole();
   const [day, setDay] = useState((item.local_due_at ?? item.due_at).slice(0, 10));
+  // The post itself says whether it recurs: then this entry is one occurrence of it.
+  const post = useQuery({
+    queryKey: ["post", item.post_id],
+    queryFn: async () => {
+      const answer = await api.GET("/v1/posts/{post_id}", { params: { path: { post_id: item.post_id } } });
+      const data = await unwrap(Promise.resolve(answer));
+      return { data, etag: answer.response.headers.get("ETag") ?? `"${data.version}"` };
+    },
+  });
+  const recurring = Boolean(post.data?.data.schedule?.rrule);
   return (
     <div>
       <h2><NetworkBadge network={item.network} /> {item.status}</h2>
       <p dir="auto">{item.text}</p>
       <p className="muted">{(item.local_due_at ?? item.due_at).replace("T", " ").slice(0, 16)} {item.timezone}</p>
       {item.campaign && <p>{t("common.campaign")}: <span dir="auto">{item.campaign}</span></p>}
+      {post.isPending && <Loading />}
+      {post.data && recurring && <Occurrence item={item} etag={post.data.etag} onClose={onClose} />}
+      {post.data && !recurring && (
+        <>
+          <label>
+            {t("calendar.move")}
+            <input type="date" value={day} onChange={(e) => setDay(e.target.value)} />
+          </label>
+          <div className="row">
+            <button type="button" className="primary" onClick={() => onMove(item, day)}>{t("common.save")}</button>
+            <button type="button" onClick={onClose}>{t("common.cancel")}</button>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+/** One occurrence of a recurring post, named by the instant it is due: skipped alone, or
+ * edited alone (it then becomes a post of its own and leaves the series). */
+function Occurrence({ item, etag, onClose }: { item: Item; etag: string; onClose: () => void }) {
+  const { api, t, announce } = useConsole();
+  const queries = useQueryClient();
+  const local = item.local_due_at ?? item.due_at;
+  const [text, setText] = useState(item.text);
+  const [day, setDay] = useState(local.slice(0, 10));
+  const [time, setTime] = useState(local.slice(11, 16));
+  const params = { path: { post_id: item.post_id, at: item.due_at }, header: { "If-Match": etag } };
+  const done = (message: string) => {
+    announce(message);
+    void queries.invalidateQueries({ queryKey: ["calendar"] });
+    void queries.invalidateQueries({ queryKey: ["post", item.post_id] });
+    onClose();
+  };
+  const skip = useMutation({
+    mutationFn: () => unwrap(api.POST("/v1/posts/{post_id}/occurrences/{at}/skip", { params })),
+    onSuccess: () => done(t("calendar.skipped")),
+  });
+  const edit = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.PATCH("/v1/posts/{post_id}/occurrences/{at}", {
+          params,
+          body: { text, at: `${day}T${time}:00`, timezone: item.timezone ?? undefined },
+        }),
+      ),
+    onSuccess: () => done(t("calendar.edited")),
+  });
+  return (
+    <div data-testid="occurrence">
+      <p><strong>↻ {t("calendar.occurrence")}</strong></p>
+      {item.materialised === false && <p className="muted" data-testid="not-made">{t("calendar.notMade")}</p>}
       <label>
-        {t("calendar.move")}
-        <input type="date" value={day} onChange={(e) => setDay(e.target.value)} />
+        {t("common.text")}
+        <textarea dir="auto" rows={3} value={text} onChange={(e) => setText(e.target.value)} />
       </label>
       <div className="row">
-        <button type="button" className="primary" onClick={() => onMove(item, day)}>{t("common.save")}</button>
+        <label>
+          {t("calendar.day")}
+          <input type="date" value={day} onChange={(e) => setDay(e.target.value)} />
+        </label>
+        <label>
+          {t("common.time")}
+          <input type="time" value={time} onChange={(e) => setTime(e.target.value)} />
+        </label>
+      </div>
+      <Failure error={skip.error ?? edit.error} />
+      <div className="row">
+        <button type="button" className="primary" disabled={edit.isPending} onClick={() => edit.mutate()}>{t("calendar.editOne")}</button>
+        <button type="button" disabled={skip.isPending} onClick={() => skip.mutate()}>{t("calendar.skip")}</button>
         <button type="button" onClick={onClose}>{t("common.cancel")}</button>
       </div>
     </div>
   );
 }
 
-function Drafts({ items }: { items: Item[] }) {
-  const { t } = useConsole();
-  // Posts not yet cleared to go out: drafts and those waiting on a decision.
-  const drafts = items.filter((i) => i.status === "draft" || i.status === "changes_requested" || i.status === "in_review");
+function Drafts() {
+  const { api, t, navigate } = useConsole();
+  // Drafts have no time yet, so the calendar never holds them: they come from the posts list.
+  const drafts = useQuery({
+    queryKey: ["posts", "drafts"],
+    queryFn: () => unwrap(api.GET("/v1/posts", { params: { query: { status: "draft", limit: DRAFTS_SHOWN } } })),
+  });
   return (
     <div>
       <h2>{t("calendar.drafts")}</h2>
-      {drafts.length === 0 ? <p className="muted">{t("common.none")}</p> : (
-        <ul className="plain">
-          {drafts.slice(0, 50).map((d) => (
-            <li key={entryKey(d)}><NetworkBadge network={d.network} /> <span dir="auto">{d.text}</span> <span className="muted">{d.status}</span></li>
+      <Failure error={drafts.error} />
+      {drafts.data?.items.length === 0 ? <p className="muted">{t("common.none")}</p> : (
+        <ul className="plain" data-testid="drafts">
+          {drafts.data?.items.map((d) => (
+            <li key={d.id}>
+              {[...new Set(d.targets.map((x) => x.network))].map((n) => <NetworkBadge key={n} network={n} />)}{" "}
+              <span dir="auto">{d.text || d.targets.find((x) => x.text)?.text}</span>
+            </li>
           ))}
         </ul>
       )}
+      <a href="/console/posts?status=draft" onClick={(e) => { e.preventDefault(); navigate("posts?status=draft"); }}>
+        {t("posts.allDrafts")}
+      </a>
     </div>
   );
 }

@@ -8,9 +8,11 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useConsole } from "../context";
 import { localIso, number } from "../format";
-import { Failure, NetworkBadge, useChannels } from "../ui";
+import { Failure, NetworkBadge, useCampaigns, useChannels, useNetworks, words } from "../ui";
+import { MediaPicker, Thumb } from "./Media";
 
 type Channel = Schemas["ChannelOut"];
+type Check = Schemas["TargetCheck"];
 type When = "at" | "now" | "queue" | "best" | "draft";
 interface Variant {
   text: string;
@@ -18,6 +20,12 @@ interface Variant {
   thread: string;
 }
 const EMPTY: Variant = { text: "", firstComment: "", thread: "" };
+interface Poll {
+  on: boolean;
+  options: string;
+  minutes: string;
+  multiple: boolean;
+}
 
 function lines(text: string): string[] {
   return text.split("\n").map((l) => l.trim()).filter(Boolean);
@@ -27,11 +35,15 @@ export default function Composer() {
   const { api, t, language, announce, navigate } = useConsole();
   const queries = useQueryClient();
   const channels = useChannels();
+  // The workspace's campaigns to choose from; a new name makes a new campaign.
+  const campaigns = useCampaigns();
   const [text, setText] = useState("");
   const [picked, setPicked] = useState<string[]>([]);
   const [variants, setVariants] = useState<Record<string, Variant>>({});
   const [tab, setTab] = useState<string>("");
   const [media, setMedia] = useState("");
+  const [library, setLibrary] = useState<Schemas["MediaOut"][]>([]);
+  const [poll, setPoll] = useState<Poll>({ on: false, options: "", minutes: "1440", multiple: false });
   const [tags, setTags] = useState("");
   const [campaign, setCampaign] = useState("");
   const [when, setWhen] = useState<When>("at");
@@ -50,6 +62,10 @@ export default function Composer() {
       const options: Record<string, unknown> = {};
       if (v.firstComment.trim()) options.first_comment = v.firstComment.trim();
       if (lines(v.thread).length) options.thread = lines(v.thread);
+      // One poll for the post: a network without polls refuses it at validation, with why.
+      if (poll.on) {
+        options.poll = { options: lines(poll.options), duration_minutes: Number(poll.minutes), ...(poll.multiple ? { multiple: true } : {}) };
+      }
       return { channel_id: c.id, text: v.text.trim() ? v.text : undefined, options };
     });
     const schedule: Schemas["ScheduleIn"] | undefined =
@@ -57,12 +73,12 @@ export default function Composer() {
     return {
       text,
       targets,
-      media: media.trim() ? [{ url: media.trim() }] : [],
-      tags: tags.split(",").map((s) => s.trim()).filter(Boolean),
+      media: [...library.map((m) => ({ media_id: m.id })), ...(media.trim() ? [{ url: media.trim() }] : [])],
+      tags: words(tags),
       campaign: campaign.trim() || undefined,
       schedule,
     };
-  }, [chosen, variants, text, media, tags, campaign, when, at, timezone]);
+  }, [chosen, variants, text, media, library, poll, tags, campaign, when, at, timezone]);
 
   // Live counters: validate what is typed, a moment after typing stops.
   const [debounced, setDebounced] = useState(body);
@@ -163,11 +179,14 @@ export default function Composer() {
               result={checks.get(current.id)}
               onChange={(patch) => setVariant(current.id, patch)}
               language={language}
+              media={library}
             />
           )}
         </div>
       )}
+      {chosen.length > 0 && <PollFields poll={poll} onChange={setPoll} chosen={chosen} checks={checks} />}
       {check.data?.valid && <p className="ok" role="status">{t("compose.valid")}</p>}
+      <MediaPicker picked={library} onChange={setLibrary} />
       <label>
         {t("compose.media")}
         <input type="url" dir="ltr" value={media} onChange={(e) => setMedia(e.target.value)} />
@@ -179,8 +198,11 @@ export default function Composer() {
         </label>
         <label>
           {t("common.campaign")}
-          <input dir="auto" value={campaign} onChange={(e) => setCampaign(e.target.value)} />
+          <input dir="auto" list="campaign-names" value={campaign} onChange={(e) => setCampaign(e.target.value)} />
         </label>
+        <datalist id="campaign-names">
+          {campaigns.data?.items.map((c) => <option key={c.id} value={c.name} />)}
+        </datalist>
       </div>
       <fieldset>
         <legend>{t("compose.when")}</legend>
@@ -223,13 +245,15 @@ function VariantPanel({
   result,
   onChange,
   language,
+  media,
 }: {
   channel: Channel;
   variant: Variant;
   message: string;
-  result: Schemas["TargetCheck"] | undefined;
+  result: Check | undefined;
   onChange: (patch: Partial<Variant>) => void;
   language: "en" | "he" | "is";
+  media: Schemas["MediaOut"][];
 }) {
   const { t } = useConsole();
   const shown = variant.text || message;
@@ -270,6 +294,7 @@ function VariantPanel({
             {channel.username && <span className="muted">@{channel.username}</span>}
           </p>
           <p dir="auto" className="preview-text">{shown}</p>
+          {media.length > 0 && <div className="row">{media.map((m) => <Thumb key={m.id} item={m} />)}</div>}
           {lines(variant.thread).map((part, i) => (
             <p key={i} dir="auto" className="preview-text thread">{part}</p>
           ))}
@@ -277,5 +302,65 @@ function VariantPanel({
         </div>
       </div>
     </div>
+  );
+}
+
+/** The post's poll, and what each chosen network makes of it: its limits from the network's
+ * rules, or the reason validation refuses it there. */
+function PollFields({ poll, onChange, chosen, checks }: { poll: Poll; onChange: (poll: Poll) => void; chosen: Channel[]; checks: Map<string, Check> }) {
+  const { t, language } = useConsole();
+  const networks = useNetworks();
+  const set = (patch: Partial<Poll>) => onChange({ ...poll, ...patch });
+  // Several answers per voter, offered where a chosen network's polls allow it.
+  const multiple = chosen.some((c) => networks.data?.get(c.network)?.features.poll?.multiple);
+  return (
+    <fieldset>
+      <legend>{t("compose.pollAdd")}</legend>
+      <label className="inline check">
+        <input type="checkbox" checked={poll.on} onChange={(e) => set({ on: e.target.checked })} />
+        {t("compose.pollAdd")}
+      </label>
+      {poll.on && (
+        <div className="row">
+          <label>
+            {t("compose.poll")}
+            <textarea dir="auto" rows={4} value={poll.options} onChange={(e) => set({ options: e.target.value })} />
+          </label>
+          <label>
+            {t("compose.pollMinutes")}
+            <input type="number" min={1} step={1} value={poll.minutes} onChange={(e) => set({ minutes: e.target.value })} />
+          </label>
+          {multiple && (
+            <label className="inline check">
+              <input type="checkbox" checked={poll.multiple} onChange={(e) => set({ multiple: e.target.checked })} />
+              {t("compose.pollMultiple")}
+            </label>
+          )}
+        </div>
+      )}
+      <ul className="plain" data-testid="poll-networks">
+        {chosen.map((c) => {
+          const rules = networks.data?.get(c.network);
+          const limits = rules?.features.poll;
+          const refusals = (checks.get(c.id)?.problems ?? []).filter((p) => p.field?.startsWith("options.poll"));
+          const minutes = limits?.allowed_minutes
+            ? limits.allowed_minutes.map((m) => number(language, m)).join(", ")
+            : limits && `${number(language, limits.min_minutes)}–${number(language, limits.max_minutes)}`;
+          return (
+            <li key={c.id} data-network={c.network}>
+              <NetworkBadge network={c.network} />{" "}
+              {limits
+                ? t("compose.pollRules", { network: rules.name, options: `${limits.min_options}–${limits.max_options}`, length: limits.max_option_length, minutes: minutes ?? "" })
+                : t("compose.pollNone", { network: rules?.name ?? c.network })}
+              {poll.on && refusals.map((p, i) => (
+                <p key={i} className="error" data-testid="poll-refused">
+                  <code>{p.code}</code> <span>{p.message}</span>
+                </p>
+              ))}
+            </li>
+          );
+        })}
+      </ul>
+    </fieldset>
   );
 }

@@ -7,9 +7,11 @@ import { unwrap, type Schemas } from "@herald/client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useConsole } from "../context";
-import { dateTime, NETWORKS } from "../format";
+import { dateTime, NETWORKS, time } from "../format";
 import { Failure, Loading, NetworkBadge } from "../ui";
 
+// The API has no push channel (no server-sent events): the list and the open thread are asked
+// again this often, and at once when the tab comes back into view.
 const POLL_MS = 3_000;
 // A conversation waiting longer than this for a first answer is shown as overdue.
 const OVERDUE_MS = 60 * 60 * 1000;
@@ -37,7 +39,10 @@ export default function Inbox() {
     <div className="inbox">
       <div className="toolbar">
         <h1>{t("inbox.title")}</h1>
-        <span className="muted">{t("inbox.live")}</span>
+        <span className="muted" data-testid="inbox-updated">
+          {t("inbox.live")}
+          {list.dataUpdatedAt > 0 && ` · ${t("inbox.updated", { time: time(language, new Date(list.dataUpdatedAt)) })}`}
+        </span>
       </div>
       <div className="row">
         <label>
