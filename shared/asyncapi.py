@@ -39,6 +39,9 @@ PRODUCERS = {
     "comment.": "inbox",
     "contest.": "inbox",
     "campaign.": "scheduler",
+    # A published post changed on its network: asked by the scheduler, done by the publisher.
+    "target.changed": "publisher",
+    "target.": "scheduler",
     # shared/audit.py: each service records its own changes; the gateway keeps them.
     "audit.": "each",
 }
