@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode
 from uuid import UUID
 
@@ -24,6 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import ValidationFailed
 
 _NEXT_CURSOR = b'"next_cursor"'
+
+T = TypeVar("T")
 
 
 def encode_cursor(created_at: datetime, row_id: UUID) -> str:
@@ -43,6 +47,19 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         return parsed, UUID(row_id)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("The cursor is not valid.", field="cursor") from exc
+
+
+def created_and_id(row: Any) -> tuple[datetime, UUID]:
+    return row.created_at, row.id
+
+
+def page_of(
+    rows: Sequence[T], limit: int, *, key: Callable[[T], tuple[datetime, UUID]] = created_and_id
+) -> tuple[list[T], str | None]:
+    """The page out of the `limit + 1` rows fetched, and the cursor after its last row when
+    the extra row says there is more. `key` gives a row's `(created_at, id)`."""
+    page = list(rows[:limit])
+    return page, (encode_cursor(*key(page[-1])) if len(rows) > limit else None)
 
 
 def next_link(path: str, query_string: bytes, cursor: str) -> str:

@@ -64,13 +64,28 @@ async def delete_older_than(
             return total
 
 
+def pruner(
+    sessions: async_sessionmaker[AsyncSession],
+    table: Table,
+    column: str,
+    *,
+    batch: int,
+    keep_when: str = "",
+) -> Prune:
+    """A pruning step over `table` by the age in `column` (see `delete_older_than`)."""
+
+    async def prune(before: datetime) -> int:
+        return await delete_older_than(
+            sessions, table, column, before=before, batch=batch, keep_when=keep_when
+        )
+
+    return prune
+
+
 def processed_messages_pruner(
     sessions: async_sessionmaker[AsyncSession], table: Table, *, batch: int
 ) -> Prune:
-    async def prune(before: datetime) -> int:
-        return await delete_older_than(sessions, table, "processed_at", before=before, batch=batch)
-
-    return prune
+    return pruner(sessions, table, "processed_at", batch=batch)
 
 
 def retention_loop(

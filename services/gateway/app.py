@@ -13,13 +13,12 @@ from services.gateway.edge.front_door import FrontDoor
 from services.gateway.edge.openapi import DESCRIPTION, TITLE, merged_openapi
 from services.gateway.models import BUS
 from services.gateway.settings import GatewaySettings
-from services.gateway.webhooks.subscriptions import NOTIFY_CHANNEL
 from shared.service import Runtime, service_app
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    runtime = Runtime.create(settings, tables=BUS, notify_channels=[NOTIFY_CHANNEL])
+    runtime = Runtime.create(settings, tables=BUS)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.models import Click, Conversion, Link, TrackedPost
 from shared.errors import NotFound, ValidationFailed
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import created_and_id, decode_cursor, page_of
 
 UTM_KEYS = ("source", "medium", "campaign", "term", "content", "id")
 CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I
@@ -158,13 +158,10 @@ async def list_links(
     if (after := decode_cursor(cursor)) is not None:
         at, link_id = after
         query = query.where(tuple_(Link.created_at, Link.id) < tuple_(at, link_id))
-    rows = (await session.execute(query)).all()
-    items = [{**_link_dict(r.Link), "clicks": r.clicks, "bot_clicks": r.bot_clicks}
-             for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1].Link
-        next_cursor = encode_cursor(last.created_at, last.id)
+    rows, next_cursor = page_of(
+        (await session.execute(query)).all(), limit, key=lambda row: created_and_id(row.Link)
+    )
+    items = [{**_link_dict(r.Link), "clicks": r.clicks, "bot_clicks": r.bot_clicks} for r in rows]
     return items, next_cursor
 
 

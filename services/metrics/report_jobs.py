@@ -33,7 +33,7 @@ from shared.db import unit_of_work
 from shared.errors import NotFound, ValidationFailed
 from shared.events import Envelope, ReportFile, ReportReady
 from shared.loops import Loop
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, page_of
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -390,7 +390,7 @@ async def list_reports(
     )
     if (after := decode_cursor(cursor)) is not None:
         query = query.where(tuple_(Report.created_at, Report.id) < tuple_(*after))
-    return _page(list((await session.scalars(query)).all()), limit)
+    return page_of((await session.scalars(query)).all(), limit)
 
 
 async def list_schedules(
@@ -405,10 +405,5 @@ async def list_schedules(
     )
     if (after := decode_cursor(cursor)) is not None:
         query = query.where(tuple_(ReportSchedule.created_at, ReportSchedule.id) > tuple_(*after))
-    return _page(list((await session.scalars(query)).all()), limit)
+    return page_of((await session.scalars(query)).all(), limit)
 
-
-def _page(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
-    """The first `limit` of `limit + 1` rows, and a cursor after the last when there are more."""
-    page = rows[:limit]
-    return page, (encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None)

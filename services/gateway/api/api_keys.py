@@ -13,7 +13,7 @@ from services.gateway.edge.keys import ROLE_RANK, KeyIdentity, issue_key, list_k
 from services.gateway.models import ApiKey
 from services.gateway.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage
 from shared.errors import PermissionDenied
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, page_of
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
@@ -86,8 +86,7 @@ async def get_api_keys(
         after=decode_cursor(cursor),
         include_revoked=include_revoked,
     )
-    page = keys[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(keys) > limit else None
+    page, next_cursor = page_of(keys, limit)
     return ApiKeyPage(items=[_out(k) for k in page], next_cursor=next_cursor)
 
 

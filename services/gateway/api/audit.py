@@ -12,7 +12,7 @@ from services.gateway.audit import AuditFilter, list_entries
 from services.gateway.edge.keys import KeyIdentity
 from services.gateway.schemas import AuditEntryOut, AuditPage
 from shared.errors import ValidationFailed
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, page_of
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -57,8 +57,7 @@ async def get_audit(
         limit=limit + 1,
         before=decode_cursor(cursor),
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].occurred_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit, key=lambda entry: (entry.occurred_at, entry.id))
     return AuditPage(
         items=[AuditEntryOut.model_validate(r, from_attributes=True) for r in page],
         next_cursor=next_cursor,

@@ -24,7 +24,7 @@ from services.gateway.schemas import (
 )
 from shared import audit
 from shared.events import Envelope, MemberAdded, MemberRemoved
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, page_of
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
@@ -142,8 +142,7 @@ async def get_members(
     rows = await list_members(
         session, workspace_id=caller.workspace_id, limit=limit + 1, after=decode_cursor(cursor)
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit)
     return MemberPage(items=[_out(m) for m in page], next_cursor=next_cursor)
 
 

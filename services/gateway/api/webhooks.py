@@ -37,7 +37,7 @@ from services.gateway.webhooks.subscriptions import (
     send_test,
     update_subscription,
 )
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import created_and_id, decode_cursor, page_of
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -132,8 +132,7 @@ async def get_webhooks(
     rows = await list_subscriptions(
         session, workspace_id=caller.workspace_id, limit=limit + 1, after=decode_cursor(cursor)
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit)
     return WebhookPage(items=[_out(s) for s in page], next_cursor=next_cursor)
 
 
@@ -307,10 +306,7 @@ async def get_deliveries(
         limit=limit + 1,
         before=decode_cursor(cursor),
     )
-    page = rows[:limit]
-    next_cursor = (
-        encode_cursor(page[-1][0].created_at, page[-1][0].id) if len(rows) > limit else None
-    )
+    page, next_cursor = page_of(rows, limit, key=lambda row: created_and_id(row[0]))
     return WebhookDeliveryPage(
         items=[_delivery(d, attempts) for d, attempts in page], next_cursor=next_cursor
     )

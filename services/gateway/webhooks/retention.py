@@ -5,58 +5,51 @@ A pending delivery stays whatever its age: its retries are not over.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table
 
 from services.gateway.models import AuditEntry, WebhookAttempt, WebhookDelivery
 from services.gateway.settings import GatewaySettings
-from shared.retention import Retention, delete_older_than
+from shared.retention import Retention, pruner
 from shared.service import Runtime
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
 
 
 class GatewayRetention(Retention):
     name = "webhook-retention"
 
     def __init__(self, runtime: Runtime, settings: GatewaySettings) -> None:
-        self.batch_size = settings.retention_batch
-        keep_for = timedelta(days=settings.webhook_delivery_retention_days)
+        sessions, batch = runtime.sessions, settings.retention_batch
+        keep_deliveries = timedelta(days=settings.webhook_delivery_retention_days)
         super().__init__(
             runtime,
             [
-                ("webhook deliveries", self.deliveries, keep_for),
-                ("webhook attempts", self.attempts, keep_for),
+                (
+                    "webhook deliveries",
+                    pruner(
+                        sessions,
+                        _table(WebhookDelivery),
+                        "created_at",
+                        batch=batch,
+                        keep_when="status = 'pending'",
+                    ),
+                    keep_deliveries,
+                ),
+                (
+                    "webhook attempts",
+                    pruner(sessions, _table(WebhookAttempt), "attempted_at", batch=batch),
+                    keep_deliveries,
+                ),
                 (
                     "audit entries",
-                    self.audit_entries,
+                    pruner(sessions, _table(AuditEntry), "occurred_at", batch=batch),
                     timedelta(days=settings.audit_retention_days),
                 ),
             ],
             every=settings.retention_interval_seconds,
-        )
-
-    async def deliveries(self, before: datetime) -> int:
-        return await delete_older_than(
-            self.runtime.sessions,
-            WebhookDelivery.__table__,
-            "created_at",
-            before=before,
-            batch=self.batch_size,
-            keep_when="status = 'pending'",
-        )
-
-    async def attempts(self, before: datetime) -> int:
-        return await delete_older_than(
-            self.runtime.sessions,
-            WebhookAttempt.__table__,
-            "attempted_at",
-            before=before,
-            batch=self.batch_size,
-        )
-
-    async def audit_entries(self, before: datetime) -> int:
-        return await delete_older_than(
-            self.runtime.sessions,
-            AuditEntry.__table__,
-            "occurred_at",
-            before=before,
-            batch=self.batch_size,
         )
