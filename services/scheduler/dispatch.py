@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,9 +18,8 @@ from services.scheduler.campaigns import apply_utm
 from services.scheduler.freezes import held_condition
 from services.scheduler.media import MediaLinks
 from services.scheduler.models import Target, Transition
-from services.scheduler.posts import DUE_CHANNEL, summarize
+from services.scheduler.posts import summarize
 from services.scheduler.recurrence import extend, is_recurring
-from shared.db import unit_of_work
 from shared.events import Envelope, MediaItem, PostDue, PostMissed, PostScheduled, TargetRef
 from shared.outbox import Outbox
 from shared.service import Runtime
@@ -65,7 +64,8 @@ class DispatchMetrics:
 # the post's base copy. Posts are locked here too, with SKIP LOCKED: a post being edited right
 # now is passed over until the edit commits (the edit then sees its targets claimed, or the
 # next look claims them), and the dispatcher never waits on a lock, so it cannot deadlock with
-# an edit or a publishing outcome that locks the post first.
+# an edit or a publishing outcome that locks the post first. "Now" is the database's `now()`,
+# not a replica's clock: every replica then agrees on what is due and what is missed.
 CLAIM_SQL = text(
     """
     WITH due AS MATERIALIZED (
@@ -283,69 +283,3 @@ async def next_due(session: AsyncSession) -> datetime | None:
             f"AND NOT {held_condition()} ORDER BY t.due_at LIMIT 1"
         )
     )
-
-
-def dispatcher(
-    runtime: Runtime,
-    *,
-    batch: int,
-    max_sleep: float,
-    default_missed_after: int,
-    recurrence_horizon: timedelta = timedelta(days=60),
-    media_links: MediaLinks | None = None,
-) -> DispatcherLoop:
-    return DispatcherLoop(
-        runtime=runtime,
-        batch=batch,
-        max_sleep=max_sleep,
-        default_missed_after=default_missed_after,
-        metrics=DispatchMetrics.register(runtime),
-        recurrence_horizon=recurrence_horizon,
-        media_links=media_links,
-    )
-
-
-@dataclass
-class DispatcherLoop:
-    runtime: Runtime
-    batch: int
-    max_sleep: float
-    default_missed_after: int
-    metrics: DispatchMetrics
-    recurrence_horizon: timedelta = timedelta(days=60)
-    media_links: MediaLinks | None = None
-
-    async def drain(self) -> int:
-        """Claims batches until nothing is due; returns how many targets were handled."""
-        total = 0
-        while True:
-            async with unit_of_work(self.runtime.sessions) as session:
-                n = await claim_due(
-                    session,
-                    outbox=self.runtime.outbox,
-                    batch=self.batch,
-                    default_missed_after=self.default_missed_after,
-                    metrics=self.metrics,
-                    recurrence_horizon=self.recurrence_horizon,
-                    media_links=self.media_links,
-                )
-            total += n
-            if n < self.batch:
-                return total
-
-    async def seconds_to_next(self) -> float:
-        async with self.runtime.sessions() as session:
-            due = await next_due(session)
-            now: datetime = await session.scalar(select(func.now()))
-        if due is None:
-            return self.max_sleep
-        return min(max((due - now).total_seconds(), 0.0), self.max_sleep)
-
-    async def run(self) -> None:
-        while True:
-            await self.drain()
-            # A NOTIFY (something due sooner was just scheduled) cuts the sleep short. The
-            # floor covers rows due now but still locked by another replica's claim: they are
-            # about to leave `scheduled`, so look again shortly instead of spinning.
-            wait = await self.seconds_to_next()
-            await self.runtime.notifier.wait(DUE_CHANNEL, max(wait, 0.02))

@@ -159,7 +159,10 @@ async def resume(
         current.resumed_at = now
     await session.flush()
     due, past = await _released(
-        session, workspace_id=workspace_id, channel_id=channel_id, now=now,
+        session,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        now=now,
         default_missed_after=default_missed_after,
     )
     await outbox.add(

@@ -154,9 +154,7 @@ async def record_best_times(
         insert.on_conflict_do_update(
             index_elements=[BestTimes.channel_id],
             set_=values,
-            where=or_(
-                BestTimes.facts_at.is_(None), BestTimes.facts_at <= insert.excluded.facts_at
-            ),
+            where=or_(BestTimes.facts_at.is_(None), BestTimes.facts_at <= insert.excluded.facts_at),
         )
     )
 
