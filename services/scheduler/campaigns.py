@@ -12,8 +12,6 @@ UTM parameters are added to every http(s) link of the post's text when it goes o
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from shared.auth import Principal
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from shared.events import CampaignCreated, CampaignGoal, CampaignUpdated, Envelope
 from shared.outbox import Outbox
+from shared.pagination import decode_cursor, encode_cursor
 
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 # Punctuation that ends a sentence rather than the link.
@@ -162,18 +161,6 @@ async def _rename_on_posts(session: AsyncSession, *, campaign: Campaign, name: s
     await session.execute(update(Post).where(Post.campaign_id == campaign.id).values(campaign=name))
 
 
-def _cursor(created_at: datetime, campaign_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{campaign_id}".encode()).decode()
-
-
-def _uncursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, campaign = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(campaign)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationFailed("This cursor is not one we gave out.", field="cursor") from exc
-
-
 async def list_campaigns(
     session: AsyncSession,
     *,
@@ -186,8 +173,9 @@ async def list_campaigns(
     query = select(Campaign).where(Campaign.workspace_id == workspace_id)
     if tag is not None:
         query = query.where(Campaign.tags.contains([tag]))
-    if cursor is not None:
-        at, last = _uncursor(cursor)
+    after = decode_cursor(cursor)
+    if after is not None:
+        at, last = after
         query = query.where(
             or_(Campaign.created_at < at, and_(Campaign.created_at == at, Campaign.id < last))
         )
@@ -199,7 +187,7 @@ async def list_campaigns(
         ).all()
     )
     page = rows[:limit]
-    next_cursor = _cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return page, next_cursor
 
 

@@ -21,8 +21,6 @@ so it behaves the same in every language:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Post, Target
 from shared.errors import ValidationFailed
+from shared.pagination import decode_cursor, encode_cursor
 
 POST_STATUSES = frozenset(
     {
@@ -80,18 +79,6 @@ def query_words(q: str) -> list[str]:
     if len(words) > MAX_QUERY_WORDS:
         raise ValidationFailed(f"q may have at most {MAX_QUERY_WORDS} words.", field="q")
     return words
-
-
-def encode_cursor(created_at: datetime, post_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{post_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, post = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(post)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationFailed("This cursor is not one we gave out.", field="cursor") from exc
 
 
 @dataclass(frozen=True)
@@ -169,8 +156,9 @@ async def find_posts(
 ) -> tuple[list[Post], str | None]:
     """The workspace's posts, newest first, keyset-paginated on (created_at, id)."""
     query = filtered(select(Post).where(Post.workspace_id == workspace_id), filters)
-    if cursor is not None:
-        before_at, before_id = decode_cursor(cursor)
+    before = decode_cursor(cursor)
+    if before is not None:
+        before_at, before_id = before
         older = and_(Post.created_at == before_at, Post.id < before_id)
         query = query.where(or_(Post.created_at < before_at, older))
     rows = list(

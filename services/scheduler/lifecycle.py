@@ -36,6 +36,7 @@ from services.scheduler.posts import (
     summarize,
     wake_dispatcher_if_needed,
 )
+from services.scheduler.published import delete_published, edit_published, is_out, live
 from services.scheduler.recurrence import expand, is_recurring
 from services.scheduler.schemas import MediaIn, PostIn, PostPatch, ScheduleIn, TargetIn
 from services.scheduler.workspaces import Defaults, workspace_settings
@@ -424,6 +425,16 @@ async def _edit(
     _check_version(post, expected_version)
     if post.status == "canceled":
         raise Conflict("A canceled post cannot be changed.", field="status")
+    if is_out(targets) and not is_recurring(post.schedule):
+        return await edit_published(
+            session,
+            post=post,
+            targets=targets,
+            patch=patch,
+            by=principal.principal_id,
+            now=datetime.now(UTC),
+            outbox=outbox,
+        )
     if is_recurring(post.schedule) or (patch.schedule is not None and patch.schedule.rrule):
         if not is_recurring(post.schedule):
             # A one-off post that went out is history; it does not become a series.
@@ -585,9 +596,12 @@ async def cancel(
     post_id: UUID,
     expected_version: int | None,
     outbox: Outbox,
+    target_id: UUID | None = None,
 ) -> tuple[Post, list[Target]]:
     """Cancels every target not yet claimed. A target being published right now is a 409;
-    targets already published or failed stay as they are."""
+    targets already published or failed stay as they are. Once nothing is left to cancel,
+    the published targets are removed from their networks (`published.delete_published`);
+    `target_id` removes that one published target alone."""
     post, targets = await load_post(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
     )
@@ -599,6 +613,17 @@ async def cancel(
             field="targets",
         )
     open_targets = [t for t in targets if t.status in EDITABLE]
+    if target_id is not None or (not open_targets and live(targets)):
+        # What is left is out on its networks: removing it from there is what is asked.
+        return await delete_published(
+            session,
+            post=post,
+            targets=targets,
+            target_id=target_id,
+            by=principal.principal_id,
+            now=datetime.now(UTC),
+            outbox=outbox,
+        )
     if not open_targets:
         raise Conflict(f"Nothing left to cancel (the post is {post.status}).", field="status")
     by = principal.principal_id

@@ -10,13 +10,11 @@ so a post's `{"media_id"}` reaches them as an ordinary media URL.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +30,7 @@ from services.scheduler.storage import DiskStore, MediaStore, S3Store, content_k
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.networks import MediaRef, UnknownNetwork, rules_for
 from shared.networks.measured import Rendition, rendition_for
+from shared.pagination import decode_cursor, encode_cursor
 
 MEDIA_PATH = "/media/"
 
@@ -94,18 +93,6 @@ async def get_media(session: AsyncSession, *, workspace_id: UUID, media_id: UUID
     return item
 
 
-def encode_cursor(created_at: datetime, media_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{media_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, media_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(media_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("The cursor is not one this API gave out.", field="cursor") from exc
-
-
 async def list_media(
     session: AsyncSession,
     *,
@@ -131,8 +118,9 @@ async def list_media(
                 func.array_to_string(MediaItem.tags, " ").ilike(pattern),
             )
         )
-    if cursor:
-        at, last_id = decode_cursor(cursor)
+    after = decode_cursor(cursor)
+    if after is not None:
+        at, last_id = after
         query = query.where(
             (MediaItem.created_at < at) | ((MediaItem.created_at == at) & (MediaItem.id < last_id))
         )

@@ -238,6 +238,17 @@ class Target(Base):
     # last attempt's).
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Once published: the last change asked of the network ("edit" with the fields it sets,
+    # or "delete"), when, and how the network answered (services/scheduler/published.py).
+    change_request_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    change_action: Mapped[str | None] = mapped_column(String(10))
+    change_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    change_by: Mapped[str | None] = mapped_column(String(200))
+    change_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    change_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remote_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -26,6 +26,7 @@ from services.scheduler.schemas import (
     PostIn,
     PostOut,
     ScheduleIn,
+    TargetChangeOut,
     TargetCheck,
     TargetIn,
     TargetOut,
@@ -82,7 +83,7 @@ class PlannedTarget:
     timezone: str | None
 
 
-def _media_refs(items: Sequence[MediaIn]) -> list[MediaRef]:
+def media_refs(items: Sequence[MediaIn]) -> list[MediaRef]:
     return [
         MediaRef(
             kind=item.kind,
@@ -108,7 +109,7 @@ def check_variants(*, body: PostIn, channels: Sequence[Channel]) -> list[TargetC
         media = target.media if target.media is not None else body.media
         try:
             result = validate_variant(
-                channel.network, text=text_, media=_media_refs(media), options=target.options
+                channel.network, text=text_, media=media_refs(media), options=target.options
             )
         except UnknownNetwork:
             checks.append(
@@ -500,9 +501,26 @@ def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
                 text=t.text,
                 media=[MediaIn.model_validate(m) for m in t.media] if t.media is not None else None,
                 options=t.options or {},
+                change=change_out(t),
+                edited_at=t.edited_at,
+                deleted_at=t.deleted_at,
+                remote_error=t.remote_error,
             )
             for t in targets
         ],
+    )
+
+
+def change_out(target: Target) -> TargetChangeOut | None:
+    if target.change_request_id is None or target.change_requested_at is None:
+        return None
+    return TargetChangeOut(
+        action="delete" if target.change_action == "delete" else "edit",
+        request_id=target.change_request_id,
+        fields=target.change_fields or {},
+        by=target.change_by,
+        requested_at=target.change_requested_at,
+        answered_at=target.change_answered_at,
     )
 
 

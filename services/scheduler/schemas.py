@@ -161,6 +161,24 @@ class TargetOut(BaseModel):
     text: str | None
     media: list[MediaIn] | None
     options: dict[str, Any]
+    # Once out: the last change asked of its network, and how it went.
+    change: TargetChangeOut | None = None
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    remote_error: str | None = None
+
+
+class TargetChangeOut(BaseModel):
+    """An edit or removal of a published target asked of its network."""
+
+    action: Literal["edit", "delete"]
+    request_id: UUID
+    # What the edit sets, in the network's words ("text", "title", "description").
+    fields: dict[str, str] = Field(default_factory=dict)
+    by: str | None = None
+    requested_at: datetime
+    # When the network's answer arrived (None: still under way).
+    answered_at: datetime | None = None
 
 
 class PostOut(BaseModel):

@@ -9,13 +9,7 @@ from fastapi import Depends, Request
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.settings import SchedulerSettings
 from shared.auth import Principal, require
-from shared.service import runtime_of
-
-
-async def get_settings(request: Request) -> SchedulerSettings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, SchedulerSettings)
-    return settings
+from shared.service import settings_dependency
 
 
 async def get_lookup(request: Request) -> ChannelLookup:
@@ -23,7 +17,7 @@ async def get_lookup(request: Request) -> ChannelLookup:
     return lookup
 
 
-SettingsDep = Annotated[SchedulerSettings, Depends(get_settings)]
+SettingsDep = Annotated[SchedulerSettings, settings_dependency(SchedulerSettings)]
 LookupDep = Annotated[ChannelLookup, Depends(get_lookup)]
 ReaderDep = Annotated[Principal, Depends(require("posts.read"))]
 WriterDep = Annotated[Principal, Depends(require("posts.write"))]

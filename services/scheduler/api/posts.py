@@ -303,13 +303,21 @@ async def cancel_post(
     runtime: RuntimeDep,
     response: Response,
     if_match: IfMatch = None,
+    target_id: Annotated[
+        UUID | None, Query(description="Remove only this published target from its network")
+    ] = None,
 ) -> PostOut:
+    """Cancels what has not gone out. A post that is out (nothing left to cancel) is removed
+    from each network it is live on, where the network's API allows it; one that cannot is a
+    422 naming the target, and nothing changes. The outcome arrives later: each target's
+    `deleted_at` or `remote_error`, and `post.deleted` with `on_network`."""
     post, targets = await cancel(
         session,
         principal=principal,
         post_id=post_id,
         expected_version=parse_if_match(if_match),
         outbox=runtime.outbox,
+        target_id=target_id,
     )
     await audited(session, runtime, principal, "post.canceled", post)
     response.headers["ETag"] = etag(post.version)
