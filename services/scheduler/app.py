@@ -23,7 +23,7 @@ from services.scheduler.channels import ChannelLookup
 from services.scheduler.ical import FEED_PATH
 from services.scheduler.media import MEDIA_PATH, MediaLinks, build_store
 from services.scheduler.models import BUS
-from services.scheduler.posts import DUE_CHANNEL
+from services.scheduler.planning import DUE_CHANNEL
 from services.scheduler.review_links import REVIEW_PATH
 from services.scheduler.settings import SchedulerSettings
 from shared.service import Runtime, service_app

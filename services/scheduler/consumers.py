@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.channels import forget_channel, record_channel
 from services.scheduler.evergreen import recycle
 from services.scheduler.freezes import freeze
 from services.scheduler.models import Channel
-from services.scheduler.posts import mark_failed, mark_published, mark_retrying
+from services.scheduler.outcomes import mark_failed, mark_published, mark_retrying
 from services.scheduler.published import record_change
-from services.scheduler.slots import record_best_times
+from services.scheduler.readmodels import forget_channel, record_best_times, record_channel
 from shared import audit
 from shared.consumer import Received, Subscription, on
 from shared.events import (

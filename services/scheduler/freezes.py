@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Channel, QueueFreeze, Target, WorkspaceSettings
-from services.scheduler.posts import DUE_CHANNEL
+from services.scheduler.planning import DUE_CHANNEL
 from shared.errors import Conflict, ValidationFailed
 from shared.events import Envelope, QueueFrozen, QueueResumed
 from shared.outbox import Outbox

@@ -26,7 +26,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Post, Target
-from services.scheduler.posts import media_refs, record_transition, refresh_post_status
+from services.scheduler.planning import media_refs
+from services.scheduler.posts import record_transition, refresh_post_status
 from services.scheduler.schemas import MediaIn, PostPatch, TargetIn
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import (
@@ -72,11 +73,13 @@ def _network_name(network: str) -> str:
         return network
 
 
-def _refusal(target: Target, *, field: str, message: str) -> dict[str, Any]:
+def _refusal(
+    target: Target, *, field: str, message: str, code: str = "not_supported_after_publish"
+) -> dict[str, Any]:
     return {
         "field": f"targets[{target.position}].{field}",
         "message": message,
-        "code": "not_supported_after_publish",
+        "code": code,
         "target_id": str(target.id),
     }
 
@@ -169,7 +172,7 @@ def _check_copy(post: Post, target: Target, asked: dict[str, str]) -> list[dict[
     media = media_refs([MediaIn.model_validate(item) for item in stored])
     result = validate_variant(target.network, text=text, media=media, options=options)
     return [
-        _refusal(target, field=problem.field or "text", message=problem.message)
+        _refusal(target, field=problem.field or "text", message=problem.message, code=problem.code)
         for problem in result.problems
         if problem.severity == "error" and problem.code in _COPY_PROBLEMS
     ]
@@ -188,20 +191,6 @@ _COPY_PROBLEMS = frozenset(
         "title_too_long",
     }
 )
-
-
-def _request(
-    target: Target, *, action: str, by: str, now: datetime, fields: dict[str, str] | None
-) -> UUID:
-    request_id = uuid.uuid4()
-    target.change_request_id = request_id
-    target.change_action = action
-    target.change_fields = fields
-    target.change_by = by
-    target.change_requested_at = now
-    target.change_answered_at = None
-    target.remote_error = None
-    return request_id
 
 
 async def edit_published(
@@ -233,27 +222,8 @@ async def edit_published(
     _raise_refusals(
         [r for tid, fields in asked.items() for r in _check_edit(post, by_id[tid], fields)]
     )
-    events = []
-    for target_id, fields in asked.items():
-        target = by_id[target_id]
-        request_id = _request(target, action="edit", by=by, now=now, fields=fields)
-        events.append(
-            Envelope.of(
-                TargetEditRequested(
-                    post_id=post.id,
-                    target_id=target.id,
-                    channel_id=target.channel_id,
-                    network=target.network,
-                    external_id=target.external_id or "",
-                    request_id=request_id,
-                    **fields,
-                ),
-                workspace_id=post.workspace_id,
-            )
-        )
-    post.version += 1
-    post.updated_at = now
-    await outbox.add(session, *events)
+    asks = [(by_id[target_id], fields) for target_id, fields in asked.items()]
+    await _ask(session, post=post, asks=asks, by=by, now=now, outbox=outbox)
     return post, targets
 
 
@@ -288,26 +258,49 @@ async def delete_published(
             if not _can_delete(t.network)
         ]
     )
+    asks: list[tuple[Target, dict[str, str] | None]] = [(t, None) for t in chosen]
+    await _ask(session, post=post, asks=asks, by=by, now=now, outbox=outbox)
+    return post, targets
+
+
+async def _ask(
+    session: AsyncSession,
+    *,
+    post: Post,
+    asks: Sequence[tuple[Target, dict[str, str] | None]],
+    by: str,
+    now: datetime,
+    outbox: Outbox,
+) -> None:
+    """Records each change on its target and asks the publisher for it: an edit with the
+    fields it sets, or (no fields) a removal. The post gets a new version."""
     events = []
-    for target in chosen:
-        request_id = _request(target, action="delete", by=by, now=now, fields=None)
-        events.append(
-            Envelope.of(
-                TargetDeleteRequested(
-                    post_id=post.id,
-                    target_id=target.id,
-                    channel_id=target.channel_id,
-                    network=target.network,
-                    external_id=target.external_id or "",
-                    request_id=request_id,
-                ),
-                workspace_id=post.workspace_id,
-            )
+    for target, fields in asks:
+        request_id = uuid.uuid4()
+        target.change_request_id = request_id
+        target.change_action = "delete" if fields is None else "edit"
+        target.change_fields = fields
+        target.change_by = by
+        target.change_requested_at = now
+        target.change_answered_at = None
+        target.remote_error = None
+        about = {
+            "post_id": post.id,
+            "target_id": target.id,
+            "channel_id": target.channel_id,
+            "network": target.network,
+            "external_id": target.external_id or "",
+            "request_id": request_id,
+        }
+        data = (
+            TargetDeleteRequested(**about)
+            if fields is None
+            else TargetEditRequested(**about, **fields)
         )
+        events.append(Envelope.of(data, workspace_id=post.workspace_id))
     post.version += 1
     post.updated_at = now
     await outbox.add(session, *events)
-    return post, targets
 
 
 def _can_delete(network: str) -> bool:

@@ -9,14 +9,13 @@ from datetime import datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import BestTimes, Channel, Slot, Target
 from services.scheduler.timing import to_utc
 from shared.errors import ValidationFailed
-from shared.events import BestTimesUpdated
 
 # A slot counts as taken by targets in these states.
 OCCUPYING = ("in_review", "approved", "scheduled", "publishing", "retrying", "published")
@@ -137,25 +136,6 @@ async def next_free_slot(
             return instant
     raise ValidationFailed(
         "Every slot of this channel is full for the next year.", field="schedule.queue"
-    )
-
-
-async def record_best_times(
-    session: AsyncSession, *, data: BestTimesUpdated, facts_at: datetime
-) -> None:
-    """Keeps the newest best times of a channel, whatever order the events arrive in."""
-    values = {
-        "timezone": data.timezone,
-        "slots": [slot.model_dump() for slot in data.slots],
-        "facts_at": facts_at,
-    }
-    insert = pg_insert(BestTimes).values(channel_id=data.channel_id, **values)
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[BestTimes.channel_id],
-            set_=values,
-            where=or_(BestTimes.facts_at.is_(None), BestTimes.facts_at <= insert.excluded.facts_at),
-        )
     )
 
 

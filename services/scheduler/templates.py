@@ -16,16 +16,16 @@ from uuid import UUID
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.lifecycle import _variant
 from services.scheduler.models import Post, Target, Template
+from services.scheduler.pages import newest_first
+from services.scheduler.planning import variant_of
 from services.scheduler.posts import load_post
 from services.scheduler.schemas import PostIn, TemplateUse
 from shared.auth import Principal
 from shared.errors import NotFound
-from shared.pagination import decode_cursor, encode_cursor
 
 
 def _content(post: Post, targets: list[Target]) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def _content(post: Post, targets: list[Target]) -> dict[str, Any]:
     body = PostIn(
         text=post.text,
         media=post.media or [],
-        targets=[_variant(t) for t in chosen.values()],
+        targets=[variant_of(t) for t in chosen.values()],
         tags=list(post.tags or []),
         campaign=post.campaign,
     )
@@ -81,21 +81,7 @@ async def list_templates(
 ) -> tuple[list[Template], str | None]:
     """Newest first, keyset-paginated like every list."""
     query = select(Template).where(Template.workspace_id == workspace_id)
-    after = decode_cursor(cursor)
-    if after is not None:
-        at, last = after
-        older = and_(Template.created_at == at, Template.id < last)
-        query = query.where(or_(Template.created_at < at, older))
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(Template.created_at.desc(), Template.id.desc()).limit(limit + 1)
-            )
-        ).all()
-    )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return page, next_cursor
+    return await newest_first(session, query, model=Template, limit=limit, cursor=cursor)
 
 
 def body_from(content: dict[str, Any], use: TemplateUse) -> PostIn:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from services.scheduler.dispatch import DispatchMetrics, claim_due, next_due
 from services.scheduler.media import MediaLinks
-from services.scheduler.posts import DUE_CHANNEL
+from services.scheduler.planning import DUE_CHANNEL
 from services.scheduler.settings import SchedulerSettings
 from shared.db import unit_of_work
 from shared.loops import Loop

@@ -317,3 +317,43 @@ async def test_delete_is_refused_where_a_network_cannot(make_settings):
         assert r.status_code == 200, r.text
         await heard.wait_for(lambda h: bool(h.of("target.delete_requested")))
         assert [e.data["target_id"] for e in heard.of("target.delete_requested")] == [on_x["id"]]
+
+
+async def test_a_youtube_video_takes_a_new_title_and_description(make_settings):
+    settings = make_settings(SchedulerSettings)
+    workspace = uuid.uuid4()
+    async with (
+        running_scheduler(settings) as s,
+        listening(settings.exchange_name, *ASKED) as heard,
+    ):
+        await wait_consuming(s, "outcomes")
+        youtube = await s.add_channel(workspace_id=workspace, network="youtube")
+        video = {
+            "media": [{"url": "https://cdn.example.com/launch.mp4", "kind": "video"}],
+            "options": {"title": "Launch"},
+        }
+        post = await _out(s, workspace, youtube, text="About the launch", variants={youtube: video})
+        r = await s.client.patch(
+            f"/v1/posts/{post['id']}",
+            json={
+                "text": "All about the launch",
+                "targets": [{"channel_id": str(youtube), "options": {"title": "The launch"}}],
+            },
+            headers={**identity(workspace), "If-Match": f'"{post["version"]}"'},
+        )
+        assert r.status_code == 200, r.text
+        await heard.wait_for(lambda h: bool(h.of("target.edit_requested")))
+        [asked] = heard.of("target.edit_requested")
+        assert asked.data["title"] == "The launch"
+        assert asked.data["description"] == "All about the launch"
+        assert asked.data["text"] is None
+
+        # A title over YouTube's limit is refused as a new video's would be.
+        r = await s.client.patch(
+            f"/v1/posts/{post['id']}",
+            json={"targets": [{"channel_id": str(youtube), "options": {"title": "x" * 101}}]},
+            headers={**identity(workspace), "If-Match": r.headers["ETag"]},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "targets[0].options.title"
+        assert [e["code"] for e in r.json()["errors"]] == ["title_too_long"]
