@@ -49,6 +49,8 @@ class Channel(Base):
     status: Mapped[str] = mapped_column(String(30), default="active")
     # A disconnected channel is kept (its posts still name it) but may no longer be targeted.
     disconnected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Posts per 24 hours the scheduler places here; None: the network's limit (pacing.py).
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
     # When the fact this row shows happened (the event's occurred_at): an older one that
     # arrives late changes nothing.
     facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

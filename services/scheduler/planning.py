@@ -21,6 +21,7 @@ from services.scheduler.channels import ChannelLookup, channels_for
 from services.scheduler.finding import search_text
 from services.scheduler.media import resolve_post_media
 from services.scheduler.models import Channel, Post, Target
+from services.scheduler.pacing import check_pace
 from services.scheduler.recurrence import first_occurrence
 from services.scheduler.schemas import (
     MediaIn,
@@ -288,11 +289,15 @@ async def plan_times(
                 firsts[tz.key] = await first_occurrence(schedule, tz, now=now, fresh=fresh)
             planned.append((firsts[tz.key], tz.key))
         elif schedule.best and not (schedule.now or schedule.queue):
-            planned.append(await best_time(session, channel=channel, fallback_tz=tz, now=now))
+            best = await best_time(session, channel=channel, fallback_tz=tz, now=now)
+            await check_pace(session, channel=channel, at=best[0], exclude_post_id=post_id)
+            planned.append(best)
         else:
             due_at = await _due_at(
                 session, schedule=schedule, channel=channel, tz=tz, now=now, post_id=post_id
             )
+            if not schedule.queue:  # the queue places within the cap itself
+                await check_pace(session, channel=channel, at=due_at, exclude_post_id=post_id)
             planned.append((due_at, tz.key))
     return planned
 

@@ -313,6 +313,22 @@ class SlotOut(BaseModel):
     cap: int
 
 
+class PacingIn(BaseModel):
+    """The channel's own cap of posts in any 24 hours; null: its network's limit."""
+
+    daily_cap: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class PacingOut(BaseModel):
+    channel_id: UUID
+    network: str
+    daily_cap: int | None
+    # The network's documented limit of API posts per 24 h (null: none known).
+    network_limit: int | None
+    # What scheduling keeps to: the channel's cap, else the network's limit.
+    effective: int | None
+
+
 class CalendarItem(BaseModel):
     post_id: UUID
     # None for an occurrence of a recurring post that has no row yet (`materialised` false):

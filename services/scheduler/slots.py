@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import BestTimes, Channel, Slot, Target
+from services.scheduler.pacing import WINDOW, crowded, daily_cap, planned_times
 from services.scheduler.timing import to_utc
 from shared.errors import ValidationFailed
 
@@ -119,6 +120,15 @@ async def next_free_slot(
     if exclude_post_id is not None:
         query = query.where(Target.post_id != exclude_post_id)
     taken = Counter((await session.scalars(query)).all())
+    cap = daily_cap(channel)
+    paced = (
+        await planned_times(
+            session, channel_id=channel.id, start=now - WINDOW,
+            end=horizon + WINDOW, exclude_post_id=exclude_post_id,
+        )
+        if cap is not None
+        else []
+    )  # fmt: skip
     candidates = sorted(
         (instant, slot.cap)
         for slot in slots
@@ -131,8 +141,8 @@ async def next_free_slot(
         )
         if instant > now
     )
-    for instant, cap in candidates:
-        if taken[instant] < cap:
+    for instant, slot_cap in candidates:
+        if taken[instant] < slot_cap and (cap is None or crowded(instant, paced, cap) is None):
             return instant
     raise ValidationFailed(
         "Every slot of this channel is full for the next year.", field="schedule.queue"

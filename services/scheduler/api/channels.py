@@ -1,4 +1,4 @@
-"""A channel's posting slots: the weekly times its queue fills."""
+"""A channel's posting slots (the weekly times its queue fills) and its pacing."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from pydantic import Field
 
 from services.scheduler.api.deps import LookupDep, ReaderDep, WriterDep
 from services.scheduler.channels import channel_of
+from services.scheduler.pacing import pacing_of
 from services.scheduler.queue import queue_items, queued_targets, reorder
 from services.scheduler.schemas import (
     MAX_QUEUE,
     MAX_SLOTS,
+    PacingIn,
+    PacingOut,
     QueueItem,
     QueueOrder,
     SlotIn,
@@ -50,6 +53,26 @@ async def write_slots(
     ]
     slots = await replace_slots(session, channel=channel, slots=triples)
     return [SlotOut(weekday=s.weekday, time=s.time, cap=s.cap) for s in slots]
+
+
+@router.get("/{channel_id}/pacing", response_model=PacingOut)
+async def read_pacing(
+    channel_id: UUID, principal: ReaderDep, session: SessionDep, lookup: LookupDep
+) -> PacingOut:
+    """How many posts the scheduler places on the channel in any 24 hours."""
+    channel = await channel_of(session, principal=principal, channel_id=channel_id, lookup=lookup)
+    return PacingOut.model_validate(pacing_of(channel))
+
+
+@router.put("/{channel_id}/pacing", response_model=PacingOut)
+async def write_pacing(
+    channel_id: UUID, body: PacingIn, principal: WriterDep, session: SessionDep, lookup: LookupDep
+) -> PacingOut:
+    """Sets the channel's own cap (null: back to its network's limit). Posts already planned
+    stay; new times keep to the cap."""
+    channel = await channel_of(session, principal=principal, channel_id=channel_id, lookup=lookup)
+    channel.daily_cap = body.daily_cap
+    return PacingOut.model_validate(pacing_of(channel))
 
 
 @queue_router.get("/{channel_id}/queue", response_model=list[QueueItem])
