@@ -90,6 +90,32 @@ async def check_pace(
     )
 
 
+async def check_series_pace(
+    session: AsyncSession, *, channel: Channel, instants: Sequence[datetime]
+) -> None:
+    """Refuses a recurring post whose occurrences (those planned now, within the horizon)
+    would put more than the channel's cap into some 24 hours, with what is planned there."""
+    cap = daily_cap(channel)
+    if cap is None or not instants:
+        return
+    others = await planned_times(
+        session, channel_id=channel.id, start=min(instants) - WINDOW, end=max(instants) + WINDOW
+    )
+    times = sorted([*others, *instants])
+    end = 0
+    # One pass: the window starting at each post, and how many posts it holds.
+    for begin, start in enumerate(times):
+        while end < len(times) and times[end] < start + WINDOW:
+            end += 1
+        if end - begin > cap:
+            raise ValidationFailed(
+                f"Channel {channel.id} takes at most {cap} posts in any 24 hours "
+                f"({_source(channel)}); the series would put {end - begin} between "
+                f"{start.isoformat()} and {(start + WINDOW).isoformat()}.",
+                field="schedule.rrule",
+            )
+
+
 def _source(channel: Channel) -> str:
     if channel.daily_cap is not None:
         return "the channel's own cap"

@@ -15,6 +15,7 @@ from services.scheduler.campaigns import campaign_for_post
 from services.scheduler.channels import ChannelLookup
 from services.scheduler.finding import search_text
 from services.scheduler.models import Campaign, Channel, Post, Target, Transition
+from services.scheduler.pacing import check_series_pace
 from services.scheduler.planning import DUE_CHANNEL as DUE_CHANNEL  # the loops' NOTIFY channel
 from services.scheduler.planning import (
     Editing,
@@ -243,7 +244,7 @@ async def _new_targets(
     ]
     session.add_all(targets)
     if body.schedule is not None and body.schedule.rrule:
-        for first in list(targets):
+        for first, channel in zip(list(targets), channels, strict=True):
             assert first.due_at is not None and first.timezone is not None
             later = await expand(
                 body.schedule,
@@ -251,6 +252,8 @@ async def _new_targets(
                 after=first.due_at,
                 until=editing.now + editing.recurrence_horizon,
             )
+            if post.status == "scheduled":
+                await check_series_pace(session, channel=channel, instants=[first.due_at, *later])
             targets += add_occurrences(session, template=first, instants=later, status=post.status)
     return targets
 

@@ -2,7 +2,7 @@
 limit unless it sets its own); scheduling refuses with the reason, the queue places within it."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from services.scheduler.models import Post
 from services.scheduler.settings import SchedulerSettings
@@ -102,3 +102,35 @@ async def test_the_queue_places_posts_within_the_cap(make_settings):
         # The slot has room for five, the channel for one a day: one slot each day.
         assert due[1] - due[0] == timedelta(days=1)
         assert due[2] - due[1] == timedelta(days=1)
+
+
+async def test_a_recurring_post_keeps_within_the_cap(make_settings):
+    settings = make_settings(SchedulerSettings)
+    workspace = uuid.uuid4()
+    async with running_scheduler(settings) as s:
+        threads = await s.add_channel(workspace_id=workspace, network="threads")
+        r = await s.client.put(
+            f"/v1/channels/{threads}/pacing", json={"daily_cap": 2}, headers=identity(workspace)
+        )
+        assert r.status_code == 200, r.text
+        # Within the horizon, so every occurrence is planned now.
+        first = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+        every_8_hours = {
+            "rrule": "FREQ=HOURLY;INTERVAL=8;COUNT=6",
+            "at": first.replace(tzinfo=None).isoformat(),
+            "timezone": "UTC",
+        }
+        r = await _post(s, workspace, threads, every_8_hours, media=None)
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "schedule.rrule"
+        assert "the series would put 3 between" in r.json()["detail"]
+
+        every_12_hours = {**every_8_hours, "rrule": "FREQ=HOURLY;INTERVAL=12;COUNT=6"}
+        r = await _post(s, workspace, threads, every_12_hours, media=None)
+        assert r.status_code == 201, r.text
+        assert len(r.json()["targets"]) == 6
+        # A one-off post in between would make three in some 24 hours.
+        between = first + timedelta(hours=6)
+        r = await _post(s, workspace, threads, _at(between.replace(tzinfo=None).isoformat()), None)
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "schedule.at"
