@@ -9,8 +9,6 @@ or edited by its instant (`occurrences`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
 import uuid
 from dataclasses import dataclass
@@ -28,22 +26,11 @@ from services.scheduler.recurrence import occurrences
 from services.scheduler.schemas import CalendarItem, CalendarPage
 from services.scheduler.timing import local_time
 from shared.errors import ValidationFailed
+from shared.pagination import decode_cursor, encode_cursor
 
 MAX_RANGE = timedelta(days=400)
 # A series whose latest row is in one of these goes on.
 OPEN = frozenset({"draft", "in_review", "changes_requested", "approved", "scheduled"})
-
-
-def _encode_cursor(due_at: datetime, target_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{due_at.isoformat()}|{target_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        due, target = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(due), UUID(target)
-    except (ValueError, binascii.Error) as exc:
-        raise ValidationFailed("This cursor is not one we gave out.", field="cursor") from exc
 
 
 async def calendar(
@@ -89,7 +76,7 @@ async def calendar(
         query = query.where(Post.tags.contains([tag]))
     if campaign is not None:
         query = query.where(Post.campaign == campaign)
-    after = _decode_cursor(cursor) if cursor is not None else None
+    after = decode_cursor(cursor)
     if after is not None:
         after_due, after_id = after
         query = query.where(
@@ -108,7 +95,7 @@ async def calendar(
     )
     merged = sorted([*real, *planned], key=_key)
     items = merged[:limit]
-    next_cursor = _encode_cursor(*_key(items[-1])) if len(merged) > limit else None
+    next_cursor = encode_cursor(*_key(items[-1])) if len(merged) > limit else None
     return CalendarPage(items=items, next_cursor=next_cursor)
 
 

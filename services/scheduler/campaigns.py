@@ -12,19 +12,19 @@ UTM parameters are added to every http(s) link of the post's text when it goes o
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
+from collections.abc import Set
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Campaign, Post
+from services.scheduler.pages import newest_first
 from services.scheduler.schemas import CampaignIn, CampaignPatch
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -119,14 +119,14 @@ async def update_campaign(
     principal: Principal,
     campaign_id: UUID,
     patch: CampaignPatch,
-    expected_version: int | None,
+    expected_version: Set[int] | None,
     outbox: Outbox,
 ) -> Campaign:
     """Changes the fields given. Renaming renames it on its posts too (their `campaign`)."""
     campaign = await get_campaign(
         session, workspace_id=principal.workspace_id, campaign_id=campaign_id, for_update=True
     )
-    if expected_version is not None and expected_version != campaign.version:
+    if expected_version is not None and campaign.version not in expected_version:
         raise PreconditionFailed(
             f"The campaign changed meanwhile (version {campaign.version}); reload it.",
             field="If-Match",
@@ -162,18 +162,6 @@ async def _rename_on_posts(session: AsyncSession, *, campaign: Campaign, name: s
     await session.execute(update(Post).where(Post.campaign_id == campaign.id).values(campaign=name))
 
 
-def _cursor(created_at: datetime, campaign_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{campaign_id}".encode()).decode()
-
-
-def _uncursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, campaign = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(campaign)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationFailed("This cursor is not one we gave out.", field="cursor") from exc
-
-
 async def list_campaigns(
     session: AsyncSession,
     *,
@@ -186,21 +174,7 @@ async def list_campaigns(
     query = select(Campaign).where(Campaign.workspace_id == workspace_id)
     if tag is not None:
         query = query.where(Campaign.tags.contains([tag]))
-    if cursor is not None:
-        at, last = _uncursor(cursor)
-        query = query.where(
-            or_(Campaign.created_at < at, and_(Campaign.created_at == at, Campaign.id < last))
-        )
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit + 1)
-            )
-        ).all()
-    )
-    page = rows[:limit]
-    next_cursor = _cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return page, next_cursor
+    return await newest_first(session, query, model=Campaign, limit=limit, cursor=cursor)
 
 
 async def campaign_for_post(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 import httpx
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Channel
+
+# Where the bench and tests have always found it.
+from services.scheduler.readmodels import record_channel as record_channel
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,
     PRINCIPAL_HEADER,
@@ -22,82 +24,9 @@ from shared.auth import (
     WORKSPACE_HEADER,
     Principal,
 )
-from shared.events import ChannelFacts
+from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
-
-
-async def record_channel(
-    session: AsyncSession, *, workspace_id: UUID, facts: ChannelFacts, facts_at: datetime
-) -> None:
-    """Creates or refreshes a channel from a `channel.connected/updated/needs_reauth` event.
-
-    Events may arrive in any order: name, zone and status follow the newest fact (by the
-    event's time, `facts_at`), and a disconnected channel stays disconnected (the publisher
-    never reuses its id). The account a channel id stands for never changes.
-    """
-    row = Channel.__table__.c
-    insert = pg_insert(Channel).values(
-        id=facts.channel_id,
-        workspace_id=workspace_id,
-        network=facts.network,
-        external_id=facts.external_id,
-        name=facts.name,
-        # No zone on the channel: the workspace's applies when a post is planned.
-        timezone=facts.timezone or "",
-        status=facts.status,
-        disconnected=False,
-        facts_at=facts_at,
-    )
-    new = insert.excluded
-    newer = or_(row.facts_at.is_(None), row.facts_at <= new.facts_at)
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[row.id],
-            set_={
-                "workspace_id": new.workspace_id,
-                "network": new.network,
-                "external_id": new.external_id,
-                "name": case((newer, new.name), else_=row.name),
-                "timezone": case((newer, new.timezone), else_=row.timezone),
-                "status": case(
-                    (row.disconnected, row.status), (newer, new.status), else_=row.status
-                ),
-                "facts_at": func.greatest(row.facts_at, new.facts_at),
-            },
-        )
-    )
-
-
-async def forget_channel(
-    session: AsyncSession, *, workspace_id: UUID | None, channel_id: UUID, facts_at: datetime
-) -> None:
-    """Marks a channel disconnected for good; when this arrives before the channel's
-    `channel.connected`, the row is kept as a marker that the late event cannot undo."""
-    if workspace_id is None:
-        channel = await session.get(Channel, channel_id)
-        if channel is not None:
-            channel.disconnected = True
-            channel.status = "disconnected"
-        return
-    insert = pg_insert(Channel).values(
-        id=channel_id,
-        workspace_id=workspace_id,
-        network="",
-        status="disconnected",
-        disconnected=True,
-        facts_at=facts_at,
-    )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[Channel.id],
-            set_={
-                "status": "disconnected",
-                "disconnected": True,
-                "facts_at": func.greatest(Channel.facts_at, insert.excluded.facts_at),
-            },
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -183,3 +112,14 @@ async def channels_for(
         for channel_id, channel in found.items()
         if channel.workspace_id == principal.workspace_id and not channel.disconnected
     }
+
+
+async def channel_of(
+    session: AsyncSession, *, principal: Principal, channel_id: UUID, lookup: ChannelLookup
+) -> Channel:
+    found = await channels_for(
+        session, principal=principal, channel_ids=[channel_id], lookup=lookup
+    )
+    if channel_id not in found:
+        raise NotFound(f"No channel {channel_id} in this workspace.", field="channel_id")
+    return found[channel_id]

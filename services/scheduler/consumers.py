@@ -3,125 +3,60 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.channels import forget_channel, record_channel
 from services.scheduler.evergreen import recycle
 from services.scheduler.freezes import freeze
 from services.scheduler.models import Channel
-from services.scheduler.posts import mark_failed, mark_published, mark_retrying
-from services.scheduler.slots import record_best_times
+from services.scheduler.outcomes import mark_failed, mark_published, mark_retrying
+from services.scheduler.published import record_change
+from services.scheduler.readmodels import forget_channel, record_best_times, record_channel
 from shared import audit
-from shared.consumer import Subscription
+from shared.consumer import Received, Subscription, on
 from shared.events import (
     BestTimesUpdated,
+    ChannelConnected,
     ChannelDisconnected,
     ChannelFacts,
-    Envelope,
+    ChannelNeedsReauth,
+    ChannelUpdated,
     PostPublished,
     PostPublishFailed,
     PostRetrying,
     QueueFreezeRequested,
+    TargetChanged,
 )
 from shared.outbox import Outbox
 from shared.service import Runtime
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
-
 log = logging.getLogger(__name__)
 
 
-async def on_channel_facts(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, ChannelFacts)
-    if envelope.workspace_id is None:
-        log.error("%s %s without a workspace; ignored", envelope.type, envelope.id)
-        return
+async def on_channel_facts(session: AsyncSession, event: Received[ChannelFacts]) -> None:
     await record_channel(
-        session, workspace_id=envelope.workspace_id, facts=data, facts_at=envelope.occurred_at
+        session, workspace_id=event.workspace_id, facts=event.data, facts_at=event.occurred_at
     )
 
 
-async def on_channel_disconnected(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, ChannelDisconnected)
+async def on_channel_disconnected(
+    session: AsyncSession, event: Received[ChannelDisconnected]
+) -> None:
     await forget_channel(
         session,
-        workspace_id=envelope.workspace_id,
-        channel_id=data.channel_id,
-        facts_at=envelope.occurred_at,
+        workspace_id=event.envelope.workspace_id,
+        channel_id=event.data.channel_id,
+        facts_at=event.occurred_at,
     )
 
 
-def published_handler(outbox: Outbox) -> Handler:
-    async def on_post_published(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, PostPublished)
-        found = await mark_published(
-            session,
-            target_id=data.target_id,
-            external_id=data.external_id,
-            url=data.url,
-            published_at=data.published_at,
-            outbox=outbox,
-        )
-        if not found:
-            log.warning("post.published for unknown target %s", data.target_id)
-            return
-        await publish_result_audited(session, outbox, envelope, data)
-        await recycle(
-            session, target_id=data.target_id, published_at=data.published_at, outbox=outbox
-        )
-
-    return on_post_published
+async def on_best_times(session: AsyncSession, event: Received[BestTimesUpdated]) -> None:
+    await record_best_times(session, data=event.data, facts_at=event.occurred_at)
 
 
-def publish_failed_handler(outbox: Outbox) -> Handler:
-    async def on_post_publish_failed(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, PostPublishFailed)
-        found = await mark_failed(
-            session,
-            target_id=data.target_id,
-            error=f"{data.error_class}: {data.error}",
-            outbox=outbox,
-        )
-        if not found:
-            log.warning("post.publish_failed for unknown target %s", data.target_id)
-            return
-        await publish_result_audited(session, outbox, envelope, data)
-
-    return on_post_publish_failed
-
-
-async def publish_result_audited(
-    session: AsyncSession,
-    outbox: Outbox,
-    envelope: Envelope,
-    data: PostPublished | PostPublishFailed,
-) -> None:
-    """A publish result in the audit log: the platform did it, on the post's schedule."""
-    assert envelope.workspace_id is not None
-    details: dict[str, object] = {"target_id": str(data.target_id), "network": data.network}
-    if isinstance(data, PostPublishFailed):
-        details["error_class"] = data.error_class
-    await audit.record(
-        session,
-        outbox,
-        audit.system("scheduler", envelope.workspace_id),
-        action=envelope.type,
-        resource_type="post",
-        resource_id=data.post_id,
-        service="scheduler",
-        details=details,
-    )
-
-
-async def on_post_retrying(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, PostRetrying)
+async def on_post_retrying(session: AsyncSession, event: Received[PostRetrying]) -> None:
+    data = event.data
     found = await mark_retrying(
         session,
         target_id=data.target_id,
@@ -133,19 +68,75 @@ async def on_post_retrying(session: AsyncSession, envelope: Envelope) -> None:
         log.warning("post.retrying for unknown target %s", data.target_id)
 
 
-async def on_best_times(session: AsyncSession, envelope: Envelope) -> None:
-    data = envelope.parsed()
-    assert isinstance(data, BestTimesUpdated)
-    await record_best_times(session, data=data, facts_at=envelope.occurred_at)
+@dataclass(frozen=True)
+class Handlers:
+    """The handlers that write events of their own (through the outbox)."""
 
+    outbox: Outbox
 
-def freeze_handler(outbox: Outbox) -> Handler:
-    async def on_freeze_requested(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, QueueFreezeRequested)
-        if envelope.workspace_id is None:
-            log.error("%s %s without a workspace; ignored", envelope.type, envelope.id)
+    async def on_post_published(
+        self, session: AsyncSession, event: Received[PostPublished]
+    ) -> None:
+        data = event.data
+        found = await mark_published(
+            session,
+            target_id=data.target_id,
+            external_id=data.external_id,
+            url=data.url,
+            published_at=data.published_at,
+            outbox=self.outbox,
+        )
+        if not found:
+            log.warning("post.published for unknown target %s", data.target_id)
             return
+        await self.audited(session, event)
+        await recycle(
+            session, target_id=data.target_id, published_at=data.published_at, outbox=self.outbox
+        )
+
+    async def on_post_publish_failed(
+        self, session: AsyncSession, event: Received[PostPublishFailed]
+    ) -> None:
+        data = event.data
+        found = await mark_failed(
+            session,
+            target_id=data.target_id,
+            error=f"{data.error_class}: {data.error}",
+            outbox=self.outbox,
+        )
+        if not found:
+            log.warning("post.publish_failed for unknown target %s", data.target_id)
+            return
+        await self.audited(session, event)
+
+    async def audited(
+        self, session: AsyncSession, event: Received[PostPublished] | Received[PostPublishFailed]
+    ) -> None:
+        """A publish result in the audit log: the platform did it, on the post's schedule."""
+        data = event.data
+        details: dict[str, object] = {"target_id": str(data.target_id), "network": data.network}
+        if isinstance(data, PostPublishFailed):
+            details["error_class"] = data.error_class
+        await audit.record(
+            session,
+            self.outbox,
+            audit.system("scheduler", event.workspace_id),
+            action=event.envelope.type,
+            resource_type="post",
+            resource_id=data.post_id,
+            service="scheduler",
+            details=details,
+        )
+
+    async def on_target_changed(
+        self, session: AsyncSession, event: Received[TargetChanged]
+    ) -> None:
+        await record_change(session, answer=event.data, outbox=self.outbox)
+
+    async def on_freeze_requested(
+        self, session: AsyncSession, event: Received[QueueFreezeRequested]
+    ) -> None:
+        data = event.data
         # A channel the scheduler does not know (yet) cannot hold posts: the workspace's
         # whole queue is frozen rather than nothing.
         channel_id = data.channel_id
@@ -153,8 +144,8 @@ def freeze_handler(outbox: Outbox) -> Handler:
             channel_id = None
         await freeze(
             session,
-            outbox=outbox,
-            workspace_id=envelope.workspace_id,
+            outbox=self.outbox,
+            workspace_id=event.workspace_id,
             channel_id=channel_id,
             reason=data.reason,
             by=data.requested_by,
@@ -162,31 +153,24 @@ def freeze_handler(outbox: Outbox) -> Handler:
             now=data.requested_at,
         )
 
-    return on_freeze_requested
-
 
 def subscriptions(runtime: Runtime) -> list[Subscription]:
+    handlers = Handlers(runtime.outbox)
     return [
-        Subscription(
-            purpose="crisis",
-            handlers={"queue.freeze_requested": freeze_handler(runtime.outbox)},
+        Subscription.of("crisis", on(QueueFreezeRequested, handlers.on_freeze_requested)),
+        Subscription.of(
+            "channels",
+            on(ChannelConnected, on_channel_facts),
+            on(ChannelUpdated, on_channel_facts),
+            on(ChannelNeedsReauth, on_channel_facts),
+            on(ChannelDisconnected, on_channel_disconnected),
+            on(BestTimesUpdated, on_best_times),
         ),
-        Subscription(
-            purpose="channels",
-            handlers={
-                "channel.connected": on_channel_facts,
-                "channel.updated": on_channel_facts,
-                "channel.needs_reauth": on_channel_facts,
-                "channel.disconnected": on_channel_disconnected,
-                "best_times.updated": on_best_times,
-            },
-        ),
-        Subscription(
-            purpose="outcomes",
-            handlers={
-                "post.published": published_handler(runtime.outbox),
-                "post.publish_failed": publish_failed_handler(runtime.outbox),
-                "post.retrying": on_post_retrying,
-            },
+        Subscription.of(
+            "outcomes",
+            on(PostPublished, handlers.on_post_published),
+            on(PostPublishFailed, handlers.on_post_publish_failed),
+            on(PostRetrying, on_post_retrying),
+            on(TargetChanged, handlers.on_target_changed),
         ),
     ]

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,10 +18,10 @@ from services.scheduler.campaigns import apply_utm
 from services.scheduler.freezes import held_condition
 from services.scheduler.media import MediaLinks
 from services.scheduler.models import Target, Transition
-from services.scheduler.posts import DUE_CHANNEL, summarize
+from services.scheduler.planning import refs
+from services.scheduler.posts import summarize
 from services.scheduler.recurrence import extend, is_recurring
-from shared.db import unit_of_work
-from shared.events import Envelope, MediaItem, PostDue, PostMissed, PostScheduled, TargetRef
+from shared.events import Envelope, MediaItem, PostDue, PostMissed, PostScheduled
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -65,7 +65,8 @@ class DispatchMetrics:
 # the post's base copy. Posts are locked here too, with SKIP LOCKED: a post being edited right
 # now is passed over until the edit commits (the edit then sees its targets claimed, or the
 # next look claims them), and the dispatcher never waits on a lock, so it cannot deadlock with
-# an edit or a publishing outcome that locks the post first.
+# an edit or a publishing outcome that locks the post first. "Now" is the database's `now()`,
+# not a replica's clock: every replica then agrees on what is due and what is missed.
 CLAIM_SQL = text(
     """
     WITH due AS MATERIALIZED (
@@ -138,7 +139,6 @@ async def claim_due(
         return 0
     now: datetime = rows[0].now
     envelopes: list[Envelope] = []
-    missed: list[Any] = []
     post_workspace: dict[UUID, UUID] = {}
     # A claimed occurrence of a recurring post makes room for the next ones (per channel).
     series: dict[UUID, dict[UUID, tuple[UUID, dict[str, Any]]]] = defaultdict(dict)
@@ -146,100 +146,110 @@ async def claim_due(
         post_workspace[row.post_id] = row.workspace_id
         if is_recurring(row.post_schedule):
             series[row.post_id][row.channel_id] = (row.id, row.post_schedule)
-        late = now - row.due_at
+        late = (now - row.due_at).total_seconds()
         if row.status == "missed":
-            missed.append(row)
-            envelopes.append(
-                Envelope.of(
-                    PostMissed(
-                        post_id=row.post_id,
-                        target_id=row.id,
-                        channel_id=row.channel_id,
-                        due_at=row.due_at,
-                        late_by_seconds=late.total_seconds(),
-                    ),
-                    workspace_id=row.workspace_id,
-                )
-            )
+            envelopes.append(_missed(row, late))
             if metrics:
                 metrics.missed.inc()
             continue
-        media = row.media if row.media is not None else (row.post_media or [])
-        envelopes.append(
-            Envelope.of(
-                PostDue(
-                    post_id=row.post_id,
-                    target_id=row.id,
-                    channel_id=row.channel_id,
-                    network=row.network,
-                    # The campaign's UTM parameters go on the links as the post goes out.
-                    text=apply_utm(
-                        row.text if row.text is not None else row.post_text, row.campaign_utm
-                    ),
-                    media=[
-                        MediaItem.model_validate(
-                            media_links.for_network(item, row.network, row.options or {})
-                            if media_links is not None
-                            else item
-                        )
-                        for item in media
-                    ],
-                    options=row.options or {},
-                    due_at=row.due_at,
-                    retry_until=row.retry_until,
-                ),
-                workspace_id=row.workspace_id,
-            )
-        )
+        envelopes.append(_due(row, media_links))
         if metrics:
-            metrics.lateness.observe(max(late.total_seconds(), 0.0))
+            metrics.lateness.observe(max(late, 0.0))
             metrics.dispatched.inc()
-    if missed:
-        await session.execute(
-            insert(Transition),
-            [
-                {
-                    "post_id": row.post_id,
-                    "target_id": row.id,
-                    "from_status": "scheduled",
-                    "to_status": "missed",
-                    "by": "dispatcher",
-                }
-                for row in missed
-            ],
-        )
+    await _record_missed(session, [row for row in rows if row.status == "missed"])
     # The posts are locked by the claim, so two replicas claiming occurrences of the same
     # series cannot both add the next one.
     for post_id, templates in series.items():
-        added: list[Target] = []
-        for target_id, schedule in templates.values():
-            template = await session.get(Target, target_id)
-            assert template is not None
-            added += await extend(
-                session, template=template, schedule=schedule, now=now, horizon=recurrence_horizon
-            )
+        added = await _extend_series(
+            session, templates=templates, now=now, horizon=recurrence_horizon
+        )
         if added:
-            await session.flush()
             envelopes.append(
                 Envelope.of(
-                    PostScheduled(
-                        post_id=post_id,
-                        targets=[
-                            TargetRef(
-                                target_id=t.id,
-                                channel_id=t.channel_id,
-                                network=t.network,
-                                due_at=t.due_at,
-                            )
-                            for t in added
-                        ],
-                    ),
+                    PostScheduled(post_id=post_id, targets=refs(added)),
                     workspace_id=post_workspace[post_id],
                 )
             )
     await _refresh_posts(session, post_ids=sorted(post_workspace))
     await outbox.add(session, *envelopes)
     return len(rows)
+
+
+def _missed(row: Any, late: float) -> Envelope:
+    return Envelope.of(
+        PostMissed(
+            post_id=row.post_id,
+            target_id=row.id,
+            channel_id=row.channel_id,
+            due_at=row.due_at,
+            late_by_seconds=late,
+        ),
+        workspace_id=row.workspace_id,
+    )
+
+
+def _due(row: Any, media_links: MediaLinks | None) -> Envelope:
+    media = row.media if row.media is not None else (row.post_media or [])
+    return Envelope.of(
+        PostDue(
+            post_id=row.post_id,
+            target_id=row.id,
+            channel_id=row.channel_id,
+            network=row.network,
+            # The campaign's UTM parameters go on the links as the post goes out.
+            text=apply_utm(row.text if row.text is not None else row.post_text, row.campaign_utm),
+            media=[
+                MediaItem.model_validate(
+                    media_links.for_network(item, row.network, row.options or {})
+                    if media_links is not None
+                    else item
+                )
+                for item in media
+            ],
+            options=row.options or {},
+            due_at=row.due_at,
+            retry_until=row.retry_until,
+        ),
+        workspace_id=row.workspace_id,
+    )
+
+
+async def _record_missed(session: AsyncSession, missed: list[Any]) -> None:
+    if not missed:
+        return
+    await session.execute(
+        insert(Transition),
+        [
+            {
+                "post_id": row.post_id,
+                "target_id": row.id,
+                "from_status": "scheduled",
+                "to_status": "missed",
+                "by": "dispatcher",
+            }
+            for row in missed
+        ],
+    )
+
+
+async def _extend_series(
+    session: AsyncSession,
+    *,
+    templates: dict[UUID, tuple[UUID, dict[str, Any]]],
+    now: datetime,
+    horizon: timedelta,
+) -> list[Target]:
+    """The next occurrences of a series, per channel, after the ones just claimed."""
+    added: list[Target] = []
+    for target_id, schedule in templates.values():
+        template = await session.get(Target, target_id)
+        assert template is not None
+        added += await extend(
+            session, template=template, schedule=schedule, now=now, horizon=horizon
+        )
+    if added:
+        await session.flush()
+    return added
 
 
 async def _refresh_posts(session: AsyncSession, *, post_ids: list[UUID]) -> None:
@@ -283,69 +293,3 @@ async def next_due(session: AsyncSession) -> datetime | None:
             f"AND NOT {held_condition()} ORDER BY t.due_at LIMIT 1"
         )
     )
-
-
-def dispatcher(
-    runtime: Runtime,
-    *,
-    batch: int,
-    max_sleep: float,
-    default_missed_after: int,
-    recurrence_horizon: timedelta = timedelta(days=60),
-    media_links: MediaLinks | None = None,
-) -> DispatcherLoop:
-    return DispatcherLoop(
-        runtime=runtime,
-        batch=batch,
-        max_sleep=max_sleep,
-        default_missed_after=default_missed_after,
-        metrics=DispatchMetrics.register(runtime),
-        recurrence_horizon=recurrence_horizon,
-        media_links=media_links,
-    )
-
-
-@dataclass
-class DispatcherLoop:
-    runtime: Runtime
-    batch: int
-    max_sleep: float
-    default_missed_after: int
-    metrics: DispatchMetrics
-    recurrence_horizon: timedelta = timedelta(days=60)
-    media_links: MediaLinks | None = None
-
-    async def drain(self) -> int:
-        """Claims batches until nothing is due; returns how many targets were handled."""
-        total = 0
-        while True:
-            async with unit_of_work(self.runtime.sessions) as session:
-                n = await claim_due(
-                    session,
-                    outbox=self.runtime.outbox,
-                    batch=self.batch,
-                    default_missed_after=self.default_missed_after,
-                    metrics=self.metrics,
-                    recurrence_horizon=self.recurrence_horizon,
-                    media_links=self.media_links,
-                )
-            total += n
-            if n < self.batch:
-                return total
-
-    async def seconds_to_next(self) -> float:
-        async with self.runtime.sessions() as session:
-            due = await next_due(session)
-            now: datetime = await session.scalar(select(func.now()))
-        if due is None:
-            return self.max_sleep
-        return min(max((due - now).total_seconds(), 0.0), self.max_sleep)
-
-    async def run(self) -> None:
-        while True:
-            await self.drain()
-            # A NOTIFY (something due sooner was just scheduled) cuts the sleep short. The
-            # floor covers rows due now but still locked by another replica's claim: they are
-            # about to leave `scheduled`, so look again shortly instead of spinning.
-            wait = await self.seconds_to_next()
-            await self.runtime.notifier.wait(DUE_CHANNEL, max(wait, 0.02))

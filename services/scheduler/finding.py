@@ -21,18 +21,18 @@ so it behaves the same in every language:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Post, Target
+from services.scheduler.pages import newest_first
 from shared.errors import ValidationFailed
 
 POST_STATUSES = frozenset(
@@ -82,18 +82,6 @@ def query_words(q: str) -> list[str]:
     return words
 
 
-def encode_cursor(created_at: datetime, post_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{post_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, post = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(post)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationFailed("This cursor is not one we gave out.", field="cursor") from exc
-
-
 @dataclass(frozen=True)
 class PostFilters:
     """What `GET /v1/posts` narrows by; every field given must hold (AND)."""
@@ -122,33 +110,28 @@ def _check_range(start: datetime | None, end: datetime | None, *, names: tuple[s
 
 
 def filtered(query: Select[tuple[Post]], filters: PostFilters) -> Select[tuple[Post]]:
-    if filters.status is not None:
-        if filters.status not in POST_STATUSES:
-            raise ValidationFailed(
-                f"status is one of {', '.join(sorted(POST_STATUSES))}.", field="status"
-            )
-        query = query.where(Post.status == filters.status)
+    if filters.status is not None and filters.status not in POST_STATUSES:
+        raise ValidationFailed(
+            f"status is one of {', '.join(sorted(POST_STATUSES))}.", field="status"
+        )
     _check_range(filters.created_from, filters.created_to, names=("created_from", "created_to"))
     _check_range(filters.due_from, filters.due_to, names=("due_from", "due_to"))
-    if filters.created_from is not None:
-        query = query.where(Post.created_at >= filters.created_from)
-    if filters.created_to is not None:
-        query = query.where(Post.created_at < filters.created_to)
-    if filters.campaign is not None:
-        query = query.where(Post.campaign == filters.campaign)
-    if filters.tag is not None:
-        query = query.where(Post.tags.contains([filters.tag]))
-    if filters.author is not None:
-        query = query.where(Post.created_by == filters.author)
-    target_terms = []
-    if filters.channel_id is not None:
-        target_terms.append(Target.channel_id == filters.channel_id)
-    if filters.network is not None:
-        target_terms.append(Target.network == filters.network)
-    if filters.due_from is not None:
-        target_terms.append(Target.due_at >= filters.due_from)
-    if filters.due_to is not None:
-        target_terms.append(Target.due_at < filters.due_to)
+    post_terms = _given(
+        (filters.status, lambda v: Post.status == v),
+        (filters.created_from, lambda v: Post.created_at >= v),
+        (filters.created_to, lambda v: Post.created_at < v),
+        (filters.campaign, lambda v: Post.campaign == v),
+        (filters.tag, lambda v: Post.tags.contains([v])),
+        (filters.author, lambda v: Post.created_by == v),
+    )
+    if post_terms:
+        query = query.where(*post_terms)
+    target_terms = _given(
+        (filters.channel_id, lambda v: Target.channel_id == v),
+        (filters.network, lambda v: Target.network == v),
+        (filters.due_from, lambda v: Target.due_at >= v),
+        (filters.due_to, lambda v: Target.due_at < v),
+    )
     if target_terms:
         # One target must satisfy them all: "on X, due next week", not "on X" and "due next
         # week" on different channels.
@@ -157,6 +140,11 @@ def filtered(query: Select[tuple[Post]], filters: PostFilters) -> Select[tuple[P
         for word in query_words(filters.q):
             query = query.where(Post.search_text.like(f"%{_like_escape(word)}%", escape="\\"))
     return query
+
+
+def _given(*terms: tuple[Any, Callable[[Any], ColumnElement[bool]]]) -> list[ColumnElement[bool]]:
+    """The conditions of the filters given (a filter left out is None)."""
+    return [condition(value) for value, condition in terms if value is not None]
 
 
 async def find_posts(
@@ -169,20 +157,7 @@ async def find_posts(
 ) -> tuple[list[Post], str | None]:
     """The workspace's posts, newest first, keyset-paginated on (created_at, id)."""
     query = filtered(select(Post).where(Post.workspace_id == workspace_id), filters)
-    if cursor is not None:
-        before_at, before_id = decode_cursor(cursor)
-        older = and_(Post.created_at == before_at, Post.id < before_id)
-        query = query.where(or_(Post.created_at < before_at, older))
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
-            )
-        ).all()
-    )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return page, next_cursor
+    return await newest_first(session, query, model=Post, limit=limit, cursor=cursor)
 
 
 async def targets_of(session: AsyncSession, *, post_ids: list[UUID]) -> dict[UUID, list[Target]]:

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Channel, QueueFreeze, Target, WorkspaceSettings
-from services.scheduler.posts import DUE_CHANNEL
+from services.scheduler.planning import DUE_CHANNEL
 from shared.errors import Conflict, ValidationFailed
 from shared.events import Envelope, QueueFrozen, QueueResumed
 from shared.outbox import Outbox
@@ -159,7 +159,10 @@ async def resume(
         current.resumed_at = now
     await session.flush()
     due, past = await _released(
-        session, workspace_id=workspace_id, channel_id=channel_id, now=now,
+        session,
+        workspace_id=workspace_id,
+        channel_id=channel_id,
+        now=now,
         default_missed_after=default_missed_after,
     )
     await outbox.add(

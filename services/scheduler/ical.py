@@ -143,3 +143,7 @@ async def feed(session: AsyncSession, *, token: str) -> str:
         (row.Target, row.Target.text if row.Target.text is not None else row.text) for row in rows
     ]
     return render(events, now=now, name="Herald posts")
+
+
+def feed_url(settings_url: str, token: str) -> str:
+    return f"{settings_url.rstrip('/')}{FEED_PATH}?token={token}"

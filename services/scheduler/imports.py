@@ -44,6 +44,7 @@ from services.scheduler.timing import local_time
 from services.scheduler.workspaces import Defaults
 from shared.auth import Principal
 from shared.errors import ValidationFailed, field_path
+from shared.limits import PayloadTooLarge
 from shared.networks import UnknownNetwork, rules_for
 from shared.outbox import Outbox
 
@@ -426,3 +427,26 @@ def csv_export(
     if next_cursor is not None:
         headers["x-next-cursor"] = next_cursor
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def csv_bytes(request: Request, *, limit: int) -> bytes:
+    """The uploaded CSV, refused (413) as soon as it is known to be above `limit` bytes:
+    before anything is parsed, and without reading more than the limit."""
+    too_large = PayloadTooLarge(f"A CSV import may be at most {limit} bytes.", field="file")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise ValidationFailed("Send the CSV as the multipart field 'file'.", field="file")
+            if upload.size is not None and upload.size > limit:
+                raise too_large
+            return await upload.read()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise too_large
+    return bytes(data)

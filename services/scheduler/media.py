@@ -10,28 +10,31 @@ so a post's `{"media_id"}` reaches them as an ordinary media URL.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
+import httpx
+from fastapi import Request
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler import preflight
 from services.scheduler.models import MediaItem
-from services.scheduler.schemas import MediaIn, PostIn
+from services.scheduler.pages import newest_first
+from services.scheduler.schemas import MAX_TAGS, MediaIn, MediaOut, PostIn
 from services.scheduler.settings import SchedulerSettings
 from services.scheduler.storage import DiskStore, MediaStore, S3Store, content_key
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.limits import PayloadTooLarge
 from shared.networks import MediaRef, UnknownNetwork, rules_for
 from shared.networks.measured import Rendition, rendition_for
+from shared.outbound import OutboundPolicy, OutboundRefused, fetch, outbound_client
 
 MEDIA_PATH = "/media/"
 
@@ -94,18 +97,6 @@ async def get_media(session: AsyncSession, *, workspace_id: UUID, media_id: UUID
     return item
 
 
-def encode_cursor(created_at: datetime, media_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{media_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, media_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(media_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("The cursor is not one this API gave out.", field="cursor") from exc
-
-
 async def list_media(
     session: AsyncSession,
     *,
@@ -131,17 +122,7 @@ async def list_media(
                 func.array_to_string(MediaItem.tags, " ").ilike(pattern),
             )
         )
-    if cursor:
-        at, last_id = decode_cursor(cursor)
-        query = query.where(
-            (MediaItem.created_at < at) | ((MediaItem.created_at == at) & (MediaItem.id < last_id))
-        )
-    query = query.order_by(MediaItem.created_at.desc(), MediaItem.id.desc()).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
-    next_cursor = (
-        encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    )
-    return rows[:limit], next_cursor
+    return await newest_first(session, query, model=MediaItem, limit=limit, cursor=cursor)
 
 
 _IN_USE = text(
@@ -338,3 +319,85 @@ async def resolve_post_media(session: AsyncSession, *, workspace_id: UUID, body:
         for index, target in enumerate(body.targets)
     ]
     return body.model_copy(update={"media": media, "targets": targets})
+
+
+# --- what the API takes and gives ---
+
+
+async def uploaded_file(
+    request: Request, settings: SchedulerSettings
+) -> tuple[bytes, str, str | None, list[str], None]:
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationFailed("Send the file as the multipart field 'file'.", field="file")
+        if upload.size is not None and upload.size > settings.media_max_bytes:
+            raise PayloadTooLarge(
+                f"A media file may be at most {settings.media_max_bytes} bytes.", field="file"
+            )
+        data = await upload.read()
+        alt = form.get("alt")
+        raw_tags = form.get("tags")
+        tags = (
+            [t.strip() for t in raw_tags.split(",") if t.strip()]
+            if isinstance(raw_tags, str)
+            else []
+        )
+        if len(tags) > MAX_TAGS or any(len(t) > 100 for t in tags):
+            raise ValidationFailed(
+                f"At most {MAX_TAGS} tags of at most 100 characters each.", field="tags"
+            )
+        if isinstance(alt, str) and len(alt) > 2000:
+            raise ValidationFailed("Alt text may be at most 2000 characters.", field="alt")
+        return (
+            data,
+            (upload.filename or "")[:300],
+            alt if isinstance(alt, str) else None,
+            tags,
+            None,
+        )
+
+
+def name_of(url: str) -> str:
+    return httpx.URL(url).path.rsplit("/", 1)[-1][:300]
+
+
+async def imported_file(url: str, settings: SchedulerSettings) -> bytes:
+    policy = OutboundPolicy.for_environment(
+        settings.environment,
+        allow=settings.outbound_allow,
+        max_bytes=settings.media_max_bytes,
+        deadline_seconds=settings.media_import_seconds,
+    )
+    try:
+        async with outbound_client(policy) as client:
+            fetched = await fetch(client, "GET", url, policy=policy)
+    except OutboundRefused as exc:
+        raise ValidationFailed(f"The URL cannot be imported: {exc.reason}", field="url") from exc
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ValidationFailed(f"The URL could not be fetched: {exc}", field="url") from exc
+    if fetched.status_code != 200:
+        raise ValidationFailed(
+            f"The URL answered HTTP {fetched.status_code}, not the file.", field="url"
+        )
+    return fetched.content
+
+
+def media_out(item: MediaItem, links: MediaLinks) -> MediaOut:
+    return MediaOut(
+        id=item.id,
+        kind=item.kind,
+        mime=item.mime,
+        size_bytes=item.size_bytes,
+        width=item.width,
+        height=item.height,
+        duration_s=item.duration_s,
+        aspect_ratio=str(item.facts.get("aspect_ratio", "")),
+        facts=item.facts,
+        name=item.name,
+        alt=item.alt,
+        tags=item.tags,
+        source_url=item.source_url,
+        created_at=item.created_at,
+        url=links.url(str(item.id)),
+    )

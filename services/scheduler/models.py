@@ -49,6 +49,8 @@ class Channel(Base):
     status: Mapped[str] = mapped_column(String(30), default="active")
     # A disconnected channel is kept (its posts still name it) but may no longer be targeted.
     disconnected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Posts per 24 hours the scheduler places here; None: the network's limit (pacing.py).
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
     # When the fact this row shows happened (the event's occurred_at): an older one that
     # arrives late changes nothing.
     facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -238,6 +240,17 @@ class Target(Base):
     # last attempt's).
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Once published: the last change asked of the network ("edit" with the fields it sets,
+    # or "delete"), when, and how the network answered (services/scheduler/published.py).
+    change_request_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    change_action: Mapped[str | None] = mapped_column(String(10))
+    change_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    change_by: Mapped[str | None] = mapped_column(String(200))
+    change_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    change_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remote_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

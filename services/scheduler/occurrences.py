@@ -26,8 +26,8 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import ChannelLookup
-from services.scheduler.lifecycle import EDITABLE, _check_version, _variant, edited_event
 from services.scheduler.models import Post, Target
+from services.scheduler.planning import EDITABLE, Versions, check_version, edited_event, variant_of
 from services.scheduler.posts import create_post, load_post, record_transition
 from services.scheduler.recurrence import extend, is_recurring, occurrences
 from services.scheduler.schemas import OccurrencePatch, PostIn, ScheduleIn
@@ -151,12 +151,12 @@ async def _skip(
 
 
 async def _series(
-    session: AsyncSession, *, principal: Principal, post_id: UUID, expected_version: int | None
+    session: AsyncSession, *, principal: Principal, post_id: UUID, expected_version: Versions
 ) -> tuple[Post, list[Target]]:
     post, targets = await load_post(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
     )
-    _check_version(post, expected_version)
+    check_version(post, expected_version)
     if not is_recurring(post.schedule) or post.status == "canceled":
         raise Conflict("Only a recurring post that is not canceled has occurrences.", field="at")
     return post, targets
@@ -168,7 +168,7 @@ async def skip_occurrence(
     principal: Principal,
     post_id: UUID,
     at: datetime,
-    expected_version: int | None,
+    expected_version: Versions,
     outbox: Outbox,
     recurrence_horizon: timedelta,
 ) -> tuple[Post, list[Target]]:
@@ -196,7 +196,7 @@ async def skip_occurrence(
 def _detached_body(post: Post, found: list[Target], at: datetime, patch: OccurrencePatch) -> PostIn:
     """The one-off post for the occurrence: the series' copy, the edit over it."""
     assert post.schedule is not None
-    variants = [_variant(t) for t in sorted(found, key=lambda t: t.position)]
+    variants = [variant_of(t) for t in sorted(found, key=lambda t: t.position)]
     given = patch.model_fields_set
     schedule: dict[str, Any] = {"at": patch.at if patch.at is not None else at}
     zone_name = patch.timezone or post.schedule.get("timezone")
@@ -219,7 +219,7 @@ async def edit_occurrence(
     post_id: UUID,
     at: datetime,
     patch: OccurrencePatch,
-    expected_version: int | None,
+    expected_version: Versions,
     lookup: ChannelLookup | None,
     outbox: Outbox,
     notify_horizon: float,

@@ -80,6 +80,26 @@ def build_rule(
     if isinstance(schedule, dict):
         schedule = ScheduleIn.model_validate(schedule)
     assert schedule.rrule is not None and schedule.at is not None
+    raw = _rule_text(schedule, tz)
+    start = _naive_local(schedule.at, tz)
+    try:
+        rule = rrulestr(raw, dtstart=start, ignoretz=True)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ValidationFailed(
+            f"schedule.rrule is not a valid RFC 5545 RRULE: {exc}", field="schedule.rrule"
+        ) from exc
+    if not isinstance(rule, rrule):
+        raise ValidationFailed("schedule.rrule must be a single RRULE.", field="schedule.rrule")
+    rules = rruleset()
+    rules.rrule(_started_near(rule, near) if near is not None else rule)
+    for exdate in schedule.exdates:
+        rules.exdate(_naive_local(exdate, tz))
+    return rules
+
+
+def _rule_text(schedule: ScheduleIn, tz: ZoneInfo) -> str:
+    """The RRULE's text on `tz`'s wall clock, with `until` and `count` added to it."""
+    assert schedule.rrule is not None
     raw = schedule.rrule.strip()
     if raw.upper().startswith("RRULE:"):
         raw = raw[6:]
@@ -108,20 +128,7 @@ def build_rule(
         if "UNTIL=" in raw.upper() or "COUNT=" in upper:
             raise ValidationFailed("Give one of COUNT and UNTIL.", field="schedule.count")
         raw += f";COUNT={schedule.count}"
-    start = _naive_local(schedule.at, tz)
-    try:
-        rule = rrulestr(raw, dtstart=start, ignoretz=True)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise ValidationFailed(
-            f"schedule.rrule is not a valid RFC 5545 RRULE: {exc}", field="schedule.rrule"
-        ) from exc
-    if not isinstance(rule, rrule):
-        raise ValidationFailed("schedule.rrule must be a single RRULE.", field="schedule.rrule")
-    rules = rruleset()
-    rules.rrule(_started_near(rule, near) if near is not None else rule)
-    for exdate in schedule.exdates:
-        rules.exdate(_naive_local(exdate, tz))
-    return rules
+    return raw
 
 
 def _started_near(rule: rrule, near: datetime) -> rrule:

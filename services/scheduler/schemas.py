@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.scheduler.models import Campaign, Post, ReviewLink, Target, Template
+from services.scheduler.timing import local_time
+from services.scheduler.workspaces import Defaults
 
 # Bounds of what a client may send, from the columns that keep it and the networks' rules:
 # the longest post any network takes is Facebook's 63,206 characters; a tag is a VARCHAR(100);
@@ -161,6 +166,24 @@ class TargetOut(BaseModel):
     text: str | None
     media: list[MediaIn] | None
     options: dict[str, Any]
+    # Once out: the last change asked of its network, and how it went.
+    change: TargetChangeOut | None = None
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    remote_error: str | None = None
+
+
+class TargetChangeOut(BaseModel):
+    """An edit or removal of a published target asked of its network."""
+
+    action: Literal["edit", "delete"]
+    request_id: UUID
+    # What the edit sets, in the network's words ("text", "title", "description").
+    fields: dict[str, str] = Field(default_factory=dict)
+    by: str | None = None
+    requested_at: datetime
+    # When the network's answer arrived (None: still under way).
+    answered_at: datetime | None = None
 
 
 class PostOut(BaseModel):
@@ -288,6 +311,22 @@ class SlotOut(BaseModel):
     weekday: int
     time: str
     cap: int
+
+
+class PacingIn(BaseModel):
+    """The channel's own cap of posts in any 24 hours; null: its network's limit."""
+
+    daily_cap: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class PacingOut(BaseModel):
+    channel_id: UUID
+    network: str
+    daily_cap: int | None
+    # The network's documented limit of API posts per 24 h (null: none known).
+    network_limit: int | None
+    # What scheduling keeps to: the channel's cap, else the network's limit.
+    effective: int | None
 
 
 class CalendarItem(BaseModel):
@@ -543,3 +582,88 @@ class ReviewedPost(BaseModel):
     variants: list[ReviewedVariant]
     comments: list[ReviewCommentOut]
     expires_at: datetime
+
+
+# --- shaping the stored post for the API ---
+
+
+def post_out(post: Post, targets: Sequence[Target]) -> PostOut:
+    return PostOut(
+        id=post.id,
+        status=post.status,
+        version=post.version,
+        text=post.text,
+        media=[MediaIn.model_validate(item) for item in post.media or []],
+        tags=list(post.tags or []),
+        campaign=post.campaign,
+        campaign_id=post.campaign_id,
+        schedule=post.schedule,
+        evergreen=EvergreenIn(min_gap_days=post.evergreen_gap_days)
+        if post.evergreen_gap_days
+        else None,
+        created_by=post.created_by,
+        approval_stage=post.approval_stage or 0,
+        series_id=post.series_id,
+        occurrence_at=post.occurrence_at,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+        targets=[
+            TargetOut(
+                id=t.id,
+                channel_id=t.channel_id,
+                network=t.network,
+                status=t.status,
+                due_at=t.due_at,
+                local_due_at=local_time(t.due_at, t.timezone) if t.due_at and t.timezone else None,
+                timezone=t.timezone,
+                published_at=t.published_at,
+                external_id=t.external_id,
+                url=t.url,
+                error=t.error,
+                attempts=t.attempts,
+                next_attempt_at=t.next_attempt_at,
+                text=t.text,
+                media=[MediaIn.model_validate(m) for m in t.media] if t.media is not None else None,
+                options=t.options or {},
+                change=change_out(t),
+                edited_at=t.edited_at,
+                deleted_at=t.deleted_at,
+                remote_error=t.remote_error,
+            )
+            for t in targets
+        ],
+    )
+
+
+def change_out(target: Target) -> TargetChangeOut | None:
+    if target.change_request_id is None or target.change_requested_at is None:
+        return None
+    return TargetChangeOut(
+        action="delete" if target.change_action == "delete" else "edit",
+        request_id=target.change_request_id,
+        fields=target.change_fields or {},
+        by=target.change_by,
+        requested_at=target.change_requested_at,
+        answered_at=target.change_answered_at,
+    )
+
+
+def campaign_out(campaign: Campaign) -> CampaignOut:
+    return CampaignOut.model_validate(campaign, from_attributes=True)
+
+
+def template_out(template: Template) -> TemplateOut:
+    return TemplateOut.model_validate(template, from_attributes=True)
+
+
+def review_link_out(link: ReviewLink) -> ReviewLinkOut:
+    return ReviewLinkOut.model_validate(link, from_attributes=True)
+
+
+def settings_out(current: Defaults) -> WorkspaceSettingsOut:
+    return WorkspaceSettingsOut(
+        approval_required=current.approval_required,
+        missed_after_seconds=current.missed_after_seconds,
+        approval_stages=[ApprovalStageIn.model_validate(s) for s in current.approval_stages],
+        forbid_self_approval=current.forbid_self_approval,
+    )

@@ -9,14 +9,14 @@ from datetime import datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import BestTimes, Channel, Slot, Target
+from services.scheduler.pacing import WINDOW, crowded, daily_cap, planned_times
 from services.scheduler.timing import to_utc
 from shared.errors import ValidationFailed
-from shared.events import BestTimesUpdated
 
 # A slot counts as taken by targets in these states.
 OCCUPYING = ("in_review", "approved", "scheduled", "publishing", "retrying", "published")
@@ -120,6 +120,15 @@ async def next_free_slot(
     if exclude_post_id is not None:
         query = query.where(Target.post_id != exclude_post_id)
     taken = Counter((await session.scalars(query)).all())
+    cap = daily_cap(channel)
+    paced = (
+        await planned_times(
+            session, channel_id=channel.id, start=now - WINDOW,
+            end=horizon + WINDOW, exclude_post_id=exclude_post_id,
+        )
+        if cap is not None
+        else []
+    )  # fmt: skip
     candidates = sorted(
         (instant, slot.cap)
         for slot in slots
@@ -132,32 +141,11 @@ async def next_free_slot(
         )
         if instant > now
     )
-    for instant, cap in candidates:
-        if taken[instant] < cap:
+    for instant, slot_cap in candidates:
+        if taken[instant] < slot_cap and (cap is None or crowded(instant, paced, cap) is None):
             return instant
     raise ValidationFailed(
         "Every slot of this channel is full for the next year.", field="schedule.queue"
-    )
-
-
-async def record_best_times(
-    session: AsyncSession, *, data: BestTimesUpdated, facts_at: datetime
-) -> None:
-    """Keeps the newest best times of a channel, whatever order the events arrive in."""
-    values = {
-        "timezone": data.timezone,
-        "slots": [slot.model_dump() for slot in data.slots],
-        "facts_at": facts_at,
-    }
-    insert = pg_insert(BestTimes).values(channel_id=data.channel_id, **values)
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[BestTimes.channel_id],
-            set_=values,
-            where=or_(
-                BestTimes.facts_at.is_(None), BestTimes.facts_at <= insert.excluded.facts_at
-            ),
-        )
     )
 
 

@@ -9,8 +9,6 @@ naming the target).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,15 +16,16 @@ from uuid import UUID
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.lifecycle import _variant
 from services.scheduler.models import Post, Target, Template
+from services.scheduler.pages import newest_first
+from services.scheduler.planning import variant_of
 from services.scheduler.posts import load_post
 from services.scheduler.schemas import PostIn, TemplateUse
 from shared.auth import Principal
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound
 
 
 def _content(post: Post, targets: list[Target]) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def _content(post: Post, targets: list[Target]) -> dict[str, Any]:
     body = PostIn(
         text=post.text,
         media=post.media or [],
-        targets=[_variant(t) for t in chosen.values()],
+        targets=[variant_of(t) for t in chosen.values()],
         tags=list(post.tags or []),
         campaign=post.campaign,
     )
@@ -77,37 +76,12 @@ async def delete_template(session: AsyncSession, *, workspace_id: UUID, template
     await session.execute(delete(Template).where(Template.id == template_id))
 
 
-def _cursor(created_at: datetime, template_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{template_id}".encode()).decode()
-
-
-def _uncursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, template = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), UUID(template)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationFailed("This cursor is not one we gave out.", field="cursor") from exc
-
-
 async def list_templates(
     session: AsyncSession, *, workspace_id: UUID, limit: int, cursor: str | None
 ) -> tuple[list[Template], str | None]:
     """Newest first, keyset-paginated like every list."""
     query = select(Template).where(Template.workspace_id == workspace_id)
-    if cursor is not None:
-        at, last = _uncursor(cursor)
-        older = and_(Template.created_at == at, Template.id < last)
-        query = query.where(or_(Template.created_at < at, older))
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(Template.created_at.desc(), Template.id.desc()).limit(limit + 1)
-            )
-        ).all()
-    )
-    page = rows[:limit]
-    next_cursor = _cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return page, next_cursor
+    return await newest_first(session, query, model=Template, limit=limit, cursor=cursor)
 
 
 def body_from(content: dict[str, Any], use: TemplateUse) -> PostIn:

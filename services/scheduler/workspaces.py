@@ -4,13 +4,17 @@ own posts) and the missed threshold."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import WorkspaceSettings
+from shared.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from services.scheduler.schemas import WorkspaceSettingsIn
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,15 @@ async def update_workspace_settings(
         .on_conflict_do_update(index_elements=[WorkspaceSettings.workspace_id], set_=values)
     )
     return Defaults(**{**values, "approval_stages": tuple(values["approval_stages"])})
+
+
+def stages_from(body: WorkspaceSettingsIn) -> list[dict[str, Any]] | None:
+    if body.approval_stages is None:
+        return None
+    names = [stage.name for stage in body.approval_stages]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ValidationFailed(
+                f"Stage names must differ ({name!r} twice).", field=f"approval_stages[{index}].name"
+            )
+    return [stage.model_dump() for stage in body.approval_stages]

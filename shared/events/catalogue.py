@@ -170,6 +170,18 @@ class PostRejected(EventData):
     comment: str | None = None
 
 
+class NetworkChange(BaseModel):
+    """How a published target's network took a change asked of it (`target.changed`)."""
+
+    target_id: UUID
+    channel_id: UUID
+    network: str
+    request_id: UUID
+    ok: bool
+    # Why the network refused or failed it (when not ok).
+    error: str | None = None
+
+
 @event("post.edited")
 class PostEdited(EventData):
     """A post's copy, variants, channels, tags, campaign or time was changed."""
@@ -184,6 +196,8 @@ class PostEdited(EventData):
     occurrence_at: datetime | None = None
     # The post's status after the edit (an edit of a post sent back may leave it a draft).
     status: str | None = None
+    # Set when the edit was of a post already out: what its network did with it.
+    on_network: NetworkChange | None = None
 
 
 @event("post.deleted")
@@ -193,6 +207,8 @@ class PostDeleted(EventData):
     post_id: UUID
     by: str
     target_ids: list[UUID] = Field(default_factory=list)
+    # Set when a published target was removed from its network: how that went.
+    on_network: NetworkChange | None = None
 
 
 # --- a post that is already out: changed or removed on its network (scheduler ↔ publisher) ---

@@ -46,6 +46,7 @@ def bodies(victim: World) -> dict[tuple[str, str], Any]:
         ("post", "/v1/channels"): {"network": "x", "credentials": {"access_token": "nope"}},
         ("patch", "/v1/channels/{channel_id}"): {"name": "hijacked"},
         ("put", "/v1/channels/{channel_id}/slots"): [{"weekday": 2, "time": "10:00", "cap": 1}],
+        ("put", "/v1/channels/{channel_id}/pacing"): {"daily_cap": 3},
         ("patch", "/v1/conversations/{conversation_id}"): {
             "status": "resolved",
             "tags": ["hijacked"],

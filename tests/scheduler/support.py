@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from services.scheduler.app import create_app
-from services.scheduler.channels import record_channel
 from services.scheduler.models import Post, Target
+from services.scheduler.readmodels import record_channel
 from services.scheduler.settings import SchedulerSettings
 from shared.bus import Bus, OutgoingMessage
 from shared.db import unit_of_work

@@ -159,8 +159,10 @@ async def test_invalid_recurrences_are_refused_naming_the_field(make_settings):
             # A series may start at most a year back (its walk starts near now anyway).
             ({"rrule": "FREQ=DAILY", "at": "2020-03-04T09:00:00"}, "schedule.at"),
             # A rule that never matches is not walked to year 9999.
-            ({"rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "at": "2030-03-04T09:00:00"},
-             "schedule.rrule"),
+            (
+                {"rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "at": "2030-03-04T09:00:00"},
+                "schedule.rrule",
+            ),
             ({"rrule": "FREQ=DAILY"}, "schedule"),
             (
                 {"rrule": "FREQ=DAILY", "at": "2030-03-04T09:00:00", "timezone": "Mars/Base"},

@@ -57,6 +57,7 @@ ROUTES: tuple[Route, ...] = (
     Route(rf"/v1/campaigns{_REST}", "scheduler"),
     Route(rf"/v1/channels/{_SEG}/slots{_REST}", "scheduler"),
     Route(rf"/v1/channels/{_SEG}/queue{_REST}", "scheduler"),
+    Route(rf"/v1/channels/{_SEG}/pacing{_REST}", "scheduler"),
     # A calendar app subscribes to the secret feed URL and has no API key to send.
     Route(r"/v1/calendar\.ics", "scheduler", auth="none"),
     Route(rf"/v1/calendar{_REST}", "scheduler"),

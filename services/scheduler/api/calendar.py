@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from services.scheduler.api.deps import ReaderDep, SettingsDep
 from services.scheduler.calendar import calendar
-from services.scheduler.ical import FEED_PATH, feed, feed_token
+from services.scheduler.ical import FEED_PATH, feed, feed_token, feed_url
 from services.scheduler.schemas import CalendarFeedOut, CalendarPage
 from shared.auth import Principal, require
 from shared.service import SessionDep
@@ -50,17 +50,13 @@ async def read_calendar(
     )
 
 
-def _feed_url(settings_url: str, token: str) -> str:
-    return f"{settings_url.rstrip('/')}{FEED_PATH}?token={token}"
-
-
 @router.get("/feed", response_model=CalendarFeedOut)
 async def read_feed_url(
     principal: ReaderDep, session: SessionDep, settings: SettingsDep
 ) -> CalendarFeedOut:
     """The workspace's secret iCalendar URL (created on first ask)."""
     token = await feed_token(session, workspace_id=principal.workspace_id)
-    return CalendarFeedOut(url=_feed_url(settings.public_url, token))
+    return CalendarFeedOut(url=feed_url(settings.public_url, token))
 
 
 @router.post("/feed/rotate", response_model=CalendarFeedOut)
@@ -69,7 +65,7 @@ async def rotate_feed_url(
 ) -> CalendarFeedOut:
     """A new secret URL; the old one stops working at once."""
     token = await feed_token(session, workspace_id=principal.workspace_id, rotate=True)
-    return CalendarFeedOut(url=_feed_url(settings.public_url, token))
+    return CalendarFeedOut(url=feed_url(settings.public_url, token))
 
 
 @feed_router.get(FEED_PATH, response_class=Response)

@@ -7,24 +7,25 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from services.scheduler.api.deps import ReaderDep, WriterDep
-from services.scheduler.api.posts import IfMatch, etag
+from services.scheduler.api.deps import IfMatchDep, ReaderDep, WriterDep
 from services.scheduler.campaigns import (
     create_campaign,
     get_campaign,
     list_campaigns,
     update_campaign,
 )
-from services.scheduler.lifecycle import parse_if_match
-from services.scheduler.models import Campaign
-from services.scheduler.schemas import CampaignIn, CampaignOut, CampaignPage, CampaignPatch
+from services.scheduler.planning import based_on
+from services.scheduler.schemas import (
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
+    CampaignPatch,
+    campaign_out,
+)
+from shared.etag import version_etag
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
-
-
-def _out(campaign: Campaign) -> CampaignOut:
-    return CampaignOut.model_validate(campaign, from_attributes=True)
 
 
 @router.post("", response_model=CampaignOut, status_code=201)
@@ -37,8 +38,8 @@ async def create(
 ) -> CampaignOut:
     campaign = await create_campaign(session, principal=principal, body=body, outbox=runtime.outbox)
     response.headers["Location"] = f"/v1/campaigns/{campaign.id}"
-    response.headers["ETag"] = etag(campaign.version)
-    return _out(campaign)
+    response.headers["ETag"] = version_etag(campaign.version)
+    return campaign_out(campaign)
 
 
 @router.get("", response_model=CampaignPage)
@@ -52,7 +53,7 @@ async def read_all(
     rows, next_cursor = await list_campaigns(
         session, workspace_id=principal.workspace_id, tag=tag, limit=limit, cursor=cursor
     )
-    return CampaignPage(items=[_out(c) for c in rows], next_cursor=next_cursor)
+    return CampaignPage(items=[campaign_out(c) for c in rows], next_cursor=next_cursor)
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
@@ -62,8 +63,8 @@ async def read_one(
     campaign = await get_campaign(
         session, workspace_id=principal.workspace_id, campaign_id=campaign_id
     )
-    response.headers["ETag"] = etag(campaign.version)
-    return _out(campaign)
+    response.headers["ETag"] = version_etag(campaign.version)
+    return campaign_out(campaign)
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)
@@ -74,16 +75,15 @@ async def change(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchDep,
 ) -> CampaignOut:
-    expected = parse_if_match(if_match)
     campaign = await update_campaign(
         session,
         principal=principal,
         campaign_id=campaign_id,
         patch=patch,
-        expected_version=expected if expected is not None else patch.version,
+        expected_version=based_on(if_match, patch.version),
         outbox=runtime.outbox,
     )
-    response.headers["ETag"] = etag(campaign.version)
-    return _out(campaign)
+    response.headers["ETag"] = version_etag(campaign.version)
+    return campaign_out(campaign)

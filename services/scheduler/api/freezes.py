@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -42,7 +41,7 @@ async def freeze(
         channel_id=body.channel_id,
         reason=body.reason,
         by=principal.principal_id,
-        now=datetime.now(UTC),
+        now=runtime.clock(),
     )
     if new:
         await audit.record(
@@ -78,7 +77,7 @@ async def resume(
         workspace_id=principal.workspace_id,
         channel_id=body.channel_id,
         by=principal.principal_id,
-        now=datetime.now(UTC),
+        now=runtime.clock(),
         default_missed_after=settings.default_missed_after_seconds,
     )
     await audit.record(
@@ -99,12 +98,12 @@ async def resume(
 
 
 @router.get("/state", response_model=QueueStateOut, summary="Whether the queue is frozen")
-async def state(principal: ReaderDep, session: SessionDep) -> QueueStateOut:
+async def state(principal: ReaderDep, session: SessionDep, runtime: RuntimeDep) -> QueueStateOut:
     active = await freezes.active(session, workspace_id=principal.workspace_id)
     return QueueStateOut(
         frozen=any(f.channel_id is None for f in active),
         freezes=[FreezeOut.model_validate(f, from_attributes=True) for f in active],
         held=await freezes.held_count(
-            session, workspace_id=principal.workspace_id, now=datetime.now(UTC)
+            session, workspace_id=principal.workspace_id, now=runtime.clock()
         ),
     )

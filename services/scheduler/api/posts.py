@@ -6,31 +6,25 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.api.deps import (
     ApproverDep,
+    EditingDep,
+    IfMatchDep,
     LookupDep,
     ReaderDep,
     SettingsDep,
     WriterDep,
 )
+from services.scheduler.editing import cancel, edit, transitions
 from services.scheduler.finding import PostFilters, find_posts, targets_of
-from services.scheduler.imports import csv_export, import_posts, wants_csv
-from services.scheduler.lifecycle import (
-    approve,
-    cancel,
-    edit,
-    parse_if_match,
-    reject,
-    submit,
-    transitions,
-)
-from services.scheduler.models import Post
+from services.scheduler.imports import csv_bytes, csv_export, import_posts, wants_csv
 from services.scheduler.occurrences import edit_occurrence, skip_occurrence
-from services.scheduler.posts import create_post, load_post, post_out, validate_post
+from services.scheduler.planning import based_on, validate_post
+from services.scheduler.posts import audited, create_post_for, load_post
+from services.scheduler.review import approve, reject, submit
 from services.scheduler.schemas import (
     ImportCheckOut,
     ImportOut,
@@ -43,59 +37,25 @@ from services.scheduler.schemas import (
     ReviewIn,
     TransitionOut,
     ValidationOut,
+    post_out,
 )
-from shared import audit
-from shared.auth import Principal
 from shared.errors import PreconditionRequired, ValidationFailed
-from shared.limits import PayloadTooLarge
-from shared.service import Runtime, RuntimeDep, SessionDep
+from shared.etag import version_etag
+from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-async def audited(
-    session: AsyncSession, runtime: Runtime, principal: Principal, action: str, post: Post
-) -> None:
-    """The audit entry of a change someone made to a post (publish results are the
-    platform's: consumers.py)."""
-    await audit.record(
-        session,
-        runtime.outbox,
-        audit.Actor.of(principal),
-        action=action,
-        resource_type="post",
-        resource_id=post.id,
-        service="scheduler",
-        details={"status": post.status, "version": post.version},
-    )
 
 
 @router.post("", response_model=PostOut, status_code=201)
 async def create(
     body: PostIn,
-    principal: WriterDep,
+    editing: EditingDep,
     session: SessionDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    lookup: LookupDep,
     response: Response,
 ) -> PostOut:
-    post, targets = await create_post(
-        session,
-        principal=principal,
-        body=body,
-        lookup=lookup,
-        outbox=runtime.outbox,
-        notify_horizon=settings.dispatch_max_sleep,
-        defaults=settings.workspace_defaults,
-        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
-    )
-    await audited(session, runtime, principal, "post.created", post)
-    response.headers["ETag"] = etag(post.version)
+    post, targets = await create_post_for(session, editing=editing, body=body)
+    await audited(session, editing.outbox, editing.principal, "post.created", post)
+    response.headers["ETag"] = version_etag(post.version)
     response.headers["Location"] = f"/v1/posts/{post.id}"
     return post_out(post, targets)
 
@@ -216,29 +176,6 @@ async def list_posts(
     )
 
 
-async def csv_bytes(request: Request, *, limit: int) -> bytes:
-    """The uploaded CSV, refused (413) as soon as it is known to be above `limit` bytes:
-    before anything is parsed, and without reading more than the limit."""
-    too_large = PayloadTooLarge(f"A CSV import may be at most {limit} bytes.", field="file")
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form(max_files=1, max_fields=10) as form:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise ValidationFailed("Send the CSV as the multipart field 'file'.", field="file")
-            if upload.size is not None and upload.size > limit:
-                raise too_large
-            return await upload.read()
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise too_large
-    return bytes(data)
-
-
 @router.post("/validate", response_model=ValidationOut)
 async def validate(
     body: PostIn, principal: WriterDep, session: SessionDep, lookup: LookupDep
@@ -251,68 +188,62 @@ async def get(
     post_id: UUID, principal: ReaderDep, session: SessionDep, response: Response
 ) -> PostOut:
     post, targets = await load_post(session, workspace_id=principal.workspace_id, post_id=post_id)
-    response.headers["ETag"] = etag(post.version)
+    response.headers["ETag"] = version_etag(post.version)
     return post_out(post, targets)
-
-
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 @router.patch("/{post_id}", response_model=PostOut)
 async def update(
     post_id: UUID,
     patch: PostPatch,
-    principal: WriterDep,
+    editing: EditingDep,
     session: SessionDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    lookup: LookupDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchDep,
 ) -> PostOut:
-    expected = parse_if_match(if_match)
-    if expected is None:
-        expected = patch.version
+    """Only the fields given change (If-Match or `version` required).
+
+    A post that went out (nothing of it still planned) is edited on its networks: `text`
+    changes the copy of every target that goes out with the base copy, `targets` (each naming
+    a channel the post is live on) the copy of that target alone, and `options.title` a
+    YouTube video's title. Where a network's API cannot make the change the request is a 422
+    naming the target, and nothing changes; otherwise each target's `change` records what was
+    asked, and `edited_at` or `remote_error` (and `post.edited` with `on_network`) how the
+    network took it."""
+    expected = based_on(if_match, patch.version)
     if expected is None:
         raise PreconditionRequired(
             "Send If-Match with the post's ETag (or its version) so no edit is lost.",
             field="If-Match",
         )
     post, targets = await edit(
-        session,
-        principal=principal,
-        post_id=post_id,
-        patch=patch,
-        expected_version=expected,
-        lookup=lookup,
-        outbox=runtime.outbox,
-        notify_horizon=settings.dispatch_max_sleep,
-        defaults=settings.workspace_defaults,
-        recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
+        session, editing=editing, post_id=post_id, patch=patch, expected_version=expected
     )
-    await audited(session, runtime, principal, "post.edited", post)
-    response.headers["ETag"] = etag(post.version)
+    await audited(session, editing.outbox, editing.principal, "post.edited", post)
+    response.headers["ETag"] = version_etag(post.version)
     return post_out(post, targets)
 
 
 @router.delete("/{post_id}", response_model=PostOut)
 async def cancel_post(
     post_id: UUID,
-    principal: WriterDep,
+    editing: EditingDep,
     session: SessionDep,
-    runtime: RuntimeDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchDep,
+    target_id: Annotated[
+        UUID | None, Query(description="Remove only this published target from its network")
+    ] = None,
 ) -> PostOut:
+    """Cancels what has not gone out. A post that is out (nothing left to cancel) is removed
+    from each network it is live on, where the network's API allows it; one that cannot is a
+    422 naming the target, and nothing changes. The outcome arrives later: each target's
+    `deleted_at` or `remote_error`, and `post.deleted` with `on_network`."""
     post, targets = await cancel(
-        session,
-        principal=principal,
-        post_id=post_id,
-        expected_version=parse_if_match(if_match),
-        outbox=runtime.outbox,
+        session, editing=editing, post_id=post_id, expected_version=if_match, target_id=target_id
     )
-    await audited(session, runtime, principal, "post.canceled", post)
-    response.headers["ETag"] = etag(post.version)
+    await audited(session, editing.outbox, editing.principal, "post.canceled", post)
+    response.headers["ETag"] = version_etag(post.version)
     return post_out(post, targets)
 
 
@@ -323,13 +254,13 @@ async def submit_post(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchDep,
 ) -> PostOut:
     post, targets = await submit(
-        session, principal=principal, post_id=post_id, expected_version=parse_if_match(if_match)
+        session, principal=principal, post_id=post_id, expected_version=if_match
     )
-    await audited(session, runtime, principal, "post.submitted", post)
-    response.headers["ETag"] = etag(post.version)
+    await audited(session, runtime.outbox, principal, "post.submitted", post)
+    response.headers["ETag"] = version_etag(post.version)
     return post_out(post, targets)
 
 
@@ -341,21 +272,21 @@ async def approve_post(
     runtime: RuntimeDep,
     settings: SettingsDep,
     response: Response,
+    if_match: IfMatchDep,
     review: ReviewIn | None = None,
-    if_match: IfMatch = None,
 ) -> PostOut:
     post, targets = await approve(
         session,
         principal=principal,
         post_id=post_id,
         comment=review.comment if review else None,
-        expected_version=parse_if_match(if_match),
+        expected_version=if_match,
         outbox=runtime.outbox,
         notify_horizon=settings.dispatch_max_sleep,
         defaults=settings.workspace_defaults,
     )
-    await audited(session, runtime, principal, "post.approved", post)
-    response.headers["ETag"] = etag(post.version)
+    await audited(session, runtime.outbox, principal, "post.approved", post)
+    response.headers["ETag"] = version_etag(post.version)
     return post_out(post, targets)
 
 
@@ -366,19 +297,19 @@ async def reject_post(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
+    if_match: IfMatchDep,
     review: ReviewIn | None = None,
-    if_match: IfMatch = None,
 ) -> PostOut:
     post, targets = await reject(
         session,
         principal=principal,
         post_id=post_id,
         comment=review.comment if review else None,
-        expected_version=parse_if_match(if_match),
+        expected_version=if_match,
         outbox=runtime.outbox,
     )
-    await audited(session, runtime, principal, "post.rejected", post)
-    response.headers["ETag"] = etag(post.version)
+    await audited(session, runtime.outbox, principal, "post.rejected", post)
+    response.headers["ETag"] = version_etag(post.version)
     return post_out(post, targets)
 
 
@@ -399,7 +330,7 @@ async def skip_one_occurrence(
     runtime: RuntimeDep,
     settings: SettingsDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchDep,
 ) -> PostOut:
     """Skips one occurrence of a recurring post (an EXDATE), named by its UTC instant as the
     calendar lists it, with or without a row yet. Answers the series."""
@@ -408,11 +339,11 @@ async def skip_one_occurrence(
         principal=principal,
         post_id=post_id,
         at=at,
-        expected_version=parse_if_match(if_match),
+        expected_version=if_match,
         outbox=runtime.outbox,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
-    response.headers["ETag"] = etag(post.version)
+    response.headers["ETag"] = version_etag(post.version)
     return post_out(post, targets)
 
 
@@ -427,24 +358,23 @@ async def edit_one_occurrence(
     settings: SettingsDep,
     lookup: LookupDep,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchDep,
 ) -> PostOut:
     """Edits one occurrence alone: it leaves the series (skipped there) and becomes a post of
     its own with the edit, `series_id` and `occurrence_at` set. Answers that new post."""
-    expected = parse_if_match(if_match)
     post, targets = await edit_occurrence(
         session,
         principal=principal,
         post_id=post_id,
         at=at,
         patch=patch,
-        expected_version=expected if expected is not None else patch.version,
+        expected_version=based_on(if_match, patch.version),
         lookup=lookup,
         outbox=runtime.outbox,
         notify_horizon=settings.dispatch_max_sleep,
         defaults=settings.workspace_defaults,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
-    response.headers["ETag"] = etag(post.version)
+    response.headers["ETag"] = version_etag(post.version)
     response.headers["Location"] = f"/v1/posts/{post.id}"
     return post_out(post, targets)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Response
 
-from services.scheduler.api.deps import ReaderDep, SettingsDep, WriterDep
-from services.scheduler.models import ReviewLink
+from services.scheduler.api.deps import OpenedLink, ReaderDep, SettingsDep, WriterDep
 from services.scheduler.posts import load_post
 from services.scheduler.review_links import (
     REVIEW_PATH,
@@ -16,7 +14,6 @@ from services.scheduler.review_links import (
     comments_of,
     create_link,
     links_of,
-    open_link,
     revoke_link,
 )
 from services.scheduler.schemas import (
@@ -28,6 +25,7 @@ from services.scheduler.schemas import (
     ReviewLinkCreated,
     ReviewLinkIn,
     ReviewLinkOut,
+    review_link_out,
 )
 from services.scheduler.timing import local_time
 from shared.errors import ValidationFailed
@@ -36,7 +34,6 @@ from shared.service import SessionDep
 router = APIRouter(prefix="/v1/posts", tags=["review"])
 # Served without the internal token (an open prefix): the token in the URL is the credential.
 public_router = APIRouter(prefix=REVIEW_PATH.rstrip("/"), tags=["review"])
-Token = Annotated[str, Path(min_length=20, max_length=100)]
 
 
 @router.post("/{post_id}/review-links", response_model=ReviewLinkCreated, status_code=201)
@@ -62,18 +59,17 @@ async def make_link(
         reviewer=body.reviewer,
     )
     url = f"{settings.public_url.rstrip('/')}{REVIEW_PATH}{token}"
-    return ReviewLinkCreated(**_link(link).model_dump(), url=url, token=token)
-
-
-def _link(link: ReviewLink) -> ReviewLinkOut:
-    return ReviewLinkOut.model_validate(link, from_attributes=True)
+    return ReviewLinkCreated(**review_link_out(link).model_dump(), url=url, token=token)
 
 
 @router.get("/{post_id}/review-links", response_model=list[ReviewLinkOut])
 async def read_links(
     post_id: UUID, principal: ReaderDep, session: SessionDep
 ) -> list[ReviewLinkOut]:
-    return [_link(link) for link in await links_of(session, principal=principal, post_id=post_id)]
+    return [
+        review_link_out(link)
+        for link in await links_of(session, principal=principal, post_id=post_id)
+    ]
 
 
 @router.delete("/{post_id}/review-links/{link_id}", status_code=204)
@@ -92,13 +88,6 @@ async def read_comments(
     await load_post(session, workspace_id=principal.workspace_id, post_id=post_id)
     rows = await comments_of(session, post_id=post_id)
     return [ReviewCommentOut.model_validate(c, from_attributes=True) for c in rows]
-
-
-async def _opened(token: Token, session: SessionDep, settings: SettingsDep) -> ReviewLink:
-    return await open_link(session, token=token, limit=settings.review_link_requests_per_minute)
-
-
-OpenedLink = Annotated[ReviewLink, Depends(_opened)]
 
 
 @public_router.get("/{token}", response_model=ReviewedPost)
