@@ -651,6 +651,31 @@ export interface paths {
         patch: operations["update_channel_v1_channels__channel_id__patch"];
         trace?: never;
     };
+    "/v1/channels/{channel_id}/pacing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Pacing
+         * @description How many posts the scheduler places on the channel in any 24 hours.
+         */
+        get: operations["read_pacing_v1_channels__channel_id__pacing_get"];
+        /**
+         * Write Pacing
+         * @description Sets the channel's own cap (null: back to its network's limit). Posts already planned
+         *     stay; new times keep to the cap.
+         */
+        put: operations["write_pacing_v1_channels__channel_id__pacing_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/channels/{channel_id}/queue": {
         parameters: {
             query?: never;
@@ -869,9 +894,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Hide, unhide or delete an audience comment on its network
+         * Hide, unhide or delete an audience comment on its network, or block its author
          * @description Emits `comment.moderation_requested`; the message shows `<action>_requested` until the
-         *     publisher acts on it (the publisher does not report back yet).
+         *     network's answer comes back (`hidden`, `visible`, `deleted`, `author_blocked`, or
+         *     `<action>_refused` / `<action>_failed` with the reason). Blocking is offered on Mastodon,
+         *     X and Bluesky; elsewhere it is refused with the network's reason (409).
          */
         post: operations["post_moderation_v1_conversations__conversation_id__messages__message_id__moderation_post"];
         delete?: never;
@@ -984,6 +1011,28 @@ export interface paths {
         post?: never;
         /** Delete Rule */
         delete: operations["delete_rule_v1_inbox_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inbox/sla": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Response-time targets, by priority */
+        get: operations["get_targets_v1_inbox_sla_get"];
+        /**
+         * Set response-time targets
+         * @description Sets the targets named; the others keep theirs. Conversations waiting now are held
+         *     to the new targets from the next look for breaches.
+         */
+        put: operations["put_targets_v1_inbox_sla_put"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1273,11 +1322,28 @@ export interface paths {
         get: operations["get_v1_posts__post_id__get"];
         put?: never;
         post?: never;
-        /** Cancel Post */
+        /**
+         * Cancel Post
+         * @description Cancels what has not gone out. A post that is out (nothing left to cancel) is removed
+         *     from each network it is live on, where the network's API allows it; one that cannot is a
+         *     422 naming the target, and nothing changes. The outcome arrives later: each target's
+         *     `deleted_at` or `remote_error`, and `post.deleted` with `on_network`.
+         */
         delete: operations["cancel_post_v1_posts__post_id__delete"];
         options?: never;
         head?: never;
-        /** Update */
+        /**
+         * Update
+         * @description Only the fields given change (If-Match or `version` required).
+         *
+         *     A post that went out (nothing of it still planned) is edited on its networks: `text`
+         *     changes the copy of every target that goes out with the base copy, `targets` (each naming
+         *     a channel the post is live on) the copy of that target alone, and `options.title` a
+         *     YouTube video's title. Where a network's API cannot make the change the request is a 422
+         *     naming the target, and nothing changes; otherwise each target's `change` records what was
+         *     asked, and `edited_at` or `remote_error` (and `post.edited` with `on_network`) how the
+         *     network took it.
+         */
         patch: operations["update_v1_posts__post_id__patch"];
         trace?: never;
     };
@@ -2285,6 +2351,26 @@ export interface webhooks {
          * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
          */
         post: operations["webhook_conversation_resolved"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "conversation.sla_breached": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * conversation.sla_breached: A conversation went past its workspace's response-time target for its priority with
+         * @description Signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same on every retry and replay), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the base64-decoded part of the `whsec_` secret; two space-separated signatures while a rotated-out secret is still in its overlap window). A delivery succeeds when the endpoint answers 2xx within the timeout. Otherwise it is retried after 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h (18 attempts over about 5 days; GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS). A subscription whose every attempt failed for 5 days (GATEWAY_WEBHOOK_DISABLE_AFTER_HOURS) is disabled, with the reason in `disabled_reason`; `PATCH {"enabled": true}` turns it back on.
+         */
+        post: operations["webhook_conversation_sla_breached"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3548,7 +3634,8 @@ export interface components {
         /**
          * CommentModerated
          * @description The network's answer to a moderation request: `done` (the comment is hidden, shown
-         *     again or deleted there), `refused` (the network will not, and says why) or `failed`.
+         *     again or deleted there, or its author blocked), `refused` (the network will not, and says
+         *     why) or `failed`.
          */
         WebhookEventCommentModerated: {
             /**
@@ -3579,7 +3666,7 @@ export interface components {
              * Action
              * @enum {string}
              */
-            action: "hide" | "unhide" | "delete";
+            action: "hide" | "unhide" | "delete" | "block";
             /**
              * Outcome
              * @enum {string}
@@ -3595,6 +3682,11 @@ export interface components {
              * @default
              */
             requested_by?: string;
+            /**
+             * Author Id
+             * @default null
+             */
+            author_id?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -3778,6 +3870,46 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * ConversationSlaBreached
+         * @description A conversation went past its workspace's response-time target for its priority with
+         *     no answer from the team. Emitted once per breach.
+         */
+        WebhookEventConversationSlaBreached: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /** Priority */
+            priority: string;
+            /** Target Minutes */
+            target_minutes: number;
+            /**
+             * Waiting Since
+             * Format: date-time
+             */
+            waiting_since: string;
+            /**
+             * Breached At
+             * Format: date-time
+             */
+            breached_at: string;
+            /**
+             * Assignee
+             * @default null
+             */
+            assignee?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * CrisisDetected
          * @description Negative volume crossed its baseline: possible crisis.
          */
@@ -3870,6 +4002,36 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * NetworkChange
+         * @description How a published target's network took a change asked of it (`target.changed`).
+         */
+        WebhookEventNetworkChange: {
+            /**
+             * Target Id
+             * Format: uuid
+             */
+            target_id: string;
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /**
+             * Request Id
+             * Format: uuid
+             */
+            request_id: string;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Error
+             * @default null
+             */
+            error?: string | null;
+        };
+        /**
          * PostApproved
          * @description A post was approved by a reviewer (at one stage, when the workspace has stages).
          */
@@ -3928,6 +4090,8 @@ export interface components {
             by: string;
             /** Target Ids */
             target_ids?: string[];
+            /** @default null */
+            on_network?: components["schemas"]["WebhookEventNetworkChange"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -3957,6 +4121,8 @@ export interface components {
              * @default null
              */
             status?: string | null;
+            /** @default null */
+            on_network?: components["schemas"]["WebhookEventNetworkChange"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -4810,6 +4976,27 @@ export interface components {
             data: components["schemas"]["WebhookEventConversationResolved"];
         };
         /**
+         * WebhookConversationSlaBreached
+         * @description A conversation went past its workspace's response-time target for its priority with
+         */
+        WebhookConversationSlaBreached: {
+            /**
+             * Format: uuid
+             * @description The event id.
+             */
+            id: string;
+            /** @constant */
+            type: "conversation.sla_breached";
+            /**
+             * Format: date-time
+             * @description When it happened (RFC 3339, UTC).
+             */
+            timestamp: string;
+            /** Format: uuid */
+            workspace_id: string;
+            data: components["schemas"]["WebhookEventConversationSlaBreached"];
+        };
+        /**
          * WebhookCrisisDetected
          * @description Negative volume crossed its baseline: possible crisis.
          */
@@ -5464,6 +5651,11 @@ export interface components {
              * @default false
              */
             unread?: boolean;
+            /**
+             * Overdue
+             * @default false
+             */
+            overdue?: boolean;
             /** Post External Id */
             post_external_id: string | null;
             /**
@@ -5535,6 +5727,11 @@ export interface components {
              * @default false
              */
             unread?: boolean;
+            /**
+             * Overdue
+             * @default false
+             */
+            overdue?: boolean;
         };
         /** ConversationPage */
         ConversationPage: {
@@ -5781,7 +5978,7 @@ export interface components {
              * Action
              * @enum {string}
              */
-            action: "hide" | "unhide" | "delete";
+            action: "hide" | "unhide" | "delete" | "block";
         };
         /** NoteIn */
         NoteIn: {
@@ -5969,6 +6166,21 @@ export interface components {
             name?: string | null;
             /** Text */
             text?: string | null;
+        };
+        /**
+         * SlaTargets
+         * @description Minutes within which the team means to first answer a conversation, by priority
+         *     (low, normal, high, urgent). A PUT may name only some; the others keep their value.
+         */
+        SlaTargets: {
+            /** Low */
+            low?: number | null;
+            /** Normal */
+            normal?: number | null;
+            /** High */
+            high?: number | null;
+            /** Urgent */
+            urgent?: number | null;
         };
         /**
          * WinnerReply
@@ -6274,6 +6486,11 @@ export interface components {
             resolution_p50_seconds?: number | null;
             /** Resolution P90 Seconds */
             resolution_p90_seconds?: number | null;
+            /**
+             * Sla Breaches
+             * @default 0
+             */
+            sla_breaches?: number;
         };
         /** LinkCreate */
         LinkCreate: {
@@ -7050,6 +7267,30 @@ export interface components {
             /** Version */
             version?: number | null;
         };
+        /**
+         * PacingIn
+         * @description The channel's own cap of posts in any 24 hours; null: its network's limit.
+         */
+        PacingIn: {
+            /** Daily Cap */
+            daily_cap?: number | null;
+        };
+        /** PacingOut */
+        PacingOut: {
+            /**
+             * Channel Id
+             * Format: uuid
+             */
+            channel_id: string;
+            /** Network */
+            network: string;
+            /** Daily Cap */
+            daily_cap: number | null;
+            /** Network Limit */
+            network_limit: number | null;
+            /** Effective */
+            effective: number | null;
+        };
         /** PostIn */
         PostIn: {
             /**
@@ -7423,6 +7664,35 @@ export interface components {
             /** Cap */
             cap: number;
         };
+        /**
+         * TargetChangeOut
+         * @description An edit or removal of a published target asked of its network.
+         */
+        TargetChangeOut: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "edit" | "delete";
+            /**
+             * Request Id
+             * Format: uuid
+             */
+            request_id: string;
+            /** Fields */
+            fields?: {
+                [key: string]: string;
+            };
+            /** By */
+            by?: string | null;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /** Answered At */
+            answered_at?: string | null;
+        };
         /** TargetCheck */
         TargetCheck: {
             /**
@@ -7506,6 +7776,13 @@ export interface components {
             options: {
                 [key: string]: unknown;
             };
+            change?: components["schemas"]["TargetChangeOut"] | null;
+            /** Edited At */
+            edited_at?: string | null;
+            /** Deleted At */
+            deleted_at?: string | null;
+            /** Remote Error */
+            remote_error?: string | null;
         };
         /** TemplateIn */
         TemplateIn: {
@@ -8628,6 +8905,8 @@ export interface operations {
     summary_v1_analytics_summary_get: {
         parameters: {
             query?: {
+                /** @description Chart labels: en, he or is */
+                language?: string | null;
                 /** @description Start (UTC if no offset) */
                 from?: string | null;
                 /** @description End, exclusive */
@@ -8636,8 +8915,6 @@ export interface operations {
                 network?: string | null;
                 campaign?: string | null;
                 tag?: string | null;
-                /** @description Chart labels: en, he or is */
-                language?: string | null;
             };
             header?: never;
             path?: never;
@@ -9550,6 +9827,90 @@ export interface operations {
             };
         };
     };
+    read_pacing_v1_channels__channel_id__pacing_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PacingOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    write_pacing_v1_channels__channel_id__pacing_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PacingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PacingOut"];
+                };
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     read_queue_v1_channels__channel_id__queue_get: {
         parameters: {
             query?: never;
@@ -10016,6 +10377,7 @@ export interface operations {
                 tag?: string | null;
                 assignee?: string | null;
                 unread?: boolean | null;
+                overdue?: boolean | null;
                 q?: string | null;
                 limit?: number;
                 cursor?: string | null;
@@ -10562,6 +10924,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_targets_v1_inbox_sla_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlaTargets"];
+                };
+            };
+            /** @description An error, as RFC 9457 problem+json. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_targets_v1_inbox_sla_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SlaTargets"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlaTargets"];
+                };
             };
             /** @description The request is not valid: `field` names the first offending field, `errors` lists them all. */
             422: {
@@ -11481,7 +11914,10 @@ export interface operations {
     };
     cancel_post_v1_posts__post_id__delete: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Remove only this published target from its network */
+                target_id?: string | null;
+            };
             header?: {
                 "If-Match"?: string | null;
             };
@@ -13808,6 +14244,32 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["WebhookConversationResolved"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer (or none) is retried. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_conversation_sla_breached: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookConversationSlaBreached"];
             };
         };
         responses: {
