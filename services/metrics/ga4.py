@@ -33,6 +33,7 @@ from services.metrics.settings import MetricsSettings
 from shared.db import unit_of_work
 from shared.errors import NotFound
 from shared.loops import Loop
+from shared.sealing import Keyring
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,8 @@ CAMPAIGN_PARAMS = {
 CONCURRENCY = 10
 
 
-def _keyring(settings: MetricsSettings) -> Any:
-    # The one place that knows how secrets are sealed (AES-GCM with a key id, the
-    # publisher's scheme for channel tokens).
-    from services.publisher.crypto import Keyring
-
+def _keyring(settings: MetricsSettings) -> Keyring:
+    # Sealed as every service seals its secrets (AES-GCM with a key id, shared/sealing.py).
     return Keyring(keys=settings.encryption_keys, active_key_id=settings.active_key_id)
 
 
