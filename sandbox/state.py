@@ -137,6 +137,16 @@ class Post:
     def count(self, name: str) -> int:
         return int(self.metrics.get(name, 0.0))
 
+    @property
+    def edited_at(self) -> float | None:
+        value = self.extra.get("edited_at")
+        return float(value) if value is not None else None
+
+    def edit(self, text: str) -> None:
+        """Its author changed the text; networks that allow this show when."""
+        self.text = text
+        self.extra["edited_at"] = time.time()
+
 
 class State:
     def __init__(self, settings: SandboxSettings) -> None:

@@ -215,7 +215,12 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
             post.deleted = True
             return json({"success": True})
         if method == "POST" and "message" in p:
-            post.text = str(p["message"])
+            message = str(p["message"])
+            if len(message) > MAX_CHARS:
+                raise errors.graph_error(
+                    "(#100) Param message must be at most 63206 characters", 100
+                )
+            post.edit(message)
             return json({"success": True})
         return json(_post_view(sb, post, _fields(p)))
     if edge == "comments":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -25,12 +25,20 @@ from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
 from services.publisher.settings import PublisherSettings
 from shared.db import unit_of_work
 from shared.events import ChannelExpiring, Envelope
+from shared.loops import Loop
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
+NOTIFY_REFRESHER = "publisher_refresher"
 
-class TokenRefresher:
+
+class TokenRefresher(Loop):
+    """Renews tokens before they run out, and warns about those that cannot be renewed."""
+
+    name = "token-refresher"
+    wake_on = NOTIFY_REFRESHER
+
     def __init__(
         self,
         *,
@@ -40,7 +48,7 @@ class TokenRefresher:
         keyring: Keyring,
         credentials: Credentials,
     ) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, every=settings.refresher_poll_seconds)
         self.settings = settings
         self.adapters = adapters
         self.keyring = keyring
@@ -52,19 +60,14 @@ class TokenRefresher:
             ["network", "outcome"],
         )
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a bad pass must not stop renewals for good
-                log.exception("token refresher pass failed")
-            await self.runtime.notifier.wait(
-                "publisher_refresher", self.settings.refresher_poll_seconds
-            )
+    async def step(self) -> int:
+        await self.run_once()
+        # One pass per pause: every token due now was looked at.
+        return 0
 
     async def run_once(self) -> dict[uuid.UUID, str]:
         """Renews what is due and warns about what cannot be; returns each channel's outcome."""
-        now = datetime.now(UTC)
+        now = self.clock()
         warn = timedelta(days=self.settings.expiring_warn_days)
         soon = timedelta(seconds=self.settings.refresh_ahead_seconds)
         async with unit_of_work(self.runtime.sessions) as session:

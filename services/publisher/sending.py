@@ -34,6 +34,7 @@ from services.publisher.crypto import Keyring
 from services.publisher.models import Channel, PublishJob
 from services.publisher.settings import PublisherSettings
 from shared.db import unit_of_work
+from shared.loops import Loop
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -145,19 +146,26 @@ class Credentials:
         raise NeedsReauth(reason)
 
 
-class PublishLoop:
+class PublishLoop(Loop):
+    """Keeps up to `publish_concurrency` attempts in flight, claiming only as many jobs as
+    there are free slots: a claimed job's lease then covers its own attempt, never time spent
+    queueing behind others, and one slow network does not hold back a batch."""
+
+    name = "publish-loop"
+    wake_on = jobs.NOTIFY_CHANNEL
+
     def __init__(
         self,
         *,
         runtime: Runtime,
         settings: PublisherSettings,
         adapters: Adapters,
-        keyring: Keyring,
+        credentials: Credentials,
     ) -> None:
-        self.runtime = runtime
+        super().__init__(runtime, batch=settings.publish_batch, every=settings.poll_seconds)
         self.settings = settings
         self.adapters = adapters
-        self.credentials = Credentials(runtime=runtime, keyring=keyring, settings=settings)
+        self.credentials = credentials
         self.running: set[asyncio.Task[None]] = set()
         # outcome: published, retrying, failed, waiting (channel needs reauth), deferred (our
         # own rate-limit budget; nothing was sent) or lease_lost (not recorded by us);
@@ -168,21 +176,18 @@ class PublishLoop:
             ["network", "outcome", "error_class"],
         )
 
+    async def step(self) -> int:
+        if len(self.running) >= self.settings.publish_concurrency:
+            # Busy: claim again as soon as an attempt ends.
+            await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+        free = self.settings.publish_concurrency - len(self.running)
+        claimed = await self.run_once(limit=free)
+        # Every free slot taken: there may be more due, so step again (once a slot frees).
+        return self.batch if claimed == free else claimed
+
     async def run(self) -> None:
-        """Keeps up to `publish_concurrency` attempts in flight, claiming only as many jobs as
-        there are free slots: a claimed job's lease then covers its own attempt, never time
-        spent queueing behind others, and one slow network does not hold back a batch."""
         try:
-            while True:
-                free = self.settings.publish_concurrency - len(self.running)
-                claimed = await self.run_once(limit=free) if free > 0 else 0
-                if claimed and claimed == free:
-                    # Busy: claim again as soon as an attempt ends.
-                    await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-                else:
-                    await self.runtime.notifier.wait(
-                        jobs.NOTIFY_CHANNEL, self.settings.poll_seconds
-                    )
+            await super().run()
         finally:
             # Attempts cut short stay `sending`; they are reconciled once their lease ends.
             for task in self.running:
@@ -194,7 +199,7 @@ class PublishLoop:
         async with unit_of_work(self.runtime.sessions) as session:
             claimed = await jobs.claim_due(
                 session,
-                now=datetime.now(UTC),
+                now=self.clock(),
                 lease_seconds=self.settings.lease_seconds,
                 batch=min(limit or self.settings.publish_batch, self.settings.publish_batch),
             )

@@ -27,6 +27,7 @@ from services.publisher.settings import PublisherSettings
 from services.publisher.webhook_calls import PUSH, TIKTOK_EVENTS, Refused, subscribe, unsubscribe
 from shared.db import unit_of_work
 from shared.events import ChannelSubscriptionChanged, Envelope
+from shared.loops import Loop
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -144,8 +145,11 @@ def view(row: WebhookSubscription | None, *, polled_network: bool) -> dict[str, 
     }
 
 
-class SubscriptionKeeper:
+class SubscriptionKeeper(Loop):
     """Subscribes due channels, retries failures and renews leases, on every replica."""
+
+    name = "webhook-subscriptions"
+    wake_on = NOTIFY_SUBSCRIPTIONS
 
     def __init__(
         self,
@@ -155,7 +159,9 @@ class SubscriptionKeeper:
         adapters: Adapters,
         credentials: Credentials,
     ) -> None:
-        self.runtime = runtime
+        super().__init__(
+            runtime, batch=settings.subscription_batch, every=settings.subscription_poll_seconds
+        )
         self.settings = settings
         self.adapters = adapters
         self.credentials = credentials
@@ -165,17 +171,8 @@ class SubscriptionKeeper:
             ["network", "outcome"],
         )
 
-    async def run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:  # a bad pass must not stop the keeper for good
-                log.exception("webhook subscription pass failed")
-                done = 0
-            if not done:
-                await self.runtime.notifier.wait(
-                    NOTIFY_SUBSCRIPTIONS, self.settings.subscription_poll_seconds
-                )
+    async def step(self) -> int:
+        return await self.run_once()
 
     async def run_once(self) -> int:
         claimed = await self.claim()
@@ -186,7 +183,7 @@ class SubscriptionKeeper:
     async def claim(self) -> list[uuid.UUID]:
         """Due rows, pushed into the future by a lease so no other replica takes them while
         the network is being called."""
-        now = datetime.now(UTC)
+        now = self.clock()
         async with unit_of_work(self.runtime.sessions) as session:
             rows = list(
                 await session.scalars(
@@ -245,7 +242,7 @@ class SubscriptionKeeper:
         retry: bool,
         lease: timedelta,
     ) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         async with unit_of_work(self.runtime.sessions) as session:
             row = await session.get(WebhookSubscription, channel_id, with_for_update=True)
             if row is None:

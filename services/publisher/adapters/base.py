@@ -198,6 +198,44 @@ class Adapter:
         only ever mean the network said so."""
         raise NotImplementedError
 
+    async def edit(
+        self,
+        credentials: dict[str, Any],
+        *,
+        channel: ChannelRef,
+        external_id: str,
+        changes: dict[str, str],
+    ) -> None:
+        """Sets `changes` (text, title, description: what `edit_after_publish` allows) on a
+        published post."""
+        raise NetworkError("content_rejected", f"{self.network} cannot edit a published post")
+
+    async def delete(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
+    ) -> None:
+        """Removes a published post; one the network no longer has counts as removed."""
+        raise NetworkError("content_rejected", f"{self.network} cannot delete a published post")
+
+    def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
+        """The error class of a refusal, read the way this network writes its errors."""
+        raise NotImplementedError
+
+    def gone(self, response: httpx.Response) -> bool:
+        """Whether a refusal says the post is not there (any more)."""
+        return response.status_code in (404, 410)
+
+    async def change(
+        self, method: str, url: str, *, gone_ok: bool = False, **kwargs: Any
+    ) -> httpx.Response | None:
+        """One edit or delete of a published post. None when `gone_ok` and the network says
+        the post is not there: a delete repeated, or done by hand on the network, is done."""
+        r = await self.call(method, url, write=True, **kwargs)
+        if r.status_code // 100 == 2:
+            return r
+        if gone_ok and self.gone(r):
+            return None
+        raise self.classify(r, write=True)
+
     async def notifications(
         self, credentials: dict[str, Any], *, channel: ChannelRef, cursor: str | None
     ) -> tuple[list[Notification], str | None]:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import httpx
 
 from services.publisher.adapters.base import Adapter, NetworkError
-from services.publisher.adapters.facebook import graph_error, graph_time
+from services.publisher.adapters.facebook import graph_error, graph_gone, graph_time
 
 # How long one attempt waits for a container before giving up (a fresh container is made on
 # the next attempt). The publisher's lease must outlast the whole attempt (create, wait,
@@ -86,6 +86,9 @@ class ContainerAdapter(Adapter):
 
     def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
         return meta_error(self.network, response, write=write)
+
+    def gone(self, response: httpx.Response) -> bool:
+        return graph_gone(response)
 
     async def get(self, credentials: dict[str, Any], path: str, **params: Any) -> Any:
         r = await self.call("GET", self.graph(path), params=params, headers=self.auth(credentials))

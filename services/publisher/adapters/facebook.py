@@ -87,6 +87,18 @@ def graph_error(network: str, response: httpx.Response, *, write: bool) -> Netwo
     return NetworkError("content_rejected", f"{network}: {message}", status=status)
 
 
+def graph_gone(response: httpx.Response) -> bool:
+    """Graph's answer for an object that is not there: 404, or 400 with code 100 and subcode
+    33 ("Object with ID … does not exist")."""
+    if response.status_code == 404:
+        return True
+    try:
+        err = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return False
+    return bool(err.get("code") == 100 and err.get("error_subcode") == 33)
+
+
 def graph_time(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
 
@@ -101,6 +113,29 @@ class FacebookAdapter(Adapter):
     @staticmethod
     def auth(credentials: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
+
+    def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
+        return graph_error(self.network, response, write=write)
+
+    def gone(self, response: httpx.Response) -> bool:
+        return graph_gone(response)
+
+    async def edit(
+        self,
+        credentials: dict[str, Any],
+        *,
+        channel: ChannelRef,
+        external_id: str,
+        changes: dict[str, str],
+    ) -> None:
+        await self.change("POST", self.graph(external_id), data={"message": changes["text"]},
+                          headers=self.auth(credentials))
+
+    async def delete(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
+    ) -> None:
+        await self.change("DELETE", self.graph(external_id), gone_ok=True,
+                          headers=self.auth(credentials))
 
     async def get(self, credentials: dict[str, Any], path: str, **params: Any) -> Any:
         r = await self.call("GET", self.graph(path), params=params, headers=self.auth(credentials))

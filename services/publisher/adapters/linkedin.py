@@ -194,6 +194,32 @@ class LinkedInAdapter(Adapter):
     def post_url(urn: str) -> str:
         return f"https://www.linkedin.com/feed/update/{urn}/"
 
+    async def edit(
+        self,
+        credentials: dict[str, Any],
+        *,
+        channel: ChannelRef,
+        external_id: str,
+        changes: dict[str, str],
+    ) -> None:
+        # Posts API partial update: only `commentary` (and a few settings) may change.
+        await self.change(
+            "POST",
+            self.url(f"/rest/posts/{quote(external_id, safe='')}"),
+            json={"patch": {"$set": {"commentary": little_text(changes["text"])}}},
+            headers={**self.headers(credentials), "X-RestLi-Method": "PARTIAL_UPDATE"},
+        )
+
+    async def delete(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
+    ) -> None:
+        await self.change(
+            "DELETE",
+            self.url(f"/rest/posts/{quote(external_id, safe='')}"),
+            gone_ok=True,
+            headers=self.headers(credentials),
+        )
+
     async def content(
         self, credentials: dict[str, Any], *, channel: ChannelRef, media: list[dict[str, Any]]
     ) -> dict[str, Any]:

@@ -50,6 +50,12 @@ class ThreadsAdapter(ContainerAdapter):
     def container_edge(self, owner: str) -> str:
         return f"{owner}/threads"
 
+    async def delete(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
+    ) -> None:
+        await self.change("DELETE", self.graph(external_id), gone_ok=True,
+                          headers=self.auth(credentials))
+
     async def verify(self, credentials: dict[str, Any]) -> Account:
         data = await self.get(credentials, "me", fields="id,username,name")
         user_id = str(data["id"])

@@ -124,6 +124,17 @@ class XAdapter(Adapter):
         tweet_id = str(r.json()["data"]["id"])
         return Published(external_id=tweet_id, url=self.post_url(channel, tweet_id))
 
+    async def delete(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
+    ) -> None:
+        r = await self.change("DELETE", self.url(f"/2/tweets/{external_id}"), gone_ok=True,
+                              headers=bearer(credentials))
+        # A tweet X cannot find comes back as 200 with a "resource-not-found" error: gone.
+        if r is not None and not (r.json().get("data") or {}).get("deleted"):
+            errors = r.json().get("errors") or [{}]
+            if "resource-not-found" not in str(errors[0].get("type", "")):
+                raise NetworkError("content_rejected", str(errors[0].get("detail") or r.text))
+
     async def direct_message(self, credentials: dict[str, Any], *, post: Outgoing) -> Published:
         recipient = post.options.get("recipient_id")
         if not recipient:

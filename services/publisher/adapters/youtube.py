@@ -157,6 +157,36 @@ class YouTubeAdapter(Adapter):
         video_id = str(video["id"])
         return Published(external_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
 
+    async def edit(
+        self,
+        credentials: dict[str, Any],
+        *,
+        channel: ChannelRef,
+        external_id: str,
+        changes: dict[str, str],
+    ) -> None:
+        """`videos.update` with part=snippet. The snippet is replaced as a whole (a field left
+        out is cleared, and categoryId is required), so it is read first and sent back with
+        the changes."""
+        data = await self.get(credentials, "/youtube/v3/videos", part="snippet", id=external_id)
+        items = data.get("items") or []
+        if not items:
+            raise NetworkError("content_rejected", f"youtube: video {external_id} not found",
+                               status=404)
+        old = items[0].get("snippet") or {}
+        snippet = {k: old[k] for k in ("title", "description", "categoryId", "tags",
+                                       "defaultLanguage") if k in old}
+        snippet.update({k: changes[k] for k in ("title", "description") if k in changes})
+        await self.change("PUT", self.url("/youtube/v3/videos"), params={"part": "snippet"},
+                          json={"id": external_id, "snippet": snippet},
+                          headers=bearer(credentials))
+
+    async def delete(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
+    ) -> None:
+        await self.change("DELETE", self.url("/youtube/v3/videos"), params={"id": external_id},
+                          gone_ok=True, headers=bearer(credentials))
+
     def upload_target(self, url: str) -> str:
         # The sandbox names its public address in session URLs; keep talking where we are.
         if self.base_url != self.real_url and "/upload/" in url:
