@@ -20,17 +20,13 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.publisher.adapters import Adapters
-from services.publisher.adapters.base import ChannelRef, NetworkError
+from services.publisher.adapters.base import NetworkError
 from services.publisher.jobs import backoff_delay
 from services.publisher.models import TargetChange
-from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
-from services.publisher.settings import PublisherSettings
+from services.publisher.sending import ChannelGone, NeedsReauth, NetworkLoop
 from shared.db import unit_of_work
 from shared.events import Envelope, TargetChanged, TargetDeleteRequested, TargetEditRequested
-from shared.loops import Loop
 from shared.networks.rules import UnknownNetwork, rules_for
-from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -120,22 +116,9 @@ class Change:
     attempts: int
 
 
-class ChangeLoop(Loop):
+class ChangeLoop(NetworkLoop):
     name = "target-changes"
     wake_on = NOTIFY_CHANGES
-
-    def __init__(
-        self,
-        *,
-        runtime: Runtime,
-        settings: PublisherSettings,
-        adapters: Adapters,
-        credentials: Credentials,
-    ) -> None:
-        super().__init__(runtime, batch=settings.publish_batch, every=settings.poll_seconds)
-        self.settings = settings
-        self.adapters = adapters
-        self.credentials = credentials
 
     async def step(self) -> int:
         async with unit_of_work(self.runtime.sessions) as session:
@@ -204,19 +187,13 @@ class ChangeLoop(Loop):
             reason = f"{change.network} is not available on this Herald"
         if reason is not None or adapter is None:
             raise Refused(reason)
-        channel, creds = await self.credentials.current(
-            channel_id=change.channel_id, adapter=adapter
-        )
-        ref = ChannelRef(external_id=channel.external_id, username=channel.username)
+        _, creds = await self.credentials.current(channel_id=change.channel_id, adapter=adapter)
         for attempt in range(2):
             try:
                 if change.action == "edit":
-                    await adapter.edit(
-                        creds, channel=ref, external_id=change.external_id,
-                        changes=change.changes,
-                    )
+                    await adapter.edit(creds, change.external_id, change.changes)
                 else:
-                    await adapter.delete(creds, channel=ref, external_id=change.external_id)
+                    await adapter.delete(creds, change.external_id)
                 return
             except NetworkError as exc:
                 if exc.error_class != "auth_expired" or attempt:

@@ -16,44 +16,31 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from services.publisher.adapters import Adapters
 from services.publisher.adapters.base import NetworkError
 from services.publisher.channels import facts, unseal
-from services.publisher.crypto import Keyring
 from services.publisher.models import Channel
-from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
+from services.publisher.sending import ChannelGone, NeedsReauth, NetworkLoop
 from services.publisher.settings import PublisherSettings
 from shared.db import unit_of_work
 from shared.events import ChannelExpiring, Envelope
-from shared.loops import Loop
-from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
 NOTIFY_REFRESHER = "publisher_refresher"
 
 
-class TokenRefresher(Loop):
+class TokenRefresher(NetworkLoop):
     """Renews tokens before they run out, and warns about those that cannot be renewed."""
 
     name = "token-refresher"
     wake_on = NOTIFY_REFRESHER
 
-    def __init__(
-        self,
-        *,
-        runtime: Runtime,
-        settings: PublisherSettings,
-        adapters: Adapters,
-        keyring: Keyring,
-        credentials: Credentials,
-    ) -> None:
-        super().__init__(runtime, every=settings.refresher_poll_seconds)
-        self.settings = settings
-        self.adapters = adapters
-        self.keyring = keyring
-        self.credentials = credentials
-        self.renewals = runtime.metrics.counter(
+    @staticmethod
+    def pace(settings: PublisherSettings) -> tuple[int, float]:
+        return 1, settings.refresher_poll_seconds
+
+    def started(self) -> None:
+        self.renewals = self.runtime.metrics.counter(
             "herald_publisher_token_renewals_total",
             "Tokens the refresher looked at, by network and outcome (renewed, cannot, "
             "refused, error)",
@@ -100,7 +87,7 @@ class TokenRefresher(Loop):
             channel = await session.get(Channel, channel_id)
             if channel is None or channel.status != "active":
                 return "gone"
-            stale = unseal(channel, keyring=self.keyring)
+            stale = unseal(channel, keyring=self.credentials.keyring)
         try:
             fresh = await self.credentials.refresh(
                 channel_id=channel_id, adapter=adapter, stale=stale, ahead=True

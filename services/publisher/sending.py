@@ -146,13 +146,9 @@ class Credentials:
         raise NeedsReauth(reason)
 
 
-class PublishLoop(Loop):
-    """Keeps up to `publish_concurrency` attempts in flight, claiming only as many jobs as
-    there are free slots: a claimed job's lease then covers its own attempt, never time spent
-    queueing behind others, and one slow network does not hold back a batch."""
-
-    name = "publish-loop"
-    wake_on = jobs.NOTIFY_CHANNEL
+class NetworkLoop(Loop):
+    """A loop that calls the networks for channels: what it needs, given once. A subclass
+    says how it paces itself (`pace`) and sets up its own state in `started`."""
 
     def __init__(
         self,
@@ -162,15 +158,36 @@ class PublishLoop(Loop):
         adapters: Adapters,
         credentials: Credentials,
     ) -> None:
-        super().__init__(runtime, batch=settings.publish_batch, every=settings.poll_seconds)
+        batch, every = self.pace(settings)
+        super().__init__(runtime, batch=batch, every=every)
         self.settings = settings
         self.adapters = adapters
         self.credentials = credentials
+        self.started()
+
+    @staticmethod
+    def pace(settings: PublisherSettings) -> tuple[int, float]:
+        """How many items a step takes at most, and the seconds between short steps."""
+        return settings.publish_batch, settings.poll_seconds
+
+    def started(self) -> None:
+        """Sets up what the subclass keeps besides (metrics, tasks in flight)."""
+
+
+class PublishLoop(NetworkLoop):
+    """Keeps up to `publish_concurrency` attempts in flight, claiming only as many jobs as
+    there are free slots: a claimed job's lease then covers its own attempt, never time spent
+    queueing behind others, and one slow network does not hold back a batch."""
+
+    name = "publish-loop"
+    wake_on = jobs.NOTIFY_CHANNEL
+
+    def started(self) -> None:
         self.running: set[asyncio.Task[None]] = set()
         # outcome: published, retrying, failed, waiting (channel needs reauth), deferred (our
         # own rate-limit budget; nothing was sent) or lease_lost (not recorded by us);
         # error_class: the class of the error that decided it, "" when published.
-        self.outcomes = runtime.metrics.counter(
+        self.outcomes = self.runtime.metrics.counter(
             "herald_publisher_attempts_total",
             "Publish attempts (posts, replies, first comments) by network, outcome and error class",
             ["network", "outcome", "error_class"],

@@ -22,14 +22,12 @@ from services.publisher.adapters.base import NetworkError
 from services.publisher.channels import unseal
 from services.publisher.crypto import Keyring
 from services.publisher.models import Channel, WebhookSubscription
-from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
+from services.publisher.sending import ChannelGone, NeedsReauth, NetworkLoop
 from services.publisher.settings import PublisherSettings
 from services.publisher.webhook_calls import PUSH, TIKTOK_EVENTS, Refused, subscribe, unsubscribe
 from shared.db import unit_of_work
 from shared.events import ChannelSubscriptionChanged, Envelope
-from shared.loops import Loop
 from shared.outbox import Outbox
-from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -145,27 +143,18 @@ def view(row: WebhookSubscription | None, *, polled_network: bool) -> dict[str, 
     }
 
 
-class SubscriptionKeeper(Loop):
+class SubscriptionKeeper(NetworkLoop):
     """Subscribes due channels, retries failures and renews leases, on every replica."""
 
     name = "webhook-subscriptions"
     wake_on = NOTIFY_SUBSCRIPTIONS
 
-    def __init__(
-        self,
-        *,
-        runtime: Runtime,
-        settings: PublisherSettings,
-        adapters: Adapters,
-        credentials: Credentials,
-    ) -> None:
-        super().__init__(
-            runtime, batch=settings.subscription_batch, every=settings.subscription_poll_seconds
-        )
-        self.settings = settings
-        self.adapters = adapters
-        self.credentials = credentials
-        self.outcomes = runtime.metrics.counter(
+    @staticmethod
+    def pace(settings: PublisherSettings) -> tuple[int, float]:
+        return settings.subscription_batch, settings.subscription_poll_seconds
+
+    def started(self) -> None:
+        self.outcomes = self.runtime.metrics.counter(
             "herald_publisher_webhook_subscriptions_total",
             "Webhook subscription attempts by network and outcome",
             ["network", "outcome"],

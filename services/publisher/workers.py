@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.publisher.adapters import Adapters
 from services.publisher.changes import ChangeLoop
 from services.publisher.refresher import TokenRefresher
-from services.publisher.sending import Credentials, PublishLoop
+from services.publisher.sending import Credentials, NetworkLoop, PublishLoop
 from services.publisher.settings import PublisherSettings
 from services.publisher.subscriptions import SubscriptionKeeper
 from shared.loops import Loop
@@ -20,17 +20,8 @@ def loops(
     adapters: Adapters,
     credentials: Credentials,
 ) -> list[Loop]:
+    kinds: list[type[NetworkLoop]] = [PublishLoop, ChangeLoop, SubscriptionKeeper, TokenRefresher]
     return [
-        PublishLoop(runtime=runtime, settings=settings, adapters=adapters, credentials=credentials),
-        ChangeLoop(runtime=runtime, settings=settings, adapters=adapters, credentials=credentials),
-        SubscriptionKeeper(
-            runtime=runtime, settings=settings, adapters=adapters, credentials=credentials
-        ),
-        TokenRefresher(
-            runtime=runtime,
-            settings=settings,
-            adapters=adapters,
-            keyring=credentials.keyring,
-            credentials=credentials,
-        ),
+        kind(runtime=runtime, settings=settings, adapters=adapters, credentials=credentials)
+        for kind in kinds
     ]

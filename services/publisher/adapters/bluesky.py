@@ -267,9 +267,7 @@ class BlueskyAdapter(Adapter):
             return Published(external_id=uri, url=self.post_url(channel, uri))
         raise error
 
-    async def delete(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
-    ) -> None:
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
         """`com.atproto.repo.deleteRecord` of the post's record (repo, collection and rkey are
         the parts of its at:// URI); deleting a record that is not there succeeds."""
         repo, collection, rkey = external_id.removeprefix("at://").split("/", 2)

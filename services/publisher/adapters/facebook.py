@@ -121,19 +121,12 @@ class FacebookAdapter(Adapter):
         return graph_gone(response)
 
     async def edit(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        external_id: str,
-        changes: dict[str, str],
+        self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
     ) -> None:
         await self.change("POST", self.graph(external_id), data={"message": changes["text"]},
                           headers=self.auth(credentials))
 
-    async def delete(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
-    ) -> None:
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
         await self.change("DELETE", self.graph(external_id), gone_ok=True,
                           headers=self.auth(credentials))
 

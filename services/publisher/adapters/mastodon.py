@@ -164,12 +164,7 @@ class MastodonAdapter(Adapter):
         return Published(external_id=str(status["id"]), url=status.get("url"))
 
     async def edit(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        external_id: str,
-        changes: dict[str, str],
+        self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
     ) -> None:
         """`PUT /api/v1/statuses/:id`. An edit replaces the whole status: what it does not
         name again (attachments, content warning, poll) is dropped, so the rest is read back
@@ -181,9 +176,7 @@ class MastodonAdapter(Adapter):
         await self.change("PUT", url, json={**kept_on_edit(r.json()), "status": changes["text"]},
                           headers=bearer(credentials))
 
-    async def delete(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, external_id: str
-    ) -> None:
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
         await self.change("DELETE", self.url(f"/api/v1/statuses/{external_id}", credentials),
                           gone_ok=True, headers=bearer(credentials))
 
