@@ -161,6 +161,55 @@ def _publish(sb: Sandbox, page: Account, text: str, media: list[dict[str, Any]],
     ))
 
 
+def _photo(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    """`POST /{page-id}/photos`: a photo post, or with `published=false` a photo that waits
+    to be attached to a feed post (`attached_media`)."""
+    url = p.get("url")
+    if not url:
+        raise errors.graph_error("(#324) Requires upload file", 324)
+    photo = {"id": sb.state.numeric_id("3"), "kind": "image", "url": url,
+             "digest": f"url:{url}"}
+    if str(p.get("published", "true")).lower() == "false":
+        _unpublished(sb)[str(photo["id"])] = (page.id, photo)
+        return json({"id": photo["id"]})
+    post = _publish(sb, page, str(p.get("caption") or p.get("message") or ""), [photo], None)
+    return json({"id": photo["id"], "post_id": post.id})
+
+
+def _unpublished(sb: Sandbox) -> dict[str, tuple[str, dict[str, Any]]]:
+    found: dict[str, tuple[str, dict[str, Any]]] = sb.state.kv[NETWORK].setdefault(
+        "unpublished_photos", {}
+    )
+    return found
+
+
+def _attached(sb: Sandbox, page: Account, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Page's unpublished photos a feed post names in `attached_media[i]`
+    (`{"media_fbid": …}`), each usable once."""
+    refs = sorted(
+        ((int(key[len("attached_media["):-1]), value) for key, value in p.items()
+         if key.startswith("attached_media[") and key.endswith("]")
+         and key[len("attached_media["):-1].isdigit()),
+    )
+    waiting = _unpublished(sb)
+    media = []
+    for index, raw in refs:
+        try:
+            fbid = str(orjson.loads(raw).get("media_fbid", "")) if isinstance(raw, str) else ""
+        except (orjson.JSONDecodeError, AttributeError):
+            fbid = ""
+        owner, photo = waiting.get(fbid, ("", {}))
+        if owner != page.id:
+            raise errors.graph_error(
+                f"(#100) param attached_media[{index}] must be an unpublished photo of this Page",
+                100,
+            )
+        media.append(photo)
+    for photo in media:
+        waiting.pop(str(photo["id"]), None)
+    return media
+
+
 async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
                  p: dict[str, Any]) -> Response:
     account = meta.auth(sb, NETWORK, request, p)
@@ -178,17 +227,11 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
                                    "category": "Brand", "tasks": ["CREATE_CONTENT", "MODERATE",
                                                                   "MESSAGING"]}]})
         if edge == "feed" and method == "POST":
-            post = _publish(sb, account, str(p.get("message", "")), [], p.get("link"))
+            media = _attached(sb, account, p)
+            post = _publish(sb, account, str(p.get("message", "")), media, p.get("link"))
             return json({"id": post.id})
         if edge == "photos" and method == "POST":
-            url = p.get("url")
-            if not url:
-                raise errors.graph_error("(#324) Requires upload file", 324)
-            media = [{"id": sb.state.numeric_id("3"), "kind": "image", "url": url,
-                      "digest": f"url:{url}"}]
-            post = _publish(sb, account, str(p.get("caption") or p.get("message") or ""),
-                            media, None)
-            return json({"id": media[0]["id"], "post_id": post.id})
+            return _photo(sb, account, p)
         if edge in ("feed", "posts", "published_posts") and method == "GET":
             mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
                     if not x.deleted and x.kind == "post"]

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -94,7 +94,7 @@ class Credentials:
             creds = unseal(channel, keyring=self.keyring)
         margin = timedelta(seconds=self.settings.refresh_margin_seconds)
         expires = channel.token_expires_at
-        if expires is not None and expires - margin <= datetime.now(UTC):
+        if expires is not None and expires - margin <= self.runtime.clock():
             creds = await self.refresh(channel_id=channel_id, adapter=adapter, stale=creds)
         return channel, creds
 
@@ -132,7 +132,7 @@ class Credentials:
                         # A network that answers without a refresh token keeps the old one.
                         fresh = {**fresh, "refresh_token": creds["refresh_token"]}
                     seal(channel, fresh, keyring=self.keyring, adapter=adapter)
-                    channel.updated_at = datetime.now(UTC)
+                    channel.updated_at = self.runtime.clock()
                     return fresh
                 if ahead:
                     return creds
@@ -386,7 +386,7 @@ class PublishLoop(NetworkLoop):
 
     def past_deadline(self, attempt: Attempt) -> bool:
         if attempt.retry_until is not None:
-            return datetime.now(UTC) > attempt.retry_until
+            return self.clock() > attempt.retry_until
         return attempt.attempts > self.settings.max_attempts
 
     async def look_up(
@@ -403,7 +403,7 @@ class PublishLoop(NetworkLoop):
             channel=ref,
             post=post,
             since=attempt.sent_at - slack,
-            until=datetime.now(UTC) + slack,
+            until=self.clock() + slack,
         )
 
     async def record(self, attempt: Attempt, outcome: Published | BaseException) -> None:
@@ -470,7 +470,7 @@ class PublishLoop(NetworkLoop):
             retry_after=error.retry_after,
         )
         late = jobs.out_of_time(
-            job, now=datetime.now(UTC), delay=delay, max_attempts=self.settings.max_attempts
+            job, now=self.clock(), delay=delay, max_attempts=self.settings.max_attempts
         )
         # An unknown outcome is never failed blind: the next attempt looks first.
         if error.error_class in PERMANENT or (late and not unknown):

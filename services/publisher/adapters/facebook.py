@@ -6,6 +6,7 @@ the comments under the parent, for replies) before anything is sent again.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Any
@@ -150,12 +151,7 @@ class FacebookAdapter(Adapter):
         if post.reply_to:
             path, body = f"{post.reply_to}/comments", {"message": post.text}
         elif post.media:
-            if len(post.media) > 1 or post.media[0].get("kind") != "image":
-                raise NetworkError(
-                    "media_error", "this publisher sends one image per Facebook post"
-                )
-            path = f"{channel.external_id}/photos"
-            body = {"url": post.media[0]["url"], "caption": post.text}
+            path, body = await self.with_photos(credentials, channel=channel, post=post)
         else:
             path, body = f"{channel.external_id}/feed", {"message": post.text}
             if post.options.get("link"):
@@ -167,6 +163,28 @@ class FacebookAdapter(Adapter):
         data = r.json()
         post_id = str(data.get("post_id") or data["id"])
         return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    async def with_photos(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> tuple[str, dict[str, Any]]:
+        """One photo is a photo post; several are uploaded unpublished, then attached to one
+        feed post (`attached_media`), which is how a Page shows them together."""
+        if any(m.get("kind") == "video" for m in post.media):
+            raise NetworkError("media_error", "this publisher sends photos to Facebook, not videos")
+        if len(post.media) == 1:
+            return f"{channel.external_id}/photos", {"url": post.media[0]["url"],
+                                                     "caption": post.text}
+        body: dict[str, Any] = {"message": post.text}
+        for index, item in enumerate(post.media):
+            r = await self.call(
+                "POST", self.graph(f"{channel.external_id}/photos"),
+                data={"url": item["url"], "published": "false"}, headers=self.auth(credentials),
+            )
+            if r.status_code != 200:
+                # Unpublished photos show nowhere: a failure here leaves no post behind.
+                raise graph_error(self.network, r, write=False)
+            body[f"attached_media[{index}]"] = json.dumps({"media_fbid": str(r.json()["id"])})
+        return f"{channel.external_id}/feed", body
 
     async def message(self, credentials: dict[str, Any], *, channel: ChannelRef,
                       post: Outgoing) -> Published:
