@@ -135,7 +135,8 @@ def _post_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
     if "parent_id" in wanted and post.reply_to:
         out["parent_id"] = post.reply_to
     if "attachments" in wanted and post.media:
-        out["attachments"] = {"data": [{"media_type": "photo", "url": m.get("url")}
+        out["attachments"] = {"data": [{"media_type": "video" if m.get("kind") == "video"
+                                        else "photo", "url": m.get("url")}
                                        for m in post.media]}
     return out
 
@@ -174,6 +175,26 @@ def _photo(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
         return json({"id": photo["id"]})
     post = _publish(sb, page, str(p.get("caption") or p.get("message") or ""), [photo], None)
     return json({"id": photo["id"], "post_id": post.id})
+
+
+def _video(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    """`POST /{page-id}/videos` from a `file_url`: the video node's id; the Page post that
+    shows it is `GET /{video-id}?fields=post_id`."""
+    url = p.get("file_url")
+    if not url:
+        raise errors.graph_error("(#100) Requires upload file: file_url or source", 100)
+    video_id = sb.state.numeric_id("4")
+    media = [{"id": video_id, "kind": "video", "url": url, "digest": f"url:{url}"}]
+    post = _publish(sb, page, str(p.get("description") or ""), media, None)
+    post.extra["video_id"] = video_id
+    return json({"id": video_id})
+
+
+def _video_post(sb: Sandbox, video_id: str) -> Post | None:
+    for post in sb.state.posts[NETWORK].values():
+        if post.extra.get("video_id") == video_id and not post.deleted:
+            return post
+    return None
 
 
 def _unpublished(sb: Sandbox) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -232,6 +253,8 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
             return json({"id": post.id})
         if edge == "photos" and method == "POST":
             return _photo(sb, account, p)
+        if edge == "videos" and method == "POST":
+            return _video(sb, account, p)
         if edge in ("feed", "posts", "published_posts") and method == "GET":
             mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
                     if not x.deleted and x.kind == "post"]
@@ -248,6 +271,9 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
                                   for m in meta.metric_list(p, segments)]})
         raise meta.unsupported(method, segments)
 
+    video = _video_post(sb, node)
+    if video is not None and edge is None and method == "GET" and video.account_id == account.id:
+        return json({"id": node, "post_id": video.id, "description": video.text})
     post = posts.get(node)
     if post is None or post.deleted or (
         post.account_id != account.id and post.extra.get("root", "").split("_")[0] != account.id

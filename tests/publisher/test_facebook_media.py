@@ -39,7 +39,30 @@ async def test_several_photos_are_one_post_with_every_photo(publisher_settings, 
     assert len({m["id"] for m in post["media"]}) == 3
 
 
-async def test_a_video_is_refused_with_the_reason(publisher_settings, sandbox_url):
+async def test_a_video_is_posted_from_its_url_and_known_by_its_page_post(
+    publisher_settings, sandbox_url
+):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    url = f"{sandbox_url}/_sandbox/media/sample.mp4"
+    async with Tap(settings.exchange_name, ["post.*"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("posts"))
+        channel = await connect(app, sandbox_url, workspace, network="facebook")
+        due = post_due(channel=channel, text="The launch, filmed",
+                       media=[MediaItem(url=url, kind="video")])
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        [published] = await tap.wait("post.published", seconds=30)
+        listing = await sandbox_posts(sandbox_url, "facebook", channel["external_id"])
+    [post] = listing["items"]
+    # The Page post, not the video node: edits and deletes act on the post.
+    assert published.data["external_id"] == post["id"]
+    assert published.data["media_kind"] == "video"
+    assert post["text"] == "The launch, filmed"
+    assert [(m["kind"], m["url"]) for m in post["media"]] == [("video", url)]
+
+
+async def test_a_video_with_photos_is_refused_with_the_reason(publisher_settings, sandbox_url):
     settings = publisher_settings()
     app = create_app(settings)
     workspace = uuid.uuid4()
@@ -47,10 +70,11 @@ async def test_a_video_is_refused_with_the_reason(publisher_settings, sandbox_ur
         await wait_consuming(app, settings.queue_name("posts"))
         channel = await connect(app, sandbox_url, workspace, network="facebook")
         video = MediaItem(url=f"{sandbox_url}/_sandbox/media/sample.mp4", kind="video")
-        due = post_due(channel=channel, text="A video", media=[video])
+        due = post_due(channel=channel, text="A video and a photo",
+                       media=[video, photo(sandbox_url, "sample.jpg")])
         await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
         [failed] = await tap.wait("post.publish_failed", seconds=30)
         listing = await sandbox_posts(sandbox_url, "facebook", channel["external_id"])
     assert failed.data["error_class"] == "media_error"
-    assert "not videos" in failed.data["error"]
+    assert failed.data["error"] == "a Facebook video post carries the video alone"
     assert listing["items"] == []

@@ -150,6 +150,8 @@ class FacebookAdapter(Adapter):
             return await self.message(credentials, channel=channel, post=post)
         if post.reply_to:
             path, body = f"{post.reply_to}/comments", {"message": post.text}
+        elif any(m.get("kind") == "video" for m in post.media):
+            return await self.publish_video(credentials, channel=channel, post=post)
         elif post.media:
             path, body = await self.with_photos(credentials, channel=channel, post=post)
         else:
@@ -169,8 +171,6 @@ class FacebookAdapter(Adapter):
     ) -> tuple[str, dict[str, Any]]:
         """One photo is a photo post; several are uploaded unpublished, then attached to one
         feed post (`attached_media`), which is how a Page shows them together."""
-        if any(m.get("kind") == "video" for m in post.media):
-            raise NetworkError("media_error", "this publisher sends photos to Facebook, not videos")
         if len(post.media) == 1:
             return f"{channel.external_id}/photos", {"url": post.media[0]["url"],
                                                      "caption": post.text}
@@ -185,6 +185,30 @@ class FacebookAdapter(Adapter):
                 raise graph_error(self.network, r, write=False)
             body[f"attached_media[{index}]"] = json.dumps({"media_fbid": str(r.json()["id"])})
         return f"{channel.external_id}/feed", body
+
+    async def publish_video(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> Published:
+        """`POST /{page-id}/videos` with the video's URL (Facebook fetches it), then the Page
+        post that shows it, so edits and deletes act on the post."""
+        if len(post.media) > 1:
+            raise NetworkError("media_error", "a Facebook video post carries the video alone")
+        r = await self.call(
+            "POST", self.graph(f"{channel.external_id}/videos"), write=True,
+            data={"file_url": post.media[0]["url"], "description": post.text},
+            headers=self.auth(credentials),
+        )
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=True)
+        video_id = str(r.json()["id"])
+        try:
+            data = await self.get(credentials, video_id, fields="post_id")
+        except NetworkError as exc:
+            # The video is on the Page: a new attempt must look for it, not upload again.
+            raise NetworkError("unknown_outcome", f"video {video_id} posted: {exc.message}"
+                               ) from exc
+        post_id = str(data.get("post_id") or video_id)
+        return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
 
     async def message(self, credentials: dict[str, Any], *, channel: ChannelRef,
                       post: Outgoing) -> Published:
