@@ -66,6 +66,9 @@ class Token:
     scope: str = ""
     client_id: str = ""
     revoked: bool = False
+    # A person's token (Facebook Login), as opposed to one of the Page they manage: it reads
+    # the person and their Pages (`/me/accounts`), and publishes nothing.
+    person: bool = False
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at

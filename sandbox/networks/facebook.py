@@ -162,6 +162,26 @@ def _publish(sb: Sandbox, page: Account, text: str, media: list[dict[str, Any]],
     ))
 
 
+def _as_person(sb: Sandbox, page: Account, method: str, segments: list[str]) -> Response:
+    """What a person's token (from Facebook Login) reaches: the person, and the Pages they
+    manage (`/me/accounts`, each with its Page token). Anything a Page does needs the Page's
+    own token."""
+    if segments[0] != "me" or method != "GET" or len(segments) > 2:
+        raise errors.graph_error("(#200) This call needs the Page's access token "
+                                 "(from /me/accounts), not a person's", 200)
+    person = {"id": f"10{page.id}", "name": f"{page.name} admin"}
+    if len(segments) == 1:
+        return json(person)
+    if segments[1] != "accounts":
+        raise errors.graph_error(f"(#100) Tried accessing nonexisting field ({segments[1]}) "
+                                 "on node type (User)", 100)
+    token = meta.issue(sb, NETWORK, page)["access_token"]
+    return json({"data": [{"id": page.id, "name": page.name, "access_token": token,
+                           "category": "Brand",
+                           "tasks": ["CREATE_CONTENT", "MODERATE", "MESSAGING"]}],
+                 "paging": {}})
+
+
 def _photo(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
     """`POST /{page-id}/photos`: a photo post, or with `published=false` a photo that waits
     to be attached to a feed post (`attached_media`)."""
@@ -234,6 +254,8 @@ def _attached(sb: Sandbox, page: Account, p: dict[str, Any]) -> list[dict[str, A
 async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
                  p: dict[str, Any]) -> Response:
     account = meta.auth(sb, NETWORK, request, p)
+    if meta.token_of(sb, NETWORK, request, p).person:
+        return _as_person(sb, account, method, segments)
     node = account.id if segments[0] == "me" else segments[0]
     edge = segments[1] if len(segments) > 1 else None
     posts = sb.state.posts[NETWORK]
@@ -242,11 +264,6 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if edge is None and method == "GET":
             return json({"id": account.id, "name": account.name,
                          **({"category": "Brand"} if "category" in _fields(p) else {})})
-        if edge == "accounts" and method == "GET":
-            return json({"data": [{"id": account.id, "name": account.name,
-                                   "access_token": p.get("access_token") or "",
-                                   "category": "Brand", "tasks": ["CREATE_CONTENT", "MODERATE",
-                                                                  "MESSAGING"]}]})
         if edge == "feed" and method == "POST":
             media = _attached(sb, account, p)
             post = _publish(sb, account, str(p.get("message", "")), media, p.get("link"))

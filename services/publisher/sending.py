@@ -25,6 +25,7 @@ from services.publisher.adapters.base import (
     PERMANENT,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -398,13 +399,10 @@ class PublishLoop(NetworkLoop):
         post: Outgoing,
     ) -> Published | None:
         slack = timedelta(seconds=self.settings.reconcile_slack_seconds)
-        return await adapter.find_published(
-            creds,
-            channel=ref,
-            post=post,
-            since=attempt.sent_at - slack,
-            until=self.clock() + slack,
+        window = Lookup(
+            channel=ref, post=post, since=attempt.sent_at - slack, until=self.clock() + slack
         )
+        return await adapter.find_published(creds, window)
 
     async def record(self, attempt: Attempt, outcome: Published | BaseException) -> None:
         outbox = self.runtime.outbox

@@ -8,6 +8,7 @@ import uuid
 from services.publisher.app import create_app
 from shared.events import Envelope, MediaItem
 from tests.publisher.support import Tap, post_due, sandbox_posts, send, wait_consuming
+from tests.publisher.test_oauth import authorize_and_call_back
 from tests.publisher.test_publishing import connect
 from tests.support.servers import lifespan
 
@@ -78,3 +79,25 @@ async def test_a_video_with_photos_is_refused_with_the_reason(publisher_settings
     assert failed.data["error_class"] == "media_error"
     assert failed.data["error"] == "a Facebook video post carries the video alone"
     assert listing["items"] == []
+
+
+async def test_facebook_login_connects_the_page_with_its_own_token(
+    publisher_settings, sandbox_url
+):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    async with Tap(settings.exchange_name, ["post.*"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("posts"))
+        _, r, _ = await authorize_and_call_back(app, sandbox_url, "facebook", workspace)
+        assert r.status_code == 201, r.text
+        channel = r.json()
+        # The sandbox refuses a person's token on a Page's feed: this goes out only with the
+        # Page token taken from /me/accounts.
+        due = post_due(channel=channel, text="Posted as the Page")
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        [published] = await tap.wait("post.published", seconds=30)
+        listing = await sandbox_posts(sandbox_url, "facebook", channel["external_id"])
+    [post] = listing["items"]
+    assert published.data["external_id"] == post["id"]
+    assert post["id"].startswith(f"{channel['external_id']}_")

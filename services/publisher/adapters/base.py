@@ -99,6 +99,17 @@ class Outgoing:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Lookup:
+    """What to look for after an unknown outcome: `post`, written for `channel` between
+    `since` and `until` (the attempt's window, with slack for the network's clock)."""
+
+    channel: ChannelRef
+    post: Outgoing
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class Published:
     external_id: str
     url: str | None
@@ -186,13 +197,7 @@ class Adapter:
         raise NotImplementedError
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
         """Looks for a post an earlier attempt may have created (networks without
         idempotency). Raises NetworkError when the lookup itself fails: "not found" must
@@ -200,12 +205,11 @@ class Adapter:
 
         By default a comment is looked for under what it answers (`find_comment`), a post
         among the account's own, newest first (`recent_posts`, matched by `same_post`)."""
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return None
         if post.reply_to:
-            return await self.find_comment(
-                credentials, channel=channel, post=post, since=since, until=until
-            )
+            return await self.find_comment(credentials, lookup)
         async for item in self.recent_posts(credentials, channel=channel, post=post):
             created = self.created_at(item)
             if created is None or created > until:
@@ -232,13 +236,7 @@ class Adapter:
         raise NotImplementedError
 
     async def find_comment(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
         """Looks for a comment or reply an earlier attempt may have written."""
         raise NotImplementedError

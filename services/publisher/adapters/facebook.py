@@ -18,11 +18,13 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
     retry_after_seconds,
 )
+from shared.errors import ValidationFailed
 
 GRAPH_VERSION = "v21.0"
 # Throttling codes, often answered as 400/403 rather than 429.
@@ -138,10 +140,38 @@ class FacebookAdapter(Adapter):
         return r.json()
 
     async def verify(self, credentials: dict[str, Any]) -> Account:
+        managed = await self.managed_page(credentials)
+        if managed is not None:
+            # Published with the Page's own token: a person's token cannot post as the Page.
+            credentials = {**credentials, "access_token": str(managed["access_token"]),
+                           "page_id": str(managed["id"])}
         page = str(credentials.get("page_id") or "me")
         data = await self.get(credentials, page, fields="id,name")
         creds = {**credentials, "page_id": str(data["id"])}
         return Account(external_id=str(data["id"]), name=data["name"], credentials=creds)
+
+    async def managed_page(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
+        """With a person's token (Facebook Login), the Page to connect from `/me/accounts`:
+        the one `page_id` names, or the only one they manage. None for a Page's own token,
+        which has no `accounts`."""
+        try:
+            data = await self.get(credentials, "me/accounts", fields="id,name,access_token")
+        except NetworkError as exc:
+            if exc.error_class == "content_rejected":
+                return None
+            raise
+        pages: list[dict[str, Any]] = [
+            p for p in data.get("data") or [] if p.get("access_token")
+        ]
+        wanted = credentials.get("page_id")
+        chosen = [p for p in pages if not wanted or str(p.get("id")) == str(wanted)]
+        if len(chosen) == 1:
+            return chosen[0]
+        names = ", ".join(f"{p.get('name')} ({p.get('id')})" for p in pages) or "none"
+        raise ValidationFailed(
+            f"Name the Facebook Page to connect with page_id; this account manages: {names}",
+            field="credentials.page_id",
+        )
 
     async def publish(
         self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
@@ -223,9 +253,9 @@ class FacebookAdapter(Adapter):
         return Published(external_id=str(r.json()["message_id"]), url=None)
 
     async def find_published(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing,
-        since: datetime, until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return None  # Messenger cannot be searched: a lost DM answer stays unknown
         if post.reply_to:

@@ -12,12 +12,12 @@ Herald by webhook, so nothing here polls.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from services.publisher.adapters.base import (
     Account,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -171,14 +171,9 @@ class InstagramAdapter(ContainerAdapter):
         return Published(external_id=str(r.json()["message_id"]), url=None)
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return None  # the messaging API cannot be searched: a lost DM stays unknown
         wanted = post.text.strip()

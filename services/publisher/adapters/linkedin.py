@@ -17,6 +17,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -395,14 +396,9 @@ class LinkedInAdapter(Adapter):
         return Published(external_id=str(item["id"]), url=self.post_url(str(item["id"])))
 
     async def find_comment(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         parent = str(post.reply_to)
         root = str(post.options.get("root_id") or parent)
         page = await self.get(

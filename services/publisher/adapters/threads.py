@@ -10,7 +10,6 @@ webhook, so nothing here polls.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ import orjson
 from services.publisher.adapters.base import (
     Account,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -129,14 +129,9 @@ class ThreadsAdapter(ContainerAdapter):
         return data
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         wanted = post.text.strip()
         if post.reply_to:
             items = await self.listing(

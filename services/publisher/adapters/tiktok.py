@@ -17,6 +17,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -384,14 +385,9 @@ class TikTokAdapter(Adapter):
         return f"https://www.tiktok.com/@{channel.username or channel.external_id}/video/{video_id}"
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.reply_to or post.is_dm:
             return None
         cursor: int | None = None

@@ -15,6 +15,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Notification,
     Outgoing,
@@ -198,14 +199,9 @@ class XAdapter(Adapter):
         return f"https://x.com/{channel.username or 'i'}/status/{tweet_id}"
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return await self.find_message(credentials, post=post, since=since, until=until)
         wanted = comparable(post.text)

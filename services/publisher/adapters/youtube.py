@@ -19,6 +19,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Notification,
     Outgoing,
@@ -334,14 +335,9 @@ class YouTubeAdapter(Adapter):
         return Published(external_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
 
     async def find_comment(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         target = str(post.reply_to)
         video_id = str(post.options.get("root_id") or target)
         data = await self.get(
