@@ -24,6 +24,7 @@ from services.publisher.adapters.base import NetworkError
 from services.publisher.jobs import backoff_delay
 from services.publisher.models import TargetChange
 from services.publisher.sending import ChannelGone, NeedsReauth, NetworkLoop
+from services.publisher.webhook_calls import Refused
 from shared.db import unit_of_work
 from shared.events import Envelope, TargetChanged, TargetDeleteRequested, TargetEditRequested
 from shared.networks.rules import UnknownNetwork, rules_for
@@ -77,10 +78,6 @@ async def record_change(
         return False
     await session.execute(text(f"NOTIFY {NOTIFY_CHANGES}"))
     return True
-
-
-class Refused(Exception):
-    """The network does not let an author do this; the message says why."""
 
 
 def refusal(network: str, action: str, changes: dict[str, Any]) -> str | None:
