@@ -224,7 +224,7 @@ def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:
         "reply_to": post.reply_to,
         "visibility": post.visibility,
         "deleted": post.deleted,
-        "edited_at": post.extra.get("edited_at"),
+        "edited_at": iso(post.edited_at) if post.edited_at is not None else None,
         "poll": polls.view(post.extra.get("poll")),
         "metrics": {k: int(v) for k, v in post.metrics.items() if not k.startswith("_")},
         **{k: v for k, v in post.extra.items() if k in ("title", "privacy", "rkey", "record")},

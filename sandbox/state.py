@@ -66,6 +66,9 @@ class Token:
     scope: str = ""
     client_id: str = ""
     revoked: bool = False
+    # A person's token (Facebook Login), as opposed to one of the Page they manage: it reads
+    # the person and their Pages (`/me/accounts`), and publishes nothing.
+    person: bool = False
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -136,6 +139,16 @@ class Post:
 
     def count(self, name: str) -> int:
         return int(self.metrics.get(name, 0.0))
+
+    @property
+    def edited_at(self) -> float | None:
+        value = self.extra.get("edited_at")
+        return float(value) if value is not None else None
+
+    def edit(self, text: str) -> None:
+        """Its author changed the text; networks that allow this show when."""
+        self.text = text
+        self.extra["edited_at"] = time.time()
 
 
 class State:

@@ -135,7 +135,8 @@ def _post_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
     if "parent_id" in wanted and post.reply_to:
         out["parent_id"] = post.reply_to
     if "attachments" in wanted and post.media:
-        out["attachments"] = {"data": [{"media_type": "photo", "url": m.get("url")}
+        out["attachments"] = {"data": [{"media_type": "video" if m.get("kind") == "video"
+                                        else "photo", "url": m.get("url")}
                                        for m in post.media]}
     return out
 
@@ -161,9 +162,100 @@ def _publish(sb: Sandbox, page: Account, text: str, media: list[dict[str, Any]],
     ))
 
 
+def _as_person(sb: Sandbox, page: Account, method: str, segments: list[str]) -> Response:
+    """What a person's token (from Facebook Login) reaches: the person, and the Pages they
+    manage (`/me/accounts`, each with its Page token). Anything a Page does needs the Page's
+    own token."""
+    if segments[0] != "me" or method != "GET" or len(segments) > 2:
+        raise errors.graph_error("(#200) This call needs the Page's access token "
+                                 "(from /me/accounts), not a person's", 200)
+    person = {"id": f"10{page.id}", "name": f"{page.name} admin"}
+    if len(segments) == 1:
+        return json(person)
+    if segments[1] != "accounts":
+        raise errors.graph_error(f"(#100) Tried accessing nonexisting field ({segments[1]}) "
+                                 "on node type (User)", 100)
+    token = meta.issue(sb, NETWORK, page)["access_token"]
+    return json({"data": [{"id": page.id, "name": page.name, "access_token": token,
+                           "category": "Brand",
+                           "tasks": ["CREATE_CONTENT", "MODERATE", "MESSAGING"]}],
+                 "paging": {}})
+
+
+def _photo(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    """`POST /{page-id}/photos`: a photo post, or with `published=false` a photo that waits
+    to be attached to a feed post (`attached_media`)."""
+    url = p.get("url")
+    if not url:
+        raise errors.graph_error("(#324) Requires upload file", 324)
+    photo = {"id": sb.state.numeric_id("3"), "kind": "image", "url": url,
+             "digest": f"url:{url}"}
+    if str(p.get("published", "true")).lower() == "false":
+        _unpublished(sb)[str(photo["id"])] = (page.id, photo)
+        return json({"id": photo["id"]})
+    post = _publish(sb, page, str(p.get("caption") or p.get("message") or ""), [photo], None)
+    return json({"id": photo["id"], "post_id": post.id})
+
+
+def _video(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    """`POST /{page-id}/videos` from a `file_url`: the video node's id; the Page post that
+    shows it is `GET /{video-id}?fields=post_id`."""
+    url = p.get("file_url")
+    if not url:
+        raise errors.graph_error("(#100) Requires upload file: file_url or source", 100)
+    video_id = sb.state.numeric_id("4")
+    media = [{"id": video_id, "kind": "video", "url": url, "digest": f"url:{url}"}]
+    post = _publish(sb, page, str(p.get("description") or ""), media, None)
+    post.extra["video_id"] = video_id
+    return json({"id": video_id})
+
+
+def _video_post(sb: Sandbox, video_id: str) -> Post | None:
+    for post in sb.state.posts[NETWORK].values():
+        if post.extra.get("video_id") == video_id and not post.deleted:
+            return post
+    return None
+
+
+def _unpublished(sb: Sandbox) -> dict[str, tuple[str, dict[str, Any]]]:
+    found: dict[str, tuple[str, dict[str, Any]]] = sb.state.kv[NETWORK].setdefault(
+        "unpublished_photos", {}
+    )
+    return found
+
+
+def _attached(sb: Sandbox, page: Account, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Page's unpublished photos a feed post names in `attached_media[i]`
+    (`{"media_fbid": …}`), each usable once."""
+    refs = sorted(
+        ((int(key[len("attached_media["):-1]), value) for key, value in p.items()
+         if key.startswith("attached_media[") and key.endswith("]")
+         and key[len("attached_media["):-1].isdigit()),
+    )
+    waiting = _unpublished(sb)
+    media = []
+    for index, raw in refs:
+        try:
+            fbid = str(orjson.loads(raw).get("media_fbid", "")) if isinstance(raw, str) else ""
+        except (orjson.JSONDecodeError, AttributeError):
+            fbid = ""
+        owner, photo = waiting.get(fbid, ("", {}))
+        if owner != page.id:
+            raise errors.graph_error(
+                f"(#100) param attached_media[{index}] must be an unpublished photo of this Page",
+                100,
+            )
+        media.append(photo)
+    for photo in media:
+        waiting.pop(str(photo["id"]), None)
+    return media
+
+
 async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
                  p: dict[str, Any]) -> Response:
     account = meta.auth(sb, NETWORK, request, p)
+    if meta.token_of(sb, NETWORK, request, p).person:
+        return _as_person(sb, account, method, segments)
     node = account.id if segments[0] == "me" else segments[0]
     edge = segments[1] if len(segments) > 1 else None
     posts = sb.state.posts[NETWORK]
@@ -172,23 +264,14 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if edge is None and method == "GET":
             return json({"id": account.id, "name": account.name,
                          **({"category": "Brand"} if "category" in _fields(p) else {})})
-        if edge == "accounts" and method == "GET":
-            return json({"data": [{"id": account.id, "name": account.name,
-                                   "access_token": p.get("access_token") or "",
-                                   "category": "Brand", "tasks": ["CREATE_CONTENT", "MODERATE",
-                                                                  "MESSAGING"]}]})
         if edge == "feed" and method == "POST":
-            post = _publish(sb, account, str(p.get("message", "")), [], p.get("link"))
+            media = _attached(sb, account, p)
+            post = _publish(sb, account, str(p.get("message", "")), media, p.get("link"))
             return json({"id": post.id})
         if edge == "photos" and method == "POST":
-            url = p.get("url")
-            if not url:
-                raise errors.graph_error("(#324) Requires upload file", 324)
-            media = [{"id": sb.state.numeric_id("3"), "kind": "image", "url": url,
-                      "digest": f"url:{url}"}]
-            post = _publish(sb, account, str(p.get("caption") or p.get("message") or ""),
-                            media, None)
-            return json({"id": media[0]["id"], "post_id": post.id})
+            return _photo(sb, account, p)
+        if edge == "videos" and method == "POST":
+            return _video(sb, account, p)
         if edge in ("feed", "posts", "published_posts") and method == "GET":
             mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
                     if not x.deleted and x.kind == "post"]
@@ -205,6 +288,9 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
                                   for m in meta.metric_list(p, segments)]})
         raise meta.unsupported(method, segments)
 
+    video = _video_post(sb, node)
+    if video is not None and edge is None and method == "GET" and video.account_id == account.id:
+        return json({"id": node, "post_id": video.id, "description": video.text})
     post = posts.get(node)
     if post is None or post.deleted or (
         post.account_id != account.id and post.extra.get("root", "").split("_")[0] != account.id
@@ -215,7 +301,12 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
             post.deleted = True
             return json({"success": True})
         if method == "POST" and "message" in p:
-            post.text = str(p["message"])
+            message = str(p["message"])
+            if len(message) > MAX_CHARS:
+                raise errors.graph_error(
+                    "(#100) Param message must be at most 63206 characters", 100
+                )
+            post.edit(message)
             return json({"success": True})
         return json(_post_view(sb, post, _fields(p)))
     if edge == "comments":

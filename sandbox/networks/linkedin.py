@@ -231,7 +231,7 @@ def _post_view(post: Post) -> dict[str, Any]:
         "visibility": post.visibility, "lifecycleState": "PUBLISHED",
         "createdAt": int(post.created_at * 1000),
         "publishedAt": int(post.created_at * 1000),
-        "lastModifiedAt": int(post.created_at * 1000),
+        "lastModifiedAt": int((post.edited_at or post.created_at) * 1000),
         "distribution": {"feedDistribution": "MAIN_FEED"},
     }
     refs = [{"id": m["id"], "altText": m.get("alt", "")} for m in post.media]
@@ -268,7 +268,12 @@ async def find_posts(request: Request) -> Response:
                  "elements": [_post_view(p) for p in page]})
 
 
-@router.api_route("/rest/posts/{urn:path}", methods=["GET", "DELETE"])
+# What a partial update of a post may set (Posts API); anything else is refused.
+EDITABLE = frozenset({"commentary", "contentCallToActionLabel", "contentLandingPage",
+                      "lifecycleStateInfo", "adContext"})
+
+
+@router.api_route("/rest/posts/{urn:path}", methods=["GET", "POST", "DELETE"])
 async def post_by_urn(urn: str, request: Request) -> Response:
     sb = sandbox_of(request)
     account = sb.authenticate(NETWORK, bearer(request))
@@ -279,7 +284,29 @@ async def post_by_urn(urn: str, request: Request) -> Response:
     if request.method == "DELETE":
         post.deleted = True
         return Response(status_code=204)
+    if request.method == "POST":
+        return await _partial_update(request, post)
     return json(_post_view(post))
+
+
+async def _partial_update(request: Request, post: Post) -> Response:
+    if request.headers.get("x-restli-method", "").upper() != "PARTIAL_UPDATE":
+        raise errors.linkedin_error(400, "ILLEGAL_ARGUMENT",
+                                    "POST on an entity needs X-RestLi-Method: PARTIAL_UPDATE")
+    body = await json_body(request) or {}
+    changes = (body.get("patch") or {}).get("$set")
+    if not isinstance(changes, dict) or not changes:
+        raise errors.linkedin_error(400, "ILLEGAL_ARGUMENT", "/patch/$set :: is required")
+    for field in sorted(set(changes) - EDITABLE):
+        raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                    f"/patch/$set/{field} :: field cannot be updated")
+    if "commentary" in changes:
+        text = str(changes["commentary"] or "")
+        if len(text) > MAX_COMMENTARY:
+            raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                        "/commentary :: length exceeds 3000 characters")
+        post.edit(text)
+    return Response(status_code=204)
 
 
 @router.api_route("/rest/socialActions/{urn:path}/comments", methods=["GET", "POST"])

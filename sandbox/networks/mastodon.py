@@ -111,7 +111,7 @@ def _status(sb: Sandbox, post: Post) -> dict[str, Any]:
         "replies_count": post.count("replies"),
         "reblogs_count": post.count("shares"),
         "favourites_count": post.count("likes"),
-        "edited_at": None,
+        "edited_at": iso(post.edited_at, ms=True) if post.edited_at is not None else None,
         "content": post.extra.get("html") or f"<p>{html.escape(post.text)}</p>",
         "reblog": None,
         "application": None,
@@ -343,6 +343,19 @@ async def _status_params(request: Request) -> tuple[dict[str, Any], list[str]]:
     return p, [v for k, v in pairs if k in ("media_ids[]", "media_ids")]
 
 
+def _attachments(sb: Sandbox, account: Account, media_ids: list[str]) -> list[dict[str, Any]]:
+    media = []
+    for mid in media_ids:
+        item = sb.state.media[NETWORK].get(mid)
+        if item is None or item.account_id != account.id:
+            raise errors.mastodon_error(422, "Validation failed: Media attachments is invalid")
+        if item.status != "succeeded":
+            raise errors.mastodon_error(422, "Cannot attach files that have not finished "
+                                             "processing. Try again in a moment!")
+        media.append(media_ref(item))
+    return media
+
+
 @router.post("/api/v1/statuses")
 async def create_status(request: Request) -> Response:
     sb = sandbox_of(request)
@@ -375,15 +388,7 @@ async def create_status(request: Request) -> Response:
     if len(media_ids) > 4:
         raise errors.mastodon_error(422, "Validation failed: Cannot attach more than 4 files")
     poll = _poll(p.get("poll"), with_media=bool(media_ids))
-    media = []
-    for mid in media_ids:
-        item = sb.state.media[NETWORK].get(mid)
-        if item is None or item.account_id != account.id:
-            raise errors.mastodon_error(422, "Validation failed: Media attachments is invalid")
-        if item.status != "succeeded":
-            raise errors.mastodon_error(422, "Cannot attach files that have not finished "
-                                             "processing. Try again in a moment!")
-        media.append(media_ref(item))
+    media = _attachments(sb, account, media_ids)
     parent = None
     reply_to = p.get("in_reply_to_id")
     if reply_to:
@@ -418,6 +423,39 @@ async def get_status(status_id: str, request: Request) -> Response:
     post = sb.state.posts[NETWORK].get(status_id)
     if post is None or post.deleted:
         raise errors.mastodon_error(404, "Record not found")
+    return json(_status(sb, post))
+
+
+@router.put("/api/v1/statuses/{status_id}")
+async def edit_status(status_id: str, request: Request) -> Response:
+    """An edit replaces the status: attachments, content warning and poll not sent again are
+    dropped; a poll whose options change loses its votes."""
+    sb = sandbox_of(request)
+    account = sb.authenticate(NETWORK, bearer(request))
+    post = sb.state.posts[NETWORK].get(status_id)
+    if post is None or post.deleted or post.account_id != account.id:
+        raise errors.mastodon_error(404, "Record not found")
+    p, media_ids = await _status_params(request)
+    text = str(p.get("status") or "")
+    spoiler = str(p.get("spoiler_text") or "")
+    if not text.strip() and not media_ids:
+        raise errors.mastodon_error(422, "Validation failed: Text can't be blank")
+    if _text_length(text) + len(spoiler) > MAX_CHARS:
+        raise errors.mastodon_error(
+            422, f"Validation failed: Text character limit of {MAX_CHARS} exceeded"
+        )
+    if len(media_ids) > 4:
+        raise errors.mastodon_error(422, "Validation failed: Cannot attach more than 4 files")
+    poll = _poll(p.get("poll"), with_media=bool(media_ids))
+    post.media = _attachments(sb, account, media_ids)
+    before = post.extra.pop("poll", None)
+    if poll is not None:
+        labels = [o["label"] for o in poll["options"]]
+        same = before is not None and [o["label"] for o in before["options"]] == labels
+        post.extra["poll"] = before if same else poll
+        post.extra.setdefault("poll_id", sb.state.snowflake())
+    post.extra["spoiler_text"] = spoiler
+    post.edit(text)
     return json(_status(sb, post))
 
 

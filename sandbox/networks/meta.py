@@ -15,7 +15,7 @@ from sandbox import errors, moderation, oauth, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import bearer, json, params
 from sandbox.media import SAMPLES, kind_from_url
-from sandbox.state import Account, Post
+from sandbox.state import Account, Post, Token
 
 VERSION = re.compile(r"^v\d+\.\d+$")
 
@@ -76,10 +76,18 @@ def unsupported(method: str, segments: list[str]) -> errors.NetError:
     )
 
 
-def issue(sb: Sandbox, network: str, account: Account) -> dict[str, Any]:
+def issue(sb: Sandbox, network: str, account: Account, *, person: bool = False
+          ) -> dict[str, Any]:
     ttl = sb.settings.long_token_ttl_seconds
     tok = sb.state.issue(network, account.id, ttl=ttl, prefix=_prefix(network))
+    tok.person = person
     return {"access_token": tok.value, "token_type": "bearer", "expires_in": ttl}
+
+
+def token_of(sb: Sandbox, network: str, request: Request, p: dict[str, Any]) -> Token:
+    """The token a Graph call came with (query or bearer)."""
+    auth(sb, network, request, p)
+    return sb.token(network, str(p.get("access_token") or bearer(request)))
 
 
 def _prefix(network: str) -> str:
@@ -98,15 +106,18 @@ async def _token(network: str, request: Request) -> Response:
                 sb, network, code=str(p["code"]), client_id=client_id,
                 redirect_uri=p.get("redirect_uri"), verifier=p.get("code_verifier"),
             )
-            out = issue(sb, network, account)
+            # Facebook Login answers with the person's token; their Pages' come from
+            # /me/accounts.
+            out = issue(sb, network, account, person=network == "facebook")
             if network in ("instagram", "threads"):
                 out["user_id"] = account.id
             return json(out)
         if grant in ("fb_exchange_token", "ig_exchange_token", "th_exchange_token",
                      "ig_refresh_token", "th_refresh_token"):
-            current = p.get("fb_exchange_token") or p.get("access_token")
-            account = sb.authenticate(network, str(current or ""))
-            return json(issue(sb, network, account))
+            current = sb.token(network, str(p.get("fb_exchange_token") or p.get("access_token")
+                                            or ""))
+            account = sb.authenticate(network, current.value)
+            return json(issue(sb, network, account, person=current.person))
     except oauth.OAuthFailure as exc:
         raise errors.graph_error(f"Error validating verification code: {exc.description}",
                                  100, subcode=36007) from exc

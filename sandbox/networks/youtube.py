@@ -360,13 +360,43 @@ async def list_videos(request: Request) -> Response:
                  "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}})
 
 
+@router.put("/youtube/v3/videos")
+async def update_video(request: Request) -> Response:
+    """videos.update: the parts named in `part` are replaced as a whole (a snippet field left
+    out is cleared; title and categoryId are required)."""
+    sb = sandbox_of(request)
+    account = _auth(sb, request)
+    _spend(sb, "insert")
+    body = await json_body(request) or {}
+    if request.query_params.get("part", "") != "snippet" or not isinstance(
+        body.get("snippet"), dict
+    ):
+        raise errors.google_error(400, "invalidPart", "This sandbox updates part=snippet only, "
+                                  "and the body must carry a snippet.")
+    post = sb.state.posts[NETWORK].get(str(body.get("id", "")))
+    if post is None or post.kind != "post" or post.deleted:
+        raise errors.google_error(404, "videoNotFound", "Video not found")
+    if post.account_id != account.id:
+        raise errors.google_error(403, "forbidden", "The video that you are trying to update "
+                                  "cannot be found, or you are not its owner.")
+    snippet = body["snippet"]
+    _validate_snippet(snippet)
+    if not snippet.get("categoryId"):
+        raise errors.google_error(400, "invalidCategoryId", "The snippet.categoryId property "
+                                  "specifies an invalid category ID.")
+    post.extra.update(title=str(snippet["title"]), tags=list(snippet.get("tags") or []),
+                      category=str(snippet["categoryId"]))
+    post.edit(str(snippet.get("description", "")))
+    return json(_video(post, {"snippet"}))
+
+
 @router.delete("/youtube/v3/videos")
 async def delete_video(request: Request) -> Response:
     sb = sandbox_of(request)
     account = _auth(sb, request)
     _spend(sb, "insert")
     post = sb.state.posts[NETWORK].get(request.query_params.get("id", ""))
-    if post is None or post.account_id != account.id:
+    if post is None or post.deleted or post.account_id != account.id:
         raise errors.google_error(404, "videoNotFound", "Video not found")
     post.deleted = True
     return Response(status_code=204)

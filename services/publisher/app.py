@@ -7,59 +7,34 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.publisher import consumers
+from services.publisher import consumers, workers
 from services.publisher.adapters import Adapters
 from services.publisher.api import channels, networks
 from services.publisher.crypto import Keyring
-from services.publisher.jobs import NOTIFY_CHANNEL
 from services.publisher.models import BUS
-from services.publisher.refresher import TokenRefresher
-from services.publisher.sending import PublishLoop
+from services.publisher.sending import Credentials
 from services.publisher.settings import PublisherSettings
-from services.publisher.subscriptions import NOTIFY_SUBSCRIPTIONS, SubscriptionKeeper
 from shared.service import Runtime, service_app
 
 
 def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     settings = settings or PublisherSettings()
-    runtime = Runtime.create(
-        settings,
-        tables=BUS,
-        notify_channels=[NOTIFY_CHANNEL, NOTIFY_SUBSCRIPTIONS, "publisher_refresher"],
-    )
+    runtime = Runtime.create(settings, tables=BUS)
     keyring = Keyring(keys=settings.encryption_keys, active_key_id=settings.active_key_id)
+    credentials = Credentials(runtime=runtime, keyring=keyring, settings=settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapters = Adapters(settings)
         app.state.adapters = adapters
-        loop = PublishLoop(runtime=runtime, settings=settings, adapters=adapters, keyring=keyring)
-        keeper = SubscriptionKeeper(
-            runtime=runtime, settings=settings, adapters=adapters, credentials=loop.credentials
+        loops = workers.loops(runtime, settings, adapters=adapters, credentials=credentials)
+        app.state.loops = {loop.name: loop for loop in loops}
+        app.state.token_refresher = app.state.loops["token-refresher"]
+        subscriptions = consumers.subscriptions(
+            runtime, adapters=adapters, credentials=credentials, settings=settings
         )
-        refresher = TokenRefresher(
-            runtime=runtime,
-            settings=settings,
-            adapters=adapters,
-            keyring=keyring,
-            credentials=loop.credentials,
-        )
-        app.state.subscription_keeper = keeper
-        app.state.token_refresher = refresher
         try:
-            async with runtime.running(
-                subscriptions=consumers.subscriptions(
-                    runtime,
-                    adapters=adapters,
-                    credentials=loop.credentials,
-                    settings=settings,
-                ),
-                workers=[
-                    ("publish-loop", loop.run),
-                    ("webhook-subscriptions", keeper.run),
-                    ("token-refresher", refresher.run),
-                ],
-            ):
+            async with runtime.running(subscriptions=subscriptions, loops=loops):
                 yield
         finally:
             await adapters.close()

@@ -171,6 +171,13 @@ async def spend(
         )
     if fits.ok:
         return 0.0
+    return await wait_until_fits(session, applicable, now=now)
+
+
+async def wait_until_fits(
+    session: AsyncSession, applicable: list[tuple[str, BudgetRule]], *, now: datetime
+) -> float:
+    """Seconds until every budget of `applicable` can pay for one more call."""
     wait = 0.0
     for key, rule in applicable:
         window = timedelta(seconds=rule.window_seconds)

@@ -2,25 +2,91 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher.adapters import Adapters
+from services.publisher.changes import record_change
 from services.publisher.insights import collect_metrics
 from services.publisher.jobs import record_due, record_reply
 from services.publisher.moderation import carry_out
 from services.publisher.polling import fetch_inbox
 from services.publisher.sending import Credentials
 from services.publisher.settings import PublisherSettings
-from shared.consumer import Subscription
+from shared.consumer import Received, Subscription, on
 from shared.events import (
     CommentModerationRequested,
-    Envelope,
     InboxFetch,
     MetricsCollect,
     PostDue,
     ReplyRequested,
+    TargetDeleteRequested,
+    TargetEditRequested,
 )
+from shared.events.envelope import EventData
 from shared.service import Runtime
+
+
+@dataclass(frozen=True)
+class Handlers:
+    runtime: Runtime
+    adapters: Adapters
+    credentials: Credentials
+    settings: PublisherSettings
+
+    def network_call(self, event: Received[Any]) -> dict[str, Any]:
+        """What a handler that talks to the network while it holds the message is given."""
+        return {
+            "workspace_id": event.envelope.workspace_id,
+            "request": event.data,
+            "adapters": self.adapters,
+            "credentials": self.credentials,
+            "outbox": self.runtime.outbox,
+            "causation_id": event.envelope.id,
+            "runtime": self.runtime,
+            "settings": self.settings,
+        }
+
+    async def post_due(self, session: AsyncSession, event: Received[PostDue]) -> None:
+        # Only recorded here: the network is called by the publishing loop, outside this
+        # transaction, so a slow network never holds a message or a database connection.
+        await record_due(
+            session,
+            workspace_id=event.workspace_id,
+            due=event.data,
+            correlation_id=event.envelope.correlation_id,
+        )
+
+    async def reply_requested(self, session: AsyncSession, event: Received[ReplyRequested]) -> None:
+        await record_reply(
+            session,
+            workspace_id=event.workspace_id,
+            request=event.data,
+            correlation_id=event.envelope.correlation_id,
+        )
+
+    async def change_requested(self, session: AsyncSession, event: Received[Any]) -> None:
+        # Recorded once per request id; the change loop calls the network.
+        await record_change(
+            session,
+            workspace_id=event.workspace_id,
+            request=event.data,
+            correlation_id=event.envelope.correlation_id,
+            now=self.runtime.clock(),
+        )
+
+    async def inbox_fetch(self, session: AsyncSession, event: Received[InboxFetch]) -> None:
+        await fetch_inbox(session, **self.network_call(event))
+
+    async def metrics_collect(self, session: AsyncSession, event: Received[MetricsCollect]) -> None:
+        await collect_metrics(session, **self.network_call(event))
+
+    async def moderation_requested(
+        self, session: AsyncSession, event: Received[CommentModerationRequested]
+    ) -> None:
+        await carry_out(session, **self.network_call(event))
 
 
 def subscriptions(
@@ -30,80 +96,13 @@ def subscriptions(
     credentials: Credentials,
     settings: PublisherSettings,
 ) -> list[Subscription]:
-    async def on_post_due(session: AsyncSession, envelope: Envelope) -> None:
-        # Only recorded here: the network is called by the publishing loop, outside this
-        # transaction, so a slow network never holds a message or a database connection.
-        data = envelope.parsed()
-        assert isinstance(data, PostDue) and envelope.workspace_id
-        await record_due(
-            session,
-            workspace_id=envelope.workspace_id,
-            due=data,
-            correlation_id=envelope.correlation_id,
-        )
-
-    async def on_reply_requested(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, ReplyRequested) and envelope.workspace_id
-        await record_reply(
-            session,
-            workspace_id=envelope.workspace_id,
-            request=data,
-            correlation_id=envelope.correlation_id,
-        )
-
-    async def on_inbox_fetch(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, InboxFetch)
-        await fetch_inbox(
-            session,
-            workspace_id=envelope.workspace_id,
-            request=data,
-            adapters=adapters,
-            credentials=credentials,
-            outbox=runtime.outbox,
-            causation_id=envelope.id,
-            runtime=runtime,
-            settings=settings,
-        )
-
-    async def on_metrics_collect(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, MetricsCollect)
-        await collect_metrics(
-            session,
-            workspace_id=envelope.workspace_id,
-            request=data,
-            adapters=adapters,
-            credentials=credentials,
-            outbox=runtime.outbox,
-            causation_id=envelope.id,
-            runtime=runtime,
-            settings=settings,
-        )
-
-    async def on_moderation_requested(session: AsyncSession, envelope: Envelope) -> None:
-        data = envelope.parsed()
-        assert isinstance(data, CommentModerationRequested)
-        await carry_out(
-            session,
-            workspace_id=envelope.workspace_id,
-            request=data,
-            adapters=adapters,
-            credentials=credentials,
-            outbox=runtime.outbox,
-            causation_id=envelope.id,
-            runtime=runtime,
-            settings=settings,
-        )
-
+    h = Handlers(runtime=runtime, adapters=adapters, credentials=credentials, settings=settings)
+    changes: list[type[EventData]] = [TargetEditRequested, TargetDeleteRequested]
     return [
-        Subscription(
-            purpose="moderation",
-            handlers={"comment.moderation_requested": on_moderation_requested},
-        ),
-        Subscription(purpose="posts", handlers={"post.due": on_post_due}),
-        Subscription(purpose="replies", handlers={"reply.requested": on_reply_requested}),
-        Subscription(purpose="inbox", handlers={"inbox.fetch": on_inbox_fetch}),
-        Subscription(purpose="metrics", handlers={"metrics.collect": on_metrics_collect}),
+        Subscription.of("moderation", on(CommentModerationRequested, h.moderation_requested)),
+        Subscription.of("posts", on(PostDue, h.post_due)),
+        Subscription.of("replies", on(ReplyRequested, h.reply_requested)),
+        Subscription.of("inbox", on(InboxFetch, h.inbox_fetch)),
+        Subscription.of("metrics", on(MetricsCollect, h.metrics_collect)),
+        Subscription.of("changes", *(on(model, h.change_requested) for model in changes)),
     ]

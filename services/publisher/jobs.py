@@ -16,6 +16,7 @@ from services.publisher.adapters.base import Published
 from services.publisher.models import PublishJob
 from shared.events import (
     Envelope,
+    EventData,
     PostDue,
     PostPublished,
     PostPublishFailed,
@@ -279,40 +280,44 @@ async def mark_published(
     if job.kind == "first_comment":
         return
     if job.kind == "reply":
-        await outbox.add(
+        await tell(
             session,
-            Envelope.of(
-                ReplySent(
-                    reply_id=job.target_id,
-                    conversation_id=job.post_id,
-                    channel_id=job.channel_id,
-                    external_id=published.external_id,
-                    sent_at=now,
-                ),
-                workspace_id=job.workspace_id,
-                correlation_id=job.correlation_id,
+            outbox,
+            job,
+            ReplySent(
+                reply_id=job.target_id,
+                conversation_id=job.post_id,
+                channel_id=job.channel_id,
+                external_id=published.external_id,
+                sent_at=now,
             ),
         )
         return
     await record_first_comment(session, job=job, external_id=published.external_id, now=now)
+    await tell(
+        session,
+        outbox,
+        job,
+        PostPublished(
+            post_id=job.post_id,
+            target_id=job.target_id,
+            channel_id=job.channel_id,
+            network=job.network,
+            external_id=published.external_id,
+            url=published.url,
+            published_at=now,
+            due_at=job.due_at,
+            text=job.text,
+            media_kind=media_kind(job.media),
+        ),
+    )
+
+
+async def tell(session: AsyncSession, outbox: Outbox, job: PublishJob, event: EventData) -> None:
+    """Says what became of a job's write, in its workspace and under its correlation id."""
     await outbox.add(
         session,
-        Envelope.of(
-            PostPublished(
-                post_id=job.post_id,
-                target_id=job.target_id,
-                channel_id=job.channel_id,
-                network=job.network,
-                external_id=published.external_id,
-                url=published.url,
-                published_at=now,
-                due_at=job.due_at,
-                text=job.text,
-                media_kind=media_kind(job.media),
-            ),
-            workspace_id=job.workspace_id,
-            correlation_id=job.correlation_id,
-        ),
+        Envelope.of(event, workspace_id=job.workspace_id, correlation_id=job.correlation_id),
     )
 
 
@@ -334,35 +339,31 @@ async def mark_failed(
     if job.kind == "first_comment":
         return
     if job.kind == "reply":
-        await outbox.add(
+        await tell(
             session,
-            Envelope.of(
-                ReplyFailed(
-                    reply_id=job.target_id,
-                    conversation_id=job.post_id,
-                    channel_id=job.channel_id,
-                    error_class=error_class,
-                    error=error,
-                ),
-                workspace_id=job.workspace_id,
-                correlation_id=job.correlation_id,
+            outbox,
+            job,
+            ReplyFailed(
+                reply_id=job.target_id,
+                conversation_id=job.post_id,
+                channel_id=job.channel_id,
+                error_class=error_class,
+                error=error,
             ),
         )
         return
-    await outbox.add(
+    await tell(
         session,
-        Envelope.of(
-            PostPublishFailed(
-                post_id=job.post_id,
-                target_id=job.target_id,
-                channel_id=job.channel_id,
-                network=job.network,
-                error_class=error_class,
-                error=error,
-                failed_at=now,
-            ),
-            workspace_id=job.workspace_id,
-            correlation_id=job.correlation_id,
+        outbox,
+        job,
+        PostPublishFailed(
+            post_id=job.post_id,
+            target_id=job.target_id,
+            channel_id=job.channel_id,
+            network=job.network,
+            error_class=error_class,
+            error=error,
+            failed_at=now,
         ),
     )
 
@@ -406,21 +407,19 @@ async def schedule_retry(
     await session.flush()
     if outbox is None or job.kind != "post":
         return
-    await outbox.add(
+    await tell(
         session,
-        Envelope.of(
-            PostRetrying(
-                post_id=job.post_id,
-                target_id=job.target_id,
-                channel_id=job.channel_id,
-                network=job.network,
-                attempts=job.attempts,
-                error_class=error_class,
-                error=error,
-                next_attempt_at=job.next_attempt_at,
-            ),
-            workspace_id=job.workspace_id,
-            correlation_id=job.correlation_id,
+        outbox,
+        job,
+        PostRetrying(
+            post_id=job.post_id,
+            target_id=job.target_id,
+            channel_id=job.channel_id,
+            network=job.network,
+            attempts=job.attempts,
+            error_class=error_class,
+            error=error,
+            next_attempt_at=job.next_attempt_at,
         ),
     )
 

@@ -186,3 +186,41 @@ class WebhookSubscription(Base):
     error: Mapped[str | None] = mapped_column(Text)
     subscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TargetChange(Base):
+    """An edit or delete the scheduler asked for on a published target, once per `request_id`
+    (a redelivered request finds its row and is not done again).
+
+    status: pending (waiting for `next_attempt_at`), working (a replica holds the lease and
+    may be talking to the network), done (the answer, `ok` or not, is in the outbox).
+    """
+
+    __tablename__ = "target_changes"
+    __table_args__ = (
+        Index(
+            "ix_publisher_target_changes_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'working')"),
+        ),
+    )
+
+    request_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    action: Mapped[str] = mapped_column(String(10))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    network: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(Text)
+    # The fields to set (text, title, description); empty for a delete.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    correlation_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -251,61 +251,13 @@ async def finish(
     flow = flow_for(adapters, network)
     adapter = adapters.get(network)
     assert adapter is not None
-    pending = await session.scalar(
-        select(OAuthState).where(OAuthState.state == state).with_for_update()
-    )
-    if (
-        pending is None
-        or pending.workspace_id != workspace_id
-        or pending.network != network
-        or pending.expires_at < datetime.now(UTC)
-    ):
-        raise ValidationFailed(
-            "Unknown or expired state; start the connection again.", field="state"
-        )
-    await session.delete(pending)
-    instance = pending.instance_url
-    app = adapter.app
-    if instance is not None and pending.app_credentials is not None and keyring is not None:
-        app = NetworkApp(**keyring.open(pending.app_credentials, key_id=pending.app_key_id or "",
-                                        context=pending.state))
-    if app is None:
-        raise ValidationFailed(f"No {network} app is configured on this Herald.", field="network")
-    form: dict[str, Any] = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": pending.redirect_uri,
-        flow.client_param: app.client_id,
-    }
-    if pending.code_verifier:
-        form["code_verifier"] = pending.code_verifier
-    client_auth: dict[str, Any] = {}
-    if flow.client_auth == "form":
-        form["client_secret"] = app.client_secret
-    else:
-        client_auth["auth"] = (app.client_id, app.client_secret)
-    url = token_url(flow, adapter)
-    if instance is not None:
-        url = adapter.url(flow.token, {"instance_url": instance})
-    try:
-        r = await adapter.client_for(url).post(url, data=form, **client_auth)
-    except (httpx.TransportError, OutboundRefused) as exc:
-        raise BadGateway(f"{network} could not be reached to finish connecting.") from exc
-    if r.status_code != 200 or "access_token" not in r.text:
-        # TikTok answers some refusals with 200 and an `error` body.
-        raise ValidationFailed(
-            f"{network} refused the authorization code: {r.text[:300]}", field="code"
-        )
-    issued = r.json()
+    pending = await claim_state(session, workspace_id=workspace_id, network=network, state=state)
+    app = app_of(pending, adapter, keyring)
+    issued = await redeem(flow, adapter, pending, app, code)
     if flow.exchange:
         issued = await long_lived(network, flow.exchange, issued, adapter, app.client_secret)
-    credentials: dict[str, Any] = {"access_token": issued["access_token"]}
-    if issued.get("refresh_token"):
-        credentials["refresh_token"] = issued["refresh_token"]
-    if issued.get("expires_in"):
-        credentials["expires_at"] = int(time.time() + int(issued["expires_in"]))
-    if issued.get("scope"):
-        credentials["scope"] = issued["scope"]
+    credentials = credentials_of(issued)
+    instance = pending.instance_url
     if instance is not None:
         credentials["instance_url"] = instance
         # The instance's app, kept with the token it issued (to revoke it on removal).
@@ -323,6 +275,90 @@ async def finish(
         keyring=keyring,
         outbox=outbox,
     )
+
+
+async def claim_state(
+    session: AsyncSession, *, workspace_id: uuid.UUID, network: str, state: str
+) -> OAuthState:
+    """The connection this callback finishes, used up: a state is good for one callback."""
+    pending = await session.scalar(
+        select(OAuthState).where(OAuthState.state == state).with_for_update()
+    )
+    if (
+        pending is None
+        or pending.workspace_id != workspace_id
+        or pending.network != network
+        or pending.expires_at < datetime.now(UTC)
+    ):
+        raise ValidationFailed(
+            "Unknown or expired state; start the connection again.", field="state"
+        )
+    await session.delete(pending)
+    return pending
+
+
+def app_of(pending: OAuthState, adapter: Adapter, keyring: Keyring | None) -> NetworkApp:
+    """The app the code was issued to: the configured one, or the one registered on the
+    user's Mastodon instance when the connection began."""
+    app = adapter.app
+    if (
+        pending.instance_url is not None
+        and pending.app_credentials is not None
+        and keyring is not None
+    ):
+        app = NetworkApp(**keyring.open(pending.app_credentials, key_id=pending.app_key_id or "",
+                                        context=pending.state))
+    if app is None:
+        raise ValidationFailed(
+            f"No {adapter.network} app is configured on this Herald.", field="network"
+        )
+    return app
+
+
+async def redeem(
+    flow: OAuthFlow, adapter: Adapter, pending: OAuthState, app: NetworkApp, code: str
+) -> dict[str, Any]:
+    """The authorization code exchanged for tokens at the network's token endpoint."""
+    network = adapter.network
+    form: dict[str, Any] = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": pending.redirect_uri,
+        flow.client_param: app.client_id,
+    }
+    if pending.code_verifier:
+        form["code_verifier"] = pending.code_verifier
+    client_auth: dict[str, Any] = {}
+    if flow.client_auth == "form":
+        form["client_secret"] = app.client_secret
+    else:
+        client_auth["auth"] = (app.client_id, app.client_secret)
+    url = token_url(flow, adapter)
+    if pending.instance_url is not None:
+        url = adapter.url(flow.token, {"instance_url": pending.instance_url})
+    try:
+        r = await adapter.client_for(url).post(url, data=form, **client_auth)
+    except (httpx.TransportError, OutboundRefused) as exc:
+        raise BadGateway(f"{network} could not be reached to finish connecting.") from exc
+    if r.status_code != 200 or "access_token" not in r.text:
+        # TikTok answers some refusals with 200 and an `error` body.
+        raise ValidationFailed(
+            f"{network} refused the authorization code: {r.text[:300]}", field="code"
+        )
+    issued: dict[str, Any] = r.json()
+    return issued
+
+
+def credentials_of(issued: dict[str, Any]) -> dict[str, Any]:
+    """What a token answer gives to keep: the tokens, when the access token ends, the scope."""
+    credentials: dict[str, Any] = {"access_token": issued["access_token"]}
+    if issued.get("refresh_token"):
+        credentials["refresh_token"] = issued["refresh_token"]
+    if issued.get("expires_in"):
+        credentials["expires_at"] = int(time.time() + int(issued["expires_in"]))
+    if issued.get("scope"):
+        credentials["scope"] = issued["scope"]
+    return credentials
 
 
 async def long_lived(

@@ -12,59 +12,49 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from services.publisher.adapters import Adapters
 from services.publisher.adapters.base import NetworkError
 from services.publisher.channels import facts, unseal
-from services.publisher.crypto import Keyring
 from services.publisher.models import Channel
-from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
+from services.publisher.sending import ChannelGone, NeedsReauth, NetworkLoop
 from services.publisher.settings import PublisherSettings
 from shared.db import unit_of_work
 from shared.events import ChannelExpiring, Envelope
-from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
+NOTIFY_REFRESHER = "publisher_refresher"
 
-class TokenRefresher:
-    def __init__(
-        self,
-        *,
-        runtime: Runtime,
-        settings: PublisherSettings,
-        adapters: Adapters,
-        keyring: Keyring,
-        credentials: Credentials,
-    ) -> None:
-        self.runtime = runtime
-        self.settings = settings
-        self.adapters = adapters
-        self.keyring = keyring
-        self.credentials = credentials
-        self.renewals = runtime.metrics.counter(
+
+class TokenRefresher(NetworkLoop):
+    """Renews tokens before they run out, and warns about those that cannot be renewed."""
+
+    name = "token-refresher"
+    wake_on = NOTIFY_REFRESHER
+
+    @staticmethod
+    def pace(settings: PublisherSettings) -> tuple[int, float]:
+        return 1, settings.refresher_poll_seconds
+
+    def started(self) -> None:
+        self.renewals = self.runtime.metrics.counter(
             "herald_publisher_token_renewals_total",
             "Tokens the refresher looked at, by network and outcome (renewed, cannot, "
             "refused, error)",
             ["network", "outcome"],
         )
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a bad pass must not stop renewals for good
-                log.exception("token refresher pass failed")
-            await self.runtime.notifier.wait(
-                "publisher_refresher", self.settings.refresher_poll_seconds
-            )
+    async def step(self) -> int:
+        await self.run_once()
+        # One pass per pause: every token due now was looked at.
+        return 0
 
     async def run_once(self) -> dict[uuid.UUID, str]:
         """Renews what is due and warns about what cannot be; returns each channel's outcome."""
-        now = datetime.now(UTC)
+        now = self.clock()
         warn = timedelta(days=self.settings.expiring_warn_days)
         soon = timedelta(seconds=self.settings.refresh_ahead_seconds)
         async with unit_of_work(self.runtime.sessions) as session:
@@ -97,7 +87,7 @@ class TokenRefresher:
             channel = await session.get(Channel, channel_id)
             if channel is None or channel.status != "active":
                 return "gone"
-            stale = unseal(channel, keyring=self.keyring)
+            stale = unseal(channel, keyring=self.credentials.keyring)
         try:
             fresh = await self.credentials.refresh(
                 channel_id=channel_id, adapter=adapter, stale=stale, ahead=True

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from services.publisher.adapters.base import (
     PERMANENT,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -34,6 +35,7 @@ from services.publisher.crypto import Keyring
 from services.publisher.models import Channel, PublishJob
 from services.publisher.settings import PublisherSettings
 from shared.db import unit_of_work
+from shared.loops import Loop
 from shared.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ class Credentials:
             creds = unseal(channel, keyring=self.keyring)
         margin = timedelta(seconds=self.settings.refresh_margin_seconds)
         expires = channel.token_expires_at
-        if expires is not None and expires - margin <= datetime.now(UTC):
+        if expires is not None and expires - margin <= self.runtime.clock():
             creds = await self.refresh(channel_id=channel_id, adapter=adapter, stale=creds)
         return channel, creds
 
@@ -131,7 +133,7 @@ class Credentials:
                         # A network that answers without a refresh token keeps the old one.
                         fresh = {**fresh, "refresh_token": creds["refresh_token"]}
                     seal(channel, fresh, keyring=self.keyring, adapter=adapter)
-                    channel.updated_at = datetime.now(UTC)
+                    channel.updated_at = self.runtime.clock()
                     return fresh
                 if ahead:
                     return creds
@@ -145,44 +147,65 @@ class Credentials:
         raise NeedsReauth(reason)
 
 
-class PublishLoop:
+class NetworkLoop(Loop):
+    """A loop that calls the networks for channels: what it needs, given once. A subclass
+    says how it paces itself (`pace`) and sets up its own state in `started`."""
+
     def __init__(
         self,
         *,
         runtime: Runtime,
         settings: PublisherSettings,
         adapters: Adapters,
-        keyring: Keyring,
+        credentials: Credentials,
     ) -> None:
-        self.runtime = runtime
+        batch, every = self.pace(settings)
+        super().__init__(runtime, batch=batch, every=every)
         self.settings = settings
         self.adapters = adapters
-        self.credentials = Credentials(runtime=runtime, keyring=keyring, settings=settings)
+        self.credentials = credentials
+        self.started()
+
+    @staticmethod
+    def pace(settings: PublisherSettings) -> tuple[int, float]:
+        """How many items a step takes at most, and the seconds between short steps."""
+        return settings.publish_batch, settings.poll_seconds
+
+    def started(self) -> None:
+        """Sets up what the subclass keeps besides (metrics, tasks in flight)."""
+
+
+class PublishLoop(NetworkLoop):
+    """Keeps up to `publish_concurrency` attempts in flight, claiming only as many jobs as
+    there are free slots: a claimed job's lease then covers its own attempt, never time spent
+    queueing behind others, and one slow network does not hold back a batch."""
+
+    name = "publish-loop"
+    wake_on = jobs.NOTIFY_CHANNEL
+
+    def started(self) -> None:
         self.running: set[asyncio.Task[None]] = set()
         # outcome: published, retrying, failed, waiting (channel needs reauth), deferred (our
         # own rate-limit budget; nothing was sent) or lease_lost (not recorded by us);
         # error_class: the class of the error that decided it, "" when published.
-        self.outcomes = runtime.metrics.counter(
+        self.outcomes = self.runtime.metrics.counter(
             "herald_publisher_attempts_total",
             "Publish attempts (posts, replies, first comments) by network, outcome and error class",
             ["network", "outcome", "error_class"],
         )
 
+    async def step(self) -> int:
+        if len(self.running) >= self.settings.publish_concurrency:
+            # Busy: claim again as soon as an attempt ends.
+            await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+        free = self.settings.publish_concurrency - len(self.running)
+        claimed = await self.run_once(limit=free)
+        # Every free slot taken: there may be more due, so step again (once a slot frees).
+        return self.batch if claimed == free else claimed
+
     async def run(self) -> None:
-        """Keeps up to `publish_concurrency` attempts in flight, claiming only as many jobs as
-        there are free slots: a claimed job's lease then covers its own attempt, never time
-        spent queueing behind others, and one slow network does not hold back a batch."""
         try:
-            while True:
-                free = self.settings.publish_concurrency - len(self.running)
-                claimed = await self.run_once(limit=free) if free > 0 else 0
-                if claimed and claimed == free:
-                    # Busy: claim again as soon as an attempt ends.
-                    await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-                else:
-                    await self.runtime.notifier.wait(
-                        jobs.NOTIFY_CHANNEL, self.settings.poll_seconds
-                    )
+            await super().run()
         finally:
             # Attempts cut short stay `sending`; they are reconciled once their lease ends.
             for task in self.running:
@@ -194,7 +217,7 @@ class PublishLoop:
         async with unit_of_work(self.runtime.sessions) as session:
             claimed = await jobs.claim_due(
                 session,
-                now=datetime.now(UTC),
+                now=self.clock(),
                 lease_seconds=self.settings.lease_seconds,
                 batch=min(limit or self.settings.publish_batch, self.settings.publish_batch),
             )
@@ -364,7 +387,7 @@ class PublishLoop:
 
     def past_deadline(self, attempt: Attempt) -> bool:
         if attempt.retry_until is not None:
-            return datetime.now(UTC) > attempt.retry_until
+            return self.clock() > attempt.retry_until
         return attempt.attempts > self.settings.max_attempts
 
     async def look_up(
@@ -376,13 +399,10 @@ class PublishLoop:
         post: Outgoing,
     ) -> Published | None:
         slack = timedelta(seconds=self.settings.reconcile_slack_seconds)
-        return await adapter.find_published(
-            creds,
-            channel=ref,
-            post=post,
-            since=attempt.sent_at - slack,
-            until=datetime.now(UTC) + slack,
+        window = Lookup(
+            channel=ref, post=post, since=attempt.sent_at - slack, until=self.clock() + slack
         )
+        return await adapter.find_published(creds, window)
 
     async def record(self, attempt: Attempt, outcome: Published | BaseException) -> None:
         outbox = self.runtime.outbox
@@ -448,7 +468,7 @@ class PublishLoop:
             retry_after=error.retry_after,
         )
         late = jobs.out_of_time(
-            job, now=datetime.now(UTC), delay=delay, max_attempts=self.settings.max_attempts
+            job, now=self.clock(), delay=delay, max_attempts=self.settings.max_attempts
         )
         # An unknown outcome is never failed blind: the next attempt looks first.
         if error.error_class in PERMANENT or (late and not unknown):

@@ -22,13 +22,12 @@ from services.publisher.adapters.base import NetworkError
 from services.publisher.channels import unseal
 from services.publisher.crypto import Keyring
 from services.publisher.models import Channel, WebhookSubscription
-from services.publisher.sending import ChannelGone, Credentials, NeedsReauth
+from services.publisher.sending import ChannelGone, NeedsReauth, NetworkLoop
 from services.publisher.settings import PublisherSettings
 from services.publisher.webhook_calls import PUSH, TIKTOK_EVENTS, Refused, subscribe, unsubscribe
 from shared.db import unit_of_work
 from shared.events import ChannelSubscriptionChanged, Envelope
 from shared.outbox import Outbox
-from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -144,38 +143,25 @@ def view(row: WebhookSubscription | None, *, polled_network: bool) -> dict[str, 
     }
 
 
-class SubscriptionKeeper:
+class SubscriptionKeeper(NetworkLoop):
     """Subscribes due channels, retries failures and renews leases, on every replica."""
 
-    def __init__(
-        self,
-        *,
-        runtime: Runtime,
-        settings: PublisherSettings,
-        adapters: Adapters,
-        credentials: Credentials,
-    ) -> None:
-        self.runtime = runtime
-        self.settings = settings
-        self.adapters = adapters
-        self.credentials = credentials
-        self.outcomes = runtime.metrics.counter(
+    name = "webhook-subscriptions"
+    wake_on = NOTIFY_SUBSCRIPTIONS
+
+    @staticmethod
+    def pace(settings: PublisherSettings) -> tuple[int, float]:
+        return settings.subscription_batch, settings.subscription_poll_seconds
+
+    def started(self) -> None:
+        self.outcomes = self.runtime.metrics.counter(
             "herald_publisher_webhook_subscriptions_total",
             "Webhook subscription attempts by network and outcome",
             ["network", "outcome"],
         )
 
-    async def run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:  # a bad pass must not stop the keeper for good
-                log.exception("webhook subscription pass failed")
-                done = 0
-            if not done:
-                await self.runtime.notifier.wait(
-                    NOTIFY_SUBSCRIPTIONS, self.settings.subscription_poll_seconds
-                )
+    async def step(self) -> int:
+        return await self.run_once()
 
     async def run_once(self) -> int:
         claimed = await self.claim()
@@ -186,7 +172,7 @@ class SubscriptionKeeper:
     async def claim(self) -> list[uuid.UUID]:
         """Due rows, pushed into the future by a lease so no other replica takes them while
         the network is being called."""
-        now = datetime.now(UTC)
+        now = self.clock()
         async with unit_of_work(self.runtime.sessions) as session:
             rows = list(
                 await session.scalars(
@@ -245,7 +231,7 @@ class SubscriptionKeeper:
         retry: bool,
         lease: timedelta,
     ) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         async with unit_of_work(self.runtime.sessions) as session:
             row = await session.get(WebhookSubscription, channel_id, with_for_update=True)
             if row is None:

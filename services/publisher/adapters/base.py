@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -98,6 +99,17 @@ class Outgoing:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Lookup:
+    """What to look for after an unknown outcome: `post`, written for `channel` between
+    `since` and `until` (the attempt's window, with slack for the network's clock)."""
+
+    channel: ChannelRef
+    post: Outgoing
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class Published:
     external_id: str
     url: str | None
@@ -185,18 +197,80 @@ class Adapter:
         raise NotImplementedError
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
         """Looks for a post an earlier attempt may have created (networks without
         idempotency). Raises NetworkError when the lookup itself fails: "not found" must
-        only ever mean the network said so."""
+        only ever mean the network said so.
+
+        By default a comment is looked for under what it answers (`find_comment`), a post
+        among the account's own, newest first (`recent_posts`, matched by `same_post`)."""
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
+        if post.is_dm:
+            return None
+        if post.reply_to:
+            return await self.find_comment(credentials, lookup)
+        async for item in self.recent_posts(credentials, channel=channel, post=post):
+            created = self.created_at(item)
+            if created is None or created > until:
+                continue
+            if created < since:
+                return None  # newest first: everything further is older still
+            found = self.same_post(item, post)
+            if found is not None:
+                return found
+        return None
+
+    def recent_posts(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The account's posts as the network lists them, newest first."""
         raise NotImplementedError
+
+    def created_at(self, item: dict[str, Any]) -> datetime | None:
+        """When a listed post was created."""
+        raise NotImplementedError
+
+    def same_post(self, item: dict[str, Any], post: Outgoing) -> Published | None:
+        """The listed post, when it is `post`."""
+        raise NotImplementedError
+
+    async def find_comment(
+        self, credentials: dict[str, Any], lookup: Lookup
+    ) -> Published | None:
+        """Looks for a comment or reply an earlier attempt may have written."""
+        raise NotImplementedError
+
+    async def edit(
+        self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
+    ) -> None:
+        """Sets `changes` (text, title, description: what `edit_after_publish` allows) on a
+        published post."""
+        raise NetworkError("content_rejected", f"{self.network} cannot edit a published post")
+
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        """Removes a published post; one the network no longer has counts as removed."""
+        raise NetworkError("content_rejected", f"{self.network} cannot delete a published post")
+
+    def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
+        """The error class of a refusal, read the way this network writes its errors."""
+        raise NotImplementedError
+
+    def gone(self, response: httpx.Response) -> bool:
+        """Whether a refusal says the post is not there (any more)."""
+        return response.status_code in (404, 410)
+
+    async def change(
+        self, method: str, url: str, *, gone_ok: bool = False, **kwargs: Any
+    ) -> httpx.Response | None:
+        """One edit or delete of a published post. None when `gone_ok` and the network says
+        the post is not there: a delete repeated, or done by hand on the network, is done."""
+        r = await self.call(method, url, write=True, **kwargs)
+        if r.status_code // 100 == 2:
+            return r
+        if gone_ok and self.gone(r):
+            return None
+        raise self.classify(r, write=True)
 
     async def notifications(
         self, credentials: dict[str, Any], *, channel: ChannelRef, cursor: str | None
@@ -256,8 +330,47 @@ class Adapter:
     async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
         """New credentials from the refresh token, or None when this network cannot refresh
         (the channel must then be reconnected). Raises NetworkError(auth_expired) when the
-        network refuses the refresh token."""
+        network refuses the refresh token.
+
+        The OAuth 2.0 refresh grant (RFC 6749 section 6) for networks that name a
+        `refresh_url`; the others refresh their own way or not at all."""
+        token = credentials.get("refresh_token")
+        url = self.refresh_url()
+        if not token or self.app is None or url is None:
+            return None
+        r = await self.call("POST", url, **self.refresh_request(str(token), self.app))
+        if r.status_code in (400, 401):
+            raise NetworkError("auth_expired", r.text, status=r.status_code)
+        # TikTok answers some failures with a 200 and an error body.
+        if r.status_code != 200 or "access_token" not in r.text:
+            raise NetworkError("transient", r.text, status=r.status_code)
+        issued = r.json()
+        return {
+            **credentials,
+            "access_token": issued["access_token"],
+            # A network that rotates refresh tokens sends a new one; the others keep theirs.
+            "refresh_token": issued.get("refresh_token", token),
+            "expires_at": int(time.time() + int(issued.get("expires_in", self.token_seconds))),
+            **self.kept_on_refresh(issued, credentials),
+        }
+
+    # How long an access token lives when the token answer does not say.
+    token_seconds: ClassVar[int] = 3600
+
+    def refresh_url(self) -> str | None:
+        """Where the refresh grant is sent; None: not by the standard grant."""
         return None
+
+    def refresh_request(self, token: str, app: NetworkApp) -> dict[str, Any]:
+        """The grant's form (client id and secret in the body, as most networks take them)."""
+        form = {"grant_type": "refresh_token", "refresh_token": token,
+                "client_id": app.client_id, "client_secret": app.client_secret}
+        return {"data": form}
+
+    def kept_on_refresh(self, issued: dict[str, Any], credentials: dict[str, Any]
+                        ) -> dict[str, Any]:
+        """What else of the token answer the credentials keep."""
+        return {}
 
     def client_for(self, url: str) -> httpx.AsyncClient:
         """The network's own host is ours to call; any other host came from a client."""

@@ -269,6 +269,16 @@ class BlueskyAdapter(Adapter):
             return Published(external_id=uri, url=self.post_url(channel, uri))
         raise error
 
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        """`com.atproto.repo.deleteRecord` of the post's record (repo, collection and rkey are
+        the parts of its at:// URI); deleting a record that is not there succeeds."""
+        repo, collection, rkey = external_id.removeprefix("at://").split("/", 2)
+        await self.change(
+            "POST", self.xrpc("com.atproto.repo.deleteRecord"),
+            json={"repo": repo, "collection": collection, "rkey": rkey},
+            headers=self.auth(credentials),
+        )
+
     async def account_numbers(
         self, credentials: dict[str, Any], *, channel: ChannelRef
     ) -> dict[str, tuple[str, float]]:

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from services.publisher.adapters.base import Adapter, NetworkError
-from services.publisher.adapters.facebook import graph_error, graph_time
+from services.publisher.adapters.base import Adapter, ChannelRef, NetworkError
+from services.publisher.adapters.facebook import graph_error, graph_gone, graph_time
 
 # How long one attempt waits for a container before giving up (a fresh container is made on
 # the next attempt). The publisher's lease must outlast the whole attempt (create, wait,
@@ -25,6 +25,7 @@ from services.publisher.adapters.facebook import graph_error, graph_time
 # that it is longer than one call's timeout: so at most two timeouts, and 40 s in any case.
 CONTAINER_WAIT_SECONDS = 40.0
 CONTAINER_WAIT_TIMEOUTS = 2
+LONG_LIVED_SECONDS = 5_184_000  # 60 days
 FIRST_POLL_SECONDS = 0.2
 MAX_POLL_SECONDS = 5.0
 # Meta's own codes for "try again" (server and download hiccups, media not ready yet).
@@ -76,6 +77,10 @@ class ContainerAdapter(Adapter):
     error_field: ClassVar[str]
     publish_edge: ClassVar[str]
     container_wait_seconds: ClassVar[float] = CONTAINER_WAIT_SECONDS
+    # Our metric name → the network's (`GET /{media-id}/insights`).
+    metrics: ClassVar[dict[str, str]]
+    # The grant of `GET /refresh_access_token` (a long-lived token renews itself).
+    refresh_grant: ClassVar[str]
 
     def graph(self, path: str) -> str:
         return f"{self.base_url}/{self.graph_version}/{path.lstrip('/')}"
@@ -86,6 +91,57 @@ class ContainerAdapter(Adapter):
 
     def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
         return meta_error(self.network, response, write=write)
+
+    async def insights(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
+    ) -> dict[str, dict[str, tuple[str, float | None]]]:
+        found: dict[str, dict[str, tuple[str, float | None]]] = {}
+        by_name = {theirs: ours for ours, theirs in self.metrics.items()}
+        for media_id in external_ids:
+            try:
+                data = (
+                    await self.get(
+                        credentials,
+                        f"{media_id}/insights",
+                        metric=",".join(self.metrics.values()),
+                    )
+                )["data"]
+            except NetworkError as exc:
+                if exc.error_class in ("content_rejected", "media_error"):
+                    continue  # deleted, or a media without insights: nothing to report
+                raise
+            # An empty set while the network has not measured a post yet (Instagram: up to
+            # 48 h): those metrics are absent, never 0.
+            found[media_id] = {
+                by_name[m["name"]]: (m["name"], m["values"][0]["value"])
+                for m in data
+                if m.get("name") in by_name and m.get("values")
+            }
+        return found
+
+    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
+        """Long-lived tokens are refreshed with themselves while still valid."""
+        if not credentials.get("access_token"):
+            return None
+        r = await self.call(
+            "GET",
+            f"{self.base_url}/refresh_access_token",
+            params={"grant_type": self.refresh_grant, "access_token": credentials["access_token"]},
+        )
+        if r.status_code != 200:
+            error = self.classify(r, write=False)
+            if error.error_class in ("auth_expired", "content_rejected"):
+                raise NetworkError("auth_expired", error.message, status=r.status_code)
+            raise error
+        issued = r.json()
+        return {
+            **credentials,
+            "access_token": issued["access_token"],
+            "expires_at": int(time.time() + int(issued.get("expires_in", LONG_LIVED_SECONDS))),
+        }
+
+    def gone(self, response: httpx.Response) -> bool:
+        return graph_gone(response)
 
     async def get(self, credentials: dict[str, Any], path: str, **params: Any) -> Any:
         r = await self.call("GET", self.graph(path), params=params, headers=self.auth(credentials))

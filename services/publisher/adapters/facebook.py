@@ -6,6 +6,7 @@ the comments under the parent, for replies) before anything is sent again.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Any
@@ -17,11 +18,13 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
     retry_after_seconds,
 )
+from shared.errors import ValidationFailed
 
 GRAPH_VERSION = "v21.0"
 # Throttling codes, often answered as 400/403 rather than 429.
@@ -87,6 +90,18 @@ def graph_error(network: str, response: httpx.Response, *, write: bool) -> Netwo
     return NetworkError("content_rejected", f"{network}: {message}", status=status)
 
 
+def graph_gone(response: httpx.Response) -> bool:
+    """Graph's answer for an object that is not there: 404, or 400 with code 100 and subcode
+    33 ("Object with ID … does not exist")."""
+    if response.status_code == 404:
+        return True
+    try:
+        err = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return False
+    return bool(err.get("code") == 100 and err.get("error_subcode") == 33)
+
+
 def graph_time(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
 
@@ -102,6 +117,22 @@ class FacebookAdapter(Adapter):
     def auth(credentials: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
 
+    def classify(self, response: httpx.Response, *, write: bool) -> NetworkError:
+        return graph_error(self.network, response, write=write)
+
+    def gone(self, response: httpx.Response) -> bool:
+        return graph_gone(response)
+
+    async def edit(
+        self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
+    ) -> None:
+        await self.change("POST", self.graph(external_id), data={"message": changes["text"]},
+                          headers=self.auth(credentials))
+
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        await self.change("DELETE", self.graph(external_id), gone_ok=True,
+                          headers=self.auth(credentials))
+
     async def get(self, credentials: dict[str, Any], path: str, **params: Any) -> Any:
         r = await self.call("GET", self.graph(path), params=params, headers=self.auth(credentials))
         if r.status_code != 200:
@@ -109,10 +140,38 @@ class FacebookAdapter(Adapter):
         return r.json()
 
     async def verify(self, credentials: dict[str, Any]) -> Account:
+        managed = await self.managed_page(credentials)
+        if managed is not None:
+            # Published with the Page's own token: a person's token cannot post as the Page.
+            credentials = {**credentials, "access_token": str(managed["access_token"]),
+                           "page_id": str(managed["id"])}
         page = str(credentials.get("page_id") or "me")
         data = await self.get(credentials, page, fields="id,name")
         creds = {**credentials, "page_id": str(data["id"])}
         return Account(external_id=str(data["id"]), name=data["name"], credentials=creds)
+
+    async def managed_page(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
+        """With a person's token (Facebook Login), the Page to connect from `/me/accounts`:
+        the one `page_id` names, or the only one they manage. None for a Page's own token,
+        which has no `accounts`."""
+        try:
+            data = await self.get(credentials, "me/accounts", fields="id,name,access_token")
+        except NetworkError as exc:
+            if exc.error_class == "content_rejected":
+                return None
+            raise
+        pages: list[dict[str, Any]] = [
+            p for p in data.get("data") or [] if p.get("access_token")
+        ]
+        wanted = credentials.get("page_id")
+        chosen = [p for p in pages if not wanted or str(p.get("id")) == str(wanted)]
+        if len(chosen) == 1:
+            return chosen[0]
+        names = ", ".join(f"{p.get('name')} ({p.get('id')})" for p in pages) or "none"
+        raise ValidationFailed(
+            f"Name the Facebook Page to connect with page_id; this account manages: {names}",
+            field="credentials.page_id",
+        )
 
     async def publish(
         self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
@@ -121,13 +180,10 @@ class FacebookAdapter(Adapter):
             return await self.message(credentials, channel=channel, post=post)
         if post.reply_to:
             path, body = f"{post.reply_to}/comments", {"message": post.text}
+        elif any(m.get("kind") == "video" for m in post.media):
+            return await self.publish_video(credentials, channel=channel, post=post)
         elif post.media:
-            if len(post.media) > 1 or post.media[0].get("kind") != "image":
-                raise NetworkError(
-                    "media_error", "this publisher sends one image per Facebook post"
-                )
-            path = f"{channel.external_id}/photos"
-            body = {"url": post.media[0]["url"], "caption": post.text}
+            path, body = await self.with_photos(credentials, channel=channel, post=post)
         else:
             path, body = f"{channel.external_id}/feed", {"message": post.text}
             if post.options.get("link"):
@@ -138,6 +194,50 @@ class FacebookAdapter(Adapter):
             raise graph_error(self.network, r, write=True)
         data = r.json()
         post_id = str(data.get("post_id") or data["id"])
+        return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    async def with_photos(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> tuple[str, dict[str, Any]]:
+        """One photo is a photo post; several are uploaded unpublished, then attached to one
+        feed post (`attached_media`), which is how a Page shows them together."""
+        if len(post.media) == 1:
+            return f"{channel.external_id}/photos", {"url": post.media[0]["url"],
+                                                     "caption": post.text}
+        body: dict[str, Any] = {"message": post.text}
+        for index, item in enumerate(post.media):
+            r = await self.call(
+                "POST", self.graph(f"{channel.external_id}/photos"),
+                data={"url": item["url"], "published": "false"}, headers=self.auth(credentials),
+            )
+            if r.status_code != 200:
+                # Unpublished photos show nowhere: a failure here leaves no post behind.
+                raise graph_error(self.network, r, write=False)
+            body[f"attached_media[{index}]"] = json.dumps({"media_fbid": str(r.json()["id"])})
+        return f"{channel.external_id}/feed", body
+
+    async def publish_video(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> Published:
+        """`POST /{page-id}/videos` with the video's URL (Facebook fetches it), then the Page
+        post that shows it, so edits and deletes act on the post."""
+        if len(post.media) > 1:
+            raise NetworkError("media_error", "a Facebook video post carries the video alone")
+        r = await self.call(
+            "POST", self.graph(f"{channel.external_id}/videos"), write=True,
+            data={"file_url": post.media[0]["url"], "description": post.text},
+            headers=self.auth(credentials),
+        )
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=True)
+        video_id = str(r.json()["id"])
+        try:
+            data = await self.get(credentials, video_id, fields="post_id")
+        except NetworkError as exc:
+            # The video is on the Page: a new attempt must look for it, not upload again.
+            raise NetworkError("unknown_outcome", f"video {video_id} posted: {exc.message}"
+                               ) from exc
+        post_id = str(data.get("post_id") or video_id)
         return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
 
     async def message(self, credentials: dict[str, Any], *, channel: ChannelRef,
@@ -153,9 +253,9 @@ class FacebookAdapter(Adapter):
         return Published(external_id=str(r.json()["message_id"]), url=None)
 
     async def find_published(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing,
-        since: datetime, until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return None  # Messenger cannot be searched: a lost DM answer stays unknown
         if post.reply_to:

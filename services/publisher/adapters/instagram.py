@@ -12,13 +12,12 @@ Herald by webhook, so nothing here polls.
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import datetime
 from typing import Any
 
 from services.publisher.adapters.base import (
     Account,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -37,7 +36,6 @@ INSTAGRAM_METRICS = {
     "saves": "saved",
     "engagements": "total_interactions",
 }
-LONG_LIVED_SECONDS = 5_184_000  # 60 days
 
 
 def media_type_of(post: Outgoing) -> str:
@@ -51,6 +49,8 @@ class InstagramAdapter(ContainerAdapter):
     network = "instagram"
     real_url = "https://graph.instagram.com"
     graph_version = "v21.0"
+    metrics = INSTAGRAM_METRICS
+    refresh_grant = "ig_refresh_token"
     status_field = "status_code"
     error_field = "status"
     publish_edge = "media_publish"
@@ -171,14 +171,9 @@ class InstagramAdapter(ContainerAdapter):
         return Published(external_id=str(r.json()["message_id"]), url=None)
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return None  # the messaging API cannot be searched: a lost DM stays unknown
         wanted = post.text.strip()
@@ -216,56 +211,8 @@ class InstagramAdapter(ContainerAdapter):
                 return Published(external_id=str(item["id"]), url=item.get("permalink"))
         return None
 
-    async def insights(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
-    ) -> dict[str, dict[str, tuple[str, float | None]]]:
-        found: dict[str, dict[str, tuple[str, float | None]]] = {}
-        by_name = {theirs: ours for ours, theirs in INSTAGRAM_METRICS.items()}
-        for media_id in external_ids:
-            try:
-                data = (
-                    await self.get(
-                        credentials,
-                        f"{media_id}/insights",
-                        metric=",".join(INSTAGRAM_METRICS.values()),
-                    )
-                )["data"]
-            except NetworkError as exc:
-                if exc.error_class in ("content_rejected", "media_error"):
-                    continue  # deleted, or a media without insights: nothing to report
-                raise
-            # Instagram answers an empty set while it has not measured a post yet (up to
-            # 48 h): those metrics are absent, never 0.
-            found[media_id] = {
-                by_name[m["name"]]: (m["name"], m["values"][0]["value"])
-                for m in data
-                if m.get("name") in by_name and m.get("values")
-            }
-        return found
-
     async def account_numbers(
         self, credentials: dict[str, Any], *, channel: ChannelRef
     ) -> dict[str, tuple[str, float]]:
         data = await self.get(credentials, "me", fields="user_id,followers_count")
         return followers("followers_count", data.get("followers_count"))
-
-    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
-        """Long-lived Instagram tokens are refreshed with themselves while still valid."""
-        if not credentials.get("access_token"):
-            return None
-        r = await self.call(
-            "GET",
-            f"{self.base_url}/refresh_access_token",
-            params={"grant_type": "ig_refresh_token", "access_token": credentials["access_token"]},
-        )
-        if r.status_code != 200:
-            error = self.classify(r, write=False)
-            if error.error_class in ("auth_expired", "content_rejected"):
-                raise NetworkError("auth_expired", error.message, status=r.status_code)
-            raise error
-        issued = r.json()
-        return {
-            **credentials,
-            "access_token": issued["access_token"],
-            "expires_at": int(time.time() + int(issued.get("expires_in", LONG_LIVED_SECONDS))),
-        }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
@@ -17,6 +17,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -70,6 +71,7 @@ def millis(value: Any) -> datetime | None:
 
 class LinkedInAdapter(Adapter):
     network = "linkedin"
+    token_seconds = 5_184_000
     real_url = "https://api.linkedin.com"
     # Status polls while LinkedIn processes an uploaded video, and the pause between them.
     video_polls = 60
@@ -193,6 +195,25 @@ class LinkedInAdapter(Adapter):
     @staticmethod
     def post_url(urn: str) -> str:
         return f"https://www.linkedin.com/feed/update/{urn}/"
+
+    async def edit(
+        self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
+    ) -> None:
+        # Posts API partial update: only `commentary` (and a few settings) may change.
+        await self.change(
+            "POST",
+            self.url(f"/rest/posts/{quote(external_id, safe='')}"),
+            json={"patch": {"$set": {"commentary": little_text(changes["text"])}}},
+            headers={**self.headers(credentials), "X-RestLi-Method": "PARTIAL_UPDATE"},
+        )
+
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        await self.change(
+            "DELETE",
+            self.url(f"/rest/posts/{quote(external_id, safe='')}"),
+            gone_ok=True,
+            headers=self.headers(credentials),
+        )
 
     async def content(
         self, credentials: dict[str, Any], *, channel: ChannelRef, media: list[dict[str, Any]]
@@ -351,53 +372,33 @@ class LinkedInAdapter(Adapter):
             raise NetworkError("unknown_outcome", "LinkedIn did not name the new comment")
         return Published(external_id=urn, url=self.post_url(root))
 
-    async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
-    ) -> Published | None:
-        if post.is_dm:
-            return None
-        if post.reply_to:
-            return await self.find_comment(
-                credentials, channel=channel, post=post, since=since, until=until
-            )
-        wanted = little_text(post.text)
+    async def recent_posts(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> AsyncIterator[dict[str, Any]]:
         # The author finder wants the URN encoded once inside the query (Rest.li 2.0).
         author = quote(channel.external_id, safe="")
         for start in range(0, 500, 100):
             url = self.url(
                 f"/rest/posts?q=author&author={author}&count=100&start={start}&sortBy=CREATED"
             )
-            page = await self.get(credentials, url)
-            elements = page.get("elements") or []
+            elements = (await self.get(credentials, url)).get("elements") or []
             for item in elements:
-                created = millis(item.get("createdAt") or item.get("publishedAt"))
-                if created is None or created > until:
-                    continue
-                if created < since:
-                    return None  # newest first: everything further is older still
-                if item.get("commentary", "") == wanted:
-                    return Published(
-                        external_id=str(item["id"]), url=self.post_url(str(item["id"]))
-                    )
+                yield item
             if len(elements) < 100:
-                return None
-        return None
+                return
+
+    def created_at(self, item: dict[str, Any]) -> datetime | None:
+        return millis(item.get("createdAt") or item.get("publishedAt"))
+
+    def same_post(self, item: dict[str, Any], post: Outgoing) -> Published | None:
+        if item.get("commentary", "") != little_text(post.text):
+            return None
+        return Published(external_id=str(item["id"]), url=self.post_url(str(item["id"])))
 
     async def find_comment(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         parent = str(post.reply_to)
         root = str(post.options.get("root_id") or parent)
         page = await self.get(
@@ -447,29 +448,6 @@ class LinkedInAdapter(Adapter):
                     }
         return found
 
-    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
-        token = credentials.get("refresh_token")
-        if not token or self.app is None:
-            return None
-        r = await self.call(
-            "POST",
-            self.oauth_url("/oauth/v2/accessToken"),
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": token,
-                "client_id": self.app.client_id,
-                "client_secret": self.app.client_secret,
-            },
-        )
-        if r.status_code in (400, 401):
-            raise NetworkError("auth_expired", r.text, status=r.status_code)
-        if r.status_code != 200:
-            raise NetworkError("transient", r.text, status=r.status_code)
-        issued = r.json()
-        return {
-            **credentials,
-            "access_token": issued["access_token"],
-            # LinkedIn keeps the refresh token until it expires (365 days from consent).
-            "refresh_token": issued.get("refresh_token", token),
-            "expires_at": int(time.time() + int(issued.get("expires_in", 5_184_000))),
-        }
+    def refresh_url(self) -> str | None:
+        # LinkedIn keeps the refresh token until it expires (365 days from consent).
+        return self.oauth_url("/oauth/v2/accessToken")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -40,6 +40,29 @@ MASTODON_METRICS = {
     "replies": "replies_count",
     "shares": "reblogs_count",
 }
+
+
+def kept_on_edit(status: dict[str, Any]) -> dict[str, Any]:
+    """What of a status an edit must send again to keep it."""
+    body: dict[str, Any] = {
+        "spoiler_text": status.get("spoiler_text") or "",
+        "sensitive": bool(status.get("sensitive")),
+        "media_ids": [str(m["id"]) for m in status.get("media_attachments") or []],
+    }
+    if status.get("language"):
+        body["language"] = status["language"]
+    poll = status.get("poll")
+    if poll:
+        left = 300.0
+        if poll.get("expires_at"):
+            ends = datetime.fromisoformat(str(poll["expires_at"]).replace("Z", "+00:00"))
+            left = max(left, (ends - datetime.now(UTC)).total_seconds())
+        body["poll"] = {
+            "options": [o["title"] for o in poll.get("options") or []],
+            "expires_in": int(left),
+            "multiple": bool(poll.get("multiple")),
+        }
+    return body
 
 
 class MastodonAdapter(Adapter):
@@ -139,6 +162,23 @@ class MastodonAdapter(Adapter):
             raise self.classify(r, write=True)
         status = r.json()
         return Published(external_id=str(status["id"]), url=status.get("url"))
+
+    async def edit(
+        self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
+    ) -> None:
+        """`PUT /api/v1/statuses/:id`. An edit replaces the whole status: what it does not
+        name again (attachments, content warning, poll) is dropped, so the rest is read back
+        from the status and sent as it was."""
+        url = self.url(f"/api/v1/statuses/{external_id}", credentials)
+        r = await self.call("GET", url, headers=bearer(credentials))
+        if r.status_code != 200:
+            raise self.classify(r, write=False)
+        await self.change("PUT", url, json={**kept_on_edit(r.json()), "status": changes["text"]},
+                          headers=bearer(credentials))
+
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        await self.change("DELETE", self.url(f"/api/v1/statuses/{external_id}", credentials),
+                          gone_ok=True, headers=bearer(credentials))
 
     async def upload(self, credentials: dict[str, Any], item: dict[str, Any]) -> str:
         """`POST /api/v2/media`; a 202 means still processing, polled until it has a URL."""

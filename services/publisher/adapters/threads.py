@@ -10,8 +10,6 @@ webhook, so nothing here polls.
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -19,6 +17,7 @@ import orjson
 from services.publisher.adapters.base import (
     Account,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -36,19 +35,24 @@ THREADS_METRICS = {
     "quotes": "quotes",
     "sends": "shares",
 }
-LONG_LIVED_SECONDS = 5_184_000  # 60 days
 
 
 class ThreadsAdapter(ContainerAdapter):
     network = "threads"
     real_url = "https://graph.threads.net"
     graph_version = "v1.0"
+    metrics = THREADS_METRICS
+    refresh_grant = "th_refresh_token"
     status_field = "status"
     error_field = "error_message"
     publish_edge = "threads_publish"
 
     def container_edge(self, owner: str) -> str:
         return f"{owner}/threads"
+
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        await self.change("DELETE", self.graph(external_id), gone_ok=True,
+                          headers=self.auth(credentials))
 
     async def verify(self, credentials: dict[str, Any]) -> Account:
         data = await self.get(credentials, "me", fields="id,username,name")
@@ -125,14 +129,9 @@ class ThreadsAdapter(ContainerAdapter):
         return data
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         wanted = post.text.strip()
         if post.reply_to:
             items = await self.listing(
@@ -159,49 +158,3 @@ class ThreadsAdapter(ContainerAdapter):
             ):
                 return Published(external_id=str(item["id"]), url=item.get("permalink"))
         return None
-
-    async def insights(
-        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
-    ) -> dict[str, dict[str, tuple[str, float | None]]]:
-        found: dict[str, dict[str, tuple[str, float | None]]] = {}
-        by_name = {theirs: ours for ours, theirs in THREADS_METRICS.items()}
-        for media_id in external_ids:
-            try:
-                data = (
-                    await self.get(
-                        credentials,
-                        f"{media_id}/insights",
-                        metric=",".join(THREADS_METRICS.values()),
-                    )
-                )["data"]
-            except NetworkError as exc:
-                if exc.error_class in ("content_rejected", "media_error"):
-                    continue  # deleted on the network: nothing to report
-                raise
-            found[media_id] = {
-                by_name[m["name"]]: (m["name"], m["values"][0]["value"])
-                for m in data
-                if m.get("name") in by_name and m.get("values")
-            }
-        return found
-
-    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
-        """Long-lived Threads tokens are refreshed with themselves while still valid."""
-        if not credentials.get("access_token"):
-            return None
-        r = await self.call(
-            "GET",
-            f"{self.base_url}/refresh_access_token",
-            params={"grant_type": "th_refresh_token", "access_token": credentials["access_token"]},
-        )
-        if r.status_code != 200:
-            error = self.classify(r, write=False)
-            if error.error_class in ("auth_expired", "content_rejected"):
-                raise NetworkError("auth_expired", error.message, status=r.status_code)
-            raise error
-        issued = r.json()
-        return {
-            **credentials,
-            "access_token": issued["access_token"],
-            "expires_at": int(time.time() + int(issued.get("expires_in", LONG_LIVED_SECONDS))),
-        }

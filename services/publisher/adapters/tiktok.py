@@ -17,6 +17,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Outgoing,
     Published,
@@ -24,6 +25,7 @@ from services.publisher.adapters.base import (
     followers,
     retry_after_seconds,
 )
+from services.publisher.settings import NetworkApp
 
 MB = 1024 * 1024
 # Media transfer guide: one whole chunk up to 64 MB; larger files in 5–64 MB chunks, the
@@ -67,6 +69,7 @@ def chunk_plan(size: int) -> list[tuple[int, int]]:
 
 class TikTokAdapter(Adapter):
     network = "tiktok"
+    token_seconds = 86400
     real_url = "https://open.tiktokapis.com"
     # Seconds between status polls, and how long one attempt waits for processing to end.
     poll_interval: float = 1.0
@@ -382,14 +385,9 @@ class TikTokAdapter(Adapter):
         return f"https://www.tiktok.com/@{channel.username or channel.external_id}/video/{video_id}"
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.reply_to or post.is_dm:
             return None
         cursor: int | None = None
@@ -455,30 +453,15 @@ class TikTokAdapter(Adapter):
         user = (r.json().get("data") or {}).get("user") or {}
         return followers("follower_count", user.get("follower_count"))
 
-    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
-        token = credentials.get("refresh_token")
-        if not token or self.app is None:
-            return None
-        r = await self.call(
-            "POST",
-            self.url("/v2/oauth/token/"),
-            data={
-                "client_key": self.app.client_id,
-                "client_secret": self.app.client_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": token,
-            },
-        )
-        if r.status_code in (400, 401):
-            raise NetworkError("auth_expired", r.text, status=r.status_code)
-        if r.status_code != 200 or "access_token" not in r.text:
-            raise NetworkError("transient", r.text, status=r.status_code)
-        issued = r.json()
-        return {
-            **credentials,
-            "access_token": issued["access_token"],
-            # TikTok rotates the refresh token: the old one is spent now.
-            "refresh_token": issued.get("refresh_token", token),
-            "expires_at": int(time.time() + int(issued.get("expires_in", 86400))),
-            "open_id": issued.get("open_id", credentials.get("open_id")),
-        }
+    def refresh_url(self) -> str | None:
+        # TikTok rotates the refresh token: the old one is spent now.
+        return self.url("/v2/oauth/token/")
+
+    def refresh_request(self, token: str, app: NetworkApp) -> dict[str, Any]:
+        form = {"client_key": app.client_id, "client_secret": app.client_secret,
+                "grant_type": "refresh_token", "refresh_token": token}
+        return {"data": form}
+
+    def kept_on_refresh(self, issued: dict[str, Any], credentials: dict[str, Any]
+                        ) -> dict[str, Any]:
+        return {"open_id": issued.get("open_id", credentials.get("open_id"))}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Notification,
     Outgoing,
@@ -25,6 +25,7 @@ from services.publisher.adapters.base import (
     poll_results,
     retry_after_seconds,
 )
+from services.publisher.settings import NetworkApp
 
 URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 DUPLICATE = "duplicate content"
@@ -55,6 +56,7 @@ def replied_to(tweet: dict[str, Any]) -> str | None:
 
 class XAdapter(Adapter):
     network = "x"
+    token_seconds = 7200
     real_url = "https://api.x.com"
     # Mentions can be read (`/2/users/{id}/mentions`): the inbox polls them while the Account
     # Activity subscription is down.
@@ -124,6 +126,15 @@ class XAdapter(Adapter):
         tweet_id = str(r.json()["data"]["id"])
         return Published(external_id=tweet_id, url=self.post_url(channel, tweet_id))
 
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        r = await self.change("DELETE", self.url(f"/2/tweets/{external_id}"), gone_ok=True,
+                              headers=bearer(credentials))
+        # A tweet X cannot find comes back as 200 with a "resource-not-found" error: gone.
+        if r is not None and not (r.json().get("data") or {}).get("deleted"):
+            errors = r.json().get("errors") or [{}]
+            if "resource-not-found" not in str(errors[0].get("type", "")):
+                raise NetworkError("content_rejected", str(errors[0].get("detail") or r.text))
+
     async def direct_message(self, credentials: dict[str, Any], *, post: Outgoing) -> Published:
         recipient = post.options.get("recipient_id")
         if not recipient:
@@ -188,14 +199,9 @@ class XAdapter(Adapter):
         return f"https://x.com/{channel.username or 'i'}/status/{tweet_id}"
 
     async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return await self.find_message(credentials, post=post, since=since, until=until)
         wanted = comparable(post.text)
@@ -335,29 +341,14 @@ class XAdapter(Adapter):
             raw=tweet,
         )
 
-    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
-        token = credentials.get("refresh_token")
-        if not token or self.app is None:
-            return None
-        r = await self.call(
-            "POST",
-            self.url("/2/oauth2/token"),
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": token,
-                "client_id": self.app.client_id,
-            },
-            auth=(self.app.client_id, self.app.client_secret),
-        )
-        if r.status_code in (400, 401):
-            raise NetworkError("auth_expired", r.text, status=r.status_code)
-        if r.status_code != 200:
-            raise NetworkError("transient", r.text, status=r.status_code)
-        issued = r.json()
-        return {
-            **credentials,
-            "access_token": issued["access_token"],
-            "refresh_token": issued.get("refresh_token", token),
-            "expires_at": int(time.time() + int(issued.get("expires_in", 7200))),
-            "scope": issued.get("scope", credentials.get("scope")),
-        }
+    def refresh_url(self) -> str | None:
+        return self.url("/2/oauth2/token")
+
+    def refresh_request(self, token: str, app: NetworkApp) -> dict[str, Any]:
+        # A confidential client: its id and secret as Basic auth, its id in the form too.
+        form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": app.client_id}
+        return {"data": form, "auth": (app.client_id, app.client_secret)}
+
+    def kept_on_refresh(self, issued: dict[str, Any], credentials: dict[str, Any]
+                        ) -> dict[str, Any]:
+        return {"scope": issued.get("scope", credentials.get("scope"))}

@@ -8,7 +8,7 @@ anything is sent again. Comments arrive by polling `commentThreads`."""
 from __future__ import annotations
 
 import re
-import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from services.publisher.adapters.base import (
     Account,
     Adapter,
     ChannelRef,
+    Lookup,
     NetworkError,
     Notification,
     Outgoing,
@@ -52,6 +53,7 @@ def when(value: str) -> datetime:
 
 class YouTubeAdapter(Adapter):
     network = "youtube"
+    token_seconds = 3599
     real_url = "https://www.googleapis.com"
     polls_notifications = True
 
@@ -156,6 +158,29 @@ class YouTubeAdapter(Adapter):
         video = await self.upload(credentials, session, data, mime)
         video_id = str(video["id"])
         return Published(external_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+
+    async def edit(
+        self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
+    ) -> None:
+        """`videos.update` with part=snippet. The snippet is replaced as a whole (a field left
+        out is cleared, and categoryId is required), so it is read first and sent back with
+        the changes."""
+        data = await self.get(credentials, "/youtube/v3/videos", part="snippet", id=external_id)
+        items = data.get("items") or []
+        if not items:
+            raise NetworkError("content_rejected", f"youtube: video {external_id} not found",
+                               status=404)
+        old = items[0].get("snippet") or {}
+        snippet = {k: old[k] for k in ("title", "description", "categoryId", "tags",
+                                       "defaultLanguage") if k in old}
+        snippet.update({k: changes[k] for k in ("title", "description") if k in changes})
+        await self.change("PUT", self.url("/youtube/v3/videos"), params={"part": "snippet"},
+                          json={"id": external_id, "snippet": snippet},
+                          headers=bearer(credentials))
+
+    async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
+        await self.change("DELETE", self.url("/youtube/v3/videos"), params={"id": external_id},
+                          gone_ok=True, headers=bearer(credentials))
 
     def upload_target(self, url: str) -> str:
         # The sandbox names its public address in session URLs; keep talking where we are.
@@ -279,21 +304,10 @@ class YouTubeAdapter(Adapter):
     def comment_url(video_id: str, comment_id: str) -> str:
         return f"https://www.youtube.com/watch?v={video_id}&lc={comment_id}"
 
-    async def find_published(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
-    ) -> Published | None:
-        if post.is_dm:
-            return None
-        if post.reply_to:
-            return await self.find_comment(
-                credentials, channel=channel, post=post, since=since, until=until
-            )
+    async def recent_posts(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The channel's uploads playlist, newest first."""
         data = await self.get(
             credentials, "/youtube/v3/channels", part="contentDetails", mine="true"
         )
@@ -301,38 +315,29 @@ class YouTubeAdapter(Adapter):
         if not items:
             raise NetworkError("transient", "YouTube did not show the channel's uploads")
         playlist = items[0]["contentDetails"]["relatedPlaylists"]["uploads"]
-        title = str(post.options.get("title") or "").strip()
         params: dict[str, Any] = {"part": "snippet", "playlistId": playlist, "maxResults": 50}
         for _page in range(4):
             page = await self.get(credentials, "/youtube/v3/playlistItems", **params)
             for item in page.get("items") or []:
-                snippet = item.get("snippet") or {}
-                created = when(snippet["publishedAt"])
-                if created > until:
-                    continue
-                if created < since:
-                    return None  # newest first
-                if snippet.get("title") == title and (snippet.get("description") or "") == (
-                    post.text
-                ):
-                    video_id = str(snippet["resourceId"]["videoId"])
-                    return Published(
-                        external_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}"
-                    )
+                yield item.get("snippet") or {}
             if not page.get("nextPageToken"):
-                return None
+                return
             params["pageToken"] = page["nextPageToken"]
-        return None
+
+    def created_at(self, item: dict[str, Any]) -> datetime | None:
+        return when(item["publishedAt"])
+
+    def same_post(self, item: dict[str, Any], post: Outgoing) -> Published | None:
+        title = str(post.options.get("title") or "").strip()
+        if item.get("title") != title or (item.get("description") or "") != post.text:
+            return None
+        video_id = str(item["resourceId"]["videoId"])
+        return Published(external_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
 
     async def find_comment(
-        self,
-        credentials: dict[str, Any],
-        *,
-        channel: ChannelRef,
-        post: Outgoing,
-        since: datetime,
-        until: datetime,
+        self, credentials: dict[str, Any], lookup: Lookup
     ) -> Published | None:
+        channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         target = str(post.reply_to)
         video_id = str(post.options.get("root_id") or target)
         data = await self.get(
@@ -465,30 +470,7 @@ class YouTubeAdapter(Adapter):
             raw={"video_id": video_id, "parent_id": snippet.get("parentId")},
         )
 
-    async def refresh(self, credentials: dict[str, Any]) -> dict[str, Any] | None:
-        token = credentials.get("refresh_token")
-        if not token or self.app is None:
-            return None
-        r = await self.call(
-            "POST",
-            self.token_url(),
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": token,
-                "client_id": self.app.client_id,
-                "client_secret": self.app.client_secret,
-            },
-        )
-        if r.status_code in (400, 401):
-            # invalid_grant: revoked, or a testing app's refresh token past its 7 days.
-            raise NetworkError("auth_expired", r.text, status=r.status_code)
-        if r.status_code != 200:
-            raise NetworkError("transient", r.text, status=r.status_code)
-        issued = r.json()
-        return {
-            **credentials,
-            "access_token": issued["access_token"],
-            # Google keeps the refresh token; it sends a new one only on a new consent.
-            "refresh_token": issued.get("refresh_token", token),
-            "expires_at": int(time.time() + int(issued.get("expires_in", 3599))),
-        }
+    def refresh_url(self) -> str | None:
+        # A 400 invalid_grant: revoked, or a testing app's refresh token past its 7 days.
+        # Google keeps the refresh token; it sends a new one only on a new consent.
+        return self.token_url()

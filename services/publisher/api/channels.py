@@ -6,10 +6,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.publisher import channels, oauth, subscriptions
-from services.publisher.adapters import Adapters
+from services.publisher.answers import audited, connected, out
 from services.publisher.api.deps import (
     AdaptersDep,
     KeyringDep,
@@ -23,43 +22,11 @@ from services.publisher.schemas import (
     ChannelList,
     ChannelOut,
     ChannelPatch,
-    SubscriptionOut,
 )
-from shared import audit
-from shared.auth import Principal
 from shared.pagination import decode_cursor, encode_cursor
-from shared.service import Runtime, RuntimeDep, SessionDep
+from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
-
-
-def out(channel: Channel, subscription: WebhookSubscription | None = None,
-        *, adapters: Adapters | None = None) -> ChannelOut:
-    result = ChannelOut.model_validate(channel, from_attributes=True)
-    polled = adapters is not None and subscriptions.polled(adapters, channel.network)
-    shown = subscriptions.view(subscription, polled_network=polled)
-    result.subscription = None if shown is None else SubscriptionOut(**shown)
-    return result
-
-
-async def audited(
-    session: AsyncSession,
-    runtime: Runtime,
-    principal: Principal,
-    action: str,
-    channel_id: UUID,
-    **details: object,
-) -> None:
-    await audit.record(
-        session,
-        runtime.outbox,
-        audit.Actor.of(principal),
-        action=action,
-        resource_type="channel",
-        resource_id=channel_id,
-        service="publisher",
-        details=details,
-    )
 
 
 @router.post("", response_model=ChannelOut, status_code=201)
@@ -84,16 +51,11 @@ async def connect(
         keyring=keyring,
         outbox=runtime.outbox,
     )
-    if created:
-        await audited(
-            session, runtime, principal, "channel.connected", channel.id, network=channel.network
-        )
-    else:
+    if not created:
         response.status_code = 200
-    row = await subscriptions.ensure_subscription(
-        session, channel=channel, settings=settings, adapters=adapters, outbox=runtime.outbox
+    return await connected(
+        session, runtime, principal, channel, created=created, settings=settings, adapters=adapters
     )
-    return out(channel, row, adapters=adapters)
 
 
 @router.get("/connect/{network}")
@@ -146,16 +108,11 @@ async def oauth_callback(
         keyring=keyring,
         outbox=runtime.outbox,
     )
-    if created:
-        await audited(
-            session, runtime, principal, "channel.connected", channel.id, network=channel.network
-        )
-    else:
+    if not created:
         response.status_code = 200
-    row = await subscriptions.ensure_subscription(
-        session, channel=channel, settings=settings, adapters=adapters, outbox=runtime.outbox
+    return await connected(
+        session, runtime, principal, channel, created=created, settings=settings, adapters=adapters
     )
-    return out(channel, row, adapters=adapters)
 
 
 @router.get("", response_model=ChannelList)

@@ -10,13 +10,7 @@ from services.publisher.adapters import Adapters
 from services.publisher.crypto import Keyring
 from services.publisher.settings import PublisherSettings
 from shared.auth import Principal, require
-from shared.service import runtime_of
-
-
-async def get_settings(request: Request) -> PublisherSettings:
-    settings = runtime_of(request).settings
-    assert isinstance(settings, PublisherSettings)
-    return settings
+from shared.service import settings_dependency
 
 
 async def get_adapters(request: Request) -> Adapters:
@@ -29,7 +23,7 @@ async def get_keyring(request: Request) -> Keyring:
     return keyring
 
 
-SettingsDep = Annotated[PublisherSettings, Depends(get_settings)]
+SettingsDep = Annotated[PublisherSettings, settings_dependency(PublisherSettings)]
 AdaptersDep = Annotated[Adapters, Depends(get_adapters)]
 KeyringDep = Annotated[Keyring, Depends(get_keyring)]
 ReaderDep = Annotated[Principal, Depends(require("channels.read"))]
