@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from services.publisher.app import create_app as create_publisher
 from services.publisher.settings import PublisherSettings
+from services.scheduler.previews import card_link
 from services.scheduler.settings import SchedulerSettings
 from shared.auth import INTERNAL_TOKEN_HEADER
 from shared.outbound import allowed_targets
@@ -164,3 +165,25 @@ async def test_the_publisher_route_is_internal_and_checks_the_link(make_settings
             document = (await client.get("/openapi.json", headers=caller)).json()
             assert "/v1/channels" in document["paths"]
             assert "/v1/link-previews" not in document["paths"]
+
+
+def test_which_link_makes_the_card():
+    text = "Details at shop.example.com/sale, or (https://blog.example.org/post)."
+
+    def link(network: str, **given: Any) -> str | None:
+        values: dict[str, Any] = {"text": text, "has_media": False, "options": {}}
+        values.update(given)
+        return card_link(network, **values)
+
+    # Bluesky links only what carries its scheme; LinkedIn also links a bare domain.
+    assert link("bluesky") == "https://blog.example.org/post"
+    assert link("linkedin") == "https://shop.example.com/sale"
+    # Facebook and Threads make the card from the link the client names, if it names one.
+    assert link("facebook", options={"link": "https://named.example.net/"}) == (
+        "https://named.example.net/"
+    )
+    assert link("threads") == "https://shop.example.com/sale"
+    # With media the network shows the media; X and Mastodon make their own cards.
+    assert link("threads", has_media=True) is None
+    assert link("x") is None and link("mastodon") is None
+    assert link("linkedin", text="no link at all") is None
