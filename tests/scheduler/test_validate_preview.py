@@ -3,6 +3,8 @@ real page (served here on loopback, let through by `outbound_allow` as in develo
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,10 +32,17 @@ SALE_PAGE = """<html><head><title>ignored</title>
 
 
 def pages() -> FastAPI:
+    """The sale page, and a page that answers only once `app.state.release` is set."""
     app = FastAPI()
+    app.state.release = asyncio.Event()
 
     @app.get("/sale")
     async def sale() -> HTMLResponse:
+        return HTMLResponse(SALE_PAGE)
+
+    @app.get("/slow")
+    async def slow() -> HTMLResponse:
+        await app.state.release.wait()
         return HTMLResponse(SALE_PAGE)
 
     return app
@@ -41,12 +50,13 @@ def pages() -> FastAPI:
 
 @asynccontextmanager
 async def platform(
-    make_settings: Callable[..., Any],
+    make_settings: Callable[..., Any], **scheduler: Any
 ) -> AsyncIterator[tuple[Scheduler, str, str, list[str]]]:
     """The scheduler, the publisher it asks and a page server; also a loopback address where
     nothing listens (a page that is down), and the URLs the publisher was asked for."""
     down = f"http://127.0.0.1:{free_port()}"
-    async with serve(pages()) as pages_url:
+    page_server = pages()
+    async with serve(page_server) as pages_url:
         publisher = create_publisher(
             make_settings(
                 PublisherSettings,
@@ -64,10 +74,13 @@ async def platform(
 
         async with serve(publisher) as publisher_url:
             settings = make_settings(
-                SchedulerSettings, run_workers=False, publisher_url=publisher_url
+                SchedulerSettings, run_workers=False, publisher_url=publisher_url, **scheduler
             )
-            async with running_scheduler(settings) as scheduler:
-                yield scheduler, pages_url, down, asked
+            try:
+                async with running_scheduler(settings) as running:
+                    yield running, pages_url, down, asked
+            finally:
+                page_server.state.release.set()
 
 
 async def validate(s: Scheduler, workspace: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +135,22 @@ async def test_a_page_that_is_down_gives_a_null_preview_and_the_post_stays_valid
         [target] = answer["targets"]
         assert "preview" in target and target["preview"] is None
         assert asked == [f"{down}/gone"]
+
+
+async def test_a_slow_page_does_not_hold_the_answer(make_settings):
+    workspace = uuid.uuid4()
+    async with platform(make_settings, link_preview_timeout=0.5) as (s, pages_url, _, asked):
+        channel = await s.add_channel(workspace_id=workspace, network="linkedin")
+        started = time.monotonic()
+        answer = await validate(
+            s,
+            workspace,
+            {"text": f"Soon: {pages_url}/slow", "targets": [{"channel_id": str(channel)}]},
+        )
+        # The page never answered; the timeout, not the page, ended the wait.
+        assert time.monotonic() - started < 5
+        assert answer["valid"] is True and answer["targets"][0]["preview"] is None
+        assert asked == [f"{pages_url}/slow"]
 
 
 async def test_no_card_without_a_link_or_with_media(make_settings):
