@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from services.publisher import consumers, workers
 from services.publisher.adapters import Adapters
-from services.publisher.api import channels, networks
+from services.publisher.api import channels, networks, previews
 from services.publisher.crypto import Keyring
 from services.publisher.models import BUS
 from services.publisher.sending import Credentials
@@ -48,4 +48,5 @@ def create_app(settings: PublisherSettings | None = None) -> FastAPI:
     app.state.keyring = keyring
     app.include_router(channels.router)
     app.include_router(networks.router)
+    app.include_router(previews.router)
     return app

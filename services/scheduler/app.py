@@ -24,6 +24,7 @@ from services.scheduler.ical import FEED_PATH
 from services.scheduler.media import MEDIA_PATH, MediaLinks, build_store
 from services.scheduler.models import BUS
 from services.scheduler.planning import DUE_CHANNEL
+from services.scheduler.previews import LinkPreviews
 from services.scheduler.review_links import REVIEW_PATH
 from services.scheduler.settings import SchedulerSettings
 from shared.service import Runtime, service_app
@@ -54,6 +55,11 @@ def create_app(settings: SchedulerSettings | None = None) -> FastAPI:
         publisher_url=settings.publisher_url,
         internal_token=settings.internal_token,
         timeout=settings.channel_lookup_timeout,
+    )
+    app.state.link_previews = LinkPreviews(
+        publisher_url=settings.publisher_url,
+        internal_token=settings.internal_token,
+        timeout=settings.link_preview_timeout,
     )
     # Tests and operators drain the dispatcher by hand (`app.state.dispatcher.drain()`).
     app.state.dispatcher = next(loop for loop in loops if isinstance(loop, workers.Dispatcher))

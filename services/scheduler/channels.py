@@ -29,6 +29,18 @@ from shared.errors import NotFound
 log = logging.getLogger(__name__)
 
 
+def caller_headers(principal: Principal, *, internal_token: str) -> dict[str, str]:
+    """The caller's identity as the publisher reads it, so it answers for that workspace and
+    role only."""
+    return {
+        INTERNAL_TOKEN_HEADER: internal_token,
+        WORKSPACE_HEADER: str(principal.workspace_id),
+        ROLE_HEADER: principal.role,
+        PRINCIPAL_HEADER: principal.principal_id,
+        TIMEZONE_HEADER: principal.timezone,
+    }
+
+
 @dataclass(frozen=True)
 class ChannelLookup:
     """Asks the publisher about a channel the read model has not heard of yet.
@@ -42,13 +54,7 @@ class ChannelLookup:
     timeout: float = 5.0
 
     async def fetch(self, *, channel_id: UUID, principal: Principal) -> dict[str, str] | None:
-        headers = {
-            INTERNAL_TOKEN_HEADER: self.internal_token,
-            WORKSPACE_HEADER: str(principal.workspace_id),
-            ROLE_HEADER: principal.role,
-            PRINCIPAL_HEADER: principal.principal_id,
-            TIMEZONE_HEADER: principal.timezone,
-        }
+        headers = caller_headers(principal, internal_token=self.internal_token)
         url = f"{self.publisher_url.rstrip('/')}/v1/channels/{channel_id}"
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:

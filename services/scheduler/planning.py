@@ -22,6 +22,7 @@ from services.scheduler.finding import search_text
 from services.scheduler.media import resolve_post_media
 from services.scheduler.models import Channel, Post, Target
 from services.scheduler.pacing import check_pace
+from services.scheduler.previews import LinkPreviews, card_link
 from services.scheduler.recurrence import first_occurrence
 from services.scheduler.schemas import (
     MediaIn,
@@ -174,12 +175,18 @@ def _unsupported(target: TargetIn, network: str, text_: str) -> TargetCheck:
     )
 
 
+def variant(body: PostIn, target: TargetIn) -> tuple[str, list[MediaIn]]:
+    """The text and media a target goes out with: its own, else the post's."""
+    text_ = target.text if target.text is not None else body.text
+    media = target.media if target.media is not None else body.media
+    return text_, media
+
+
 def check_variants(*, body: PostIn, channels: Sequence[Channel]) -> list[TargetCheck]:
     """Every target's variant measured and checked against its network's rules."""
     checks: list[TargetCheck] = []
     for target, channel in zip(body.targets, channels, strict=True):
-        text_ = target.text if target.text is not None else body.text
-        media = target.media if target.media is not None else body.media
+        text_, media = variant(body, target)
         try:
             result = validate_variant(
                 channel.network, text=text_, media=media_refs(media), options=target.options
@@ -333,11 +340,20 @@ async def validate_post(
     principal: Principal,
     body: PostIn,
     lookup: ChannelLookup | None,
+    previews: LinkPreviews | None = None,
 ) -> ValidationOut:
-    """The dry run of `create_post`'s checks: per-target lengths and problems, nothing saved."""
+    """The dry run of `create_post`'s checks: per-target lengths and problems, nothing saved;
+    with `previews`, the link card each target's network will show."""
     body = await resolve_post_media(session, workspace_id=principal.workspace_id, body=body)
     channels = await resolve_channels(session, principal=principal, body=body, lookup=lookup)
     checks = check_variants(body=body, channels=channels)
+    if previews is not None:
+        links = [
+            card_link(check.network, text=text_, has_media=bool(media), options=target.options)
+            for check, target in zip(checks, body.targets, strict=True)
+            for text_, media in [variant(body, target)]
+        ]
+        checks = await previews.attach(checks, links=links, principal=principal)
     return ValidationOut(valid=all(check.valid for check in checks), targets=checks)
 
 

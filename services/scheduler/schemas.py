@@ -213,6 +213,15 @@ class PostPage(BaseModel):
     next_cursor: str | None
 
 
+class LinkPreview(BaseModel):
+    """The card a page declares for itself (Open Graph, else Twitter card tags, else <title>)."""
+
+    url: str
+    title: str
+    description: str
+    image: str | None
+
+
 class TargetCheck(BaseModel):
     channel_id: UUID
     network: str
@@ -221,6 +230,10 @@ class TargetCheck(BaseModel):
     counting: str
     valid: bool
     problems: list[dict[str, str]]
+    # Present only where the post's card is built from the page's own tags (Bluesky, LinkedIn,
+    # Facebook, Threads) and the variant has a link and no media; null when the page could
+    # not be read (the post is still valid, the link goes out without a card).
+    preview: LinkPreview | None = None
 
 
 class ValidationOut(BaseModel):

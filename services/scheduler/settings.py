@@ -19,6 +19,8 @@ class SchedulerSettings(ServiceSettings):
     # the channel was connected, before `channel.connected` arrived).
     publisher_url: str = "http://127.0.0.1:8002"
     channel_lookup_timeout: float = 5.0
+    # How long the validate answer waits for the publisher to read the pages it links to.
+    link_preview_timeout: float = 3.0
     # Due targets claimed per transaction by one dispatcher.
     dispatch_batch: int = 500
     # The longest a dispatcher sleeps without looking. Producers NOTIFY only for targets due

@@ -22,6 +22,7 @@ __all__ = [
     "character_count",
     "extract_hashtags",
     "extract_mentions",
+    "extract_scheme_links",
     "extract_urls",
     "grapheme_count",
     "graphemes",
@@ -179,6 +180,20 @@ def extract_urls(text: str, *, bare_domains: bool = True) -> list[Entity]:
         url = text[match.start() : end]
         found.append(Entity(kind="url", text=url, value=url, start=match.start(), end=end))
     return found
+
+
+# Bluesky's client (`RichText.detectFacets`) links any http(s) URL up to whitespace, host
+# names without a known TLD and IP addresses included, leaving out the sentence punctuation
+# right after it; the publisher's facets and link cards follow the same rule.
+_SCHEME_LINK = regex.compile(r"(?:^|(?<=[\s(]))(https?://[^\s]+?)(?=[.,;:!?\"')\]]*(?:\s|$))")
+
+
+def extract_scheme_links(text: str) -> list[Entity]:
+    """Links written with their scheme, as Bluesky finds them."""
+    return [
+        Entity(kind="url", text=m.group(1), value=m.group(1), start=m.start(1), end=m.end(1))
+        for m in _SCHEME_LINK.finditer(text)
+    ]
 
 
 # --- hashtags and mentions ------------------------------------------------------------------

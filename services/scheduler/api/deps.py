@@ -11,6 +11,7 @@ from services.scheduler.channels import ChannelLookup
 from services.scheduler.media import MediaLinks
 from services.scheduler.models import ReviewLink
 from services.scheduler.planning import Editing, Versions
+from services.scheduler.previews import LinkPreviews
 from services.scheduler.review_links import open_link
 from services.scheduler.settings import SchedulerSettings
 from services.scheduler.storage import MediaStore
@@ -24,8 +25,14 @@ async def get_lookup(request: Request) -> ChannelLookup:
     return lookup
 
 
+async def get_previews(request: Request) -> LinkPreviews:
+    previews: LinkPreviews = request.app.state.link_previews
+    return previews
+
+
 SettingsDep = Annotated[SchedulerSettings, settings_dependency(SchedulerSettings)]
 LookupDep = Annotated[ChannelLookup, Depends(get_lookup)]
+PreviewsDep = Annotated[LinkPreviews, Depends(get_previews)]
 ReaderDep = Annotated[Principal, Depends(require("posts.read"))]
 WriterDep = Annotated[Principal, Depends(require("posts.write"))]
 ApproverDep = Annotated[Principal, Depends(require("posts.approve"))]

@@ -14,6 +14,7 @@ from services.scheduler.api.deps import (
     EditingDep,
     IfMatchDep,
     LookupDep,
+    PreviewsDep,
     ReaderDep,
     SettingsDep,
     WriterDep,
@@ -176,11 +177,21 @@ async def list_posts(
     )
 
 
-@router.post("/validate", response_model=ValidationOut)
+# Unset fields stay out: a target's `preview` is there only where its network shows a card.
+@router.post("/validate", response_model=ValidationOut, response_model_exclude_unset=True)
 async def validate(
-    body: PostIn, principal: WriterDep, session: SessionDep, lookup: LookupDep
+    body: PostIn,
+    principal: WriterDep,
+    session: SessionDep,
+    lookup: LookupDep,
+    previews: PreviewsDep,
 ) -> ValidationOut:
-    return await validate_post(session, principal=principal, body=body, lookup=lookup)
+    """Per target: length, limit and problems; where the network shows a card the client
+    builds from the page (Bluesky, LinkedIn, Facebook, Threads; a link and no media), the
+    page's `preview`, null when the page could not be read."""
+    return await validate_post(
+        session, principal=principal, body=body, lookup=lookup, previews=previews
+    )
 
 
 @router.get("/{post_id}", response_model=PostOut)
