@@ -1303,7 +1303,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Validate */
+        /**
+         * Validate
+         * @description Per target: length, limit and problems; where the network shows a card the client
+         *     builds from the page (Bluesky, LinkedIn, Facebook, Threads; a link and no media), the
+         *     page's `preview`, null when the page could not be read.
+         */
         post: operations["validate_v1_posts_validate_post"];
         delete?: never;
         options?: never;
@@ -7161,6 +7166,20 @@ export interface components {
             code: string;
         };
         /**
+         * LinkPreview
+         * @description The card a page declares for itself (Open Graph, else Twitter card tags, else <title>).
+         */
+        LinkPreview: {
+            /** Url */
+            url: string;
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /** Image */
+            image: string | null;
+        };
+        /**
          * MediaIn
          * @description A media URL, or `{"media_id"}` of a media library item (whose kind, type, size,
          *     dimensions and duration are then the ones measured from its bytes).
@@ -7714,6 +7733,7 @@ export interface components {
             problems: {
                 [key: string]: string;
             }[];
+            preview?: components["schemas"]["LinkPreview"] | null;
         };
         /** TargetIn */
         TargetIn: {
