@@ -210,6 +210,11 @@ async def app_credentials(network: str, request: Request) -> Response:
     )
 
 
+# What some networks hold beside the text: a YouTube title, a TikTok privacy, a Bluesky record,
+# a LinkedIn article card.
+SHOWN_EXTRAS = ("title", "privacy", "rkey", "record", "article")
+
+
 def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:
     module = sb.networks[post.network]
     account = sb.state.account(post.network, post.account_id or "")
@@ -227,7 +232,7 @@ def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:
         "edited_at": iso(post.edited_at) if post.edited_at is not None else None,
         "poll": polls.view(post.extra.get("poll")),
         "metrics": {k: int(v) for k, v in post.metrics.items() if not k.startswith("_")},
-        **{k: v for k, v in post.extra.items() if k in ("title", "privacy", "rkey", "record")},
+        **{k: v for k, v in post.extra.items() if k in SHOWN_EXTRAS},
     }
 
 

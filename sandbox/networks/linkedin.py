@@ -213,6 +213,9 @@ async def create_post(request: Request) -> Response:
                                         f"/content/media/id :: {ref.get('id')} is not ready")
         media.append({"id": image.id, "kind": image.kind, "digest": image.digest,
                       "alt": ref.get("altText", "")})
+    extra: dict[str, Any] = {}
+    if "article" in content:
+        extra["article"] = _article(sb, content["article"])
     share_id = sb.state.numeric_id("7")
     urn = f"urn:li:share:{share_id}"
     sb.state.add_post(Post(
@@ -220,9 +223,31 @@ async def create_post(request: Request) -> Response:
         media=media, url=f"https://www.linkedin.com/feed/update/{urn}/",
         author_id=str(author), author_name=account.name,
         visibility=str(body.get("visibility")),
-        extra={"short_id": share_id, "activity": f"urn:li:activity:{share_id}"},
+        extra={"short_id": share_id, "activity": f"urn:li:activity:{share_id}", **extra},
     ))
     return Response(status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
+
+
+def _article(sb: Any, article: Any) -> dict[str, Any]:
+    """Posts API article content: `source` (an http(s) URL) and `title` are required, a
+    `thumbnail` must be an image uploaded through the Images API."""
+    if not isinstance(article, dict):
+        raise errors.linkedin_error(400, "BAD_REQUEST", "/content/article :: not a record")
+    source = str(article.get("source") or "")
+    if not source.startswith(("http://", "https://")):
+        raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                    "/content/article/source :: a URL is required")
+    if not str(article.get("title") or "").strip():
+        raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                    "/content/article/title :: field is required")
+    thumbnail = article.get("thumbnail")
+    if thumbnail is not None:
+        image = sb.state.media[NETWORK].get(str(thumbnail))
+        if image is None or image.status != "succeeded":
+            raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                        f"/content/article/thumbnail :: {thumbnail} is not ready")
+    return {k: article[k] for k in ("source", "title", "description", "thumbnail")
+            if article.get(k) is not None}
 
 
 def _post_view(post: Post) -> dict[str, Any]:
@@ -239,6 +264,8 @@ def _post_view(post: Post) -> dict[str, Any]:
         view["content"] = {"media": refs[0]}
     elif refs:
         view["content"] = {"multiImage": {"images": refs}}
+    elif "article" in post.extra:
+        view["content"] = {"article": post.extra["article"]}
     return view
 
 

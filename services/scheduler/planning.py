@@ -22,7 +22,7 @@ from services.scheduler.finding import search_text
 from services.scheduler.media import resolve_post_media
 from services.scheduler.models import Channel, Post, Target
 from services.scheduler.pacing import check_pace
-from services.scheduler.previews import LinkPreviews, card_link
+from services.scheduler.previews import LinkPreviews
 from services.scheduler.recurrence import first_occurrence
 from services.scheduler.schemas import (
     MediaIn,
@@ -48,6 +48,7 @@ from shared.events import (
     TargetRef,
 )
 from shared.networks import MediaRef, UnknownNetwork, validate_variant
+from shared.networks.cards import card_link
 from shared.outbox import Outbox
 
 DUE_CHANNEL = "scheduler_due"

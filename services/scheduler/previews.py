@@ -11,41 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from services.scheduler.channels import caller_headers
 from services.scheduler.schemas import LinkPreview, TargetCheck
 from shared.auth import Principal
-from shared.networks import extract_scheme_links, extract_urls
 
 log = logging.getLogger(__name__)
-
-CARD_NETWORKS = frozenset({"bluesky", "linkedin", "facebook", "threads"})
-# Where the client names the card's link in an option (`link`, `link_attachment`).
-LINK_OPTION_NETWORKS = frozenset({"facebook", "threads"})
-
-
-def card_link(
-    network: str, *, text: str, has_media: bool, options: Mapping[str, Any]
-) -> str | None:
-    """The link the network's card is made from, or None when it shows no card of ours."""
-    if network not in CARD_NETWORKS or has_media:
-        return None
-    if network in LINK_OPTION_NETWORKS and options.get("link"):
-        return str(options["link"])
-    found = extract_scheme_links(text)
-    if network != "bluesky":
-        # Bluesky links only what carries its scheme; the others also link a bare domain.
-        found += [url for url in extract_urls(text) if "://" not in url.value]
-    if not found:
-        return None
-    first = min(found, key=lambda url: url.start).value
-    return first if "://" in first else f"https://{first}"
-
 
 @dataclass(frozen=True)
 class LinkPreviews:

@@ -49,3 +49,23 @@ async def test_a_bluesky_link_gets_a_card_with_a_thumbnail(publisher_settings, s
         assert external["thumb"]["mimeType"] == "image/jpeg"
         assert [m["kind"] for m in held["media"]] == ["image"]  # the thumbnail blob
         assert held["record"]["facets"][0]["features"][0]["uri"] == link
+
+
+async def test_a_linkedin_link_gets_an_article_card(publisher_settings, sandbox_url):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    async with Tap(settings.exchange_name, ["post.*"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("posts"))
+        channel = await connect(app, sandbox_url, workspace, network="linkedin")
+        link = f"{sandbox_url}/_sandbox/pages/spring-launch"
+        due = post_due(channel=channel, text=f"Read about the launch: {link}")
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        await tap.wait("post.published")
+        [held] = (await sandbox_posts(sandbox_url, "linkedin", channel["external_id"]))["items"]
+        article = held["article"]
+        assert (article["source"], article["title"]) == (link, "Spring Launch")
+        assert article["description"] == "All about Spring Launch."
+        # The page's image, uploaded through the Images API as the card's thumbnail.
+        assert article["thumbnail"].startswith("urn:li:image:")
+        assert held["media"] == []

@@ -16,9 +16,9 @@ from fastapi.responses import HTMLResponse
 
 from services.publisher.app import create_app as create_publisher
 from services.publisher.settings import PublisherSettings
-from services.scheduler.previews import card_link
 from services.scheduler.settings import SchedulerSettings
 from shared.auth import INTERNAL_TOKEN_HEADER
+from shared.networks.cards import card_link
 from shared.outbound import allowed_targets
 from tests.conftest import identity
 from tests.scheduler.support import Scheduler, running_scheduler

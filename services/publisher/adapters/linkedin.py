@@ -13,6 +13,7 @@ from urllib.parse import quote, unquote
 
 import httpx
 
+from services.publisher import previews
 from services.publisher.adapters.base import (
     Account,
     Adapter,
@@ -24,6 +25,7 @@ from services.publisher.adapters.base import (
     bearer,
     retry_after_seconds,
 )
+from shared.networks.cards import card_link
 
 # The Posts API answers only versioned calls (`YYYYMM`); each version lives about a year.
 LINKEDIN_VERSION = "202505"
@@ -177,6 +179,10 @@ class LinkedInAdapter(Adapter):
         }
         if post.media:
             body["content"] = await self.content(credentials, channel=channel, media=post.media)
+        else:
+            article = await self.article(credentials, channel=channel, post=post)
+            if article is not None:
+                body["content"] = {"article": article}
         r = await self.call(
             "POST",
             self.url("/rest/posts"),
@@ -191,6 +197,35 @@ class LinkedInAdapter(Adapter):
             # Created, but we cannot tell which post it is: the next attempt looks it up.
             raise NetworkError("unknown_outcome", "LinkedIn answered 201 without x-restli-id")
         return Published(external_id=urn, url=self.post_url(urn))
+
+    async def article(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> dict[str, Any] | None:
+        """The link card of a post without media: LinkedIn's Posts API shows only the article
+        a client builds (source, title, description, thumbnail image), from the page's tags,
+        for the link `shared.networks.cards` names (the one the validate answer previewed)."""
+        link = card_link("linkedin", text=post.text, has_media=False, options=post.options)
+        if link is None or self.outbound is None:
+            return None
+        found = await previews.preview_of(
+            link, client=self.outbound.client, policy=self.outbound.policy
+        )
+        if found is None:
+            # A page nobody can read: the link goes out in the text, without a card.
+            return None
+        article: dict[str, Any] = {"source": link, "title": found.title or link}
+        if found.description:
+            article["description"] = found.description
+        if found.image:
+            try:
+                article["thumbnail"] = await self.upload_image(
+                    credentials, channel=channel, item={"url": found.image, "kind": "image"}
+                )
+            except NetworkError as exc:
+                if exc.error_class != "media_error":
+                    raise
+                # An image the page names but nobody can use: the card goes without it.
+        return article
 
     @staticmethod
     def post_url(urn: str) -> str:
