@@ -23,7 +23,7 @@ import asyncpg
 import orjson
 
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, load, median, process
+from bench.harness import Figure, bare_endpoint, free_port, load, median, process
 
 NAME = "ingest"
 SECRET = "bench-x-consumer-secret"
@@ -74,6 +74,10 @@ async def receipts(ctx: BenchContext) -> int:
         await conn.close()
 
 
+# Per round: the inbox's events/s, the bare endpoint's, and the two latencies p99.
+Measured = tuple[list[float], list[float], list[float], list[float]]
+
+
 async def measure(
     ctx: BenchContext,
     *,
@@ -84,7 +88,7 @@ async def measure(
     per_round: int,
     seconds: float,
     connections: int,
-) -> tuple[list[float], list[float], list[float], list[float]]:
+) -> Measured:
     """Rounds of inbox then bare with the same bodies; each inbox 200 checked against the
     receipts table."""
     ingest, bare, ingest_p99, bare_p99 = [], [], [], []
@@ -146,10 +150,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         "seconds": seconds,
         "connections": connections,
     }
-    async with process(
-        [sys.executable, "-m", "bench.bare", str(bare_port)],
-        ready_url=f"http://127.0.0.1:{bare_port}/",
-    ):
+    async with bare_endpoint(bare_port):
         # One inbox process doing everything: receivers and the receipt worker share a loop.
         async with process(
             [sys.executable, "-m", "services.inbox"],
@@ -157,9 +158,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
             ready_url=f"http://127.0.0.1:{inbox_port}/healthz",
             log=log,
         ):
-            ingest, bare, ingest_p99, bare_p99 = await measure(
-                ctx, url=url, first_id=1_900_000_000_000_000_000, **common
-            )
+            together = await measure(ctx, url=url, first_id=1_900_000_000_000_000_000, **common)
         # The scaled-out shape: a receivers-only replica (INBOX_RUN_WORKERS=false) in front,
         # receipt processing in a separate worker process.
         async with (
@@ -176,9 +175,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 log=log,
             ),
         ):
-            split, split_bare, split_p99, split_bare_p99 = await measure(
-                ctx, url=url, first_id=1_950_000_000_000_000_000, **common
-            )
+            apart = await measure(ctx, url=url, first_id=1_950_000_000_000_000_000, **common)
+    return report(together, apart)
+
+
+def report(together: Measured, apart: Measured) -> list[Figure]:
+    """The figures of the one-process inbox and of the receivers apart from the worker."""
+    ingest, bare, ingest_p99, bare_p99 = together
+    split, split_bare, split_p99, split_bare_p99 = apart
     return [
         Figure(
             NAME,

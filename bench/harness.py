@@ -226,6 +226,14 @@ async def process(
             popen.wait()
 
 
+def bare_endpoint(port: int) -> contextlib.AbstractAsyncContextManager[subprocess.Popen[bytes]]:
+    """The bare uvicorn baseline (`bench.bare`) on `port`, ready when this enters."""
+    return process(
+        [sys.executable, "-m", "bench.bare", str(port)],
+        ready_url=f"http://127.0.0.1:{port}/",
+    )
+
+
 async def load(
     url: str,
     *,
