@@ -277,6 +277,63 @@ async def timed_api(
     return elapsed
 
 
+Query = tuple[uuid.UUID, uuid.UUID, Range]
+
+
+def pick_queries(data: Dataset, requests: int) -> list[Query]:
+    """Ranges of 30 days ending at an arbitrary hour: whole days from the daily rollup, the
+    ragged ends from the hourly one, as the handler splits them."""
+    rnd = random.Random(11)
+    queries = []
+    for _ in range(requests):
+        w = rnd.choice(data.workspaces)
+        end = data.now - timedelta(hours=rnd.randrange(0, 60 * 24))
+        start = end - timedelta(days=30)
+        c = rnd.choice(data.channels[w])
+        queries.append((w, c, Range(start, end)))
+    return queries
+
+
+async def wait_for_best_times(conn: asyncpg.Connection) -> None:
+    """Until the service's own loop has computed and kept every channel's grid."""
+    deadline = time.monotonic() + 300
+    while await conn.fetchval("SELECT count(*) FROM metrics.channels WHERE best_times_dirty"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the best-times loop did not compute every channel")
+        await asyncio.sleep(0.5)
+
+
+# Per endpoint ("summary", "best"), per round, each request's milliseconds.
+Timings = dict[str, list[list[float]]]
+
+
+async def measure_round(
+    client: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    queries: list[Query],
+    api: Timings,
+    raw: Timings,
+) -> None:
+    """One round: each query through the API, then its SQL straight through asyncpg."""
+    rs, rb, a_s, a_b = [], [], [], []
+    for w, c, rng in queries:
+        a_s.append(
+            await timed_api(
+                client,
+                "/v1/analytics/summary",
+                {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
+                w,
+            )
+        )
+        rs.append(await timed_raw(conn, summary_sql(w, rng)))
+        a_b.append(await timed_api(client, "/v1/analytics/best-times", {"channel_id": str(c)}, w))
+        rb.append(await timed_raw(conn, best_times_sql(c)))
+    api["summary"].append(a_s)
+    api["best"].append(a_b)
+    raw["summary"].append(rs)
+    raw["best"].append(rb)
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
     hours = 10 if ctx.quick else 250
     data = Dataset(hours=hours, now=datetime.now(UTC))
@@ -286,16 +343,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     generated_in = time.monotonic() - t0
     print(f"  analytics: generated in {generated_in:.0f}s", file=sys.stderr, flush=True)
     requests = 40 if ctx.quick else 150
-    rnd = random.Random(11)
-    # Ranges of 30 days ending at an arbitrary hour: whole days from the daily rollup, the
-    # ragged ends from the hourly one, as the handler splits them.
-    queries = []
-    for _ in range(requests):
-        w = rnd.choice(data.workspaces)
-        end = data.now - timedelta(hours=rnd.randrange(0, 60 * 24))
-        start = end - timedelta(days=30)
-        c = rnd.choice(data.channels[w])
-        queries.append((w, c, Range(start, end)))
+    queries = pick_queries(data, requests)
 
     port = free_port()
     env = {
@@ -307,8 +355,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         "METRICS_LOG_LEVEL": "WARNING",
         "METRICS_BEST_TIMES_INTERVAL_SECONDS": "1",
     }
-    api: dict[str, list[list[float]]] = {"summary": [], "best": []}
-    raw: dict[str, list[list[float]]] = {"summary": [], "best": []}
+    api: Timings = {"summary": [], "best": []}
+    raw: Timings = {"summary": [], "best": []}
     conn = await connect(ctx.asyncpg_dsn)
     # As after a day of new numbers: every channel's grid is due, and the service's own loop
     # computes and keeps them before the timing starts.
@@ -323,44 +371,22 @@ async def run(ctx: BenchContext) -> list[Figure]:
             ),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
         ):
-            deadline = time.monotonic() + 300
-            while await conn.fetchval(
-                "SELECT count(*) FROM metrics.channels WHERE best_times_dirty"
-            ):
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the best-times loop did not compute every channel")
-                await asyncio.sleep(0.5)
+            await wait_for_best_times(conn)
             for _ in range(ctx.rounds()):
-                rs, rb, a_s, a_b = [], [], [], []
-                for w, c, rng in queries:
-                    a_s.append(
-                        await timed_api(
-                            client,
-                            "/v1/analytics/summary",
-                            {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
-                            w,
-                        )
-                    )
-                    rs.append(await timed_raw(conn, summary_sql(w, rng)))
-                    a_b.append(
-                        await timed_api(
-                            client, "/v1/analytics/best-times", {"channel_id": str(c)}, w
-                        )
-                    )
-                    rb.append(await timed_raw(conn, best_times_sql(c)))
-                api["summary"].append(a_s)
-                api["best"].append(a_b)
-                raw["summary"].append(rs)
-                raw["best"].append(rb)
+                await measure_round(client, conn, queries, api, raw)
     finally:
         await conn.close()
 
-    figures = []
     note = (
         f"{data.samples:,} samples ({len(data.posts)} posts × {len(METRICS)} metrics × "
         f"{hours} hourly), generated in {generated_in:.0f}s; {requests} requests a round, "
         "one at a time; best-times reads the grid the service's loop kept"
     )
+    return report(api, raw, note)
+
+
+def report(api: Timings, raw: Timings, note: str) -> list[Figure]:
+    figures = []
     for key, label in (
         ("summary", "summary, 30 days, one workspace"),
         ("best", "best-times grid, one channel"),
