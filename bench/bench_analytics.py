@@ -346,15 +346,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     queries = pick_queries(data, requests)
 
     port = free_port()
-    env = {
-        "METRICS_DATABASE_URL": ctx.database_url,
-        "METRICS_AMQP_URL": ctx.amqp_url,
-        "METRICS_BUS_PREFIX": ctx.bus_prefix,
-        "METRICS_PORT": str(port),
-        "METRICS_INTERNAL_TOKEN": TOKEN,
-        "METRICS_LOG_LEVEL": "WARNING",
-        "METRICS_BEST_TIMES_INTERVAL_SECONDS": "1",
-    }
+    env = ctx.service_env("metrics", port, internal_token=TOKEN, best_times_interval_seconds="1")
     api: Timings = {"summary": [], "best": []}
     raw: Timings = {"summary": [], "best": []}
     conn = await connect(ctx.asyncpg_dsn)

@@ -312,17 +312,14 @@ class Measured:
 
 
 def scheduler_env(ctx: BenchContext, port: int) -> dict[str, str]:
-    return {
-        "SCHEDULER_ENVIRONMENT": "development",
-        "SCHEDULER_DATABASE_URL": ctx.database_url,
-        "SCHEDULER_AMQP_URL": ctx.amqp_url,
-        "SCHEDULER_BUS_PREFIX": ctx.bus_prefix,
-        "SCHEDULER_INTERNAL_TOKEN": "bench-internal-token",
-        "SCHEDULER_HOST": "127.0.0.1",
-        "SCHEDULER_PORT": str(port),
-        "SCHEDULER_LOG_LEVEL": "WARNING",
-        "SCHEDULER_DISPATCH_BATCH": str(BATCH),
-    }
+    return ctx.service_env(
+        "scheduler",
+        port,
+        environment="development",
+        internal_token="bench-internal-token",
+        host="127.0.0.1",
+        dispatch_batch=str(BATCH),
+    )
 
 
 async def park(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:

@@ -131,14 +131,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
     work = ctx.results_dir / "ingest"
     work.mkdir(parents=True, exist_ok=True)
     inbox_port, worker_port, bare_port = free_port(), free_port(), free_port()
-    env = {
-        "INBOX_DATABASE_URL": ctx.database_url,
-        "INBOX_AMQP_URL": ctx.amqp_url,
-        "INBOX_BUS_PREFIX": ctx.bus_prefix,
-        "INBOX_PORT": str(inbox_port),
-        "INBOX_LOG_LEVEL": "WARNING",
-        "INBOX_NETWORK_APPS": json.dumps({"x": {"client_secret": SECRET}}),
-    }
+    env = ctx.service_env(
+        "inbox", inbox_port, network_apps=json.dumps({"x": {"client_secret": SECRET}})
+    )
     log = ctx.results_dir / "logs" / "bench-ingest-inbox.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{inbox_port}/hooks/x"

@@ -111,15 +111,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     uploads: list[float] = []
     raw: list[float] = []
     with tempfile.TemporaryDirectory(dir=ctx.results_dir) as store:
-        env = {
-            "SCHEDULER_DATABASE_URL": ctx.database_url,
-            "SCHEDULER_AMQP_URL": ctx.amqp_url,
-            "SCHEDULER_BUS_PREFIX": ctx.bus_prefix,
-            "SCHEDULER_PORT": str(port),
-            "SCHEDULER_INTERNAL_TOKEN": TOKEN,
-            "SCHEDULER_LOG_LEVEL": "WARNING",
-            "SCHEDULER_MEDIA_DIR": store,
-        }
+        env = ctx.service_env("scheduler", port, internal_token=TOKEN, media_dir=store)
         async with (
             process(
                 [sys.executable, "-m", "services.scheduler"],

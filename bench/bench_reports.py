@@ -181,14 +181,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         f"  reports: {posts:,} posts generated in {generated_in:.0f}s", file=sys.stderr, flush=True
     )
     port = free_port()
-    env = {
-        "METRICS_DATABASE_URL": ctx.database_url,
-        "METRICS_AMQP_URL": ctx.amqp_url,
-        "METRICS_BUS_PREFIX": ctx.bus_prefix,
-        "METRICS_PORT": str(port),
-        "METRICS_INTERNAL_TOKEN": TOKEN,
-        "METRICS_LOG_LEVEL": "WARNING",
-    }
+    env = ctx.service_env("metrics", port, internal_token=TOKEN)
     headers = {
         INTERNAL_TOKEN_HEADER: TOKEN,
         WORKSPACE_HEADER: str(workspace),

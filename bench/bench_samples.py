@@ -165,14 +165,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         "value double precision, delta double precision, collected_at timestamptz)"
     )
     port = free_port()
-    env = {
-        "METRICS_DATABASE_URL": ctx.database_url,
-        "METRICS_AMQP_URL": ctx.amqp_url,
-        "METRICS_BUS_PREFIX": ctx.bus_prefix,
-        "METRICS_PORT": str(port),
-        "METRICS_INTERNAL_TOKEN": "bench-internal-token",
-        "METRICS_LOG_LEVEL": "WARNING",
-    }
+    env = ctx.service_env("metrics", port, internal_token="bench-internal-token")
     bus = Bus(url=ctx.amqp_url, exchange=f"{ctx.bus_prefix}herald")
     ingest: list[float] = []
     raw: list[float] = []
