@@ -26,7 +26,7 @@ import httpx
 
 from bench.bulk import connect, indexes_dropped
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, percentile, process
+from bench.harness import Figure, free_port, median, percentile, service_process
 from services.metrics.best_times import stored_grid_query
 from services.metrics.ingest import SAMPLE_COLUMNS
 from services.metrics.reports import Filters, Range, summary_query
@@ -355,11 +355,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
     await conn.execute("UPDATE metrics.channels SET best_times_dirty = true")
     try:
         async with (
-            process(
-                [sys.executable, "-m", "services.metrics"],
-                env=env,
-                ready_url=f"http://127.0.0.1:{port}/healthz",
-                log=ctx.results_dir / "analytics-metrics.log",
+            service_process(
+                "metrics", port, env=env, log=ctx.results_dir / "analytics-metrics.log"
             ),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
         ):

@@ -32,7 +32,7 @@ import asyncpg
 
 from bench.bulk import indexes_dropped
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, percentile, process
+from bench.harness import Figure, free_port, median, percentile, service_process
 from services.scheduler.posts import DUE_CHANNEL
 from services.scheduler.settings import SchedulerSettings
 
@@ -342,11 +342,12 @@ async def measure_scheduler(
     burst = pools["burst"]
     async with (
         arrivals(ctx, exchange_name) as wait_for,
-        process(
-            [sys.executable, "-m", "services.scheduler"],
+        service_process(
+            "scheduler",
+            port,
             env=scheduler_env(ctx, port),
-            ready_url=f"http://127.0.0.1:{port}/readyz",
             log=logs / "bench-dispatch-scheduler.log",
+            ready="readyz",
         ),
     ):
         await asyncio.sleep(1.0)  # the relay and the dispatcher are up

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bench.context import BenchContext
-from bench.harness import Figure, bare_endpoint, free_port, load, median, process
+from bench.harness import Figure, bare_endpoint, free_port, load, median, service_process
 from bench.workspace import tenant
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,
@@ -94,11 +94,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
     bare_port = free_port()
     async with (
         bare_endpoint(bare_port),
-        process(
-            [sys.executable, "-m", "services.gateway"],
+        service_process(
+            "gateway",
+            gateway_port,
             env=gateway_env,
-            ready_url=f"{gateway_url}/readyz",
             log=ctx.results_dir / "logs" / "bench-gateway.log",
+            ready="readyz",
         ) as gateway,
     ):
         # One untimed call warms the key cache and the upstream connection pool.

@@ -16,14 +16,13 @@ import base64
 import hashlib
 import hmac
 import json
-import sys
 from pathlib import Path
 
 import asyncpg
 import orjson
 
 from bench.context import BenchContext
-from bench.harness import Figure, bare_endpoint, free_port, load, median, process
+from bench.harness import Figure, bare_endpoint, free_port, load, median, service_process
 
 NAME = "ingest"
 SECRET = "bench-x-consumer-secret"
@@ -147,27 +146,16 @@ async def run(ctx: BenchContext) -> list[Figure]:
     }
     async with bare_endpoint(bare_port):
         # One inbox process doing everything: receivers and the receipt worker share a loop.
-        async with process(
-            [sys.executable, "-m", "services.inbox"],
-            env=env,
-            ready_url=f"http://127.0.0.1:{inbox_port}/healthz",
-            log=log,
-        ):
+        async with service_process("inbox", inbox_port, env=env, log=log):
             together = await measure(ctx, url=url, first_id=1_900_000_000_000_000_000, **common)
         # The scaled-out shape: a receivers-only replica (INBOX_RUN_WORKERS=false) in front,
         # receipt processing in a separate worker process.
         async with (
-            process(
-                [sys.executable, "-m", "services.inbox"],
-                env={**env, "INBOX_RUN_WORKERS": "false"},
-                ready_url=f"http://127.0.0.1:{inbox_port}/healthz",
-                log=log,
+            service_process(
+                "inbox", inbox_port, env={**env, "INBOX_RUN_WORKERS": "false"}, log=log
             ),
-            process(
-                [sys.executable, "-m", "services.inbox"],
-                env={**env, "INBOX_PORT": str(worker_port)},
-                ready_url=f"http://127.0.0.1:{worker_port}/healthz",
-                log=log,
+            service_process(
+                "inbox", worker_port, env={**env, "INBOX_PORT": str(worker_port)}, log=log
             ),
         ):
             apart = await measure(ctx, url=url, first_id=1_950_000_000_000_000_000, **common)

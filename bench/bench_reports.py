@@ -25,7 +25,7 @@ import httpx
 from bench.bench_analytics import INSERT_CHANNEL, TOKEN
 from bench.bulk import connect
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, process
+from bench.harness import Figure, free_port, median, service_process
 from services.metrics.report_document import render
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,
@@ -193,12 +193,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     generated: list[float] = []
     drawing: list[float] = []
     async with (
-        process(
-            [sys.executable, "-m", "services.metrics"],
-            env=env,
-            ready_url=f"http://127.0.0.1:{port}/healthz",
-            log=ctx.results_dir / "reports-metrics.log",
-        ),
+        service_process("metrics", port, env=env, log=ctx.results_dir / "reports-metrics.log"),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
     ):
         for _ in range(ctx.rounds()):
