@@ -162,14 +162,23 @@ async def _fill_channel(dsn: str, grain: str, workspaces: list[uuid.UUID]) -> No
         await conn.close()
 
 
+async def copy_channels(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
+    """Channels as the metrics service knows them: (id, workspace, network, account id, name,
+    timezone)."""
+    await conn.copy_records_to_table(
+        "channels",
+        schema_name="metrics",
+        columns=("channel_id", "workspace_id", "network", "external_id", "name", "timezone"),
+        records=records,
+    )
+
+
 async def generate(ctx: BenchContext, data: Dataset) -> None:
     conn = await connect(ctx.asyncpg_dsn)
     try:
-        await conn.copy_records_to_table(
-            "channels",
-            schema_name="metrics",
-            columns=("channel_id", "workspace_id", "network", "external_id", "name", "timezone"),
-            records=[
+        await copy_channels(
+            conn,
+            [
                 (c, w, "x", f"acct{i}", f"Channel {i}", "Europe/Paris")
                 for w in data.workspaces
                 for i, c in enumerate(data.channels[w])

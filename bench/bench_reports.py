@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from bench.bench_analytics import INSERT_CHANNEL, TOKEN
+from bench.bench_analytics import INSERT_CHANNEL, TOKEN, copy_channels
 from bench.bulk import connect
 from bench.context import BenchContext
 from bench.harness import Figure, free_port, median, service_process
@@ -115,11 +115,9 @@ JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM metrics.links
 async def generate(ctx: BenchContext, workspace: uuid.UUID, start: datetime, posts: int) -> None:
     conn = await connect(ctx.asyncpg_dsn)
     try:
-        await conn.copy_records_to_table(
-            "channels",
-            schema_name="metrics",
-            columns=("channel_id", "workspace_id", "network", "external_id", "name", "timezone"),
-            records=[
+        await copy_channels(
+            conn,
+            [
                 (
                     uuid.uuid4(),
                     workspace,
