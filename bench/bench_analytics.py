@@ -26,7 +26,7 @@ import httpx
 
 from bench.bulk import connect, indexes_dropped
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, percentile, process
+from bench.harness import Figure, free_port, median, percentile, service_process
 from services.metrics.best_times import stored_grid_query
 from services.metrics.ingest import SAMPLE_COLUMNS
 from services.metrics.reports import Filters, Range, summary_query
@@ -162,14 +162,23 @@ async def _fill_channel(dsn: str, grain: str, workspaces: list[uuid.UUID]) -> No
         await conn.close()
 
 
+async def copy_channels(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
+    """Channels as the metrics service knows them: (id, workspace, network, account id, name,
+    timezone)."""
+    await conn.copy_records_to_table(
+        "channels",
+        schema_name="metrics",
+        columns=("channel_id", "workspace_id", "network", "external_id", "name", "timezone"),
+        records=records,
+    )
+
+
 async def generate(ctx: BenchContext, data: Dataset) -> None:
     conn = await connect(ctx.asyncpg_dsn)
     try:
-        await conn.copy_records_to_table(
-            "channels",
-            schema_name="metrics",
-            columns=("channel_id", "workspace_id", "network", "external_id", "name", "timezone"),
-            records=[
+        await copy_channels(
+            conn,
+            [
                 (c, w, "x", f"acct{i}", f"Channel {i}", "Europe/Paris")
                 for w in data.workspaces
                 for i, c in enumerate(data.channels[w])
@@ -277,6 +286,63 @@ async def timed_api(
     return elapsed
 
 
+Query = tuple[uuid.UUID, uuid.UUID, Range]
+
+
+def pick_queries(data: Dataset, requests: int) -> list[Query]:
+    """Ranges of 30 days ending at an arbitrary hour: whole days from the daily rollup, the
+    ragged ends from the hourly one, as the handler splits them."""
+    rnd = random.Random(11)
+    queries = []
+    for _ in range(requests):
+        w = rnd.choice(data.workspaces)
+        end = data.now - timedelta(hours=rnd.randrange(0, 60 * 24))
+        start = end - timedelta(days=30)
+        c = rnd.choice(data.channels[w])
+        queries.append((w, c, Range(start, end)))
+    return queries
+
+
+async def wait_for_best_times(conn: asyncpg.Connection) -> None:
+    """Until the service's own loop has computed and kept every channel's grid."""
+    deadline = time.monotonic() + 300
+    while await conn.fetchval("SELECT count(*) FROM metrics.channels WHERE best_times_dirty"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the best-times loop did not compute every channel")
+        await asyncio.sleep(0.5)
+
+
+# Per endpoint ("summary", "best"), per round, each request's milliseconds.
+Timings = dict[str, list[list[float]]]
+
+
+async def measure_round(
+    client: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    queries: list[Query],
+    api: Timings,
+    raw: Timings,
+) -> None:
+    """One round: each query through the API, then its SQL straight through asyncpg."""
+    rs, rb, a_s, a_b = [], [], [], []
+    for w, c, rng in queries:
+        a_s.append(
+            await timed_api(
+                client,
+                "/v1/analytics/summary",
+                {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
+                w,
+            )
+        )
+        rs.append(await timed_raw(conn, summary_sql(w, rng)))
+        a_b.append(await timed_api(client, "/v1/analytics/best-times", {"channel_id": str(c)}, w))
+        rb.append(await timed_raw(conn, best_times_sql(c)))
+    api["summary"].append(a_s)
+    api["best"].append(a_b)
+    raw["summary"].append(rs)
+    raw["best"].append(rb)
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
     hours = 10 if ctx.quick else 250
     data = Dataset(hours=hours, now=datetime.now(UTC))
@@ -286,81 +352,39 @@ async def run(ctx: BenchContext) -> list[Figure]:
     generated_in = time.monotonic() - t0
     print(f"  analytics: generated in {generated_in:.0f}s", file=sys.stderr, flush=True)
     requests = 40 if ctx.quick else 150
-    rnd = random.Random(11)
-    # Ranges of 30 days ending at an arbitrary hour: whole days from the daily rollup, the
-    # ragged ends from the hourly one, as the handler splits them.
-    queries = []
-    for _ in range(requests):
-        w = rnd.choice(data.workspaces)
-        end = data.now - timedelta(hours=rnd.randrange(0, 60 * 24))
-        start = end - timedelta(days=30)
-        c = rnd.choice(data.channels[w])
-        queries.append((w, c, Range(start, end)))
+    queries = pick_queries(data, requests)
 
     port = free_port()
-    env = {
-        "METRICS_DATABASE_URL": ctx.database_url,
-        "METRICS_AMQP_URL": ctx.amqp_url,
-        "METRICS_BUS_PREFIX": ctx.bus_prefix,
-        "METRICS_PORT": str(port),
-        "METRICS_INTERNAL_TOKEN": TOKEN,
-        "METRICS_LOG_LEVEL": "WARNING",
-        "METRICS_BEST_TIMES_INTERVAL_SECONDS": "1",
-    }
-    api: dict[str, list[list[float]]] = {"summary": [], "best": []}
-    raw: dict[str, list[list[float]]] = {"summary": [], "best": []}
+    env = ctx.service_env("metrics", port, internal_token=TOKEN, best_times_interval_seconds="1")
+    api: Timings = {"summary": [], "best": []}
+    raw: Timings = {"summary": [], "best": []}
     conn = await connect(ctx.asyncpg_dsn)
     # As after a day of new numbers: every channel's grid is due, and the service's own loop
     # computes and keeps them before the timing starts.
     await conn.execute("UPDATE metrics.channels SET best_times_dirty = true")
     try:
         async with (
-            process(
-                [sys.executable, "-m", "services.metrics"],
-                env=env,
-                ready_url=f"http://127.0.0.1:{port}/healthz",
-                log=ctx.results_dir / "analytics-metrics.log",
+            service_process(
+                "metrics", port, env=env, log=ctx.results_dir / "analytics-metrics.log"
             ),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
         ):
-            deadline = time.monotonic() + 300
-            while await conn.fetchval(
-                "SELECT count(*) FROM metrics.channels WHERE best_times_dirty"
-            ):
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the best-times loop did not compute every channel")
-                await asyncio.sleep(0.5)
+            await wait_for_best_times(conn)
             for _ in range(ctx.rounds()):
-                rs, rb, a_s, a_b = [], [], [], []
-                for w, c, rng in queries:
-                    a_s.append(
-                        await timed_api(
-                            client,
-                            "/v1/analytics/summary",
-                            {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
-                            w,
-                        )
-                    )
-                    rs.append(await timed_raw(conn, summary_sql(w, rng)))
-                    a_b.append(
-                        await timed_api(
-                            client, "/v1/analytics/best-times", {"channel_id": str(c)}, w
-                        )
-                    )
-                    rb.append(await timed_raw(conn, best_times_sql(c)))
-                api["summary"].append(a_s)
-                api["best"].append(a_b)
-                raw["summary"].append(rs)
-                raw["best"].append(rb)
+                await measure_round(client, conn, queries, api, raw)
     finally:
         await conn.close()
 
-    figures = []
     note = (
         f"{data.samples:,} samples ({len(data.posts)} posts × {len(METRICS)} metrics × "
         f"{hours} hourly), generated in {generated_in:.0f}s; {requests} requests a round, "
         "one at a time; best-times reads the grid the service's loop kept"
     )
+    return report(api, raw, note)
+
+
+def report(api: Timings, raw: Timings, note: str) -> list[Figure]:
+    figures = []
     for key, label in (
         ("summary", "summary, 30 days, one workspace"),
         ("best", "best-times grid, one channel"),

@@ -24,6 +24,7 @@ import json
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
@@ -31,7 +32,7 @@ import asyncpg
 
 from bench.bulk import indexes_dropped
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, percentile, process
+from bench.harness import Figure, free_port, median, percentile, service_process
 from services.scheduler.posts import DUE_CHANNEL
 from services.scheduler.settings import SchedulerSettings
 
@@ -249,7 +250,10 @@ async def raw_publisher(ctx: BenchContext, exchange_name: str):  # noqa: ANN201
         yield exchange
 
 
-def stats(values: list[float]) -> tuple[float, float, float]:
+Stats = tuple[float, float, float]
+
+
+def stats(values: list[float]) -> Stats:
     return percentile(values, 0.5), percentile(values, 0.99), max(values)
 
 
@@ -257,125 +261,192 @@ def log(message: str) -> None:
     print(f"  dispatch: {message}", file=sys.stderr, flush=True)
 
 
-async def run(ctx: BenchContext) -> list[Figure]:
-    future = 100_000 if ctx.quick else 1_000_000
-    burst = 2_000 if ctx.quick else 10_000
-    steady_seconds = 2 if ctx.quick else 10
-    rate = 200
-    steady_n = rate * steady_seconds
-    n_rounds = ctx.rounds(full=3, quick=2)
-    lead = timedelta(seconds=1) if ctx.quick else LEAD
-    # Generous: a figure far off the goal is still a figure worth printing.
-    burst_within = 120 + burst / 20
+@dataclass
+class Plan:
+    """The sizes of a run: the table, the burst, the steady flow, the rounds."""
 
+    future: int
+    burst: int
+    steady_seconds: int
+    rate: int
+    n_rounds: int
+    lead: timedelta
+
+    @classmethod
+    def of(cls, ctx: BenchContext) -> Plan:
+        return cls(
+            future=100_000 if ctx.quick else 1_000_000,
+            burst=2_000 if ctx.quick else 10_000,
+            steady_seconds=2 if ctx.quick else 10,
+            rate=200,
+            n_rounds=ctx.rounds(full=3, quick=2),
+            lead=timedelta(seconds=1) if ctx.quick else LEAD,
+        )
+
+    @property
+    def steady_n(self) -> int:
+        return self.rate * self.steady_seconds
+
+    @property
+    def burst_within(self) -> float:
+        # Generous: a figure far off the goal is still a figure worth printing.
+        return 120 + self.burst / 20
+
+    def steady_dues(self) -> list[datetime]:
+        start = datetime.now(UTC) + self.lead
+        return [start + timedelta(seconds=i / self.rate) for i in range(self.steady_n)]
+
+
+@dataclass
+class Measured:
+    """What the scheduler's rounds and the baselines' rounds gave."""
+
+    load_seconds: float = 0.0
+    burst_rounds: list[Stats] = field(default_factory=list)
+    claim_rounds: list[Stats] = field(default_factory=list)
+    steady_real: list[float] = field(default_factory=list)
+    steady_claim: list[float] = field(default_factory=list)
+    base_rounds: list[Stats] = field(default_factory=list)
+    direct_rounds: list[Stats] = field(default_factory=list)
+    steady_base: list[float] = field(default_factory=list)
+
+
+def scheduler_env(ctx: BenchContext, port: int) -> dict[str, str]:
+    return ctx.service_env(
+        "scheduler",
+        port,
+        environment="development",
+        internal_token="bench-internal-token",
+        host="127.0.0.1",
+        dispatch_batch=str(BATCH),
+    )
+
+
+async def park(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:
+    """Takes a round's targets off the calendar again, for the next round to reuse."""
+    await make_due(conn, ids, [None] * len(ids), status="draft")  # type: ignore[list-item]
+
+
+async def measure_scheduler(
+    ctx: BenchContext,
+    conn: asyncpg.Connection,
+    plan: Plan,
+    pools: dict[str, list[uuid.UUID]],
+    exchange_name: str,
+    m: Measured,
+) -> None:
+    """The measured part: the scheduler process under the burst rounds, then the steady flow."""
+    port = free_port()
+    logs = ctx.results_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    burst = pools["burst"]
+    async with (
+        arrivals(ctx, exchange_name) as wait_for,
+        service_process(
+            "scheduler",
+            port,
+            env=scheduler_env(ctx, port),
+            log=logs / "bench-dispatch-scheduler.log",
+            ready="readyz",
+        ),
+    ):
+        await asyncio.sleep(1.0)  # the relay and the dispatcher are up
+        for i in range(plan.n_rounds):
+            dues = [datetime.now(UTC) + plan.lead] * plan.burst
+            await make_due(conn, burst, dues, status="scheduled")
+            m.burst_rounds.append(stats(await wait_for(burst, dues, plan.burst_within)))
+            m.claim_rounds.append(stats(await claim_lateness(conn, burst)))
+            log(
+                f"burst round {i + 1}: due → broker p50/p99/max "
+                + "/".join(f"{v * 1000:,.0f}" for v in m.burst_rounds[-1])
+                + " ms; due → claim p99 "
+                + f"{m.claim_rounds[-1][1] * 1000:,.0f} ms"
+            )
+            await park(conn, burst)
+
+        steady = pools["steady"]
+        dues = plan.steady_dues()
+        await make_due(conn, steady, dues, status="scheduled")
+        m.steady_real = await wait_for(steady, dues, plan.steady_seconds + plan.burst_within)
+        m.steady_claim = await claim_lateness(conn, steady)
+        await park(conn, steady)
+
+
+async def measure_baselines(
+    ctx: BenchContext,
+    conn: asyncpg.Connection,
+    plan: Plan,
+    pools: dict[str, list[uuid.UUID]],
+    exchange_name: str,
+    m: Measured,
+) -> None:
+    """The baselines over the same table, the scheduler stopped."""
+    burst = pools["burst"]
+    async with raw_publisher(ctx, exchange_name) as exchange:
+        for _ in range(plan.n_rounds):
+            for target, publish_to in ((m.base_rounds, None), (m.direct_rounds, exchange)):
+                due = datetime.now(UTC) + plan.lead
+                await make_due(conn, burst, [due] * plan.burst, status="scheduled")
+                await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0))
+                lateness = await raw_claim_loop(
+                    conn, n=plan.burst, within=plan.burst_within, exchange=publish_to
+                )
+                target.append(stats(lateness))
+                await park(conn, burst)
+    await make_due(conn, pools["steady"], plan.steady_dues(), status="scheduled")
+    m.steady_base = await raw_claim_loop(conn, n=plan.steady_n, within=plan.steady_seconds + 60)
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    plan = Plan.of(ctx)
+    m = Measured()
     ctx.stop_platform()
     conn = await asyncpg.connect(ctx.asyncpg_dsn)
     try:
         t0 = time.perf_counter()
         pools = await load_table(
-            ctx, conn, future=future, pools={"burst": burst, "steady": steady_n}
+            ctx, conn, future=plan.future, pools={"burst": plan.burst, "steady": plan.steady_n}
         )
-        load_seconds = time.perf_counter() - t0
-        log(f"{future:,} future targets generated in {load_seconds:.1f} s; burst {burst:,}")
-
-        port = free_port()
-        settings = SchedulerSettings(
+        m.load_seconds = time.perf_counter() - t0
+        log(
+            f"{plan.future:,} future targets generated in {m.load_seconds:.1f} s; "
+            f"burst {plan.burst:,}"
+        )
+        exchange_name = SchedulerSettings(
             environment="development",
             database_url=ctx.database_url,
             amqp_url=ctx.amqp_url,
             bus_prefix=ctx.bus_prefix,
             internal_token="bench-internal-token",
-        )
-        env = {
-            "SCHEDULER_ENVIRONMENT": "development",
-            "SCHEDULER_DATABASE_URL": ctx.database_url,
-            "SCHEDULER_AMQP_URL": ctx.amqp_url,
-            "SCHEDULER_BUS_PREFIX": ctx.bus_prefix,
-            "SCHEDULER_INTERNAL_TOKEN": "bench-internal-token",
-            "SCHEDULER_HOST": "127.0.0.1",
-            "SCHEDULER_PORT": str(port),
-            "SCHEDULER_LOG_LEVEL": "WARNING",
-            "SCHEDULER_DISPATCH_BATCH": str(BATCH),
-        }
-        logs = ctx.results_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-
-        burst_rounds: list[tuple[float, float, float]] = []
-        claim_rounds: list[tuple[float, float, float]] = []
-        steady_real: list[float] = []
-        async with (
-            arrivals(ctx, settings.exchange_name) as wait_for,
-            process(
-                [sys.executable, "-m", "services.scheduler"],
-                env=env,
-                ready_url=f"http://127.0.0.1:{port}/readyz",
-                log=logs / "bench-dispatch-scheduler.log",
-            ),
-        ):
-            await asyncio.sleep(1.0)  # the relay and the dispatcher are up
-            for i in range(n_rounds):
-                due = datetime.now(UTC) + lead
-                dues = [due] * burst
-                await make_due(conn, pools["burst"], dues, status="scheduled")
-                burst_rounds.append(stats(await wait_for(pools["burst"], dues, burst_within)))
-                claim_rounds.append(stats(await claim_lateness(conn, pools["burst"])))
-                log(
-                    f"burst round {i + 1}: due → broker p50/p99/max "
-                    + "/".join(f"{v * 1000:,.0f}" for v in burst_rounds[-1])
-                    + " ms; due → claim p99 "
-                    + f"{claim_rounds[-1][1] * 1000:,.0f} ms"
-                )
-                await make_due(conn, pools["burst"], [None] * burst, status="draft")  # type: ignore[list-item]
-
-            start = datetime.now(UTC) + lead
-            dues = [start + timedelta(seconds=i / rate) for i in range(steady_n)]
-            await make_due(conn, pools["steady"], dues, status="scheduled")
-            steady_real = await wait_for(pools["steady"], dues, steady_seconds + burst_within)
-            steady_claim = await claim_lateness(conn, pools["steady"])
-            await make_due(conn, pools["steady"], [None] * steady_n, status="draft")  # type: ignore[list-item]
-
-        # The baselines over the same table, the scheduler stopped.
-        base_rounds: list[tuple[float, float, float]] = []
-        direct_rounds: list[tuple[float, float, float]] = []
-        async with raw_publisher(ctx, settings.exchange_name) as exchange:
-            for _ in range(n_rounds):
-                for target, publish_to in ((base_rounds, None), (direct_rounds, exchange)):
-                    due = datetime.now(UTC) + lead
-                    await make_due(conn, pools["burst"], [due] * burst, status="scheduled")
-                    await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0))
-                    target.append(
-                        stats(
-                            await raw_claim_loop(
-                                conn, n=burst, within=burst_within, exchange=publish_to
-                            )
-                        )
-                    )
-                    await make_due(conn, pools["burst"], [None] * burst, status="draft")  # type: ignore[list-item]
-        start = datetime.now(UTC) + lead
-        dues = [start + timedelta(seconds=i / rate) for i in range(steady_n)]
-        await make_due(conn, pools["steady"], dues, status="scheduled")
-        steady_base = await raw_claim_loop(conn, n=steady_n, within=steady_seconds + 60)
+        ).exchange_name
+        await measure_scheduler(ctx, conn, plan, pools, exchange_name, m)
+        await measure_baselines(ctx, conn, plan, pools, exchange_name, m)
     finally:
         await conn.close()
+    return burst_figures(plan, m) + steady_figures(plan, m)
 
+
+RAW_NAME = "raw SQL SKIP LOCKED claim loop (to commit)"
+
+
+def burst_figures(plan: Plan, m: Measured) -> list[Figure]:
     notes = (
-        f"{burst:,} targets due at one instant over {future:,} future targets "
-        f"(generated in {load_seconds:.1f} s); the scheduler process (dispatcher batch "
+        f"{plan.burst:,} targets due at one instant over {plan.future:,} future targets "
+        f"(generated in {m.load_seconds:.1f} s); the scheduler process (dispatcher batch "
         f"{BATCH}, outbox relay), lateness at arrival on our own queue; baseline: raw SKIP "
         "LOCKED claim loop, at its commit"
     )
-    raw_name = "raw SQL SKIP LOCKED claim loop (to commit)"
     figures = []
     for index, label in enumerate(("p50", "p99", "max")):
-        real = [r[index] * 1000 for r in burst_rounds]
-        base = [r[index] * 1000 for r in base_rounds]
+        real = [r[index] * 1000 for r in m.burst_rounds]
+        base = [r[index] * 1000 for r in m.base_rounds]
         figures.append(
             Figure(
                 benchmark=NAME,
                 metric=f"burst lateness {label}, due → broker",
                 unit="ms",
                 value=median(real),
-                baseline_name=raw_name,
+                baseline_name=RAW_NAME,
                 baseline=median(base),
                 goal=GOAL,
                 higher_is_better=False,
@@ -384,8 +455,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 notes=notes,
             )
         )
-    real = [r[1] * 1000 for r in burst_rounds]
-    direct = [r[1] * 1000 for r in direct_rounds]
+    real = [r[1] * 1000 for r in m.burst_rounds]
+    direct = [r[1] * 1000 for r in m.direct_rounds]
     figures.append(
         Figure(
             benchmark=NAME,
@@ -401,15 +472,15 @@ async def run(ctx: BenchContext) -> list[Figure]:
             notes="the same burst; the baseline publishes straight to the broker, no outbox",
         )
     )
-    claims = [r[1] * 1000 for r in claim_rounds]
-    base = [r[1] * 1000 for r in base_rounds]
+    claims = [r[1] * 1000 for r in m.claim_rounds]
+    base = [r[1] * 1000 for r in m.base_rounds]
     figures.append(
         Figure(
             benchmark=NAME,
             metric="burst lateness p99, due → claim",
             unit="ms",
             value=median(claims),
-            baseline_name=raw_name,
+            baseline_name=RAW_NAME,
             baseline=median(base),
             goal="(the dispatcher's share)",
             higher_is_better=False,
@@ -418,19 +489,25 @@ async def run(ctx: BenchContext) -> list[Figure]:
             notes="claimed_at (start of the claiming transaction) minus due_at",
         )
     )
+    return figures
+
+
+def steady_figures(plan: Plan, m: Measured) -> list[Figure]:
+    rate = plan.rate
     steady_notes = (
-        f"{rate} targets/s (one every {1000 // rate} ms) for {steady_seconds} s over the same "
-        "table; one round"
+        f"{rate} targets/s (one every {1000 // rate} ms) for {plan.steady_seconds} s over the "
+        "same table; one round"
     )
+    figures = []
     for q, label in ((0.5, "p50"), (0.99, "p99")):
         figures.append(
             Figure(
                 benchmark=NAME,
                 metric=f"steady {rate}/s lateness {label}, due → broker",
                 unit="ms",
-                value=percentile(steady_real, q) * 1000,
-                baseline_name=raw_name,
-                baseline=percentile(steady_base, q) * 1000,
+                value=percentile(m.steady_real, q) * 1000,
+                baseline_name=RAW_NAME,
+                baseline=percentile(m.steady_base, q) * 1000,
                 goal=GOAL,
                 higher_is_better=False,
                 notes=steady_notes,
@@ -441,9 +518,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
             benchmark=NAME,
             metric=f"steady {rate}/s lateness p99, due → claim",
             unit="ms",
-            value=percentile(steady_claim, 0.99) * 1000,
-            baseline_name=raw_name,
-            baseline=percentile(steady_base, 0.99) * 1000,
+            value=percentile(m.steady_claim, 0.99) * 1000,
+            baseline_name=RAW_NAME,
+            baseline=percentile(m.steady_base, 0.99) * 1000,
             goal="(the dispatcher's share)",
             higher_is_better=False,
             notes=steady_notes,

@@ -14,11 +14,13 @@ import contextlib
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, load, median, process
+from bench.harness import Figure, bare_endpoint, free_port, load, median, service_process
 from bench.workspace import tenant
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,
@@ -28,10 +30,47 @@ from shared.auth import (
     WORKSPACE_HEADER,
 )
 
+if TYPE_CHECKING:
+    from deploy.runner import Platform
+
 NAME = "gateway"
 CONNECTIONS = 16
 # Far above what the load can reach: the limits are counted, never hit.
 HIGH_LIMIT = 10**9
+
+
+@dataclass
+class Rounds:
+    """Per round: requests/s and latency through the gateway, straight to the publisher, and
+    the bare endpoint's requests/s."""
+
+    through: list[float] = field(default_factory=list)
+    direct: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    through_p50: list[float] = field(default_factory=list)
+    through_p99: list[float] = field(default_factory=list)
+    direct_p50: list[float] = field(default_factory=list)
+    direct_p99: list[float] = field(default_factory=list)
+
+    def add(self, through: dict[str, Any], direct: dict[str, Any], bare: dict[str, Any]) -> None:
+        self.through.append(through["rps"])
+        self.direct.append(direct["rps"])
+        self.bare.append(bare["rps"])
+        self.through_p50.append(through["p50_ms"])
+        self.through_p99.append(through["p99_ms"])
+        self.direct_p50.append(direct["p50_ms"])
+        self.direct_p99.append(direct["p99_ms"])
+
+
+async def raise_workspace_limit(platform: Platform, workspace_id: str) -> None:
+    """The workspace's own limit out of reach, as the replica's per-key one."""
+    async with httpx.AsyncClient(base_url=platform.config.url("gateway"), timeout=10) as admin:
+        r = await admin.patch(
+            f"/v1/workspaces/{workspace_id}",
+            json={"rate_limit": HIGH_LIMIT},
+            headers={"Authorization": f"Bearer {platform.config.admin_token}"},
+        )
+        r.raise_for_status()
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
@@ -46,33 +85,21 @@ async def run(ctx: BenchContext) -> list[Figure]:
         PRINCIPAL_HEADER: "bench",
         TIMEZONE_HEADER: "UTC",
     }
-    async with httpx.AsyncClient(base_url=platform.config.url("gateway"), timeout=10) as admin:
-        r = await admin.patch(
-            f"/v1/workspaces/{t.workspace_id}",
-            json={"rate_limit": HIGH_LIMIT},
-            headers={"Authorization": f"Bearer {platform.config.admin_token}"},
-        )
-        r.raise_for_status()
+    await raise_workspace_limit(platform, t.workspace_id)
     gateway_port = free_port()
     gateway_env = platform.service_env("gateway", gateway_port)
     gateway_env.update(GATEWAY_RATE_LIMIT_PER_KEY=str(HIGH_LIMIT), GATEWAY_LOG_LEVEL="WARNING")
     gateway_url = f"http://127.0.0.1:{gateway_port}"
-    through, direct, bare = [], [], []
-    through_p50: list[float] = []
-    through_p99: list[float] = []
-    direct_p50: list[float] = []
-    direct_p99: list[float] = []
+    measured = Rounds()
     bare_port = free_port()
     async with (
-        process(
-            [sys.executable, "-m", "bench.bare", str(bare_port)],
-            ready_url=f"http://127.0.0.1:{bare_port}/",
-        ),
-        process(
-            [sys.executable, "-m", "services.gateway"],
+        bare_endpoint(bare_port),
+        service_process(
+            "gateway",
+            gateway_port,
             env=gateway_env,
-            ready_url=f"{gateway_url}/readyz",
             log=ctx.results_dir / "logs" / "bench-gateway.log",
+            ready="readyz",
         ) as gateway,
     ):
         # One untimed call warms the key cache and the upstream connection pool.
@@ -92,61 +119,59 @@ async def run(ctx: BenchContext) -> list[Figure]:
             )
             if g["errors"] or d["errors"]:
                 raise RuntimeError(f"errors during the run: gateway {g}, direct {d}")
-            through.append(g["rps"])
-            direct.append(d["rps"])
-            bare.append(b["rps"])
-            through_p50.append(g["p50_ms"])
-            through_p99.append(g["p99_ms"])
-            direct_p50.append(d["p50_ms"])
-            direct_p99.append(d["p99_ms"])
+            measured.add(g, d, b)
         if ctx.profile:
             await profile_round(ctx, gateway.pid, gateway_url + path, t.auth, seconds)
+    return report(measured)
+
+
+def report(m: Rounds) -> list[Figure]:
     return [
         Figure(
             NAME,
             "GET channel through the gateway",
             "req/s",
-            median(through),
+            median(m.through),
             "same request straight to the publisher",
-            median(direct),
+            median(m.direct),
             "≥ 0.6",
-            rounds=through,
-            baseline_rounds=direct,
+            rounds=m.through,
+            baseline_rounds=m.direct,
         ),
         Figure(
             NAME,
             "latency p50 through the gateway",
             "ms",
-            median(through_p50),
+            median(m.through_p50),
             "same request straight to the publisher",
-            median(direct_p50),
+            median(m.direct_p50),
             "informational",
             higher_is_better=False,
-            rounds=through_p50,
-            baseline_rounds=direct_p50,
+            rounds=m.through_p50,
+            baseline_rounds=m.direct_p50,
         ),
         Figure(
             NAME,
             "latency p99 through the gateway",
             "ms",
-            median(through_p99),
+            median(m.through_p99),
             "same request straight to the publisher",
-            median(direct_p99),
+            median(m.direct_p99),
             "informational",
             higher_is_better=False,
-            rounds=through_p99,
-            baseline_rounds=direct_p99,
+            rounds=m.through_p99,
+            baseline_rounds=m.direct_p99,
         ),
         Figure(
             NAME,
             "the publisher's endpoint itself, req/s",
             "req/s",
-            median(direct),
+            median(m.direct),
             "bare uvicorn endpoint",
-            median(bare),
+            median(m.bare),
             "informational",
-            rounds=direct,
-            baseline_rounds=bare,
+            rounds=m.direct,
+            baseline_rounds=m.bare,
             notes="what the service behind the gateway costs against a bare ASGI app",
         ),
     ]
@@ -162,28 +187,17 @@ async def profile_round(
     out = ctx.results_dir / "gateway-profile"
     duration = str(int(seconds) + 1)
     common = [spy, "record", "--pid", str(pid), "--duration", duration, "--rate", "200"]
-    flame = await asyncio.create_subprocess_exec(
-        *common,
-        "--format",
-        "flamegraph",
-        "-o",
-        f"{out}.svg",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    await load(url, headers=headers, seconds=seconds, connections=CONNECTIONS)
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(flame.wait(), 30)
-    raw = await asyncio.create_subprocess_exec(
-        *common,
-        "--format",
-        "raw",
-        "-o",
-        f"{out}.txt",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    await load(url, headers=headers, seconds=seconds, connections=CONNECTIONS)
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(raw.wait(), 30)
+    for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
+        spying = await asyncio.create_subprocess_exec(
+            *common,
+            "--format",
+            fmt,
+            "-o",
+            f"{out}.{suffix}",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await load(url, headers=headers, seconds=seconds, connections=CONNECTIONS)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(spying.wait(), 30)
     print(f"  gateway profile: {out}.svg, {out}.txt", file=sys.stderr)

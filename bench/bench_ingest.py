@@ -16,14 +16,13 @@ import base64
 import hashlib
 import hmac
 import json
-import sys
 from pathlib import Path
 
 import asyncpg
 import orjson
 
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, load, median, process
+from bench.harness import Figure, bare_endpoint, free_port, load, median, service_process
 
 NAME = "ingest"
 SECRET = "bench-x-consumer-secret"
@@ -74,6 +73,10 @@ async def receipts(ctx: BenchContext) -> int:
         await conn.close()
 
 
+# Per round: the inbox's events/s, the bare endpoint's, and the two latencies p99.
+Measured = tuple[list[float], list[float], list[float], list[float]]
+
+
 async def measure(
     ctx: BenchContext,
     *,
@@ -84,7 +87,7 @@ async def measure(
     per_round: int,
     seconds: float,
     connections: int,
-) -> tuple[list[float], list[float], list[float], list[float]]:
+) -> Measured:
     """Rounds of inbox then bare with the same bodies; each inbox 200 checked against the
     receipts table."""
     ingest, bare, ingest_p99, bare_p99 = [], [], [], []
@@ -127,14 +130,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
     work = ctx.results_dir / "ingest"
     work.mkdir(parents=True, exist_ok=True)
     inbox_port, worker_port, bare_port = free_port(), free_port(), free_port()
-    env = {
-        "INBOX_DATABASE_URL": ctx.database_url,
-        "INBOX_AMQP_URL": ctx.amqp_url,
-        "INBOX_BUS_PREFIX": ctx.bus_prefix,
-        "INBOX_PORT": str(inbox_port),
-        "INBOX_LOG_LEVEL": "WARNING",
-        "INBOX_NETWORK_APPS": json.dumps({"x": {"client_secret": SECRET}}),
-    }
+    env = ctx.service_env(
+        "inbox", inbox_port, network_apps=json.dumps({"x": {"client_secret": SECRET}})
+    )
     log = ctx.results_dir / "logs" / "bench-ingest-inbox.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{inbox_port}/hooks/x"
@@ -146,39 +144,28 @@ async def run(ctx: BenchContext) -> list[Figure]:
         "seconds": seconds,
         "connections": connections,
     }
-    async with process(
-        [sys.executable, "-m", "bench.bare", str(bare_port)],
-        ready_url=f"http://127.0.0.1:{bare_port}/",
-    ):
+    async with bare_endpoint(bare_port):
         # One inbox process doing everything: receivers and the receipt worker share a loop.
-        async with process(
-            [sys.executable, "-m", "services.inbox"],
-            env=env,
-            ready_url=f"http://127.0.0.1:{inbox_port}/healthz",
-            log=log,
-        ):
-            ingest, bare, ingest_p99, bare_p99 = await measure(
-                ctx, url=url, first_id=1_900_000_000_000_000_000, **common
-            )
+        async with service_process("inbox", inbox_port, env=env, log=log):
+            together = await measure(ctx, url=url, first_id=1_900_000_000_000_000_000, **common)
         # The scaled-out shape: a receivers-only replica (INBOX_RUN_WORKERS=false) in front,
         # receipt processing in a separate worker process.
         async with (
-            process(
-                [sys.executable, "-m", "services.inbox"],
-                env={**env, "INBOX_RUN_WORKERS": "false"},
-                ready_url=f"http://127.0.0.1:{inbox_port}/healthz",
-                log=log,
+            service_process(
+                "inbox", inbox_port, env={**env, "INBOX_RUN_WORKERS": "false"}, log=log
             ),
-            process(
-                [sys.executable, "-m", "services.inbox"],
-                env={**env, "INBOX_PORT": str(worker_port)},
-                ready_url=f"http://127.0.0.1:{worker_port}/healthz",
-                log=log,
+            service_process(
+                "inbox", worker_port, env={**env, "INBOX_PORT": str(worker_port)}, log=log
             ),
         ):
-            split, split_bare, split_p99, split_bare_p99 = await measure(
-                ctx, url=url, first_id=1_950_000_000_000_000_000, **common
-            )
+            apart = await measure(ctx, url=url, first_id=1_950_000_000_000_000_000, **common)
+    return report(together, apart)
+
+
+def report(together: Measured, apart: Measured) -> list[Figure]:
+    """The figures of the one-process inbox and of the receivers apart from the worker."""
+    ingest, bare, ingest_p99, bare_p99 = together
+    split, split_bare, split_p99, split_bare_p99 = apart
     return [
         Figure(
             NAME,

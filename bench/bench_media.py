@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 import tempfile
 import time
 import uuid
@@ -24,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, process
+from bench.harness import Figure, free_port, median, service_process
 from shared.auth import INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER, ROLE_HEADER, WORKSPACE_HEADER
 
 NAME = "media"
@@ -111,21 +110,10 @@ async def run(ctx: BenchContext) -> list[Figure]:
     uploads: list[float] = []
     raw: list[float] = []
     with tempfile.TemporaryDirectory(dir=ctx.results_dir) as store:
-        env = {
-            "SCHEDULER_DATABASE_URL": ctx.database_url,
-            "SCHEDULER_AMQP_URL": ctx.amqp_url,
-            "SCHEDULER_BUS_PREFIX": ctx.bus_prefix,
-            "SCHEDULER_PORT": str(port),
-            "SCHEDULER_INTERNAL_TOKEN": TOKEN,
-            "SCHEDULER_LOG_LEVEL": "WARNING",
-            "SCHEDULER_MEDIA_DIR": store,
-        }
+        env = ctx.service_env("scheduler", port, internal_token=TOKEN, media_dir=store)
         async with (
-            process(
-                [sys.executable, "-m", "services.scheduler"],
-                env=env,
-                ready_url=f"http://127.0.0.1:{port}/healthz",
-                log=ctx.results_dir / "media-scheduler.log",
+            service_process(
+                "scheduler", port, env=env, log=ctx.results_dir / "media-scheduler.log"
             ),
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client,
         ):

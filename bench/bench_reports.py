@@ -22,10 +22,10 @@ from typing import Any
 
 import httpx
 
-from bench.bench_analytics import INSERT_CHANNEL, TOKEN
+from bench.bench_analytics import INSERT_CHANNEL, TOKEN, copy_channels
 from bench.bulk import connect
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, process
+from bench.harness import Figure, free_port, median, service_process
 from services.metrics.report_document import render
 from shared.auth import (
     INTERNAL_TOKEN_HEADER,
@@ -115,11 +115,9 @@ JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM metrics.links
 async def generate(ctx: BenchContext, workspace: uuid.UUID, start: datetime, posts: int) -> None:
     conn = await connect(ctx.asyncpg_dsn)
     try:
-        await conn.copy_records_to_table(
-            "channels",
-            schema_name="metrics",
-            columns=("channel_id", "workspace_id", "network", "external_id", "name", "timezone"),
-            records=[
+        await copy_channels(
+            conn,
+            [
                 (
                     uuid.uuid4(),
                     workspace,
@@ -181,14 +179,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         f"  reports: {posts:,} posts generated in {generated_in:.0f}s", file=sys.stderr, flush=True
     )
     port = free_port()
-    env = {
-        "METRICS_DATABASE_URL": ctx.database_url,
-        "METRICS_AMQP_URL": ctx.amqp_url,
-        "METRICS_BUS_PREFIX": ctx.bus_prefix,
-        "METRICS_PORT": str(port),
-        "METRICS_INTERNAL_TOKEN": TOKEN,
-        "METRICS_LOG_LEVEL": "WARNING",
-    }
+    env = ctx.service_env("metrics", port, internal_token=TOKEN)
     headers = {
         INTERNAL_TOKEN_HEADER: TOKEN,
         WORKSPACE_HEADER: str(workspace),
@@ -200,12 +191,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     generated: list[float] = []
     drawing: list[float] = []
     async with (
-        process(
-            [sys.executable, "-m", "services.metrics"],
-            env=env,
-            ready_url=f"http://127.0.0.1:{port}/healthz",
-            log=ctx.results_dir / "reports-metrics.log",
-        ),
+        service_process("metrics", port, env=env, log=ctx.results_dir / "reports-metrics.log"),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
     ):
         for _ in range(ctx.rounds()):

@@ -11,7 +11,6 @@ with asyncpg `COPY`, in batches of the same size, into a plain table with the sa
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from bench.context import BenchContext
-from bench.harness import Figure, free_port, median, process
+from bench.harness import Figure, free_port, median, service_process
 from services.metrics.ingest import SAMPLE_COLUMNS
 from services.metrics.tracking import track_published_post
 from shared.bus import Bus, OutgoingMessage
@@ -165,23 +164,13 @@ async def run(ctx: BenchContext) -> list[Figure]:
         "value double precision, delta double precision, collected_at timestamptz)"
     )
     port = free_port()
-    env = {
-        "METRICS_DATABASE_URL": ctx.database_url,
-        "METRICS_AMQP_URL": ctx.amqp_url,
-        "METRICS_BUS_PREFIX": ctx.bus_prefix,
-        "METRICS_PORT": str(port),
-        "METRICS_INTERNAL_TOKEN": "bench-internal-token",
-        "METRICS_LOG_LEVEL": "WARNING",
-    }
+    env = ctx.service_env("metrics", port, internal_token="bench-internal-token")
     bus = Bus(url=ctx.amqp_url, exchange=f"{ctx.bus_prefix}herald")
     ingest: list[float] = []
     raw: list[float] = []
     try:
-        async with process(
-            [sys.executable, "-m", "services.metrics"],
-            env=env,
-            ready_url=f"http://127.0.0.1:{port}/healthz",
-            log=ctx.results_dir / "samples-metrics.log",
+        async with service_process(
+            "metrics", port, env=env, log=ctx.results_dir / "samples-metrics.log"
         ):
             # Warm-up: until the queue is bound a publish is dropped, so repeat one answer
             # until it has been stored.

@@ -38,6 +38,21 @@ class BenchContext:
     def asyncpg_dsn(self) -> str:
         return f"{self.pg_url}/{self.database}"
 
+    def service_env(self, service: str, port: int, **settings: str) -> dict[str, str]:
+        """The environment of a service run by a benchmark itself: this run's database and
+        bus, `port`, warnings only, and `settings` (lower-case names, as the settings class
+        spells them)."""
+        prefix = f"{service.upper()}_"
+        env = {
+            "database_url": self.database_url,
+            "amqp_url": self.amqp_url,
+            "bus_prefix": self.bus_prefix,
+            "port": str(port),
+            "log_level": "WARNING",
+            **settings,
+        }
+        return {prefix + name.upper(): value for name, value in env.items()}
+
     def rounds(self, full: int = 3, quick: int = 3) -> int:
         """Rounds per figure: three gives a median with its spread while keeping the whole
         run under ten minutes on a two-core machine."""

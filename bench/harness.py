@@ -226,6 +226,27 @@ async def process(
             popen.wait()
 
 
+def service_process(
+    service: str, port: int, *, env: dict[str, str], log: Path, ready: str = "healthz"
+) -> contextlib.AbstractAsyncContextManager[subprocess.Popen[bytes]]:
+    """One of the platform's services as its own process on `port`, ready (its `ready`
+    endpoint answers) when this enters."""
+    return process(
+        [sys.executable, "-m", f"services.{service}"],
+        env=env,
+        ready_url=f"http://127.0.0.1:{port}/{ready}",
+        log=log,
+    )
+
+
+def bare_endpoint(port: int) -> contextlib.AbstractAsyncContextManager[subprocess.Popen[bytes]]:
+    """The bare uvicorn baseline (`bench.bare`) on `port`, ready when this enters."""
+    return process(
+        [sys.executable, "-m", "bench.bare", str(port)],
+        ready_url=f"http://127.0.0.1:{port}/",
+    )
+
+
 async def load(
     url: str,
     *,
