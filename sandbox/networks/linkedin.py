@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox import errors, moderation, oauth, subscriptions
+from sandbox import errors, moderation, oauth, polls, subscriptions
 from sandbox.core import Sandbox, sandbox_of
 from sandbox.http import bearer, json, json_body, params
 from sandbox.media import sniff
@@ -216,6 +216,8 @@ async def create_post(request: Request) -> Response:
     extra: dict[str, Any] = {}
     if "article" in content:
         extra["article"] = _article(sb, content["article"])
+    if "poll" in content:
+        extra["poll"] = _poll(content["poll"])
     share_id = sb.state.numeric_id("7")
     urn = f"urn:li:share:{share_id}"
     sb.state.add_post(Post(
@@ -250,6 +252,32 @@ def _article(sb: Any, article: Any) -> dict[str, Any]:
             if article.get(k) is not None}
 
 
+POLL_DAYS = {"ONE_DAY": 1, "THREE_DAYS": 3, "SEVEN_DAYS": 7, "FOURTEEN_DAYS": 14}
+
+
+def _poll(poll: Any) -> dict[str, Any]:
+    """Posts API poll content: a question of at most 140 characters, 2 to 4 options of at
+    most 30, and one of four durations."""
+    if not isinstance(poll, dict):
+        raise errors.linkedin_error(400, "BAD_REQUEST", "/content/poll :: not a record")
+    question = str(poll.get("question") or "")
+    if not question.strip() or len(question) > 140:
+        raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                    "/content/poll/question :: 1 to 140 characters")
+    options = [str((o or {}).get("text") or "") for o in poll.get("options") or []]
+    if not 2 <= len(options) <= 4 or any(not o.strip() or len(o) > 30 for o in options):
+        raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                    "/content/poll/options :: 2 to 4 options of 1 to 30 characters")
+    duration = str((poll.get("settings") or {}).get("duration") or "")
+    if duration not in POLL_DAYS:
+        raise errors.linkedin_error(422, "UNPROCESSABLE_ENTITY",
+                                    f"/content/poll/settings/duration :: {duration!r} is not one "
+                                    "of ONE_DAY, THREE_DAYS, SEVEN_DAYS, FOURTEEN_DAYS")
+    held = polls.new_poll(options, minutes=POLL_DAYS[duration] * 24 * 60)
+    held["question"] = question
+    return held
+
+
 def _post_view(post: Post) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": post.id, "author": post.author_id, "commentary": post.text,
@@ -266,6 +294,14 @@ def _post_view(post: Post) -> dict[str, Any]:
         view["content"] = {"multiImage": {"images": refs}}
     elif "article" in post.extra:
         view["content"] = {"article": post.extra["article"]}
+    elif "poll" in post.extra:
+        poll = post.extra["poll"]
+        days = {v: k for k, v in POLL_DAYS.items()}[poll["duration_minutes"] // (24 * 60)]
+        view["content"] = {"poll": {
+            "question": poll["question"],
+            "options": [{"text": o["label"], "voteCount": o["votes"]} for o in poll["options"]],
+            "settings": {"duration": days},
+        }}
     return view
 
 

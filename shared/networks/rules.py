@@ -149,6 +149,9 @@ class PollRules:
     multiple: bool = False
     # Whether the post may also carry media.
     with_media: bool = False
+    # The poll's own question (`options.poll.question`), required up to this many characters;
+    # None: the post's text is the question (X, Mastodon, Threads).
+    question_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -341,6 +344,15 @@ _RULES: dict[str, NetworkRules] = {
             direct_messages=False,
             inbound="webhooks",
             idempotency=None,
+            # Posts API `content.poll`: a question of 140 characters, 2-4 options of 30, open
+            # one, three, seven or fourteen days.
+            poll=PollRules(
+                max_option_length=30,
+                min_minutes=24 * 60,
+                max_minutes=14 * 24 * 60,
+                allowed_minutes=(24 * 60, 3 * 24 * 60, 7 * 24 * 60, 14 * 24 * 60),
+                question_length=140,
+            ),
         ),
     ),
     "tiktok": NetworkRules(

@@ -764,7 +764,8 @@ def _read_thread_part(
 def _check_poll(
     rules: NetworkRules, *, options: Mapping[str, Any], has_media: bool
 ) -> list[Problem]:
-    """`options.poll` = {"options": [...], "duration_minutes": n, "multiple"?: bool}."""
+    """`options.poll` = {"options": [...], "duration_minutes": n, "multiple"?: bool,
+    "question"?: str (where the network asks for one)}."""
     poll = options.get("poll")
     if poll is None:
         return []
@@ -799,6 +800,7 @@ def _check_poll(
         message = "Two options are the same."
         problems.append(Problem(code="option_invalid", message=message, field=f"{where}.options"))
     problems += _check_poll_duration(rules, limits, poll.get("duration_minutes"))
+    problems += _check_poll_question(rules, limits, poll.get("question"))
     if poll.get("multiple") and not limits.multiple:
         message = f"{rules.name} polls take one answer per voter."
         problems.append(Problem(code="option_invalid", message=message, field=f"{where}.multiple"))
@@ -806,6 +808,25 @@ def _check_poll(
         message = f"A {rules.name} post cannot carry both a poll and media."
         problems.append(Problem(code="option_invalid", message=message, field=where))
     return problems
+
+
+def _check_poll_question(rules: NetworkRules, limits: PollRules, value: Any) -> list[Problem]:
+    where = "options.poll.question"
+    if limits.question_length is None:
+        if value is None:
+            return []
+        message = f"A {rules.name} poll's question is the post's text; it takes no other."
+        return [Problem(code="option_invalid", message=message, field=where)]
+    if not isinstance(value, str) or not value.strip():
+        message = f"A {rules.name} poll needs its question (`options.poll.question`)."
+        return [Problem(code="option_invalid", message=message, field=where)]
+    if len(value) > limits.question_length:
+        message = (
+            f"The question is {len(value)} characters; {rules.name} takes at most "
+            f"{limits.question_length}."
+        )
+        return [Problem(code="option_invalid", message=message, field=where)]
+    return []
 
 
 def _check_poll_duration(rules: NetworkRules, limits: PollRules, value: Any) -> list[Problem]:

@@ -14,7 +14,7 @@ from tests.support.servers import lifespan
 POLL = {"options": ["Tea", "Coffee", "Water"], "duration_minutes": 1440}
 
 
-@pytest.mark.parametrize("network", ["x", "mastodon", "threads"])
+@pytest.mark.parametrize("network", ["x", "mastodon", "threads", "linkedin"])
 async def test_a_poll_is_published_and_its_votes_come_back_with_the_metrics(
     publisher_settings, sandbox_url, network
 ):
@@ -28,15 +28,20 @@ async def test_a_poll_is_published_and_its_votes_come_back_with_the_metrics(
         await wait_consuming(app, settings.queue_name("posts"))
         await wait_consuming(app, settings.queue_name("metrics"))
         channel = await connect(app, sandbox_url, workspace, network=network)
-        due = post_due(channel=channel, text="What do you drink?", options={"poll": POLL})
+        # LinkedIn asks for the poll's own question; the others ask the post's text.
+        poll = {**POLL, "question": "What do you drink?"} if network == "linkedin" else POLL
+        due = post_due(channel=channel, text="What do you drink?", options={"poll": poll})
         await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
         external_id = (await tap.wait("post.published"))[0].data["external_id"]
 
         [held] = (await sandbox_posts(sandbox_url, network, channel["external_id"]))["items"]
         assert [o["label"] for o in held["poll"]["options"]] == POLL["options"]
         assert held["poll"]["duration_minutes"] == 1440
-        if network == "threads":
-            return  # Threads reports no poll counts through its insights
+        if network == "linkedin":
+            assert held["poll"]["question"] == "What do you drink?"
+        if network in ("threads", "linkedin"):
+            # Neither reports poll counts through the statistics Herald reads.
+            return
         async with httpx.AsyncClient(base_url=sandbox_url) as sandbox:
             for option, count in ((0, 3), (1, 5)):
                 r = await sandbox.post(
@@ -74,4 +79,31 @@ async def test_the_sandbox_refuses_polls_the_network_would(sandbox_url, network,
         token = account["credentials"]["access_token"]
         r = await client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code in (400, 422), r.text
+    assert refusal in r.text
+
+
+@pytest.mark.parametrize(
+    ("poll", "refusal"),
+    [
+        ({"question": "", "options": [{"text": "a"}, {"text": "b"}],
+          "settings": {"duration": "ONE_DAY"}}, "1 to 140 characters"),
+        ({"question": "Which?", "options": [{"text": "a" * 31}, {"text": "b"}],
+          "settings": {"duration": "ONE_DAY"}}, "2 to 4 options of 1 to 30"),
+        ({"question": "Which?", "options": [{"text": "a"}, {"text": "b"}],
+          "settings": {"duration": "TWO_DAYS"}}, "is not one of"),
+    ],
+)
+async def test_the_sandbox_refuses_linkedin_polls_linkedin_would(sandbox_url, poll, refusal):
+    async with httpx.AsyncClient(base_url=sandbox_url) as client:
+        account = (await client.post("/_sandbox/linkedin/accounts", json={})).json()
+        token = account["credentials"]["access_token"]
+        body = {
+            "author": account["external_id"], "commentary": "Vote", "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED"}, "lifecycleState": "PUBLISHED",
+            "content": {"poll": poll},
+        }
+        headers = {"Authorization": f"Bearer {token}", "X-Restli-Protocol-Version": "2.0.0",
+                   "LinkedIn-Version": "202411"}
+        r = await client.post("/linkedin/rest/posts", json=body, headers=headers)
+    assert r.status_code == 422, r.text
     assert refusal in r.text

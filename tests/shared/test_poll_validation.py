@@ -23,8 +23,28 @@ def test_threads_polls_last_a_day_and_the_duration_may_be_left_out():
     assert codes("threads", poll=GOOD) == [("option_invalid", "options.poll.duration_minutes")]
 
 
+def test_linkedin_polls_have_their_own_question_and_four_durations():
+    day = {"options": ["Tea", "Coffee"], "duration_minutes": 1440}
+    assert codes("linkedin", poll={**day, "question": "Which?"}) == []
+    assert codes("linkedin", poll={**day, "duration_minutes": 7 * 1440, "question": "Which?"}) == []
+    assert codes("linkedin", poll=day) == [("option_invalid", "options.poll.question")]
+    assert codes("linkedin", poll={**day, "question": "q" * 141}) == [
+        ("option_invalid", "options.poll.question")
+    ]
+    assert codes("linkedin", poll={**day, "duration_minutes": 2 * 1440, "question": "Which?"}) == [
+        ("option_invalid", "options.poll.duration_minutes")
+    ]
+    assert codes("linkedin", poll={**day, "options": ["a" * 31, "b"], "question": "Which?"}) == [
+        ("option_invalid", "options.poll.options[0]")
+    ]
+    # Where the post's text is the question, another one is refused rather than dropped.
+    assert codes("x", poll={**GOOD, "question": "Which?"}) == [
+        ("option_invalid", "options.poll.question")
+    ]
+
+
 @pytest.mark.parametrize(
-    "network", ["facebook", "instagram", "linkedin", "tiktok", "youtube", "bluesky"]
+    "network", ["facebook", "instagram", "tiktok", "youtube", "bluesky"]
 )
 def test_networks_without_polls_refuse_them(network):
     assert ("option_not_supported", "options.poll") in codes(network, poll=GOOD)

@@ -71,6 +71,25 @@ def millis(value: Any) -> datetime | None:
     return None
 
 
+# Posts API poll durations, by the minutes `options.poll.duration_minutes` gives.
+POLL_DURATIONS = {
+    24 * 60: "ONE_DAY",
+    3 * 24 * 60: "THREE_DAYS",
+    7 * 24 * 60: "SEVEN_DAYS",
+    14 * 24 * 60: "FOURTEEN_DAYS",
+}
+
+
+def linkedin_poll(poll: dict[str, Any]) -> dict[str, Any]:
+    """`content.poll` from a validated `options.poll` (one day when no duration is given)."""
+    minutes = int(poll.get("duration_minutes") or 24 * 60)
+    return {
+        "question": str(poll["question"]),
+        "options": [{"text": str(option)} for option in poll["options"]],
+        "settings": {"duration": POLL_DURATIONS[minutes]},
+    }
+
+
 class LinkedInAdapter(Adapter):
     network = "linkedin"
     token_seconds = 5_184_000
@@ -177,7 +196,9 @@ class LinkedInAdapter(Adapter):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        if post.media:
+        if post.options.get("poll"):
+            body["content"] = {"poll": linkedin_poll(post.options["poll"])}
+        elif post.media:
             body["content"] = await self.content(credentials, channel=channel, media=post.media)
         else:
             article = await self.article(credentials, channel=channel, post=post)
