@@ -17,7 +17,8 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from shared.errors import NotFound, Unavailable
 
-DEFAULT_DIST = Path(__file__).resolve().parents[2] / "console" / "dist"
+# services/gateway/edge/console.py → the repository root, where the console is built.
+DEFAULT_DIST = Path(__file__).resolve().parents[3] / "console" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 # The page loads only its own files and talks only to its own origin (the gateway).
