@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
@@ -21,6 +22,7 @@ from services.scheduler.api.deps import (
 from services.scheduler.editing import cancel, edit, transitions
 from services.scheduler.finding import PostFilters, find_posts, targets_of
 from services.scheduler.imports import csv_bytes, csv_export, import_posts, wants_csv
+from services.scheduler.models import Post, Target
 from services.scheduler.occurrences import edit_occurrence, skip_occurrence
 from services.scheduler.planning import based_on, validate_post
 from services.scheduler.posts import audited, create_post_for, load_post
@@ -46,6 +48,12 @@ from shared.service import RuntimeDep, SessionDep
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 
 
+def answer(response: Response, post: Post, targets: Sequence[Target]) -> PostOut:
+    """The post as the API shows it, its version in the ETag the next If-Match sends back."""
+    response.headers["ETag"] = version_etag(post.version)
+    return post_out(post, targets)
+
+
 @router.post("", response_model=PostOut, status_code=201)
 async def create(
     body: PostIn,
@@ -55,9 +63,8 @@ async def create(
 ) -> PostOut:
     post, targets = await create_post_for(session, editing=editing, body=body)
     await audited(session, editing.outbox, editing.principal, "post.created", post)
-    response.headers["ETag"] = version_etag(post.version)
     response.headers["Location"] = f"/v1/posts/{post.id}"
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.post(
@@ -188,8 +195,7 @@ async def get(
     post_id: UUID, principal: ReaderDep, session: SessionDep, response: Response
 ) -> PostOut:
     post, targets = await load_post(session, workspace_id=principal.workspace_id, post_id=post_id)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.patch("/{post_id}", response_model=PostOut)
@@ -220,8 +226,7 @@ async def update(
         session, editing=editing, post_id=post_id, patch=patch, expected_version=expected
     )
     await audited(session, editing.outbox, editing.principal, "post.edited", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.delete("/{post_id}", response_model=PostOut)
@@ -243,8 +248,7 @@ async def cancel_post(
         session, editing=editing, post_id=post_id, expected_version=if_match, target_id=target_id
     )
     await audited(session, editing.outbox, editing.principal, "post.canceled", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.post("/{post_id}/submit", response_model=PostOut)
@@ -260,8 +264,7 @@ async def submit_post(
         session, principal=principal, post_id=post_id, expected_version=if_match
     )
     await audited(session, runtime.outbox, principal, "post.submitted", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.post("/{post_id}/approve", response_model=PostOut)
@@ -286,8 +289,7 @@ async def approve_post(
         defaults=settings.workspace_defaults,
     )
     await audited(session, runtime.outbox, principal, "post.approved", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.post("/{post_id}/reject", response_model=PostOut)
@@ -309,8 +311,7 @@ async def reject_post(
         outbox=runtime.outbox,
     )
     await audited(session, runtime.outbox, principal, "post.rejected", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.get("/{post_id}/transitions", response_model=list[TransitionOut])
@@ -343,8 +344,7 @@ async def skip_one_occurrence(
         outbox=runtime.outbox,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.patch("/{post_id}/occurrences/{at}", response_model=PostOut, status_code=201)
@@ -375,6 +375,5 @@ async def edit_one_occurrence(
         defaults=settings.workspace_defaults,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
-    response.headers["ETag"] = version_etag(post.version)
     response.headers["Location"] = f"/v1/posts/{post.id}"
-    return post_out(post, targets)
+    return answer(response, post, targets)
