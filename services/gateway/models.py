@@ -6,27 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-)
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import Boolean, Integer, LargeBinary, String, Text
 
-from shared.db import bus_tables, service_metadata
 from shared.tables import CreatedAt, ServiceTables, UuidKey
 
 
-class Base(ServiceTables, DeclarativeBase):
-    metadata = service_metadata("gateway")
+class Base(ServiceTables, DeclarativeBase, schema="gateway"):
+    pass
 
 
-BUS = bus_tables(Base.metadata)
+BUS = Base.bus
 
 
 class Workspace(Base):

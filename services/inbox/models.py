@@ -6,33 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Boolean, Float, Integer, LargeBinary, String, Text
 
-from shared.db import bus_tables, service_metadata
 from shared.tables import CreatedAt, SerialKey, ServiceTables, UuidKey
 
 
-class Base(ServiceTables, DeclarativeBase):
-    metadata = service_metadata("inbox")
+class Base(ServiceTables, DeclarativeBase, schema="inbox"):
+    pass
 
 
-BUS = bus_tables(Base.metadata)
+BUS = Base.bus
 
 # Woken by the webhook receiver (and by read-model updates that make parked receipts routable).
 RECEIPTS_CHANNEL = "inbox_receipts"

@@ -6,30 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    SmallInteger,
-    String,
-    Text,
-)
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Float, Integer, LargeBinary, SmallInteger, String, Text
 
-from shared.db import bus_tables, service_metadata
 from shared.tables import CreatedAt, SerialKey, ServiceTables, UuidKey
 
 
-class Base(ServiceTables, DeclarativeBase):
-    metadata = service_metadata("metrics")
+class Base(ServiceTables, DeclarativeBase, schema="metrics"):
+    pass
 
 
-BUS = bus_tables(Base.metadata)
+BUS = Base.bus
 
 
 class TrackedPost(Base):

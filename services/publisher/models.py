@@ -6,29 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Boolean, Integer, LargeBinary, String, Text
 
-from shared.db import bus_tables, service_metadata
 from shared.tables import CreatedAt, ServiceTables, UuidKey
 
 
-class Base(ServiceTables, DeclarativeBase):
-    metadata = service_metadata("publisher")
+class Base(ServiceTables, DeclarativeBase, schema="publisher"):
+    pass
 
 
-BUS = bus_tables(Base.metadata)
+BUS = Base.bus
 
 
 class Channel(Base):

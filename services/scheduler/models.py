@@ -6,31 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Boolean, Float, Integer, String, Text
 
-from shared.db import bus_tables, service_metadata
 from shared.tables import CreatedAt, SerialKey, ServiceTables, UuidKey
 
 
-class Base(ServiceTables, DeclarativeBase):
-    metadata = service_metadata("scheduler")
+class Base(ServiceTables, DeclarativeBase, schema="scheduler"):
+    pass
 
 
-BUS = bus_tables(Base.metadata)
+BUS = Base.bus
 
 
 class Channel(Base):
