@@ -61,6 +61,27 @@ class WorkspaceSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
+# Every status a post or a target can be in. The settled ones are outcomes: nothing changes
+# them any more but a person; the others still wait for something to happen.
+STATUSES = frozenset(
+    {
+        "draft",
+        "in_review",
+        "changes_requested",
+        "approved",
+        "scheduled",
+        "publishing",
+        "retrying",
+        "published",
+        "failed",
+        "canceled",
+        "missed",
+    }
+)
+SETTLED = frozenset({"published", "failed", "missed", "canceled"})
+WAITING = STATUSES - SETTLED
+
+
 class Post(Base):
     """A piece of content planned for one or more channels."""
 

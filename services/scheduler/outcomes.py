@@ -9,13 +9,11 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.models import Post, Target
+from services.scheduler.models import SETTLED, Post, Target
 from services.scheduler.posts import record_target_moved, refresh_post_status
 from services.scheduler.recurrence import is_recurring as schedule_is_recurring
 from shared.events import Envelope, PostFailed, PostPartiallyFailed, TargetOutcome
 from shared.outbox import Outbox
-
-SETTLED = frozenset({"published", "failed", "missed", "canceled"})
 
 
 async def announce_outcome(session: AsyncSession, *, target: Target, outbox: Outbox) -> None:
