@@ -222,19 +222,24 @@ class Note(Base):
     created_at: Mapped[CreatedAt]
 
 
-class Activity(Base):
-    """Who did what to a conversation (status, assignment, tags, replies, notes)."""
-
-    __tablename__ = "activity"
+class _Trail:
+    """What an audit trail row says besides whose trail it is: who did what, when."""
 
     id: Mapped[SerialKey]
-    conversation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     at: Mapped[CreatedAt]
+
+
+class Activity(_Trail, Base):
+    """Who did what to a conversation (status, assignment, tags, replies, notes)."""
+
+    __tablename__ = "activity"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
 
 
 class PollState(Base):
@@ -484,16 +489,11 @@ class ContestEntry(Base):
     reasons: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
 
-class ContestActivity(Base):
+class ContestActivity(_Trail, Base):
     """The contest's audit trail: created, announced, closed, drawn, winners told."""
 
     __tablename__ = "contest_activity"
 
-    id: Mapped[SerialKey]
     contest_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("contests.id", ondelete="CASCADE"), index=True
     )
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(40))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    at: Mapped[CreatedAt]
