@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
@@ -10,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.scheduler.api.answers import answer, answer_new
 from services.scheduler.api.deps import (
     ApproverDep,
     EditingDep,
@@ -22,7 +22,6 @@ from services.scheduler.api.deps import (
 from services.scheduler.editing import cancel, edit, transitions
 from services.scheduler.finding import PostFilters, find_posts, targets_of
 from services.scheduler.imports import csv_bytes, csv_export, import_posts, wants_csv
-from services.scheduler.models import Post, Target
 from services.scheduler.occurrences import edit_occurrence, skip_occurrence
 from services.scheduler.planning import based_on, validate_post
 from services.scheduler.posts import audited, create_post_for, load_post
@@ -42,16 +41,9 @@ from services.scheduler.schemas import (
     post_out,
 )
 from shared.errors import PreconditionRequired, ValidationFailed
-from shared.etag import version_etag
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
-
-
-def answer(response: Response, post: Post, targets: Sequence[Target]) -> PostOut:
-    """The post as the API shows it, its version in the ETag the next If-Match sends back."""
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
 
 
 @router.post("", response_model=PostOut, status_code=201)
@@ -63,8 +55,7 @@ async def create(
 ) -> PostOut:
     post, targets = await create_post_for(session, editing=editing, body=body)
     await audited(session, editing.outbox, editing.principal, "post.created", post)
-    response.headers["Location"] = f"/v1/posts/{post.id}"
-    return answer(response, post, targets)
+    return answer_new(response, post, targets)
 
 
 @router.post(
@@ -375,5 +366,4 @@ async def edit_one_occurrence(
         defaults=settings.workspace_defaults,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
-    response.headers["Location"] = f"/v1/posts/{post.id}"
-    return answer(response, post, targets)
+    return answer_new(response, post, targets)
