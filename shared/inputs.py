@@ -123,7 +123,7 @@ class InputGuard:
             if located is not None:
                 await _refusal(scope, field_path(("body", *located)))(scope, receive, send)
                 return
-        await self.app(scope, _replay(messages, receive), send)
+        await self.app(scope, replay(messages, receive), send)
 
     def _json_body(self, scope: Scope) -> bool:
         if scope["method"] not in _BODY_METHODS or scope["path"].startswith(self.raw_body_prefixes):
@@ -134,15 +134,16 @@ class InputGuard:
         return False
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that hands out the messages already read, then reads on."""
     pending = list(messages)
 
-    async def replay() -> Message:
+    async def next_message() -> Message:
         if pending:
             return pending.pop(0)
         return await receive()
 
-    return replay
+    return next_message
 
 
 def data_error(exc: BaseException) -> bool:

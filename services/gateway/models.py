@@ -6,40 +6,30 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    func,
-)
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import Boolean, Integer, LargeBinary, String, Text
 
-from shared.db import bus_tables, service_metadata
-
-
-class Base(DeclarativeBase):
-    metadata = service_metadata("gateway")
+from shared.tables import CreatedAt, ServiceTables, UuidKey
 
 
-BUS = bus_tables(Base.metadata)
+class Base(ServiceTables, DeclarativeBase, schema="gateway"):
+    pass
+
+
+BUS = Base.bus
 
 
 class Workspace(Base):
     __tablename__ = "workspaces"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidKey]
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     # Requests per rate-limit window for the whole workspace; NULL means the platform default.
     rate_limit: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class ApiKey(Base):
@@ -48,10 +38,8 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
     __table_args__ = (Index("ix_api_keys_workspace", "workspace_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE")
-    )
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     # The first characters of the key, shown in lists so people can tell keys apart.
@@ -60,10 +48,10 @@ class ApiKey(Base):
     created_by: Mapped[str | None] = mapped_column(String(100))
     # The person the key belongs to (keys of a removed member are revoked with them).
     member_id: Mapped[uuid.UUID | None] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("members.id", ondelete="SET NULL")
+        ForeignKey("members.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    revoked_at: Mapped[datetime | None]
 
 
 class IdempotencyRecord(Base):
@@ -80,12 +68,12 @@ class IdempotencyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12))  # in_flight | done
     # An in-flight record older than this was left by a process that died mid-request.
-    locked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime]
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_headers: Mapped[list[Any] | None] = mapped_column(JSONB)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime]
 
 
 class RateLimitCounter(Base):
@@ -95,7 +83,7 @@ class RateLimitCounter(Base):
     __table_args__ = (Index("ix_rate_limit_counters_window", "window_start"),)
 
     bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 
 
@@ -105,16 +93,14 @@ class Member(Base):
     __tablename__ = "members"
     __table_args__ = (Index("ix_members_workspace", "workspace_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE")
-    )
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     invited_by: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    removed_at: Mapped[datetime | None]
 
 
 class Invitation(Base):
@@ -123,19 +109,17 @@ class Invitation(Base):
     __tablename__ = "invitations"
     __table_args__ = (Index("ix_invitations_workspace", "workspace_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE")
-    )
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
     role: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
     member_id: Mapped[uuid.UUID | None] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("members.id", ondelete="SET NULL")
+        ForeignKey("members.id", ondelete="SET NULL")
     )
 
 
@@ -145,10 +129,8 @@ class WebhookSubscription(Base):
     __tablename__ = "webhook_subscriptions"
     __table_args__ = (Index("ix_webhook_subscriptions_workspace", "workspace_id", "created_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE")
-    )
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     # The signing secrets (`whsec_<base64>`) are sealed with the gateway's keyring (signing
@@ -162,15 +144,15 @@ class WebhookSubscription(Base):
     # `python -m shared.reseal gateway` seals them; NULL once sealed.
     secret: Mapped[str | None] = mapped_column(String(200))
     previous_secret: Mapped[str | None] = mapped_column(String(200))
-    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    previous_secret_expires_at: Mapped[datetime | None]
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None]
     # Start of the current run of failed attempts (no success since); NULL when healthy.
-    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failing_since: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]
 
 
 class WebhookDelivery(Base):
@@ -184,11 +166,11 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidKey]
     subscription_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
     )
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID]
     # The `webhook-id`: the event's id, the same on every attempt and on a replay.
     message_id: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(64))
@@ -196,11 +178,11 @@ class WebhookDelivery(Base):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12))  # pending | succeeded | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
     last_status_code: Mapped[int | None] = mapped_column(Integer)
-    replay_of: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    replay_of: Mapped[uuid.UUID | None]
+    created_at: Mapped[CreatedAt]
 
 
 class WebhookAttempt(Base):
@@ -209,12 +191,12 @@ class WebhookAttempt(Base):
     __tablename__ = "webhook_attempts"
     __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "attempt"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidKey]
     delivery_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
     )
     attempt: Mapped[int] = mapped_column(Integer)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempted_at: Mapped[datetime]
     succeeded: Mapped[bool] = mapped_column(Boolean)
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
@@ -235,9 +217,9 @@ class AuditEntry(Base):
         Index("ix_audit_entries_occurred", "occurred_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
+    occurred_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
     actor_role: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(100))

@@ -48,6 +48,7 @@ from services.inbox.models import (
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import ContestClosed, ContestDrawn, ContestWinner, Envelope
+from shared.networks.rules import NETWORKS
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -64,17 +65,6 @@ DM_REFUSALS = {
 }
 DM_NETWORKS = frozenset({"x"})
 MENTION = regex.compile(r"(?<![\w@])@([\w.]+)")
-KNOWN_NETWORKS = (
-    "facebook",
-    "instagram",
-    "x",
-    "linkedin",
-    "tiktok",
-    "youtube",
-    "threads",
-    "mastodon",
-    "bluesky",
-)
 
 
 # --- creating --------------------------------------------------------------------------------
@@ -393,9 +383,7 @@ class Accounts:
         keys: set[tuple[str | None, str]] = set()
         for entry in entries:
             network, _, rest = entry.partition(":")
-            scope: str | None = (
-                network.lower() if rest and network.lower() in KNOWN_NETWORKS else None
-            )
+            scope: str | None = network.lower() if rest and network.lower() in NETWORKS else None
             value = (rest if scope else entry).strip().lstrip("@")
             ids.add((scope, value))
             if person_key(value):

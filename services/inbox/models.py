@@ -6,34 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    Float,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Boolean, Float, Integer, LargeBinary, String, Text
 
-from shared.db import bus_tables, service_metadata
-
-
-class Base(DeclarativeBase):
-    metadata = service_metadata("inbox")
+from shared.tables import CreatedAt, SerialKey, ServiceTables, UuidKey
 
 
-BUS = bus_tables(Base.metadata)
+class Base(ServiceTables, DeclarativeBase, schema="inbox"):
+    pass
+
+
+BUS = Base.bus
 
 # Woken by the webhook receiver (and by read-model updates that make parked receipts routable).
 RECEIPTS_CHANNEL = "inbox_receipts"
@@ -49,7 +35,7 @@ class Receipt(Base):
     __tablename__ = "receipts"
     __table_args__ = (UniqueConstraint("network", "event_key"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    id: Mapped[SerialKey]
     network: Mapped[str] = mapped_column(String(20))
     event_key: Mapped[str] = mapped_column(String(300))
     # The account the event is for (X for_user_id, Meta page id …): routes it to a channel.
@@ -58,15 +44,12 @@ class Receipt(Base):
     # | failed (gave up after retries)
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    processed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     # After a failed attempt the receipt waits until then (growing backoff) before the next.
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
+    next_attempt_at: Mapped[datetime | None]
 
 
 Index(
@@ -74,8 +57,12 @@ Index(
     Receipt.id,
     postgresql_where=Receipt.status == "pending",
 )
-Index("ix_inbox_receipts_unrouted", Receipt.network, Receipt.account_id,
-      postgresql_where=Receipt.status == "unrouted")
+Index(
+    "ix_inbox_receipts_unrouted",
+    Receipt.network,
+    Receipt.account_id,
+    postgresql_where=Receipt.status == "unrouted",
+)
 
 
 class Channel(Base):
@@ -88,18 +75,16 @@ class Channel(Base):
     __tablename__ = "channels"
     __table_args__ = (Index("ix_inbox_channels_account", "network", "external_id"),)
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    channel_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300), server_default="")
     status: Mapped[str] = mapped_column(String(30), server_default="active")
     # When the fact this row shows happened (the event's occurred_at): an older one that
     # arrives late changes nothing.
-    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    facts_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class PublishedPost(Base):
@@ -108,14 +93,14 @@ class PublishedPost(Base):
     __tablename__ = "published_posts"
     __table_args__ = (UniqueConstraint("network", "external_id"),)
 
-    target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    target_id: Mapped[UuidKey]
+    post_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    workspace_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime]
 
 
 class Conversation(Base):
@@ -138,16 +123,15 @@ class Conversation(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(10))
     # What makes messages belong together on the network (root comment id, DM partner …).
     thread_key: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(10), server_default="open")
-    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     # The network post the thread hangs under, kept so a later `post.published` can link it.
     post_external_id: Mapped[str | None] = mapped_column(String(200))
     author: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
@@ -157,21 +141,21 @@ class Conversation(Base):
     priority: Mapped[str] = mapped_column(String(10), server_default="normal")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     assignee: Mapped[str | None] = mapped_column(String(200))
-    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    first_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_message_at: Mapped[datetime]
+    first_message_at: Mapped[datetime]
     # Response-time tracking: when the team first answered, and when it was last resolved.
-    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
     # The latest message from the audience, and when the team last marked the thread read:
     # unread while the first is later than the second.
-    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_inbound_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
     # When the thread went past its response-time target unanswered (services/inbox/sla.py);
     # null while it is within it, or once it was answered in time.
-    sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sla_breached_at: Mapped[datetime | None]
     # Bumped by every change (the team's or a new message): the ETag of the conversation.
     version: Mapped[int] = mapped_column(Integer, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class Message(Base):
@@ -185,13 +169,12 @@ class Message(Base):
         Index("ix_inbox_messages_workspace_sent", "workspace_id", "sent_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     conversation_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(10))
     direction: Mapped[str] = mapped_column(String(10), server_default="inbound")
@@ -203,7 +186,7 @@ class Message(Base):
     author_handle: Mapped[str | None] = mapped_column(String(300))
     # When the author's account was created, where the network says (X sends it with every
     # tweet); contests with a minimum account age read it.
-    author_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    author_created_at: Mapped[datetime | None]
     text: Mapped[str] = mapped_column(Text, server_default="")
     # Where the author's own words begin in `text`: X puts the handles a reply answers in
     # front of them (its `display_text_range`); they are not mentions the author typed.
@@ -217,11 +200,11 @@ class Message(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(10))
     error: Mapped[str | None] = mapped_column(Text)
     sent_by: Mapped[str | None] = mapped_column(String(200))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime]
     receipt_id: Mapped[int | None] = mapped_column(BigInteger)
     # 'simple' config: messages come in every language; stemming one would mangle the rest.
     search: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class Note(Base):
@@ -229,30 +212,34 @@ class Note(Base):
 
     __tablename__ = "notes"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     conversation_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID]
     author: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
-class Activity(Base):
+class _Trail:
+    """What an audit trail row says besides whose trail it is: who did what, when."""
+
+    id: Mapped[SerialKey]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    at: Mapped[CreatedAt]
+
+
+class Activity(_Trail, Base):
     """Who did what to a conversation (status, assignment, tags, replies, notes)."""
 
     __tablename__ = "activity"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
     conversation_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(40))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class PollState(Base):
@@ -260,15 +247,15 @@ class PollState(Base):
 
     __tablename__ = "poll_states"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[UuidKey]
     network: Mapped[str] = mapped_column(String(20))
     # Where the last fetch stopped, handed back to the publisher with the next request.
     cursor: Mapped[str | None] = mapped_column(Text)
     # While a post of the channel is young, its comments come fast: poll more often.
-    fresh_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    next_poll_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    last_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fresh_until: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime] = mapped_column(index=True)
+    last_requested_at: Mapped[datetime | None]
+    last_fetched_at: Mapped[datetime | None]
 
 
 class PolledPost(Base):
@@ -276,9 +263,9 @@ class PolledPost(Base):
 
     __tablename__ = "polled_posts"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[UuidKey]
     external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime]
 
 
 class SavedReply(Base):
@@ -287,16 +274,13 @@ class SavedReply(Base):
     __tablename__ = "saved_replies"
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class Moderation(Base):
@@ -304,18 +288,15 @@ class Moderation(Base):
 
     __tablename__ = "moderations"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     message_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"), index=True
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID]
     action: Mapped[str] = mapped_column(String(10))
     # Who asked: a principal, or `rule:<id>` for an automatic spam hide.
     requested_by: Mapped[str] = mapped_column(String(200))
-    requested_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    requested_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class WorkspaceKeywords(Base):
@@ -323,11 +304,9 @@ class WorkspaceKeywords(Base):
 
     __tablename__ = "keywords"
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[UuidKey]
     terms: Mapped[dict[str, float]] = mapped_column(JSONB, server_default="{}")
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class Rule(Base):
@@ -335,9 +314,8 @@ class Rule(Base):
 
     __tablename__ = "rules"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
     match: Mapped[str] = mapped_column(String(10))  # keyword | regex
     pattern: Mapped[str] = mapped_column(Text)
@@ -348,7 +326,7 @@ class Rule(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class Member(Base):
@@ -356,8 +334,8 @@ class Member(Base):
 
     __tablename__ = "members"
 
-    member_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    member_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     email: Mapped[str] = mapped_column(String(320), server_default="")
     name: Mapped[str | None] = mapped_column(String(200))
     # Set once removed, for good: a member id is never reused, so a `member.added` arriving
@@ -371,7 +349,7 @@ class SlaTarget(Base):
 
     __tablename__ = "sla_targets"
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[UuidKey]
     priority: Mapped[str] = mapped_column(String(10), primary_key=True)
     minutes: Mapped[int] = mapped_column(Integer)
     updated_by: Mapped[str | None] = mapped_column(String(200))
@@ -382,7 +360,7 @@ class CrisisSettings(Base):
 
     __tablename__ = "crisis_settings"
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[UuidKey]
     # The recent window that is compared with the baseline before it.
     window_minutes: Mapped[int] = mapped_column(Integer)
     baseline_hours: Mapped[float] = mapped_column(Float)
@@ -401,9 +379,7 @@ class CrisisSettings(Base):
     # A raised alert asks the scheduler to freeze the queue of its scope.
     freeze_queue: Mapped[bool] = mapped_column(Boolean, server_default="false")
     updated_by: Mapped[str] = mapped_column(String(200))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class Alert(Base):
@@ -412,22 +388,26 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         # One open alert per scope at a time; a resolved one may be followed by a new one.
-        Index("ux_inbox_alerts_open_scope", "workspace_id", "scope",
-              unique=True, postgresql_where=text("status = 'open'")),
+        Index(
+            "ux_inbox_alerts_open_scope",
+            "workspace_id",
+            "scope",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
         Index("ix_inbox_alerts_list", "workspace_id", "detected_at", "id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID]
     # "workspace", or the channel id: what the counts were taken over.
     scope: Mapped[str] = mapped_column(String(40))
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID | None]
     status: Mapped[str] = mapped_column(String(10), server_default="open")  # open | resolved
-    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detected_at: Mapped[datetime]
     # The last evaluation at which the condition still held.
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
     # The counts that raised it, and the worst ones seen while it was open.
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
     peak: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -452,18 +432,17 @@ class Contest(Base):
         Index("ix_inbox_contests_due", "due_at", postgresql_where=text("status <> 'drawn'")),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True,
-                                          default=uuid.uuid4)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(200), server_default="")
     post_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(PG_UUID(as_uuid=True)))
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
     # The zone the window was given in (the workspace's), to show it back as written.
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     # The automatic draw waits this long after the end, for late webhook deliveries of
     # comments written in time.
-    draw_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    draw_at: Mapped[datetime]
     winners: Mapped[int] = mapped_column(Integer)
     reserves: Mapped[int] = mapped_column(Integer, server_default="0")
     rules: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
@@ -474,9 +453,9 @@ class Contest(Base):
     # open → closed (window over, contest.closed said) → drawn
     status: Mapped[str] = mapped_column(String(10), server_default="open")
     # When the due loop next has something to do with it: ends_at while open, then draw_at.
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    drawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    drawn_at: Mapped[datetime | None]
     drawn_by: Mapped[str | None] = mapped_column(String(200))
     # SHA-256 of the canonical list of qualifying entries the draw was made from.
     entries_digest: Mapped[str | None] = mapped_column(String(64))
@@ -485,7 +464,7 @@ class Contest(Base):
     winner_list: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     reserve_list: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class ContestEntry(Base):
@@ -495,31 +474,26 @@ class ContestEntry(Base):
     __tablename__ = "contest_entries"
 
     contest_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True
     )
-    message_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    message_id: Mapped[UuidKey]
     position: Mapped[int] = mapped_column(Integer)
-    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    post_id: Mapped[uuid.UUID | None]
     network: Mapped[str] = mapped_column(String(20))
     comment_id: Mapped[str] = mapped_column(String(200))
     author_id: Mapped[str] = mapped_column(String(200))
     author: Mapped[str | None] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime]
     qualifies: Mapped[bool] = mapped_column(Boolean)
     reasons: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
 
-class ContestActivity(Base):
+class ContestActivity(_Trail, Base):
     """The contest's audit trail: created, announced, closed, drawn, winners told."""
 
     __tablename__ = "contest_activity"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
     contest_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("contests.id", ondelete="CASCADE"), index=True
+        ForeignKey("contests.id", ondelete="CASCADE"), index=True
     )
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(40))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,14 +1,5 @@
-import uvicorn
-
 from services.metrics.app import create_app
 from services.metrics.settings import MetricsSettings
+from shared.entry import serve
 
-settings = MetricsSettings()
-uvicorn.run(
-    create_app(settings),
-    host=settings.host,
-    port=settings.port,
-    log_config=None,
-    # Access lines are silenced anyway (shared/logs.py); this skips building them.
-    access_log=False,
-)
+serve(MetricsSettings, create_app)

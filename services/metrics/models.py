@@ -6,32 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    Float,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    LargeBinary,
-    SmallInteger,
-    String,
-    Text,
-    func,
-)
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Float, Integer, LargeBinary, SmallInteger, String, Text
 
-from shared.db import bus_tables, service_metadata
-
-
-class Base(DeclarativeBase):
-    metadata = service_metadata("metrics")
+from shared.tables import CreatedAt, SerialKey, ServiceTables, UuidKey
 
 
-BUS = bus_tables(Base.metadata)
+class Base(ServiceTables, DeclarativeBase, schema="metrics"):
+    pass
+
+
+BUS = Base.bus
 
 
 class TrackedPost(Base):
@@ -44,10 +32,10 @@ class TrackedPost(Base):
         Index("ix_tracked_posts_workspace_published", "workspace_id", "published_at"),
     )
 
-    target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    target_id: Mapped[UuidKey]
+    post_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
@@ -59,8 +47,8 @@ class TrackedPost(Base):
     hashtags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
     # The published text, which reports quote beside a post's numbers.
     text: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime]
+    created_at: Mapped[CreatedAt]
 
 
 class Channel(Base):
@@ -68,20 +56,20 @@ class Channel(Base):
 
     __tablename__ = "channels"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    channel_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300), server_default="")
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     status: Mapped[str] = mapped_column(String(30), server_default="active")
     # Account numbers (followers) are collected daily; this is when the next one is due.
-    account_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    account_due_at: Mapped[datetime | None]
     # Set when new samples arrive, cleared when the best-times grid is recomputed.
     best_times_dirty: Mapped[bool] = mapped_column(server_default="false")
     # When the fact this row shows happened (the event's occurred_at): an older one that
     # arrives late changes nothing.
-    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    facts_at: Mapped[datetime | None]
 
 
 class Collection(Base):
@@ -93,18 +81,18 @@ class Collection(Base):
         Index("ix_collections_sent", "sent_at", postgresql_where="status = 'sent'"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    id: Mapped[SerialKey]
     target_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("tracked_posts.target_id", ondelete="CASCADE"), index=True
+        ForeignKey("tracked_posts.target_id", ondelete="CASCADE"), index=True
     )
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime]
     # Seconds after publishing this step stands for; NULL for an on-demand refresh.
     offset_seconds: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), server_default="pending")
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    request_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    sent_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    request_id: Mapped[uuid.UUID | None]
 
 
 class Sample(Base):
@@ -121,17 +109,17 @@ class Sample(Base):
         Index("ix_samples_workspace_time", "workspace_id", "collected_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    subject_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    id: Mapped[SerialKey]
+    workspace_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
+    subject_id: Mapped[uuid.UUID]
+    post_id: Mapped[uuid.UUID | None]
     network: Mapped[str] = mapped_column(String(20))
     metric: Mapped[str] = mapped_column(String(60))
     network_metric: Mapped[str] = mapped_column(String(120))
     value: Mapped[float | None] = mapped_column(Float)
     delta: Mapped[float | None] = mapped_column(Float)
-    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    collected_at: Mapped[datetime]
 
 
 class LatestValue(Base):
@@ -140,24 +128,24 @@ class LatestValue(Base):
     __tablename__ = "latest_values"
     __table_args__ = (Index("ix_latest_values_workspace_metric", "workspace_id", "metric"),)
 
-    subject_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    subject_id: Mapped[UuidKey]
     metric: Mapped[str] = mapped_column(String(60), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    workspace_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     network_metric: Mapped[str] = mapped_column(String(120))
     value: Mapped[float | None] = mapped_column(Float)
-    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    collected_at: Mapped[datetime]
 
 
 class _Rollup:
-    subject_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    subject_id: Mapped[UuidKey]
     metric: Mapped[str] = mapped_column(String(60), primary_key=True)
-    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    workspace_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID]
+    post_id: Mapped[uuid.UUID | None]
     network: Mapped[str] = mapped_column(String(20))
     total: Mapped[float] = mapped_column(Float, server_default="0")
     samples: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -200,10 +188,10 @@ class DailyRollup(_Rollup, Base):
 
 
 class _ChannelRollup:
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[UuidKey]
     metric: Mapped[str] = mapped_column(String(60), primary_key=True)
-    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    bucket: Mapped[datetime] = mapped_column(primary_key=True)
+    workspace_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     total: Mapped[float] = mapped_column(Float, server_default="0")
     samples: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -248,12 +236,12 @@ class BestTimes(Base):
 
     __tablename__ = "best_times"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    channel_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     grid: Mapped[dict[str, Any]] = mapped_column(JSONB)
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
-    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime]
 
 
 class InboxMessage(Base):
@@ -262,17 +250,17 @@ class InboxMessage(Base):
     __tablename__ = "inbox_messages"
     __table_args__ = (Index("ix_inbox_messages_workspace_time", "workspace_id", "received_at"),)
 
-    message_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    message_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
+    conversation_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID | None]
     network: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
     # Null: no scorer covers the message's language.
     sentiment: Mapped[float | None] = mapped_column(Float)
     # ISO 639-1, null when the inbox could not tell.
     language: Mapped[str | None] = mapped_column(String(20))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime]
 
 
 class InboxResponse(Base):
@@ -281,10 +269,10 @@ class InboxResponse(Base):
     __tablename__ = "inbox_responses"
     __table_args__ = (Index("ix_inbox_responses_workspace_time", "workspace_id", "replied_at"),)
 
-    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    conversation_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
     first_response_seconds: Mapped[float | None] = mapped_column(Float)
-    replied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime]
 
 
 class InboxResolution(Base):
@@ -293,9 +281,9 @@ class InboxResolution(Base):
     __tablename__ = "inbox_resolutions"
     __table_args__ = (Index("ix_inbox_resolutions_workspace_time", "workspace_id", "resolved_at"),)
 
-    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    conversation_id: Mapped[UuidKey]
+    resolved_at: Mapped[datetime] = mapped_column(primary_key=True)
+    workspace_id: Mapped[uuid.UUID]
     resolution_seconds: Mapped[float | None] = mapped_column(Float)
 
 
@@ -305,9 +293,9 @@ class InboxBreach(Base):
     __tablename__ = "inbox_breaches"
     __table_args__ = (Index("ix_inbox_breaches_workspace_time", "workspace_id", "breached_at"),)
 
-    conversation_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    breached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    conversation_id: Mapped[UuidKey]
+    breached_at: Mapped[datetime] = mapped_column(primary_key=True)
+    workspace_id: Mapped[uuid.UUID]
     priority: Mapped[str] = mapped_column(String(10))
 
 
@@ -316,24 +304,24 @@ class Link(Base):
 
     __tablename__ = "links"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidKey]
     code: Mapped[str] = mapped_column(String(20), unique=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     url: Mapped[str] = mapped_column(Text)
     destination: Mapped[str] = mapped_column(Text)
-    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     utm: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class Click(Base):
     __tablename__ = "clicks"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    id: Mapped[SerialKey]
     link_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("links.id", ondelete="CASCADE"), index=True
+        ForeignKey("links.id", ondelete="CASCADE"), index=True
     )
-    clicked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    clicked_at: Mapped[CreatedAt]
     referrer: Mapped[str | None] = mapped_column(Text)
     agent: Mapped[str] = mapped_column(String(10))
 
@@ -341,16 +329,16 @@ class Click(Base):
 class Conversion(Base):
     __tablename__ = "conversions"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     link_id: Mapped[uuid.UUID | None] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("links.id", ondelete="SET NULL"), index=True
+        ForeignKey("links.id", ondelete="SET NULL"), index=True
     )
-    post_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(100), server_default="conversion")
     value: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str | None] = mapped_column(String(3))
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime]
 
 
 class CrisisAlert(Base):
@@ -359,11 +347,11 @@ class CrisisAlert(Base):
     __tablename__ = "crisis_alerts"
     __table_args__ = (Index("ix_crisis_alerts_workspace_time", "workspace_id", "detected_at"),)
 
-    alert_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
-    detected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    alert_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
+    channel_id: Mapped[uuid.UUID | None]
+    detected_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
 
 
 class Report(Base):
@@ -377,27 +365,27 @@ class Report(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     # queued → running → ready | failed
     status: Mapped[str] = mapped_column(String(10), server_default="queued")
-    range_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    range_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    range_start: Mapped[datetime]
+    range_end: Mapped[datetime]
     campaign: Mapped[str | None] = mapped_column(String(200))
     channel_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(PG_UUID(as_uuid=True)))
     language: Mapped[str] = mapped_column(String(5))
     timezone: Mapped[str] = mapped_column(String(64))
-    schedule_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    schedule_id: Mapped[uuid.UUID | None]
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None]
+    ready_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     # The figures the documents show, as they were when it was generated.
     figures: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     html: Mapped[str | None] = mapped_column(Text)
     csv: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class ReportSchedule(Base):
@@ -407,16 +395,16 @@ class ReportSchedule(Base):
     __tablename__ = "report_schedules"
     __table_args__ = (Index("ix_report_schedules_next", "next_run_at"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     day_of_month: Mapped[int] = mapped_column(SmallInteger)
     at: Mapped[str] = mapped_column(String(5))  # "09:00"
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(5))
     campaign: Mapped[str | None] = mapped_column(String(200))
     channel_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(PG_UUID(as_uuid=True)))
-    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    next_run_at: Mapped[datetime]
+    created_at: Mapped[CreatedAt]
 
 
 class Ga4Property(Base):
@@ -425,11 +413,11 @@ class Ga4Property(Base):
 
     __tablename__ = "ga4_properties"
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[UuidKey]
     measurement_id: Mapped[str] = mapped_column(String(40))
     key_id: Mapped[str] = mapped_column(String(40))
     sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[CreatedAt]
 
 
 class Ga4Hit(Base):
@@ -442,12 +430,12 @@ class Ga4Hit(Base):
     click_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("clicks.id", ondelete="CASCADE"), primary_key=True
     )
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID]
     # pending → sent | expired (older than GA4 accepts) | dropped (property removed)
     status: Mapped[str] = mapped_column(String(10), server_default="pending")
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    due_at: Mapped[CreatedAt]
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -456,11 +444,11 @@ class Campaign(Base):
 
     __tablename__ = "campaigns"
 
-    campaign_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    campaign_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
-    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
     goal: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     utm: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
@@ -473,8 +461,8 @@ class CampaignPost(Base):
 
     __tablename__ = "campaign_posts"
 
-    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    campaign_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    post_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     # When the scheduler set it: the latest wins, whatever order the events arrive in.
-    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    set_at: Mapped[datetime]

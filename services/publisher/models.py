@@ -6,31 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Boolean, Integer, LargeBinary, String, Text
 
-from shared.db import bus_tables, service_metadata
-
-
-class Base(DeclarativeBase):
-    metadata = service_metadata("publisher")
+from shared.tables import CreatedAt, ServiceTables, UuidKey
 
 
-BUS = bus_tables(Base.metadata)
+class Base(ServiceTables, DeclarativeBase, schema="publisher"):
+    pass
+
+
+BUS = Base.bus
 
 
 class Channel(Base):
@@ -39,8 +27,8 @@ class Channel(Base):
     __tablename__ = "channels"
     __table_args__ = (UniqueConstraint("workspace_id", "network", "external_id"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
@@ -51,12 +39,12 @@ class Channel(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(String(64))
     credentials: Mapped[bytes] = mapped_column(LargeBinary)
-    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    token_expires_at: Mapped[datetime | None]
     # The moment `channel.expiring` was last sent for (the end it warned about), so one end
     # is announced once.
-    expiry_warned_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expiry_warned_for: Mapped[datetime | None]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]
 
 
 class PublishJob(Base):
@@ -78,29 +66,29 @@ class PublishJob(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), unique=True)
+    id: Mapped[UuidKey]
+    target_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     kind: Mapped[str] = mapped_column(String(20), server_default="post")
-    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    post_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    workspace_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime]
     due_attempt: Mapped[int] = mapped_column(Integer, server_default="1")
     # Transient failures are retried until then (the post's missed-post deadline); None: up
     # to the publisher's `max_attempts`.
-    retry_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_until: Mapped[datetime | None]
     correlation_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    lease_token: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime]
+    lease_token: Mapped[uuid.UUID | None]
+    lease_until: Mapped[datetime | None]
     # When the last send began: the window a lookup searches after an unknown outcome.
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None]
     # The last send may have reached the network: look before sending again.
     reconcile: Mapped[bool] = mapped_column(Boolean, server_default="false")
     # A thread's parts already on the network, in order ({"external_id", "url"}; the first is
@@ -110,9 +98,9 @@ class PublishJob(Base):
     url: Mapped[str | None] = mapped_column(Text)
     error_class: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]
 
 
 class RateSpend(Base):
@@ -124,7 +112,7 @@ class RateSpend(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     budget_key: Mapped[str] = mapped_column(String(300))
-    spent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    spent_at: Mapped[datetime]
     cost: Mapped[int] = mapped_column(Integer)
 
 
@@ -133,9 +121,9 @@ class InboxCursor(Base):
 
     __tablename__ = "inbox_cursors"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[UuidKey]
     cursor: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[CreatedAt]
 
 
 class OAuthState(Base):
@@ -144,7 +132,7 @@ class OAuthState(Base):
     __tablename__ = "oauth_states"
 
     state: Mapped[str] = mapped_column(String(100), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     redirect_uri: Mapped[str] = mapped_column(Text)
     code_verifier: Mapped[str | None] = mapped_column(String(200))
@@ -153,7 +141,7 @@ class OAuthState(Base):
     instance_url: Mapped[str | None] = mapped_column(Text)
     app_key_id: Mapped[str | None] = mapped_column(String(64))
     app_credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime]
 
 
 class WebhookSubscription(Base):
@@ -174,18 +162,18 @@ class WebhookSubscription(Base):
         ),
     )
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20), server_default="pending")
     topics: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     callback: Mapped[str | None] = mapped_column(Text)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
-    subscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    subscribed_at: Mapped[datetime | None]
+    updated_at: Mapped[CreatedAt]
 
 
 class TargetChange(Base):
@@ -205,12 +193,12 @@ class TargetChange(Base):
         ),
     )
 
-    request_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    request_id: Mapped[UuidKey]
     action: Mapped[str] = mapped_column(String(10))
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    post_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
-    target_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    workspace_id: Mapped[uuid.UUID]
+    post_id: Mapped[uuid.UUID]
+    target_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    channel_id: Mapped[uuid.UUID]
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(Text)
     # The fields to set (text, title, description); empty for a delete.
@@ -218,9 +206,9 @@ class TargetChange(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
     ok: Mapped[bool | None] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,14 +1,5 @@
-import uvicorn
-
 from services.scheduler.app import create_app
 from services.scheduler.settings import SchedulerSettings
+from shared.entry import serve
 
-settings = SchedulerSettings()
-uvicorn.run(
-    create_app(settings),
-    host=settings.host,
-    port=settings.port,
-    log_config=None,
-    # Access lines are silenced anyway (shared/logs.py); this skips building them.
-    access_log=False,
-)
+serve(SchedulerSettings, create_app)

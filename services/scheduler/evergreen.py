@@ -16,7 +16,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.models import Channel, Post, Target
+from services.scheduler.models import WAITING, Channel, Post, Target
 from services.scheduler.posts import record_transition, refresh_post_status
 from services.scheduler.slots import next_free_slot
 from services.scheduler.timing import zone
@@ -25,16 +25,6 @@ from shared.events import Envelope, PostScheduled, TargetRef
 from shared.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-WAITING = (
-    "draft",
-    "in_review",
-    "changes_requested",
-    "approved",
-    "scheduled",
-    "publishing",
-    "retrying",
-)
 
 
 async def recycle(
@@ -57,7 +47,7 @@ async def recycle(
         select(func.count()).where(
             Target.post_id == post.id,
             Target.channel_id == target.channel_id,
-            Target.status.in_(WAITING),
+            Target.status.in_(sorted(WAITING)),
         )
     )
     if waiting:

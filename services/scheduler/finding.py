@@ -31,25 +31,10 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.models import Post, Target
+from services.scheduler.models import STATUSES, Post, Target
 from services.scheduler.pages import newest_first
 from shared.errors import ValidationFailed
 
-POST_STATUSES = frozenset(
-    {
-        "draft",
-        "in_review",
-        "changes_requested",
-        "approved",
-        "scheduled",
-        "publishing",
-        "retrying",
-        "published",
-        "failed",
-        "canceled",
-        "missed",
-    }
-)
 MAX_QUERY_WORDS = 10
 
 
@@ -110,10 +95,8 @@ def _check_range(start: datetime | None, end: datetime | None, *, names: tuple[s
 
 
 def filtered(query: Select[tuple[Post]], filters: PostFilters) -> Select[tuple[Post]]:
-    if filters.status is not None and filters.status not in POST_STATUSES:
-        raise ValidationFailed(
-            f"status is one of {', '.join(sorted(POST_STATUSES))}.", field="status"
-        )
+    if filters.status is not None and filters.status not in STATUSES:
+        raise ValidationFailed(f"status is one of {', '.join(sorted(STATUSES))}.", field="status")
     _check_range(filters.created_from, filters.created_to, names=("created_from", "created_to"))
     _check_range(filters.due_from, filters.due_to, names=("due_from", "due_to"))
     post_terms = _given(

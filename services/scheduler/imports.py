@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.channels import ChannelLookup
-from services.scheduler.models import Post, Target
+from services.scheduler.models import SETTLED, Post, Target
 from services.scheduler.posts import create_post
 from services.scheduler.schemas import PostIn
 from services.scheduler.timing import local_time
@@ -62,7 +62,6 @@ _SCALAR_OPTIONS = frozenset(
     {"title", "privacy_level", "privacy_status", "post_type", "first_comment", "spoiler_text"}
 )
 _NEVER = datetime.max.replace(tzinfo=UTC)
-_SETTLED = frozenset({"published", "failed", "missed", "canceled"})
 _TARGET_FIELD = re.compile(r"^targets\[(\d+)\]\.?(.*)$")
 
 
@@ -365,7 +364,7 @@ def _planned_time(post: Post, target: Target) -> tuple[str, str]:
     """`at` and `timezone` as the post asked for them (its rows then agree, as an import
     wants), else the target's due time on its own clock (queue, best, recurring)."""
     schedule = post.schedule or {}
-    if schedule.get("at") and not schedule.get("rrule") and target.status not in _SETTLED:
+    if schedule.get("at") and not schedule.get("rrule") and target.status not in SETTLED:
         return str(schedule["at"]), str(schedule.get("timezone") or "")
     if target.due_at is None or not target.timezone:
         return "", ""
@@ -399,7 +398,7 @@ def _one_per_channel(targets: list[Target]) -> list[Target]:
 
     def rank(t: Target) -> tuple[int, float]:
         due = (t.due_at or _NEVER).timestamp()
-        return (1, -due) if t.status not in _SETTLED else (0, due)
+        return (1, -due) if t.status not in SETTLED else (0, due)
 
     chosen: dict[UUID, Target] = {}
     for target in targets:

@@ -6,33 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    Float,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    func,
-    text,
-)
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import BigInteger, Boolean, Float, Integer, String, Text
 
-from shared.db import bus_tables, service_metadata
-
-
-class Base(DeclarativeBase):
-    metadata = service_metadata("scheduler")
+from shared.tables import CreatedAt, SerialKey, ServiceTables, UuidKey
 
 
-BUS = bus_tables(Base.metadata)
+class Base(ServiceTables, DeclarativeBase, schema="scheduler"):
+    pass
+
+
+BUS = Base.bus
 
 
 class Channel(Base):
@@ -40,8 +26,8 @@ class Channel(Base):
 
     __tablename__ = "channels"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200), default="")
     name: Mapped[str] = mapped_column(String(300), default="")
@@ -53,10 +39,8 @@ class Channel(Base):
     daily_cap: Mapped[int | None] = mapped_column(Integer)
     # When the fact this row shows happened (the event's occurred_at): an older one that
     # arrives late changes nothing.
-    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    facts_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class WorkspaceSettings(Base):
@@ -64,7 +48,7 @@ class WorkspaceSettings(Base):
 
     __tablename__ = "workspace_settings"
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[UuidKey]
     approval_required: Mapped[bool] = mapped_column(Boolean, default=False)
     missed_after_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     # The approval stages in order: [{"name", "roles"?: [...], "principals"?: [...]}].
@@ -74,9 +58,28 @@ class WorkspaceSettings(Base):
     forbid_self_approval: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default="false"
     )
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+# Every status a post or a target can be in. The settled ones are outcomes: nothing changes
+# them any more but a person; the others still wait for something to happen.
+STATUSES = frozenset(
+    {
+        "draft",
+        "in_review",
+        "changes_requested",
+        "approved",
+        "scheduled",
+        "publishing",
+        "retrying",
+        "published",
+        "failed",
+        "canceled",
+        "missed",
+    }
+)
+SETTLED = frozenset({"published", "failed", "missed", "canceled"})
+WAITING = STATUSES - SETTLED
 
 
 class Post(Base):
@@ -84,8 +87,8 @@ class Post(Base):
 
     __tablename__ = "posts"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(30))
     version: Mapped[int] = mapped_column(Integer, default=1)
     text: Mapped[str] = mapped_column(Text, default="")
@@ -93,7 +96,7 @@ class Post(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     campaign: Mapped[str | None] = mapped_column(String(200))
     # The campaign the post belongs to (`campaign` is its name, kept for filters and exports).
-    campaign_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     # The schedule as asked for (`{"at", "timezone"}`, `{"now": true}` …), kept so an edit of
     # the text does not lose how the time was chosen.
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -107,12 +110,10 @@ class Post(Base):
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     # A post made by editing one occurrence of a recurring post: the series and the instant
     # of the occurrence it replaces (skipped in the series).
-    series_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
-    occurrence_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    series_id: Mapped[uuid.UUID | None]
+    occurrence_at: Mapped[datetime | None]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 # The list's keyset order, and the search: trigram GIN on the lower-cased text (LIKE '%…%').
@@ -131,21 +132,19 @@ class Campaign(Base):
     __tablename__ = "campaigns"
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
-    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
     # {"metric": "conversions", "target": 500}
     goal: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # {"source": …, "medium": …, "campaign": …, "term": …, "content": …}
     utm: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list, server_default="{}")
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class ReviewLink(Base):
@@ -154,19 +153,19 @@ class ReviewLink(Base):
 
     __tablename__ = "review_links"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     post_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+        ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     reviewer: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
     # The link's own rate limit: requests in the current fixed window.
-    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime | None]
     window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
@@ -175,17 +174,15 @@ class ReviewComment(Base):
 
     __tablename__ = "review_comments"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
     post_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+        ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
-    link_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("review_links.id", ondelete="CASCADE")
-    )
+    link_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("review_links.id", ondelete="CASCADE"))
     author: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class Template(Base):
@@ -193,13 +190,13 @@ class Template(Base):
 
     __tablename__ = "templates"
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
     # A `POST /v1/posts` body without `schedule`.
     body: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_by: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class Target(Base):
@@ -215,12 +212,12 @@ class Target(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    id: Mapped[UuidKey]
     post_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+        ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     position: Mapped[int] = mapped_column(Integer, default=0)
     # The variant: None means "the post's base copy / media".
@@ -228,32 +225,30 @@ class Target(Base):
     media: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     status: Mapped[str] = mapped_column(String(30))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None]
     # The IANA zone the due time was planned in; with due_at it gives the local time.
     timezone: Mapped[str | None] = mapped_column(String(64))
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     # While `retrying`: the publisher's attempts so far and when it tries next (`error` is the
     # last attempt's).
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None]
     # Once published: the last change asked of the network ("edit" with the fields it sets,
     # or "delete"), when, and how the network answered (services/scheduler/published.py).
-    change_request_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    change_request_id: Mapped[uuid.UUID | None]
     change_action: Mapped[str | None] = mapped_column(String(10))
     change_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     change_by: Mapped[str | None] = mapped_column(String(200))
-    change_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    change_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    change_requested_at: Mapped[datetime | None]
+    change_answered_at: Mapped[datetime | None]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
     remote_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class Transition(Base):
@@ -261,16 +256,16 @@ class Transition(Base):
 
     __tablename__ = "transitions"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    id: Mapped[SerialKey]
     post_id: Mapped[uuid.UUID] = mapped_column(
-        PG_UUID(as_uuid=True), ForeignKey("posts.id", ondelete="CASCADE"), index=True
+        ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
-    target_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    target_id: Mapped[uuid.UUID | None]
     from_status: Mapped[str | None] = mapped_column(String(30))
     to_status: Mapped[str] = mapped_column(String(30))
     by: Mapped[str] = mapped_column(String(200))
     comment: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[CreatedAt]
 
 
 class Slot(Base):
@@ -278,12 +273,12 @@ class Slot(Base):
 
     __tablename__ = "slots"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[UuidKey]
     # Monday is 0, as in Python's `date.weekday()`.
     weekday: Mapped[int] = mapped_column(Integer, primary_key=True)
     # "HH:MM", local to the channel's zone.
     time: Mapped[str] = mapped_column(String(5), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     # How many posts of this channel may share one slot.
     cap: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -293,16 +288,14 @@ class BestTimes(Base):
 
     __tablename__ = "best_times"
 
-    channel_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    channel_id: Mapped[UuidKey]
     timezone: Mapped[str] = mapped_column(String(64))
     # [{"weekday": 0-6, "hour": 0-23, "score": float}]
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     # When metrics computed them (the event's occurred_at): an older result arriving late
     # does not replace a newer one.
-    facts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    facts_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
 class CalendarFeed(Base):
@@ -310,9 +303,9 @@ class CalendarFeed(Base):
 
     __tablename__ = "calendar_feeds"
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
+    workspace_id: Mapped[UuidKey]
     token: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class QueueFreeze(Base):
@@ -331,18 +324,18 @@ class QueueFreeze(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), index=True)
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID] = mapped_column(index=True)
     scope: Mapped[str] = mapped_column(String(40))
     # Null: the whole workspace.
-    channel_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
+    channel_id: Mapped[uuid.UUID | None]
     reason: Mapped[str] = mapped_column(Text)
     # A principal, or `alert:<id>` when a raised alert asked for it.
     frozen_by: Mapped[str] = mapped_column(String(200))
-    alert_id: Mapped[uuid.UUID | None] = mapped_column(PG_UUID(as_uuid=True))
-    frozen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    alert_id: Mapped[uuid.UUID | None]
+    frozen_at: Mapped[datetime]
     resumed_by: Mapped[str | None] = mapped_column(String(200))
-    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resumed_at: Mapped[datetime | None]
 
 
 class MediaItem(Base):
@@ -352,8 +345,8 @@ class MediaItem(Base):
     __tablename__ = "media"
     __table_args__ = (Index("ix_media_workspace_created", "workspace_id", "created_at", "id"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True)
-    workspace_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True))
+    id: Mapped[UuidKey]
+    workspace_id: Mapped[uuid.UUID]
     content_key: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     mime: Mapped[str] = mapped_column(String(100))
@@ -367,4 +360,4 @@ class MediaItem(Base):
     alt: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     source_url: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[CreatedAt]

@@ -150,16 +150,24 @@ async def _skip(
     return events
 
 
-async def _series(
-    session: AsyncSession, *, principal: Principal, post_id: UUID, expected_version: Versions
-) -> tuple[Post, list[Target]]:
+async def _occurrence(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    post_id: UUID,
+    at: datetime,
+    expected_version: Versions,
+) -> tuple[Post, datetime, list[Target]]:
+    """The series (locked, at the expected version), the occurrence's UTC instant and the
+    channels' rows that go out then."""
+    at = _instant(at)
     post, targets = await load_post(
         session, workspace_id=principal.workspace_id, post_id=post_id, for_update=True
     )
     check_version(post, expected_version)
     if not is_recurring(post.schedule) or post.status == "canceled":
         raise Conflict("Only a recurring post that is not canceled has occurrences.", field="at")
-    return post, targets
+    return post, at, _channels_at(post, targets, at)
 
 
 async def skip_occurrence(
@@ -172,11 +180,9 @@ async def skip_occurrence(
     outbox: Outbox,
     recurrence_horizon: timedelta,
 ) -> tuple[Post, list[Target]]:
-    at = _instant(at)
-    post, targets = await _series(
-        session, principal=principal, post_id=post_id, expected_version=expected_version
+    post, at, found = await _occurrence(
+        session, principal=principal, post_id=post_id, at=at, expected_version=expected_version
     )
-    found = _channels_at(post, targets, at)
     events = await _skip(
         session,
         post=post,
@@ -227,11 +233,9 @@ async def edit_occurrence(
     recurrence_horizon: timedelta,
 ) -> tuple[Post, list[Target]]:
     """Detaches the occurrence at `at` into a post of its own, edited; returns that post."""
-    at = _instant(at)
-    post, targets = await _series(
-        session, principal=principal, post_id=post_id, expected_version=expected_version
+    post, at, found = await _occurrence(
+        session, principal=principal, post_id=post_id, at=at, expected_version=expected_version
     )
-    found = _channels_at(post, targets, at)
     body = _detached_body(post, found, at, patch)
     allowed = {t.channel_id for t in found}
     for index, target_in in enumerate(body.targets):

@@ -9,13 +9,11 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scheduler.models import Post, Target
-from services.scheduler.posts import record_transition, refresh_post_status
+from services.scheduler.models import SETTLED, Post, Target
+from services.scheduler.posts import record_target_moved, refresh_post_status
 from services.scheduler.recurrence import is_recurring as schedule_is_recurring
 from shared.events import Envelope, PostFailed, PostPartiallyFailed, TargetOutcome
 from shared.outbox import Outbox
-
-SETTLED = frozenset({"published", "failed", "missed", "canceled"})
 
 
 async def announce_outcome(session: AsyncSession, *, target: Target, outbox: Outbox) -> None:
@@ -79,14 +77,7 @@ async def mark_published(
     target.published_at = published_at
     target.error = None
     target.next_attempt_at = None
-    record_transition(
-        session,
-        post_id=target.post_id,
-        target_id=target.id,
-        from_status=previous,
-        to_status="published",
-        by="publisher",
-    )
+    record_target_moved(session, target, from_status=previous, by="publisher")
     await refresh_post_status(session, post_id=target.post_id)
     if outbox is not None and previous != "published":
         await announce_outcome(session, target=target, outbox=outbox)
@@ -118,15 +109,7 @@ async def mark_retrying(
     target.next_attempt_at = next_attempt_at
     if previous != "retrying":
         # One transition for the whole run of retries, not one per attempt.
-        record_transition(
-            session,
-            post_id=target.post_id,
-            target_id=target.id,
-            from_status=previous,
-            to_status="retrying",
-            by="publisher",
-            comment=error,
-        )
+        record_target_moved(session, target, from_status=previous, by="publisher", comment=error)
     await refresh_post_status(session, post_id=target.post_id)
     return True
 
@@ -144,15 +127,7 @@ async def mark_failed(
     target.status = "failed"
     target.error = error
     target.next_attempt_at = None
-    record_transition(
-        session,
-        post_id=target.post_id,
-        target_id=target.id,
-        from_status=previous,
-        to_status="failed",
-        by="publisher",
-        comment=error,
-    )
+    record_target_moved(session, target, from_status=previous, by="publisher", comment=error)
     await refresh_post_status(session, post_id=target.post_id)
     if outbox is not None and previous != "failed":
         await announce_outcome(session, target=target, outbox=outbox)

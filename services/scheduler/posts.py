@@ -81,6 +81,21 @@ def record_transition(
     )
 
 
+def record_target_moved(
+    session: AsyncSession, target: Target, *, from_status: str, by: str, comment: str | None = None
+) -> None:
+    """A transition of one target to the status it now has."""
+    record_transition(
+        session,
+        post_id=target.post_id,
+        target_id=target.id,
+        from_status=from_status,
+        to_status=target.status,
+        by=by,
+        comment=comment,
+    )
+
+
 async def create_post(
     session: AsyncSession,
     *,

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import Post, Target
 from services.scheduler.planning import media_refs
-from services.scheduler.posts import record_transition, refresh_post_status
+from services.scheduler.posts import record_target_moved, refresh_post_status
 from services.scheduler.schemas import MediaIn, PostPatch, TargetIn
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import (
@@ -327,15 +327,13 @@ async def record_change(session: AsyncSession, *, answer: TargetChanged, outbox:
     else:
         _apply_edit(target, target.change_fields or {})
         target.edited_at = answer.at
-    record_transition(
+    outcome = "done" if answer.ok else f"failed ({target.remote_error})"
+    record_target_moved(
         session,
-        post_id=target.post_id,
-        target_id=target.id,
+        target,
         from_status=target.status,
-        to_status=target.status,
         by="publisher",
-        comment=f"{answer.action} on the network: "
-        + ("done" if answer.ok else f"failed ({target.remote_error})"),
+        comment=f"{answer.action} on the network: {outcome}",
     )
     await refresh_post_status(session, post_id=target.post_id)
     post = await session.get(Post, target.post_id)

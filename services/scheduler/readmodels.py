@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import BestTimes, Channel
 from shared.events import BestTimesUpdated, ChannelFacts
+from shared.tables import channel_facts
 
 
 async def record_channel(
@@ -40,24 +41,14 @@ async def record_channel(
         disconnected=False,
         facts_at=facts_at,
     )
-    new = insert.excluded
-    newer = or_(row.facts_at.is_(None), row.facts_at <= new.facts_at)
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[row.id],
-            set_={
-                "workspace_id": new.workspace_id,
-                "network": new.network,
-                "external_id": new.external_id,
-                "name": case((newer, new.name), else_=row.name),
-                "timezone": case((newer, new.timezone), else_=row.timezone),
-                "status": case(
-                    (row.disconnected, row.status), (newer, new.status), else_=row.status
-                ),
-                "facts_at": func.greatest(row.facts_at, new.facts_at),
-            },
-        )
+    facts_set = channel_facts(
+        row,
+        insert.excluded,
+        fixed=("workspace_id", "network", "external_id"),
+        newest=("name", "timezone"),
+        gone=row.disconnected,
     )
+    await session.execute(insert.on_conflict_do_update(index_elements=[row.id], set_=facts_set))
 
 
 async def forget_channel(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler import freezes
 from services.scheduler.api.deps import ReaderDep, SettingsDep
 from services.scheduler.schemas import FreezeIn, FreezeOut, QueueStateOut, ResumeIn, ResumeOut
 from shared import audit
 from shared.auth import Principal, require
-from shared.service import RuntimeDep, SessionDep
+from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/queue", tags=["queue freeze"])
 
@@ -44,15 +46,8 @@ async def freeze(
         now=runtime.clock(),
     )
     if new:
-        await audit.record(
-            session,
-            runtime.outbox,
-            audit.Actor.of(principal),
-            action="queue.frozen",
-            resource_type="channel" if body.channel_id else "workspace",
-            resource_id=body.channel_id or principal.workspace_id,
-            service="scheduler",
-            details={"reason": body.reason},
+        await _audited(
+            session, runtime, principal, "queue.frozen", body.channel_id, {"reason": body.reason}
         )
     else:
         response.status_code = 200
@@ -80,16 +75,8 @@ async def resume(
         now=runtime.clock(),
         default_missed_after=settings.default_missed_after_seconds,
     )
-    await audit.record(
-        session,
-        runtime.outbox,
-        audit.Actor.of(principal),
-        action="queue.resumed",
-        resource_type="channel" if body.channel_id else "workspace",
-        resource_id=body.channel_id or principal.workspace_id,
-        service="scheduler",
-        details={"due": resumed.due, "past_threshold": resumed.past_threshold},
-    )
+    details = {"due": resumed.due, "past_threshold": resumed.past_threshold}
+    await _audited(session, runtime, principal, "queue.resumed", body.channel_id, details)
     return ResumeOut(
         resumed=[FreezeOut.model_validate(f, from_attributes=True) for f in resumed.freezes],
         due=resumed.due,
@@ -106,4 +93,25 @@ async def state(principal: ReaderDep, session: SessionDep, runtime: RuntimeDep) 
         held=await freezes.held_count(
             session, workspace_id=principal.workspace_id, now=runtime.clock()
         ),
+    )
+
+
+async def _audited(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    action: str,
+    channel_id: UUID | None,
+    details: dict[str, Any],
+) -> None:
+    """A freeze or resume in the audit log: of the channel, or of the whole workspace."""
+    await audit.record(
+        session,
+        runtime.outbox,
+        audit.Actor.of(principal),
+        action=action,
+        resource_type="channel" if channel_id else "workspace",
+        resource_id=channel_id or principal.workspace_id,
+        service="scheduler",
+        details=details,
     )

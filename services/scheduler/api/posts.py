@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.scheduler.api.answers import answer, answer_new
 from services.scheduler.api.deps import (
     ApproverDep,
     EditingDep,
@@ -41,7 +42,6 @@ from services.scheduler.schemas import (
     post_out,
 )
 from shared.errors import PreconditionRequired, ValidationFailed
-from shared.etag import version_etag
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
@@ -56,9 +56,7 @@ async def create(
 ) -> PostOut:
     post, targets = await create_post_for(session, editing=editing, body=body)
     await audited(session, editing.outbox, editing.principal, "post.created", post)
-    response.headers["ETag"] = version_etag(post.version)
-    response.headers["Location"] = f"/v1/posts/{post.id}"
-    return post_out(post, targets)
+    return answer_new(response, post, targets)
 
 
 @router.post(
@@ -199,8 +197,7 @@ async def get(
     post_id: UUID, principal: ReaderDep, session: SessionDep, response: Response
 ) -> PostOut:
     post, targets = await load_post(session, workspace_id=principal.workspace_id, post_id=post_id)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.patch("/{post_id}", response_model=PostOut)
@@ -231,8 +228,7 @@ async def update(
         session, editing=editing, post_id=post_id, patch=patch, expected_version=expected
     )
     await audited(session, editing.outbox, editing.principal, "post.edited", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.delete("/{post_id}", response_model=PostOut)
@@ -254,8 +250,7 @@ async def cancel_post(
         session, editing=editing, post_id=post_id, expected_version=if_match, target_id=target_id
     )
     await audited(session, editing.outbox, editing.principal, "post.canceled", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.post("/{post_id}/submit", response_model=PostOut)
@@ -271,8 +266,7 @@ async def submit_post(
         session, principal=principal, post_id=post_id, expected_version=if_match
     )
     await audited(session, runtime.outbox, principal, "post.submitted", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.post("/{post_id}/approve", response_model=PostOut)
@@ -297,8 +291,7 @@ async def approve_post(
         defaults=settings.workspace_defaults,
     )
     await audited(session, runtime.outbox, principal, "post.approved", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.post("/{post_id}/reject", response_model=PostOut)
@@ -320,8 +313,7 @@ async def reject_post(
         outbox=runtime.outbox,
     )
     await audited(session, runtime.outbox, principal, "post.rejected", post)
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.get("/{post_id}/transitions", response_model=list[TransitionOut])
@@ -354,8 +346,7 @@ async def skip_one_occurrence(
         outbox=runtime.outbox,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
-    response.headers["ETag"] = version_etag(post.version)
-    return post_out(post, targets)
+    return answer(response, post, targets)
 
 
 @router.patch("/{post_id}/occurrences/{at}", response_model=PostOut, status_code=201)
@@ -386,6 +377,4 @@ async def edit_one_occurrence(
         defaults=settings.workspace_defaults,
         recurrence_horizon=timedelta(days=settings.recurrence_horizon_days),
     )
-    response.headers["ETag"] = version_etag(post.version)
-    response.headers["Location"] = f"/v1/posts/{post.id}"
-    return post_out(post, targets)
+    return answer_new(response, post, targets)

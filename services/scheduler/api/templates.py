@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from services.scheduler.api.answers import answer_new
 from services.scheduler.api.deps import EditingDep, ReaderDep, WriterDep
 from services.scheduler.posts import create_post_for
 from services.scheduler.schemas import (
@@ -15,7 +16,6 @@ from services.scheduler.schemas import (
     TemplateOut,
     TemplatePage,
     TemplateUse,
-    post_out,
     template_out,
 )
 from services.scheduler.templates import (
@@ -26,7 +26,6 @@ from services.scheduler.templates import (
     list_templates,
     save_template,
 )
-from shared.etag import version_etag
 from shared.service import SessionDep
 
 # Included before the posts router: `/v1/posts/templates` is not a post id.
@@ -86,9 +85,7 @@ async def create_from_template(
     )
     body = body_from(template.body, use or TemplateUse())
     post, targets = await create_post_for(session, editing=editing, body=body)
-    response.headers["ETag"] = version_etag(post.version)
-    response.headers["Location"] = f"/v1/posts/{post.id}"
-    return post_out(post, targets)
+    return answer_new(response, post, targets)
 
 
 @router.post("/{post_id}/duplicate", response_model=PostOut, status_code=201)
@@ -103,6 +100,4 @@ async def duplicate(
     content = await duplicate_content(session, principal=editing.principal, post_id=post_id)
     body = body_from(content, use or TemplateUse())
     post, targets = await create_post_for(session, editing=editing, body=body)
-    response.headers["ETag"] = version_etag(post.version)
-    response.headers["Location"] = f"/v1/posts/{post.id}"
-    return post_out(post, targets)
+    return answer_new(response, post, targets)
