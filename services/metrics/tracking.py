@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.collection import schedule_collections
 from services.metrics.models import Channel, Collection, TrackedPost
+from shared.db import insert_once
 from shared.events import ChannelDisconnected, PostPublished
 from shared.events.catalogue import ChannelFacts
 
@@ -33,43 +34,40 @@ def hashtags(text: str | None) -> list[str]:
 async def track_published_post(
     session: AsyncSession, *, workspace_id: UUID, published: PostPublished, now: datetime
 ) -> None:
-    inserted = await session.execute(
-        pg_insert(TrackedPost)
-        .values(
-            target_id=published.target_id,
-            post_id=published.post_id,
-            workspace_id=workspace_id,
-            channel_id=published.channel_id,
-            network=published.network,
-            external_id=published.external_id,
-            url=published.url,
-            campaign=published.campaign,
-            tags=published.tags,
-            content_type=published.media_kind,
-            hashtags=hashtags(published.text),
-            text=published.text,
-            published_at=published.published_at,
-        )
-        .on_conflict_do_nothing(index_elements=[TrackedPost.target_id])
-        .returning(TrackedPost.target_id)
+    first_time = await insert_once(
+        session,
+        TrackedPost,
+        keys=[TrackedPost.target_id],
+        target_id=published.target_id,
+        post_id=published.post_id,
+        workspace_id=workspace_id,
+        channel_id=published.channel_id,
+        network=published.network,
+        external_id=published.external_id,
+        url=published.url,
+        campaign=published.campaign,
+        tags=published.tags,
+        content_type=published.media_kind,
+        hashtags=hashtags(published.text),
+        text=published.text,
+        published_at=published.published_at,
     )
-    if inserted.first() is None:
+    if not first_time:
         return
     await schedule_collections(
         session, target_id=published.target_id, published_at=published.published_at
     )
     # A post may arrive before its channel's `channel.connected`; the channel is known enough
     # to own the post and to have its followers collected. Its timezone comes later.
-    await session.execute(
-        pg_insert(Channel)
-        .values(
-            channel_id=published.channel_id,
-            workspace_id=workspace_id,
-            network=published.network,
-            external_id="",
-            account_due_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[Channel.channel_id])
+    await insert_once(
+        session,
+        Channel,
+        keys=[Channel.channel_id],
+        channel_id=published.channel_id,
+        workspace_id=workspace_id,
+        network=published.network,
+        external_id="",
+        account_due_at=now,
     )
 
 
