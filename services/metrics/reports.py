@@ -271,6 +271,17 @@ def summary_query(*, workspace_id: UUID, rng: Range, filters: Filters) -> Compou
     return union_all(totals, overall)
 
 
+# The headline figures of a summary, in the order exports and comparisons show them.
+SUMMARY_FIGURES = (
+    "posts_published",
+    "engagements",
+    "engagement_rate",
+    "views",
+    "reach",
+    "followers_gained",
+)
+
+
 async def summary_report(
     session: AsyncSession, *, workspace_id: UUID, rng: Range, filters: Filters
 ) -> dict[str, Any]:

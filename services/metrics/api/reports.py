@@ -15,6 +15,7 @@ from services.metrics.api.deps import AnalystDep, SettingsDep
 from services.metrics.inbox import inbox_by_language, inbox_report, response_times_by_day
 from services.metrics.report_figures import engagement_by_day, post_texts
 from services.metrics.reports import (
+    SUMMARY_FIGURES,
     Filters,
     Range,
     check_channel,
@@ -89,27 +90,32 @@ class ReportAsked:
     filters: Filters
 
 
-async def report_asked(
+async def report_filters(
     principal: AnalystDep,
     session: SessionDep,
-    settings: SettingsDep,
-    start: FromQ = None,
-    end: ToQ = None,
     channel_id: ChannelQ = None,
     network: NetworkQ = None,
     campaign: Annotated[str | None, Query()] = None,
     tag: Annotated[str | None, Query()] = None,
-) -> ReportAsked:
-    rng = report_range(
-        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
-    )
-    filters = await _filters(
+) -> Filters:
+    return await _filters(
         session,
         workspace_id=principal.workspace_id,
         channel_id=channel_id,
         network=network,
         campaign=campaign,
         tag=tag,
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(report_filters)]
+
+
+async def report_asked(
+    settings: SettingsDep, filters: FiltersDep, start: FromQ = None, end: ToQ = None
+) -> ReportAsked:
+    rng = report_range(
+        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
     )
     return ReportAsked(rng=rng, filters=filters)
 
@@ -144,16 +150,7 @@ async def summary(
         session, workspace_id=principal.workspace_id, rng=rng, filters=filters
     )
     if wants(request, "text/csv"):
-        head = [
-            "from",
-            "to",
-            "posts_published",
-            "engagements",
-            "engagement_rate",
-            "views",
-            "reach",
-            "followers_gained",
-        ]
+        head = ["from", "to", *SUMMARY_FIGURES]
         row = {**report, "from": rng.start.isoformat(), "to": rng.end.isoformat()}
         return csv_response(columns=head, rows=[row], filename="summary.csv")
     return Summary.model_validate(report)
@@ -165,14 +162,11 @@ async def top(
     principal: AnalystDep,
     session: SessionDep,
     settings: SettingsDep,
+    filters: FiltersDep,
     metric: Annotated[str, Query()] = "engagements",
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     start: FromQ = None,
     end: ToQ = None,
-    channel_id: ChannelQ = None,
-    network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None,
-    tag: Annotated[str | None, Query()] = None,
     language: LanguageQ = None,
 ) -> TopPosts | Response:
     check_metric(metric)
@@ -181,14 +175,6 @@ async def top(
         rng = report_range(
             start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
         )
-    filters = await _filters(
-        session,
-        workspace_id=principal.workspace_id,
-        channel_id=channel_id,
-        network=network,
-        campaign=campaign,
-        tag=tag,
-    )
     items = await top_posts(
         session,
         workspace_id=principal.workspace_id,
