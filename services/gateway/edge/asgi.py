@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.types import Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Scope, Send
 
 from services.gateway.edge.keys import Authenticator, KeyIdentity, bearer_token
 from shared.auth import tokens_match
@@ -66,3 +67,38 @@ async def caller_of(
         # would also count a second failure against the address).
         state[INVALID_KEY] = True
     return identity
+
+
+class Answered:
+    """Said of a request the middleware has already answered (with a problem)."""
+
+
+ANSWERED = Answered()
+
+
+class CallerMiddleware:
+    """A middleware that acts on who calls: an API key, the platform token, or nobody."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        authenticator: Authenticator,
+        admin_token: str,
+    ) -> None:
+        self.app = app
+        self.sessions = sessions
+        self.authenticator = authenticator
+        self.admin_token = admin_token
+
+    async def caller(self, scope: Scope, send: Send) -> KeyIdentity | str | None | Answered:
+        """As `caller_of`; ANSWERED when the key store is unreachable (a 503 was sent: the
+        request fails cleanly rather than crashing the middleware)."""
+        try:
+            return await caller_of(
+                scope, authenticator=self.authenticator, admin_token=self.admin_token
+            )
+        except DomainError as exc:
+            await send_problem(send, scope, exc)
+            return ANSWERED

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.edge.asgi import ADMIN, caller_of, header, send_problem
+from services.gateway.edge.asgi import ADMIN, Answered, CallerMiddleware, header, send_problem
 from services.gateway.edge.keys import Authenticator, KeyIdentity
 from services.gateway.models import IdempotencyRecord
 from shared.db import unit_of_work
@@ -220,7 +220,7 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-class IdempotencyMiddleware:
+class IdempotencyMiddleware(CallerMiddleware):
     def __init__(
         self,
         app: ASGIApp,
@@ -232,10 +232,9 @@ class IdempotencyMiddleware:
         lock_for: timedelta,
         max_body: int,
     ) -> None:
-        self.app = app
-        self.sessions = sessions
-        self.authenticator = authenticator
-        self.admin_token = admin_token
+        super().__init__(
+            app, sessions=sessions, authenticator=authenticator, admin_token=admin_token
+        )
         self.ttl = ttl
         self.lock_for = lock_for
         self.max_body = max_body
@@ -254,12 +253,8 @@ class IdempotencyMiddleware:
             )
             await send_problem(send, scope, error)
             return
-        try:
-            caller = await caller_of(
-                scope, authenticator=self.authenticator, admin_token=self.admin_token
-            )
-        except DomainError as exc:  # the key store is unreachable: 503, not a crash
-            await send_problem(send, scope, exc)
+        caller = await self.caller(scope, send)
+        if isinstance(caller, Answered):
             return
         if caller is None:
             # Unauthenticated: the route refuses it; nothing worth remembering.

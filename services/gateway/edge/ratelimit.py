@@ -30,11 +30,11 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.edge.asgi import ADMIN, caller_of, send_problem
+from services.gateway.edge.asgi import ADMIN, Answered, CallerMiddleware, send_problem
 from services.gateway.edge.keys import Authenticator
 from services.gateway.models import RateLimitCounter
 from shared.db import unit_of_work
-from shared.errors import DomainError, RateLimited
+from shared.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ async def purge_old_windows(session: AsyncSession, *, before: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-class RateLimitMiddleware:
+class RateLimitMiddleware(CallerMiddleware):
     def __init__(
         self,
         app: ASGIApp,
@@ -186,10 +186,9 @@ class RateLimitMiddleware:
         workspace_limit: int,
         window_seconds: int,
     ) -> None:
-        self.app = app
-        self.sessions = sessions
-        self.authenticator = authenticator
-        self.admin_token = admin_token
+        super().__init__(
+            app, sessions=sessions, authenticator=authenticator, admin_token=admin_token
+        )
         self.key_limit = key_limit
         self.workspace_limit = workspace_limit
         self.window_seconds = window_seconds
@@ -199,12 +198,8 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        try:
-            caller = await caller_of(
-                scope, authenticator=self.authenticator, admin_token=self.admin_token
-            )
-        except DomainError as exc:  # the key store is unreachable: 503, not a crash
-            await send_problem(send, scope, exc)
+        caller = await self.caller(scope, send)
+        if isinstance(caller, Answered):
             return
         if caller is None or caller == ADMIN:
             await self.app(scope, receive, send)
