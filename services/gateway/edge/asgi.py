@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Scope, Send
+from starlette.types import Scope, Send
 
 from services.gateway.edge.keys import Authenticator, KeyIdentity, bearer_token
 from shared.auth import tokens_match
@@ -76,23 +76,15 @@ class Answered:
 ANSWERED = Answered()
 
 
-class CallerMiddleware:
-    """A middleware that acts on who calls: an API key, the platform token, or nobody."""
+@dataclass(frozen=True, slots=True)
+class Callers:
+    """Tells who calls, for middlewares that act on it: an API key, the platform token, or
+    nobody."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        authenticator: Authenticator,
-        admin_token: str,
-    ) -> None:
-        self.app = app
-        self.sessions = sessions
-        self.authenticator = authenticator
-        self.admin_token = admin_token
+    authenticator: Authenticator
+    admin_token: str
 
-    async def caller(self, scope: Scope, send: Send) -> KeyIdentity | str | None | Answered:
+    async def of(self, scope: Scope, send: Send) -> KeyIdentity | str | None | Answered:
         """As `caller_of`; ANSWERED when the key store is unreachable (a 503 was sent: the
         request fails cleanly rather than crashing the middleware)."""
         try:

@@ -27,8 +27,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.edge.asgi import ADMIN, Answered, CallerMiddleware, header, send_problem
-from services.gateway.edge.keys import Authenticator, KeyIdentity
+from services.gateway.edge.asgi import ADMIN, Answered, Callers, header, send_problem
+from services.gateway.edge.keys import KeyIdentity
 from services.gateway.models import IdempotencyRecord
 from shared.db import unit_of_work
 from shared.errors import Conflict, DomainError, ValidationFailed
@@ -220,21 +220,20 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-class IdempotencyMiddleware(CallerMiddleware):
+class IdempotencyMiddleware:
     def __init__(
         self,
         app: ASGIApp,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        authenticator: Authenticator,
-        admin_token: str,
+        callers: Callers,
         ttl: timedelta,
         lock_for: timedelta,
         max_body: int,
     ) -> None:
-        super().__init__(
-            app, sessions=sessions, authenticator=authenticator, admin_token=admin_token
-        )
+        self.app = app
+        self.sessions = sessions
+        self.callers = callers
         self.ttl = ttl
         self.lock_for = lock_for
         self.max_body = max_body
@@ -253,7 +252,7 @@ class IdempotencyMiddleware(CallerMiddleware):
             )
             await send_problem(send, scope, error)
             return
-        caller = await self.caller(scope, send)
+        caller = await self.callers.of(scope, send)
         if isinstance(caller, Answered):
             return
         if caller is None:

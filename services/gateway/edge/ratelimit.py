@@ -30,8 +30,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.edge.asgi import ADMIN, Answered, CallerMiddleware, send_problem
-from services.gateway.edge.keys import Authenticator
+from services.gateway.edge.asgi import ADMIN, Answered, Callers, send_problem
 from services.gateway.models import RateLimitCounter
 from shared.db import unit_of_work
 from shared.errors import RateLimited
@@ -174,21 +173,20 @@ async def purge_old_windows(session: AsyncSession, *, before: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-class RateLimitMiddleware(CallerMiddleware):
+class RateLimitMiddleware:
     def __init__(
         self,
         app: ASGIApp,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        authenticator: Authenticator,
-        admin_token: str,
+        callers: Callers,
         key_limit: int,
         workspace_limit: int,
         window_seconds: int,
     ) -> None:
-        super().__init__(
-            app, sessions=sessions, authenticator=authenticator, admin_token=admin_token
-        )
+        self.app = app
+        self.sessions = sessions
+        self.callers = callers
         self.key_limit = key_limit
         self.workspace_limit = workspace_limit
         self.window_seconds = window_seconds
@@ -198,7 +196,7 @@ class RateLimitMiddleware(CallerMiddleware):
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        caller = await self.caller(scope, send)
+        caller = await self.callers.of(scope, send)
         if isinstance(caller, Answered):
             return
         if caller is None or caller == ADMIN:
