@@ -42,21 +42,10 @@ from services.metrics.schemas import (
     TopPosts,
 )
 from shared.errors import ValidationFailed
+from shared.networks import NETWORKS
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
-
-NETWORKS = (
-    "facebook",
-    "instagram",
-    "x",
-    "linkedin",
-    "tiktok",
-    "youtube",
-    "threads",
-    "mastodon",
-    "bluesky",
-)
 
 FromQ = Annotated[datetime | None, Query(alias="from", description="Start (UTC if no offset)")]
 ToQ = Annotated[datetime | None, Query(alias="to", description="End, exclusive")]
