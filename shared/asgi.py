@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.types import Message, Send
+from starlette.types import Message, Receive, Send
 
 
 def header_value(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -13,6 +13,18 @@ def header_value(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | Non
         if key.lower() == name:
             return value
     return None
+
+
+def replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that hands out the messages a middleware already read, then reads on."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 def holding_json_ok(

@@ -25,6 +25,7 @@ from services.inbox.networks import PACKS
 from services.inbox.networks.meta import META
 from services.inbox.receiving import store_event
 from services.inbox.settings import InboxSettings
+from shared.asgi import replaying
 from shared.errors import DomainError
 from shared.logs import request_id_var
 from shared.observability import ServiceMetrics
@@ -104,14 +105,14 @@ class HookFastPath:
             messages.append(message)
             if message["type"] != "http.request":
                 # The client went away: let the regular path see it as it happened.
-                await self.app(scope, _replay(messages, receive), send)
+                await self.app(scope, replaying(messages, receive), send)
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
             chunks.append(chunk)
             more = message.get("more_body", False)
             if size > limit:
-                await self.app(scope, _replay(messages, receive), send)
+                await self.app(scope, replaying(messages, receive), send)
                 return
         body = b"".join(chunks)
         try:
@@ -120,7 +121,7 @@ class HookFastPath:
                 self.writer, self.counters, network=network, payload=payload, body=body
             )
         except DomainError:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.app(scope, replaying(messages, receive), send)
             return
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
         request_id_var.set(request_id)
@@ -140,13 +141,3 @@ class HookFastPath:
         self.timings[network].observe(time.perf_counter() - started)
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """A `receive` that hands out the messages already read, then reads on."""
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
