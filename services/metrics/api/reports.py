@@ -27,9 +27,8 @@ from services.metrics.reports import (
 )
 from services.metrics.responses import (
     CHART_RESPONSES,
-    chart_format,
-    chart_language,
-    chart_response,
+    ChartAsked,
+    chart_asked,
     csv_response,
     wants,
 )
@@ -123,17 +122,19 @@ async def summary(
     """The range's growth; as a chart (`Accept: image/png` or `image/svg+xml`), engagements
     per day and network in the workspace's time zone."""
     rng, filters = asked.rng, asked.filters
-    fmt = chart_format(request)
-    if fmt is not None:
-        lang, tz = chart_language(request, language), principal.timezone
+    image = chart_asked(request, language)
+    if image is not None:
+        tz = principal.timezone
         series = await engagement_by_day(
             session, workspace_id=principal.workspace_id, rng=rng, filters=filters, timezone=tz
         )
         points = {
             net: [(date.fromisoformat(d), v) for d, v in days] for net, days in series.items()
         }
-        return await chart_response(
-            lambda: charts.engagement_over_time(points, language=lang, timezone=tz, fmt=fmt)
+        return await image.response(
+            lambda: charts.engagement_over_time(
+                points, language=image.language, timezone=tz, fmt=image.fmt
+            )
         )
     report = await summary_report(
         session, workspace_id=principal.workspace_id, rng=rng, filters=filters
@@ -172,16 +173,17 @@ async def top(
         rng=rng,
         filters=filters,
     )
-    fmt = chart_format(request)
-    if fmt is not None:
-        lang = chart_language(request, language)
+    image = chart_asked(request, language)
+    if image is not None:
         texts = await post_texts(session, [i["post_id"] for i in items])
         bars = [
             (texts.get(i["post_id"]) or str(i["post_id"]), i["value"], i["networks"][0])
             for i in items
         ]
-        return await chart_response(
-            lambda: charts.top_posts_bars(bars, language=lang, metric_label=metric, fmt=fmt)
+        return await image.response(
+            lambda: charts.top_posts_bars(
+                bars, language=image.language, metric_label=metric, fmt=image.fmt
+            )
         )
     if wants(request, "text/csv"):
         rows = [
@@ -270,12 +272,11 @@ async def inbox(
     filters = await _filters(
         session, workspace_id=principal.workspace_id, channel_id=channel_id, network=network
     )
-    fmt = chart_format(request)
-    if fmt is not None:
+    # `language` here filters messages; chart labels follow Accept-Language.
+    image = chart_asked(request, None)
+    if image is not None:
         return await _inbox_chart(
-            session, principal, rng, chart=chart, fmt=fmt, channel_id=channel_id,
-            # `language` here filters messages; chart labels follow Accept-Language.
-            language=chart_language(request, None),
+            session, principal, rng, chart=chart, image=image, channel_id=channel_id
         )
     report = await inbox_report(
         session,
@@ -302,8 +303,8 @@ async def inbox(
 
 
 async def _inbox_chart(
-    session: SessionDep, principal: AnalystDep, rng: Range, *, chart: str, fmt: charts.Format,
-    channel_id: UUID | None, language: str,
+    session: SessionDep, principal: AnalystDep, rng: Range, *, chart: str, image: ChartAsked,
+    channel_id: UUID | None,
 ) -> Response:
     ws, tz = principal.workspace_id, principal.timezone
     if chart == "languages":
@@ -312,14 +313,16 @@ async def _inbox_chart(
             channel_ids=(channel_id,) if channel_id else (),
         )
         bars = [(r["language"], r["messages"], r["sentiment"]) for r in rows]
-        return await chart_response(
-            lambda: charts.inbox_by_language(bars, language=language, fmt=fmt)
+        return await image.response(
+            lambda: charts.inbox_by_language(bars, language=image.language, fmt=image.fmt)
         )
     days = await response_times_by_day(
         session, workspace_id=ws, start=rng.start, end=rng.end, timezone=tz
     )
     points = [(d["day"], d["p50"], d["p90"]) for d in days]
-    return await chart_response(
-        lambda: charts.response_times(points, language=language, timezone=tz, fmt=fmt)
+    return await image.response(
+        lambda: charts.response_times(
+            points, language=image.language, timezone=tz, fmt=image.fmt
+        )
     )
 
