@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import case, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from services.inbox.models import Channel, PublishedPost
 from services.inbox.polling import ensure_polled, note_post
 from services.inbox.receipts import requeue_unrouted
 from shared.events import ChannelFacts, PostPublished
+from shared.facts import channel_facts, newer_fact
 
 
 async def remember_channel(
@@ -35,21 +36,17 @@ async def remember_channel(
         status=facts.status,
         facts_at=facts_at,
     )
-    newer = or_(row.facts_at.is_(None), row.facts_at <= insert.excluded.facts_at)
+    newer = newer_fact(row, insert.excluded)
     status = await session.scalar(
         insert.on_conflict_do_update(
             index_elements=[row.channel_id],
             set_={
-                "workspace_id": insert.excluded.workspace_id,
-                "network": insert.excluded.network,
-                "external_id": insert.excluded.external_id,
-                "name": case((newer, insert.excluded.name), else_=row.name),
+                **channel_facts(row, insert.excluded, newer=newer, newest=("name",)),
                 "status": case(
                     (row.status == "disconnected", row.status),
                     (newer, insert.excluded.status),
                     else_=row.status,
                 ),
-                "facts_at": func.greatest(row.facts_at, insert.excluded.facts_at),
             },
         ).returning(row.status)
     )

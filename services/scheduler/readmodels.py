@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import BestTimes, Channel
 from shared.events import BestTimesUpdated, ChannelFacts
+from shared.facts import channel_facts, newer_fact
 
 
 async def record_channel(
@@ -41,20 +42,15 @@ async def record_channel(
         facts_at=facts_at,
     )
     new = insert.excluded
-    newer = or_(row.facts_at.is_(None), row.facts_at <= new.facts_at)
+    newer = newer_fact(row, new)
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=[row.id],
             set_={
-                "workspace_id": new.workspace_id,
-                "network": new.network,
-                "external_id": new.external_id,
-                "name": case((newer, new.name), else_=row.name),
-                "timezone": case((newer, new.timezone), else_=row.timezone),
+                **channel_facts(row, new, newer=newer, newest=("name", "timezone")),
                 "status": case(
                     (row.disconnected, row.status), (newer, new.status), else_=row.status
                 ),
-                "facts_at": func.greatest(row.facts_at, new.facts_at),
             },
         )
     )
