@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -46,6 +48,20 @@ NAMING_CONVENTION = {
 
 def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+async def insert_once(
+    session: AsyncSession, model: type[Any], *, keys: Sequence[Any], **values: Any
+) -> bool:
+    """Inserts the row unless one with the same `keys` is there (events arrive at least once,
+    so a fact recorded twice must count once). True when this call inserted it."""
+    inserted = await session.execute(
+        pg_insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(*keys)
+    )
+    return inserted.first() is not None
 
 
 def make_engine(

@@ -20,6 +20,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.asgi import header_value, holding_json_ok
 from shared.errors import PROBLEM_JSON, PreconditionFailed, ValidationFailed
 
 _CONDITIONAL = frozenset({"PUT", "PATCH", "DELETE"})
@@ -56,13 +57,6 @@ def require_version(value: str | None, current: int) -> None:
     versions = if_match_versions(value)
     if versions is not None and current not in versions:
         raise PreconditionFailed("The resource changed since it was read; read it again.")
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _tags(value: str) -> set[str]:
@@ -126,53 +120,33 @@ class ETagMiddleware:
         return captured
 
     async def _get(self, scope: Scope, receive: Receive, send: Send) -> None:
-        held: Message | None = None
-        wanted = _header(scope["headers"], b"if-none-match")
+        wanted = header_value(scope["headers"], b"if-none-match")
 
-        async def with_etag(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                content_type = _header(headers, b"content-type") or b""
-                if (
-                    message.get("status") == 200
-                    and content_type.startswith(b"application/json")
-                    and _header(headers, b"etag") is None
-                ):
-                    held = message
-                    return
-                await send(message)
+        async def with_etag(start: Message, body: Message) -> None:
+            tag = body_etag(body.get("body", b""))
+            headers = [*start.get("headers", []), (b"etag", tag.encode())]
+            if wanted is not None and tag in _tags(wanted.decode("latin-1")):
+                kept = [
+                    (k, v)
+                    for k, v in headers
+                    if k.lower() not in (b"content-length", b"content-type")
+                ]
+                await send({"type": "http.response.start", "status": 304, "headers": kept})
+                await send({"type": "http.response.body", "body": b""})
                 return
-            if held is not None and message["type"] == "http.response.body":
-                start, held = held, None
-                if message.get("more_body", False):
-                    await send(start)
-                    await send(message)
-                    return
-                tag = body_etag(message.get("body", b""))
-                headers = [*start.get("headers", []), (b"etag", tag.encode())]
-                if wanted is not None and tag in _tags(wanted.decode("latin-1")):
-                    kept = [
-                        (k, v)
-                        for k, v in headers
-                        if k.lower() not in (b"content-length", b"content-type")
-                    ]
-                    await send({"type": "http.response.start", "status": 304, "headers": kept})
-                    await send({"type": "http.response.body", "body": b""})
-                    return
-                start["headers"] = headers
-                await send(start)
-            await send(message)
+            start["headers"] = headers
+            await send(start)
+            await send(body)
 
-        await self.app(scope, receive, with_etag)
+        await self.app(scope, receive, holding_json_ok(send, unless=b"etag", finish=with_etag))
 
     async def _change(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if_match = _header(scope["headers"], b"if-match")
+        if_match = header_value(scope["headers"], b"if-match")
         if if_match is None or if_match.strip() == b"*":
             await self._run_and_tag(scope, receive, send)
             return
         current = await self._current(scope)
-        if current.status != 200 or _header(current.headers, b"etag") is not None:
+        if current.status != 200 or header_value(current.headers, b"etag") is not None:
             # Nothing to compare with here (no such resource, or no GET at this path), or the
             # endpoint versions the resource itself: it answers If-Match on its own.
             await self.app(scope, receive, send)
@@ -209,7 +183,7 @@ class ETagMiddleware:
             nonlocal tag_it
             if message["type"] == "http.response.start":
                 headers = message.get("headers", [])
-                tag_it = message.get("status") == 200 and _header(headers, b"etag") is None
+                tag_it = message.get("status") == 200 and header_value(headers, b"etag") is None
             if tag_it:
                 held.append(message)
             else:
@@ -228,6 +202,6 @@ class ETagMiddleware:
 
     async def _tag_of(self, scope: Scope) -> str | None:
         current = await self._current(scope)
-        if current.status != 200 or _header(current.headers, b"etag") is not None:
+        if current.status != 200 or header_value(current.headers, b"etag") is not None:
             return None
         return body_etag(current.body)

@@ -26,6 +26,7 @@ from pydantic import Field
 from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.asgi import replaying
 from shared.errors import ValidationFailed, field_path, problem_response
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class InputGuard:
             if located is not None:
                 await _refusal(scope, field_path(("body", *located)))(scope, receive, send)
                 return
-        await self.app(scope, replay(messages, receive), send)
+        await self.app(scope, replaying(messages, receive), send)
 
     def _json_body(self, scope: Scope) -> bool:
         if scope["method"] not in _BODY_METHODS or scope["path"].startswith(self.raw_body_prefixes):
@@ -132,18 +133,6 @@ class InputGuard:
             if name == b"content-type":
                 return b"json" in value.lower()
         return False
-
-
-def replay(messages: list[Message], receive: Receive) -> Receive:
-    """A `receive` that hands out the messages already read, then reads on."""
-    pending = list(messages)
-
-    async def next_message() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return next_message
 
 
 def data_error(exc: BaseException) -> bool:

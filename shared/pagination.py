@@ -23,6 +23,7 @@ from uuid import UUID
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.asgi import holding_json_ok
 from shared.errors import ValidationFailed
 
 _NEXT_CURSOR = b'"next_cursor"'
@@ -98,30 +99,13 @@ class LinkHeaderMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        held: Message | None = None
 
-        async def send_with_link(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                is_json = any(
-                    k.lower() == b"content-type" and v.startswith(b"application/json")
-                    for k, v in headers
-                )
-                has_link = any(k.lower() == b"link" for k, _ in headers)
-                if is_json and not has_link and message.get("status") == 200:
-                    held = message
-                    return
-                await send(message)
-                return
-            if held is not None and message["type"] == "http.response.body":
-                start, held = held, None
-                if not message.get("more_body", False):
-                    cursor = _next_cursor(message.get("body", b""))
-                    if cursor is not None:
-                        link = next_link(scope["path"], scope.get("query_string", b""), cursor)
-                        start["headers"] = [*start.get("headers", []), (b"link", link.encode())]
-                await send(start)
-            await send(message)
+        async def with_link(start: Message, body: Message) -> None:
+            cursor = _next_cursor(body.get("body", b""))
+            if cursor is not None:
+                link = next_link(scope["path"], scope.get("query_string", b""), cursor)
+                start["headers"] = [*start.get("headers", []), (b"link", link.encode())]
+            await send(start)
+            await send(body)
 
-        await self.app(scope, receive, send_with_link)
+        await self.app(scope, receive, holding_json_ok(send, unless=b"link", finish=with_link))

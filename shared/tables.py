@@ -10,11 +10,10 @@ without saying so on each line.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Identity, MetaData, case, func, or_
+from sqlalchemy import BigInteger, DateTime, Identity, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import mapped_column
 
@@ -48,23 +47,3 @@ UuidKey = Annotated[uuid.UUID, mapped_column(primary_key=True)]
 SerialKey = Annotated[int, mapped_column(BigInteger, Identity(always=False), primary_key=True)]
 # When the row was written, stamped by the database.
 CreatedAt = Annotated[datetime, mapped_column(server_default=func.now())]
-
-
-def channel_facts(
-    row: Any, new: Any, *, fixed: Sequence[str], newest: Sequence[str], gone: ColumnElement[bool]
-) -> dict[str, Any]:
-    """The SET of an upsert into a service's copy of the publisher's channels, whose
-    `channel.*` events arrive in any order (`facts_at` is when each fact was true).
-
-    `row` is the table's columns, `new` the insert's `excluded`. The `fixed` columns never
-    change for a channel id, so whichever event brings them is right; the `newest` ones and
-    the status follow the newest fact; the status stays put once the row is `gone`
-    (disconnected: the publisher never reuses a channel id).
-    """
-    newer = or_(row.facts_at.is_(None), row.facts_at <= new.facts_at)
-    return {
-        **{column: new[column] for column in fixed},
-        **{column: case((newer, new[column]), else_=row[column]) for column in newest},
-        "status": case((gone, row.status), (newer, new.status), else_=row.status),
-        "facts_at": func.greatest(row.facts_at, new.facts_at),
-    }

@@ -13,13 +13,13 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.edge.keys import KeyIdentity
 from services.gateway.models import AuditEntry
 from shared import audit
 from shared.consumer import Received
+from shared.db import insert_once
 from shared.events import AuditRecorded
 from shared.outbox import Outbox
 
@@ -28,21 +28,20 @@ async def store(session: AsyncSession, event: Received[AuditRecorded]) -> None:
     data, envelope = event.data, event.envelope
     if envelope.workspace_id is None:
         return  # an entry belongs to a workspace; the helper always names one
-    await session.execute(
-        insert(AuditEntry)
-        .values(
-            id=envelope.id,
-            workspace_id=envelope.workspace_id,
-            occurred_at=envelope.occurred_at,
-            actor=data.actor,
-            actor_role=data.actor_role,
-            action=data.action,
-            resource_type=data.resource_type,
-            resource_id=data.resource_id,
-            service=data.service,
-            details=data.details,
-        )
-        .on_conflict_do_nothing(index_elements=[AuditEntry.id])
+    await insert_once(
+        session,
+        AuditEntry,
+        keys=[AuditEntry.id],
+        id=envelope.id,
+        workspace_id=envelope.workspace_id,
+        occurred_at=envelope.occurred_at,
+        actor=data.actor,
+        actor_role=data.actor_role,
+        action=data.action,
+        resource_type=data.resource_type,
+        resource_id=data.resource_id,
+        service=data.service,
+        details=data.details,
     )
 
 

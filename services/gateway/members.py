@@ -17,8 +17,14 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.edge.keys import ROLE_RANK, announce, hash_secret, issue_key
-from services.gateway.models import ApiKey, Invitation, Member, Workspace
+from services.gateway.edge.keys import (
+    ROLE_RANK,
+    announce,
+    hash_secret,
+    issue_key,
+    other_owner_keys,
+)
+from services.gateway.models import ApiKey, Invitation, Member
 from shared.auth import PERMISSIONS, ROLES, Role
 from shared.errors import Conflict, NotFound, PermissionDenied
 
@@ -155,17 +161,10 @@ async def _member(session: AsyncSession, *, workspace_id: UUID, member_id: UUID)
 
 async def _keep_an_owner(session: AsyncSession, *, workspace_id: UUID, member_id: UUID) -> None:
     """Refuses a change that would leave the workspace without an active owner key."""
-    # Serialises concurrent demotions and revocations on the workspace row.
-    await session.execute(
-        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update()
-    )
-    others = await session.scalar(
-        select(func.count()).where(
-            ApiKey.workspace_id == workspace_id,
-            ApiKey.role == "owner",
-            ApiKey.revoked_at.is_(None),
-            (ApiKey.member_id.is_(None)) | (ApiKey.member_id != member_id),
-        )
+    others = await other_owner_keys(
+        session,
+        workspace_id=workspace_id,
+        besides=(ApiKey.member_id.is_(None)) | (ApiKey.member_id != member_id),
     )
     if not others:
         raise Conflict(

@@ -25,8 +25,8 @@ from services.inbox.networks import PACKS
 from services.inbox.networks.meta import META
 from services.inbox.receiving import store_event
 from services.inbox.settings import InboxSettings
+from shared.asgi import replaying
 from shared.errors import DomainError
-from shared.inputs import replay
 from shared.logs import request_id_var
 from shared.observability import ServiceMetrics
 
@@ -105,14 +105,14 @@ class HookFastPath:
             messages.append(message)
             if message["type"] != "http.request":
                 # The client went away: let the regular path see it as it happened.
-                await self.app(scope, replay(messages, receive), send)
+                await self.app(scope, replaying(messages, receive), send)
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
             chunks.append(chunk)
             more = message.get("more_body", False)
             if size > limit:
-                await self.app(scope, replay(messages, receive), send)
+                await self.app(scope, replaying(messages, receive), send)
                 return
         body = b"".join(chunks)
         try:
@@ -121,7 +121,7 @@ class HookFastPath:
                 self.writer, self.counters, network=network, payload=payload, body=body
             )
         except DomainError:
-            await self.app(scope, replay(messages, receive), send)
+            await self.app(scope, replaying(messages, receive), send)
             return
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
         request_id_var.set(request_id)
@@ -139,3 +139,5 @@ class HookFastPath:
         )
         await send({"type": "http.response.body", "body": response})
         self.timings[network].observe(time.perf_counter() - started)
+
+

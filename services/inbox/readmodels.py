@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from services.inbox.models import Channel, PublishedPost
 from services.inbox.polling import ensure_polled, note_post
 from services.inbox.receipts import requeue_unrouted
 from shared.events import ChannelFacts, PostPublished
-from shared.tables import channel_facts
+from shared.facts import channel_facts, newer_fact
 
 
 async def remember_channel(
@@ -36,17 +36,19 @@ async def remember_channel(
         status=facts.status,
         facts_at=facts_at,
     )
-    facts_set = channel_facts(
-        row,
-        insert.excluded,
-        fixed=("workspace_id", "network", "external_id"),
-        newest=("name",),
-        gone=row.status == "disconnected",
-    )
+    newer = newer_fact(row, insert.excluded)
     status = await session.scalar(
-        insert.on_conflict_do_update(index_elements=[row.channel_id], set_=facts_set).returning(
-            row.status
-        )
+        insert.on_conflict_do_update(
+            index_elements=[row.channel_id],
+            set_={
+                **channel_facts(row, insert.excluded, newer=newer, newest=("name",)),
+                "status": case(
+                    (row.status == "disconnected", row.status),
+                    (newer, insert.excluded.status),
+                    else_=row.status,
+                ),
+            },
+        ).returning(row.status)
     )
     if status == "disconnected":
         return
@@ -116,3 +118,4 @@ async def remember_published_post(
         published_at=published.published_at,
         fresh_for=fresh_for,
     )
+

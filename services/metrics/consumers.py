@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +20,7 @@ from services.metrics.inbox import (
 from services.metrics.ingest import ingest_fetched
 from services.metrics.settings import MetricsSettings
 from services.metrics.tracking import forget_channel, record_channel, track_published_post
-from shared.consumer import Received, Subscription, on
+from shared.consumer import Received, Subscription, TypedHandler, on
 from shared.events import (
     CampaignCreated,
     CampaignUpdated,
@@ -36,8 +38,17 @@ from shared.events import (
     PostCampaignSet,
     PostPublished,
 )
-from shared.events.catalogue import CampaignFacts, ChannelFacts
+from shared.events.catalogue import ChannelFacts
 from shared.service import Runtime
+
+
+def _workspace_fact(record: Callable[..., Awaitable[None]], name: str) -> TypedHandler[Any]:
+    """A handler that records the event's data, as the keyword `name`, in its workspace."""
+
+    async def handle(session: AsyncSession, event: Received[Any]) -> None:
+        await record(session, workspace_id=event.workspace_id, **{name: event.data})
+
+    return handle
 
 
 def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscription]:
@@ -52,9 +63,6 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
             facts_at=event.occurred_at,
         )
 
-    async def on_campaign(session: AsyncSession, event: Received[CampaignFacts]) -> None:
-        await record_campaign(session, workspace_id=event.workspace_id, facts=event.data)
-
     async def on_metrics_fetched(
         session: AsyncSession, event: Received[MetricsFetched]
     ) -> None:
@@ -64,6 +72,7 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
         )
         stored.inc(result.stored)
 
+    on_campaign = _workspace_fact(record_campaign, "facts")
     return [
         Subscription.of("posts", on(PostPublished, lambda session, event: track_published_post(
             session, workspace_id=event.workspace_id, published=event.data, now=runtime.clock()
@@ -83,29 +92,15 @@ def subscriptions(runtime: Runtime, settings: MetricsSettings) -> list[Subscript
             "campaigns",
             on(CampaignCreated, on_campaign),
             on(CampaignUpdated, on_campaign),
-            on(PostCampaignSet, lambda session, event: record_campaign_post(
-                session, workspace_id=event.workspace_id, data=event.data
-            )),
+            on(PostCampaignSet, _workspace_fact(record_campaign_post, "data")),
         ),
         Subscription.of(
             "inbox",
-            on(MessageReceived, lambda session, event: record_message(
-                session, workspace_id=event.workspace_id, message=event.data
-            )),
-            on(ConversationReplied, lambda session, event: record_reply(
-                session, workspace_id=event.workspace_id, reply=event.data
-            )),
-            on(ConversationResolved, lambda session, event: record_resolution(
-                session, workspace_id=event.workspace_id, resolved=event.data
-            )),
-            on(ConversationSlaBreached, lambda session, event: record_breach(
-                session, workspace_id=event.workspace_id, breach=event.data
-            )),
-            on(CrisisDetected, lambda session, event: record_crisis(
-                session, workspace_id=event.workspace_id, detected=event.data
-            )),
-            on(CrisisResolved, lambda session, event: record_crisis_resolved(
-                session, workspace_id=event.workspace_id, resolved=event.data
-            )),
+            on(MessageReceived, _workspace_fact(record_message, "message")),
+            on(ConversationReplied, _workspace_fact(record_reply, "reply")),
+            on(ConversationResolved, _workspace_fact(record_resolution, "resolved")),
+            on(ConversationSlaBreached, _workspace_fact(record_breach, "breach")),
+            on(CrisisDetected, _workspace_fact(record_crisis, "detected")),
+            on(CrisisResolved, _workspace_fact(record_crisis_resolved, "resolved")),
         ),
     ]

@@ -18,6 +18,7 @@ from services.metrics.models import (
     InboxResolution,
     InboxResponse,
 )
+from shared.db import insert_once
 from shared.events import (
     ConversationReplied,
     ConversationResolved,
@@ -34,20 +35,19 @@ POSITIVE, NEGATIVE = 0.25, -0.25
 async def record_message(
     session: AsyncSession, *, workspace_id: UUID, message: MessageReceived
 ) -> None:
-    await session.execute(
-        pg_insert(InboxMessage)
-        .values(
-            message_id=message.message_id,
-            workspace_id=workspace_id,
-            conversation_id=message.conversation_id,
-            channel_id=message.channel_id,
-            network=message.network,
-            kind=message.kind,
-            sentiment=message.sentiment,
-            language=message.language,
-            received_at=message.received_at,
-        )
-        .on_conflict_do_nothing(index_elements=[InboxMessage.message_id])
+    await insert_once(
+        session,
+        InboxMessage,
+        keys=[InboxMessage.message_id],
+        message_id=message.message_id,
+        workspace_id=workspace_id,
+        conversation_id=message.conversation_id,
+        channel_id=message.channel_id,
+        network=message.network,
+        kind=message.kind,
+        sentiment=message.sentiment,
+        language=message.language,
+        received_at=message.received_at,
     )
 
 
@@ -57,15 +57,14 @@ async def record_reply(
     # Only the first answer of a conversation says how long the audience waited.
     if reply.first_response_seconds is None:
         return
-    await session.execute(
-        pg_insert(InboxResponse)
-        .values(
-            conversation_id=reply.conversation_id,
-            workspace_id=workspace_id,
-            first_response_seconds=reply.first_response_seconds,
-            replied_at=reply.replied_at,
-        )
-        .on_conflict_do_nothing(index_elements=[InboxResponse.conversation_id])
+    await insert_once(
+        session,
+        InboxResponse,
+        keys=[InboxResponse.conversation_id],
+        conversation_id=reply.conversation_id,
+        workspace_id=workspace_id,
+        first_response_seconds=reply.first_response_seconds,
+        replied_at=reply.replied_at,
     )
 
 
@@ -73,34 +72,28 @@ async def record_resolution(
     session: AsyncSession, *, workspace_id: UUID, resolved: ConversationResolved
 ) -> None:
     # A conversation reopened and resolved again counts each time it was resolved.
-    await session.execute(
-        pg_insert(InboxResolution)
-        .values(
-            conversation_id=resolved.conversation_id,
-            resolved_at=resolved.resolved_at,
-            workspace_id=workspace_id,
-            resolution_seconds=resolved.resolution_seconds,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[InboxResolution.conversation_id, InboxResolution.resolved_at]
-        )
+    await insert_once(
+        session,
+        InboxResolution,
+        keys=[InboxResolution.conversation_id, InboxResolution.resolved_at],
+        conversation_id=resolved.conversation_id,
+        resolved_at=resolved.resolved_at,
+        workspace_id=workspace_id,
+        resolution_seconds=resolved.resolution_seconds,
     )
 
 
 async def record_breach(
     session: AsyncSession, *, workspace_id: UUID, breach: ConversationSlaBreached
 ) -> None:
-    await session.execute(
-        pg_insert(InboxBreach)
-        .values(
-            conversation_id=breach.conversation_id,
-            breached_at=breach.breached_at,
-            workspace_id=workspace_id,
-            priority=breach.priority,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[InboxBreach.conversation_id, InboxBreach.breached_at]
-        )
+    await insert_once(
+        session,
+        InboxBreach,
+        keys=[InboxBreach.conversation_id, InboxBreach.breached_at],
+        conversation_id=breach.conversation_id,
+        breached_at=breach.breached_at,
+        workspace_id=workspace_id,
+        priority=breach.priority,
     )
 
 

@@ -25,7 +25,14 @@ from services.metrics.inbox import (
 )
 from services.metrics.links import conversion_rates
 from services.metrics.models import ChannelHourlyRollup, HourlyRollup, TrackedPost
-from services.metrics.reports import Filters, Range, rollup_rows, summary_report, top_posts
+from services.metrics.reports import (
+    SUMMARY_FIGURES,
+    Filters,
+    Range,
+    rollup_rows,
+    summary_report,
+    top_posts,
+)
 from services.metrics.vocabulary import ENGAGEMENT_METRICS
 
 POSTS_LISTED = 5
@@ -51,17 +58,7 @@ async def gather(
     before = await summary_report(session, workspace_id=workspace_id, rng=previous, filters=filters)
     links_now = await _links(session, workspace_id=workspace_id, rng=rng, campaign=campaign)
     links_before = await _links(session, workspace_id=workspace_id, rng=previous, campaign=campaign)
-    summary = {
-        key: {"current": current[key], "previous": before[key]}
-        for key in (
-            "posts_published",
-            "engagements",
-            "engagement_rate",
-            "views",
-            "reach",
-            "followers_gained",
-        )
-    }
+    summary = {key: {"current": current[key], "previous": before[key]} for key in SUMMARY_FIGURES}
     summary["clicks"] = {"current": links_now["clicks"], "previous": links_before["clicks"]}
     summary["conversions"] = {
         "current": links_now["conversions"],

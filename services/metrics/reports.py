@@ -163,12 +163,7 @@ def rollup_rows(model: Model, *, workspace_id: UUID, rng: Range, filters: Filter
     query = select(model.channel_id, model.metric, model.total).where(
         model.workspace_id == workspace_id, model.bucket >= rng.start, model.bucket < rng.end
     )
-    if filters.channel_id is not None:
-        query = query.where(model.channel_id == filters.channel_id)
-    if filters.channel_ids:
-        query = query.where(model.channel_id.in_(filters.channel_ids))
-    if filters.network is not None:
-        query = query.where(model.network == filters.network)
+    query = _channel_filters(query, filters, channel=model.channel_id, network=model.network)
     if filters.campaign is not None or filters.tag is not None:
         assert model is HourlyRollup or model is DailyRollup
         # Account numbers belong to no campaign or tag; they drop out of such a filter.
@@ -190,13 +185,23 @@ def _published_posts(*, workspace_id: UUID, rng: Range, filters: Filters) -> Sel
     return _post_filters(query, filters)
 
 
-def _post_filters(query: Select[Any], filters: Filters) -> Select[Any]:
+def _channel_filters(
+    query: Select[Any], filters: Filters, *, channel: Any, network: Any
+) -> Select[Any]:
+    """The channel and network parts of `filters`, on these columns."""
     if filters.channel_id is not None:
-        query = query.where(TrackedPost.channel_id == filters.channel_id)
+        query = query.where(channel == filters.channel_id)
     if filters.channel_ids:
-        query = query.where(TrackedPost.channel_id.in_(filters.channel_ids))
+        query = query.where(channel.in_(filters.channel_ids))
     if filters.network is not None:
-        query = query.where(TrackedPost.network == filters.network)
+        query = query.where(network == filters.network)
+    return query
+
+
+def _post_filters(query: Select[Any], filters: Filters) -> Select[Any]:
+    query = _channel_filters(
+        query, filters, channel=TrackedPost.channel_id, network=TrackedPost.network
+    )
     if filters.campaign is not None:
         query = query.where(TrackedPost.campaign == filters.campaign)
     if filters.tag is not None:
@@ -269,6 +274,17 @@ def summary_query(*, workspace_id: UUID, rng: Range, filters: Filters) -> Compou
         func.sum(grouped.c.views).filter(rated).label("rated_views"),
     ).where(grouped.c.per_channel == 1)
     return union_all(totals, overall)
+
+
+# The headline figures of a summary, in the order exports and comparisons show them.
+SUMMARY_FIGURES = (
+    "posts_published",
+    "engagements",
+    "engagement_rate",
+    "views",
+    "reach",
+    "followers_gained",
+)
 
 
 async def summary_report(

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -62,10 +63,26 @@ def chart_language(request: Request, language: str | None) -> str:
     return "en"
 
 
-async def chart_response(draw: Callable[[], Chart]) -> Response:
-    # Drawing takes tens of milliseconds of CPU: off the event loop.
-    chart = await asyncio.to_thread(draw)
-    return Response(chart.data, media_type=chart.media_type)
+@dataclass(frozen=True, slots=True)
+class ChartAsked:
+    """A chart the client asked for instead of the report: its format and its labels' language."""
+
+    fmt: Format
+    language: str
+
+    async def response(self, draw: Callable[[], Chart]) -> Response:
+        # Drawing takes tens of milliseconds of CPU: off the event loop.
+        chart = await asyncio.to_thread(draw)
+        return Response(chart.data, media_type=chart.media_type)
+
+
+def chart_asked(request: Request, language: str | None) -> ChartAsked | None:
+    """The chart asked for by `Accept` (labels in `language`, else as `chart_language` says),
+    or None when the client wants the report itself."""
+    fmt = chart_format(request)
+    if fmt is None:
+        return None
+    return ChartAsked(fmt, chart_language(request, language))
 
 
 CHART_RESPONSES: dict[int | str, dict[str, Any]] = {

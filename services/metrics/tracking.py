@@ -6,14 +6,16 @@ import re
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics.collection import schedule_collections
 from services.metrics.models import Channel, Collection, TrackedPost
+from shared.db import insert_once
 from shared.events import ChannelDisconnected, PostPublished
 from shared.events.catalogue import ChannelFacts
+from shared.facts import channel_facts, newer_fact
 
 # A hashtag starts after a space or the start of the text (so "a#b" and "&#39;" are not tags)
 # and runs over letters, digits and underscores in any script.
@@ -33,43 +35,40 @@ def hashtags(text: str | None) -> list[str]:
 async def track_published_post(
     session: AsyncSession, *, workspace_id: UUID, published: PostPublished, now: datetime
 ) -> None:
-    inserted = await session.execute(
-        pg_insert(TrackedPost)
-        .values(
-            target_id=published.target_id,
-            post_id=published.post_id,
-            workspace_id=workspace_id,
-            channel_id=published.channel_id,
-            network=published.network,
-            external_id=published.external_id,
-            url=published.url,
-            campaign=published.campaign,
-            tags=published.tags,
-            content_type=published.media_kind,
-            hashtags=hashtags(published.text),
-            text=published.text,
-            published_at=published.published_at,
-        )
-        .on_conflict_do_nothing(index_elements=[TrackedPost.target_id])
-        .returning(TrackedPost.target_id)
+    first_time = await insert_once(
+        session,
+        TrackedPost,
+        keys=[TrackedPost.target_id],
+        target_id=published.target_id,
+        post_id=published.post_id,
+        workspace_id=workspace_id,
+        channel_id=published.channel_id,
+        network=published.network,
+        external_id=published.external_id,
+        url=published.url,
+        campaign=published.campaign,
+        tags=published.tags,
+        content_type=published.media_kind,
+        hashtags=hashtags(published.text),
+        text=published.text,
+        published_at=published.published_at,
     )
-    if inserted.first() is None:
+    if not first_time:
         return
     await schedule_collections(
         session, target_id=published.target_id, published_at=published.published_at
     )
     # A post may arrive before its channel's `channel.connected`; the channel is known enough
     # to own the post and to have its followers collected. Its timezone comes later.
-    await session.execute(
-        pg_insert(Channel)
-        .values(
-            channel_id=published.channel_id,
-            workspace_id=workspace_id,
-            network=published.network,
-            external_id="",
-            account_due_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[Channel.channel_id])
+    await insert_once(
+        session,
+        Channel,
+        keys=[Channel.channel_id],
+        channel_id=published.channel_id,
+        workspace_id=workspace_id,
+        network=published.network,
+        external_id="",
+        account_due_at=now,
     )
 
 
@@ -92,19 +91,12 @@ async def record_channel(
         facts_at=facts_at,
     )
     new = insert.excluded
-    newer = and_(
-        row.status != "disconnected", or_(row.facts_at.is_(None), row.facts_at <= new.facts_at)
-    )
+    newer = and_(row.status != "disconnected", newer_fact(row, new))
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=[row.channel_id],
             set_={
-                "workspace_id": new.workspace_id,
-                "network": new.network,
-                "external_id": new.external_id,
-                "name": case((newer, new.name), else_=row.name),
-                "timezone": case((newer, new.timezone), else_=row.timezone),
-                "status": case((newer, new.status), else_=row.status),
+                **channel_facts(row, new, newer=newer, newest=("name", "timezone", "status")),
                 "account_due_at": case(
                     (row.status == "disconnected", row.account_due_at),
                     else_=func.coalesce(row.account_due_at, now),
@@ -112,7 +104,6 @@ async def record_channel(
                 # The grid is drawn in the channel's zone: a new zone means a new grid.
                 "best_times_dirty": row.best_times_dirty
                 | (newer & (row.timezone != new.timezone)),
-                "facts_at": func.greatest(row.facts_at, new.facts_at),
             },
         )
     )

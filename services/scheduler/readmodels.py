@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, or_
+from sqlalchemy import case, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.models import BestTimes, Channel
 from shared.events import BestTimesUpdated, ChannelFacts
-from shared.tables import channel_facts
+from shared.facts import channel_facts, newer_fact
 
 
 async def record_channel(
@@ -41,14 +41,19 @@ async def record_channel(
         disconnected=False,
         facts_at=facts_at,
     )
-    facts_set = channel_facts(
-        row,
-        insert.excluded,
-        fixed=("workspace_id", "network", "external_id"),
-        newest=("name", "timezone"),
-        gone=row.disconnected,
+    new = insert.excluded
+    newer = newer_fact(row, new)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[row.id],
+            set_={
+                **channel_facts(row, new, newer=newer, newest=("name", "timezone")),
+                "status": case(
+                    (row.disconnected, row.status), (newer, new.status), else_=row.status
+                ),
+            },
+        )
     )
-    await session.execute(insert.on_conflict_do_update(index_elements=[row.id], set_=facts_set))
 
 
 async def forget_channel(

@@ -9,7 +9,7 @@ variant invalid.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -316,24 +316,18 @@ def _check_text(
                 )
             )
     problems += _check_forbidden(text, forbidden=rules.forbidden_characters, where=where)
-    if rules.max_hashtags is not None:
-        count = len(extract_hashtags(text))
-        if count > rules.max_hashtags:
+    counted: tuple[tuple[int | None, Callable[[str], Sized], ProblemCode, str], ...] = (
+        (rules.max_hashtags, extract_hashtags, "too_many_hashtags", "hashtags"),
+        (rules.max_mentions, extract_mentions, "too_many_mentions", "@-mentions"),
+    )
+    for most, extract, code, what in counted:
+        if most is None:
+            continue
+        count = len(extract(text))
+        if count > most:
             problems.append(
                 Problem(
-                    code="too_many_hashtags",
-                    message=f"{count} hashtags; at most {rules.max_hashtags} are allowed.",
-                    field=where,
-                )
-            )
-    if rules.max_mentions is not None:
-        count = len(extract_mentions(text))
-        if count > rules.max_mentions:
-            problems.append(
-                Problem(
-                    code="too_many_mentions",
-                    message=f"{count} @-mentions; at most {rules.max_mentions} are allowed.",
-                    field=where,
+                    code=code, message=f"{count} {what}; at most {most} are allowed.", field=where
                 )
             )
     return problems

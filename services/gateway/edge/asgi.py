@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import Scope, Send
@@ -66,3 +67,30 @@ async def caller_of(
         # would also count a second failure against the address).
         state[INVALID_KEY] = True
     return identity
+
+
+class Answered:
+    """Said of a request the middleware has already answered (with a problem)."""
+
+
+ANSWERED = Answered()
+
+
+@dataclass(frozen=True, slots=True)
+class Callers:
+    """Tells who calls, for middlewares that act on it: an API key, the platform token, or
+    nobody."""
+
+    authenticator: Authenticator
+    admin_token: str
+
+    async def of(self, scope: Scope, send: Send) -> KeyIdentity | str | None | Answered:
+        """As `caller_of`; ANSWERED when the key store is unreachable (a 503 was sent: the
+        request fails cleanly rather than crashing the middleware)."""
+        try:
+            return await caller_of(
+                scope, authenticator=self.authenticator, admin_token=self.admin_token
+            )
+        except DomainError as exc:
+            await send_problem(send, scope, exc)
+            return ANSWERED

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from services.gateway.edge.asgi import Callers
 from services.gateway.edge.console import console_router
 from services.gateway.edge.idempotency import IdempotencyMiddleware
 from services.gateway.edge.keys import KEYS_CHANNEL, Authenticator, FailedAttempts, KeyCache
@@ -107,14 +108,14 @@ class FrontDoor:
         # what a service owns never reaches the router below. First of them, a path that
         # could escape its route is refused before anything routes or counts it.
         settings, sessions = self.settings, self.runtime.sessions
+        callers = Callers(self.authenticator, settings.admin_token)
         return [
             Middleware(PathGuardMiddleware),
             Middleware(OperatorPathsMiddleware, admin_token=settings.admin_token),
             Middleware(
                 RateLimitMiddleware,
                 sessions=sessions,
-                authenticator=self.authenticator,
-                admin_token=settings.admin_token,
+                callers=callers,
                 key_limit=settings.rate_limit_per_key,
                 workspace_limit=settings.rate_limit_per_workspace,
                 window_seconds=settings.rate_limit_window_seconds,
@@ -122,8 +123,7 @@ class FrontDoor:
             Middleware(
                 IdempotencyMiddleware,
                 sessions=sessions,
-                authenticator=self.authenticator,
-                admin_token=settings.admin_token,
+                callers=callers,
                 ttl=timedelta(hours=settings.idempotency_ttl_hours),
                 lock_for=timedelta(seconds=settings.idempotency_lock_seconds),
                 max_body=settings.idempotency_max_body,

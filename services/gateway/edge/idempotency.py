@@ -27,8 +27,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.edge.asgi import ADMIN, caller_of, header, send_problem
-from services.gateway.edge.keys import Authenticator, KeyIdentity
+from services.gateway.edge.asgi import ADMIN, Answered, Callers, header, send_problem
+from services.gateway.edge.keys import KeyIdentity
 from services.gateway.models import IdempotencyRecord
 from shared.db import unit_of_work
 from shared.errors import Conflict, DomainError, ValidationFailed
@@ -226,16 +226,14 @@ class IdempotencyMiddleware:
         app: ASGIApp,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        authenticator: Authenticator,
-        admin_token: str,
+        callers: Callers,
         ttl: timedelta,
         lock_for: timedelta,
         max_body: int,
     ) -> None:
         self.app = app
         self.sessions = sessions
-        self.authenticator = authenticator
-        self.admin_token = admin_token
+        self.callers = callers
         self.ttl = ttl
         self.lock_for = lock_for
         self.max_body = max_body
@@ -254,12 +252,8 @@ class IdempotencyMiddleware:
             )
             await send_problem(send, scope, error)
             return
-        try:
-            caller = await caller_of(
-                scope, authenticator=self.authenticator, admin_token=self.admin_token
-            )
-        except DomainError as exc:  # the key store is unreachable: 503, not a crash
-            await send_problem(send, scope, exc)
+        caller = await self.callers.of(scope, send)
+        if isinstance(caller, Answered):
             return
         if caller is None:
             # Unauthenticated: the route refuses it; nothing worth remembering.

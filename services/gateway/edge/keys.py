@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -131,6 +131,26 @@ async def list_keys(
     return list((await session.scalars(query)).all())
 
 
+async def other_owner_keys(
+    session: AsyncSession, *, workspace_id: UUID, besides: ColumnElement[bool]
+) -> int:
+    """The workspace's active owner keys that `besides` keeps (those that would remain after
+    a change), counted with the workspace row locked: concurrent demotions and revocations
+    of the last owners are serialised there."""
+    await session.execute(
+        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update()
+    )
+    count = await session.scalar(
+        select(func.count()).where(
+            ApiKey.workspace_id == workspace_id,
+            ApiKey.role == "owner",
+            ApiKey.revoked_at.is_(None),
+            besides,
+        )
+    )
+    return int(count or 0)
+
+
 async def revoke_key(
     session: AsyncSession, *, workspace_id: UUID, key_id: UUID, by_role: str
 ) -> ApiKey:
@@ -143,20 +163,10 @@ async def revoke_key(
         raise NotFound(f"No active API key {key_id} in this workspace.", field="id")
     if ROLE_RANK[key.role] > ROLE_RANK[by_role]:
         raise PermissionDenied(f"The role '{by_role}' may not revoke a '{key.role}' key.")
-    if key.role == "owner":
-        # Serialises concurrent revocations of the last two owner keys on the workspace row.
-        await session.execute(
-            select(Workspace.id).where(Workspace.id == workspace_id).with_for_update()
-        )
-        owners = await session.scalar(
-            select(func.count()).where(
-                ApiKey.workspace_id == workspace_id,
-                ApiKey.role == "owner",
-                ApiKey.revoked_at.is_(None),
-            )
-        )
-        if (owners or 0) <= 1:
-            raise Conflict("This is the workspace's last owner key; create another one first.")
+    if key.role == "owner" and not await other_owner_keys(
+        session, workspace_id=workspace_id, besides=ApiKey.id != key.id
+    ):
+        raise Conflict("This is the workspace's last owner key; create another one first.")
     key.revoked_at = func.now()
     await session.flush()
     await session.refresh(key)

@@ -30,11 +30,10 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.edge.asgi import ADMIN, caller_of, send_problem
-from services.gateway.edge.keys import Authenticator
+from services.gateway.edge.asgi import ADMIN, Answered, Callers, send_problem
 from services.gateway.models import RateLimitCounter
 from shared.db import unit_of_work
-from shared.errors import DomainError, RateLimited
+from shared.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -180,16 +179,14 @@ class RateLimitMiddleware:
         app: ASGIApp,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        authenticator: Authenticator,
-        admin_token: str,
+        callers: Callers,
         key_limit: int,
         workspace_limit: int,
         window_seconds: int,
     ) -> None:
         self.app = app
         self.sessions = sessions
-        self.authenticator = authenticator
-        self.admin_token = admin_token
+        self.callers = callers
         self.key_limit = key_limit
         self.workspace_limit = workspace_limit
         self.window_seconds = window_seconds
@@ -199,12 +196,8 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        try:
-            caller = await caller_of(
-                scope, authenticator=self.authenticator, admin_token=self.admin_token
-            )
-        except DomainError as exc:  # the key store is unreachable: 503, not a crash
-            await send_problem(send, scope, exc)
+        caller = await self.callers.of(scope, send)
+        if isinstance(caller, Answered):
             return
         if caller is None or caller == ADMIN:
             await self.app(scope, receive, send)

@@ -293,23 +293,32 @@ async def fan_out(session: AsyncSession, envelope: Envelope) -> int:
         workspace_id=envelope.workspace_id,
         data=envelope.data,
     )
-    for subscription in subscriptions:
-        session.add(
+    await _queue(
+        session,
+        [
             WebhookDelivery(
-                id=uuid.uuid4(),
                 subscription_id=subscription.id,
                 workspace_id=envelope.workspace_id,
                 message_id=str(envelope.id),
                 event_type=envelope.type,
                 body=body,
-                status="pending",
-                attempts=0,
                 next_attempt_at=envelope.occurred_at,
             )
-        )
+            for subscription in subscriptions
+        ],
+    )
+    return len(subscriptions)
+
+
+async def _queue(session: AsyncSession, deliveries: list[WebhookDelivery]) -> None:
+    """Adds new deliveries, pending from their `next_attempt_at`, and wakes the senders."""
+    for delivery in deliveries:
+        delivery.id = uuid.uuid4()
+        delivery.status = "pending"
+        delivery.attempts = 0
+    session.add_all(deliveries)
     await session.flush()
     await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-    return len(subscriptions)
 
 
 def _refuse_if_disabled(subscription: WebhookSubscription) -> None:
@@ -330,7 +339,6 @@ async def send_test(
     _refuse_if_disabled(subscription)
     message_id = str(uuid.uuid4())
     delivery = WebhookDelivery(
-        id=uuid.uuid4(),
         subscription_id=subscription.id,
         workspace_id=workspace_id,
         message_id=message_id,
@@ -345,13 +353,9 @@ async def send_test(
                 "message": "A test ping from Herald: your endpoint is reachable.",
             },
         ),
-        status="pending",
-        attempts=0,
         next_attempt_at=now,
     )
-    session.add(delivery)
-    await session.flush()
-    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    await _queue(session, [delivery])
     return delivery
 
 
@@ -375,20 +379,15 @@ async def replay(
         delivery_id=delivery_id,
     )
     again = WebhookDelivery(
-        id=uuid.uuid4(),
         subscription_id=subscription.id,
         workspace_id=workspace_id,
         message_id=original.message_id,
         event_type=original.event_type,
         body=original.body,
-        status="pending",
-        attempts=0,
         next_attempt_at=now,
         replay_of=original.id,
     )
-    session.add(again)
-    await session.flush()
-    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    await _queue(session, [again])
     return again
 
 

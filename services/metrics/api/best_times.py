@@ -12,14 +12,7 @@ from fastapi.responses import Response
 from services.metrics.api.deps import AnalystDep, SettingsDep
 from services.metrics.best_times import current_best_times
 from services.metrics.charts import best_times_heatmap
-from services.metrics.responses import (
-    CHART_RESPONSES,
-    chart_format,
-    chart_language,
-    chart_response,
-    csv_response,
-    wants,
-)
+from services.metrics.responses import CHART_RESPONSES, chart_asked, csv_response, wants
 from services.metrics.schemas import BestTimesReport
 from shared.service import SessionDep
 
@@ -47,14 +40,17 @@ async def best_times(
         slot_count=settings.best_times_slots,
         now=datetime.now(UTC),
     )
-    fmt = chart_format(request)
-    if fmt is not None:
-        lang = chart_language(request, language)
+    image = chart_asked(request, language)
+    if image is not None:
         scores = [[c["score"] if report["posts"] else None for c in row] for row in report["grid"]]
         slots = [(s["weekday"], s["hour"]) for s in report["slots"]]
-        return await chart_response(
+        return await image.response(
             lambda: best_times_heatmap(
-                scores, slots=slots, language=lang, timezone=report["timezone"], fmt=fmt
+                scores,
+                slots=slots,
+                language=image.language,
+                timezone=report["timezone"],
+                fmt=image.fmt,
             )
         )
     if wants(request, "text/csv"):

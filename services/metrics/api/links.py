@@ -25,14 +25,7 @@ from services.metrics.links import (
     short_url,
 )
 from services.metrics.reports import report_range
-from services.metrics.responses import (
-    CHART_RESPONSES,
-    chart_format,
-    chart_language,
-    chart_response,
-    csv_response,
-    wants,
-)
+from services.metrics.responses import CHART_RESPONSES, chart_asked, csv_response, wants
 from services.metrics.schemas import (
     ConversionCreate,
     ConversionOut,
@@ -128,14 +121,15 @@ async def rates(
                        max_days=settings.max_report_days)
     items = await conversion_rates(session, workspace_id=principal.workspace_id,
                                    group_by=group_by, start=rng.start, end=rng.end)
-    fmt = chart_format(request)
-    if fmt is not None:
+    image = chart_asked(request, language)
+    if image is not None:
         if group_by != "campaign":
             raise ValidationFailed("The chart of conversions is drawn by campaign.",
                                    field="group_by")
-        lang = chart_language(request, language)
         bars = [(i["key"], i["clicks"], i["conversions"]) for i in items]
-        return await chart_response(lambda: campaign_clicks(bars, language=lang, fmt=fmt))
+        return await image.response(
+            lambda: campaign_clicks(bars, language=image.language, fmt=image.fmt)
+        )
     if wants(request, "text/csv"):
         return csv_response(columns=["key", "clicks", "conversions", "rate", "value"],
                             rows=items, filename=f"conversions-by-{group_by}.csv")

@@ -13,14 +13,7 @@ from services.metrics.api.deps import AnalystDep, RefreshDep
 from services.metrics.charts import post_series
 from services.metrics.collection import request_refresh
 from services.metrics.reports import check_metric, post_report
-from services.metrics.responses import (
-    CHART_RESPONSES,
-    chart_format,
-    chart_language,
-    chart_response,
-    csv_response,
-    wants,
-)
+from services.metrics.responses import CHART_RESPONSES, chart_asked, csv_response, wants
 from services.metrics.schemas import PostAnalytics, RefreshAccepted
 from shared.service import SessionDep
 
@@ -64,20 +57,23 @@ async def post_analytics(
             rows=rows,
             filename=f"post-{post_id}.csv",
         )
-    fmt = chart_format(request)
-    if fmt is not None:
+    image = chart_asked(request, language)
+    if image is not None:
         # One line per target of the chosen metric (views unless asked otherwise).
         chosen = metric or "views"
-        lang = chart_language(request, language)
         lines = [
             (t["network"], [(p["at"], p["value"]) for p in s["points"] if p["value"] is not None])
             for t in report["targets"]
             for s in t["series"]
             if s["metric"] == chosen
         ]
-        return await chart_response(
+        return await image.response(
             lambda: post_series(
-                lines, metric=chosen, language=lang, timezone=principal.timezone, fmt=fmt
+                lines,
+                metric=chosen,
+                language=image.language,
+                timezone=principal.timezone,
+                fmt=image.fmt,
             )
         )
     return PostAnalytics.model_validate(report)

@@ -15,6 +15,7 @@ from services.metrics.api.deps import AnalystDep, SettingsDep
 from services.metrics.inbox import inbox_by_language, inbox_report, response_times_by_day
 from services.metrics.report_figures import engagement_by_day, post_texts
 from services.metrics.reports import (
+    SUMMARY_FIGURES,
     Filters,
     Range,
     check_channel,
@@ -26,9 +27,8 @@ from services.metrics.reports import (
 )
 from services.metrics.responses import (
     CHART_RESPONSES,
-    chart_format,
-    chart_language,
-    chart_response,
+    ChartAsked,
+    chart_asked,
     csv_response,
     wants,
 )
@@ -41,21 +41,10 @@ from services.metrics.schemas import (
     TopPosts,
 )
 from shared.errors import ValidationFailed
+from shared.networks import NETWORKS
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
-
-NETWORKS = (
-    "facebook",
-    "instagram",
-    "x",
-    "linkedin",
-    "tiktok",
-    "youtube",
-    "threads",
-    "mastodon",
-    "bluesky",
-)
 
 FromQ = Annotated[datetime | None, Query(alias="from", description="Start (UTC if no offset)")]
 ToQ = Annotated[datetime | None, Query(alias="to", description="End, exclusive")]
@@ -89,27 +78,32 @@ class ReportAsked:
     filters: Filters
 
 
-async def report_asked(
+async def report_filters(
     principal: AnalystDep,
     session: SessionDep,
-    settings: SettingsDep,
-    start: FromQ = None,
-    end: ToQ = None,
     channel_id: ChannelQ = None,
     network: NetworkQ = None,
     campaign: Annotated[str | None, Query()] = None,
     tag: Annotated[str | None, Query()] = None,
-) -> ReportAsked:
-    rng = report_range(
-        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
-    )
-    filters = await _filters(
+) -> Filters:
+    return await _filters(
         session,
         workspace_id=principal.workspace_id,
         channel_id=channel_id,
         network=network,
         campaign=campaign,
         tag=tag,
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(report_filters)]
+
+
+async def report_asked(
+    settings: SettingsDep, filters: FiltersDep, start: FromQ = None, end: ToQ = None
+) -> ReportAsked:
+    rng = report_range(
+        start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
     )
     return ReportAsked(rng=rng, filters=filters)
 
@@ -128,32 +122,25 @@ async def summary(
     """The range's growth; as a chart (`Accept: image/png` or `image/svg+xml`), engagements
     per day and network in the workspace's time zone."""
     rng, filters = asked.rng, asked.filters
-    fmt = chart_format(request)
-    if fmt is not None:
-        lang, tz = chart_language(request, language), principal.timezone
+    image = chart_asked(request, language)
+    if image is not None:
+        tz = principal.timezone
         series = await engagement_by_day(
             session, workspace_id=principal.workspace_id, rng=rng, filters=filters, timezone=tz
         )
         points = {
             net: [(date.fromisoformat(d), v) for d, v in days] for net, days in series.items()
         }
-        return await chart_response(
-            lambda: charts.engagement_over_time(points, language=lang, timezone=tz, fmt=fmt)
+        return await image.response(
+            lambda: charts.engagement_over_time(
+                points, language=image.language, timezone=tz, fmt=image.fmt
+            )
         )
     report = await summary_report(
         session, workspace_id=principal.workspace_id, rng=rng, filters=filters
     )
     if wants(request, "text/csv"):
-        head = [
-            "from",
-            "to",
-            "posts_published",
-            "engagements",
-            "engagement_rate",
-            "views",
-            "reach",
-            "followers_gained",
-        ]
+        head = ["from", "to", *SUMMARY_FIGURES]
         row = {**report, "from": rng.start.isoformat(), "to": rng.end.isoformat()}
         return csv_response(columns=head, rows=[row], filename="summary.csv")
     return Summary.model_validate(report)
@@ -165,14 +152,11 @@ async def top(
     principal: AnalystDep,
     session: SessionDep,
     settings: SettingsDep,
+    filters: FiltersDep,
     metric: Annotated[str, Query()] = "engagements",
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     start: FromQ = None,
     end: ToQ = None,
-    channel_id: ChannelQ = None,
-    network: NetworkQ = None,
-    campaign: Annotated[str | None, Query()] = None,
-    tag: Annotated[str | None, Query()] = None,
     language: LanguageQ = None,
 ) -> TopPosts | Response:
     check_metric(metric)
@@ -181,14 +165,6 @@ async def top(
         rng = report_range(
             start=start, end=end, now=datetime.now(UTC), max_days=settings.max_report_days
         )
-    filters = await _filters(
-        session,
-        workspace_id=principal.workspace_id,
-        channel_id=channel_id,
-        network=network,
-        campaign=campaign,
-        tag=tag,
-    )
     items = await top_posts(
         session,
         workspace_id=principal.workspace_id,
@@ -197,16 +173,17 @@ async def top(
         rng=rng,
         filters=filters,
     )
-    fmt = chart_format(request)
-    if fmt is not None:
-        lang = chart_language(request, language)
+    image = chart_asked(request, language)
+    if image is not None:
         texts = await post_texts(session, [i["post_id"] for i in items])
         bars = [
             (texts.get(i["post_id"]) or str(i["post_id"]), i["value"], i["networks"][0])
             for i in items
         ]
-        return await chart_response(
-            lambda: charts.top_posts_bars(bars, language=lang, metric_label=metric, fmt=fmt)
+        return await image.response(
+            lambda: charts.top_posts_bars(
+                bars, language=image.language, metric_label=metric, fmt=image.fmt
+            )
         )
     if wants(request, "text/csv"):
         rows = [
@@ -295,12 +272,11 @@ async def inbox(
     filters = await _filters(
         session, workspace_id=principal.workspace_id, channel_id=channel_id, network=network
     )
-    fmt = chart_format(request)
-    if fmt is not None:
+    # `language` here filters messages; chart labels follow Accept-Language.
+    image = chart_asked(request, None)
+    if image is not None:
         return await _inbox_chart(
-            session, principal, rng, chart=chart, fmt=fmt, channel_id=channel_id,
-            # `language` here filters messages; chart labels follow Accept-Language.
-            language=chart_language(request, None),
+            session, principal, rng, chart=chart, image=image, channel_id=channel_id
         )
     report = await inbox_report(
         session,
@@ -327,8 +303,8 @@ async def inbox(
 
 
 async def _inbox_chart(
-    session: SessionDep, principal: AnalystDep, rng: Range, *, chart: str, fmt: charts.Format,
-    channel_id: UUID | None, language: str,
+    session: SessionDep, principal: AnalystDep, rng: Range, *, chart: str, image: ChartAsked,
+    channel_id: UUID | None,
 ) -> Response:
     ws, tz = principal.workspace_id, principal.timezone
     if chart == "languages":
@@ -337,14 +313,16 @@ async def _inbox_chart(
             channel_ids=(channel_id,) if channel_id else (),
         )
         bars = [(r["language"], r["messages"], r["sentiment"]) for r in rows]
-        return await chart_response(
-            lambda: charts.inbox_by_language(bars, language=language, fmt=fmt)
+        return await image.response(
+            lambda: charts.inbox_by_language(bars, language=image.language, fmt=image.fmt)
         )
     days = await response_times_by_day(
         session, workspace_id=ws, start=rng.start, end=rng.end, timezone=tz
     )
     points = [(d["day"], d["p50"], d["p90"]) for d in days]
-    return await chart_response(
-        lambda: charts.response_times(points, language=language, timezone=tz, fmt=fmt)
+    return await image.response(
+        lambda: charts.response_times(
+            points, language=image.language, timezone=tz, fmt=image.fmt
+        )
     )
 
