@@ -210,6 +210,10 @@ async def app_credentials(network: str, request: Request) -> Response:
     )
 
 
+# What of a post's network-specific state a test may read (`format`: story or reel settings).
+SHOWN_EXTRA = ("title", "privacy", "rkey", "record", "format")
+
+
 def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:
     module = sb.networks[post.network]
     account = sb.state.account(post.network, post.account_id or "")
@@ -227,7 +231,7 @@ def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:
         "edited_at": iso(post.edited_at) if post.edited_at is not None else None,
         "poll": polls.view(post.extra.get("poll")),
         "metrics": {k: int(v) for k, v in post.metrics.items() if not k.startswith("_")},
-        **{k: v for k, v in post.extra.items() if k in ("title", "privacy", "rkey", "record")},
+        **{k: v for k, v in post.extra.items() if k in SHOWN_EXTRA},
     }
 
 
