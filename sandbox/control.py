@@ -63,7 +63,8 @@ class FollowersIn(BaseModel):
     followers: int = Field(ge=0)
 
 
-@router.get("/media/{name}")
+# HEAD too: a publisher reads a video's size before choosing how to upload it.
+@router.api_route("/media/{name}", methods=["GET", "HEAD"])
 async def sample_media(name: str) -> Response:
     if name not in SAMPLES:
         raise HTTPException(404, "no such sample")

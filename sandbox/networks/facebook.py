@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sandbox import errors
 from sandbox.core import Sandbox
 from sandbox.http import json
+from sandbox.media import sniff
 from sandbox.networks import meta
 from sandbox.networks.common import expires_at
 from sandbox.state import Account, Post
@@ -252,9 +253,68 @@ def _photo(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
     return json({"id": photo["id"], "post_id": post.id})
 
 
+def _sessions(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = sb.state.kv[NETWORK].setdefault("upload_sessions", {})
+    return found
+
+
+def _offsets(sb: Sandbox, session: dict[str, Any]) -> dict[str, str]:
+    """The next chunk Facebook wants: from what it holds to at most one chunk further."""
+    start = len(session["received"])
+    end = min(session["size"], start + sb.settings.facebook_chunk_bytes)
+    return {"start_offset": str(start), "end_offset": str(end)}
+
+
+def _resumable(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    """`POST /{page-id}/videos` by resumable upload: `start` with `file_size` opens a session,
+    each `transfer` sends the `video_file_chunk` at `start_offset`, `finish` posts the video
+    once every byte is there."""
+    phase = str(p.get("upload_phase"))
+    if phase == "start":
+        size = str(p.get("file_size", ""))
+        if not size.isdigit() or int(size) == 0:
+            raise errors.graph_error("(#100) Param file_size must be a positive integer", 100)
+        session_id = sb.state.numeric_id("5")
+        session = {"page": page.id, "video_id": sb.state.numeric_id("4"), "size": int(size),
+                   "received": bytearray(), "chunks": 0}
+        _sessions(sb)[session_id] = session
+        return json({"video_id": session["video_id"], "upload_session_id": session_id,
+                     **_offsets(sb, session)})
+    session_id = str(p.get("upload_session_id", ""))
+    session = _sessions(sb).get(session_id)
+    if session is None or session["page"] != page.id:
+        raise errors.graph_error(f"(#100) Invalid upload_session_id {session_id}", 100)
+    if phase == "transfer":
+        chunk = p.get("video_file_chunk")
+        if str(p.get("start_offset")) != str(len(session["received"])) or chunk is None:
+            raise errors.graph_error("(#6001) The chunk does not start where the last ended",
+                                     6001, subcode=1363037)
+        session["received"] += bytes(getattr(chunk, "data", b""))[
+            : session["size"] - len(session["received"])]
+        session["chunks"] += 1
+        return json(_offsets(sb, session))
+    if phase != "finish":
+        raise errors.graph_error("(#100) upload_phase must be start, transfer or finish", 100)
+    if len(session["received"]) != session["size"]:
+        raise errors.graph_error("(#6001) The upload is not complete", 6001)
+    sniffed = sniff(bytes(session["received"]))
+    if sniffed is None or sniffed[0] != "video":
+        raise errors.graph_error("(#352) The file is not a video", 352)
+    video_id = session["video_id"]
+    media = [{"id": video_id, "kind": "video", "url": "", "mime": sniffed[1],
+              "size": session["size"], "chunks": session["chunks"],
+              "digest": f"upload:{session_id}"}]
+    post = _publish(sb, page, str(p.get("description") or ""), media, None)
+    post.extra["video_id"] = video_id
+    del _sessions(sb)[session_id]
+    return json({"success": True})
+
+
 def _video(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
     """`POST /{page-id}/videos` from a `file_url`: the video node's id; the Page post that
-    shows it is `GET /{video-id}?fields=post_id`."""
+    shows it is `GET /{video-id}?fields=post_id`. With `upload_phase`: a resumable upload."""
+    if "upload_phase" in p:
+        return _resumable(sb, page, p)
     url = p.get("file_url")
     if not url:
         raise errors.graph_error("(#100) Requires upload file: file_url or source", 100)
