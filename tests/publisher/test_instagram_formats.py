@@ -123,3 +123,26 @@ async def test_the_sandbox_refuses_a_reel_without_a_video_as_instagram_does(
         )
     assert r.status_code == 400
     assert "video_url" in r.json()["error"]["message"]
+
+
+async def test_a_reel_whose_cover_cannot_be_fetched_fails_as_a_media_error(
+    publisher_settings, sandbox_url
+):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    async with Tap(settings.exchange_name, ["post.*"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("posts"))
+        channel = await connect(app, sandbox_url, workspace, network="instagram")
+        due = post_due(
+            channel=channel,
+            text="A reel with a lost cover",
+            media=[sample(sandbox_url, "sample.mp4", "video")],
+            options={"format": "reel", "cover_url": f"{sandbox_url}/_sandbox/media/gone.jpg"},
+        )
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        [failed] = await tap.wait("post.publish_failed", seconds=30)
+        listing = await sandbox_posts(sandbox_url, "instagram", channel["external_id"])
+    assert failed.data["error_class"] == "media_error"
+    assert "cover" in failed.data["error"]
+    assert listing["items"] == []
