@@ -329,6 +329,25 @@ def _media_view(post: Post, fields: set[str]) -> dict[str, Any]:
     return out
 
 
+def _listing(
+    sb: Sandbox,
+    request: Request,
+    account: Account,
+    p: dict[str, Any],
+    fields: set[str],
+    *,
+    stories: bool,
+) -> Response:
+    """`GET /{ig}/media` lists the account's posts and reels; its stories are only in
+    `GET /{ig}/stories`."""
+    mine = [
+        x
+        for x in reversed(sb.state.account_posts(NETWORK, account.id))
+        if not x.deleted and x.kind == "post" and (x.extra.get("product") == "STORY") == stories
+    ]
+    return meta.page_of(request, p, mine, lambda x: _media_view(x, fields))
+
+
 async def handle(
     sb: Sandbox, request: Request, method: str, segments: list[str], p: dict[str, Any]
 ) -> Response:
@@ -351,13 +370,8 @@ async def handle(
             return json(out)
         if edge == "media" and method == "POST":
             return _create_container(sb, account, p)
-        if edge == "media" and method == "GET":
-            mine = [
-                x
-                for x in reversed(sb.state.account_posts(NETWORK, account.id))
-                if not x.deleted and x.kind == "post"
-            ]
-            return meta.page_of(request, p, mine, lambda x: _media_view(x, fields))
+        if edge in ("media", "stories") and method == "GET":
+            return _listing(sb, request, account, p, fields, stories=edge == "stories")
         if edge == "media_publish" and method == "POST":
             return _publish(sb, account, p)
         if edge == "content_publishing_limit" and method == "GET":

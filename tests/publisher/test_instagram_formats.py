@@ -9,7 +9,14 @@ import httpx
 
 from services.publisher.app import create_app
 from shared.events import Envelope, MediaItem
-from tests.publisher.support import Tap, post_due, sandbox_posts, send, wait_consuming
+from tests.publisher.support import (
+    Tap,
+    post_due,
+    put_faults,
+    sandbox_posts,
+    send,
+    wait_consuming,
+)
 from tests.publisher.test_publishing import connect
 from tests.support.servers import lifespan
 
@@ -146,3 +153,37 @@ async def test_a_reel_whose_cover_cannot_be_fetched_fails_as_a_media_error(
     assert failed.data["error_class"] == "media_error"
     assert "cover" in failed.data["error"]
     assert listing["items"] == []
+
+
+async def test_a_story_whose_publish_answer_is_lost_is_found_among_stories_not_resent(
+    publisher_settings, sandbox_url
+):
+    # media_publish stores the story, then answers 500: the retry looks in the account's
+    # stories (the media listing does not hold them) and adopts it.
+    fault = {
+        "network": "instagram",
+        "endpoint": "POST */media_publish",
+        "error_rate": 1.0,
+        "status": 500,
+        "phase": "after",
+        "count": 1,
+    }
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    async with Tap(settings.exchange_name, ["post.*"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("posts"))
+        channel = await connect(app, sandbox_url, workspace, network="instagram")
+        await put_faults(sandbox_url, fault)
+        due = post_due(
+            channel=channel,
+            text="",
+            media=[sample(sandbox_url, "sample.jpg", "image")],
+            options={"format": "story"},
+        )
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        [published] = await tap.wait("post.published", seconds=40)
+        listing = await sandbox_posts(sandbox_url, "instagram", channel["external_id"])
+    assert [p["id"] for p in listing["items"]] == [published.data["external_id"]]
+    assert listing["duplicates"] == 0
+    assert tap.of("post.publish_failed") == []

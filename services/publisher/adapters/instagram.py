@@ -221,9 +221,11 @@ class InstagramAdapter(ContainerAdapter):
                     return Published(external_id=str(item["id"]), url=None)
             return None
         kind = media_type_of(post)
+        # Stories are listed apart from the account's media.
+        edge = "stories" if format_of(post.options) == STORY else "media"
         items = await self.listing(
             credentials,
-            f"{channel.external_id}/media",
+            f"{channel.external_id}/{edge}",
             fields="id,caption,media_type,timestamp,permalink",
             since=since,
         )
