@@ -63,7 +63,8 @@ class FollowersIn(BaseModel):
     followers: int = Field(ge=0)
 
 
-@router.get("/media/{name}")
+# HEAD too: a publisher reads a video's size before choosing how to upload it.
+@router.api_route("/media/{name}", methods=["GET", "HEAD"])
 async def sample_media(name: str) -> Response:
     if name not in SAMPLES:
         raise HTTPException(404, "no such sample")
@@ -210,9 +211,9 @@ async def app_credentials(network: str, request: Request) -> Response:
     )
 
 
-# What some networks hold beside the text: a YouTube title, a TikTok privacy, a Bluesky record,
-# a LinkedIn article card.
-SHOWN_EXTRAS = ("title", "privacy", "rkey", "record", "article")
+# What some networks hold beside the text, for tests to read: a YouTube title, a TikTok
+# privacy, a Bluesky record, a LinkedIn article card, an Instagram or Facebook story or reel.
+SHOWN_EXTRAS = ("title", "privacy", "rkey", "record", "article", "format")
 
 
 def post_view(sb: Sandbox, post: Post) -> dict[str, Any]:

@@ -30,4 +30,7 @@ class SandboxSettings(BaseSettings):
     processing_polls: int = 1
     # YouTube's per-project daily quota in units (an upload costs 1,600); load tests raise it.
     youtube_daily_quota: int = 10_000
+    # How much of a resumable Facebook video upload each `transfer` call takes (Facebook
+    # names each chunk's offsets itself).
+    facebook_chunk_bytes: int = 4 * 1024 * 1024
     log_level: str = "warning"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,12 +13,14 @@ from fastapi.responses import Response
 from sandbox import errors
 from sandbox.core import Sandbox
 from sandbox.http import json
+from sandbox.media import sniff
 from sandbox.networks import meta
 from sandbox.networks.common import expires_at
 from sandbox.state import Account, Post
 
 NETWORK = "facebook"
 MAX_CHARS = 63206
+UPLOAD_VERSION = "v21.0"
 MESSAGING_WINDOW = 24 * 3600
 INSIGHTS = {
     "post_media_view": "views",
@@ -147,19 +150,72 @@ def _fields(p: dict[str, Any]) -> set[str]:
 
 
 def _publish(sb: Sandbox, page: Account, text: str, media: list[dict[str, Any]],
-             link: str | None) -> Post:
+             link: str | None, *, reel_id: str | None = None) -> Post:
+    """A Page post; a reel is known by its video id and shown at `/reel/{id}`."""
     if len(text) > MAX_CHARS:
         raise errors.graph_error("(#100) Param message must be at most 63206 characters", 100)
     if not text and not media and not link:
         raise errors.graph_error("(#100) Missing message or attachment", 100)
     if sb.state.is_repeat(NETWORK, page.id, text, None):
         raise errors.graph_error("(#506) Duplicate status message", 506)
-    post_id = f"{page.id}_{sb.state.numeric_id('1')}"
+    post_id = reel_id or f"{page.id}_{sb.state.numeric_id('1')}"
+    url = f"https://www.facebook.com/reel/{reel_id}" if reel_id else (
+        f"https://www.facebook.com/{post_id}")
+    extra: dict[str, Any] = {"link": link, "short_id": post_id.split("_")[-1]}
+    if reel_id:
+        extra["format"] = {"product": "REELS"}
     return sb.state.add_post(Post(
         network=NETWORK, id=post_id, account_id=page.id, text=text, created_at=time.time(),
-        media=media, url=f"https://www.facebook.com/{post_id}", author_id=page.id,
-        author_name=page.name, extra={"link": link, "short_id": post_id.split("_")[1]},
+        media=media, url=url, author_id=page.id, author_name=page.name, extra=extra,
     ))
+
+
+def _reels(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = sb.state.kv[NETWORK].setdefault("reels", {})
+    return found
+
+
+def _reel(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    """`POST /{page-id}/video_reels`: `start` opens an upload (the video id and the URL to
+    upload to), `finish` with `video_state=PUBLISHED` posts the uploaded video as a reel."""
+    phase = str(p.get("upload_phase", ""))
+    if phase == "start":
+        video_id = sb.state.numeric_id("4")
+        _reels(sb)[video_id] = {"page": page.id, "url": None}
+        upload_url = f"{sb.base_url(NETWORK)}/video-upload/{UPLOAD_VERSION}/{video_id}"
+        return json({"video_id": video_id, "upload_url": upload_url})
+    if phase != "finish":
+        raise errors.graph_error("(#100) upload_phase must be one of start, finish", 100)
+    video_id = str(p.get("video_id", ""))
+    reel = _reels(sb).get(video_id)
+    if reel is None or reel["page"] != page.id:
+        raise errors.graph_error(f"(#100) Invalid video_id {video_id}", 100)
+    if reel["url"] is None:
+        raise errors.graph_error("(#6000) The video has not been uploaded", 6000)
+    if str(p.get("video_state", "")).upper() != "PUBLISHED":
+        raise errors.graph_error("(#100) video_state must be PUBLISHED for a published reel",
+                                 100)
+    media = [{"id": video_id, "kind": "video", "url": reel["url"],
+              "digest": f"url:{reel['url']}"}]
+    _publish(sb, page, str(p.get("description") or ""), media, None, reel_id=video_id)
+    del _reels(sb)[video_id]
+    return json({"success": True})
+
+
+def _reel_upload(sb: Sandbox, page: Account, request: Request, video_id: str) -> Response:
+    """`POST rupload.facebook.com/video-upload/{version}/{video-id}` with the video's URL in
+    the `file_url` header: Facebook fetches it."""
+    reel = _reels(sb).get(video_id)
+    if reel is None or reel["page"] != page.id:
+        raise errors.graph_error(f"(#100) Invalid video id {video_id}", 100)
+    url = request.headers.get("file_url")
+    if not url:
+        raise errors.graph_error("(#100) Requires the file_url header or the file's bytes", 100)
+    fetched, mime = meta.sample_mime(url)
+    if not fetched or (mime is not None and not mime.startswith("video/")):
+        raise errors.graph_error("(#352) The video could not be fetched or is not a video", 352)
+    reel["url"] = url
+    return json({"success": True})
 
 
 def _as_person(sb: Sandbox, page: Account, method: str, segments: list[str]) -> Response:
@@ -197,9 +253,68 @@ def _photo(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
     return json({"id": photo["id"], "post_id": post.id})
 
 
+def _sessions(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = sb.state.kv[NETWORK].setdefault("upload_sessions", {})
+    return found
+
+
+def _offsets(sb: Sandbox, session: dict[str, Any]) -> dict[str, str]:
+    """The next chunk Facebook wants: from what it holds to at most one chunk further."""
+    start = len(session["received"])
+    end = min(session["size"], start + sb.settings.facebook_chunk_bytes)
+    return {"start_offset": str(start), "end_offset": str(end)}
+
+
+def _resumable(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
+    """`POST /{page-id}/videos` by resumable upload: `start` with `file_size` opens a session,
+    each `transfer` sends the `video_file_chunk` at `start_offset`, `finish` posts the video
+    once every byte is there."""
+    phase = str(p.get("upload_phase"))
+    if phase == "start":
+        size = str(p.get("file_size", ""))
+        if not size.isdigit() or int(size) == 0:
+            raise errors.graph_error("(#100) Param file_size must be a positive integer", 100)
+        session_id = sb.state.numeric_id("5")
+        session = {"page": page.id, "video_id": sb.state.numeric_id("4"), "size": int(size),
+                   "received": bytearray(), "chunks": 0}
+        _sessions(sb)[session_id] = session
+        return json({"video_id": session["video_id"], "upload_session_id": session_id,
+                     **_offsets(sb, session)})
+    session_id = str(p.get("upload_session_id", ""))
+    session = _sessions(sb).get(session_id)
+    if session is None or session["page"] != page.id:
+        raise errors.graph_error(f"(#100) Invalid upload_session_id {session_id}", 100)
+    if phase == "transfer":
+        chunk = p.get("video_file_chunk")
+        if str(p.get("start_offset")) != str(len(session["received"])) or chunk is None:
+            raise errors.graph_error("(#6001) The chunk does not start where the last ended",
+                                     6001, subcode=1363037)
+        session["received"] += bytes(getattr(chunk, "data", b""))[
+            : session["size"] - len(session["received"])]
+        session["chunks"] += 1
+        return json(_offsets(sb, session))
+    if phase != "finish":
+        raise errors.graph_error("(#100) upload_phase must be start, transfer or finish", 100)
+    if len(session["received"]) != session["size"]:
+        raise errors.graph_error("(#6001) The upload is not complete", 6001)
+    sniffed = sniff(bytes(session["received"]))
+    if sniffed is None or sniffed[0] != "video":
+        raise errors.graph_error("(#352) The file is not a video", 352)
+    video_id = session["video_id"]
+    media = [{"id": video_id, "kind": "video", "url": "", "mime": sniffed[1],
+              "size": session["size"], "chunks": session["chunks"],
+              "digest": f"upload:{session_id}"}]
+    post = _publish(sb, page, str(p.get("description") or ""), media, None)
+    post.extra["video_id"] = video_id
+    del _sessions(sb)[session_id]
+    return json({"success": True})
+
+
 def _video(sb: Sandbox, page: Account, p: dict[str, Any]) -> Response:
     """`POST /{page-id}/videos` from a `file_url`: the video node's id; the Page post that
-    shows it is `GET /{video-id}?fields=post_id`."""
+    shows it is `GET /{video-id}?fields=post_id`. With `upload_phase`: a resumable upload."""
+    if "upload_phase" in p:
+        return _resumable(sb, page, p)
     url = p.get("file_url")
     if not url:
         raise errors.graph_error("(#100) Requires upload file: file_url or source", 100)
@@ -251,11 +366,19 @@ def _attached(sb: Sandbox, page: Account, p: dict[str, Any]) -> list[dict[str, A
     return media
 
 
+# The Page edges that take a photo or a video.
+UPLOADS: dict[str, Callable[[Sandbox, Account, dict[str, Any]], Response]] = {
+    "photos": _photo, "videos": _video, "video_reels": _reel,
+}
+
+
 async def handle(sb: Sandbox, request: Request, method: str, segments: list[str],
                  p: dict[str, Any]) -> Response:
     account = meta.auth(sb, NETWORK, request, p)
     if meta.token_of(sb, NETWORK, request, p).person:
         return _as_person(sb, account, method, segments)
+    if segments[0] == "video-upload" and method == "POST" and len(segments) == 3:
+        return _reel_upload(sb, account, request, segments[2])
     node = account.id if segments[0] == "me" else segments[0]
     edge = segments[1] if len(segments) > 1 else None
     posts = sb.state.posts[NETWORK]
@@ -268,10 +391,8 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
             media = _attached(sb, account, p)
             post = _publish(sb, account, str(p.get("message", "")), media, p.get("link"))
             return json({"id": post.id})
-        if edge == "photos" and method == "POST":
-            return _photo(sb, account, p)
-        if edge == "videos" and method == "POST":
-            return _video(sb, account, p)
+        if edge in UPLOADS and method == "POST":
+            return UPLOADS[edge](sb, account, p)
         if edge in ("feed", "posts", "published_posts") and method == "GET":
             mine = [x for x in reversed(sb.state.account_posts(NETWORK, account.id))
                     if not x.deleted and x.kind == "post"]

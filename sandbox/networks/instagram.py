@@ -24,6 +24,7 @@ MAX_HASHTAGS = 30
 MAX_MENTIONS = 20
 DAILY_LIMIT = 50
 MESSAGING_WINDOW = 24 * 3600
+VIDEO_TYPES = ("REELS", "VIDEO")
 INSIGHTS = {
     "views": "views",
     "impressions": "views",
@@ -154,6 +155,34 @@ def _containers(sb: Sandbox) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _format_settings(media_type: str, p: dict[str, Any]) -> dict[str, Any]:
+    """What a story or reel container keeps of its settings, as Instagram shows them: a
+    reel's feed sharing (on unless `share_to_feed=false`) and its cover (an image URL, or the
+    frame `thumb_offset` ms in)."""
+    if media_type == "STORIES":
+        return {"product": "STORY"}
+    if media_type != "REELS":
+        return {"product": "FEED"}
+    settings: dict[str, Any] = {
+        "product": "REELS",
+        "share_to_feed": str(p.get("share_to_feed", "true")).lower() != "false",
+    }
+    cover = p.get("cover_url")
+    if cover:
+        fetched, mime = meta.sample_mime(str(cover))
+        if not fetched or mime not in (None, "image/jpeg"):
+            raise errors.graph_error(
+                "The cover image could not be fetched or is not a JPEG.", 100, subcode=2207052
+            )
+        settings["cover_url"] = str(cover)
+    offset = p.get("thumb_offset")
+    if offset is not None:
+        if not str(offset).isdigit():
+            raise errors.graph_error("(#100) Param thumb_offset must be an integer", 100)
+        settings["thumb_offset"] = int(str(offset))
+    return settings
+
+
 def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     caption = str(p.get("caption", ""))
     # Caption refusals are invalid parameters (code 100); 2207004 is Instagram's "image too
@@ -181,10 +210,10 @@ def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Respo
                 raise errors.graph_error(f"Invalid child {child}", 100, subcode=2207031)
             media.extend(item["media"])
     else:
-        video = media_type in ("REELS", "VIDEO", "STORIES") and bool(p.get("video_url"))
+        video = media_type in VIDEO_TYPES or (media_type == "STORIES" and bool(p.get("video_url")))
         url = p.get("video_url") if video else p.get("image_url")
         if not url:
-            name = "video_url" if media_type in ("REELS", "VIDEO") else "image_url"
+            name = "video_url" if video else "image_url"
             raise errors.graph_error(f"(#100) The parameter {name} is required.", 100)
         kind = "video" if video else "image"
         fetched, mime = meta.sample_mime(str(url))
@@ -219,7 +248,9 @@ def _create_container(sb: Sandbox, account: Account, p: dict[str, Any]) -> Respo
         "account_id": account.id,
         "status": "IN_PROGRESS",
         "polls": 0,
-        "caption": caption,
+        # A Story has no caption: whatever was sent is not shown anywhere.
+        "caption": "" if media_type == "STORIES" else caption,
+        "format": _format_settings(media_type, p),
         "media": media,
         "media_type": media_type,
         "carousel_item": carousel_item,
@@ -253,7 +284,7 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
             subcode=2207042,
         )
     media_id = sb.state.numeric_id("179")
-    product = {"REELS": "REELS", "STORIES": "STORY"}.get(container["media_type"], "FEED")
+    product = container["format"]["product"]
     # What the media listing calls it: IMAGE, VIDEO (reels included) or CAROUSEL_ALBUM.
     if container["media_type"] == "CAROUSEL":
         listed_type = "CAROUSEL_ALBUM"
@@ -271,7 +302,7 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
             author_id=account.id,
             author_name=account.name,
             author_username=account.username,
-            extra={"product": product, "media_type": listed_type},
+            extra={"product": product, "media_type": listed_type, "format": container["format"]},
         )
     )
     container["published"] = media_id
@@ -298,6 +329,25 @@ def _media_view(post: Post, fields: set[str]) -> dict[str, Any]:
     return out
 
 
+def _listing(
+    sb: Sandbox,
+    request: Request,
+    account: Account,
+    p: dict[str, Any],
+    fields: set[str],
+    *,
+    stories: bool,
+) -> Response:
+    """`GET /{ig}/media` lists the account's posts and reels; its stories are only in
+    `GET /{ig}/stories`."""
+    mine = [
+        x
+        for x in reversed(sb.state.account_posts(NETWORK, account.id))
+        if not x.deleted and x.kind == "post" and (x.extra.get("product") == "STORY") == stories
+    ]
+    return meta.page_of(request, p, mine, lambda x: _media_view(x, fields))
+
+
 async def handle(
     sb: Sandbox, request: Request, method: str, segments: list[str], p: dict[str, Any]
 ) -> Response:
@@ -320,13 +370,8 @@ async def handle(
             return json(out)
         if edge == "media" and method == "POST":
             return _create_container(sb, account, p)
-        if edge == "media" and method == "GET":
-            mine = [
-                x
-                for x in reversed(sb.state.account_posts(NETWORK, account.id))
-                if not x.deleted and x.kind == "post"
-            ]
-            return meta.page_of(request, p, mine, lambda x: _media_view(x, fields))
+        if edge in ("media", "stories") and method == "GET":
+            return _listing(sb, request, account, p, fields, stories=edge == "stories")
         if edge == "media_publish" and method == "POST":
             return _publish(sb, account, p)
         if edge == "content_publishing_limit" and method == "GET":

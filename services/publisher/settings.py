@@ -46,6 +46,9 @@ class PublisherSettings(SealingSettings):
     # of it (redirects included) within this many seconds.
     media_max_bytes: int = 512 * 1024 * 1024
     media_fetch_seconds: float = 300.0
+    # A Facebook video larger than this is uploaded in chunks (resumable upload) rather than
+    # fetched by Facebook from its URL.
+    facebook_resumable_above_bytes: int = 1024 * 1024 * 1024
     # Publish jobs one replica claims per look at most, and how many attempts it has in
     # flight at once (it only claims as many as it has free slots). Per replica, this bounds
     # publishing throughput at publish_concurrency / (time of one attempt).

@@ -235,6 +235,8 @@ _RULES: dict[str, NetworkRules] = {
             inbound="webhooks",
             idempotency=None,
         ),
+        # A feed post, or a reel (`/{page-id}/video_reels`); Page Stories are not published.
+        options=(OptionRule(name="format", values=("feed", "reel"), default="feed"),),
     ),
     "instagram": NetworkRules(
         network="instagram",
@@ -266,6 +268,9 @@ _RULES: dict[str, NetworkRules] = {
             inbound="webhooks",
             idempotency=None,
         ),
+        # A feed post (image, carousel, video), a story (`media_type=STORIES`) or a reel
+        # (`media_type=REELS`): each its own container.
+        options=(OptionRule(name="format", values=("feed", "story", "reel"), default="feed"),),
     ),
     "threads": NetworkRules(
         network="threads",

@@ -24,6 +24,7 @@ from shared.networks.counting import (
     utf8_length,
     x_weighted_length,
 )
+from shared.networks.formats import check_format
 from shared.networks.measured import Rendition, rendition_for, shape_problems
 from shared.networks.rules import (
     Counting,
@@ -276,6 +277,10 @@ def validate_variant(
     problems += _check_first_comment(rules, options=options)
     problems += _check_thread(rules, options=options, photo_post=photo_post)
     problems += _check_poll(rules, options=options, has_media=bool(media))
+    problems += [
+        Problem(code=r.code, message=r.message, field=r.field)
+        for r in check_format(rules, text=text, media=media, options=options)
+    ]
 
     return VariantCheck(
         network=rules.network,

@@ -68,6 +68,9 @@ class Adapters:
             )
             for network, cls in ADAPTERS.items()
         }
+        facebook = self.by_network["facebook"]
+        assert isinstance(facebook, FacebookAdapter)
+        facebook.resumable_above_bytes = settings.facebook_resumable_above_bytes
 
     def get(self, network: str) -> Adapter | None:
         return self.by_network.get(network)

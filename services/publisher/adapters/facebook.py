@@ -25,8 +25,13 @@ from services.publisher.adapters.base import (
     retry_after_seconds,
 )
 from shared.errors import ValidationFailed
+from shared.networks.formats import REEL, format_of
+from shared.outbound import OutboundRefused, OutboundTimeout, fetch
 
 GRAPH_VERSION = "v21.0"
+# Facebook fetches a video by URL (`file_url`) up to 1 GB (unconfirmed); beyond that the
+# publisher uploads it itself, in chunks.
+RESUMABLE_ABOVE_BYTES = 1024 * 1024 * 1024
 # Throttling codes, often answered as 400/403 rather than 429.
 THROTTLED = {4, 17, 32, 613, 80001, 80002, 80004}
 FACEBOOK_METRICS = {
@@ -109,6 +114,8 @@ def graph_time(value: str) -> datetime:
 class FacebookAdapter(Adapter):
     network = "facebook"
     real_url = "https://graph.facebook.com"
+    # Larger videos go up in chunks (the publisher's `facebook_resumable_above_bytes`).
+    resumable_above_bytes = RESUMABLE_ABOVE_BYTES
 
     def graph(self, path: str) -> str:
         return f"{self.base_url}/{GRAPH_VERSION}/{path.lstrip('/')}"
@@ -180,6 +187,8 @@ class FacebookAdapter(Adapter):
             return await self.message(credentials, channel=channel, post=post)
         if post.reply_to:
             path, body = f"{post.reply_to}/comments", {"message": post.text}
+        elif format_of(post.options) == REEL:
+            return await self.publish_reel(credentials, channel=channel, post=post)
         elif any(m.get("kind") == "video" for m in post.media):
             return await self.publish_video(credentials, channel=channel, post=post)
         elif post.media:
@@ -223,14 +232,18 @@ class FacebookAdapter(Adapter):
         post that shows it, so edits and deletes act on the post."""
         if len(post.media) > 1:
             raise NetworkError("media_error", "a Facebook video post carries the video alone")
-        r = await self.call(
-            "POST", self.graph(f"{channel.external_id}/videos"), write=True,
-            data={"file_url": post.media[0]["url"], "description": post.text},
-            headers=self.auth(credentials),
-        )
-        if r.status_code != 200:
-            raise graph_error(self.network, r, write=True)
-        video_id = str(r.json()["id"])
+        size = await self.media_size(str(post.media[0]["url"]))
+        if size is not None and size > self.resumable_above_bytes:
+            video_id = await self.upload_resumable(credentials, channel=channel, post=post)
+        else:
+            r = await self.call(
+                "POST", self.graph(f"{channel.external_id}/videos"), write=True,
+                data={"file_url": post.media[0]["url"], "description": post.text},
+                headers=self.auth(credentials),
+            )
+            if r.status_code != 200:
+                raise graph_error(self.network, r, write=True)
+            video_id = str(r.json()["id"])
         try:
             data = await self.get(credentials, video_id, fields="post_id")
         except NetworkError as exc:
@@ -239,6 +252,89 @@ class FacebookAdapter(Adapter):
                                ) from exc
         post_id = str(data.get("post_id") or video_id)
         return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    async def media_size(self, url: str) -> int | None:
+        """The video's size from its host (`HEAD`), or None when the host does not say: then
+        Facebook fetches it by URL as any other."""
+        if self.outbound is None:
+            return None
+        try:
+            r = await fetch(self.outbound.client, "HEAD", url, policy=self.outbound.policy)
+        except (OutboundRefused, OutboundTimeout, httpx.HTTPError):
+            return None
+        length = r.headers.get("content-length", "")
+        return int(length) if r.status_code == 200 and length.isdigit() else None
+
+    async def upload_resumable(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> str:
+        """`POST /{page-id}/videos` by resumable upload: `start` with the size opens a
+        session, `transfer` sends each chunk at the offsets Facebook names, `finish` posts the
+        video with its description. Only `finish` can leave a post behind."""
+        data, _mime = await self.fetch_media(post.media[0])
+        edge = self.graph(f"{channel.external_id}/videos")
+        started = await self.upload_step(
+            credentials, edge, {"upload_phase": "start", "file_size": str(len(data))}
+        )
+        session = str(started["upload_session_id"])
+        start, end = int(started["start_offset"]), int(started["end_offset"])
+        while start < end:
+            step = await self.upload_step(
+                credentials, edge,
+                {"upload_phase": "transfer", "upload_session_id": session,
+                 "start_offset": str(start)},
+                files={"video_file_chunk": ("chunk", data[start:end], "application/octet-stream")},
+            )
+            start, end = int(step["start_offset"]), int(step["end_offset"])
+        await self.upload_step(
+            credentials, edge,
+            {"upload_phase": "finish", "upload_session_id": session, "description": post.text},
+            write=True,
+        )
+        return str(started["video_id"])
+
+    async def upload_step(
+        self, credentials: dict[str, Any], edge: str, data: dict[str, str], *,
+        files: dict[str, Any] | None = None, write: bool = False,
+    ) -> Any:
+        r = await self.call("POST", edge, write=write, data=data, files=files,
+                            headers=self.auth(credentials))
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=write)
+        return r.json()
+
+    async def publish_reel(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, post: Outgoing
+    ) -> Published:
+        """`POST /{page-id}/video_reels` in three phases: `start` gives the video id and the
+        upload URL; the upload hands Facebook the video's own URL (`file_url` header), which
+        it fetches; `finish` with `video_state=PUBLISHED` posts the reel with its description.
+        Until `finish` nothing shows, so only that call is an unknown outcome."""
+        if len(post.media) != 1 or post.media[0].get("kind") != "video":
+            raise NetworkError("media_error", "a Facebook reel is one video")
+        edge = self.graph(f"{channel.external_id}/video_reels")
+        r = await self.call("POST", edge, data={"upload_phase": "start"},
+                            headers=self.auth(credentials))
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=False)
+        started = r.json()
+        video_id = str(started["video_id"])
+        r = await self.call(
+            "POST", str(started["upload_url"]),
+            headers={"Authorization": f"OAuth {credentials.get('access_token', '')}",
+                     "file_url": str(post.media[0]["url"])},
+        )
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=False)
+        r = await self.call(
+            "POST", edge, write=True,
+            data={"upload_phase": "finish", "video_id": video_id, "video_state": "PUBLISHED",
+                  "description": post.text},
+            headers=self.auth(credentials),
+        )
+        if r.status_code != 200:
+            raise graph_error(self.network, r, write=True)
+        return Published(external_id=video_id, url=f"https://www.facebook.com/reel/{video_id}")
 
     async def message(self, credentials: dict[str, Any], *, channel: ChannelRef,
                       post: Outgoing) -> Published:

@@ -24,6 +24,7 @@ from services.publisher.adapters.base import (
     followers,
 )
 from services.publisher.adapters.containers import ContainerAdapter, created_at
+from shared.networks.formats import FEED, STORY, format_of
 
 MAX_CAROUSEL = 10
 # Our metric name → Instagram's (`GET /{media-id}/insights`).
@@ -36,6 +37,31 @@ INSTAGRAM_METRICS = {
     "saves": "saved",
     "engagements": "total_interactions",
 }
+
+
+def format_params(post: Outgoing, chosen: str) -> dict[str, Any]:
+    """The container of a story (`STORIES`, an image or a video, no caption: a Story shows
+    none) or of a reel (`REELS`, with its caption, feed sharing and cover)."""
+    if len(post.media) != 1:
+        raise NetworkError("media_error", f"an Instagram {chosen} carries exactly one item")
+    item = post.media[0]
+    url = str(item.get("url") or "")
+    video = item.get("kind") == "video"
+    if chosen == STORY:
+        return {"media_type": "STORIES", "video_url" if video else "image_url": url}
+    if not video:
+        raise NetworkError("media_error", "an Instagram reel is a video")
+    data: dict[str, Any] = {
+        "media_type": "REELS",
+        "video_url": url,
+        "caption": post.text,
+        "share_to_feed": "true" if post.options.get("share_to_feed", True) else "false",
+    }
+    if post.options.get("cover_url"):
+        data["cover_url"] = str(post.options["cover_url"])
+    if post.options.get("thumb_offset") is not None:
+        data["thumb_offset"] = str(int(post.options["thumb_offset"]))
+    return data
 
 
 def media_type_of(post: Outgoing) -> str:
@@ -103,6 +129,9 @@ class InstagramAdapter(ContainerAdapter):
                 raise NetworkError(
                     "media_error", f"Instagram takes images and videos, not {item.get('kind')}"
                 )
+        chosen = format_of(post.options)
+        if chosen != FEED:
+            return await self.create_container(credentials, owner, format_params(post, chosen))
         if len(post.media) == 1:
             data = self.item_params(post.media[0], carousel=False)
             data["caption"] = post.text
@@ -170,9 +199,7 @@ class InstagramAdapter(ContainerAdapter):
             raise self.classify(r, write=True)
         return Published(external_id=str(r.json()["message_id"]), url=None)
 
-    async def find_published(
-        self, credentials: dict[str, Any], lookup: Lookup
-    ) -> Published | None:
+    async def find_published(self, credentials: dict[str, Any], lookup: Lookup) -> Published | None:
         channel, post, since, until = lookup.channel, lookup.post, lookup.since, lookup.until
         if post.is_dm:
             return None  # the messaging API cannot be searched: a lost DM stays unknown
@@ -194,9 +221,11 @@ class InstagramAdapter(ContainerAdapter):
                     return Published(external_id=str(item["id"]), url=None)
             return None
         kind = media_type_of(post)
+        # Stories are listed apart from the account's media.
+        edge = "stories" if format_of(post.options) == STORY else "media"
         items = await self.listing(
             credentials,
-            f"{channel.external_id}/media",
+            f"{channel.external_id}/{edge}",
             fields="id,caption,media_type,timestamp,permalink",
             since=since,
         )
