@@ -50,6 +50,28 @@ async def find_conversation(
     return conversation
 
 
+async def lock_message(
+    session: AsyncSession, message_id: uuid.UUID
+) -> tuple[Conversation, Message] | None:
+    """A message and its conversation, locked in the one order every writer takes them
+    (conversation, then message): taken the other way round, an answer from the network and a
+    teammate's action on the same thread deadlock."""
+    conversation_id = await session.scalar(
+        select(Message.conversation_id).where(Message.id == message_id)
+    )
+    if conversation_id is None:
+        return None
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+    )
+    message = await session.scalar(
+        select(Message).where(Message.id == message_id).with_for_update()
+    )
+    if conversation is None or message is None:
+        return None
+    return conversation, message
+
+
 def is_unread(conversation: Conversation) -> bool:
     """Something from the audience arrived after the team last marked the thread read."""
     if conversation.last_inbound_at is None:
@@ -263,19 +285,14 @@ async def send_as_channel(
 async def reply_sent(
     session: AsyncSession, *, outbox: Outbox, workspace_id: uuid.UUID | None, sent: ReplySent
 ) -> None:
-    reply = await session.scalar(
-        select(Message).where(Message.id == sent.reply_id).with_for_update()
-    )
-    if reply is None or reply.delivery_status == "sent":
+    locked = await lock_message(session, sent.reply_id)
+    if locked is None or locked[1].delivery_status == "sent":
         return
+    conversation, reply = locked
     reply.external_id = sent.external_id
     reply.delivery_status = "sent"
     reply.error = None
     reply.sent_at = sent.sent_at
-    conversation = await session.scalar(
-        select(Conversation).where(Conversation.id == reply.conversation_id).with_for_update()
-    )
-    assert conversation is not None
     first = None
     if conversation.first_response_at is None:
         conversation.first_response_at = sent.sent_at
@@ -329,11 +346,10 @@ async def moderation_answered(
     blocked; or `<action>_refused` / `<action>_failed` with the reason. An answer to an older
     request than the latest one for this message is kept in the activity log only. Every
     answer goes to the audit log as well."""
-    message = await session.scalar(
-        select(Message).where(Message.id == answer.message_id).with_for_update()
-    )
-    if message is None:
+    locked = await lock_message(session, answer.message_id)
+    if locked is None:
         return  # the conversation was deleted meanwhile
+    message = locked[1]
     latest = await session.scalar(
         select(Moderation.id)
         .where(Moderation.message_id == message.id)
