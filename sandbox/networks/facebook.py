@@ -421,8 +421,13 @@ async def handle(sb: Sandbox, request: Request, method: str, segments: list[str]
         if method == "DELETE":
             post.deleted = True
             return json({"success": True})
-        if method == "POST" and "message" in p:
-            message = str(p["message"])
+        reel = "format" in post.extra
+        if method == "POST" and reel and "message" in p:
+            # A reel is a video node: its words are its description.
+            raise errors.graph_error("(#100) Unexpected parameter: message; a video takes "
+                                     "description", 100)
+        if method == "POST" and ("description" if reel else "message") in p:
+            message = str(p["description" if reel else "message"])
             if len(message) > MAX_CHARS:
                 raise errors.graph_error(
                     "(#100) Param message must be at most 63206 characters", 100

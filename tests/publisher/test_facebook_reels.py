@@ -8,6 +8,7 @@ import httpx
 from services.publisher.app import create_app
 from shared.events import Envelope, MediaItem
 from tests.publisher.support import Tap, post_due, sandbox_posts, send, wait_consuming
+from tests.publisher.test_changes import answer, edit_of
 from tests.publisher.test_publishing import connect
 from tests.support.servers import lifespan
 
@@ -54,3 +55,25 @@ async def test_finishing_a_reel_that_was_never_uploaded_is_refused(
     assert r.status_code == 400
     assert "not been uploaded" in r.json()["error"]["message"]
     assert listing["items"] == []
+
+
+async def test_a_reels_words_are_edited_as_its_description(publisher_settings, sandbox_url):
+    settings = publisher_settings()
+    app = create_app(settings)
+    workspace = uuid.uuid4()
+    url = f"{sandbox_url}/_sandbox/media/sample.mp4"
+    async with Tap(settings.exchange_name, ["post.*", "target.*"]) as tap, lifespan(app):
+        await wait_consuming(app, settings.queue_name("posts"))
+        await wait_consuming(app, settings.queue_name("changes"))
+        channel = await connect(app, sandbox_url, workspace, network="facebook")
+        due = post_due(channel=channel, text="Thirty seconds of launch",
+                       media=[MediaItem(url=url, kind="video")], options={"format": "reel"})
+        await send(settings.exchange_name, Envelope.of(due, workspace_id=workspace))
+        [published] = await tap.wait("post.published", seconds=30)
+        request = edit_of(published.data, channel, text="Thirty seconds of the launch")
+        await send(settings.exchange_name, Envelope.of(request, workspace_id=workspace))
+        changed = await answer(tap, request.request_id)
+        [post] = (await sandbox_posts(sandbox_url, "facebook", channel["external_id"]))["items"]
+    assert changed["ok"] is True, changed
+    assert post["text"] == "Thirty seconds of the launch"
+    assert post["edited_at"] is not None

@@ -133,7 +133,10 @@ class FacebookAdapter(Adapter):
     async def edit(
         self, credentials: dict[str, Any], external_id: str, changes: dict[str, str]
     ) -> None:
-        await self.change("POST", self.graph(external_id), data={"message": changes["text"]},
+        # A feed post (`{page}_{post}`) has a `message`; a reel is known by its video id, and a
+        # video's words are its `description`.
+        field = "message" if "_" in external_id else "description"
+        await self.change("POST", self.graph(external_id), data={field: changes["text"]},
                           headers=self.auth(credentials))
 
     async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
