@@ -23,6 +23,7 @@ from services.publisher.adapters.base import (
     Outgoing,
     Published,
     bearer,
+    poll_results,
     retry_after_seconds,
 )
 from shared.networks.cards import card_link
@@ -474,6 +475,33 @@ class LinkedInAdapter(Adapter):
         return None
 
     async def insights(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
+    ) -> dict[str, dict[str, tuple[str, float | None]]]:
+        found = await self.share_statistics(credentials, channel=channel, external_ids=external_ids)
+        for urn, votes in (await self.poll_votes(credentials, external_ids)).items():
+            found.setdefault(urn, {}).update(votes)
+        return found
+
+    async def poll_votes(
+        self, credentials: dict[str, Any], external_ids: list[str]
+    ) -> dict[str, dict[str, tuple[str, float | None]]]:
+        """A poll's counts are on the post itself (`content.poll.options[].voteCount`), for
+        member and organization posts alike: each post is read, and those with a poll count."""
+        found: dict[str, dict[str, tuple[str, float | None]]] = {}
+        for urn in external_ids:
+            try:
+                post = await self.get(credentials, self.url(f"/rest/posts/{quote(urn, safe='')}"))
+            except NetworkError as exc:
+                if exc.error_class == "content_rejected":
+                    continue  # deleted meanwhile: nothing to count
+                raise
+            poll = (post.get("content") or {}).get("poll")
+            if isinstance(poll, dict):
+                votes = [option.get("voteCount") for option in poll.get("options") or []]
+                found[urn] = poll_results(votes, network_metric="content.poll.options.voteCount")
+        return found
+
+    async def share_statistics(
         self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
     ) -> dict[str, dict[str, tuple[str, float | None]]]:
         found: dict[str, dict[str, tuple[str, float | None]]] = {}
