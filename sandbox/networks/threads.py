@@ -278,6 +278,36 @@ def _publish(sb: Sandbox, account: Account, p: dict[str, Any]) -> Response:
     return json({"id": media_id})
 
 
+def top_level_fields(raw: str) -> set[str]:
+    """`id,poll_attachment{option_a,total_votes}` → {"id", "poll_attachment"}: Graph's field
+    list, whose nested lists name a field's own fields."""
+    names, depth, current = set(), 0, ""
+    for char in raw + ",":
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            if current.strip():
+                names.add(current.strip())
+            current = ""
+        elif depth == 0:
+            current += char
+    return names
+
+
+def _poll_view(poll: dict[str, Any]) -> dict[str, Any]:
+    """`poll_attachment` as Threads shows it: the options, each one's share of the votes (a
+    fraction), the total and when it closes."""
+    total = polls.total(poll)
+    out: dict[str, Any] = {"total_votes": total,
+                           "expiration_timestamp": meta.graph_time(float(poll["closes"]))}
+    for letter, option in zip("abcd", poll["options"], strict=False):
+        out[f"option_{letter}"] = option["label"]
+        out[f"option_{letter}_votes_percentage"] = option["votes"] / total if total else 0.0
+    return out
+
+
 def _thread_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
     values: dict[str, Any] = {
         "text": post.text,
@@ -289,6 +319,8 @@ def _thread_view(sb: Sandbox, post: Post, fields: set[str]) -> dict[str, Any]:
         "shortcode": post.id[-11:],
         "hide_status": post.extra.get("hide_status", "NOT_HUSHED"),
     }
+    if post.extra.get("poll"):
+        values["poll_attachment"] = _poll_view(post.extra["poll"])
     if post.reply_to is not None:
         values["replied_to"] = {"id": post.reply_to}
         values["root_post"] = {"id": _root(sb, post).id}
@@ -305,7 +337,7 @@ async def handle(
     account = meta.auth(sb, NETWORK, request, p)
     node = account.id if segments[0] == "me" else segments[0]
     edge = segments[1] if len(segments) > 1 else None
-    fields = {f.strip() for f in str(p.get("fields", "")).split(",") if f.strip()}
+    fields = top_level_fields(str(p.get("fields", "")))
 
     if node == account.id:
         if edge is None and method == "GET":

@@ -5,6 +5,7 @@ import uuid
 import httpx
 import pytest
 
+from services.publisher.adapters.threads import poll_counts
 from services.publisher.app import create_app
 from shared.events import CollectItem, Envelope, MetricsCollect
 from tests.publisher.support import Tap, post_due, sandbox_posts, send, wait_consuming
@@ -39,8 +40,6 @@ async def test_a_poll_is_published_and_its_votes_come_back_with_the_metrics(
         assert held["poll"]["duration_minutes"] == 1440
         if network == "linkedin":
             assert held["poll"]["question"] == "What do you drink?"
-        if network == "threads":
-            return  # Threads gives a total and shares, not counts (its own test below)
         async with httpx.AsyncClient(base_url=sandbox_url) as sandbox:
             for option, count in ((0, 3), (1, 5)):
                 r = await sandbox.post(
@@ -106,3 +105,18 @@ async def test_the_sandbox_refuses_linkedin_polls_linkedin_would(sandbox_url, po
         r = await client.post("/linkedin/rest/posts", json=body, headers=headers)
     assert r.status_code == 422, r.text
     assert refusal in r.text
+
+
+def test_threads_counts_come_from_the_total_and_each_options_share():
+    fractions = {"option_a": "Tea", "option_b": "Coffee", "option_c": "Water",
+                 "option_a_votes_percentage": 0.375, "option_b_votes_percentage": 0.625,
+                 "option_c_votes_percentage": 0.0, "total_votes": 8}
+    percentages = {**fractions, "option_a_votes_percentage": 37.5,
+                   "option_b_votes_percentage": 62.5}
+    for poll in (fractions, percentages):
+        values = {name: value for name, (_, value) in poll_counts(poll).items()}
+        assert values == {"poll_votes": 8, "poll_option_1_votes": 3,
+                          "poll_option_2_votes": 5, "poll_option_3_votes": 0}
+    # No total: no counts are made up.
+    values = {n: v for n, (_, v) in poll_counts({**fractions, "total_votes": None}).items()}
+    assert "poll_votes" not in values and values["poll_option_1_votes"] is None

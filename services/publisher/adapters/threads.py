@@ -21,6 +21,8 @@ from services.publisher.adapters.base import (
     NetworkError,
     Outgoing,
     Published,
+    count_of,
+    poll_results,
 )
 from services.publisher.adapters.containers import ContainerAdapter, created_at
 
@@ -35,6 +37,28 @@ THREADS_METRICS = {
     "quotes": "quotes",
     "sends": "shares",
 }
+
+
+POLL_FIELDS = "poll_attachment{" + ",".join(
+    [f"option_{x}" for x in "abcd"] + [f"option_{x}_votes_percentage" for x in "abcd"]
+    + ["total_votes", "expiration_timestamp"]
+) + "}"
+
+
+def poll_counts(poll: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
+    """Threads gives a poll's total and each option's share of it, not each option's count:
+    the count is the share of the total (shares that add up to about 100 are percentages,
+    to about 1 fractions)."""
+    total = count_of(poll.get("total_votes"))
+    shares = [count_of(poll.get(f"option_{x}_votes_percentage"))
+              for x in "abcd" if poll.get(f"option_{x}")]
+    scale = 100.0 if sum(share or 0.0 for share in shares) > 1.5 else 1.0
+    votes = [None if total is None or share is None else round(total * share / scale)
+             for share in shares]
+    found = poll_results(votes, network_metric="poll_attachment.option_votes_percentage")
+    if total is not None:
+        found["poll_votes"] = ("poll_attachment.total_votes", total)
+    return found
 
 
 class ThreadsAdapter(ContainerAdapter):
@@ -53,6 +77,21 @@ class ThreadsAdapter(ContainerAdapter):
     async def delete(self, credentials: dict[str, Any], external_id: str) -> None:
         await self.change("DELETE", self.graph(external_id), gone_ok=True,
                           headers=self.auth(credentials))
+
+    async def insights(
+        self, credentials: dict[str, Any], *, channel: ChannelRef, external_ids: list[str]
+    ) -> dict[str, dict[str, tuple[str, float | None]]]:
+        found = await super().insights(credentials, channel=channel, external_ids=external_ids)
+        for media_id in external_ids:
+            try:
+                data = await self.get(credentials, media_id, fields=POLL_FIELDS)
+            except NetworkError as exc:
+                if exc.error_class in ("content_rejected", "media_error"):
+                    continue  # deleted meanwhile: nothing to count
+                raise
+            if isinstance(data.get("poll_attachment"), dict):
+                found.setdefault(media_id, {}).update(poll_counts(data["poll_attachment"]))
+        return found
 
     async def verify(self, credentials: dict[str, Any]) -> Account:
         data = await self.get(credentials, "me", fields="id,username,name")
